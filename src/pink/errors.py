@@ -1,0 +1,98 @@
+"""Errors of the shell (everything around the kernel).
+
+Hierarchy::
+
+    PinkError
+    ├── ConfigError            bad configuration or command-line input
+    ├── StartupError           a requested backend could not start (F22)
+    ├── ClosedError            a component was used after close() (E6, F20)
+    ├── CodecError             a record failed strict decoding (F14, F30)
+    └── VenueError             the venue refused or failed (code, retryable)
+        ├── AuthError          signature / key refused; never retried
+        ├── RateLimitedError   429 / 418; retry after a back-off
+        ├── UnknownOutcomeError  timeout, 504, lost reply: the order may exist
+        ├── LeverageError      setting leverage failed (E15, F18)
+        └── UnknownInstrumentError  symbol not in the instrument map (E16)
+
+The kernel never raises these: it has its own refusals and quarantine.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ClosedError",
+    "CodecError",
+    "ConfigError",
+    "LeverageError",
+    "PinkError",
+    "RateLimitedError",
+    "StartupError",
+    "UnknownInstrumentError",
+    "UnknownOutcomeError",
+    "VenueError",
+]
+
+
+class PinkError(Exception):
+    """Base of every error PINK raises on purpose."""
+
+
+class ConfigError(PinkError):
+    pass
+
+
+class StartupError(PinkError):
+    """A backend that was asked for cannot start; the message names it."""
+
+    def __init__(self, component: str, cause: str) -> None:
+        super().__init__(f"{component} could not start: {cause}")
+        self.component = component
+        self.cause = cause
+
+
+class ClosedError(PinkError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is closed")
+
+
+class CodecError(PinkError):
+    pass
+
+
+class VenueError(PinkError):
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"venue error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+class AuthError(VenueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retryable=False)
+
+
+class RateLimitedError(VenueError):
+    def __init__(self, code: str, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(code, message, retryable=True)
+        self.retry_after_s = retry_after_s
+
+
+class UnknownOutcomeError(VenueError):
+    """The request may or may not have taken effect (timeout, 504, lost reply)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retryable=True)
+
+
+class LeverageError(VenueError):
+    def __init__(self, symbol: str, code: str, message: str) -> None:
+        super().__init__(code, f"setting leverage on {symbol} failed: {message}")
+        self.symbol = symbol
+
+
+class UnknownInstrumentError(VenueError):
+    def __init__(self, symbol: str) -> None:
+        super().__init__("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
+        self.symbol = symbol

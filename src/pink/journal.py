@@ -1,0 +1,244 @@
+"""The kernel journal: every state-changing message, durable before its effects.
+
+Why SQLite (standard library) in WAL mode: one file, atomic appends, crash
+safety without a server, readers (``pink audit``) while the runtime writes,
+and ~10-30 µs per committed append with ``synchronous=NORMAL`` (survives a
+killed process; ``durability="full"`` also survives power loss at ~ms cost).
+
+Layout: ``messages(seq, ts, kind, payload)`` holds every admitted intent,
+applied venue event, tick that produced effects and control change, in the
+order the kernel saw them; ``snapshots(seq, payload)`` holds periodic kernel
+snapshots. Restore = the last snapshot + replay of the messages after it;
+replaying reproduces the kernel state byte for byte (the journal tests check
+it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pink.codec import decode_named, encode, type_name
+from pink.errors import ClosedError, CodecError
+from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
+
+__all__ = ["Journal", "JournaledKernel", "replay_records", "restore", "snapshot_bytes"]
+
+_TICK = "Tick"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+                                     payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def snapshot_bytes(kernel: Kernel) -> bytes:
+    """The kernel's snapshot as canonical bytes (sorted keys, no spaces)."""
+    return json.dumps(kernel.snapshot(), sort_keys=True, separators=(",", ":")).encode()
+
+
+class Journal:
+    """Append-only message log plus snapshots in one SQLite file."""
+
+    def __init__(self, path: Path, *, durability: str = "normal") -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError(f"durability: must be 'normal' or 'full', got {durability!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db: sqlite3.Connection | None = sqlite3.connect(str(path), isolation_level=None)
+        self._batching = False
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()
+        self.seq: int = row[0]
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise ClosedError(f"journal {self.path}")
+        return self._db
+
+    def append(self, kind: str, ts: int, payload: bytes) -> int:
+        """Append one message; durable at once unless inside :meth:`batch`."""
+        self.seq += 1
+        db = self.db
+        db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)", (self.seq, ts, kind, payload))
+        if not self._batching:
+            db.commit()
+        return self.seq
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the appends of a batch into one transaction, committed on exit.
+
+        The runtime applies a batch of queued messages, leaves the batch (the
+        commit makes them durable) and only then hands out their effects.
+        """
+        if self._batching:
+            yield
+            return
+        self.db.execute("BEGIN")
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self.db.commit()
+
+    def write_snapshot(self, kernel: Kernel) -> None:
+        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?)", (self.seq, snapshot_bytes(kernel)))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def last_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        row = self.db.execute("SELECT seq, payload FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def messages(self, after: int = 0) -> Iterator[tuple[int, int, str, bytes]]:
+        cur = self.db.execute("SELECT seq, ts, kind, payload FROM messages WHERE seq > ? ORDER BY seq", (after,))
+        yield from cur
+
+    def last_ts(self) -> int:
+        row = self.db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def replay_one(kernel: Kernel, kind: str, ts: int, payload: bytes) -> Outcome:
+    """Feed one journaled message back to ``kernel``."""
+    if kind == _TICK:
+        return kernel.tick(ts)
+    message = decode_named(kind, payload)
+    if isinstance(message, Intent):
+        return kernel.submit(message, ts)
+    if isinstance(message, ControlSnapshot):
+        return kernel.set_control(message, ts)
+    return kernel.apply(message, ts)
+
+
+class JournaledKernel:
+    """A kernel whose every state change is journaled before its outcome is returned.
+
+    Use :meth:`open`; it restores from the journal when the file exists. The
+    same ``submit/apply/tick/set_control`` as :class:`~pink.kernel.Kernel`.
+    """
+
+    def __init__(self, kernel: Kernel, journal: Journal, *, snapshot_every: int = 1000) -> None:
+        self.kernel = kernel
+        self.journal = journal
+        self.snapshot_every = snapshot_every
+        self._since_snapshot = 0
+        self.replayed = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        config: KernelConfig,
+        instruments: dict[str, Instrument],
+        *,
+        durability: str = "normal",
+        snapshot_every: int = 1000,
+    ) -> JournaledKernel:
+        journal = Journal(path, durability=durability)
+        try:
+            kernel, replayed = restore(journal, config, instruments)
+        except Exception:
+            journal.close()
+            raise
+        jk = cls(kernel, journal, snapshot_every=snapshot_every)
+        jk.replayed = replayed
+        return jk
+
+    def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome) -> Outcome:
+        if outcome.changed:
+            self.journal.append(kind, now, payload)
+            self._since_snapshot += 1
+            if self._since_snapshot >= self.snapshot_every:
+                self.checkpoint()
+        return outcome
+
+    def submit(self, intent: Intent, now: int) -> Outcome:
+        outcome = self.kernel.submit(intent, now)
+        return self._record("Intent", now, encode(intent), outcome) if outcome.changed else outcome
+
+    def apply(self, event: Any, now: int) -> Outcome:
+        outcome = self.kernel.apply(event, now)
+        if not outcome.changed:
+            return outcome
+        return self._record(type_name(event), now, encode(event), outcome)
+
+    def tick(self, now: int) -> Outcome:
+        outcome = self.kernel.tick(now)
+        return self._record(_TICK, now, b"", outcome) if outcome.changed else outcome
+
+    def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
+        outcome = self.kernel.set_control(snapshot, now)
+        return self._record("ControlSnapshot", now, encode(snapshot), outcome) if outcome.changed else outcome
+
+    def batch(self) -> Any:
+        """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`)."""
+        return self.journal.batch()
+
+    def checkpoint(self) -> None:
+        self.journal.write_snapshot(self.kernel)
+        self._since_snapshot = 0
+
+    def close(self) -> None:
+        """Write a final snapshot and close the journal. Idempotent."""
+        if self.journal._db is not None:
+            self.checkpoint()
+            self.journal.close()
+
+
+def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instrument]) -> tuple[Kernel, int]:
+    """The kernel as the journal left it: last snapshot + replay. Returns (kernel, messages replayed)."""
+    initial = journal.meta("initial")
+    if initial is None:
+        initial = snapshot_bytes(Kernel(config, instruments)).decode()
+        journal.set_meta("initial", initial)
+    snap = journal.last_snapshot()
+    if snap is None:
+        kernel = Kernel.restore(json.loads(initial))
+        after = 0
+    else:
+        after, data = snap
+        kernel = Kernel.restore(data)
+        kernel.instruments.update(instruments)
+    count = 0
+    for _seq, ts, kind, payload in journal.messages(after):
+        try:
+            replay_one(kernel, kind, ts, payload)
+        except CodecError as exc:
+            raise CodecError(f"journal {journal.path} message {_seq}: {exc}") from exc
+        count += 1
+    return kernel, count
+
+
+def replay_records(path: Path) -> Iterator[Any]:
+    """Every kernel record the journal's messages produce, replayed from the start (for audits)."""
+    journal = Journal(path)
+    try:
+        initial = journal.meta("initial")
+        if initial is None:
+            raise CodecError(f"journal {path} has no initial kernel state")
+        kernel = Kernel.restore(json.loads(initial))
+        for _seq, ts, kind, payload in journal.messages(0):
+            yield from replay_one(kernel, kind, ts, payload).records
+    finally:
+        journal.close()

@@ -1,0 +1,209 @@
+"""The kernel's own mutable records: orders, trades, the account.
+
+They are private to the kernel (the outside sees views and records) and
+serialise to plain dicts for snapshots, with Decimals as strings so that a
+snapshot is exact and byte-for-byte deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from pink.kernel.messages import (
+    ZERO,
+    OrderSide,
+    OrderType,
+    PolicyMetadata,
+    Side,
+    TimeInForce,
+)
+
+__all__ = ["Account", "Order", "OrderPhase", "Trade", "dump", "load_account", "load_order", "load_trade"]
+
+
+class OrderPhase:
+    """Where an order stands, as far as the kernel knows (plain strings)."""
+
+    PENDING = "PENDING"  # sent, no answer yet
+    WORKING = "WORKING"  # acknowledged, live
+    CANCELING = "CANCELING"  # cancel requested
+    DONE = "DONE"  # ended (filled, canceled, expired, rejected)
+
+
+@dataclass(slots=True)
+class Order:
+    client_order_id: str
+    slot: int
+    trade_id: str
+    role: str  # "ENTRY" or "EXIT"
+    leg: int
+    attempt: int
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    limit_price: Decimal | None
+    phase: str = OrderPhase.PENDING
+    venue_order_id: str = ""
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    commission: Decimal = ZERO
+    final_cum: Decimal | None = None  # cumulative qty the venue reported at the end
+    covered_cum: Decimal = ZERO  # fills up to this cum qty came from a report
+    fill_ids: set[str] = field(default_factory=set)
+    end_code: str = ""
+
+    @property
+    def live(self) -> bool:
+        return self.phase != OrderPhase.DONE
+
+
+@dataclass(slots=True)
+class Trade:
+    trade_id: str
+    intent_id: str
+    decision_id: str
+    symbol: str
+    side: Side
+    target_qty: Decimal
+    leverage: int
+    exit_legs: tuple[Decimal, ...]
+    opened_ts: int
+    metadata: PolicyMetadata = field(default_factory=PolicyMetadata)
+    entry_qty: Decimal = ZERO
+    entry_notional: Decimal = ZERO
+    entry_vwap: Decimal = ZERO  # frozen at the first exit fill; PnL is taken against it
+    exit_qty: Decimal = ZERO
+    exit_notional: Decimal = ZERO
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    legs_done: int = 0
+    leg_attempts: dict[int, int] = field(default_factory=dict)
+    entry_attempts: int = 0
+    orders: list[str] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.entry_qty - self.exit_qty
+
+    @property
+    def direction(self) -> int:
+        return 1 if self.side is Side.LONG else -1
+
+
+@dataclass(slots=True)
+class Account:
+    initial_capital: Decimal
+    capital: Decimal
+    seq: int = 0
+    gross_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    adjustments: Decimal = ZERO
+    funding_ids: set[str] = field(default_factory=set)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (OrderSide, OrderType, Side, TimeInForce)):
+        return value.value
+    if isinstance(value, set):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, PolicyMetadata):
+        return {
+            "confidence": value.confidence,
+            "bars_held": value.bars_held,
+            "features": dict(sorted(value.features.items())),
+            "tags": dict(sorted(value.tags.items())),
+        }
+    return value
+
+
+def dump(record: Order | Trade | Account) -> dict[str, Any]:
+    """A plain, deterministic dict of ``record`` (Decimals as strings)."""
+    return {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def load_order(d: dict[str, Any]) -> Order:
+    return Order(
+        client_order_id=d["client_order_id"],
+        slot=d["slot"],
+        trade_id=d["trade_id"],
+        role=d["role"],
+        leg=d["leg"],
+        attempt=d["attempt"],
+        symbol=d["symbol"],
+        side=OrderSide(d["side"]),
+        order_type=OrderType(d["order_type"]),
+        time_in_force=TimeInForce(d["time_in_force"]),
+        quantity=Decimal(d["quantity"]),
+        limit_price=_dec(d["limit_price"]),
+        phase=d["phase"],
+        venue_order_id=d["venue_order_id"],
+        filled=Decimal(d["filled"]),
+        notional=Decimal(d["notional"]),
+        commission=Decimal(d["commission"]),
+        final_cum=_dec(d["final_cum"]),
+        covered_cum=Decimal(d["covered_cum"]),
+        fill_ids=set(d["fill_ids"]),
+        end_code=d["end_code"],
+    )
+
+
+def load_trade(d: dict[str, Any]) -> Trade:
+    meta = d["metadata"]
+    return Trade(
+        trade_id=d["trade_id"],
+        intent_id=d["intent_id"],
+        decision_id=d["decision_id"],
+        symbol=d["symbol"],
+        side=Side(d["side"]),
+        target_qty=Decimal(d["target_qty"]),
+        leverage=d["leverage"],
+        exit_legs=tuple(Decimal(x) for x in d["exit_legs"]),
+        opened_ts=d["opened_ts"],
+        metadata=PolicyMetadata(
+            confidence=meta["confidence"],
+            bars_held=meta["bars_held"],
+            features=dict(meta["features"]),
+            tags=dict(meta["tags"]),
+        ),
+        entry_qty=Decimal(d["entry_qty"]),
+        entry_notional=Decimal(d["entry_notional"]),
+        entry_vwap=Decimal(d["entry_vwap"]),
+        exit_qty=Decimal(d["exit_qty"]),
+        exit_notional=Decimal(d["exit_notional"]),
+        realized=Decimal(d["realized"]),
+        fees=Decimal(d["fees"]),
+        legs_done=d["legs_done"],
+        leg_attempts={int(k): v for k, v in d["leg_attempts"].items()},
+        entry_attempts=d["entry_attempts"],
+        orders=list(d["orders"]),
+    )
+
+
+def load_account(d: dict[str, Any]) -> Account:
+    return Account(
+        initial_capital=Decimal(d["initial_capital"]),
+        capital=Decimal(d["capital"]),
+        seq=d["seq"],
+        gross_pnl=Decimal(d["gross_pnl"]),
+        fees=Decimal(d["fees"]),
+        funding=Decimal(d["funding"]),
+        adjustments=Decimal(d["adjustments"]),
+        funding_ids=set(d["funding_ids"]),
+    )

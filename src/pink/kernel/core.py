@@ -1,0 +1,424 @@
+"""The trade-slot kernel: commands in, outcomes and effects out. Pure.
+
+``submit(intent, now)``, ``apply(event, now)``, ``tick(now)`` and
+``set_control(snapshot, now)`` are the only ways in. Each returns an
+:class:`~pink.kernel.messages.Outcome` saying what is known, the effects the
+shell must carry out, and the records (settlements, fills, transitions) that
+the journal, ledger and planes keep. Nothing here reads a clock, makes an id,
+does I/O or raises to the caller.
+
+Fills and their settlement live in :mod:`pink.kernel.fills`; this module owns
+the slots, the order index and the commands.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from pink.kernel import fills
+from pink.kernel import snapshot as snapshots
+from pink.kernel.book import Order, OrderPhase, Trade
+from pink.kernel.messages import (
+    Action,
+    CancelOrder,
+    ControlChanged,
+    ControlSnapshot,
+    Effect,
+    EnsureLeverage,
+    Instrument,
+    Intent,
+    IntentRecorded,
+    KernelRecord,
+    OrderRecorded,
+    OrderSide,
+    Outcome,
+    OutcomeStatus,
+    PlaceOrder,
+    QueryOrder,
+    Reason,
+    Side,
+    SlotChanged,
+)
+from pink.kernel.states import IN_FLIGHT, S, SlotState, T, Trigger, next_state
+from pink.kernel.validation import validate_intent
+from pink.kernel.views import AccountView, OrderView, SlotView
+
+# enum members as module constants: member access through an Enum class costs a descriptor call
+O_CONFIRMED = OutcomeStatus.CONFIRMED
+O_DUPLICATE = OutcomeStatus.DUPLICATE
+O_NO_CHANGE = OutcomeStatus.NO_CHANGE
+O_PENDING = OutcomeStatus.PENDING
+O_REFUSED = OutcomeStatus.REFUSED
+O_UNKNOWN = OutcomeStatus.UNKNOWN
+R_CANCEL_ALREADY_REQUESTED = Reason.CANCEL_ALREADY_REQUESTED
+R_INVALID_FIELD = Reason.INVALID_FIELD
+R_NOTHING_TO_CANCEL = Reason.NOTHING_TO_CANCEL
+R_NO_OPEN_POSITION = Reason.NO_OPEN_POSITION
+R_OK = Reason.OK
+R_SLOT_BUSY = Reason.SLOT_BUSY
+R_SLOT_DESYNC = Reason.SLOT_DESYNC
+R_TRADE_ID_USED = Reason.TRADE_ID_USED
+R_WRONG_TRADE = Reason.WRONG_TRADE
+
+__all__ = ["Kernel", "KernelConfig", "Slot"]
+
+_SECOND = 1_000_000_000
+_NAMES = {s: s.value for s in SlotState}
+
+
+@dataclass(frozen=True, slots=True)
+class KernelConfig:
+    slots: int = 8
+    initial_capital: Decimal = Decimal(10000)
+    account_id: str = "default"
+    settle_asset: str = "USDT"
+    ack_timeout_ns: int = 10 * _SECOND
+    working_check_ns: int = 60 * _SECOND
+    max_query_backoff_ns: int = 120 * _SECOND
+    retired_orders: int = 10_000
+
+
+@dataclass(slots=True)
+class Slot:
+    index: int
+    state: SlotState = S.IDLE
+    trade: Trade | None = None
+    order_cid: str = ""  # the slot's current (or last) order
+    deadline: int = 0  # 0 when nothing is in flight
+    queries: int = 0
+    version: int = 0
+    desync_reason: str = ""
+
+
+class Kernel:
+    """N trade slots and one account. Owned by exactly one task (one writer)."""
+
+    def __init__(self, config: KernelConfig, instruments: dict[str, Instrument]) -> None:
+        if config.slots <= 0:
+            raise ValueError(f"slots: must be > 0, got {config.slots}")
+        self.config = config
+        self.instruments = dict(instruments)
+        self.control = ControlSnapshot()
+        self.slots = [Slot(i) for i in range(config.slots)]
+        self.orders: dict[str, Order] = {}
+        self.venue_ids: dict[str, str] = {}
+        self.retired: OrderedDict[str, Order] = OrderedDict()
+        self._vwap_quanta: dict[str, Decimal] = {}
+        self.used_trade_ids: set[str] = set()
+        self.account = fills.new_account(config.initial_capital)
+        self.version = 0
+        self.quarantined = 0
+
+    # ------------------------------------------------------------ commands
+
+    def submit(self, intent: Intent, now: int) -> Outcome:
+        """Admit or refuse an intent. A refusal changes nothing (F3)."""
+        try:
+            return self._submit(intent, now)
+        except Exception as exc:  # a bug must not escape the one writer
+            return self._refuse(intent, R_INVALID_FIELD, f"intent: {type(exc).__name__}: {exc}", now)
+
+    def _submit(self, intent: Intent, now: int) -> Outcome:
+        slot_asset = ""
+        if isinstance(intent, Intent) and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
+            trade = self.slots[intent.slot].trade
+            slot_asset = trade.symbol if trade else ""
+        refusal = validate_intent(
+            intent,
+            slots=len(self.slots),
+            instruments=self.instruments,
+            control=self.control,
+            slot_asset=slot_asset,
+        )
+        if refusal is not None:
+            return self._refuse(intent, refusal[0], refusal[1], now)
+        slot = self.slots[intent.slot]
+        if intent.action is Action.ENTER:
+            return self._enter(slot, intent, now)
+        if intent.action is Action.EXIT:
+            return self._exit(slot, intent, now)
+        return self._cancel(slot, intent, now)
+
+    def _refuse(self, intent: Any, reason: Reason, detail: str, now: int) -> Outcome:
+        records: tuple[KernelRecord, ...] = ()
+        if isinstance(intent, Intent):
+            records = (IntentRecorded(intent, "REFUSED", reason.value, detail, now),)
+        slot = intent.slot if isinstance(intent, Intent) and type(intent.slot) is int else -1
+        return Outcome(O_REFUSED, reason, detail, slot, (), records)
+
+    def _busy(self, slot: Slot, intent: Intent, now: int) -> Outcome | None:
+        """The refusal for an intent naming another trade or a flagged slot."""
+        if slot.state is S.DESYNC:
+            why = f"slot {slot.index} is flagged DESYNC ({slot.desync_reason}); reconciliation pending"
+            return self._refuse(intent, R_SLOT_DESYNC, why, now)
+        trade = slot.trade
+        if trade is not None and trade.trade_id != intent.trade_id:
+            why = f"trade_id: slot {slot.index} holds trade {trade.trade_id!r}, not {intent.trade_id!r}"
+            return self._refuse(intent, R_WRONG_TRADE, why, now)
+        return None
+
+    def _enter(self, slot: Slot, intent: Intent, now: int) -> Outcome:
+        if slot.state is not S.IDLE:
+            why = f"slot {slot.index} is {slot.state.value} with trade {slot.trade.trade_id if slot.trade else ''!r}"
+            return self._refuse(intent, R_SLOT_BUSY, why, now)
+        if intent.trade_id in self.used_trade_ids:
+            why = f"trade_id: {intent.trade_id!r} was already used; every trade needs a new id"
+            return self._refuse(intent, R_TRADE_ID_USED, why, now)
+        assert intent.side is not None
+        trade = Trade(
+            trade_id=intent.trade_id,
+            intent_id=intent.intent_id,
+            decision_id=intent.decision_id,
+            symbol=intent.asset,
+            side=intent.side,
+            target_qty=intent.quantity,
+            leverage=intent.leverage,
+            exit_legs=intent.exit_legs,
+            opened_ts=now,
+            metadata=intent.metadata,
+        )
+        self.used_trade_ids.add(intent.trade_id)
+        slot.trade = trade
+        slot.queries = 0
+        slot.desync_reason = ""
+        trade.entry_attempts = 1
+        order = self._new_order(slot, trade, intent, "ENTRY", 0, 1, intent.quantity, now)
+        records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
+        records.append(self._order_record(order, intent, now))
+        self._move(slot, T.ENTER, intent.intent_id, now, records)
+        effects: tuple[Effect, ...] = (
+            EnsureLeverage(trade.symbol, trade.side, trade.leverage),
+            self._place_effect(order, trade, reduce_only=False),
+        )
+        return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
+
+    def exit_size(self, trade: Trade, *, close_all: bool) -> Decimal:
+        """The next exit leg: min(ratio x entered, remaining), on the step (E8, A1)."""
+        remaining = trade.remaining
+        inst = self.instruments[trade.symbol]
+        leg = trade.legs_done
+        if close_all or leg >= len(trade.exit_legs) - 1:
+            return remaining
+        size = (trade.exit_legs[leg] * trade.entry_qty / inst.step).to_integral_value(ROUND_DOWN) * inst.step
+        size = min(size, remaining)
+        if size <= 0 or remaining - size < inst.min_qty:
+            return remaining
+        return size
+
+    def _exit(self, slot: Slot, intent: Intent, now: int) -> Outcome:
+        busy = self._busy(slot, intent, now)
+        if busy:
+            return busy
+        trade = slot.trade
+        if slot.state is not S.POSITION_OPEN or trade is None:
+            if slot.state is S.IDLE:
+                return self._refuse(intent, R_NO_OPEN_POSITION, f"slot {slot.index} is idle", now)
+            why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
+            return self._refuse(intent, R_SLOT_BUSY, why, now)
+        size = self.exit_size(trade, close_all=intent.close_all)
+        leg = trade.legs_done
+        attempt = trade.leg_attempts.get(leg, 0) + 1
+        trade.leg_attempts[leg] = attempt
+        order = self._new_order(slot, trade, intent, "EXIT", leg, attempt, size, now)
+        records: list[KernelRecord] = [
+            IntentRecorded(intent, "PENDING", "OK", "", now),
+            self._order_record(order, intent, now),
+        ]
+        self._move(slot, T.EXIT, intent.intent_id, now, records)
+        effects = (self._place_effect(order, trade, reduce_only=True),)
+        return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
+
+    def _cancel(self, slot: Slot, intent: Intent, now: int) -> Outcome:
+        busy = self._busy(slot, intent, now)
+        if busy:
+            return busy
+        if slot.state in (S.ENTRY_CANCELING, S.EXIT_CANCELING):
+            return self._refuse(intent, R_CANCEL_ALREADY_REQUESTED, f"cancel of {slot.order_cid} already sent", now)
+        if slot.state is S.IDLE:
+            return self._refuse(intent, R_NOTHING_TO_CANCEL, f"slot {slot.index} is idle", now)
+        if slot.state is S.POSITION_OPEN:
+            why = f"slot {slot.index} holds a position and no working order; send EXIT to close it"
+            return self._refuse(intent, R_NOTHING_TO_CANCEL, why, now)
+        records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
+        effect = self._request_cancel(slot, intent.intent_id, now, records)
+        return Outcome(O_PENDING, R_OK, "", slot.index, (effect,), tuple(records))
+
+    def _request_cancel(self, slot: Slot, cause: str, now: int, records: list[KernelRecord]) -> Effect:
+        order = self.orders[slot.order_cid]
+        order.phase = OrderPhase.CANCELING
+        self._move(slot, T.CANCEL, cause, now, records)
+        return CancelOrder(order.client_order_id, order.symbol, order.venue_order_id)
+
+    def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
+        """Adopt the operator's snapshot. Turning the kill switch on cancels working entries."""
+        if not isinstance(snapshot, ControlSnapshot) or type(snapshot.max_leverage) is not int:
+            return Outcome(O_REFUSED, R_INVALID_FIELD, "control: malformed snapshot")
+        if snapshot.version <= self.control.version and self.control.version != 0:
+            return Outcome(O_DUPLICATE, R_OK, f"control version {snapshot.version} already seen")
+        killing = snapshot.kill and not self.control.kill
+        self.control = snapshot
+        self.version += 1
+        records: list[KernelRecord] = [ControlChanged(snapshot, now)]
+        effects: list[Effect] = []
+        if killing:
+            for slot in self.slots:
+                if slot.state in (S.ENTRY_PENDING, S.ENTRY_WORKING):
+                    effects.append(self._request_cancel(slot, f"control:{snapshot.version}:kill", now, records))
+        return Outcome(O_CONFIRMED, R_OK, "", -1, tuple(effects), tuple(records))
+
+    # --------------------------------------------------------------- events
+
+    def apply(self, event: object, now: int) -> Outcome:
+        """Apply one venue event or report, atomically (F15). Never raises."""
+        return fills.apply_event(self, event, now)
+
+    def tick(self, now: int) -> Outcome:
+        """Ask the venue about every slot whose deadline has passed (F16, E8)."""
+        effects: list[Effect] = []
+        for slot in self.slots:
+            if slot.deadline and slot.deadline <= now and slot.order_cid:
+                order = self.orders.get(slot.order_cid)
+                if order is None:
+                    continue
+                slot.queries += 1
+                backoff = min(self.config.ack_timeout_ns << min(slot.queries, 8), self.config.max_query_backoff_ns)
+                slot.deadline = now + backoff
+                slot.version += 1
+                why = "DESYNC" if slot.state is S.DESYNC else f"{slot.state.value} overdue"
+                effects.append(QueryOrder(order.client_order_id, order.symbol, why))
+        if not effects:
+            return Outcome(O_NO_CHANGE)
+        self.version += 1
+        return Outcome(O_UNKNOWN, R_OK, "deadline passed: querying the venue", -1, tuple(effects))
+
+    def vwap_quantum(self, symbol: str) -> Decimal:
+        """Entry VWAPs are kept on the tick / 1e6 (see :data:`pink.kernel.validation._MAX_DIGITS`)."""
+        q = self._vwap_quanta.get(symbol)
+        if q is None:
+            q = self._vwap_quanta[symbol] = self.instruments[symbol].tick.scaleb(-6)
+        return q
+
+    def next_deadline(self) -> int | None:
+        due = [s.deadline for s in self.slots if s.deadline]
+        return min(due) if due else None
+
+    # -------------------------------------------------------------- helpers
+
+    def _new_order(
+        self, slot: Slot, trade: Trade, intent: Intent, role: str, leg: int, attempt: int, qty: Decimal, now: int
+    ) -> Order:
+        cid = f"{trade.trade_id}-e{attempt}" if role == "ENTRY" else f"{trade.trade_id}-x{leg}a{attempt}"
+        long = trade.side is Side.LONG
+        buy = long if role == "ENTRY" else not long
+        order = Order(
+            client_order_id=cid,
+            slot=slot.index,
+            trade_id=trade.trade_id,
+            role=role,
+            leg=leg,
+            attempt=attempt,
+            symbol=trade.symbol,
+            side=OrderSide.BUY if buy else OrderSide.SELL,
+            order_type=intent.order_type,
+            time_in_force=intent.time_in_force,
+            quantity=qty,
+            limit_price=intent.limit_price,
+        )
+        self.orders[cid] = order
+        trade.orders.append(cid)
+        slot.order_cid = cid
+        slot.deadline = now + self.config.ack_timeout_ns
+        slot.queries = 0
+        return order
+
+    @staticmethod
+    def _order_record(order: Order, intent: Intent, now: int) -> OrderRecorded:
+        return OrderRecorded(
+            slot=order.slot,
+            trade_id=order.trade_id,
+            intent_id=intent.intent_id,
+            decision_id=intent.decision_id,
+            client_order_id=order.client_order_id,
+            role=order.role,
+            leg=order.leg,
+            attempt=order.attempt,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            time_in_force=order.time_in_force,
+            ts=now,
+        )
+
+    @staticmethod
+    def _place_effect(order: Order, trade: Trade, *, reduce_only: bool) -> PlaceOrder:
+        return PlaceOrder(
+            client_order_id=order.client_order_id,
+            slot=order.slot,
+            symbol=order.symbol,
+            side=order.side,
+            position_side=trade.side,
+            quantity=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            time_in_force=order.time_in_force,
+            reduce_only=reduce_only,
+            leverage=trade.leverage,
+        )
+
+    def _move(self, slot: Slot, trigger: Trigger, cause: str, now: int, records: list[KernelRecord]) -> bool:
+        """Take the table's transition; False (and no change) if it has none."""
+        dst = next_state(slot.state, trigger)
+        if dst is None:
+            return False
+        before = slot.state
+        slot.state = dst
+        slot.version += 1
+        self.version += 1
+        if dst not in IN_FLIGHT:
+            slot.deadline = 0
+            slot.queries = 0
+        trade_id = slot.trade.trade_id if slot.trade else ""
+        if dst is not before:
+            records.append(SlotChanged(slot.index, trade_id, _NAMES[before], _NAMES[dst], cause, now))
+        return True
+
+    def retire_trade(self, slot: Slot) -> None:
+        """Forget a finished trade's orders, keeping them in a bounded retired map (E7, F26)."""
+        trade = slot.trade
+        if trade is not None:
+            for cid in trade.orders:
+                order = self.orders.pop(cid, None)
+                if order is not None:
+                    self.retired[cid] = order
+        while len(self.retired) > self.config.retired_orders:
+            _cid, old = self.retired.popitem(last=False)
+            self.venue_ids.pop(old.venue_order_id, None)
+        slot.trade = None
+        slot.order_cid = ""
+        slot.deadline = 0
+        slot.queries = 0
+        slot.desync_reason = ""
+
+    # ---------------------------------------------------------------- views
+
+    def slot_view(self, index: int) -> SlotView:
+        return snapshots.slot_view(self, index)
+
+    def account_view(self) -> AccountView:
+        return snapshots.account_view(self)
+
+    def working_orders(self) -> list[OrderView]:
+        return snapshots.working_orders(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""
+        return snapshots.snapshot(self)
+
+    @staticmethod
+    def restore(data: dict[str, Any]) -> Kernel:
+        return snapshots.restore(data)

@@ -1,0 +1,546 @@
+"""Everything that crosses the kernel boundary, as frozen typed records.
+
+Vocabulary (after NautilusTrader):
+
+* commands (imperative) come in: :class:`Intent` (ENTER / EXIT / CANCEL),
+  :class:`ControlSnapshot`;
+* venue events (past tense) come in: :class:`OrderAccepted`,
+  :class:`OrderRejected`, :class:`OrderFilled`, :class:`OrderCanceled`,
+  :class:`CancelRejected`, :class:`OrderExpired`, :class:`FundingPaid`;
+* venue reports (snapshots, for reconciliation) come in:
+  :class:`OrderStatusReport`, :class:`PositionReport`, :class:`BalanceReport`;
+* effects (what the shell must do) go out: :class:`PlaceOrder`,
+  :class:`CancelOrder`, :class:`QueryOrder`, :class:`EnsureLeverage`;
+* kernel records (what happened, for the journal, ledger, planes) go out:
+  :class:`SlotChanged`, :class:`OrderRecorded`, :class:`FillBooked`,
+  :class:`Settlement`, :class:`TradeClosed`, :class:`IntentRecorded`,
+  :class:`ProtocolErrorRecorded`.
+
+Money and quantities are :class:`decimal.Decimal`; time is integer
+nanoseconds since the epoch, always passed in by the caller.
+
+Inputs (commands, events, reports) are frozen dataclasses. Outputs (effects,
+records, outcomes) are slotted dataclasses that nothing mutates after the
+kernel builds them: they are not declared frozen because a frozen dataclass
+costs ~5x more to construct, and the kernel builds several per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+__all__ = [
+    "ZERO",
+    "Action",
+    "BalanceReport",
+    "CancelOrder",
+    "CancelRejected",
+    "ControlChanged",
+    "ControlSnapshot",
+    "Effect",
+    "EnsureLeverage",
+    "FillBooked",
+    "FundingPaid",
+    "Instrument",
+    "Intent",
+    "IntentRecorded",
+    "KernelRecord",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderExpired",
+    "OrderFilled",
+    "OrderRecorded",
+    "OrderRejected",
+    "OrderSide",
+    "OrderStatus",
+    "OrderStatusReport",
+    "OrderType",
+    "Outcome",
+    "OutcomeStatus",
+    "PlaceOrder",
+    "PolicyMetadata",
+    "PositionReport",
+    "ProtocolErrorRecorded",
+    "QueryOrder",
+    "Reason",
+    "Settlement",
+    "SettlementKind",
+    "Side",
+    "SlotChanged",
+    "TimeInForce",
+    "TradeClosed",
+    "VenueEvent",
+]
+
+ZERO = Decimal(0)
+
+
+class Action(str, Enum):
+    ENTER = "ENTER"
+    EXIT = "EXIT"
+    CANCEL = "CANCEL"
+
+
+class Side(str, Enum):
+    """Direction of a trade (the position it opens)."""
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class OrderSide(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(str, Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class TimeInForce(str, Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"
+
+
+class OrderStatus(str, Enum):
+    """An order's status as a venue reports it (normalised)."""
+
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    NOT_FOUND = "NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Trading rules of one symbol: prices on ``tick``, quantities on ``step``."""
+
+    symbol: str
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    min_notional: Decimal = ZERO
+    max_leverage: int = 125
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMetadata:
+    """What the policy knew when it decided; persisted unchanged (E11, F28)."""
+
+    confidence: float | None = None
+    bars_held: int | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One intent type end to end, from the policy to the venue request (E3, E11).
+
+    ENTER opens ``quantity`` of ``asset`` in ``side`` on ``slot`` with a new,
+    never used ``trade_id``. EXIT sends the next exit leg
+    (``min(ratio x entered, remaining)``; ``close_all`` sends the whole
+    remainder). CANCEL cancels the slot's working order.
+    ``reference_price`` is the price the policy saw (for MARKET orders the
+    kernel checks notional limits against it).
+    """
+
+    action: Action
+    slot: int
+    trade_id: str
+    intent_id: str
+    decision_id: str = ""
+    asset: str = ""
+    side: Side | None = None
+    quantity: Decimal = ZERO
+    leverage: int = 1
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    reference_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    exit_legs: tuple[Decimal, ...] = (Decimal(1),)
+    close_all: bool = False
+    reason: str = ""
+    metadata: PolicyMetadata = field(default_factory=PolicyMetadata)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlSnapshot:
+    """Operator switches, checked by the kernel on every intent (F27)."""
+
+    version: int = 0
+    pause_entries: bool = False
+    kill: bool = False
+    max_leverage: int = 125
+    max_position_notional: Decimal | None = None
+    changed_by: str = ""
+    note: str = ""
+
+
+# --------------------------------------------------------------- venue events
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    client_order_id: str
+    venue_order_id: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    client_order_id: str
+    code: str
+    message: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    """One fill. ``last_qty`` is this fill, ``cum_qty`` the order's total (F23)."""
+
+    client_order_id: str
+    venue_order_id: str
+    fill_id: str
+    last_qty: Decimal
+    last_price: Decimal
+    cum_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    client_order_id: str
+    venue_order_id: str
+    cum_qty: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRejected:
+    """The venue refused a cancel; ``still_open`` is None when it is unknown."""
+
+    client_order_id: str
+    code: str
+    message: str
+    still_open: bool | None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    client_order_id: str
+    venue_order_id: str
+    cum_qty: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    """A funding payment; ``amount`` > 0 was received, < 0 was paid."""
+
+    funding_id: str
+    symbol: str
+    amount: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusReport:
+    """A venue's answer to "what is order X?" (also used for gap-fill)."""
+
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    quantity: Decimal
+    cum_qty: Decimal
+    avg_price: Decimal
+    commission: Decimal
+    ts: int
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    symbol: str
+    side: Side
+    quantity: Decimal
+    entry_price: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceReport:
+    asset: str
+    balance: Decimal
+    available: Decimal
+    ts: int
+
+
+VenueEvent = (
+    OrderAccepted
+    | OrderRejected
+    | OrderFilled
+    | OrderCanceled
+    | CancelRejected
+    | OrderExpired
+    | FundingPaid
+    | OrderStatusReport
+)
+
+# ------------------------------------------------------------------- effects
+
+
+@dataclass(slots=True)
+class PlaceOrder:
+    client_order_id: str
+    slot: int
+    symbol: str
+    side: OrderSide
+    position_side: Side
+    quantity: Decimal
+    order_type: OrderType
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    reduce_only: bool
+    leverage: int
+
+
+@dataclass(slots=True)
+class CancelOrder:
+    client_order_id: str
+    symbol: str
+    venue_order_id: str
+
+
+@dataclass(slots=True)
+class QueryOrder:
+    client_order_id: str
+    symbol: str
+    why: str
+
+
+@dataclass(slots=True)
+class EnsureLeverage:
+    """Set leverage only if the venue's setting differs (E15)."""
+
+    symbol: str
+    position_side: Side
+    leverage: int
+
+
+Effect = PlaceOrder | CancelOrder | QueryOrder | EnsureLeverage
+
+# ------------------------------------------------------------ kernel records
+
+
+class SettlementKind(str, Enum):
+    FILL = "FILL"
+    FUNDING = "FUNDING"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+@dataclass(slots=True)
+class SlotChanged:
+    slot: int
+    trade_id: str
+    before: str
+    after: str
+    cause: str
+    ts: int
+
+
+@dataclass(slots=True)
+class OrderRecorded:
+    """An order the kernel asked for, linked to its intent and decision (E21)."""
+
+    slot: int
+    trade_id: str
+    intent_id: str
+    decision_id: str
+    client_order_id: str
+    role: str
+    leg: int
+    attempt: int
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    order_type: OrderType
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    ts: int
+
+
+@dataclass(slots=True)
+class FillBooked:
+    slot: int
+    trade_id: str
+    intent_id: str
+    decision_id: str
+    client_order_id: str
+    venue_order_id: str
+    fill_id: str
+    role: str
+    leg: int
+    symbol: str
+    side: OrderSide
+    last_qty: Decimal
+    last_price: Decimal
+    cum_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    realized_pnl: Decimal
+    ts: int
+
+
+@dataclass(slots=True)
+class Settlement:
+    """One account entry: ``capital_after = capital_before + amount - fee``."""
+
+    seq: int
+    kind: SettlementKind
+    slot: int
+    trade_id: str
+    cause: str
+    amount: Decimal
+    fee: Decimal
+    capital_before: Decimal
+    capital_after: Decimal
+    ts: int
+
+
+@dataclass(slots=True)
+class TradeClosed:
+    """A finished trade, from its real fills (E23, A13).
+
+    ``gross_pnl == (exit_notional - entry_vwap * exit_qty) * direction``
+    exactly; ``exit_vwap`` is ``exit_notional / exit_qty`` for display.
+    """
+
+    slot: int
+    trade_id: str
+    intent_id: str
+    decision_id: str
+    symbol: str
+    side: Side
+    entry_qty: Decimal
+    entry_vwap: Decimal
+    exit_qty: Decimal
+    exit_notional: Decimal
+    exit_vwap: Decimal
+    legs: int
+    gross_pnl: Decimal
+    fees: Decimal
+    net_pnl: Decimal
+    opened_ts: int
+    closed_ts: int
+
+
+@dataclass(slots=True)
+class IntentRecorded:
+    """Every intent and the kernel's answer to it (policy_events)."""
+
+    intent: Intent
+    status: str
+    reason: str
+    detail: str
+    ts: int
+
+
+@dataclass(slots=True)
+class ProtocolErrorRecorded:
+    """The venue did something the kernel cannot explain (quarantined)."""
+
+    slot: int
+    trade_id: str
+    cause: str
+    detail: str
+    ts: int
+
+
+@dataclass(slots=True)
+class ControlChanged:
+    """The operator's control snapshot changed (who, when, what)."""
+
+    snapshot: ControlSnapshot
+    ts: int
+
+
+KernelRecord = (
+    ControlChanged
+    | SlotChanged
+    | OrderRecorded
+    | FillBooked
+    | Settlement
+    | TradeClosed
+    | IntentRecorded
+    | ProtocolErrorRecorded
+)
+
+# ------------------------------------------------------------------- outcomes
+
+
+class OutcomeStatus(str, Enum):
+    """What is known after a message (E9, F1)."""
+
+    REFUSED = "REFUSED"  # nothing changed; ``reason`` says why
+    PENDING = "PENDING"  # admitted by the kernel; waiting for the venue
+    CONFIRMED = "CONFIRMED"  # the venue said so
+    UNKNOWN = "UNKNOWN"  # outcome unknown; effects say what happens next
+    DUPLICATE = "DUPLICATE"  # already applied; a no-op
+    NO_CHANGE = "NO_CHANGE"  # nothing was due (a tick with nothing overdue)
+    QUARANTINED = "QUARANTINED"  # venue protocol error; slot flagged DESYNC
+
+
+class Reason(str, Enum):
+    OK = "OK"
+    INVALID_FIELD = "INVALID_FIELD"
+    UNKNOWN_SLOT = "UNKNOWN_SLOT"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    SLOT_BUSY = "SLOT_BUSY"
+    TRADE_ID_USED = "TRADE_ID_USED"
+    WRONG_TRADE = "WRONG_TRADE"
+    NO_OPEN_POSITION = "NO_OPEN_POSITION"
+    NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
+    CANCEL_ALREADY_REQUESTED = "CANCEL_ALREADY_REQUESTED"
+    ENTRIES_PAUSED = "ENTRIES_PAUSED"
+    KILL_SWITCH = "KILL_SWITCH"
+    LEVERAGE_ABOVE_MAX = "LEVERAGE_ABOVE_MAX"
+    NOTIONAL_ABOVE_MAX = "NOTIONAL_ABOVE_MAX"
+    BELOW_MIN_QTY = "BELOW_MIN_QTY"
+    SLOT_DESYNC = "SLOT_DESYNC"
+    VENUE_REJECTED = "VENUE_REJECTED"
+    ORDER_ALREADY_FILLED = "ORDER_ALREADY_FILLED"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    PROTOCOL_ERROR = "PROTOCOL_ERROR"
+    CLOSED = "CLOSED"
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: OutcomeStatus
+    reason: Reason = Reason.OK
+    detail: str = ""
+    slot: int = -1
+    effects: tuple[Effect, ...] = ()
+    records: tuple[KernelRecord, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether the kernel's state changed (and so must be journaled)."""
+        return self.status not in _UNCHANGED
+
+
+_UNCHANGED = frozenset({OutcomeStatus.REFUSED, OutcomeStatus.DUPLICATE, OutcomeStatus.NO_CHANGE})

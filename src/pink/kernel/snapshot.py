@@ -1,0 +1,194 @@
+"""Views and snapshots of a kernel: read-only records out, exact restore in.
+
+A snapshot is a plain dict (Decimals as strings, keys sorted by the encoder)
+from which :func:`restore` rebuilds an identical kernel: the journal's replay
+test compares snapshots of a live and a restored kernel byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pink.kernel.book import OrderPhase, dump, load_account, load_order, load_trade
+from pink.kernel.messages import ZERO, ControlSnapshot, Instrument
+from pink.kernel.states import SlotState
+from pink.kernel.views import AccountView, OrderView, SlotView
+
+if TYPE_CHECKING:
+    from pink.kernel.core import Kernel
+
+__all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
+
+SNAPSHOT_FORMAT = 1
+
+
+def slot_view(k: Kernel, index: int) -> SlotView:
+    slot = k.slots[index]
+    t = slot.trade
+    if t is None:
+        return SlotView(
+            index,
+            slot.version,
+            slot.state.value,
+            "",
+            "",
+            None,
+            ZERO,
+            ZERO,
+            ZERO,
+            ZERO,
+            ZERO,
+            0,
+            ZERO,
+            ZERO,
+            slot.order_cid,
+            slot.deadline,
+            slot.desync_reason,
+        )
+    vwap = t.entry_vwap or (t.entry_notional / t.entry_qty if t.entry_qty else ZERO)
+    working = slot.order_cid if slot.order_cid in k.orders and k.orders[slot.order_cid].live else ""
+    return SlotView(
+        index,
+        slot.version,
+        slot.state.value,
+        t.trade_id,
+        t.symbol,
+        t.side,
+        t.entry_qty,
+        t.remaining,
+        vwap,
+        t.exit_qty,
+        t.exit_notional,
+        t.legs_done,
+        t.realized,
+        t.fees,
+        working,
+        slot.deadline,
+        slot.desync_reason,
+    )
+
+
+def account_view(k: Kernel) -> AccountView:
+    a = k.account
+    net = a.gross_pnl - a.fees + a.funding + a.adjustments
+    return AccountView(
+        k.version, a.seq, a.initial_capital, a.capital, a.gross_pnl, a.fees, a.funding, a.adjustments, net
+    )
+
+
+def working_orders(k: Kernel) -> list[OrderView]:
+    out = []
+    for o in k.orders.values():
+        if o.phase == OrderPhase.DONE:
+            continue
+        slot = k.slots[o.slot]
+        out.append(
+            OrderView(
+                o.client_order_id,
+                o.venue_order_id,
+                o.slot,
+                o.trade_id,
+                o.role,
+                o.leg,
+                o.symbol,
+                o.side,
+                o.order_type,
+                o.quantity,
+                o.limit_price,
+                o.filled,
+                o.phase,
+                slot.deadline,
+            )
+        )
+    return out
+
+
+def _plain_instrument(i: Instrument) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(i).items()}
+
+
+def _plain_control(c: ControlSnapshot) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(c).items()}
+
+
+def snapshot(k: Kernel) -> dict[str, Any]:
+    cfg = {f: getattr(k.config, f) for f in k.config.__dataclass_fields__}
+    cfg["initial_capital"] = str(cfg["initial_capital"])
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "config": cfg,
+        "instruments": {s: _plain_instrument(i) for s, i in sorted(k.instruments.items())},
+        "control": _plain_control(k.control),
+        "slots": [
+            {
+                "index": s.index,
+                "state": s.state.value,
+                "trade": dump(s.trade) if s.trade else None,
+                "order_cid": s.order_cid,
+                "deadline": s.deadline,
+                "queries": s.queries,
+                "version": s.version,
+                "desync_reason": s.desync_reason,
+            }
+            for s in k.slots
+        ],
+        "orders": [dump(o) for o in k.orders.values()],
+        "retired": [dump(o) for o in k.retired.values()],
+        "used_trade_ids": sorted(k.used_trade_ids),
+        "account": dump(k.account),
+        "version": k.version,
+        "quarantined": k.quarantined,
+    }
+
+
+def restore(d: dict[str, Any]) -> Kernel:
+    from pink.kernel.core import Kernel, KernelConfig, Slot
+
+    if d.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}")
+    cfg = dict(d["config"])
+    cfg["initial_capital"] = Decimal(cfg["initial_capital"])
+    instruments = {
+        s: Instrument(
+            symbol=i["symbol"],
+            tick=Decimal(i["tick"]),
+            step=Decimal(i["step"]),
+            min_qty=Decimal(i["min_qty"]),
+            min_notional=Decimal(i["min_notional"]),
+            max_leverage=i["max_leverage"],
+        )
+        for s, i in d["instruments"].items()
+    }
+    k = Kernel(KernelConfig(**cfg), instruments)
+    c = d["control"]
+    cap = c["max_position_notional"]
+    k.control = ControlSnapshot(**{**c, "max_position_notional": Decimal(cap) if cap is not None else None})
+    k.slots = [
+        Slot(
+            index=s["index"],
+            state=SlotState(s["state"]),
+            trade=load_trade(s["trade"]) if s["trade"] else None,
+            order_cid=s["order_cid"],
+            deadline=s["deadline"],
+            queries=s["queries"],
+            version=s["version"],
+            desync_reason=s["desync_reason"],
+        )
+        for s in d["slots"]
+    ]
+    for od in d["orders"]:
+        o = load_order(od)
+        k.orders[o.client_order_id] = o
+    for od in d["retired"]:
+        o = load_order(od)
+        k.retired[o.client_order_id] = o
+    for o in (*k.orders.values(), *k.retired.values()):
+        if o.venue_order_id:
+            k.venue_ids[o.venue_order_id] = o.client_order_id
+    k.used_trade_ids = set(d["used_trade_ids"])
+    k.account = load_account(d["account"])
+    k.version = d["version"]
+    k.quarantined = d["quarantined"]
+    return k

@@ -1,0 +1,166 @@
+"""Validation of intents and venue events: a refusal names the field (F3).
+
+Validators are pure and return ``None`` when the input is acceptable, or a
+``(reason, "field: why")`` pair. They never raise on garbage: a value of the
+wrong type is reported like any other invalid value.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from pink.kernel.messages import (
+    Action,
+    ControlSnapshot,
+    Instrument,
+    Intent,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+)
+
+__all__ = ["MAX_MAGNITUDE", "check_decimal", "validate_intent"]
+
+_TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
+MAX_MAGNITUDE = Decimal("1e12")
+"""Prices and quantities above this are refused: products stay exact in 28 digits."""
+_MAX_EXPONENT = -12  # at most 12 decimal places
+_MAX_DIGITS = 12
+"""Prices and quantities carry at most 12 significant digits, so that every
+product the kernel forms (price x qty, (price - vwap) x qty with the VWAP on
+tick x 1e-6) has at most 28 digits: exact in the default decimal context."""
+
+Refusal = tuple[Reason, str]
+
+
+def check_decimal(value: object, name: str, *, positive: bool = True) -> str | None:
+    """Why ``value`` is not an acceptable exact amount, or None."""
+    if type(value) is Decimal and value.is_finite():  # fast path: the common, valid case
+        t = value.as_tuple()
+        if (value > 0 if positive else value >= 0) and len(t.digits) <= _MAX_DIGITS and t.exponent >= _MAX_EXPONENT:  # type: ignore[operator]
+            return None
+    if type(value) is not Decimal:
+        return f"{name}: must be a Decimal, got {type(value).__name__}"
+    if not value.is_finite():
+        return f"{name}: must be finite, got {value}"
+    if positive and value <= 0:
+        return f"{name}: must be > 0, got {value}"
+    if not positive and value < 0:
+        return f"{name}: must be >= 0, got {value}"
+    if abs(value) > MAX_MAGNITUDE:
+        return f"{name}: {value} is larger than {MAX_MAGNITUDE}"
+    if len(value.normalize().as_tuple().digits) > _MAX_DIGITS:
+        return f"{name}: {value} has more than {_MAX_DIGITS} significant digits"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < _MAX_EXPONENT:
+        normal = value.normalize().as_tuple().exponent
+        if isinstance(normal, int) and normal < _MAX_EXPONENT:
+            return f"{name}: more than 12 decimal places in {value}"
+    return None
+
+
+def _on_grid(value: Decimal, grid: Decimal) -> bool:
+    return grid > 0 and value % grid == 0
+
+
+def _validate_enter(intent: Intent, instruments: dict[str, Instrument], control: ControlSnapshot) -> Refusal | None:
+    if control.kill:
+        return Reason.KILL_SWITCH, "kill switch is on: no new entries"
+    if control.pause_entries:
+        return Reason.ENTRIES_PAUSED, "entries are paused by the operator"
+    inst = instruments.get(intent.asset) if isinstance(intent.asset, str) else None
+    if inst is None:
+        return Reason.UNKNOWN_ASSET, f"asset: unknown instrument {intent.asset!r}"
+    if not isinstance(intent.side, Side):
+        return Reason.INVALID_FIELD, f"side: must be LONG or SHORT, got {intent.side!r}"
+    why = check_decimal(intent.quantity, "quantity")
+    if why:
+        return Reason.INVALID_FIELD, why
+    if not _on_grid(intent.quantity, inst.step):
+        return Reason.INVALID_FIELD, f"quantity: {intent.quantity} is not a multiple of step {inst.step}"
+    if intent.quantity < inst.min_qty:
+        return Reason.BELOW_MIN_QTY, f"quantity: {intent.quantity} is below the minimum {inst.min_qty}"
+    if type(intent.leverage) is not int or intent.leverage <= 0:
+        return Reason.INVALID_FIELD, f"leverage: must be a whole number > 0, got {intent.leverage!r}"
+    max_lev = min(control.max_leverage, inst.max_leverage)
+    if intent.leverage > max_lev:
+        return Reason.LEVERAGE_ABOVE_MAX, f"leverage: {intent.leverage} is above the maximum {max_lev}"
+    legs = intent.exit_legs
+    if not isinstance(legs, tuple) or not legs or len(legs) > 10:
+        return Reason.INVALID_FIELD, "exit_legs: must be a tuple of 1 to 10 ratios"
+    for i, ratio in enumerate(legs):
+        why = check_decimal(ratio, f"exit_legs[{i}]")
+        if why:
+            return Reason.INVALID_FIELD, why
+        if ratio > 1:
+            return Reason.INVALID_FIELD, f"exit_legs[{i}]: ratio {ratio} is above 1"
+    price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
+    if price is not None:
+        why = check_decimal(price, "limit_price" if intent.order_type is OrderType.LIMIT else "reference_price")
+        if why:
+            return Reason.INVALID_FIELD, why
+        notional = price * intent.quantity
+        if notional < inst.min_notional:
+            return Reason.BELOW_MIN_QTY, f"quantity: notional {notional} is below the minimum {inst.min_notional}"
+        cap = control.max_position_notional
+        if cap is not None and notional > cap:
+            return Reason.NOTIONAL_ABOVE_MAX, f"quantity: notional {notional} is above the maximum {cap}"
+    elif control.max_position_notional is not None:
+        return Reason.INVALID_FIELD, "reference_price: required for MARKET entries while a notional cap is set"
+    return None
+
+
+def _validate_order_fields(intent: Intent, instruments: dict[str, Instrument], asset: str) -> Refusal | None:
+    if not isinstance(intent.order_type, OrderType):
+        return Reason.INVALID_FIELD, f"order_type: must be MARKET or LIMIT, got {intent.order_type!r}"
+    if not isinstance(intent.time_in_force, TimeInForce):
+        return Reason.INVALID_FIELD, f"time_in_force: unknown value {intent.time_in_force!r}"
+    if intent.order_type is OrderType.LIMIT:
+        why = check_decimal(intent.limit_price, "limit_price")
+        if why:
+            return Reason.INVALID_FIELD, why
+        inst = instruments.get(asset)
+        assert intent.limit_price is not None
+        if inst is not None and not _on_grid(intent.limit_price, inst.tick):
+            return Reason.INVALID_FIELD, f"limit_price: {intent.limit_price} is not a multiple of tick {inst.tick}"
+    elif intent.limit_price is not None:
+        return Reason.INVALID_FIELD, "limit_price: only LIMIT orders take a limit price"
+    if intent.order_type is OrderType.MARKET and intent.time_in_force is TimeInForce.POST_ONLY:
+        return Reason.INVALID_FIELD, "time_in_force: a MARKET order cannot be POST_ONLY"
+    return None
+
+
+def validate_intent(
+    intent: object,
+    *,
+    slots: int,
+    instruments: dict[str, Instrument],
+    control: ControlSnapshot,
+    slot_asset: str,
+) -> Refusal | None:
+    """Why ``intent`` must be refused before looking at the slot's state, or None.
+
+    ``slot_asset`` is the symbol of the slot's current trade ("" if none), used
+    to check the tick of an EXIT's limit price.
+    """
+    if not isinstance(intent, Intent):
+        return Reason.INVALID_FIELD, f"intent: expected an Intent, got {type(intent).__name__}"
+    if not isinstance(intent.action, Action):
+        return Reason.INVALID_FIELD, f"action: must be ENTER, EXIT or CANCEL, got {intent.action!r}"
+    if type(intent.slot) is not int or not 0 <= intent.slot < slots:
+        return Reason.UNKNOWN_SLOT, f"slot: {intent.slot!r} is not a slot number in 0..{slots - 1}"
+    if not isinstance(intent.trade_id, str) or not _TRADE_ID.fullmatch(intent.trade_id):
+        return Reason.INVALID_FIELD, "trade_id: must be 1 to 24 lowercase letters or digits"
+    if not isinstance(intent.intent_id, str) or not intent.intent_id or len(intent.intent_id) > 64:
+        return Reason.INVALID_FIELD, "intent_id: must be a non-empty string of at most 64 characters"
+    if intent.action is Action.CANCEL:
+        return None
+    asset = intent.asset if intent.action is Action.ENTER else slot_asset
+    why = _validate_order_fields(intent, instruments, asset)
+    if why:
+        return why
+    if intent.action is Action.ENTER:
+        return _validate_enter(intent, instruments, control)
+    return None

@@ -1,0 +1,90 @@
+"""Small protocols between the runtime and its adapters.
+
+Dependencies point inward: adapters implement these, the runtime uses them,
+the kernel knows none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from pink.kernel.messages import (
+    BalanceReport,
+    CancelOrder,
+    EnsureLeverage,
+    FundingPaid,
+    Instrument,
+    OrderFilled,
+    OrderStatusReport,
+    PlaceOrder,
+    PositionReport,
+    QueryOrder,
+    VenueEvent,
+)
+
+__all__ = ["Clock", "EventSink", "Quote", "Venue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Market state of one symbol for the policy (floats are not used: prices exact)."""
+
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    mark: Decimal
+    funding_rate: Decimal
+    ts: int
+
+
+EventSink = Callable[[VenueEvent], None]
+
+
+class Venue(Protocol):
+    """What the runtime needs from a venue. The simulator and BingX implement it.
+
+    Replies to ``place``/``cancel`` are events handed to the sink given to
+    :meth:`start` (the same path as the user-data stream), so that an ack may
+    arrive after its fill exactly as on a real exchange. A request whose
+    outcome is unknown raises :class:`pink.errors.UnknownOutcomeError`.
+    """
+
+    name: str
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def instruments(self) -> dict[str, Instrument]: ...
+
+    async def place(self, order: PlaceOrder) -> None: ...
+
+    async def cancel(self, order: CancelOrder) -> None: ...
+
+    async def query(self, query: QueryOrder) -> OrderStatusReport: ...
+
+    async def ensure_leverage(self, request: EnsureLeverage) -> None: ...
+
+    async def open_orders(self) -> list[OrderStatusReport]: ...
+
+    async def fills_since(self, ts: int) -> list[OrderFilled]: ...
+
+    async def funding_since(self, ts: int) -> list[FundingPaid]: ...
+
+    async def positions(self) -> list[PositionReport]: ...
+
+    async def balance(self) -> BalanceReport: ...
+
+    async def quote(self, symbol: str) -> Quote: ...
+
+
+class Clock(Protocol):
+    """Wall or simulated time, in integer nanoseconds."""
+
+    def now_ns(self) -> int: ...
+
+    async def sleep_until(self, ts: int) -> None: ...
