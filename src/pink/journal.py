@@ -165,6 +165,10 @@ class JournaledKernel:
         jk.replayed = replayed
         return jk
 
+    def _check_open(self) -> None:
+        if self.journal._db is None:
+            raise ClosedError(f"journaled kernel on {self.journal.path}")
+
     def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome) -> Outcome:
         if outcome.changed:
             self.journal.append(kind, now, payload)
@@ -174,20 +178,24 @@ class JournaledKernel:
         return outcome
 
     def submit(self, intent: Intent, now: int) -> Outcome:
+        self._check_open()
         outcome = self.kernel.submit(intent, now)
         return self._record("Intent", now, encode(intent), outcome) if outcome.changed else outcome
 
     def apply(self, event: Any, now: int) -> Outcome:
+        self._check_open()
         outcome = self.kernel.apply(event, now)
         if not outcome.changed:
             return outcome
         return self._record(type_name(event), now, encode(event), outcome)
 
     def tick(self, now: int) -> Outcome:
+        self._check_open()
         outcome = self.kernel.tick(now)
         return self._record(_TICK, now, b"", outcome) if outcome.changed else outcome
 
     def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
+        self._check_open()
         outcome = self.kernel.set_control(snapshot, now)
         return self._record("ControlSnapshot", now, encode(snapshot), outcome) if outcome.changed else outcome
 

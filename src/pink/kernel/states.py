@@ -159,3 +159,10 @@ def mermaid() -> str:
     for (src, trigger), dst in TRANSITIONS.items():
         lines.append(f"    {src.value} --> {dst.value}: {trigger.value}")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print("# Slot states\n\nGenerated from `pink.kernel.states.TRANSITIONS` by `python -m pink.kernel.states`.\n")
+    print("```mermaid")
+    print(mermaid(), end="")
+    print("```")

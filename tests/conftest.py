@@ -1,0 +1,1 @@
+"""Shared test configuration: warnings are errors (pyproject), nothing leaks."""

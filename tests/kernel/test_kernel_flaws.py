@@ -1,0 +1,411 @@
+"""One test per kernel flaw of the seed (FLAWS.md, "Kernel"): each fails if the flaw came back."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from pink.kernel import (
+    Action,
+    CancelOrder,
+    ControlSnapshot,
+    EnsureLeverage,
+    FillBooked,
+    FundingPaid,
+    Intent,
+    IntentRecorded,
+    OrderFilled,
+    OrderStatus,
+    OutcomeStatus,
+    PlaceOrder,
+    ProtocolErrorRecorded,
+    QueryOrder,
+    Reason,
+    Settlement,
+    Side,
+    SlotChanged,
+    TradeClosed,
+)
+from tests.kernel.harness import BTC, Driver, place, round_trip
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "pink"
+
+
+def test_e05_capital_is_exact_after_100k_fills() -> None:
+    d = Driver(slots=1)
+    k = d.k
+    fee = D("0.0000001")
+    sum_amount = sum_fee = D(0)
+    for n in range(50_000):  # 50k round trips = 100k fills at prices that are not binary fractions
+        t = f"r{n}"
+        entry = place(k.submit(Intent(Action.ENTER, 0, t, f"e{n}", asset=BTC, side=Side.LONG, quantity=D("0.001"),
+                                      exit_legs=(D(1),)), n))
+        out1 = k.apply(OrderFilled(entry.client_order_id, "v", f"a{n}", D("0.001"), D("0.1"), D("0.001"), fee, "USDT", n), n)
+        x = place(k.submit(Intent(Action.EXIT, 0, t, f"y{n}"), n))
+        out2 = k.apply(OrderFilled(x.client_order_id, "v", f"b{n}", D("0.001"), D("0.3"), D("0.001"), fee, "USDT", n), n)
+        for r in (*out1.records, *out2.records):
+            if isinstance(r, Settlement):
+                sum_amount += r.amount
+                sum_fee += r.fee
+    a = k.account_view()
+    assert k.account.seq == 100_000
+    assert a.capital == D(10000) + sum_amount - sum_fee  # ==, not approximately
+    assert a.capital == D("10009.99")
+    assert 10000 + sum(0.001 * 0.3 - 0.001 * 0.1 for _ in range(50_000)) - 1e-7 * 100_000 != 10009.99  # floats drift
+
+
+def test_e06_f20_t7_journaled_kernel_close_is_explicit_idempotent_and_final(tmp_path: Path) -> None:
+    from pink.errors import ClosedError
+    from pink.journal import JournaledKernel
+    from pink.kernel import KernelConfig
+    from tests.kernel.harness import INSTRUMENTS
+
+    jk = JournaledKernel.open(tmp_path / "j.sqlite", KernelConfig(slots=1), INSTRUMENTS)
+    jk.close()
+    jk.close()  # idempotent
+    with pytest.raises(ClosedError, match="closed"):
+        jk.submit(Intent(Action.CANCEL, 0, "t1", "i1"), 1)
+    assert not hasattr(JournaledKernel, "__del__")  # nothing relies on the garbage collector
+
+
+def test_t1_e2_e4_exit_size_is_computed_on_current_state_not_a_stale_snapshot() -> None:
+    d = Driver()
+    p = place(d.enter(0, "1.000", legs=("0.5", "0.5")))
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    stale_view = d.k.slot_view(0)  # what a policy saw at the start of its cycle
+    e = place(d.exit(0))
+    d.fill(e.client_order_id, "0.500", "100", "0.500")
+    # the policy decides from its stale view; the kernel sizes the leg from now
+    second = place(d.exit(0))
+    assert stale_view.remaining_qty == D("1.000")
+    assert second.quantity == D("0.500") == d.k.slot_view(0).remaining_qty
+    d.fill(second.client_order_id, "0.500", "100", "0.500")
+    assert d.state() == "IDLE"
+
+
+def test_e07_f26_trade_id_is_single_use_and_a_new_trade_starts_clean() -> None:
+    d = Driver()
+    round_trip(d, 0)
+    again = d.enter(0, trade="t1")
+    assert again.status is OutcomeStatus.REFUSED and again.reason is Reason.TRADE_ID_USED
+    assert "t1" in again.detail
+    # a new trade on the same slot has no stale order index or fill ids
+    p = place(d.enter(0, trade="fresh"))
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.orders == [p.client_order_id]
+    assert all(o.trade_id == "fresh" for o in d.k.orders.values())
+    # a late event for the old trade's order cannot touch the new trade
+    late = d.fill("t1-x0a1", "0.100", "100", "0.600", fill_id="late")
+    assert late.slot == -1 and late.status is OutcomeStatus.QUARANTINED
+    assert d.k.slot_view(0).entry_qty == 0
+
+
+@pytest.mark.parametrize(
+    ("legs", "qty"),
+    [(("0.5", "0.5", "1.0"), "1.000"), (("0.3", "0.3", "0.3"), "1.000"), (("0.5",), "0.003"), (("0.9", "0.9"), "0.011")],
+)
+def test_e08_a1_exit_legs_never_strand_a_slot(legs: tuple[str, ...], qty: str) -> None:
+    d = Driver()
+    p = place(d.enter(0, qty, legs=legs))
+    d.fill(p.client_order_id, qty, "100", qty)
+    sizes = []
+    for _ in range(10):
+        if d.state() == "IDLE":
+            break
+        e = place(d.exit(0))
+        sizes.append(e.quantity)
+        assert e.quantity <= d.k.slot_view(0).remaining_qty
+        d.fill(e.client_order_id, str(e.quantity), "101", str(e.quantity))
+    assert d.state() == "IDLE", sizes
+    assert sum(sizes) == D(qty)
+    assert len(sizes) <= len(legs)
+
+
+def test_e09_f1_cancel_outcome_says_what_is_known() -> None:
+    d = Driver()
+    idle = d.cancel(0)
+    assert idle.status is OutcomeStatus.REFUSED and idle.reason is Reason.NOTHING_TO_CANCEL
+    assert "idle" in idle.detail
+    p = place(d.enter(0, limit="90.0"))
+    d.ack(p.client_order_id)
+    asked = d.cancel(0)
+    assert asked.status is OutcomeStatus.PENDING  # admitted, not done
+    assert isinstance(asked.effects[0], CancelOrder)
+    assert d.state() == "ENTRY_CANCELING"
+    again = d.cancel(0)
+    assert again.reason is Reason.CANCEL_ALREADY_REQUESTED
+    refused = d.cancel_rejected(p.client_order_id, "80012", still_open=True)
+    assert refused.status is OutcomeStatus.CONFIRMED and refused.reason is Reason.VENUE_REJECTED
+    assert "80012" in refused.detail and d.state() == "ENTRY_WORKING"
+    d.cancel(0)
+    done = d.canceled(p.client_order_id)
+    assert done.status is OutcomeStatus.CONFIRMED and d.state() == "IDLE"
+    d2 = Driver()
+    p2 = place(d2.enter(0))
+    d2.fill(p2.client_order_id, "1.000", "100", "1.000")
+    open_pos = d2.cancel(0)
+    assert open_pos.reason is Reason.NOTHING_TO_CANCEL and "EXIT" in open_pos.detail
+
+
+def test_e10_entry_price_is_vwap_of_partial_fills_applied_once() -> None:
+    d = Driver()
+    p = place(d.enter(0, "1.000", limit="100.0"))
+    d.ack(p.client_order_id)
+    d.fill(p.client_order_id, "0.300", "100.0", "0.300", fill_id="a")
+    d.fill(p.client_order_id, "0.300", "100.0", "0.300", fill_id="a")  # duplicate
+    d.fill(p.client_order_id, "0.700", "101.0", "1.000", fill_id="b")
+    v = d.k.slot_view(0)
+    assert v.entry_qty == D("1.000")
+    assert v.entry_vwap == (D("0.3") * 100 + D("0.7") * 101) / 1
+    assert v.state == "POSITION_OPEN"
+
+
+def test_e10_fills_out_of_order_and_cumulative_reports_reconcile() -> None:
+    d = Driver()
+    p = place(d.enter(0, "1.000", limit="100.0"))
+    d.fill(p.client_order_id, "0.600", "100.2", "1.000", fill_id="second")  # before its ack, before fill 1
+    assert d.state() == "ENTRY_WORKING"
+    assert d.k.slots[0].deadline > 0  # a gap is known: it will be queried if fill 1 never comes
+    rep = d.report(p.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100.12")
+    assert rep.status is OutcomeStatus.CONFIRMED
+    v = d.k.slot_view(0)
+    assert v.entry_qty == D("1.000") and v.state == "POSITION_OPEN"
+    assert v.entry_vwap * D("1.000") == D("100.12")  # the venue's average, exactly
+    late = d.fill(p.client_order_id, "0.400", "100.0", "0.400", fill_id="first")
+    assert late.status is OutcomeStatus.DUPLICATE  # covered by the report: not booked twice
+    assert d.k.slot_view(0).entry_qty == D("1.000")
+
+
+def test_e12_fill_without_price_is_quarantined_and_queried_never_settled_at_zero() -> None:
+    d = Driver()
+    p = place(d.enter(0))
+    before = d.k.account_view()
+    out = d.fill(p.client_order_id, "1.000", "0", "1.000")
+    assert out.status is OutcomeStatus.QUARANTINED and out.reason is Reason.PROTOCOL_ERROR
+    assert "E12" in out.detail
+    assert any(isinstance(e, QueryOrder) for e in out.effects)
+    assert any(isinstance(r, ProtocolErrorRecorded) for r in out.records)
+    assert d.state() == "DESYNC"
+    assert d.k.account_view().capital == before.capital and d.k.slot_view(0).entry_qty == 0
+    # the query's answer resolves it with the venue's real price
+    d.report(p.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100.5", fee="0.05")
+    v = d.k.slot_view(0)
+    assert v.state == "POSITION_OPEN" and v.entry_vwap == D("100.5")
+    assert d.k.account_view().fees == D("0.05")
+
+
+def test_e14_events_route_by_order_index_not_by_a_slot_number_they_carry() -> None:
+    d = Driver(slots=3)
+    p0 = place(d.enter(0))
+    p2 = place(d.enter(2))
+    out = d.fill(p2.client_order_id, "1.000", "100", "1.000")
+    assert out.slot == 2
+    assert d.state(2) == "POSITION_OPEN" and d.state(0) == "ENTRY_PENDING"
+    # an event carrying only the venue order id is routed through the index too
+    d.ack(p0.client_order_id)
+    by_venue_id = d.apply(OrderFilled("", f"v-{p0.client_order_id}", "vf", D("1.000"), D("99"), D("1.000"), D(0), "USDT", 1))
+    assert by_venue_id.slot == 0 and d.state(0) == "POSITION_OPEN"
+
+
+def test_e18_a7_every_fee_is_deducted_and_pnl_is_gross_and_net() -> None:
+    d = Driver()
+    round_trip(d, 0, "100.0", "101.0")
+    a = d.k.account_view()
+    fills = [r for r in d.records if isinstance(r, FillBooked)]
+    assert [f.commission for f in fills] == [D("0.01")] * 3
+    assert a.fees == D("0.03")
+    assert a.gross_pnl == D("1.000")
+    assert a.net_pnl == D("0.970")
+    assert a.capital == D(10000) + a.gross_pnl - a.fees
+    closed = [r for r in d.records if isinstance(r, TradeClosed)]
+    assert closed[0].net_pnl == closed[0].gross_pnl - closed[0].fees == D("0.970")
+
+
+def test_e18_funding_is_its_own_entry_never_folded_into_a_fill() -> None:
+    d = Driver()
+    round_trip(d)
+    out = d.apply(FundingPaid("fund-1", BTC, D("-0.25"), 5))
+    s = out.records[0]
+    assert isinstance(s, Settlement) and s.kind.value == "FUNDING" and s.amount == D("-0.25") and s.fee == 0
+    assert d.apply(FundingPaid("fund-1", BTC, D("-0.25"), 5)).status is OutcomeStatus.DUPLICATE
+    a = d.k.account_view()
+    assert a.funding == D("-0.25")
+    assert a.capital == D(10000) + a.gross_pnl - a.fees + a.funding
+
+
+def test_f02_each_fill_settles_exactly_once_by_fill_id() -> None:
+    d = Driver()
+    p = place(d.enter(0))
+    for _ in range(3):
+        d.fill(p.client_order_id, "1.000", "100", "1.000", fill_id="only")
+    e = place(d.exit(0, close_all=True))
+    for _ in range(3):
+        d.fill(e.client_order_id, "1.000", "110", "1.000", fill_id="exit-only")
+    sets = d.settlements()
+    assert [s.cause for s in sets] == ["only", "exit-only"]
+    assert d.k.account_view().gross_pnl == D("10.000")
+
+
+@pytest.mark.parametrize(
+    ("field", "changes", "reason"),
+    [
+        ("leverage", {"leverage": 0}, Reason.INVALID_FIELD),
+        ("leverage", {"leverage": -3}, Reason.INVALID_FIELD),
+        ("leverage", {"leverage": 500}, Reason.LEVERAGE_ABOVE_MAX),
+        ("quantity", {"quantity": D(0)}, Reason.INVALID_FIELD),
+        ("quantity", {"quantity": D("NaN")}, Reason.INVALID_FIELD),
+        ("quantity", {"quantity": D("Infinity")}, Reason.INVALID_FIELD),
+        ("quantity", {"quantity": 1.5}, Reason.INVALID_FIELD),
+        ("quantity", {"quantity": D("0.0005")}, Reason.INVALID_FIELD),
+        ("limit_price", {"order_type": "LIMIT"}, Reason.INVALID_FIELD),
+        ("asset", {"asset": "NOPE-USDT"}, Reason.UNKNOWN_ASSET),
+        ("exit_legs", {"exit_legs": (D("0.5"), D("-1"))}, Reason.INVALID_FIELD),
+        ("exit_legs", {"exit_legs": ()}, Reason.INVALID_FIELD),
+        ("slot", {"slot": 99}, Reason.UNKNOWN_SLOT),
+        ("trade_id", {"trade_id": "Bad Id!"}, Reason.INVALID_FIELD),
+        ("side", {"side": "UP"}, Reason.INVALID_FIELD),
+    ],
+)
+def test_f03_invalid_intents_are_refused_naming_the_field_and_change_nothing(
+    field: str, changes: dict[str, object], reason: Reason
+) -> None:
+    from pink.kernel import OrderType
+
+    d = Driver()
+    if changes.get("order_type") == "LIMIT":
+        changes = {"order_type": OrderType.LIMIT}
+    intent = Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"), leverage=5)
+    bad = Intent(**{**{f: getattr(intent, f) for f in intent.__dataclass_fields__}, **changes})  # type: ignore[arg-type]
+    before = d.k.snapshot()
+    out = d.submit(bad)
+    assert out.status is OutcomeStatus.REFUSED and out.reason is reason
+    assert out.detail.startswith(field), out.detail
+    assert out.effects == ()
+    assert d.k.snapshot() == before
+
+
+def test_f04_f23_outcome_carries_every_effect_and_event_with_the_right_quantities() -> None:
+    d = Driver()
+    out = d.enter(0, "1.000", leverage=7)
+    kinds = [type(e) for e in out.effects]
+    assert kinds == [EnsureLeverage, PlaceOrder]
+    assert {type(r) for r in out.records} >= {IntentRecorded, SlotChanged}
+    p = place(out)
+    f1 = d.fill(p.client_order_id, "0.400", "100", "0.400")
+    booked = [r for r in f1.records if isinstance(r, FillBooked)][0]
+    assert (booked.last_qty, booked.cum_qty) == (D("0.400"), D("0.400"))
+    f2 = d.fill(p.client_order_id, "0.600", "100", "1.000")
+    booked2 = [r for r in f2.records if isinstance(r, FillBooked)][0]
+    assert (booked2.last_qty, booked2.cum_qty) == (D("0.600"), D("1.000"))
+    e = place(d.exit(0))
+    assert e.quantity == D("0.500")  # a leg of the entered size, not the intent's target
+
+
+def test_f06_every_transition_and_settlement_names_its_cause() -> None:
+    d = Driver()
+    round_trip(d)
+    changes = [r for r in d.records if isinstance(r, SlotChanged)]
+    assert changes and all(c.cause for c in changes)
+    intents = {r.intent.intent_id for r in d.records if isinstance(r, IntentRecorded)}
+    assert changes[0].cause in intents  # IDLE -> ENTRY_PENDING caused by the intent
+    assert all(s.cause for s in d.settlements())
+
+
+def test_f15_a_failing_event_is_quarantined_atomically_and_the_rest_still_apply() -> None:
+    d = Driver(slots=2)
+    p0 = place(d.enter(0))
+    p1 = place(d.enter(1))
+    before = d.k.snapshot()
+    garbage = OrderFilled(p0.client_order_id, "v", "g", "lots", D("100"), D("1"), D(0), "USDT", 1)  # type: ignore[arg-type]
+    out = d.apply(garbage)
+    assert out.status is OutcomeStatus.QUARANTINED
+    after = d.k.snapshot()
+    assert after["account"] == before["account"]
+    assert d.k.slots[0].trade is not None and d.k.slots[0].trade.entry_qty == 0
+    assert d.state(0) == "DESYNC"
+    ok = d.fill(p1.client_order_id, "1.000", "100", "1.000")  # the next event is unaffected
+    assert ok.status is OutcomeStatus.CONFIRMED and d.state(1) == "POSITION_OPEN"
+    # an overfill in planning leaves no trace either
+    overfill = d.fill(p1.client_order_id, "0.001", "100", "1.001")
+    assert overfill.status is OutcomeStatus.QUARANTINED and d.k.slot_view(1).entry_qty == D("1.000")
+    # the flagged slot recovers from the venue's report
+    d.report(p0.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100")
+    assert d.state(0) == "POSITION_OPEN"
+
+
+def test_f15_nothing_raises_out_of_the_kernel() -> None:
+    d = Driver()
+    for junk in (None, 42, "fill", object(), OrderFilled(None, None, None, None, None, None, None, None, 0)):  # type: ignore[arg-type]
+        out = d.apply(junk)
+        assert out.status in (OutcomeStatus.QUARANTINED, OutcomeStatus.DUPLICATE)
+    assert d.submit(None).status is OutcomeStatus.REFUSED  # type: ignore[arg-type]
+
+
+def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> None:
+    d = Driver()
+    p = place(d.enter(0))
+    cfg = d.k.config
+    assert d.k.tick(d.now + cfg.ack_timeout_ns - 10).effects == ()
+    out = d.k.tick(d.now + cfg.ack_timeout_ns + 1)
+    q = out.effects[0]
+    assert isinstance(q, QueryOrder) and q.client_order_id == p.client_order_id
+    # the venue never got it: the slot goes back to IDLE, not stuck in a pending state
+    d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert d.state() == "IDLE"
+    # or it did, and filled
+    d2 = Driver()
+    p2 = place(d2.enter(0))
+    d2.k.tick(d2.now + cfg.ack_timeout_ns + 1)
+    d2.report(p2.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100.1")
+    assert d2.state() == "POSITION_OPEN"
+
+
+def test_f16_retry_reuses_the_same_client_order_id_so_it_cannot_place_twice() -> None:
+    d = Driver()
+    p = place(d.enter(0))
+    q1 = d.k.tick(d.now + d.k.config.ack_timeout_ns + 1).effects[0]
+    q2 = d.k.tick(d.now + 10 * d.k.config.max_query_backoff_ns).effects[0]
+    assert isinstance(q1, QueryOrder) and isinstance(q2, QueryOrder)
+    assert q1.client_order_id == q2.client_order_id == p.client_order_id
+    assert not any(isinstance(e, PlaceOrder) for e in (q1, q2))
+
+
+def test_f13_kernel_holds_no_locks_and_calls_nothing_out() -> None:
+    for path in (SRC / "kernel").glob("*.py"):
+        text = path.read_text()
+        assert "threading" not in text and "Lock(" not in text and "Condition(" not in text, path
+
+
+def test_kernel_imports_only_the_standard_library_and_itself() -> None:
+    stdlib = set(sys.stdlib_module_names)
+    for path in (SRC / "kernel").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top in stdlib or name.startswith("pink.kernel"), f"{path.name} imports {name}"
+
+
+def test_kill_switch_refuses_entries_and_cancels_working_ones() -> None:
+    d = Driver(slots=3)
+    p = place(d.enter(0, limit="90.0"))
+    d.ack(p.client_order_id)
+    round_trip(d, 1)
+    out = d.k.set_control(ControlSnapshot(version=1, kill=True, changed_by="ops"), d.tick_clock())
+    assert [type(e) for e in out.effects] == [CancelOrder]
+    assert d.state(0) == "ENTRY_CANCELING"
+    refused = d.enter(2)
+    assert refused.reason is Reason.KILL_SWITCH
+    paused = d.k.set_control(ControlSnapshot(version=2, pause_entries=True), d.tick_clock())
+    assert paused.status is OutcomeStatus.CONFIRMED
+    assert d.enter(2).reason is Reason.ENTRIES_PAUSED
+    assert d.k.set_control(ControlSnapshot(version=2), d.tick_clock()).status is OutcomeStatus.DUPLICATE
