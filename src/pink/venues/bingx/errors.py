@@ -1,0 +1,81 @@
+"""BingX error codes and their mapping onto :mod:`pink.errors` (REFERENCE §6).
+
+Legacy codes (8001x, 1004xx) and the 2025 1094xx numbering are both matched;
+some numbers are overloaded, so the message is checked as well.
+
+Decision table::
+
+    signature / key / permission / IP   -> AuthError          (never retried)
+    HTTP 429/418, 100410, 109429        -> RateLimitedError   (retry after back-off)
+    HTTP 5xx, 504, timeout (mutating)   -> UnknownOutcomeError (reconcile by query)
+    80012, 100500, 101500, 80019        -> VenueError retryable
+    everything else                     -> VenueError not retryable
+"""
+
+from __future__ import annotations
+
+from pink.errors import AuthError, RateLimitedError, UnknownOutcomeError, VenueError
+
+__all__ = [
+    "ALREADY_FILLED_CODES",
+    "AUTH_CODES",
+    "NOT_FOUND_CODES",
+    "RATE_LIMIT_CODES",
+    "RETRYABLE_CODES",
+    "from_http_status",
+    "from_venue_code",
+    "is_already_filled",
+    "is_not_found",
+]
+
+AUTH_CODES = frozenset({"100001", "100412", "100413", "100004", "100419", "100414"})
+RATE_LIMIT_CODES = frozenset({"100410", "109429"})
+NOT_FOUND_CODES = frozenset({"80016", "109414", "109421"})
+ALREADY_FILLED_CODES = frozenset({"80018", "109422"})
+RETRYABLE_CODES = frozenset({"80012", "100500", "101500", "80019", "80001", "100421"})
+
+_NOT_FOUND_WORDS = ("not exist", "does not exist", "doesn't exist", "not found", "unknown order")
+_FILLED_WORDS = ("already filled", "is filled", "has been filled")
+
+
+def is_not_found(code: str, message: str) -> bool:
+    """The venue says the order does not exist (and not that it was filled)."""
+    if is_already_filled(code, message):
+        return False
+    low = message.lower()
+    return code in NOT_FOUND_CODES or (
+        code in {"80014", "109400"} and any(w in low for w in _NOT_FOUND_WORDS)
+    )
+
+
+def is_already_filled(code: str, message: str) -> bool:
+    return code in ALREADY_FILLED_CODES or any(w in message.lower() for w in _FILLED_WORDS)
+
+
+def from_venue_code(code: str, message: str) -> VenueError:
+    """The error for a non-zero envelope ``code``; ``message`` is the venue's ``msg``."""
+    low = message.lower()
+    if code in AUTH_CODES or ("signature" in low and code != "100421"):
+        return AuthError(code, message)
+    if code in RATE_LIMIT_CODES:
+        return RateLimitedError(code, message, retry_after_s=1.0)
+    if code == "100421" and "restricted" in low:
+        return VenueError(code, message, retryable=False)
+    return VenueError(code, message, retryable=code in RETRYABLE_CODES)
+
+
+def from_http_status(status: int, body: str, *, mutating: bool) -> VenueError:
+    """The error for an HTTP status other than 200."""
+    text = body[:200]
+    if status in (429, 418):
+        wait = 60.0 if status == 418 else 1.0
+        return RateLimitedError(f"HTTP{status}", text or "rate limited", retry_after_s=wait)
+    if status == 401:
+        return AuthError("HTTP401", text or "unauthorized")
+    if status == 403:
+        return VenueError("HTTP403", text or "forbidden (WAF)", retryable=False)
+    if status >= 500:
+        if mutating:
+            return UnknownOutcomeError(f"HTTP{status}", text or "server error; outcome unknown")
+        return VenueError(f"HTTP{status}", text or "server error", retryable=True)
+    return VenueError(f"HTTP{status}", text or "bad request", retryable=False)

@@ -1,0 +1,135 @@
+"""Read-only venue reports for reconciliation (slow path, never per cycle).
+
+Fills come from the venue's fill records (E13, F19): each fill is cumulated
+per order from the order's own executed quantity, so its id
+(``<orderId>:<cum qty>``) is the one the stream gives the same fill.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from pink.errors import VenueError
+from pink.kernel.messages import (
+    ZERO,
+    BalanceReport,
+    FundingPaid,
+    OrderFilled,
+    OrderStatusReport,
+    PositionReport,
+)
+from pink.ports import EventSink
+from pink.venues.bingx.http import BingxHttp
+from pink.venues.bingx.parse_rest import (
+    FillRow,
+    fills_from_rows,
+    list_of,
+    parse_balance,
+    parse_fill_row,
+    parse_income_row,
+    parse_order,
+    parse_position,
+)
+
+__all__ = [
+    "BALANCE_PATH",
+    "FILLS_PATH",
+    "INCOME_PATH",
+    "OPEN_ORDERS_PATH",
+    "POSITIONS_PATH",
+    "Reports",
+]
+
+OPEN_ORDERS_PATH = "/openApi/swap/v2/trade/openOrders"
+FILLS_PATH = "/openApi/swap/v2/trade/allFillOrders"
+INCOME_PATH = "/openApi/swap/v2/user/income"
+POSITIONS_PATH = "/openApi/swap/v2/user/positions"
+BALANCE_PATH = "/openApi/swap/v3/user/balance"
+SINGLE_ORDER_PATH = "/openApi/swap/v2/trade/order"
+NS_PER_MS = 1_000_000
+
+
+def _ms(ts_ns: int) -> int:
+    return max(0, ts_ns // NS_PER_MS)
+
+
+class Reports:
+    """Mixin of :class:`BingxVenue`: open orders, fills, funding, positions, balance."""
+
+    http: BingxHttp
+    asset: str
+    _sink: EventSink | None
+    _delivered: set[tuple[str, str]]
+
+    def _check_open(self) -> None:  # overridden
+        raise NotImplementedError
+
+    async def open_orders(self) -> list[OrderStatusReport]:
+        self._check_open()
+        data = await self.http.request("GET", OPEN_ORDERS_PATH)
+        return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
+
+    async def fills_since(self, ts: int) -> list[OrderFilled]:
+        """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids."""
+        self._check_open()
+        end_ms = int(time.time() * 1000)
+        data = await self.http.request(
+            "GET",
+            FILLS_PATH,
+            {"tradingUnit": "COIN", "startTs": _ms(ts), "endTs": end_ms},
+        )
+        rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
+        rows = [r for r in rows if r.ts_ms * NS_PER_MS > ts]
+        known: dict[str, tuple[str, Decimal]] = {}
+        by_order: dict[str, list[FillRow]] = {}
+        for row in rows:
+            by_order.setdefault(row.venue_order_id, []).append(row)
+        for order_id, order_rows in by_order.items():
+            known[order_id] = await self._base_progress(order_id, order_rows)
+        return fills_from_rows(rows, known)
+
+    async def _base_progress(self, order_id: str, rows: list[FillRow]) -> tuple[str, Decimal]:
+        """(client id, qty filled before the window) from the order's executed qty."""
+        window_qty = sum((r.qty for r in rows), ZERO)
+        client = next((r.client_order_id for r in rows if r.client_order_id), "")
+        try:
+            data = await self.http.request(
+                "GET", SINGLE_ORDER_PATH, {"symbol": rows[0].symbol, "orderId": order_id}
+            )
+            report = parse_order(data, "order of a fill")
+        except VenueError:
+            return client, ZERO
+        base = report.cum_qty - window_qty
+        return client or report.client_order_id, base if base > 0 else ZERO
+
+    async def funding_since(self, ts: int) -> list[FundingPaid]:
+        """Funding rows (income type FUNDING_FEE) after ``ts``, keyed by ``tranId``."""
+        self._check_open()
+        data = await self.http.request(
+            "GET",
+            INCOME_PATH,
+            {"incomeType": "FUNDING_FEE", "startTime": _ms(ts),
+             "endTime": int(time.time() * 1000), "limit": 1000},
+        )
+        rows = [parse_income_row(r) for r in list_of(data, "income", "rows", "list")]
+        return sorted((r for r in rows if r.ts > ts), key=lambda r: (r.ts, r.funding_id))
+
+    def _emit_funding(self, row: FundingPaid) -> None:
+        key = ("funding", row.funding_id)
+        if key in self._delivered or self._sink is None:
+            return
+        self._delivered.add(key)
+        self._sink(row)
+
+    async def positions(self) -> list[PositionReport]:
+        self._check_open()
+        data = await self.http.request("GET", POSITIONS_PATH)
+        now_ms = int(time.time() * 1000)
+        reports = [parse_position(r, now_ms) for r in list_of(data, "positions", "positions")]
+        return [p for p in reports if p.quantity > 0]
+
+    async def balance(self) -> BalanceReport:
+        self._check_open()
+        data = await self.http.request("GET", BALANCE_PATH)
+        return parse_balance(data, self.asset, int(time.time() * 1000))

@@ -1,0 +1,88 @@
+"""HTTP helpers shared by the simulator's route modules: app keys, envelopes, params."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from pink.venues.bingx.server_wire import encode
+
+if TYPE_CHECKING:
+    from pink.venues.bingx.server_faults import ServerFaults
+    from pink.venues.bingx.server_state import SimState
+    from pink.venues.bingx.server_ws import UserStreams
+
+__all__ = [
+    "FAULTS",
+    "PARAMS",
+    "STATE",
+    "USER_STREAMS",
+    "BadParam",
+    "fail",
+    "json_response",
+    "ok",
+    "param",
+    "param_decimal",
+    "params_of",
+]
+
+STATE: web.AppKey[SimState] = web.AppKey("pink_sim_state")
+FAULTS: web.AppKey[ServerFaults] = web.AppKey("pink_sim_faults")
+USER_STREAMS: web.AppKey[UserStreams] = web.AppKey("pink_sim_user_streams")
+#: request key under which the auth middleware stores the gathered params
+PARAMS: web.RequestKey[dict[str, str]] = web.RequestKey("pink_params", dict[str, str])
+
+
+class BadParam(Exception):
+    """A missing or malformed parameter; answered with 80014 / 109400."""
+
+    def __init__(self, msg: str, code: int = 80014) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def json_response(obj: object, status: int = 200) -> web.Response:
+    return web.Response(body=encode(obj), status=status, content_type="application/json")
+
+
+def ok(data: Any, **extra: Any) -> web.Response:
+    return json_response({"code": 0, "msg": "", **extra, "data": data})
+
+
+def fail(request: web.Request, code: int, msg: str, status: int = 200) -> web.Response:
+    now = request.app[STATE].wall_ms()
+    return json_response({"code": code, "msg": msg, "timestamp": now}, status)
+
+
+def params_of(request: web.Request) -> dict[str, str]:
+    params = request.get(PARAMS)
+    if params is None:
+        return dict(request.query)
+    return dict(params)
+
+
+def param(request: web.Request, name: str, *alts: str, required: bool = False) -> str:
+    params = params_of(request)
+    for key in (name, *alts):
+        value = params.get(key)
+        if value not in (None, ""):
+            return str(value)
+    if required:
+        raise BadParam(f"Invalid parameters, {name}: This field is required.")
+    return ""
+
+
+def param_decimal(request: web.Request, name: str, *, required: bool = False) -> Decimal | None:
+    text = param(request, name, required=required)
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadParam(f"Invalid parameters, {name}: {text!r} is not a number") from None
+    if not value.is_finite():
+        raise BadParam(f"Invalid parameters, {name}: {text!r} is not a number")
+    return value

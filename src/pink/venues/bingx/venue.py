@@ -1,0 +1,377 @@
+"""``BingxVenue``: :class:`pink.ports.Venue` on BingX USDT-M perpetuals.
+
+* Replies to place/cancel go to the sink given to :meth:`start`, like the
+  stream's events; each order's ack and terminal event is delivered once,
+  each fill once (by fill id).
+* A place with no reply (timeout, 5xx) raises UnknownOutcomeError: the kernel
+  queries by client order id (F16). An ack is never a fill (E12): fills come
+  from ``ORDER_TRADE_UPDATE`` or an order query, never from positions (E13).
+* Cancel is tri-state (E17/F17): cancelled, still open, or unknown; a "not
+  found"/"already filled" answer triggers an order query.
+* ``quote`` is served from the market-stream cache (E1); ``calls`` counts
+  REST requests per endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from pink.errors import (
+    AuthError,
+    ClosedError,
+    PinkError,
+    StartupError,
+    UnknownOutcomeError,
+    VenueError,
+)
+from pink.kernel.messages import (
+    ZERO,
+    CancelOrder,
+    CancelRejected,
+    EnsureLeverage,
+    FundingPaid,
+    Instrument,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderStatus,
+    OrderStatusReport,
+    OrderType,
+    PlaceOrder,
+    QueryOrder,
+    TimeInForce,
+    VenueEvent,
+)
+from pink.ports import EventSink, Quote
+from pink.venues.bingx.config import BingxConfig
+from pink.venues.bingx.errors import is_already_filled, is_not_found
+from pink.venues.bingx.fields import BingxParseError
+from pink.venues.bingx.http import BingxHttp
+from pink.venues.bingx.instruments import InstrumentBook
+from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
+from pink.venues.bingx.market import MarketStream
+from pink.venues.bingx.parse import (
+    AccountUpdate,
+    FillTracker,
+    ListenKeyExpired,
+    OrderUpdate,
+    parse_user_frame,
+)
+from pink.venues.bingx.parse_rest import parse_ack, parse_order
+from pink.venues.bingx.reports import Reports
+from pink.venues.bingx.ws import UserStream
+
+__all__ = ["ORDER_PATH", "BingxVenue"]
+
+log = logging.getLogger(__name__)
+ORDER_PATH = "/openApi/swap/v2/trade/order"
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
+        TimeInForce.POST_ONLY: "PostOnly"}
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class BingxVenue(Reports):
+    """The BingX adapter; ``async with`` is not required, but :meth:`close` is."""
+
+    name = "bingx"
+
+    def __init__(self, config: BingxConfig, *, asset: str = "USDT",
+                 fill_watch_s: float = 5.0) -> None:
+        self.config = config
+        self.http = BingxHttp(config)
+        self.book = InstrumentBook()
+        self.leverage = LeverageCache(self.http)
+        self.tracker = FillTracker()
+        self.market = MarketStream(config, self.http)
+        self.stream = UserStream(config, self.http, self._on_user_json, self._gap_fill)
+        self.asset = asset
+        self.hedge_mode: bool | None = config.hedge_mode
+        self.last_account: AccountUpdate | None = None
+        self._fill_watch_s = fill_watch_s
+        self._sink: EventSink | None = None
+        self._live: dict[str, str] = {}  # client order id -> symbol, until terminal
+        self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
+        self._delivered: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._closed = False
+
+    @property
+    def calls(self) -> Counter[str]:
+        """REST requests made, per ``"METHOD path"``."""
+        return self.http.calls
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self, sink: EventSink) -> None:
+        self._check_open()
+        if self._started:
+            raise StartupError("bingx venue", "already started")
+        self.config.require_keys()
+        self._sink = sink
+        try:
+            await self.http.sync_time()
+            await self.book.load(self.http)
+            if self.hedge_mode is None:
+                self.hedge_mode = await read_hedge_mode(self.http)
+            await self.stream.start()
+        except (VenueError, BingxParseError) as exc:
+            await self.close()
+            raise StartupError("bingx venue", str(exc)) from None
+        self.market.start()
+        self._spawn(self.book.run_refresh(self.http, self.config.instrument_refresh_s))
+        self._started = True
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, PinkError):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(PinkError):
+            await self.stream.close()
+        await self.market.close()
+        await self.http.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("bingx venue")
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------- delivery
+
+    def _emit(self, event: VenueEvent) -> None:
+        """Deliver once: one ack and one terminal event per order, each fill once."""
+        key: tuple[str, str] | None = None
+        if isinstance(event, OrderAccepted):
+            key = ("ack", event.client_order_id)
+        elif isinstance(event, OrderFilled):
+            key = ("fill", event.fill_id)
+        elif isinstance(event, OrderCanceled | OrderExpired | OrderRejected):
+            key = ("end", event.client_order_id)
+        if key is not None and key[1]:
+            if key in self._delivered:
+                return
+            self._delivered.add(key)
+        if isinstance(event, OrderCanceled | OrderExpired | OrderRejected):
+            self._live.pop(event.client_order_id, None)
+        if self._sink is None:
+            raise ClosedError("bingx venue sink (start() was not called)")
+        self._sink(event)
+
+    def _remember(self, client_order_id: str, venue_order_id: str) -> None:
+        if client_order_id and venue_order_id:
+            self._by_venue_id[venue_order_id] = client_order_id
+
+    # --------------------------------------------------------------- orders
+
+    async def instruments(self) -> dict[str, Instrument]:
+        self._check_open()
+        if not self.book.snapshot():
+            await self.book.load(self.http)
+        return self.book.snapshot()
+
+    def order_params(self, order: PlaceOrder) -> dict[str, str]:
+        """The request params of ``order``, formatted to the instrument (E16)."""
+        params = {
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "type": order.order_type.value,
+            "quantity": self.book.format_qty(order.symbol, order.quantity),
+            "clientOrderId": order.client_order_id.lower(),
+        }
+        if self.hedge_mode:
+            params["positionSide"] = order.position_side.value
+        else:
+            params["positionSide"] = "BOTH"
+            if order.reduce_only:
+                params["reduceOnly"] = "true"
+        if order.order_type is OrderType.LIMIT:
+            if order.limit_price is None:
+                raise ValueError("a LIMIT order needs a limit price")
+            params["price"] = self.book.format_price(order.symbol, order.limit_price)
+            params["timeInForce"] = _TIF[order.time_in_force]
+        return params
+
+    async def place(self, order: PlaceOrder) -> None:
+        self._check_open()
+        cid = order.client_order_id.lower()
+        try:
+            params = self.order_params(order)
+        except ValueError as exc:
+            self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), _now_ns()))
+            return
+        self._live[cid] = order.symbol
+        try:
+            data = await self.http.request("POST", ORDER_PATH, dict(params), mutating=True)
+        except AuthError:
+            self._live.pop(cid, None)
+            raise
+        except VenueError as exc:
+            if isinstance(exc, UnknownOutcomeError):
+                raise  # F16: the kernel queries by client order id at its deadline
+            self._emit(OrderRejected(cid, exc.code, exc.message, _now_ns()))
+            return
+        try:
+            ack = parse_ack(data)
+        except BingxParseError as exc:
+            self._spawn(self._query_and_emit(cid, order.symbol, f"unreadable ack: {exc}"))
+            return
+        self._remember(cid, ack.venue_order_id)
+        self._emit(OrderAccepted(cid, ack.venue_order_id, _now_ns()))
+        if order.order_type is OrderType.MARKET or order.time_in_force in (
+            TimeInForce.IOC, TimeInForce.FOK
+        ):
+            self._spawn(self._watch(cid, order.symbol))
+
+    async def _watch(self, cid: str, symbol: str) -> None:
+        """An immediate order still unsettled after a while is queried (E12)."""
+        await asyncio.sleep(self._fill_watch_s)
+        if cid in self._live:
+            await self._query_and_emit(cid, symbol, "no terminal stream event")
+
+    async def cancel(self, order: CancelOrder) -> None:
+        self._check_open()
+        cid = order.client_order_id.lower()
+        params = {"symbol": order.symbol, "clientOrderId": cid}
+        if order.venue_order_id:
+            params = {"symbol": order.symbol, "orderId": order.venue_order_id}
+        try:
+            data = await self.http.request("DELETE", ORDER_PATH, dict(params), mutating=True)
+        except AuthError:
+            raise
+        except VenueError as exc:
+            gone = is_not_found(exc.code, exc.message) or is_already_filled(exc.code, exc.message)
+            if gone or isinstance(exc, UnknownOutcomeError):
+                await self._resolve_cancel(cid, order.symbol, exc.code, exc.message)
+            else:
+                self._emit(CancelRejected(cid, exc.code, exc.message, None, _now_ns()))
+            return
+        try:
+            report = parse_order(data, "cancel reply")
+        except BingxParseError as exc:
+            await self._resolve_cancel(cid, order.symbol, "BAD_REPLY", str(exc))
+            return
+        self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
+
+    async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
+        """Ask the venue what happened to the order, then say cancelled / open / unknown."""
+        try:
+            report = await self.query(QueryOrder(cid, symbol, f"cancel answered {code}"))
+        except VenueError:
+            self._emit(CancelRejected(cid, code, message, None, _now_ns()))
+            return
+        self._emit(report)
+        if report.status is OrderStatus.CANCELED:
+            self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
+        else:
+            self._emit(CancelRejected(cid, code, message, report.status in _OPEN, _now_ns()))
+
+    async def query(self, query: QueryOrder) -> OrderStatusReport:
+        self._check_open()
+        cid = query.client_order_id.lower()
+        params = {"symbol": query.symbol, "clientOrderId": cid}
+        try:
+            data = await self.http.request("GET", ORDER_PATH, dict(params))
+        except VenueError as exc:
+            if is_not_found(exc.code, exc.message):
+                return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
+                                         _now_ns(), exc.code, exc.message)
+            raise
+        report = parse_order(data, "query reply")
+        if not report.client_order_id:
+            report = _with_client(report, cid)
+        self._remember(cid, report.venue_order_id)
+        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price)
+        if report.status not in _OPEN:
+            self._live.pop(cid, None)
+        return report
+
+    async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
+        try:
+            self._emit(await self.query(QueryOrder(cid, symbol, why)))
+        except VenueError as exc:
+            log.warning("BingX query of %s failed: %s %s", cid, exc.code, exc.message)
+
+    async def ensure_leverage(self, request: EnsureLeverage) -> None:
+        self._check_open()
+        self.book.get(request.symbol)  # unknown symbol: UnknownInstrumentError (E16)
+        await self.leverage.ensure(
+            request.symbol, request.position_side, request.leverage, bool(self.hedge_mode)
+        )
+
+    async def quote(self, symbol: str) -> Quote:
+        self._check_open()
+        self.book.get(symbol)
+        return await self.market.quote(symbol)
+
+    # --------------------------------------------------------------- stream
+
+    async def _on_user_json(self, obj: Any) -> None:
+        try:
+            msg = parse_user_frame(obj)
+        except BingxParseError as exc:
+            log.error("BingX user frame rejected: %s", exc)
+            return
+        if isinstance(msg, OrderUpdate):
+            self._on_order_update(msg)
+        elif isinstance(msg, AccountUpdate):
+            self.last_account = msg
+            if msg.funding:
+                self._spawn(self._funding_push(msg.funding))
+        elif isinstance(msg, ListenKeyExpired):
+            await self.stream.expired()
+
+    def _on_order_update(self, up: OrderUpdate) -> None:
+        cid = up.client_order_id or self._by_venue_id.get(up.venue_order_id, "")
+        if cid != up.client_order_id:
+            up = _with_update_client(up, cid)
+        self._remember(cid, up.venue_order_id)
+        events, needs_query = self.tracker.apply(up)
+        for event in events:
+            self._emit(event)
+        if needs_query and cid:
+            self._spawn(self._query_and_emit(cid, up.symbol, "stream fill without price/size"))
+
+    async def _funding_push(self, pushed: tuple[FundingPaid, ...]) -> None:
+        """A FUNDING_FEE push is a trigger: book from income rows (by tranId)."""
+        since = min(f.ts for f in pushed) - 120 * 1_000_000_000
+        try:
+            rows = await self.funding_since(since)
+        except VenueError:
+            rows = list(pushed)
+        for row in rows:
+            self._emit_funding(row)
+
+    async def _gap_fill(self) -> None:
+        """After a reconnect: query every order still live (orders and fills missed)."""
+        for cid, symbol in list(self._live.items()):
+            await self._query_and_emit(cid, symbol, "stream reconnected")
+
+
+def _with_client(report: OrderStatusReport, cid: str) -> OrderStatusReport:
+    return replace(report, client_order_id=cid)
+
+
+def _with_update_client(up: OrderUpdate, cid: str) -> OrderUpdate:
+    return replace(up, client_order_id=cid)

@@ -1,0 +1,223 @@
+"""BingX WebSockets: gzip frames, text Ping/Pong, reconnect with back-off.
+
+:class:`GzipSocket` is the reconnecting connection both streams use.
+:class:`UserStream` is the user-data stream: listenKey create, extend every
+30 min (configurable), recreate on expiry or 404, and after every reconnect a
+gap-fill callback (the venue queries orders and fills missed meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from pink.errors import AuthError, PinkError
+from pink.venues.bingx.config import BingxConfig
+from pink.venues.bingx.http import BingxHttp
+
+__all__ = ["GzipSocket", "UserStream", "decode_frame"]
+
+log = logging.getLogger(__name__)
+
+JsonHandler = Callable[[Any], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+def decode_frame(raw: bytes | str) -> str:
+    """Text of one frame: gzip-compressed binary (the norm) or plain text."""
+    if isinstance(raw, bytes):
+        if raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw).decode()
+        return raw.decode()
+    return raw
+
+
+class GzipSocket:
+    """One logical connection that reconnects forever until :meth:`close`."""
+
+    def __init__(
+        self,
+        config: BingxConfig,
+        name: str,
+        url: Callable[[], Awaitable[str]],
+        on_json: JsonHandler,
+        on_open: Hook | None = None,
+    ) -> None:
+        self._config = config
+        self._name = name
+        self._url = url
+        self._on_json = on_json
+        self._on_open = on_open
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self._closing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._session = aiohttp.ClientSession()
+            self._task = asyncio.create_task(self._run(), name=f"bingx-{self._name}")
+
+    async def send_json(self, obj: dict[str, Any]) -> bool:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        await ws.send_str(json.dumps(obj))
+        return True
+
+    async def drop(self) -> None:
+        """Close the current connection (it reconnects)."""
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            await ws.close()
+
+    async def close(self) -> None:
+        self._closing = True
+        task, self._task = self._task, None
+        await self.drop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        delay = self._config.reconnect_min_s
+        while not self._closing:
+            try:
+                url = await self._url()
+                assert self._session is not None
+                async with self._session.ws_connect(url, heartbeat=None, autoping=True) as ws:
+                    self._ws = ws
+                    self.connects += 1
+                    delay = self._config.reconnect_min_s
+                    self.connected.set()
+                    if self._on_open is not None:
+                        await self._on_open()
+                    await self._pump(ws)
+            except asyncio.CancelledError:
+                raise
+            except AuthError:
+                log.error("BingX %s stream: authentication refused; retrying slowly", self._name)
+                delay = self._config.reconnect_max_s
+            except (aiohttp.ClientError, OSError, TimeoutError, PinkError) as exc:
+                log.warning("BingX %s stream disconnected: %s", self._name, type(exc).__name__)
+            finally:
+                self._ws = None
+                self.connected.clear()
+            if self._closing:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._config.reconnect_max_s)
+
+    async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            msg = await ws.receive(timeout=self._config.ping_timeout_s)
+            if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                try:
+                    body = decode_frame(msg.data)
+                except (OSError, EOFError, UnicodeDecodeError):
+                    log.warning("BingX %s stream: undecodable frame dropped", self._name)
+                    continue
+                if body == "Ping":
+                    await ws.send_str("Pong")
+                    continue
+                if body == "Pong":
+                    continue
+                try:
+                    obj = json.loads(body, parse_float=Decimal)
+                except ValueError:
+                    log.warning("BingX %s stream: non-JSON frame dropped", self._name)
+                    continue
+                await self._on_json(obj)
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                              aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return
+
+
+class UserStream:
+    """The account stream for one listenKey; ``on_gap`` runs after each reconnect."""
+
+    def __init__(
+        self, config: BingxConfig, http: BingxHttp, on_json: JsonHandler, on_gap: Hook
+    ) -> None:
+        self._config = config
+        self._http = http
+        self._on_gap = on_gap
+        self.listen_key = ""
+        self.key_creates = 0
+        self.key_extends = 0
+        self._socket = GzipSocket(config, "user", self._next_url, on_json, self._opened)
+        self._extender: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self._socket.connected
+
+    @property
+    def connects(self) -> int:
+        return self._socket.connects
+
+    async def start(self) -> None:
+        await self._create_key()
+        self._socket.start()
+        self._extender = asyncio.create_task(self._extend_loop(), name="bingx-listenkey")
+
+    async def close(self) -> None:
+        if self._extender is not None:
+            self._extender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._extender
+            self._extender = None
+        await self._socket.close()
+        if self.listen_key:
+            with contextlib.suppress(PinkError):
+                await self._http.listen_key("DELETE", self.listen_key)
+            self.listen_key = ""
+
+    async def expired(self) -> None:
+        """The server said the key expired: make a new one and reconnect."""
+        self.listen_key = ""
+        await self._socket.drop()
+
+    async def _create_key(self) -> None:
+        _, self.listen_key = await self._http.listen_key("POST")
+        self.key_creates += 1
+
+    async def _next_url(self) -> str:
+        if not self.listen_key:
+            await self._create_key()
+        sep = "&" if "?" in self._config.ws_url else "?"
+        return f"{self._config.ws_url}{sep}listenKey={self.listen_key}"
+
+    async def _opened(self) -> None:
+        if self._socket.connects > 1:
+            await self._on_gap()
+
+    async def _extend_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.listen_key_extend_s)
+            key = self.listen_key
+            if not key:
+                continue
+            try:
+                status, _ = await self._http.listen_key("PUT", key)
+            except PinkError as exc:
+                log.warning("BingX listenKey extend failed: %s", exc.code if hasattr(exc, "code")
+                            else type(exc).__name__)
+                continue
+            self.key_extends += 1
+            if status == 404:
+                await self.expired()

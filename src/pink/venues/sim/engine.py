@@ -1,0 +1,448 @@
+"""The matching engine: a synthetic order book per symbol, resting orders,
+partial fills over time, fees, positions, funding. Synchronous and
+deterministic for a seed; time (int ns) is always passed in.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from decimal import ROUND_FLOOR, Decimal
+
+from pink.errors import LeverageError, UnknownInstrumentError
+from pink.kernel.messages import (
+    ZERO,
+    BalanceReport,
+    CancelRejected,
+    FundingPaid,
+    Instrument,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionReport,
+    Side,
+    TimeInForce,
+)
+from pink.ports import Quote
+from pink.venues.sim.account import Account
+from pink.venues.sim.book import Book, floor_to
+from pink.venues.sim.orders import (
+    CODES,
+    Q8,
+    EngineEvent,
+    EngineFill,
+    EngineOrder,
+    FeeSchedule,
+    NewOrder,
+)
+from pink.venues.sim.prices import (
+    NS_PER_MS,
+    NS_PER_S,
+    Candle,
+    MarketConfig,
+    PriceProcess,
+    make_process,
+)
+
+__all__ = ["MatchingEngine"]
+
+SNOWFLAKE_EPOCH_MS = 1288834974657
+MIN_ORDER_ID = 10**18
+DEFAULT_LEVERAGE = 5
+Q6 = Decimal("1e-6")
+
+
+class MatchingEngine:
+    def __init__(
+        self,
+        instruments: dict[str, Instrument],
+        *,
+        seed: int = 1,
+        start_ts: int = 0,
+        initial_balance: Decimal = Decimal("10000"),
+        fees: FeeSchedule = FeeSchedule(),  # noqa: B008 - frozen
+        market: MarketConfig = MarketConfig(),  # noqa: B008 - frozen
+        funding_interval_s: int = 8 * 3600,
+    ) -> None:
+        self.instruments = dict(instruments)
+        self.fees = fees
+        self.market = market
+        self._now = start_ts
+        self._procs = {
+            s: make_process(i, seed=seed, start_ts=start_ts, config=market) for s, i in self.instruments.items()
+        }
+        self._books = {s: Book(i, self._procs[s], market) for s, i in self.instruments.items()}
+        self._orders: dict[str, EngineOrder] = {}
+        self._by_coid: dict[str, EngineOrder] = {}
+        self._rejected: dict[str, EngineOrder] = {}
+        self._open: dict[str, dict[str, EngineOrder]] = {s: {} for s in self.instruments}
+        self._fills: list[EngineFill] = []
+        self._funding: list[FundingPaid] = []
+        self.funding_history: list[tuple[str, Decimal, int]] = []
+        self.account = Account(initial_balance, fees.asset)
+        self._leverage: dict[tuple[str, Side], int] = {}
+        self._last_vid = 0
+        self._interval_ns = funding_interval_s * NS_PER_S
+        self._next_funding = (start_ts // self._interval_ns + 1) * self._interval_ns
+        self._anchor = {s: p.mark for s, p in self._procs.items()}
+
+    @property
+    def now(self) -> int:
+        return self._now
+
+    # ------------------------------------------------------------ time
+
+    def advance(self, now: int) -> list[EngineEvent]:
+        """Step the prices to ``now``; fill crossed resting orders; settle funding."""
+        events: list[EngineEvent] = []
+        procs = list(self._procs.values())
+        while True:
+            t: int | None = None
+            which = None
+            for p in procs:
+                nt = p.next_ts()
+                if nt is not None and nt <= now and (t is None or nt < t):
+                    t, which = nt, p
+            if self._next_funding <= now and (t is None or self._next_funding < t):
+                self._now = max(self._now, self._next_funding)
+                self._settle_funding(self._next_funding, events)
+                self._next_funding += self._interval_ns
+                continue
+            if which is None or t is None:
+                break
+            which.step()
+            self._now = max(self._now, t)
+            self._on_step(which.symbol, t, events)
+        self._now = max(self._now, now)
+        return events
+
+    def _on_step(self, symbol: str, ts: int, events: list[EngineEvent]) -> None:
+        proc = self._procs[symbol]
+        self._books[symbol].on_step(ts)
+        book = self._open[symbol]
+        if not book:
+            return
+        gap = self.market.level_gap_ticks
+        depth = self.market.depth_levels
+        share = self._books[symbol].level_qty * self.market.resting_fill_fraction
+        step = self.instruments[symbol].step
+        for o in list(book.values()):
+            buy = o.side is OrderSide.BUY
+            through = o.price_ticks - proc.ask if buy else proc.bid - o.price_ticks
+            if through < 0:
+                continue
+            levels = min(depth, through // gap + 1)
+            avail = max(step, floor_to(share * levels, step))
+            assert o.price is not None
+            events.append(self._fill(o, min(o.remaining, avail), o.price, True, ts))
+
+    def _settle_funding(self, ts: int, events: list[EngineEvent]) -> None:
+        for sym in self._procs:
+            self.funding_history.append((sym, self.funding_rate(sym), ts))
+        for pos in list(self.account.positions.values()):
+            if pos.qty <= 0:
+                continue
+            proc = self._procs[pos.symbol]
+            rate = self.funding_rate(pos.symbol)
+            direction = 1 if pos.side is Side.LONG else -1
+            amount = (-direction * pos.qty * proc.price(proc.mark) * rate).quantize(Q8)
+            self.account.charge_funding(pos, amount)
+            ev = FundingPaid(f"{pos.symbol}-{pos.side.value}-{ts}", pos.symbol, amount, ts)
+            self._funding.append(ev)
+            events.append(ev)
+        for sym, proc in self._procs.items():
+            self._anchor[sym] = proc.mark
+
+    def funding_rate(self, symbol: str) -> Decimal:
+        """The rate for the coming settlement (fixed, or from the price process)."""
+        if self.market.funding_rate is not None:
+            return self.market.funding_rate
+        anchor = self._anchor[symbol]
+        premium = Decimal(self._procs[symbol].mark - anchor) / Decimal(anchor) / 10
+        cap = self.market.max_funding_rate
+        return max(-cap, min(cap, self.market.base_funding_rate + premium)).quantize(Q6)
+
+    # ------------------------------------------------------------ orders
+
+    def submit(self, order: NewOrder, now: int) -> list[EngineEvent]:
+        events = self.advance(now) if now > self._now else []
+        now = self._now
+        coid = order.client_order_id.lower()
+        code = self._validate(order, coid)
+        if code:
+            return [*events, self._reject(order, coid, code, now)]
+        inst = self.instruments[order.symbol]
+        proc = self._procs[order.symbol]
+        buy = order.side is OrderSide.BUY
+        limit = None
+        if order.order_type is OrderType.LIMIT:
+            assert order.price is not None
+            limit = int(order.price / inst.tick)
+            marketable = limit >= proc.ask if buy else limit <= proc.bid
+            if marketable and order.time_in_force is TimeInForce.POST_ONLY:
+                return [*events, self._reject(order, coid, "POST_ONLY_WOULD_TAKE", now)]
+        elif order.time_in_force is TimeInForce.POST_ONLY:
+            return [*events, self._reject(order, coid, "POST_ONLY_WOULD_TAKE", now)]
+        vid = self._next_vid(now)
+        o = EngineOrder(
+            vid, coid, order.symbol, order.side, order.position_side, order.order_type,
+            order.time_in_force, order.quantity, order.price, ZERO, ZERO, ZERO,
+            OrderStatus.NEW, now, now, order.reduce_only, price_ticks=limit or 0,
+            opens=order.opens, leverage=self.leverage(order.symbol, order.position_side),
+        )  # fmt: skip
+        self._orders[vid] = o
+        self._by_coid[coid] = o
+        events.append(OrderAccepted(coid, vid, now))
+        tif = order.time_in_force
+        if tif is TimeInForce.FOK and self._books[order.symbol].available(buy, limit) < o.quantity:
+            events.append(self._expire(o, now))
+            return events
+        self._take(o, limit, now, events)
+        if o.live:
+            if limit is None or tif in (TimeInForce.IOC, TimeInForce.FOK):
+                events.append(self._expire(o, now))
+            else:
+                self._open[o.symbol][vid] = o
+        return events
+
+    def _validate(self, order: NewOrder, coid: str) -> str:
+        if not 1 <= len(coid) <= 40:
+            return "INVALID_CLIENT_ORDER_ID"
+        if coid in self._by_coid:
+            return "DUPLICATE_CLIENT_ORDER_ID"
+        inst = self.instruments.get(order.symbol)
+        if inst is None:
+            return "UNKNOWN_SYMBOL"
+        qty = order.quantity
+        if not qty.is_finite() or qty < inst.min_qty or qty <= 0:
+            return "QTY_BELOW_MIN"
+        if qty % inst.step:
+            return "QTY_NOT_ON_STEP"
+        proc = self._procs[order.symbol]
+        if order.order_type is OrderType.LIMIT:
+            p = order.price
+            if p is None or not p.is_finite() or p <= 0 or p % inst.tick:
+                return "INVALID_PRICE"
+            ref = p
+        else:
+            ref = proc.price(proc.ask if order.side is OrderSide.BUY else proc.bid)
+        if qty * ref < inst.min_notional:
+            return "NOTIONAL_BELOW_MIN"
+        if order.opens:
+            if order.reduce_only:
+                return "INVALID_SIDE"
+            lev = self.leverage(order.symbol, order.position_side)
+            if qty * ref / lev > self.available():
+                return "INSUFFICIENT_MARGIN"
+            return ""
+        pos = self.account.positions.get((order.symbol, order.position_side))
+        held = pos.qty if pos else ZERO
+        pending = sum(
+            (o.remaining for o in self._open[order.symbol].values()
+             if not o.opens and o.position_side is order.position_side),
+            ZERO,
+        )  # fmt: skip
+        if qty > held - pending:
+            return "REDUCE_ONLY_EXCEEDS_POSITION"
+        return ""
+
+    def _reject(self, order: NewOrder, coid: str, code: str, now: int) -> OrderRejected:
+        if coid not in self._by_coid and coid not in self._rejected:
+            self._rejected[coid] = EngineOrder(
+                "", coid, order.symbol, order.side, order.position_side, order.order_type,
+                order.time_in_force, order.quantity, order.price, ZERO, ZERO, ZERO,
+                OrderStatus.REJECTED, now, now, order.reduce_only, code=code,
+                message=CODES[code],
+            )  # fmt: skip
+        return OrderRejected(coid, code, CODES[code], now)
+
+    def _next_vid(self, now: int) -> str:
+        cand = max((now // NS_PER_MS - SNOWFLAKE_EPOCH_MS) << 22, MIN_ORDER_ID)
+        self._last_vid = max(cand, self._last_vid + 1)
+        return str(self._last_vid)
+
+    def _take(self, o: EngineOrder, limit: int | None, now: int, events: list[EngineEvent]) -> None:
+        buy = o.side is OrderSide.BUY
+        book = self._books[o.symbol]
+        for i, (px, free) in enumerate(book.levels(buy)):
+            if limit is not None and (px > limit if buy else px < limit):
+                break
+            if free <= 0:
+                continue
+            q = min(free, o.remaining)
+            book.take(buy, i, q)
+            events.append(self._fill(o, q, book.proc.price(px), False, now))
+            if not o.live:
+                break
+
+    def _fill(self, o: EngineOrder, q: Decimal, price: Decimal, maker: bool, ts: int) -> OrderFilled:
+        notional = q * price
+        fee = (notional * (self.fees.maker if maker else self.fees.taker)).quantize(Q8)
+        o.cum_qty += q
+        o.cum_notional += notional
+        o.avg_price = (o.cum_notional / o.cum_qty).quantize(Q8)
+        o.commission += fee
+        o.updated_ts = ts
+        o.fills += 1
+        if o.cum_qty >= o.quantity:
+            o.status = OrderStatus.FILLED
+            self._open[o.symbol].pop(o.venue_order_id, None)
+        else:
+            o.status = OrderStatus.PARTIALLY_FILLED
+        pnl = self.account.fill(o.symbol, o.position_side, o.opens, q, price, fee)
+        fid = f"{o.venue_order_id}-{o.fills}"
+        self._fills.append(
+            EngineFill(
+                fid, o.venue_order_id, o.client_order_id, o.symbol, o.side, q, price, fee,
+                maker, ts, o.cum_qty, o.position_side, pnl,
+            )
+        )  # fmt: skip
+        vid, cum, asset = o.venue_order_id, o.cum_qty, self.fees.asset
+        return OrderFilled(o.client_order_id, vid, fid, q, price, cum, fee, asset, ts)
+
+    def _expire(self, o: EngineOrder, now: int) -> OrderExpired:
+        o.status = OrderStatus.EXPIRED
+        o.updated_ts = now
+        self._open[o.symbol].pop(o.venue_order_id, None)
+        return OrderExpired(o.client_order_id, o.venue_order_id, o.cum_qty, now)
+
+    def _find(self, client_order_id: str | None, venue_order_id: str | None) -> EngineOrder | None:
+        if venue_order_id:
+            return self._orders.get(venue_order_id)
+        if client_order_id:
+            return self._by_coid.get(client_order_id.lower())
+        return None
+
+    def cancel(
+        self, now: int, *, client_order_id: str | None = None, venue_order_id: str | None = None
+    ) -> list[EngineEvent]:
+        events = self.advance(now) if now > self._now else []
+        now = self._now
+        o = self._find(client_order_id, venue_order_id)
+        if o is None:
+            code, coid = "ORDER_NOT_FOUND", (client_order_id or "").lower()
+            events.append(CancelRejected(coid, code, CODES[code], False, now))
+        elif o.status is OrderStatus.FILLED:
+            code = "ORDER_ALREADY_FILLED"
+            events.append(CancelRejected(o.client_order_id, code, CODES[code], False, now))
+        elif not o.live:
+            code = "ORDER_NOT_OPEN"
+            events.append(CancelRejected(o.client_order_id, code, CODES[code], False, now))
+        else:
+            o.status = OrderStatus.CANCELED
+            o.updated_ts = now
+            self._open[o.symbol].pop(o.venue_order_id, None)
+            events.append(OrderCanceled(o.client_order_id, o.venue_order_id, o.cum_qty, now))
+        return events
+
+    def force_fill(
+        self, now: int, *, client_order_id: str | None = None, venue_order_id: str | None = None
+    ) -> list[EngineEvent]:
+        """Fill the rest of a live LIMIT at its price now (a fill racing a cancel)."""
+        events = self.advance(now) if now > self._now else []
+        o = self._find(client_order_id, venue_order_id)
+        if o is not None and o.live and o.price is not None:
+            events.append(self._fill(o, o.remaining, o.price, True, self._now))
+        return events
+
+    # ------------------------------------------------------------ reports
+
+    def order(self, *, client_order_id: str | None = None, venue_order_id: str | None = None) -> EngineOrder | None:
+        found = self._find(client_order_id, venue_order_id)
+        if found is None and client_order_id and not venue_order_id:
+            return self._rejected.get(client_order_id.lower())
+        return found
+
+    def open_orders(self, symbol: str | None = None) -> list[EngineOrder]:
+        books = [self._open[symbol]] if symbol else list(self._open.values())
+        return sorted((o for b in books for o in b.values()), key=lambda o: o.venue_order_id)
+
+    def orders_since(self, ts: int) -> list[EngineOrder]:
+        return [o for o in self._orders.values() if o.updated_ts >= ts]
+
+    def fills_since(self, ts: int) -> list[EngineFill]:
+        return self._fills[bisect_left(self._fills, ts, key=_fill_ts) :]
+
+    def funding_since(self, ts: int) -> list[FundingPaid]:
+        return self._funding[bisect_left(self._funding, ts, key=_funding_ts) :]
+
+    def positions(self) -> list[PositionReport]:
+        return self.account.reports(self._now)
+
+    def used_margin(self) -> Decimal:
+        used = sum(
+            (p.cost / self.leverage(p.symbol, p.side) for p in self.account.positions.values()),
+            ZERO,
+        )
+        for book in self._open.values():
+            for o in book.values():
+                if o.opens and o.price is not None:
+                    used += o.remaining * o.price / o.leverage
+        return used
+
+    def available(self) -> Decimal:
+        return (self.account.wallet - self.used_margin()).quantize(Q8, rounding=ROUND_FLOOR)
+
+    def balance(self) -> BalanceReport:
+        acct = self.account
+        return BalanceReport(acct.asset, acct.wallet, self.available(), self._now)
+
+    def _proc(self, symbol: str) -> PriceProcess:
+        proc = self._procs.get(symbol)
+        if proc is None:
+            raise UnknownInstrumentError(symbol)
+        return proc
+
+    def quote(self, symbol: str) -> Quote:
+        p = self._proc(symbol)
+        return Quote(
+            symbol, p.price(p.bid), p.price(p.ask), p.price(p.last), p.price(p.mark),
+            self.funding_rate(symbol), self._now,
+        )  # fmt: skip
+
+    def depth(self, symbol: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """(bids, asks), each best first, as (price, free qty)."""
+        self._proc(symbol)
+        return self._books[symbol].depth_snapshot()
+
+    def next_funding_ts(self) -> int:
+        return self._next_funding
+
+    def next_event_ts(self) -> int:
+        """The next price update or funding settlement."""
+        nxt = self._next_funding
+        for p in self._procs.values():
+            t = p.next_ts()
+            if t is not None and t < nxt:
+                nxt = t
+        return nxt
+
+    def candles(self, symbol: str, interval_s: int, limit: int) -> list[Candle]:
+        """The last ``limit`` bars of ``interval_s`` seconds, oldest first."""
+        self._proc(symbol)
+        return self._books[symbol].candles(interval_s, limit)
+
+    # ------------------------------------------------------------ leverage
+
+    def set_leverage(self, symbol: str, side: Side, leverage: int) -> None:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise UnknownInstrumentError(symbol)
+        if not 1 <= leverage <= inst.max_leverage:
+            raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} not in 1..{inst.max_leverage}")
+        self._leverage[(symbol, side)] = leverage
+
+    def leverage(self, symbol: str, side: Side) -> int:
+        return self._leverage.get((symbol, side), DEFAULT_LEVERAGE)
+
+
+def _fill_ts(f: EngineFill) -> int:
+    return f.ts
+
+
+def _funding_ts(f: FundingPaid) -> int:
+    return f.ts

@@ -1,0 +1,115 @@
+"""Injectable venue faults, seeded and counted.
+
+Kinds (each a probability in [0, 1]):
+
+* ``reject``: the venue rejects a place (code ``SIM_REJECT``); nothing placed.
+* ``no_response``: the order is placed but the reply is lost: ``place``
+  raises :class:`pink.errors.UnknownOutcomeError` and the ack never comes
+  (fills still arrive on the stream).
+* ``delayed_ack``: the ack comes ``delayed_ack_ns`` late (after its fills).
+* ``duplicate_event``: an event is delivered twice.
+* ``reorder_events``: the events of one venue reply are delivered in a
+  shuffled order.
+* ``fill_races_cancel``: a cancel of a live LIMIT loses the race: the order
+  fills first and the cancel is refused ``ORDER_ALREADY_FILLED``.
+* ``fill_without_price``: a fill event is delivered with price 0 (reports
+  keep the real price).
+* ``rate_limit``: the call raises :class:`pink.errors.RateLimitedError`.
+* ``stream_drop``: the stream drops every event for ``stream_drop_ns``; they
+  are only visible in the reports (a gap-fill).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+from pink.errors import ConfigError
+
+__all__ = ["FAULT_KINDS", "FaultConfig", "Faults"]
+
+FAULT_KINDS = (
+    "reject",
+    "no_response",
+    "delayed_ack",
+    "duplicate_event",
+    "reorder_events",
+    "fill_races_cancel",
+    "fill_without_price",
+    "rate_limit",
+    "stream_drop",
+)
+T = TypeVar("T")
+_DURATIONS = ("delayed_ack_ns", "stream_drop_ns", "seed")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultConfig:
+    reject: float = 0.0
+    no_response: float = 0.0
+    delayed_ack: float = 0.0
+    duplicate_event: float = 0.0
+    reorder_events: float = 0.0
+    fill_races_cancel: float = 0.0
+    fill_without_price: float = 0.0
+    rate_limit: float = 0.0
+    stream_drop: float = 0.0
+    delayed_ack_ns: int = 2_000_000_000
+    stream_drop_ns: int = 5_000_000_000
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        for kind in FAULT_KINDS:
+            p = getattr(self, kind)
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"fault {kind}: probability must be in [0, 1], got {p}")
+        if self.delayed_ack_ns < 0 or self.stream_drop_ns < 0:
+            raise ConfigError("fault durations must be >= 0")
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultConfig:
+        """``"reject=0.05,no_response=0.02,stream_drop_ns=3000000000,seed=3"``."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, float | int] = {}
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            key, sep, raw = part.partition("=")
+            key = key.strip()
+            if not sep:
+                raise ConfigError(f"fault spec: expected key=value, got {part!r}")
+            if key not in known:
+                raise ConfigError(f"fault spec: unknown key {key!r} (known: {', '.join(sorted(known))})")
+            try:
+                values[key] = int(raw) if key in _DURATIONS else float(raw)
+            except ValueError:
+                raise ConfigError(f"fault spec: bad value for {key}: {raw.strip()!r}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, k) > 0 for k in FAULT_KINDS)
+
+
+class Faults:
+    """Draws faults from a seeded generator and counts what it injected."""
+
+    __slots__ = ("_rng", "config", "injected")
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self.config = config or FaultConfig()
+        self._rng = random.Random(self.config.seed)
+        self.injected: Counter[str] = Counter()
+
+    def hit(self, kind: str) -> bool:
+        """Whether ``kind`` happens now; counted when it does."""
+        p: float = getattr(self.config, kind)
+        if p <= 0.0 or self._rng.random() >= p:
+            return False
+        self.injected[kind] += 1
+        return True
+
+    def shuffle(self, items: list[T]) -> None:
+        self._rng.shuffle(items)

@@ -1,0 +1,271 @@
+"""Deterministic price processes for the simulator.
+
+A process holds the best bid of one symbol as an integer number of ticks
+(exact, and cheap to move); the ask is ``bid + spread_ticks``. Two kinds:
+
+* :class:`RandomWalk`: a seeded Gaussian walk, one update every ``step_ns``.
+  The random draw is a float, but it only picks an integer number of ticks
+  to move: every price the engine sees is ``ticks x tick``, an exact Decimal.
+* :class:`ReplayPrices`: the prices of a CSV of trades (``ts_ms,price[,qty]``)
+  or candles (``ts_ms,open,high,low,close``; each candle is replayed as four
+  updates inside its span, open -> low/high -> high/low -> close).
+
+The mark price is the mid on the tick; the funding rate is derived from the
+same process (premium of the mark over the price at the last settlement)
+unless a fixed rate is configured.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from pink.errors import ConfigError
+from pink.kernel.messages import Instrument
+
+__all__ = [
+    "DEFAULT_START_PRICES",
+    "Candle",
+    "MarketConfig",
+    "PriceProcess",
+    "RandomWalk",
+    "ReplayPrices",
+    "load_price_csv",
+    "make_process",
+]
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+DEFAULT_START_PRICES: dict[str, Decimal] = {
+    "BTC-USDT": Decimal("60000"),
+    "ETH-USDT": Decimal("3000"),
+    "DOGE-USDT": Decimal("0.1"),
+}
+
+
+def _default_start_prices() -> dict[str, Decimal]:
+    return dict(DEFAULT_START_PRICES)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    """How the synthetic market behaves (the same for every symbol).
+
+    ``volatility_per_s`` is the relative standard deviation of the price over
+    one second. The book has ``depth_levels`` levels per side,
+    ``level_gap_ticks`` apart, each of ``level_qty[symbol]`` (or
+    ``level_notional`` / start price, on the step). A resting LIMIT that the
+    market trades through fills at most ``resting_fill_fraction`` of the
+    crossed levels' size per price update: large orders fill over several
+    updates.
+    """
+
+    start_prices: Mapping[str, Decimal] = field(default_factory=_default_start_prices)
+    default_start_price: Decimal = Decimal("100")
+    volatility_per_s: Decimal = Decimal("0.0002")
+    step_ns: int = NS_PER_S
+    spread_ticks: int = 1
+    depth_levels: int = 5
+    level_gap_ticks: int = 1
+    level_notional: Decimal = Decimal("20000")
+    level_qty: Mapping[str, Decimal] = field(default_factory=dict)
+    resting_fill_fraction: Decimal = Decimal("0.5")
+    funding_rate: Decimal | None = None
+    base_funding_rate: Decimal = Decimal("0.0001")
+    max_funding_rate: Decimal = Decimal("0.003")
+    replay: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.step_ns <= 0:
+            raise ConfigError(f"step_ns must be > 0, got {self.step_ns}")
+        if self.spread_ticks < 1 or self.depth_levels < 1 or self.level_gap_ticks < 1:
+            raise ConfigError("spread_ticks, depth_levels and level_gap_ticks must be >= 1")
+        if not Decimal(0) < self.resting_fill_fraction <= 1:
+            raise ConfigError("resting_fill_fraction must be in (0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; ``ts`` is its open time in ns."""
+
+    symbol: str
+    ts: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class PriceProcess:
+    """Base: the bid/ask/last of one symbol in integer ticks."""
+
+    __slots__ = ("bid", "last", "last_ts", "spread", "symbol", "tick", "traded_qty")
+
+    def __init__(self, symbol: str, tick: Decimal, bid: int, spread: int, ts: int) -> None:
+        self.symbol = symbol
+        self.tick = tick
+        self.spread = spread
+        self.bid = max(1, bid)
+        self.last = self.bid
+        self.last_ts = ts
+        self.traded_qty = Decimal(0)
+
+    @property
+    def ask(self) -> int:
+        return self.bid + self.spread
+
+    @property
+    def mark(self) -> int:
+        return self.bid + self.spread // 2
+
+    def next_ts(self) -> int | None:
+        """When the next update happens (None: never)."""
+        raise NotImplementedError
+
+    def step(self) -> int:
+        """Apply the next update; return its time."""
+        raise NotImplementedError
+
+    def price(self, ticks: int) -> Decimal:
+        return self.tick * ticks
+
+
+class RandomWalk(PriceProcess):
+    __slots__ = ("_rng", "_sigma", "step_ns")
+
+    def __init__(
+        self,
+        symbol: str,
+        tick: Decimal,
+        start: Decimal,
+        *,
+        seed: int,
+        start_ts: int,
+        config: MarketConfig,
+    ) -> None:
+        ticks = int((start / tick).to_integral_value())
+        super().__init__(symbol, tick, ticks, config.spread_ticks, start_ts)
+        self.step_ns = config.step_ns
+        # stable per symbol (str hash is salted per process)
+        self._rng = random.Random(seed * 1_000_003 + zlib.crc32(symbol.encode()))
+        self._sigma = float(config.volatility_per_s) * math.sqrt(config.step_ns / NS_PER_S)
+
+    def next_ts(self) -> int | None:
+        return self.last_ts + self.step_ns
+
+    def step(self) -> int:
+        move = round(self._rng.gauss(0.0, self._sigma * self.bid))
+        self.bid = max(1, self.bid + move)
+        self.last = self.bid if move < 0 else self.bid + self.spread
+        self.last_ts += self.step_ns
+        self.traded_qty = Decimal(0)
+        return self.last_ts
+
+
+class ReplayPrices(PriceProcess):
+    """Replays ``(ts_ns, price, qty)`` points; the bid follows the trade price."""
+
+    __slots__ = ("_i", "_points")
+
+    def __init__(
+        self,
+        symbol: str,
+        tick: Decimal,
+        points: list[tuple[int, Decimal, Decimal]],
+        *,
+        start_ts: int,
+        spread: int,
+    ) -> None:
+        if not points:
+            raise ConfigError(f"replay for {symbol} has no rows")
+        first = points[0][1]
+        super().__init__(symbol, tick, self._ticks(first, tick), spread, start_ts)
+        self._points = [(ts, self._ticks(p, tick), q) for ts, p, q in points]
+        self._i = 0
+        while self._i < len(self._points) and self._points[self._i][0] <= start_ts:
+            self._apply(self._i)
+            self._i += 1
+
+    @staticmethod
+    def _ticks(price: Decimal, tick: Decimal) -> int:
+        return max(1, int((price / tick).to_integral_value()))
+
+    def _apply(self, i: int) -> None:
+        _, ticks, qty = self._points[i]
+        self.bid = max(1, ticks - self.spread // 2)
+        self.last = ticks
+        self.traded_qty = qty
+
+    def next_ts(self) -> int | None:
+        return self._points[self._i][0] if self._i < len(self._points) else None
+
+    def step(self) -> int:
+        ts = self._points[self._i][0]
+        self._apply(self._i)
+        self._i += 1
+        self.last_ts = ts
+        return ts
+
+
+def _dec(value: str, where: str) -> Decimal:
+    try:
+        out = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{where}: not a number: {value!r}") from None
+    if not out.is_finite() or out < 0:
+        raise ConfigError(f"{where}: bad value {value!r}")
+    return out
+
+
+def load_price_csv(path: str | Path) -> list[tuple[int, Decimal, Decimal]]:
+    """Read trades or candles into ``(ts_ns, price, qty)`` points, in time order.
+
+    A header row is optional. Trades: ``ts_ms,price[,qty]``. Candles:
+    ``ts_ms,open,high,low,close[,volume]``, replayed as four points spread over
+    the gap to the next candle (60 s for the last one).
+    """
+    rows: list[list[str]] = []
+    with open(path, newline="") as fh:
+        for row in csv.reader(fh):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if not rows and not row[0].strip().lstrip("-").isdigit():
+                continue  # header
+            rows.append(row)
+    points: list[tuple[int, Decimal, Decimal]] = []
+    for n, row in enumerate(rows):
+        where = f"{path}:{n + 1}"
+        ts = int(row[0]) * NS_PER_MS
+        if len(row) in (2, 3):
+            qty = _dec(row[2], where) if len(row) == 3 else Decimal(0)
+            points.append((ts, _dec(row[1], where), qty))
+        elif len(row) in (5, 6):
+            o, h, lo, c = (_dec(x, where) for x in row[1:5])
+            vol = _dec(row[5], where) if len(row) == 6 else Decimal(0)
+            span = (int(rows[n + 1][0]) * NS_PER_MS - ts) if n + 1 < len(rows) else 60 * NS_PER_S
+            quarter = max(1, span // 4)
+            mid = (h, lo) if c < o else (lo, h)
+            for k, p in enumerate((o, *mid, c)):
+                points.append((ts + k * quarter, p, vol / 4))
+        else:
+            raise ConfigError(f"{where}: expected 2, 3, 5 or 6 columns, got {len(row)}")
+    points.sort(key=lambda p: p[0])
+    return points
+
+
+def make_process(inst: Instrument, *, seed: int, start_ts: int, config: MarketConfig) -> PriceProcess:
+    """The configured process for one instrument (replay if a CSV is named)."""
+    path = config.replay.get(inst.symbol)
+    if path is not None:
+        points = load_price_csv(path)
+        return ReplayPrices(inst.symbol, inst.tick, points, start_ts=start_ts, spread=config.spread_ticks)
+    start = config.start_prices.get(inst.symbol, config.default_start_price)
+    return RandomWalk(inst.symbol, inst.tick, start, seed=seed, start_ts=start_ts, config=config)

@@ -1,0 +1,280 @@
+"""SimVenue: the :class:`pink.ports.Venue` protocol on the matching engine.
+
+It owns no clock. The runtime drives it: ``await venue.advance_to(now_ns)``
+steps the engine and hands every event due at or before ``now`` to the sink,
+in due order; ``venue.next_due()`` tells a simulated clock where to jump.
+Replies to ``place``/``cancel`` are scheduled with latency (and faults), so an
+ack may come after its first fill and a fill after a cancel request.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError
+from pink.kernel.messages import (
+    ZERO,
+    BalanceReport,
+    CancelOrder,
+    EnsureLeverage,
+    FundingPaid,
+    Instrument,
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    OrderStatus,
+    OrderStatusReport,
+    OrderType,
+    PlaceOrder,
+    PositionReport,
+    QueryOrder,
+    VenueEvent,
+)
+from pink.ports import EventSink, Quote
+from pink.venues.sim.engine import MatchingEngine
+from pink.venues.sim.faults import FaultConfig, Faults
+from pink.venues.sim.instruments import default_instruments
+from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, NewOrder
+
+__all__ = ["Latency", "SimVenue", "fill_event", "order_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Delays (simulated ns) from the venue event to its delivery on the stream."""
+
+    ack_ns: int = 5_000_000
+    fill_ns: int = 10_000_000
+    cancel_ns: int = 5_000_000
+    jitter_ns: int = 0
+
+
+def order_report(o: EngineOrder, ts: int) -> OrderStatusReport:
+    return OrderStatusReport(
+        o.client_order_id, o.venue_order_id, o.status, o.quantity, o.cum_qty, o.avg_price,
+        o.commission, ts, o.code, o.message,
+    )  # fmt: skip
+
+
+def fill_event(f: EngineFill, asset: str) -> OrderFilled:
+    return OrderFilled(
+        f.client_order_id, f.venue_order_id, f.fill_id, f.qty, f.price, f.cum_qty,
+        f.commission, asset, f.ts,
+    )  # fmt: skip
+
+
+class SimVenue:
+    """An in-process venue; see the module docstring for how time moves."""
+
+    name = "sim"
+
+    def __init__(
+        self,
+        engine: MatchingEngine | None = None,
+        *,
+        latency: Latency = Latency(),
+        faults: FaultConfig | Faults | None = None,
+        seed: int = 1,
+    ) -> None:
+        self.engine = engine if engine is not None else MatchingEngine(default_instruments())
+        self.latency = latency
+        self.faults = faults if isinstance(faults, Faults) else Faults(faults)
+        self.calls: Counter[str] = Counter()
+        self.dropped: list[VenueEvent] = []
+        self._rng = random.Random(seed)
+        self._queue: list[tuple[int, int, VenueEvent]] = []
+        self._seq = 0
+        self._sink: EventSink | None = None
+        self._closed = False
+        self._drop_until = -1
+
+    @property
+    def now(self) -> int:
+        return self.engine.now
+
+    def _enter(self, method: str) -> None:
+        if self._closed:
+            raise ClosedError(f"sim venue ({method})")
+        self.calls[method] += 1
+
+    def _limited(self) -> None:
+        if self.faults.hit("rate_limit"):
+            raise RateLimitedError("SIM_RATE_LIMIT", "too many requests", retry_after_s=1.0)
+
+    # ------------------------------------------------------------ time
+
+    async def start(self, sink: EventSink) -> None:
+        self._enter("start")
+        self._sink = sink
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def next_due(self) -> int | None:
+        """When the next scheduled event becomes due (None: nothing scheduled)."""
+        return self._queue[0][0] if self._queue else None
+
+    async def advance_to(self, now: int) -> None:
+        """Step the engine to ``now``; deliver every event due at or before it.
+
+        The engine and the deliveries move together, one price update or one
+        delivery time at a time, so that ``self.now`` is the delivery time
+        while the sink runs.
+        """
+        if self._closed:
+            raise ClosedError("sim venue (advance_to)")
+        engine = self.engine
+        queue = self._queue
+        while True:
+            target = now
+            nxt = engine.next_event_ts()
+            if nxt is not None and nxt < target:
+                target = nxt
+            if queue and self._sink is not None and queue[0][0] < target:
+                target = max(queue[0][0], engine.now)
+            self._schedule(engine.advance(target))
+            self._deliver(target)
+            if target >= now:
+                return
+
+    def _deliver(self, upto: int) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        queue = self._queue
+        while queue and queue[0][0] <= upto:
+            due, _, ev = heapq.heappop(queue)
+            if due < self._drop_until:
+                self.dropped.append(ev)
+            elif self.faults.hit("stream_drop"):
+                self._drop_until = due + self.faults.config.stream_drop_ns
+                self.dropped.append(ev)
+            else:
+                sink(ev)
+
+    def _push(self, due: int, ev: VenueEvent) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (due, self._seq, ev))
+
+    def _schedule(self, events: list[EngineEvent], *, lose_ack: bool = False) -> None:
+        if not events:
+            return
+        lat = self.latency
+        faults = self.faults
+        batch: list[tuple[int, VenueEvent]] = []
+        for ev in events:
+            out: VenueEvent = ev
+            if isinstance(ev, OrderAccepted):
+                if lose_ack:
+                    continue
+                delay = lat.ack_ns
+                if faults.hit("delayed_ack"):
+                    delay += faults.config.delayed_ack_ns
+            elif isinstance(ev, OrderFilled):
+                delay = lat.fill_ns
+                if faults.hit("fill_without_price"):
+                    out = replace(ev, last_price=ZERO)
+            elif isinstance(ev, FundingPaid):
+                delay = lat.fill_ns
+            else:  # rejects, cancels, cancel rejects, expiries
+                delay = lat.cancel_ns
+            if lat.jitter_ns:
+                delay += self._rng.randrange(lat.jitter_ns + 1)
+            batch.append((ev.ts + delay, out))
+        if len(batch) > 1 and faults.hit("reorder_events"):
+            dues = sorted(d for d, _ in batch)
+            evs = [e for _, e in batch]
+            faults.shuffle(evs)
+            batch = list(zip(dues, evs, strict=True))
+        for due, out in batch:
+            self._push(due, out)
+            if faults.hit("duplicate_event"):
+                self._push(due + 1, out)
+
+    # ------------------------------------------------------------ requests
+
+    async def instruments(self) -> dict[str, Instrument]:
+        self._enter("instruments")
+        return dict(self.engine.instruments)
+
+    async def place(self, order: PlaceOrder) -> None:
+        self._enter("place")
+        self._limited()
+        now = self.engine.now
+        if self.faults.hit("reject"):
+            ev = OrderRejected(order.client_order_id, "SIM_REJECT", "injected reject", now)
+            self._push(now + self.latency.ack_ns, ev)
+            return
+        request = NewOrder(
+            order.client_order_id, order.symbol, order.side, order.position_side,
+            order.quantity, order.order_type,
+            order.limit_price if order.order_type is OrderType.LIMIT else None,
+            order.time_in_force, order.reduce_only,
+        )  # fmt: skip
+        events = self.engine.submit(request, now)
+        lost = self.faults.hit("no_response")
+        self._schedule(events, lose_ack=lost)
+        if lost:
+            raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
+
+    async def cancel(self, order: CancelOrder) -> None:
+        self._enter("cancel")
+        self._limited()
+        now = self.engine.now
+        vid = order.venue_order_id or None
+        found = self.engine.order(client_order_id=order.client_order_id, venue_order_id=vid)
+        if (
+            found is not None
+            and found.live
+            and found.order_type is OrderType.LIMIT
+            and self.faults.hit("fill_races_cancel")
+        ):
+            self._schedule(self.engine.force_fill(now, venue_order_id=found.venue_order_id))
+        events = self.engine.cancel(now, client_order_id=order.client_order_id, venue_order_id=vid)
+        self._schedule(events)
+
+    async def query(self, query: QueryOrder) -> OrderStatusReport:
+        self._enter("query")
+        self._limited()
+        o = self.engine.order(client_order_id=query.client_order_id)
+        now = self.engine.now
+        if o is None:
+            return OrderStatusReport(query.client_order_id, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO, now)
+        return order_report(o, now)
+
+    async def ensure_leverage(self, request: EnsureLeverage) -> None:
+        self._enter("ensure_leverage")
+        if self.engine.leverage(request.symbol, request.position_side) != request.leverage:
+            self.calls["set_leverage"] += 1
+            self.engine.set_leverage(request.symbol, request.position_side, request.leverage)
+
+    # ------------------------------------------------------------ reports
+
+    async def open_orders(self) -> list[OrderStatusReport]:
+        self._enter("open_orders")
+        now = self.engine.now
+        return [order_report(o, now) for o in self.engine.open_orders()]
+
+    async def fills_since(self, ts: int) -> list[OrderFilled]:
+        self._enter("fills_since")
+        asset = self.engine.fees.asset
+        return [fill_event(f, asset) for f in self.engine.fills_since(ts)]
+
+    async def funding_since(self, ts: int) -> list[FundingPaid]:
+        self._enter("funding_since")
+        return self.engine.funding_since(ts)
+
+    async def positions(self) -> list[PositionReport]:
+        self._enter("positions")
+        return self.engine.positions()
+
+    async def balance(self) -> BalanceReport:
+        self._enter("balance")
+        return self.engine.balance()
+
+    async def quote(self, symbol: str) -> Quote:
+        self._enter("quote")
+        return self.engine.quote(symbol)

@@ -1,0 +1,31 @@
+"""SimVenue passes the shared venue contract (with latency, without faults)."""
+
+from __future__ import annotations
+
+from pink.ports import Venue
+from pink.venues.sim import Latency, SimVenue
+from tests.contract.venue_contract import Drive, VenueContract
+
+NS_PER_S = 1_000_000_000
+
+
+class TestSimVenueContract(VenueContract):
+    async def make_venue(self) -> tuple[Venue, Drive]:
+        venue = SimVenue(latency=Latency(ack_ns=20_000_000, fill_ns=30_000_000, jitter_ns=5_000_000))
+
+        async def drive(seconds: float) -> None:
+            await venue.advance_to(venue.now + int(seconds * NS_PER_S))
+
+        return venue, drive
+
+
+class TestSimVenueContractAckAfterFill(TestSimVenueContract):
+    """The same contract when acks arrive after their fills."""
+
+    async def make_venue(self) -> tuple[Venue, Drive]:
+        venue = SimVenue(latency=Latency(ack_ns=200_000_000, fill_ns=10_000_000), seed=2)
+
+        async def drive(seconds: float) -> None:
+            await venue.advance_to(venue.now + int(seconds * NS_PER_S))
+
+        return venue, drive

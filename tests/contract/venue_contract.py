@@ -1,0 +1,221 @@
+"""The shared venue contract: every :class:`pink.ports.Venue` passes these.
+
+Subclass :class:`VenueContract` in any ``test_*.py`` module under ``tests/``
+(the rootdir is on ``sys.path``, so ``from tests.contract.venue_contract import
+VenueContract`` works) and implement :meth:`VenueContract.make_venue`::
+
+    class TestMyVenueContract(VenueContract):
+        async def make_venue(self) -> tuple[Venue, Drive]:
+            venue = ...                       # NOT started: the suite starts it
+            async def drive(seconds: float) -> None:
+                ...                           # let `seconds` of venue time pass
+            return venue, drive
+
+        async def teardown_venue(self) -> None:   # optional: stop servers
+            ...
+
+The suite closes the venue after each test, then calls ``teardown_venue``.
+Class attributes ``symbol`` and ``quantity`` choose what is traded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+import pytest
+
+from pink.errors import ClosedError, VenueError
+from pink.kernel.messages import (
+    CancelOrder,
+    CancelRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    QueryOrder,
+    Side,
+    TimeInForce,
+    VenueEvent,
+)
+from pink.ports import Venue
+
+__all__ = ["Drive", "Env", "VenueContract"]
+
+Drive = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Env:
+    venue: Venue
+    drive: Drive
+    events: list[VenueEvent]
+
+    def of(self, coid: str) -> list[VenueEvent]:
+        return [e for e in self.events if getattr(e, "client_order_id", None) == coid]
+
+    def fills(self, coid: str) -> list[OrderFilled]:
+        return [e for e in self.of(coid) if isinstance(e, OrderFilled)]
+
+    async def wait(self, pred: Callable[[], bool], what: str, timeout_s: float = 10.0, step_s: float = 0.05) -> None:
+        waited = 0.0
+        while not pred():
+            if waited >= timeout_s:
+                pytest.fail(f"timed out after {timeout_s}s of venue time waiting for {what}")
+            await self.drive(step_s)
+            waited += step_s
+
+
+def new_coid() -> str:
+    return f"ct{uuid.uuid4().hex[:12]}-e1"
+
+
+class VenueContract:
+    symbol: str = "BTC-USDT"
+    quantity: Decimal = Decimal("0.001")
+
+    async def make_venue(self) -> tuple[Venue, Drive]:
+        raise NotImplementedError
+
+    async def teardown_venue(self) -> None:
+        return None
+
+    @pytest.fixture
+    async def env(self) -> AsyncIterator[Env]:
+        venue, drive = await self.make_venue()
+        events: list[VenueEvent] = []
+        try:
+            await venue.start(events.append)
+            yield Env(venue, drive, events)
+        finally:
+            await venue.close()
+            await self.teardown_venue()
+
+    def order(
+        self,
+        coid: str,
+        side: OrderSide = OrderSide.BUY,
+        position_side: Side = Side.LONG,
+        price: Decimal | None = None,
+    ) -> PlaceOrder:
+        return PlaceOrder(
+            coid, 0, self.symbol, side, position_side, self.quantity,
+            OrderType.MARKET if price is None else OrderType.LIMIT, price,
+            TimeInForce.GTC, False, 5,
+        )  # fmt: skip
+
+    async def far_bid(self, env: Env) -> Decimal:
+        tick = (await env.venue.instruments())[self.symbol].tick
+        bid = (await env.venue.quote(self.symbol)).bid
+        return (bid * Decimal("0.9") / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+    async def filled(self, env: Env, coid: str) -> list[OrderFilled]:
+        await env.wait(lambda: sum(f.last_qty for f in env.fills(coid)) >= self.quantity, f"{coid} filled")
+        return env.fills(coid)
+
+    # ------------------------------------------------------------ cases
+
+    async def test_market_order_is_accepted_and_filled(self, env: Env) -> None:
+        coid = new_coid()
+        await env.venue.place(self.order(coid))
+        fills = await self.filled(env, coid)
+        await env.wait(lambda: any(isinstance(e, OrderAccepted) for e in env.of(coid)), "ack")
+        (ack,) = [e for e in env.of(coid) if isinstance(e, OrderAccepted)]
+        assert ack.venue_order_id
+        assert sum(f.last_qty for f in fills) == self.quantity
+        assert fills[-1].cum_qty == self.quantity
+        for f in fills:
+            assert f.last_price > 0 and f.commission > 0 and f.commission_asset == "USDT"
+            assert f.venue_order_id == ack.venue_order_id
+        assert len({f.fill_id for f in fills}) == len(fills)
+
+    async def test_resting_limit_is_listed_then_canceled(self, env: Env) -> None:
+        coid = new_coid()
+        await env.venue.place(self.order(coid, price=await self.far_bid(env)))
+        await env.wait(lambda: any(isinstance(e, OrderAccepted) for e in env.of(coid)), "ack")
+        (ack,) = [e for e in env.of(coid) if isinstance(e, OrderAccepted)]
+        listed = {r.client_order_id: r for r in await env.venue.open_orders()}
+        assert coid in listed and listed[coid].status is OrderStatus.NEW
+        assert listed[coid].cum_qty == 0 and env.fills(coid) == []
+        await env.venue.cancel(CancelOrder(coid, self.symbol, ack.venue_order_id))
+        await env.wait(lambda: any(isinstance(e, OrderCanceled) for e in env.of(coid)), "cancel")
+        assert coid not in {r.client_order_id for r in await env.venue.open_orders()}
+        report = await env.venue.query(QueryOrder(coid, self.symbol, "contract"))
+        assert report.status is OrderStatus.CANCELED and report.cum_qty == 0
+
+    async def test_query_by_client_order_id(self, env: Env) -> None:
+        coid = new_coid()
+        await env.venue.place(self.order(coid))
+        fills = await self.filled(env, coid)
+        report = await env.venue.query(QueryOrder(coid, self.symbol, "contract"))
+        assert report.client_order_id == coid and report.status is OrderStatus.FILLED
+        assert report.venue_order_id == fills[0].venue_order_id
+        assert report.quantity == report.cum_qty == self.quantity
+        notional = sum(f.last_qty * f.last_price for f in fills)
+        assert abs(report.avg_price - notional / self.quantity) < Decimal("1e-6")
+
+    async def test_unknown_order_is_not_found(self, env: Env) -> None:
+        report = await env.venue.query(QueryOrder(new_coid(), self.symbol, "contract"))
+        assert report.status is OrderStatus.NOT_FOUND
+
+    async def test_cancel_of_a_filled_order_is_refused_not_open(self, env: Env) -> None:
+        coid = new_coid()
+        await env.venue.place(self.order(coid))
+        fills = await self.filled(env, coid)
+        await env.venue.cancel(CancelOrder(coid, self.symbol, fills[0].venue_order_id))
+        await env.wait(lambda: any(isinstance(e, CancelRejected) for e in env.of(coid)), "refusal")
+        (rej,) = [e for e in env.of(coid) if isinstance(e, CancelRejected)]
+        assert rej.code == "ORDER_ALREADY_FILLED" and rej.still_open is not True
+
+    async def test_duplicate_client_order_id_is_not_placed_twice(self, env: Env) -> None:
+        coid = new_coid()
+        await env.venue.place(self.order(coid))
+        await self.filled(env, coid)
+        try:
+            await env.venue.place(self.order(coid))
+        except VenueError:
+            pass  # refusing on the request is fine too
+        else:
+            await env.wait(lambda: any(isinstance(e, OrderRejected) for e in env.of(coid)), "rejection")
+        await env.drive(0.5)
+        assert sum(f.last_qty for f in env.fills(coid)) == self.quantity
+        fills = [f for f in await env.venue.fills_since(0) if f.client_order_id == coid]
+        assert sum(f.last_qty for f in fills) == self.quantity
+        (pos,) = [p for p in await env.venue.positions() if p.symbol == self.symbol]
+        assert pos.quantity == self.quantity
+
+    async def test_balance_and_positions_follow_the_fills(self, env: Env) -> None:
+        before = (await env.venue.balance()).balance
+        buy, sell = new_coid(), new_coid()
+        await env.venue.place(self.order(buy))
+        bought = await self.filled(env, buy)
+        (pos,) = [p for p in await env.venue.positions() if p.symbol == self.symbol]
+        assert pos.side is Side.LONG and pos.quantity == self.quantity
+        entry = sum(f.last_qty * f.last_price for f in bought)
+        assert abs(pos.entry_price - entry / self.quantity) < Decimal("1e-6")
+        await env.venue.place(self.order(sell, OrderSide.SELL, Side.LONG))
+        sold = await self.filled(env, sell)
+        assert [p for p in await env.venue.positions() if p.symbol == self.symbol] == []
+        exit_ = sum(f.last_qty * f.last_price for f in sold)
+        fees = sum(f.commission for f in bought + sold)
+        funding = sum(f.amount for f in await env.venue.funding_since(0))
+        after = (await env.venue.balance()).balance
+        assert after == before + (exit_ - entry) - fees + funding
+        reported = {f.fill_id for f in await env.venue.fills_since(0)}
+        assert {f.fill_id for f in bought + sold} <= reported
+
+    async def test_closed_venue_refuses_calls(self, env: Env) -> None:
+        await env.venue.close()
+        await env.venue.close()  # idempotent
+        with pytest.raises(ClosedError):
+            await env.venue.balance()
+        with pytest.raises(ClosedError):
+            await env.venue.place(self.order(new_coid()))
+        with pytest.raises(ClosedError):
+            await env.venue.query(QueryOrder(new_coid(), self.symbol, "contract"))

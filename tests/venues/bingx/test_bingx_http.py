@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from aiohttp import web
+from bingx_fake import API_KEY, SECRET, FakeBingx, fail, ok
+
+from pink.errors import (
+    AuthError,
+    RateLimitedError,
+    UnknownInstrumentError,
+    UnknownOutcomeError,
+    VenueError,
+)
+from pink.venues.bingx.http import BingxHttp
+from pink.venues.bingx.instruments import InstrumentBook, format_decimal
+
+D = Decimal
+ORDER = "/openApi/swap/v2/trade/order"
+
+
+@pytest.fixture
+async def http(fake: FakeBingx) -> AsyncIterator[BingxHttp]:
+    client = BingxHttp(fake.config())
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_success_keeps_big_ids_exact_and_decimals_exact(fake: FakeBingx,
+                                                              http: BingxHttp) -> None:
+    fake.on("GET", ORDER, lambda _r, _p: web.Response(
+        text='{"code":0,"msg":"","data":{"order":{"orderId":1970374651259387904,"x":0.1}}}',
+        content_type="application/json"))
+    data = await http.request("GET", ORDER, {"symbol": "BTC-USDT"})
+    assert data["order"]["orderId"] == 1970374651259387904
+    assert data["order"]["x"] == D("0.1")
+    assert http.calls[f"GET {ORDER}"] == 1
+
+
+async def test_429_is_retried_after_back_off_then_succeeds(fake: FakeBingx,
+                                                          http: BingxHttp) -> None:
+    answers = [web.Response(status=429), ok({"n": 1})]
+    fake.on("GET", ORDER, lambda _r, _p: answers.pop(0))
+    assert await http.request("GET", ORDER) == {"n": 1}
+    assert fake.counts[f"GET {ORDER}"] == 2
+
+
+async def test_persistent_rate_limit_raises_rate_limited(fake: FakeBingx, http: BingxHttp) -> None:
+    fake.on("POST", ORDER, lambda _r, _p: fail(100410, "The current system is busy"))
+    with pytest.raises(RateLimitedError):
+        await http.request("POST", ORDER, mutating=True)
+    assert fake.counts[f"POST {ORDER}"] == 3  # first try + 2 retries
+
+
+async def test_504_on_a_mutating_call_is_unknown_outcome(fake: FakeBingx, http: BingxHttp) -> None:
+    fake.on("POST", ORDER, lambda _r, _p: web.Response(status=504))
+    with pytest.raises(UnknownOutcomeError):
+        await http.request("POST", ORDER, mutating=True)
+    assert fake.counts[f"POST {ORDER}"] == 1  # never blindly re-sent
+
+
+async def test_timeout_on_a_mutating_call_is_unknown_outcome(fake: FakeBingx) -> None:
+    async def slow(_r: web.Request, _p: dict[str, str]) -> web.Response:
+        await asyncio.sleep(1.0)
+        return ok({})
+
+    fake.on("POST", ORDER, slow)
+    client = BingxHttp(fake.config(request_timeout_s=0.1))
+    try:
+        with pytest.raises(UnknownOutcomeError):
+            await client.request("POST", ORDER, mutating=True)
+    finally:
+        await client.close()
+
+
+async def test_signature_mismatch_is_auth_error_not_retried(fake: FakeBingx) -> None:
+    client = BingxHttp(fake.config(secret_key="wrong-secret"))
+    fake.reply("GET", ORDER, {})
+    try:
+        with pytest.raises(AuthError) as info:
+            await client.request("GET", ORDER, {"symbol": "BTC-USDT"})
+    finally:
+        await client.close()
+    assert info.value.code == "100001" and not info.value.retryable
+    assert fake.counts[f"GET {ORDER}"] == 1
+
+
+async def test_no_secret_in_logs_or_errors(fake: FakeBingx, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = [web.Response(status=429), web.Response(status=504)]
+    fake.on("POST", ORDER, lambda _r, _p: answers.pop(0))
+    client = BingxHttp(fake.config(secret_key=SECRET))
+    texts: list[str] = []
+    try:
+        with pytest.raises(UnknownOutcomeError) as info:
+            await client.request("POST", ORDER, {"symbol": "BTC-USDT"}, mutating=True)
+        texts.append(str(info.value))
+        await client.close()
+        fake.base_url = "http://127.0.0.1:9"  # refused
+        other = BingxHttp(fake.config())
+        try:  # connection refused: the request never left, so the outcome is known
+            with pytest.raises(VenueError) as info2:
+                await other.request("POST", ORDER, mutating=True)
+        finally:
+            await other.close()
+        assert not isinstance(info2.value, UnknownOutcomeError)
+        texts.append(str(info2.value))
+    finally:
+        await client.close()
+    texts.append(caplog.text)
+    assert "rate limited" in caplog.text
+    for text in texts:
+        assert SECRET not in text and API_KEY not in text
+
+
+async def test_rate_limiter_spaces_calls_per_endpoint(fake: FakeBingx) -> None:
+    fake.reply("GET", ORDER, {})
+    client = BingxHttp(fake.config(rate_limit_per_s=2.0))
+    loop = asyncio.get_running_loop()
+    try:
+        start = loop.time()
+        await asyncio.gather(*(client.request("GET", ORDER) for _ in range(3)))
+        assert loop.time() - start >= 0.9
+    finally:
+        await client.close()
+
+
+async def test_instruments_load_once_into_a_map(fake: FakeBingx, http: BingxHttp) -> None:
+    book = InstrumentBook()
+    instruments = await book.load(http)
+    assert set(instruments) == {"BTC-USDT", "ETH-USDT"}
+    assert book.format_qty("BTC-USDT", D("0.123456")) == "0.1234"
+    assert book.format_price("ETH-USDT", D("2500.129")) == "2500.12"
+    assert book.format_price("BTC-USDT", D("100")) == "100.0"
+    with pytest.raises(ValueError):
+        book.format_qty("ETH-USDT", D("0.009"))
+    assert format_decimal(D("1.99999"), D("0.01")) == "1.99"
+
+
+async def test_e16_unknown_instrument_is_a_clear_error(fake: FakeBingx, http: BingxHttp) -> None:
+    book = InstrumentBook()
+    await book.load(http)
+    with pytest.raises(UnknownInstrumentError) as info:
+        book.format_qty("DOGE-USDT", D("10"))
+    assert "DOGE-USDT" in str(info.value)
+    with pytest.raises(UnknownInstrumentError):
+        book.get("btc-usdt")  # no guessing, no default step

@@ -1,0 +1,228 @@
+"""BingxVenue against the scripted server: the venue-boundary flaws."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiohttp import web
+from bingx_fake import FakeBingx, fail, ok
+
+from pink.errors import LeverageError, UnknownInstrumentError, UnknownOutcomeError
+from pink.kernel.messages import (
+    CancelOrder,
+    CancelRejected,
+    EnsureLeverage,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderSide,
+    OrderStatus,
+    OrderStatusReport,
+    OrderType,
+    PlaceOrder,
+    QueryOrder,
+    Side,
+    TimeInForce,
+    VenueEvent,
+)
+from pink.venues.bingx.venue import BingxVenue
+
+D = Decimal
+ORDER = "/openApi/swap/v2/trade/order"
+VID = 1970374651259387904
+
+
+def place(cid: str = "t00001-e1", kind: OrderType = OrderType.MARKET) -> PlaceOrder:
+    return PlaceOrder(cid, 1, "BTC-USDT", OrderSide.BUY, Side.LONG, D("0.01"), kind,
+                      D("100") if kind is OrderType.LIMIT else None, TimeInForce.GTC, False, 5)
+
+
+def order_obj(status: str, executed: str, avg: str, cid: str = "t00001-e1") -> dict[str, Any]:
+    return {"symbol": "BTC-USDT", "orderId": VID, "side": "BUY", "positionSide": "BOTH",
+            "type": "MARKET", "origQty": "0.01", "price": "0", "executedQty": executed,
+            "avgPrice": avg, "commission": "-0.0005", "status": status, "time": 1700000000000,
+            "updateTime": 1700000000000, "clientOrderId": cid}
+
+
+def push(x: str, status: str, z: str, ap: str) -> dict[str, Any]:
+    return {"e": "ORDER_TRADE_UPDATE", "E": 1700000000001, "o": {
+        "s": "BTC-USDT", "c": "t00001-e1", "i": VID, "S": "BUY", "o": "MARKET", "q": "0.01",
+        "p": "0", "ap": ap, "x": x, "X": status, "N": "USDT", "n": "-0.0005", "T": 0,
+        "ps": "BOTH", "z": z}}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[VenueEvent] = []
+
+    def __call__(self, event: VenueEvent) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(self, kind: type, n: int = 1) -> list[Any]:
+        for _ in range(200):
+            if len(self.of(kind)) >= n:
+                return self.of(kind)
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no {kind.__name__} in {self.events}")
+
+
+@pytest.fixture
+async def venue(fake: FakeBingx) -> AsyncIterator[tuple[BingxVenue, Sink]]:
+    v = BingxVenue(fake.config(), fill_watch_s=0.2)
+    sink = Sink()
+    await v.start(sink)
+    try:
+        await asyncio.wait_for(v.stream.connected.wait(), 2)
+        yield v, sink
+    finally:
+        await v.close()
+
+
+async def test_place_sends_the_kernel_id_and_formatted_fields(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, sink = venue
+    seen: dict[str, str] = {}
+
+    def on_place(_r: web.Request, p: dict[str, str]) -> web.Response:
+        seen.update(p)
+        return ok({"order": {"orderId": VID, "clientOrderId": p["clientOrderId"]}})
+
+    fake.on("POST", ORDER, on_place)
+    order = PlaceOrder("t00002-e1", 2, "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.01239"),
+                       OrderType.LIMIT, D("50000.07"), TimeInForce.POST_ONLY, True, 3)
+    await v.place(order)
+    assert seen["clientOrderId"] == "t00002-e1" and seen["quantity"] == "0.0123"
+    assert seen["price"] == "50000.0" and seen["timeInForce"] == "PostOnly"
+    assert seen["positionSide"] == "BOTH" and seen["reduceOnly"] == "true"
+    assert sink.of(OrderAccepted)[0].venue_order_id == str(VID)
+
+
+async def test_e12_market_ack_without_price_is_never_settled_at_zero(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, sink = venue
+    fake.reply("POST", ORDER, dict(order_obj("FILLED", "0.01", "0.00"), orderID=str(VID)))
+    fake.reply("GET", ORDER, {"order": order_obj("FILLED", "0.01", "100.5")})
+    await v.place(place())
+    await fake.push(push("TRADE", "FILLED", "0.01", "0"))  # a fill push without a price
+    reports = await sink.wait_for(OrderStatusReport)
+    assert not sink.of(OrderFilled)  # nothing settled at price 0
+    assert reports[0].status is OrderStatus.FILLED and reports[0].avg_price == D("100.5")
+    assert reports[0].cum_qty == D("0.01")
+
+
+async def test_e13_f19_fills_come_from_order_records_not_positions(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, sink = venue
+    fake.reply("POST", ORDER, {"order": {"orderId": VID, "clientOrderId": "t00001-e1"}})
+    await v.place(place("t00001-e1", OrderType.LIMIT))
+    await fake.push({"e": "ACCOUNT_UPDATE", "E": 1, "a": {"m": "ORDER", "B": [], "P": [
+        {"s": "BTC-USDT", "pa": "7.5", "ep": "90", "ps": "LONG"}]}})  # a stale, unrelated size
+    await fake.push(push("TRADE", "PARTIALLY_FILLED", "0.004", "100"))
+    await fake.push(push("TRADE", "FILLED", "0.01", "101"))
+    fills = await sink.wait_for(OrderFilled, 2)
+    assert [(f.last_qty, f.cum_qty) for f in fills] == [(D("0.004"), D("0.004")),
+                                                        (D("0.006"), D("0.01"))]
+    assert fills[1].last_price == (D("101") * D("0.01") - D("100") * D("0.004")) / D("0.006")
+    assert not any("positions" in k for k in v.calls)
+    assert v.last_account is not None and v.last_account.positions[0].quantity == D("7.5")
+
+
+async def test_e15_leverage_read_once_set_only_when_different(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, _ = venue
+    lev = "/openApi/swap/v2/trade/leverage"
+    fake.reply("GET", lev, {"longLeverage": 5, "shortLeverage": 5})
+    fake.on("POST", lev, lambda _r, p: ok({"leverage": int(p["leverage"]), "symbol": p["symbol"]}))
+    for n in (5, 5, 10, 10):
+        await v.ensure_leverage(EnsureLeverage("BTC-USDT", Side.LONG, n))
+    assert fake.counts[f"GET {lev}"] == 1 and fake.counts[f"POST {lev}"] == 1
+    fake.on("POST", lev, lambda _r, _p: fail(109400, "margin is not enough"))
+    with pytest.raises(LeverageError) as info:
+        await v.ensure_leverage(EnsureLeverage("BTC-USDT", Side.LONG, 20))
+    assert info.value.code == "109400" and "margin is not enough" in str(info.value)
+    with pytest.raises(UnknownInstrumentError):
+        await v.ensure_leverage(EnsureLeverage("XYZ-USDT", Side.LONG, 2))
+
+
+@pytest.mark.parametrize(
+    ("code", "msg", "status", "still_open"),
+    [(80018, "order is already filled", "FILLED", False),
+     (109422, "The order doesn't exist", "FILLED", False),
+     (80016, "order not exist", "PENDING", True)],
+)
+async def test_e17_cancel_answers_are_queried_not_rejected(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], code: int, msg: str, status: str,
+    still_open: bool,
+) -> None:
+    v, sink = venue
+    fake.on("DELETE", ORDER, lambda _r, _p: fail(code, msg))
+    fake.reply("GET", ORDER, {"order": order_obj(status, "0.01" if status == "FILLED" else "0",
+                                                 "100")})
+    await v.cancel(CancelOrder("t00001-e1", "BTC-USDT", ""))
+    assert fake.counts[f"GET {ORDER}"] == 1
+    report = sink.of(OrderStatusReport)[0]
+    rejected = sink.of(CancelRejected)[0]
+    assert report.status.value == ("FILLED" if status == "FILLED" else "NEW")
+    assert rejected.still_open is still_open and rejected.code == str(code)
+
+
+async def test_cancel_confirmed_and_cancel_of_unknown_order(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, sink = venue
+    fake.reply("DELETE", ORDER, {"order": order_obj("CANCELLED", "0", "0")})
+    await v.cancel(CancelOrder("t00001-e1", "BTC-USDT", str(VID)))
+    assert sink.of(OrderCanceled)[0].cum_qty == 0
+    fake.on("DELETE", ORDER, lambda _r, _p: fail(80016, "order not exist"))
+    fake.on("GET", ORDER, lambda _r, _p: fail(80016, "order not exist"))
+    await v.cancel(CancelOrder("t00009-e1", "BTC-USDT", ""))
+    assert sink.of(OrderStatusReport)[-1].status is OrderStatus.NOT_FOUND
+    assert sink.of(CancelRejected)[-1].still_open is False
+
+
+async def test_f16_place_without_reply_raises_unknown_then_query_resolves(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, sink = venue
+    fake.on("POST", ORDER, lambda _r, _p: web.Response(status=504))
+    with pytest.raises(UnknownOutcomeError):
+        await v.place(place())
+    assert not sink.events
+    fake.reply("GET", ORDER, {"order": order_obj("FILLED", "0.01", "100")})
+    report = await v.query(QueryOrder("t00001-e1", "BTC-USDT", "deadline"))
+    assert report.status is OrderStatus.FILLED and report.client_order_id == "t00001-e1"
+    fake.on("GET", ORDER, lambda _r, _p: fail(109421, "order does not exist"))
+    missing = await v.query(QueryOrder("t00002-e1", "BTC-USDT", "deadline"))
+    assert missing.status is OrderStatus.NOT_FOUND
+
+
+async def test_e1_quote_comes_from_the_market_stream_cache(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, _ = venue
+    fake.reply("GET", "/openApi/swap/v2/quote/premiumIndex",
+               {"symbol": "BTC-USDT", "markPrice": "100.2", "lastFundingRate": "0.0001"})
+    task = asyncio.create_task(v.quote("BTC-USDT"))
+    await asyncio.sleep(0.1)
+    await fake.push({"code": 0, "dataType": "BTC-USDT@bookTicker", "data": {
+        "e": "bookTicker", "E": 5, "s": "BTC-USDT", "b": "100.1", "B": "1", "a": "100.3",
+        "A": "2"}})
+    q = await asyncio.wait_for(task, 2)
+    assert (q.bid, q.ask, q.mark, q.funding_rate) == (D("100.1"), D("100.3"), D("100.2"),
+                                                      D("0.0001"))
+    before = sum(v.calls.values())
+    for _ in range(5):
+        await v.quote("BTC-USDT")
+    assert sum(v.calls.values()) == before  # an idle cycle makes zero REST calls
+    assert fake.pongs >= 1  # Ping answered with Pong

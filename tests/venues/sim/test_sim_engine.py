@@ -1,0 +1,261 @@
+"""The matching engine: resting orders, partial fills, slippage, TIF, fees, PnL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pink.errors import LeverageError, UnknownInstrumentError
+from pink.kernel.messages import (
+    CancelRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from pink.venues.sim import MarketConfig, MatchingEngine, NewOrder, default_instruments
+
+S = 1_000_000_000
+D = Decimal
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+BTC = "BTC-USDT"
+
+
+def replay_engine(level_qty: str = "0.01", **kw: object) -> MatchingEngine:
+    market = MarketConfig(
+        replay={BTC: str(FIXTURES / "btc_down_trades.csv")},
+        level_qty={BTC: D(level_qty)},
+        volatility_per_s=D(0),
+    )
+    return MatchingEngine(default_instruments(), market=market, **kw)  # type: ignore[arg-type]
+
+
+def order(
+    coid: str,
+    side: OrderSide,
+    qty: str,
+    *,
+    price: str | None = None,
+    tif: TimeInForce = TimeInForce.GTC,
+    pos: Side | None = None,
+    symbol: str = BTC,
+    reduce_only: bool = False,
+) -> NewOrder:
+    if pos is None:
+        pos = Side.LONG if side is OrderSide.BUY else Side.SHORT
+    kind = OrderType.MARKET if price is None else OrderType.LIMIT
+    return NewOrder(coid, symbol, side, pos, D(qty), kind, None if price is None else D(price), tif, reduce_only)
+
+
+def fills(events: list[object]) -> list[OrderFilled]:
+    return [e for e in events if isinstance(e, OrderFilled)]
+
+
+def test_limit_rests_until_crossed_then_fills_partially_over_several_updates() -> None:
+    eng = replay_engine()
+    # market is 60000.0 / 60000.1; a buy at 59985.0 rests
+    evs = eng.submit(order("t1-e1", OrderSide.BUY, "0.06", price="59985.0"), 0)
+    assert [type(e) for e in evs] == [OrderAccepted]
+    assert eng.open_orders()[0].client_order_id == "t1-e1"
+    assert fills(eng.advance(2 * S)) == []  # ask 59990.1: not crossed
+    got = fills(eng.advance(3 * S))  # ask 59984.1 <= 59985.0: 5 levels x 0.01 x 0.5
+    assert [(f.last_qty, f.last_price, f.cum_qty) for f in got] == [(D("0.025"), D("59985.0"), D("0.025"))]
+    o = eng.order(client_order_id="t1-e1")
+    assert o is not None and o.status is OrderStatus.PARTIALLY_FILLED
+    got = fills(eng.advance(5 * S))
+    assert [(f.last_qty, f.cum_qty, f.ts) for f in got] == [
+        (D("0.025"), D("0.050"), 4 * S),
+        (D("0.010"), D("0.060"), 5 * S),
+    ]
+    assert o.status is OrderStatus.FILLED and o.avg_price == D("59985")
+    assert eng.open_orders() == []
+    assert {f.is_maker for f in eng.fills_since(0)} == {True}
+
+
+def test_market_order_walks_the_book_with_slippage() -> None:
+    eng = replay_engine()
+    evs = eng.submit(order("m1", OrderSide.BUY, "0.025"), 0)
+    got = fills(evs)
+    assert [(f.last_qty, f.last_price) for f in got] == [
+        (D("0.01"), D("60000.1")),
+        (D("0.01"), D("60000.2")),
+        (D("0.005"), D("60000.3")),
+    ]
+    o = eng.order(client_order_id="m1")
+    assert o is not None and o.status is OrderStatus.FILLED
+    assert o.avg_price == (D("600.001") + D("600.002") + D("300.0015")) / D("0.025")
+    # the taken liquidity stays taken until the price moves
+    again = fills(eng.submit(order("m2", OrderSide.BUY, "0.01"), 0))
+    assert [(f.last_qty, f.last_price) for f in again] == [
+        (D("0.005"), D("60000.3")),
+        (D("0.005"), D("60000.4")),
+    ]
+    eng.advance(1 * S)
+    after = fills(eng.submit(order("m3", OrderSide.BUY, "0.01"), 1 * S))
+    assert [(f.last_qty, f.last_price) for f in after] == [(D("0.01"), D("59995.1"))]
+
+
+def test_market_order_beyond_depth_fills_what_exists_and_expires_the_rest() -> None:
+    eng = replay_engine()
+    evs = eng.submit(order("m1", OrderSide.SELL, "0.07"), 0)
+    assert sum(f.last_qty for f in fills(evs)) == D("0.05")
+    assert isinstance(evs[-1], OrderExpired) and evs[-1].cum_qty == D("0.05")
+    assert [f.last_price for f in fills(evs)][-1] == D("59999.6")
+
+
+def test_ioc_fills_what_it_can_up_to_its_limit_and_expires_the_rest() -> None:
+    eng = replay_engine()
+    evs = eng.submit(order("i1", OrderSide.BUY, "0.03", price="60000.2", tif=TimeInForce.IOC), 0)
+    assert sum(f.last_qty for f in fills(evs)) == D("0.02")
+    assert isinstance(evs[-1], OrderExpired)
+    assert eng.open_orders() == []
+
+
+def test_fok_fills_all_or_nothing() -> None:
+    eng = replay_engine()
+    evs = eng.submit(order("f1", OrderSide.BUY, "0.03", price="60000.2", tif=TimeInForce.FOK), 0)
+    assert fills(evs) == [] and isinstance(evs[-1], OrderExpired)
+    evs = eng.submit(order("f2", OrderSide.BUY, "0.02", price="60000.2", tif=TimeInForce.FOK), 0)
+    assert sum(f.last_qty for f in fills(evs)) == D("0.02")
+
+
+def test_post_only_rejected_when_it_would_take_and_rests_as_maker_otherwise() -> None:
+    eng = replay_engine()
+    po = TimeInForce.POST_ONLY
+    evs = eng.submit(order("p1", OrderSide.BUY, "0.01", price="60000.1", tif=po), 0)
+    assert isinstance(evs[0], OrderRejected) and evs[0].code == "POST_ONLY_WOULD_TAKE"
+    evs = eng.submit(order("p2", OrderSide.BUY, "0.01", price="59990.0", tif=po), 0)
+    assert [type(e) for e in evs] == [OrderAccepted]
+    got = fills(eng.advance(3 * S))
+    assert len(got) == 1 and eng.fills_since(0)[0].is_maker
+    assert got[0].commission == D("0.01") * D("59990.0") * D("0.0002")
+
+
+def test_fees_maker_and_taker_exact_and_balance_exact() -> None:
+    eng = replay_engine()
+    taker = fills(eng.submit(order("a", OrderSide.BUY, "0.01"), 0))[0]
+    assert taker.commission == D("0.30000050")  # 0.01 x 60000.1 x 0.0005
+    eng.submit(order("b", OrderSide.SELL, "0.01", price="60005.0", pos=Side.LONG), 0)
+    maker = fills(eng.advance(7 * S))[0]
+    assert maker.last_price == D("60005.0")
+    assert maker.commission == D("0.12001000")  # 0.01 x 60005 x 0.0002
+    bal = eng.balance()
+    pnl = (D("60005.0") - D("60000.1")) * D("0.01")
+    assert bal.balance == D("10000") + pnl - taker.commission - maker.commission
+    assert eng.positions() == []
+
+
+def test_realized_pnl_over_several_legs_is_exact() -> None:
+    eng = MatchingEngine(default_instruments(), market=MarketConfig(volatility_per_s=D("0.001")))
+    t = 0
+    notional_in = notional_out = fees = D(0)
+    for i in range(3):  # open 3 x 0.003 short at different prices
+        t += 7 * S
+        for f in fills(eng.submit(order(f"o{i}", OrderSide.SELL, "0.003"), t)):
+            notional_in += f.last_qty * f.last_price
+            fees += f.commission
+    (pos,) = eng.positions()
+    assert pos.side is Side.SHORT and pos.quantity == D("0.009")
+    for i, q in enumerate(("0.004", "0.002", "0.003")):  # close in 3 legs
+        t += 11 * S
+        evs = eng.submit(order(f"c{i}", OrderSide.BUY, q, pos=Side.SHORT), t)
+        for f in fills(evs):
+            notional_out += f.last_qty * f.last_price
+            fees += f.commission
+    assert eng.positions() == []
+    gross = notional_in - notional_out  # short: sold high, bought back
+    assert sum(f.realized_pnl for f in eng.fills_since(0)) == gross
+    assert eng.balance().balance == D("10000") + gross - fees
+
+
+def test_validation_rejects_with_codes() -> None:
+    eng = replay_engine()
+    cases = [
+        (order("x1", OrderSide.BUY, "0.01", symbol="NOPE-USDT"), "UNKNOWN_SYMBOL"),
+        (order("x2", OrderSide.BUY, "0.00001"), "QTY_BELOW_MIN"),
+        (order("x3", OrderSide.BUY, "0.00015"), "QTY_NOT_ON_STEP"),
+        (order("x4", OrderSide.BUY, "0.01", price="60000.05"), "INVALID_PRICE"),
+        (order("x5", OrderSide.BUY, "0.01", price="-1"), "INVALID_PRICE"),
+        (order("x6", OrderSide.BUY, "1", symbol="DOGE-USDT"), "NOTIONAL_BELOW_MIN"),
+        (order("x7", OrderSide.SELL, "0.01", pos=Side.LONG), "REDUCE_ONLY_EXCEEDS_POSITION"),
+        (order("x8", OrderSide.BUY, "1.0"), "INSUFFICIENT_MARGIN"),
+        (order("x9", OrderSide.BUY, "0.01", reduce_only=True), "INVALID_SIDE"),
+        (order("", OrderSide.BUY, "0.01"), "INVALID_CLIENT_ORDER_ID"),
+    ]
+    for request, code in cases:
+        (ev,) = eng.submit(request, 0)
+        assert isinstance(ev, OrderRejected) and ev.code == code, (request, ev)
+    assert eng.fills_since(0) == [] and eng.open_orders() == []
+    rejected = eng.order(client_order_id="x8")
+    assert rejected is not None and rejected.status is OrderStatus.REJECTED
+
+
+def test_duplicate_client_order_id_refused_for_live_and_past_orders() -> None:
+    eng = replay_engine()
+    eng.submit(order("live", OrderSide.BUY, "0.01", price="59000.0"), 0)
+    eng.submit(order("done", OrderSide.BUY, "0.01"), 0)
+    for coid in ("live", "DONE"):
+        (ev,) = eng.submit(order(coid, OrderSide.BUY, "0.01"), 0)
+        assert isinstance(ev, OrderRejected) and ev.code == "DUPLICATE_CLIENT_ORDER_ID"
+    assert len(eng.fills_since(0)) == 1 and len(eng.open_orders()) == 1
+
+
+def test_cancel_live_filled_unknown_and_twice() -> None:
+    eng = replay_engine()
+    eng.submit(order("r", OrderSide.BUY, "0.01", price="59000.0"), 0)
+    eng.submit(order("m", OrderSide.BUY, "0.01"), 0)
+    (ev,) = eng.cancel(0, client_order_id="r")
+    assert isinstance(ev, OrderCanceled) and ev.cum_qty == 0
+    (ev,) = eng.cancel(0, client_order_id="r")
+    assert isinstance(ev, CancelRejected) and ev.code == "ORDER_NOT_OPEN"
+    (ev,) = eng.cancel(0, client_order_id="m")
+    assert isinstance(ev, CancelRejected) and ev.code == "ORDER_ALREADY_FILLED"
+    assert ev.still_open is False
+    (ev,) = eng.cancel(0, venue_order_id="1234567890123456789")
+    assert isinstance(ev, CancelRejected) and ev.code == "ORDER_NOT_FOUND"
+
+
+def test_venue_order_ids_are_19_digit_increasing_snowflakes() -> None:
+    start = 1_750_000_000_000 * 1_000_000  # 2025
+    eng = MatchingEngine(default_instruments(), start_ts=start)
+    ids = []
+    for i in range(5):
+        (ack,) = eng.submit(order(f"s{i}", OrderSide.BUY, "0.01", price="50000.0"), start)
+        assert isinstance(ack, OrderAccepted)
+        ids.append(int(ack.venue_order_id))
+    assert all(len(str(v)) == 19 for v in ids) and ids == sorted(set(ids))
+    assert (ids[0] >> 22) + 1288834974657 == 1_750_000_000_000
+
+
+def test_determinism_same_seed_same_events_other_seed_differs() -> None:
+    def run(seed: int) -> list[object]:
+        eng = MatchingEngine(default_instruments(), seed=seed, market=MarketConfig(level_qty={}))
+        out: list[object] = []
+        q = eng.quote(BTC)
+        out += eng.submit(order("a", OrderSide.BUY, "0.05", price=str(q.bid - 20)), 0)
+        out += eng.submit(order("b", OrderSide.SELL, "0.02"), S)
+        for t in range(2, 120):
+            out += eng.advance(t * S)
+        out.append(eng.quote(BTC))
+        return out
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_leverage_and_quote_errors() -> None:
+    eng = replay_engine()
+    eng.set_leverage(BTC, Side.LONG, 20)
+    assert eng.leverage(BTC, Side.LONG) == 20 and eng.leverage(BTC, Side.SHORT) == 5
+    with pytest.raises(LeverageError):
+        eng.set_leverage(BTC, Side.LONG, 500)
+    with pytest.raises(UnknownInstrumentError):
+        eng.quote("NOPE-USDT")

@@ -1,0 +1,199 @@
+"""Each injectable fault is observable; the spec parser names its errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pink.errors import ConfigError, RateLimitedError, UnknownOutcomeError
+from pink.kernel.messages import (
+    CancelOrder,
+    CancelRejected,
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    QueryOrder,
+    Side,
+    TimeInForce,
+    VenueEvent,
+)
+from pink.venues.sim import (
+    FAULT_KINDS,
+    FaultConfig,
+    MarketConfig,
+    MatchingEngine,
+    SimVenue,
+    default_instruments,
+)
+
+S = 1_000_000_000
+D = Decimal
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+BTC = "BTC-USDT"
+
+
+async def make(spec: str) -> tuple[SimVenue, list[VenueEvent]]:
+    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")}, level_qty={BTC: D("0.01")})
+    engine = MatchingEngine(default_instruments(), market=market)
+    venue = SimVenue(engine, faults=FaultConfig.parse(spec))
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    return venue, got
+
+
+def place(coid: str, qty: str = "0.01", price: str | None = None) -> PlaceOrder:
+    kind = OrderType.MARKET if price is None else OrderType.LIMIT
+    return PlaceOrder(
+        coid, 0, BTC, OrderSide.BUY, Side.LONG, D(qty), kind,
+        None if price is None else D(price), TimeInForce.GTC, False, 5,
+    )  # fmt: skip
+
+
+def kinds(events: list[VenueEvent]) -> list[type]:
+    return [type(e) for e in events]
+
+
+async def test_reject() -> None:
+    venue, got = await make("reject=1")
+    await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    (ev,) = got
+    assert isinstance(ev, OrderRejected) and ev.code == "SIM_REJECT"
+    assert (await venue.query(QueryOrder("a", BTC, "t"))).status is OrderStatus.NOT_FOUND
+    assert venue.faults.injected == {"reject": 1}
+    await venue.close()
+
+
+async def test_no_response_order_exists_but_ack_is_lost() -> None:
+    venue, got = await make("no_response=1")
+    with pytest.raises(UnknownOutcomeError):
+        await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    assert kinds(got) == [OrderFilled]  # the stream still reports the fill
+    assert (await venue.query(QueryOrder("a", BTC, "t"))).status is OrderStatus.FILLED
+    assert venue.faults.injected["no_response"] == 1
+    await venue.close()
+
+
+async def test_delayed_ack_arrives_after_fill() -> None:
+    venue, got = await make("delayed_ack=1,delayed_ack_ns=1000000000")
+    await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    assert kinds(got) == [OrderFilled]
+    await venue.advance_to(2 * S)
+    assert kinds(got) == [OrderFilled, OrderAccepted]
+    await venue.close()
+
+
+async def test_duplicate_event() -> None:
+    venue, got = await make("duplicate_event=1")
+    await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    assert kinds(got) == [OrderAccepted, OrderAccepted, OrderFilled, OrderFilled]
+    assert got[0] == got[1] and got[2] == got[3]
+    assert venue.faults.injected["duplicate_event"] == 2
+    await venue.close()
+
+
+async def test_reorder_events() -> None:
+    venue, got = await make("reorder_events=1,seed=1")
+    await venue.place(place("a", qty="0.04"))  # ack + 4 fills across 4 levels
+    await venue.advance_to(S // 2)
+    natural, plain = await make("")
+    await natural.place(place("a", qty="0.04"))
+    await natural.advance_to(S // 2)
+    assert sorted(map(repr, got)) == sorted(map(repr, plain))
+    assert got != plain
+    assert venue.faults.injected["reorder_events"] == 1
+    await venue.close()
+    await natural.close()
+
+
+async def test_fill_races_cancel() -> None:
+    venue, got = await make("fill_races_cancel=1")
+    await venue.place(place("r", price="59000.0"))
+    await venue.advance_to(S // 10)
+    await venue.cancel(CancelOrder("r", BTC, ""))
+    await venue.advance_to(S // 2)
+    assert kinds(got) == [OrderAccepted, CancelRejected, OrderFilled]
+    assert isinstance(got[1], CancelRejected) and got[1].code == "ORDER_ALREADY_FILLED"
+    assert isinstance(got[2], OrderFilled) and got[2].last_price == D("59000.0")
+    await venue.close()
+
+
+async def test_fill_without_price() -> None:
+    venue, got = await make("fill_without_price=1")
+    await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    fill = got[-1]
+    assert isinstance(fill, OrderFilled) and fill.last_price == 0 and fill.last_qty == D("0.01")
+    (real,) = await venue.fills_since(0)
+    assert real.fill_id == fill.fill_id and real.last_price == D("60000.1")
+    await venue.close()
+
+
+async def test_rate_limit() -> None:
+    venue, _ = await make("rate_limit=1")
+    with pytest.raises(RateLimitedError) as info:
+        await venue.place(place("a"))
+    assert info.value.retryable
+    assert venue.engine.order(client_order_id="a") is None
+    with pytest.raises(RateLimitedError):
+        await venue.cancel(CancelOrder("a", BTC, ""))
+    await venue.close()
+
+
+async def test_stream_drop_events_only_visible_in_reports() -> None:
+    venue, got = await make("stream_drop=1,stream_drop_ns=10000000000")
+    await venue.place(place("a"))
+    await venue.place(place("b"))
+    await venue.advance_to(S)
+    assert got == []
+    assert len(venue.dropped) == 4 and venue.faults.injected["stream_drop"] == 1
+    assert len(await venue.fills_since(0)) == 2
+    assert (await venue.query(QueryOrder("b", BTC, "t"))).status is OrderStatus.FILLED
+    await venue.close()
+
+
+def test_fault_spec_parsing() -> None:
+    cfg = FaultConfig.parse("reject=0.05, no_response=0.02,stream_drop_ns=7,seed=3")
+    assert cfg.reject == 0.05 and cfg.no_response == 0.02 and cfg.stream_drop_ns == 7
+    assert cfg.seed == 3 and cfg.active and not FaultConfig.parse("").active
+    assert set(FAULT_KINDS) <= {f for f in FaultConfig.__dataclass_fields__}
+    with pytest.raises(ConfigError, match="unknown key 'rejekt'"):
+        FaultConfig.parse("rejekt=0.1")
+    with pytest.raises(ConfigError, match="bad value for reject: 'lots'"):
+        FaultConfig.parse("reject=lots")
+    with pytest.raises(ConfigError, match="reject: probability"):
+        FaultConfig.parse("reject=1.5")
+    with pytest.raises(ConfigError, match="key=value"):
+        FaultConfig.parse("reject")
+
+
+async def test_faulty_runs_are_deterministic_for_a_seed() -> None:
+    async def run(seed: int) -> tuple[list[VenueEvent], dict[str, int]]:
+        spec = ",".join(f"{k}=0.2" for k in FAULT_KINDS if k != "stream_drop")
+        venue, got = await make(f"{spec},seed={seed}")
+        for i in range(30):
+            try:
+                price = None if i % 3 else "59990.0"
+                await venue.place(place(f"o{i}", price=price))
+                if i % 3 == 0:
+                    await venue.cancel(CancelOrder(f"o{i}", BTC, ""))
+            except (UnknownOutcomeError, RateLimitedError):
+                pass
+            await venue.advance_to((i + 1) * S // 4)
+        await venue.advance_to(10 * S)
+        await venue.close()
+        return got, dict(venue.faults.injected)
+
+    first, second, other = await run(11), await run(11), await run(12)
+    assert first == second
+    assert first != other
+    assert set(first[1]) == set(FAULT_KINDS) - {"stream_drop"}

@@ -1,0 +1,102 @@
+"""Price processes, replay, candles, quotes and funding."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pink.errors import ConfigError
+from pink.kernel.messages import OrderSide, OrderType, Side, TimeInForce
+from pink.venues.sim import MarketConfig, MatchingEngine, NewOrder, default_instruments
+from pink.venues.sim.prices import load_price_csv
+
+S = 1_000_000_000
+D = Decimal
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+
+
+def market(coid: str, symbol: str, side: OrderSide, pos: Side, qty: str) -> NewOrder:
+    return NewOrder(coid, symbol, side, pos, D(qty), OrderType.MARKET, None, TimeInForce.GTC, False)
+
+
+def test_random_walk_prices_are_on_the_tick_and_move() -> None:
+    eng = MatchingEngine(default_instruments(), seed=5)
+    insts = default_instruments()
+    seen = set()
+    for t in range(1, 200):
+        eng.advance(t * S)
+        for sym, inst in insts.items():
+            q = eng.quote(sym)
+            for px in (q.bid, q.ask, q.last, q.mark):
+                assert px > 0 and px % inst.tick == 0
+            assert q.ask - q.bid == inst.tick
+            seen.add((sym, q.bid))
+    assert len(seen) > 100  # it moved
+
+
+def test_candle_csv_replays_open_extremes_close_and_builds_candles() -> None:
+    points = load_price_csv(FIXTURES / "btc_candles.csv")
+    assert len(points) == 12
+    # a down candle visits the high first, an up candle the low first
+    assert [p for _, p, _ in points[8:12]] == [D(60080), D(60090), D(59900), D(59910)]
+    eng = MatchingEngine(
+        {"BTC-USDT": default_instruments()["BTC-USDT"]},
+        market=MarketConfig(replay={"BTC-USDT": str(FIXTURES / "btc_candles.csv")}),
+    )
+    eng.advance(200 * S)
+    bars = eng.candles("BTC-USDT", 60, 10)
+    assert [(b.ts, b.open, b.high, b.low, b.close) for b in bars] == [
+        (0, D(60000), D(60050), D(59950), D(60020)),
+        (60 * S, D(60020), D(60100), D(60000), D(60080)),
+        (120 * S, D(60080), D(60090), D(59900), D(59910)),
+    ]
+    assert sum(b.volume for b in bars) == D(24)
+    assert len(eng.candles("BTC-USDT", 60, 2)) == 2
+
+
+def test_csv_errors_name_the_row(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts_ms,price\n0,100\n1000,abc\n")
+    with pytest.raises(ConfigError, match="not a number"):
+        load_price_csv(bad)
+    bad.write_text("0,1,2,3\n")
+    with pytest.raises(ConfigError, match="columns"):
+        load_price_csv(bad)
+
+
+@pytest.mark.parametrize(("rate", "long_sign"), [("0.0001", -1), ("-0.0003", 1)])
+def test_funding_charged_each_interval_with_the_right_sign(rate: str, long_sign: int) -> None:
+    cfg = MarketConfig(volatility_per_s=D(0), funding_rate=D(rate), step_ns=60 * S)
+    eng = MatchingEngine(default_instruments(), market=cfg, funding_interval_s=3600)
+    eng.submit(market("l", "ETH-USDT", OrderSide.BUY, Side.LONG, "0.5"), 10 * S)
+    eng.submit(market("s", "ETH-USDT", OrderSide.SELL, Side.SHORT, "0.2"), 10 * S)
+    before = eng.balance().balance
+    mark = eng.quote("ETH-USDT").mark
+    assert eng.advance(3599 * S) == []
+    evs = eng.advance(7200 * S)
+    assert [e.ts for e in evs] == [3600 * S, 3600 * S, 7200 * S, 7200 * S]
+    per_hour_long = D("0.5") * mark * D(rate)
+    per_hour_short = D("0.2") * mark * D(rate)
+    assert evs[0].amount == -per_hour_long and evs[0].amount * long_sign > 0
+    assert evs[1].amount == per_hour_short and evs[1].amount * long_sign < 0
+    assert len({e.funding_id for e in evs}) == 4
+    assert eng.funding_since(7200 * S) == evs[2:]
+    total = sum(e.amount for e in evs)
+    assert eng.balance().balance == before + total
+    assert [r for r in eng.funding_history if r[0] == "ETH-USDT"] == [
+        ("ETH-USDT", D(rate), 3600 * S),
+        ("ETH-USDT", D(rate), 7200 * S),
+    ]
+
+
+def test_funding_rate_follows_the_price_process() -> None:
+    eng = MatchingEngine(default_instruments(), seed=9, market=MarketConfig(volatility_per_s=D("0.001")))
+    rates = set()
+    for t in range(1, 50):
+        eng.advance(t * 10 * S)
+        q = eng.quote("BTC-USDT")
+        assert abs(q.funding_rate) <= D("0.003")
+        rates.add(q.funding_rate)
+    assert len(rates) > 5

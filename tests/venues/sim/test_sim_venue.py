@@ -1,0 +1,137 @@
+"""SimVenue: latency, asynchronous delivery, reports, lifecycle."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pink.errors import ClosedError, LeverageError
+from pink.kernel.messages import (
+    CancelOrder,
+    CancelRejected,
+    EnsureLeverage,
+    OrderAccepted,
+    OrderFilled,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    QueryOrder,
+    Side,
+    TimeInForce,
+    VenueEvent,
+)
+from pink.venues.sim import Latency, MarketConfig, MatchingEngine, SimVenue, default_instruments
+
+S = 1_000_000_000
+MS = 1_000_000
+D = Decimal
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+BTC = "BTC-USDT"
+
+
+def replay_venue(latency: Latency = Latency()) -> SimVenue:  # noqa: B008
+    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")}, level_qty={BTC: D("0.01")})
+    return SimVenue(MatchingEngine(default_instruments(), market=market), latency=latency)
+
+
+def place(coid: str, side: OrderSide, qty: str, price: str | None = None, pos: Side | None = None) -> PlaceOrder:
+    return PlaceOrder(
+        coid, 0, BTC, side, pos or (Side.LONG if side is OrderSide.BUY else Side.SHORT), D(qty),
+        OrderType.MARKET if price is None else OrderType.LIMIT,
+        None if price is None else D(price), TimeInForce.GTC, False, 5,
+    )  # fmt: skip
+
+
+async def test_e24_simulator_rests_limits_and_fills_asynchronously() -> None:
+    venue = replay_venue()
+    got: list[tuple[int, VenueEvent]] = []
+    await venue.start(lambda ev: got.append((venue.now, ev)))
+    try:
+        assert await venue.place(place("t00001-e1", OrderSide.BUY, "0.06", "59985.0")) is None
+        assert got == []  # nothing is synchronous
+        assert venue.next_due() == 5 * MS
+        await venue.advance_to(4 * MS)
+        assert got == []
+        await venue.advance_to(5 * MS)
+        assert [type(e) for _, e in got] == [OrderAccepted]
+        (rep,) = await venue.open_orders()
+        assert rep.status is OrderStatus.NEW and rep.client_order_id == "t00001-e1"
+        await venue.advance_to(3 * S)  # the market crossed at 3 s; the fill is 10 ms away
+        assert len(got) == 1 and venue.next_due() == 3 * S + 10 * MS
+        await venue.advance_to(6 * S)
+        fills = [e for _, e in got if isinstance(e, OrderFilled)]
+        assert [(f.last_qty, f.cum_qty) for f in fills] == [
+            (D("0.025"), D("0.025")),
+            (D("0.025"), D("0.050")),
+            (D("0.010"), D("0.060")),
+        ]
+        assert [t for t, e in got[1:]] == [3 * S + 10 * MS, 4 * S + 10 * MS, 5 * S + 10 * MS]
+        report = await venue.query(QueryOrder("t00001-e1", BTC, "test"))
+        assert report.status is OrderStatus.FILLED and report.avg_price == D("59985")
+        assert await venue.fills_since(0) == fills
+        (pos,) = await venue.positions()
+        assert pos.quantity == D("0.06") and pos.entry_price == D("59985")
+    finally:
+        await venue.close()
+
+
+async def test_an_ack_may_come_after_its_first_fill() -> None:
+    venue = replay_venue(Latency(ack_ns=50 * MS, fill_ns=10 * MS))
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    await venue.place(place("a", OrderSide.BUY, "0.02"))
+    await venue.advance_to(S // 2)
+    assert [type(e) for e in got] == [OrderFilled, OrderFilled, OrderAccepted]
+    await venue.close()
+
+
+async def test_a_fill_may_arrive_after_the_cancel_request() -> None:
+    venue = replay_venue(Latency(fill_ns=20 * MS, cancel_ns=5 * MS))
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    await venue.place(place("r", OrderSide.BUY, "0.01", "59985.0"))
+    await venue.advance_to(3 * S + 1 * MS)  # filled at 3 s inside the venue, not yet delivered
+    assert [type(e) for e in got] == [OrderAccepted]
+    await venue.cancel(CancelOrder("r", BTC, ""))
+    await venue.advance_to(4 * S)
+    assert [type(e) for e in got] == [OrderAccepted, CancelRejected, OrderFilled]
+    rej = got[1]
+    assert isinstance(rej, CancelRejected) and rej.code == "ORDER_ALREADY_FILLED"
+    await venue.close()
+
+
+async def test_reports_counters_leverage_and_close() -> None:
+    venue = replay_venue()
+    await venue.start(lambda ev: None)
+    assert set(await venue.instruments()) == {"BTC-USDT", "ETH-USDT", "DOGE-USDT"}
+    nf = await venue.query(QueryOrder("nope", BTC, "test"))
+    assert nf.status is OrderStatus.NOT_FOUND and nf.cum_qty == 0
+    await venue.ensure_leverage(EnsureLeverage(BTC, Side.LONG, 5))  # already 5
+    await venue.ensure_leverage(EnsureLeverage(BTC, Side.LONG, 10))
+    assert venue.calls["ensure_leverage"] == 2 and venue.calls["set_leverage"] == 1
+    with pytest.raises(LeverageError):
+        await venue.ensure_leverage(EnsureLeverage(BTC, Side.LONG, 1000))
+    q = await venue.quote(BTC)
+    assert q.bid == D("60000.0") and q.ask == D("60000.1")
+    bal = await venue.balance()
+    assert bal.balance == bal.available == D("10000")
+    assert await venue.funding_since(0) == []
+    await venue.close()
+    await venue.close()  # idempotent
+    with pytest.raises(ClosedError):
+        await venue.balance()
+    with pytest.raises(ClosedError):
+        await venue.place(place("z", OrderSide.BUY, "0.01"))
+    with pytest.raises(ClosedError):
+        await venue.advance_to(S)
+
+
+def test_public_api_is_exported() -> None:
+    import pink.venues.sim as sim
+
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None
+    assert {"MatchingEngine", "SimVenue", "FaultConfig", "default_instruments"} <= set(sim.__all__)
