@@ -1,0 +1,92 @@
+"""``pink sim-bingx``: serve the BingX-compatible simulator until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Annotated
+
+import typer
+
+from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
+from pink.venues.bingx.server_faults import ServerFaults
+
+__all__ = ["register", "serve"]
+
+
+async def serve(
+    *,
+    host: str,
+    port: int,
+    seed: int,
+    faults: str,
+    api_key: str,
+    secret_key: str,
+    hedge: bool,
+    rate_limits: bool,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the server and print its URLs; return when ``stop`` is set or on SIGINT/SIGTERM."""
+    from pink.venues.sim.engine import MatchingEngine
+    from pink.venues.sim.instruments import default_instruments
+
+    engine = MatchingEngine(default_instruments(), seed=seed, start_ts=time.time_ns())
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with BingxSimServer(
+            engine,
+            host=host,
+            port=port,
+            seed=seed,
+            api_key=api_key,
+            secret_key=secret_key,
+            faults=ServerFaults.parse(faults, seed=seed),
+            hedge=hedge,
+            rate_limits=rate_limits,
+        ) as server:
+            print(f"sim-bingx REST   {server.base_url}", flush=True)
+            print(f"sim-bingx WS     {server.ws_url}?listenKey=<key>", flush=True)
+            print(f"sim-bingx market {server.market_ws_url}", flush=True)
+            print(f"api key {api_key}  secret key {secret_key}", flush=True)
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("sim-bingx stopped", flush=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sim-bingx`` command to ``app``."""
+
+    @app.command("sim-bingx")
+    def sim_bingx(
+        host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="port (0 = any free port)")] = 8080,
+        seed: Annotated[int, typer.Option(help="seed of prices and faults")] = 1,
+        faults: Annotated[str, typer.Option(help="fault spec, e.g. 'order504=#1,slow_ms=200'")] = "",
+        api_key: Annotated[str, typer.Option("--api-key")] = DEFAULT_API_KEY,
+        secret_key: Annotated[str, typer.Option("--secret-key")] = DEFAULT_SECRET_KEY,
+        hedge: Annotated[bool, typer.Option(help="start in hedge (dual-side) mode")] = False,
+        rate_limits: Annotated[bool, typer.Option(help="enforce BingX rate limits")] = True,
+    ) -> None:
+        """Serve a BingX-compatible REST + WebSocket simulator (see REFERENCE.md §10)."""
+        try:
+            ServerFaults.parse(faults)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+        asyncio.run(
+            serve(
+                host=host,
+                port=port,
+                seed=seed,
+                faults=faults,
+                api_key=api_key,
+                secret_key=secret_key,
+                hedge=hedge,
+                rate_limits=rate_limits,
+            )
+        )

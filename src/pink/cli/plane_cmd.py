@@ -1,0 +1,209 @@
+"""``pink status``, ``pink health`` and ``pink control ...``: the operator's view.
+
+All three find a running ``pink run`` by its data dir (``--data-dir``,
+default ``$PINK_DATA_DIR`` or ``./data``): the state plane through
+``plane.json``, health through ``health.json``, switches in ``control.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from pink.errors import CodecError, ConfigError
+from pink.plane.control import ControlReader, ControlWriter
+from pink.plane.health import HealthReport, read_health
+from pink.plane.shm import PlaneGoneError, PlaneReader
+
+__all__ = ["register"]
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="PINK_DATA_DIR", help="data dir of the running `pink run`"),
+]
+By = Annotated[str, typer.Option("--by", help="who makes the change (default: your login)")]
+Note = Annotated[str, typer.Option("--note", help="why")]
+DEFAULT_DIR = Path("data")
+
+
+def _slots_table(reader: PlaneReader) -> Table:
+    table = Table(title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}")
+    for col in ("slot", "state", "trade", "symbol", "side", "entered", "remaining",
+                "entry vwap", "realized", "fees", "working order", "desync"):
+        table.add_column(col, justify="right" if col in ("slot", "entered", "remaining",
+                                                          "entry vwap", "realized", "fees")
+                         else "left")
+    for i in reader.slots:
+        v = reader.read_slot(i)
+        if v is None:
+            table.add_row(str(i), "-", *[""] * 10)
+            continue
+        table.add_row(
+            str(i), v.state, v.trade_id, v.symbol, v.side.value if v.side else "",
+            str(v.entry_qty), str(v.remaining_qty), str(v.entry_vwap), str(v.realized_pnl),
+            str(v.fees), v.working_order, v.desync_reason,
+        )
+    return table
+
+
+def _account_table(reader: PlaneReader) -> Table:
+    table = Table(title="account")
+    for col in ("capital", "initial", "gross PnL", "fees", "funding", "net PnL", "seq"):
+        table.add_column(col, justify="right")
+    a = reader.read_account()
+    if a is None:
+        table.add_row("(not written yet)", *[""] * 6)
+    else:
+        table.add_row(str(a.capital), str(a.initial_capital), str(a.gross_pnl), str(a.fees),
+                      str(a.funding), str(a.net_pnl), str(a.seq))
+    return table
+
+
+def _health_table(report: HealthReport | None) -> Table:
+    table = Table(title="health")
+    table.add_column("part")
+    table.add_column("backend")
+    table.add_column("state")
+    if report is None:
+        table.add_row("runtime", "", "no health.json yet")
+        return table
+    if report.ledger_requested:
+        state = "ok" if report.ledger_ok else f"FAILING: {report.ledger_error}"
+        table.add_row("ledger", report.ledger_backend, f"{state}, backlog {report.ledger_backlog}")
+    for s in report.sinks:
+        if not s.requested:
+            table.add_row(f"sink {s.name}", "absent", "not configured")
+            continue
+        state = "connected" if s.connected else f"DOWN: {s.last_error}"
+        table.add_row(f"sink {s.name}", s.backend,
+                      f"{state}; depth {s.queue_depth}, published {s.published}, "
+                      f"failures {s.failures}, drops {s.drops}")
+    if report.venue:
+        age = report.last_venue_event_age_ms
+        table.add_row("venue", report.venue,
+                      f"rest {'up' if report.venue_connected else 'DOWN'}, stream "
+                      f"{'up' if report.stream_connected else 'DOWN'}, last event "
+                      f"{'-' if age is None else f'{age / 1000:.1f} s'} ago")
+    for name, depth in sorted(report.queue_depths.items()):
+        table.add_row(f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
+    problems = report.problems(time.time_ns())
+    table.add_row("problems", "", "none" if not problems else "\n".join(problems))
+    return table
+
+
+def _status_view(reader: PlaneReader, data_dir: Path) -> Group:
+    control = ControlReader(data_dir).current().snapshot
+    switches = (f"control v{control.version}: pause_entries={control.pause_entries} "
+                f"kill={control.kill} max_leverage={control.max_leverage} "
+                f"max_notional={control.max_position_notional} "
+                f"(by {control.changed_by or '-'}: {control.note or '-'})")
+    try:
+        report = read_health(data_dir)
+    except CodecError as exc:
+        report = None
+        switches += f"\nhealth.json unreadable: {exc}"
+    return Group(_slots_table(reader), _account_table(reader), switches, _health_table(report))
+
+
+def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "--watch")) -> None:
+    """Slots, working orders, capital and PnL of a running `pink run`, and its health."""
+    console = Console()
+    try:
+        reader = PlaneReader.open(data_dir)
+    except PlaneGoneError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        if not watch:
+            console.print(_status_view(reader, data_dir))
+            return
+        with Live(_status_view(reader, data_dir), console=console, auto_refresh=False) as live:
+            while True:
+                reader.wait_for_change(1.0)  # refresh on change, or each second for health
+                live.update(_status_view(reader, data_dir), refresh=True)
+    except PlaneGoneError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.close()
+
+
+def health(data_dir: DataDir = DEFAULT_DIR) -> None:
+    """Health of a running `pink run`; exits 1 when something asked for is not working."""
+    console = Console()
+    try:
+        report = read_health(data_dir)
+    except CodecError as exc:
+        console.print(f"[red]health.json is malformed: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if report is None:
+        console.print(f"[red]no health report in {data_dir}: is `pink run` running?[/red]")
+        raise typer.Exit(2)
+    console.print(_health_table(report))
+    if report.problems(time.time_ns()):
+        raise typer.Exit(1)
+
+
+def _control(command: str, value: str | None, data_dir: Path, by: str, note: str) -> None:
+    console = Console()
+    try:
+        state = ControlWriter(data_dir).apply(command, value, by=by, note=note)
+    except ConfigError as exc:
+        console.print(f"[red]refused: {exc}[/red] (the previous control snapshot stays in force)")
+        raise typer.Exit(1) from None
+    s = state.snapshot
+    console.print(f"control v{s.version} by {s.changed_by}: pause_entries={s.pause_entries} "
+                  f"kill={s.kill} max_leverage={s.max_leverage} "
+                  f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}")
+
+
+def _simple(command: str, doc: str):  # type: ignore[no-untyped-def]
+    def run(data_dir: DataDir = DEFAULT_DIR, by: By = "", note: Note = "") -> None:
+        _control(command, None, data_dir, by, note)
+
+    run.__doc__ = doc
+    return run
+
+
+Value = Annotated[str, typer.Argument(metavar="X", help="the new limit")]
+
+
+def _valued(command: str, doc: str):  # type: ignore[no-untyped-def]
+    def run(
+        value: Value,
+        data_dir: DataDir = DEFAULT_DIR,
+        by: By = "",
+        note: Note = "",
+    ) -> None:
+        _control(command, value, data_dir, by, note)
+
+    run.__doc__ = doc
+    return run
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status``, ``health`` and the ``control`` group to ``app``."""
+    app.command("status")(status)
+    app.command("health")(health)
+    control = typer.Typer(help="Operator switches of a running `pink run` (control.json).",
+                          no_args_is_help=True)
+    control.command("pause-entries")(_simple("pause-entries", "Refuse new entries; exits go on."))
+    control.command("resume")(_simple("resume", "Accept new entries again."))
+    control.command("kill")(_simple("kill", "Kill switch: the kernel refuses every intent."))
+    control.command("unkill")(_simple("unkill", "Release the kill switch."))
+    control.command("flatten")(_simple(
+        "flatten", "Close every open slot now (and pause entries): bumps flatten_seq."))
+    control.command("set-max-leverage")(
+        _valued("set-max-leverage", "Highest leverage an intent may ask for."))
+    control.command("set-max-notional")(
+        _valued("set-max-notional", "Largest position notional (or 'none')."))
+    app.add_typer(control, name="control")
+

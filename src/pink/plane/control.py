@@ -1,0 +1,251 @@
+"""The control plane: operator switches in one file under the data dir.
+
+``<data_dir>/control.json`` holds a :class:`ControlState`: the kernel's
+:class:`~pink.kernel.messages.ControlSnapshot` (version, pause_entries, kill,
+max_leverage, max_position_notional, changed_by, note) plus ``flatten_seq``
+and ``changed_ns``. The file is written atomically (temp file + fsync +
+rename), mode 0600, and only by its owner.
+
+Flatten is a command, not a state: ``pink control flatten`` increments
+``flatten_seq`` (and pauses entries, so the policy does not re-open at
+once). The runtime remembers the last ``flatten_seq`` it acted on; when the
+current one is higher it exits every open slot (close_all) and cancels
+working entries, then journals the sequence it handled. Replaying the
+journal therefore never flattens twice.
+
+:class:`ControlReader` caches by version: each ``current()`` is one
+``os.stat``; the file is parsed only when (mtime_ns, size, inode) changed
+(F27). A file that is malformed or owned by someone else is refused and the
+previous snapshot stays in force (``last_error`` says why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import getpass
+import os
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from pink.errors import CodecError, ConfigError
+from pink.kernel.messages import ControlSnapshot
+from pink.plane.codec import codec_for
+
+__all__ = [
+    "COMMANDS",
+    "CONTROL_FILE",
+    "MAX_LEVERAGE_LIMIT",
+    "ControlReader",
+    "ControlState",
+    "ControlWriter",
+]
+
+CONTROL_FILE = "control.json"
+MAX_LEVERAGE_LIMIT = 125
+COMMANDS = (
+    "pause-entries",
+    "resume",
+    "kill",
+    "unkill",
+    "flatten",
+    "set-max-leverage",
+    "set-max-notional",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlState:
+    """What is in the control file: the kernel's snapshot plus the flatten command."""
+
+    snapshot: ControlSnapshot = field(default_factory=ControlSnapshot)
+    flatten_seq: int = 0
+    changed_ns: int = 0
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+
+def validate(state: ControlState) -> None:
+    """Raise ConfigError naming the first bad field."""
+    snap = state.snapshot
+    if snap.version < 0 or state.flatten_seq < 0:
+        raise ConfigError("control: version and flatten_seq must be >= 0")
+    if not isinstance(snap.max_leverage, int) or not 1 <= snap.max_leverage <= MAX_LEVERAGE_LIMIT:
+        raise ConfigError(
+            f"control: max_leverage must be an integer in 1..{MAX_LEVERAGE_LIMIT}, "
+            f"got {snap.max_leverage!r}"
+        )
+    notional = snap.max_position_notional
+    if notional is not None and (not notional.is_finite() or notional <= 0):
+        raise ConfigError(f"control: max_position_notional must be > 0, got {notional}")
+    if not snap.changed_by.strip():
+        raise ConfigError("control: changed_by must name who made the change")
+
+
+def _check_owner(path: Path, st: os.stat_result) -> None:
+    if st.st_uid != os.getuid():
+        raise ConfigError(
+            f"control: {path} is owned by uid {st.st_uid}, not by you (uid {os.getuid()}); "
+            "refusing it"
+        )
+
+
+class ControlReader:
+    """The runtime's view of the control file, re-parsed only when it changed."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(data_dir) / CONTROL_FILE
+        self._key: tuple[int, int, int] | None = None
+        self._state = ControlState()
+        self.parses = 0
+        self.last_error = ""
+
+    def current(self) -> ControlState:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return self._state  # nothing written yet (or removed): keep what is in force
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if key == self._key:
+            return self._state
+        self._key = key
+        try:
+            _check_owner(self.path, st)
+            self._state = self._parse()
+            self.last_error = ""
+        except (ConfigError, CodecError, OSError) as exc:
+            self.last_error = f"{exc}; version {self._state.version} stays in force"
+        return self._state
+
+    def _parse(self) -> ControlState:
+        self.parses += 1
+        state = codec_for(ControlState).decode(self.path.read_bytes())
+        validate(state)
+        return state
+
+
+class ControlWriter:
+    """Used by ``pink control``: validates, then replaces the file atomically."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(data_dir)
+        self.path = self.dir / CONTROL_FILE
+
+    def read(self) -> ControlState:
+        """The state in force (a default one if nothing was written)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return ControlState()
+        _check_owner(self.path, st)
+        try:
+            state = codec_for(ControlState).decode(self.path.read_bytes())
+        except CodecError as exc:
+            raise ConfigError(f"control: {self.path} is malformed: {exc}") from exc
+        validate(state)
+        return state
+
+    def apply(
+        self, command: str, value: str | None = None, *, by: str = "", note: str = ""
+    ) -> ControlState:
+        """Apply one operator command; returns the new state in force."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(self.dir / ".control.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)  # two operators at once: one after the other
+            return self._apply(command, value, by=by, note=note)
+        finally:
+            os.close(lock_fd)
+
+    def _apply(self, command: str, value: str | None, *, by: str, note: str) -> ControlState:
+        prev = self.read()
+        snap = prev.snapshot
+        flatten_seq = prev.flatten_seq
+        if command == "pause-entries":
+            snap = dataclasses.replace(snap, pause_entries=True)
+        elif command == "resume":
+            snap = dataclasses.replace(snap, pause_entries=False)
+        elif command == "kill":
+            snap = dataclasses.replace(snap, kill=True)
+        elif command == "unkill":
+            snap = dataclasses.replace(snap, kill=False)
+        elif command == "flatten":
+            snap = dataclasses.replace(snap, pause_entries=True)
+            flatten_seq += 1
+        elif command == "set-max-leverage":
+            snap = dataclasses.replace(snap, max_leverage=_parse_leverage(value))
+        elif command == "set-max-notional":
+            snap = dataclasses.replace(snap, max_position_notional=_parse_notional(value))
+        else:
+            known = ", ".join(COMMANDS)
+            raise ConfigError(f"control: unknown command {command!r} (one of {known})")
+        who = by.strip() or getpass.getuser()
+        snap = dataclasses.replace(snap, version=prev.version + 1, changed_by=who, note=note)
+        state = ControlState(snapshot=snap, flatten_seq=flatten_seq, changed_ns=time.time_ns())
+        self.write(state, expect_version=prev.version)
+        return state
+
+    def write(self, state: ControlState, *, expect_version: int | None = None) -> None:
+        """Validate and atomically replace the file; a refused write changes nothing."""
+        validate(state)
+        current = self.read()
+        if expect_version is not None and current.version != expect_version:
+            raise ConfigError(
+                f"control: version moved from {expect_version} to {current.version} "
+                "meanwhile; retry"
+            )
+        if state.version <= current.version:
+            raise ConfigError(
+                f"control: version {state.version} is not newer than {current.version} in force"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data = codec_for(ControlState).encode(state)
+        tmp = self.dir / f".{CONTROL_FILE}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, self.path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _parse_leverage(value: str | None) -> int:
+    try:
+        lev = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"control: max leverage must be an integer, got {value!r}") from None
+    if not 1 <= lev <= MAX_LEVERAGE_LIMIT:
+        raise ConfigError(f"control: max leverage must be in 1..{MAX_LEVERAGE_LIMIT}, got {lev}")
+    return lev
+
+
+def _parse_notional(value: str | None) -> Decimal | None:
+    text = str(value).strip().lower()
+    if text in ("none", "off", ""):
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(
+            f"control: max notional must be a number or 'none', got {value!r}"
+        ) from None
+    if not amount.is_finite() or amount <= 0:
+        raise ConfigError(f"control: max notional must be > 0, got {value!r}")
+    return amount

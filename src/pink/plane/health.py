@@ -1,0 +1,130 @@
+"""Health of a running ``pink run``, readable from another process.
+
+The runtime fills a :class:`HealthReport` every few seconds and writes it
+atomically (temp + rename, mode 0600) to ``<data_dir>/health.json``;
+``pink health`` reads it. :meth:`HealthReport.problems` names every part that
+was asked for and is not working (F8, F22): an empty list means healthy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pink.plane.codec import codec_for
+
+__all__ = [
+    "HEALTH_FILE",
+    "HealthReport",
+    "SinkHealth",
+    "read_health",
+    "write_health",
+]
+
+HEALTH_FILE = "health.json"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkHealth:
+    """One projection sink. ``requested`` False means it is absent by configuration."""
+
+    name: str
+    backend: str  # e.g. "redis://127.0.0.1:6390/0", "hazelcast://127.0.0.1:5710"
+    requested: bool = True
+    optional: bool = False
+    connected: bool = False
+    queue_depth: int = 0
+    published: int = 0
+    failures: int = 0
+    drops: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    ts: int  # ns since the epoch, when the runtime wrote it
+    account_id: str = ""
+    runtime_id: str = ""
+    pid: int = 0
+    ledger_backend: str = ""  # "chdb:///path", "clickhouse+http://...", "" when none
+    ledger_requested: bool = False
+    ledger_ok: bool = True
+    ledger_backlog: int = 0  # rows in the outbox not yet in the ledger
+    ledger_error: str = ""
+    sinks: tuple[SinkHealth, ...] = ()
+    venue: str = ""
+    venue_connected: bool = False
+    stream_connected: bool = False
+    last_venue_event_age_ms: int | None = None
+    queue_depths: dict[str, int] = field(default_factory=dict)
+    drops: dict[str, int] = field(default_factory=dict)
+    desync_slots: tuple[int, ...] = ()
+    max_ledger_backlog: int = 10_000
+    max_event_age_ms: int = 120_000  # no venue event for longer is a problem
+    interval_ms: int = 5_000  # how often the runtime rewrites the report
+
+    def problems(self, now_ns: int | None = None) -> list[str]:
+        """What was asked for and is not working, one sentence each."""
+        out: list[str] = []
+        if now_ns is not None:
+            age_ms = (now_ns - self.ts) // 1_000_000
+            if age_ms > 3 * self.interval_ms:
+                out.append(f"health report is {age_ms / 1000:.1f} s old: is the runtime running?")
+        if self.ledger_requested:
+            if not self.ledger_ok:
+                out.append(f"ledger {self.ledger_backend} is not working: {self.ledger_error}")
+            if self.ledger_backlog > self.max_ledger_backlog:
+                out.append(
+                    f"ledger backlog {self.ledger_backlog} rows exceeds {self.max_ledger_backlog}"
+                )
+        for sink in self.sinks:
+            if not sink.requested:
+                continue
+            if not sink.connected:
+                why = f": {sink.last_error}" if sink.last_error else ""
+                out.append(f"projection sink {sink.name} ({sink.backend}) is not connected{why}")
+            elif sink.drops:
+                out.append(f"projection sink {sink.name} dropped {sink.drops} updates")
+        if self.venue:
+            if not self.venue_connected:
+                out.append(f"venue {self.venue} is not connected")
+            if not self.stream_connected:
+                out.append(f"venue {self.venue} event stream is not connected")
+            age = self.last_venue_event_age_ms
+            if self.stream_connected and age is not None and age > self.max_event_age_ms:
+                out.append(f"no venue event for {age / 1000:.0f} s")
+        if self.desync_slots:
+            out.append(f"slots in DESYNC: {', '.join(map(str, self.desync_slots))}")
+        return out
+
+
+def write_health(data_dir: str | os.PathLike[str], report: HealthReport) -> Path:
+    """Write ``report`` atomically to ``<data_dir>/health.json``."""
+    ddir = Path(data_dir)
+    ddir.mkdir(parents=True, exist_ok=True)
+    path = ddir / HEALTH_FILE
+    tmp = ddir / f".{HEALTH_FILE}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, codec_for(HealthReport).encode(report))
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return path
+
+
+def read_health(data_dir: str | os.PathLike[str]) -> HealthReport | None:
+    """The last report, or None when there is none. Raises CodecError if malformed."""
+    try:
+        data = (Path(data_dir) / HEALTH_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    return codec_for(HealthReport).decode(data)

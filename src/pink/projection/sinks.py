@@ -1,0 +1,246 @@
+"""Projection sinks: Redis (redis-py asyncio) and Hazelcast (client in a thread).
+
+A sink publishes a batch: latest states as ``(key, view)`` and trade events
+in order. It raises on failure; the :class:`~pink.projection.projector.Projector`
+counts it, reconnects with backoff and re-publishes the current state.
+
+Redis: one hash per slot / account (``HSET pink:{account}:{runtime}:slot:{i}``),
+trade events on a stream (``XADD pink:{account}:{runtime}:events MAXLEN ~ N``)
+with fields ``type`` and ``data`` (the record's strict JSON).
+
+Hazelcast: one IMap ``pink:{account}:{runtime}:state`` whose entries are
+``slot:{i}`` and ``account`` (HazelcastJsonValue), and a ReliableTopic
+``pink:{account}:{runtime}:events`` carrying ``{"type": ..., "data": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import types
+import warnings
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from pink.plane.codec import codec_for
+
+__all__ = [
+    "HazelcastSink",
+    "RedisSink",
+    "Sink",
+    "event_json",
+    "flat_fields",
+    "load_hazelcast",
+]
+
+log = logging.getLogger("pink.projection")
+
+
+class Sink(Protocol):
+    name: str
+    backend: str
+    optional: bool
+
+    def bind(self, prefix: str) -> None:
+        """Receive the key prefix ``pink:{account}:{runtime}``."""
+
+    async def connect(self) -> None: ...
+
+    async def publish(
+        self, states: Sequence[tuple[str, object]], events: Sequence[object]
+    ) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def aclose(self) -> None:
+        """Disconnect for good and release threads or pools."""
+
+
+def flat_fields(view: object) -> dict[str, str]:
+    """A view as a flat hash: every field as text ("" for None)."""
+    raw: dict[str, Any] = msgspec.to_builtins(view)
+    out = {k: "" if v is None else str(v) for k, v in raw.items()}
+    out["_type"] = type(view).__name__
+    return out
+
+
+def event_json(record: object) -> bytes:
+    data = codec_for(type(record)).encode(record)
+    return b'{"type":"' + type(record).__name__.encode() + b'","data":' + data + b"}"
+
+
+class RedisSink:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6390/0",
+        *,
+        optional: bool = False,
+        timeout_s: float = 1.0,
+        stream_maxlen: int = 100_000,
+        name: str = "redis",
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.backend = url
+        self.optional = optional
+        self.timeout_s = timeout_s
+        self.stream_maxlen = stream_maxlen
+        self._prefix = "pink"
+        self._client: Any = None
+
+    def bind(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    async def connect(self) -> None:
+        import redis.asyncio as aredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        await self.disconnect()
+        pool = aredis.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=2,
+            timeout=self.timeout_s,
+            socket_connect_timeout=self.timeout_s,
+            socket_timeout=self.timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+        client = aredis.Redis(connection_pool=pool)
+        self._client = client
+        await client.ping()
+
+    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+        client = self._client
+        if client is None:
+            raise ConnectionError("redis sink is not connected")
+        async with client.pipeline(transaction=False) as pipe:
+            for key, view in states:
+                pipe.hset(f"{self._prefix}:{key}", mapping=flat_fields(view))
+            stream = f"{self._prefix}:events"
+            for record in events:
+                fields = {"type": type(record).__name__, "data": codec_for(type(record)).encode(record)}
+                pipe.xadd(stream, fields, maxlen=self.stream_maxlen, approximate=True)
+            await pipe.execute()
+
+    async def disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+            with contextlib.suppress(Exception):
+                await client.connection_pool.disconnect()
+
+    async def aclose(self) -> None:
+        await self.disconnect()
+
+
+def load_hazelcast() -> types.ModuleType:
+    """Import the Hazelcast client (it imports the deprecated ``asyncore``; not our warning).
+
+    Call it from the main thread: ``warnings.catch_warnings`` is not thread-safe.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The asyncore module", DeprecationWarning)
+        import hazelcast
+        import hazelcast.core
+
+    return hazelcast
+
+
+class _DowngradeRetryWarnings(logging.Filter):
+    """Hazelcast logs a traceback at WARNING on each retry: make it DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_hz_filter = _DowngradeRetryWarnings()
+
+
+class HazelcastSink:
+    def __init__(
+        self,
+        address: str = "127.0.0.1:5710",
+        *,
+        cluster_name: str = "pink-test",
+        optional: bool = False,
+        connect_timeout_s: float = 1.0,
+        invocation_timeout_s: float = 2.0,
+        name: str = "hazelcast",
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.cluster_name = cluster_name
+        self.backend = f"hazelcast://{address}/{cluster_name}"
+        self.optional = optional
+        self.connect_timeout_s = connect_timeout_s
+        self.invocation_timeout_s = invocation_timeout_s
+        self._prefix = "pink"
+        self._client: Any = None
+        self._map: Any = None
+        self._topic: Any = None
+        self._hz = load_hazelcast()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pink-hz")
+        hz_log = logging.getLogger("hazelcast")
+        if _hz_filter not in hz_log.filters:
+            hz_log.addFilter(_hz_filter)
+
+    def bind(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _connect(self) -> None:
+        self._shutdown()
+        client = self._hz.HazelcastClient(
+            cluster_name=self.cluster_name,
+            cluster_members=[self.address],
+            cluster_connect_timeout=self.connect_timeout_s,
+            connection_timeout=self.connect_timeout_s,
+            invocation_timeout=self.invocation_timeout_s,
+            smart_routing=False,
+            statistics_enabled=False,
+        )
+        self._client = client
+        self._map = client.get_map(f"{self._prefix}:state").blocking()
+        self._topic = client.get_reliable_topic(f"{self._prefix}:events").blocking()
+
+    def _publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+        json_value = self._hz.core.HazelcastJsonValue
+        if self._map is None or self._topic is None:
+            raise ConnectionError("hazelcast sink is not connected")
+        if states:
+            entries = {
+                key: json_value(codec_for(type(view)).encode(view).decode())
+                for key, view in states
+            }
+            self._map.put_all(entries)
+        if events:
+            self._topic.publish_all([event_json(r).decode() for r in events])
+
+    def _shutdown(self) -> None:
+        client, self._client, self._map, self._topic = self._client, None, None, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    async def connect(self) -> None:
+        await self._call(self._connect)
+
+    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+        await self._call(self._publish, states, events)
+
+    async def disconnect(self) -> None:
+        await self._call(self._shutdown)
+
+    async def aclose(self) -> None:
+        """Disconnect and stop the sink's thread (the projector calls it at close)."""
+        await self.disconnect()
+        self._pool.shutdown(wait=True)

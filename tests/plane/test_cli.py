@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from pink.cli.plane_cmd import register
+from pink.plane.control import ControlReader
+from pink.plane.health import HealthReport, SinkHealth, write_health
+from pink.plane.shm import StatePlane
+
+from .helpers import account_view, slot_view
+
+APP = typer.Typer()
+register(APP)
+RUN = ("import typer; from pink.cli.plane_cmd import register; "
+       "app = typer.Typer(); register(app); app()")
+
+
+def _report(connected: bool) -> HealthReport:
+    return HealthReport(ts=time.time_ns(), sinks=(
+        SinkHealth("redis", "redis://127.0.0.1:6390/0", connected=connected,
+                   last_error="" if connected else "Connection refused"),))
+
+
+def test_status_from_another_process(tmp_path: Path) -> None:
+    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
+    try:
+        plane.write_slot(slot_view(1, 1234))
+        plane.write_account(account_view(250))
+        write_health(tmp_path, _report(connected=False))
+        out = subprocess.run(
+            [sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60, env={"COLUMNS": "250", "PATH": ""},
+        )
+    finally:
+        plane.close()
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "acc-9 / run-9" in text and "t1234" in text and "c1234" in text
+    assert "10002.5" in text  # capital
+    assert "projection sink redis" in text and "not connected" in text
+
+
+def test_status_without_a_running_plane_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(APP, ["status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is `pink run` running" in result.output
+
+
+def test_health_exit_code(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(APP, ["health", "--data-dir", str(tmp_path)]).exit_code == 2
+    write_health(tmp_path, _report(connected=True))
+    assert runner.invoke(APP, ["health", "--data-dir", str(tmp_path)]).exit_code == 0
+    write_health(tmp_path, _report(connected=False))
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "Connection refused" in result.output
+
+
+def test_control_commands(tmp_path: Path) -> None:
+    runner = CliRunner()
+    d = ["--data-dir", str(tmp_path)]
+    ok = runner.invoke(APP, ["control", "pause-entries", *d, "--by", "ann", "--note", "CPI"])
+    assert ok.exit_code == 0, ok.output
+    assert runner.invoke(APP, ["control", "set-max-leverage", "7", *d]).exit_code == 0
+    bad = runner.invoke(APP, ["control", "set-max-leverage", "0", *d])
+    assert bad.exit_code == 1 and "refused" in bad.output
+    assert runner.invoke(APP, ["control", "flatten", *d, "--by", "ann"]).exit_code == 0
+    state = ControlReader(tmp_path).current()
+    assert state.snapshot.max_leverage == 7 and state.flatten_seq == 1
+    assert state.snapshot.changed_by == "ann" and state.version == 3

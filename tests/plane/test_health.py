@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from pink.errors import CodecError
+from pink.plane.health import HealthReport, SinkHealth, read_health, write_health
+
+
+def _healthy(now: int) -> HealthReport:
+    return HealthReport(
+        ts=now, account_id="a", runtime_id="r", pid=1,
+        ledger_backend="chdb:///tmp/x", ledger_requested=True, ledger_ok=True,
+        sinks=(SinkHealth("redis", "redis://127.0.0.1:6390/0", connected=True),
+               SinkHealth("hazelcast", "none", requested=False)),
+        venue="sim", venue_connected=True, stream_connected=True, last_venue_event_age_ms=50,
+    )
+
+
+def test_round_trip_and_healthy_has_no_problems(tmp_path: Path) -> None:
+    now = time.time_ns()
+    assert read_health(tmp_path) is None
+    write_health(tmp_path, _healthy(now))
+    report = read_health(tmp_path)
+    assert report == _healthy(now)
+    assert report.problems(now) == []
+
+
+def test_problems_name_what_was_asked_for_and_is_not_working() -> None:
+    now = time.time_ns()
+    report = HealthReport(
+        ts=now - 60 * 10**9, ledger_backend="chdb:///x", ledger_requested=True,
+        ledger_ok=False, ledger_error="disk full", ledger_backlog=20_000,
+        sinks=(SinkHealth("redis", "redis://h", connected=False, last_error="refused"),
+               SinkHealth("hz", "hazelcast://h", connected=True, drops=3),
+               SinkHealth("off", "none", requested=False)),
+        venue="bingx", venue_connected=False, stream_connected=True,
+        last_venue_event_age_ms=600_000, desync_slots=(2, 5),
+    )
+    problems = report.problems(now)
+    text = "\n".join(problems)
+    assert "60.0 s old" in text
+    assert "ledger chdb:///x is not working: disk full" in text
+    assert "ledger backlog 20000" in text
+    assert "projection sink redis (redis://h) is not connected: refused" in text
+    assert "projection sink hz dropped 3 updates" in text
+    assert "off" not in text
+    assert "venue bingx is not connected" in text
+    assert "no venue event for 600 s" in text
+    assert "slots in DESYNC: 2, 5" in text
+
+
+def test_malformed_health_file_is_a_codec_error(tmp_path: Path) -> None:
+    (tmp_path / "health.json").write_text('{"ts": 1, "mystery": 2}')
+    with pytest.raises(CodecError, match="unknown field `mystery`"):
+        read_health(tmp_path)

@@ -1,0 +1,94 @@
+"""Projection without services: queue semantics, hot-path cost, start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from pink.errors import ClosedError, StartupError
+from pink.projection.projector import Projector
+from pink.projection.queue import SinkQueue
+from pink.projection.sinks import HazelcastSink, RedisSink
+
+from .svc import free_port
+from .views import account, fill, slot
+
+
+def test_queue_coalesces_states_and_keeps_events_in_order() -> None:
+    q = SinkQueue(max_events=5)
+    for v in range(100):
+        q.put_state("slot:1", v)
+    q.put_state("account", "a")
+    for n in range(8):
+        q.put_event(n)
+    assert q.depth == 2 + 5 and q.drops == 3
+    states, events = q.take(3)
+    assert states == [("slot:1", 99), ("account", "a")]
+    assert events == [3, 4, 5]
+    q.put_state("slot:1", 100)
+    q.give_back(states, events)  # a failed batch: newer pending state wins
+    assert q.states == {"slot:1": 100, "account": "a"}
+    assert list(q.events) == [3, 4, 5, 6, 7]
+
+
+async def test_f8_projection_down_does_not_block_trading() -> None:
+    dead = free_port()
+    redis = RedisSink(f"redis://127.0.0.1:{dead}/0", optional=True, timeout_s=0.2)
+    hz = HazelcastSink(f"127.0.0.1:{free_port()}", optional=True, connect_timeout_s=0.3)
+    proj = Projector("acc", "run", [redis, hz], max_events=1000)
+    await proj.start()
+    try:
+        times: list[float] = []
+        for n in range(20_000):
+            t0 = time.perf_counter_ns()
+            proj.put_slot(slot(n % 8, n))
+            proj.put_event(fill(n))
+            if n % 10 == 0:
+                proj.put_account(account(n))
+            times.append((time.perf_counter_ns() - t0) / 1000)
+            if n % 1000 == 0:
+                await asyncio.sleep(0)  # the loop runs: sinks keep failing meanwhile
+        await asyncio.sleep(0.5)
+        times.sort()
+        p99 = times[int(len(times) * 0.99)]
+        assert statistics.median(times) < 50 and p99 < 1000, (statistics.median(times), p99)
+        for h in proj.health():
+            assert not h.connected and h.failures >= 1 and h.last_error
+            assert h.drops == 20_000 - 1000  # events past the bound: dropped and counted
+            assert h.queue_depth == 8 + 1 + 1000  # states coalesced per key
+    finally:
+        await proj.close()
+    with pytest.raises(ClosedError):
+        proj.put_slot(slot(0, 1))
+    await proj.close()  # idempotent
+
+
+async def test_f22_requested_sink_unreachable_is_startup_error() -> None:
+    port = free_port()
+    proj = Projector("acc", "run", [RedisSink(f"redis://127.0.0.1:{port}/0", timeout_s=0.3)])
+    with pytest.raises(StartupError, match=rf"projection sink redis \(redis://127.0.0.1:{port}/0\)"):
+        await proj.start()
+    await proj.close()
+    t0 = time.monotonic()
+    hz = HazelcastSink(f"127.0.0.1:{port}", connect_timeout_s=0.5)
+    proj = Projector("acc", "run", [hz])
+    with pytest.raises(StartupError, match=r"projection sink hazelcast .*could not start"):
+        await proj.start()
+    assert time.monotonic() - t0 < 10  # a finite connect timeout, not a hang
+    await proj.close()
+
+
+async def test_optional_unreachable_sink_starts_and_health_says_so() -> None:
+    port = free_port()
+    proj = Projector("acc", "run", [RedisSink(f"redis://127.0.0.1:{port}/0", optional=True,
+                                              timeout_s=0.2)])
+    await proj.start()
+    try:
+        (h,) = proj.health()
+        assert h.optional and not h.connected and h.failures >= 1
+        assert "Connect" in h.last_error or "refused" in h.last_error.lower()
+    finally:
+        await proj.close()

@@ -1,0 +1,185 @@
+"""Projection against the REAL Redis and Hazelcast started by scripts/services.sh."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+
+from pink.plane.codec import codec_for
+from pink.projection.projector import Projector
+from pink.projection.sinks import HazelcastSink, RedisSink, load_hazelcast
+
+from .svc import managed_by_script, services
+from .views import account, fill, slot
+
+pytestmark = pytest.mark.services
+
+
+async def _until(pred: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await pred() if asyncio.iscoroutinefunction(pred) else pred():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _run_id() -> str:
+    return f"t{time.time_ns()}"
+
+
+async def _redis_events(client: aredis.Redis, stream: str) -> list[str]:
+    return [f[b"data"].decode() for _, f in await client.xrange(stream)]
+
+
+async def test_redis_sink_publishes_hashes_and_stream(redis_url: str) -> None:
+    run = _run_id()
+    proj = Projector("acc", run, [RedisSink(redis_url)])
+    client = aredis.Redis.from_url(redis_url)
+    await proj.start()
+    try:
+        for v in range(1, 101):
+            proj.put_slot(slot(1, v))
+        proj.put_account(account(5))
+        for n in range(3):
+            proj.put_event(fill(n))
+        assert await proj.flush(5)
+        h = await client.hgetall(f"pink:acc:{run}:slot:1")
+        assert h[b"version"] == b"100" and h[b"entry_qty"] == b"0.1" and h[b"side"] == b"LONG"
+        assert (await client.hgetall(f"pink:acc:{run}:account"))[b"capital"] == b"1000.05"
+        events = await _redis_events(client, f"pink:acc:{run}:events")
+        assert events == [codec_for(type(fill(n))).encode(fill(n)).decode() for n in range(3)]
+        (health,) = proj.health()
+        assert health.connected and health.failures == 0 and health.published >= 5
+    finally:
+        await proj.close()
+        await client.delete(*[f"pink:acc:{run}:{k}" for k in ("slot:1", "account", "events")])
+        await client.aclose()
+
+
+async def test_redis_stopped_mid_run_then_recovers(redis_url: str) -> None:
+    if not managed_by_script("redis"):
+        pytest.skip("the Redis answering was not started by scripts/services.sh")
+    run = _run_id()
+    proj = Projector("acc", run, [RedisSink(redis_url, timeout_s=0.3)])
+    await proj.start()
+    try:
+        proj.put_slot(slot(0, 1))
+        proj.put_slot(slot(7, 1))
+        assert await proj.flush(5)
+        await services("stop", "redis")
+        worst = 0.0
+        for v in range(2, 200):
+            t0 = time.perf_counter()
+            proj.put_slot(slot(0, v))
+            proj.put_event(fill(v))
+            worst = max(worst, time.perf_counter() - t0)
+            await asyncio.sleep(0.002)
+        assert worst < 0.005  # trading went on: puts never waited for Redis
+        await _until(lambda: proj.health()[0].failures > 0, 10, "the failure to be counted")
+        assert not proj.health()[0].connected
+        await services("start", "redis")  # a fresh Redis: no persistence, empty
+        await _until(lambda: proj.health()[0].connected and proj.health()[0].queue_depth == 0,
+                     20, "the sink to reconnect and drain")
+        client = aredis.Redis.from_url(redis_url)
+        try:
+            assert (await client.hgetall(f"pink:acc:{run}:slot:0"))[b"version"] == b"199"
+            # Slot 7 did not change while Redis was down: re-published from current state.
+            assert (await client.hgetall(f"pink:acc:{run}:slot:7"))[b"version"] == b"1"
+            events = await _redis_events(client, f"pink:acc:{run}:events")
+            assert [json.loads(e)["ts"] for e in events] == list(range(2, 200))
+            await client.delete(*[f"pink:acc:{run}:{k}" for k in ("slot:0", "slot:7", "events")])
+        finally:
+            await client.aclose()
+        h = proj.health()[0]
+        assert h.reconnects >= 1 and h.drops == 0
+    finally:
+        await services("start", "redis")
+        await proj.close()
+
+
+class _HzProbe:
+    """A separate Hazelcast client reading what the sink wrote (in a thread)."""
+
+    def __init__(self, addr: str, run: str) -> None:
+        self.client = load_hazelcast().HazelcastClient(
+            cluster_name="pink-test", cluster_members=[addr], cluster_connect_timeout=5.0,
+            smart_routing=False, statistics_enabled=False,
+        )
+        self.map = self.client.get_map(f"pink:acc:{run}:state").blocking()
+        self.messages: list[dict[str, Any]] = []
+        topic = self.client.get_reliable_topic(f"pink:acc:{run}:events").blocking()
+        topic.add_listener(lambda m: self.messages.append(json.loads(m.message)))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        value = self.map.get(key)
+        return None if value is None else json.loads(value.to_string())
+
+    def close(self) -> None:
+        self.client.shutdown()
+
+
+async def test_hazelcast_sink_publishes_map_and_topic(hazelcast_addr: str) -> None:
+    run = _run_id()
+    load_hazelcast()  # on this thread, before the probe's thread needs it
+    probe = await asyncio.to_thread(_HzProbe, hazelcast_addr, run)
+    proj = Projector("acc", run, [HazelcastSink(hazelcast_addr)])
+    await proj.start()
+    try:
+        for v in range(1, 51):
+            proj.put_slot(slot(2, v))
+        proj.put_account(account(3))
+        for n in range(4):
+            proj.put_event(fill(n))
+        assert await proj.flush(10)
+        got = await asyncio.to_thread(probe.get, "slot:2")
+        assert got is not None and got["version"] == 50 and got["entry_qty"] == "0.05"
+        assert (await asyncio.to_thread(probe.get, "account"))["capital"] == "1000.03"
+        await _until(lambda: len(probe.messages) == 4, 10, "topic messages")
+        assert [m["type"] for m in probe.messages] == ["FillBooked"] * 4
+        assert [m["data"]["fill_id"] for m in probe.messages] == ["f0", "f1", "f2", "f3"]
+    finally:
+        await proj.close()
+        await asyncio.to_thread(probe.close)
+
+
+async def test_hazelcast_stopped_mid_run_then_recovers(hazelcast_addr: str) -> None:
+    if not managed_by_script("hazelcast"):
+        pytest.skip("the Hazelcast answering was not started by scripts/services.sh")
+    run = _run_id()
+    proj = Projector("acc", run, [HazelcastSink(hazelcast_addr, connect_timeout_s=0.5,
+                                                invocation_timeout_s=1.0)])
+    await proj.start()
+    try:
+        proj.put_slot(slot(0, 1))
+        proj.put_slot(slot(5, 1))
+        assert await proj.flush(10)
+        await services("stop", "hazelcast")
+        worst = 0.0
+        for v in range(2, 100):
+            t0 = time.perf_counter()
+            proj.put_slot(slot(0, v))
+            worst = max(worst, time.perf_counter() - t0)
+            await asyncio.sleep(0.01)
+        assert worst < 0.005
+        await _until(lambda: proj.health()[0].failures > 0, 15, "the failure to be counted")
+        assert not proj.health()[0].connected
+        await services("start", "hazelcast")
+        await _until(lambda: proj.health()[0].connected and proj.health()[0].queue_depth == 0,
+                     60, "the sink to reconnect and drain")
+        probe = await asyncio.to_thread(_HzProbe, hazelcast_addr, run)
+        try:
+            assert (await asyncio.to_thread(probe.get, "slot:0"))["version"] == 99
+            assert (await asyncio.to_thread(probe.get, "slot:5"))["version"] == 1
+        finally:
+            await asyncio.to_thread(probe.close)
+        assert proj.health()[0].reconnects >= 1
+    finally:
+        await services("start", "hazelcast")
+        await proj.close()
