@@ -1,0 +1,99 @@
+"""``pink audit`` and ``pink report``: read the ledger, check it, draw it.
+
+The embedded ledger directory can be open in one process only: while a run
+holds it these commands say so and how to proceed (stop the run, or read
+through a server with ``--ledger-url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from clickhouse_connect.driver.client import Client
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from pink.errors import PinkError
+from pink.ledger.audit import JournalReader, audit
+from pink.ledger.report import write_report
+from pink.ledger.writer import LEDGER_URL_ENV, open_client, resolve_target
+
+__all__ = ["register"]
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="data directory (<dir>/ledger is chDB)")
+]
+LedgerUrl = Annotated[
+    str | None,
+    typer.Option("--ledger-url", envvar=LEDGER_URL_ENV, help="ClickHouse server URL"),
+]
+Database = Annotated[str, typer.Option("--database", help="ClickHouse database")]
+
+
+@contextmanager
+def _ledger(data_dir: Path | None, url: str | None, console: Console) -> Iterator[Client]:
+    try:
+        target = resolve_target(data_dir=data_dir or Path("."), url=url)
+        client = open_client(target)
+    except PinkError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"ledger: {target.describe()}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Callable[[str], None]]:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda message: progress.update(task, description=message)
+
+
+def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> None:
+    """Add ``audit`` and ``report`` to ``app``; ``journal_reader`` reads the journal."""
+
+    @app.command("audit")
+    def audit_cmd(
+        data_dir: DataDir = None, ledger_url: LedgerUrl = None, database: Database = "pink"
+    ) -> None:
+        """Recompute capital and every trade from the ledger; non-zero exit on differences."""
+        console = Console()
+        journal = None
+        if journal_reader is not None and data_dir is not None:
+            journal = journal_reader(data_dir / "journal.sqlite")
+        with _ledger(data_dir, ledger_url, console) as client, _progress(console) as step:
+            result = audit(client, journal, database=database, progress=step)
+        for line in result.checked:
+            console.print(f"checked: {line}")
+        if journal is None:
+            console.print("journal: not compared (no journal reader or no --data-dir)")
+        if result.ok:
+            console.print("[green]audit passed[/green]")
+            return
+        for line in result.differences:
+            console.print(f"[red]DIFFERENCE[/red] {line}", soft_wrap=True)
+        console.print(f"[red]audit failed: {len(result.differences)} differences[/red]")
+        raise typer.Exit(1)
+
+    @app.command("report")
+    def report_cmd(
+        data_dir: DataDir = None,
+        ledger_url: LedgerUrl = None,
+        out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("."),
+        database: Database = "pink",
+    ) -> None:
+        """Write a self-contained HTML report (equity, drawdown, PnL, fees, trades)."""
+        console = Console()
+        with _ledger(data_dir, ledger_url, console) as client, _progress(console) as step:
+            path = write_report(client, out, database=database, progress=step)
+        console.print(f"report written to {path}")

@@ -1,0 +1,23 @@
+"""The ``pink`` command: one Typer app, each part registering its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from pink.cli import bingx_cmd, ledger_cmd, plane_cmd, run_cmd
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="pink",
+    help="PINK: an execution kernel and runtime for crypto perpetual futures.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for module in (run_cmd, ledger_cmd, plane_cmd, bingx_cmd):
+    module.register(app)
+
+
+if __name__ == "__main__":
+    app()

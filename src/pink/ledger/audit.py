@@ -1,0 +1,275 @@
+"""The audit: recompute capital and every trade from the ledger rows, exactly.
+
+Checks, per (account_id, runtime_id) stream:
+
+* capital chain (E20, E22, A5): ``seq`` contiguous from 1; each row's
+  ``capital_after == capital_before + amount - fee``; each row's
+  ``capital_before`` equals the previous row's ``capital_after``;
+* fills (E18, E21): every fill id exactly once; every fill linked to an
+  order row of the same trade, intent and decision; the fills of an order
+  add up to its cumulative quantity;
+* trades (E23, A13): entry and exit fills add up to the trade's quantities;
+  ``exit_notional`` is the sum of exit fills' price x quantity;
+  ``gross == (exit_notional - entry_vwap * exit_qty) * direction``; the exit
+  fills' realized PnL adds up to gross; fees are the sum of the trade's fill
+  commissions; ``net == gross - fees``; its settlements add up to gross and
+  fees;
+* no id stored twice with different contents;
+* optionally, against the kernel journal: every Settlement, FillBooked and
+  TradeClosed present exactly once and equal, and no such row the journal
+  does not have.
+
+All arithmetic is Python :class:`~decimal.Decimal` at 100 digits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from pink.kernel.messages import FillBooked, KernelRecord, Settlement, TradeClosed
+from pink.ledger.queries import fetch, raw_conflicts, streams
+from pink.ledger.rows import Row, rows_for
+
+__all__ = ["AuditReport", "JournalReader", "JournalRecords", "audit"]
+
+_VWAP_TOLERANCE = Decimal("1e-20")  # relative; entry_vwap is the kernel's quotient
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecords:
+    """The kernel journal's records of one stream (given by the journal's owner)."""
+
+    account_id: str
+    runtime_id: str
+    records: Iterable[KernelRecord]
+
+
+JournalReader = Callable[[Path], JournalRecords | None]
+"""Hook: read ``<data_dir>/journal.sqlite`` into records (None: no journal)."""
+
+
+@dataclass(slots=True)
+class AuditReport:
+    checked: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def _chain(report: AuditReport, key: tuple[str, str], rows: list[Row]) -> None:
+    rows = sorted(rows, key=lambda r: r["seq"])
+    where = f"{key[0]}/{key[1]}"
+    prev_after: Decimal | None = None
+    for expected_seq, row in enumerate(rows, start=1):
+        seq = row["seq"]
+        if seq != expected_seq:
+            report.differences.append(
+                f"account_events {where}: seq {seq} where {expected_seq} was expected"
+            )
+        after = row["capital_before"] + row["amount"] - row["fee"]
+        if row["capital_after"] != after:
+            report.differences.append(
+                f"account_events {where} seq {seq}: capital_after {row['capital_after']} != "
+                f"capital_before + amount - fee = {after}"
+            )
+        if prev_after is not None and row["capital_before"] != prev_after:
+            report.differences.append(
+                f"account_events {where} seq {seq}: capital_before {row['capital_before']} != "
+                f"previous capital_after {prev_after}"
+            )
+        prev_after = row["capital_after"]
+    report.checked.append(
+        f"capital chain {where}: {len(rows)} settlements, final capital {prev_after}"
+    )
+
+
+_LINKS = ("slot", "trade_id", "intent_id", "decision_id", "role", "leg", "symbol", "side")
+
+
+def _fills(report: AuditReport, key: tuple[str, str], events: list[Row]) -> None:
+    where = f"{key[0]}/{key[1]}"
+    orders = {r["client_order_id"]: r for r in events if r["event"] == "ORDER"}
+    fills = [r for r in events if r["event"] == "FILL"]
+    for fill_id, n in Counter(f["fill_id"] for f in fills).items():
+        if n != 1:
+            report.differences.append(f"trade_events {where}: fill {fill_id} stored {n} times")
+    by_order: dict[str, list[Row]] = defaultdict(list)
+    for f in fills:
+        by_order[f["client_order_id"]].append(f)
+        order = orders.get(f["client_order_id"])
+        if order is None:
+            report.differences.append(
+                f"trade_events {where}: fill {f['fill_id']} has no order "
+                f"{f['client_order_id']}"
+            )
+            continue
+        for link in _LINKS:
+            if f[link] != order[link]:
+                report.differences.append(
+                    f"trade_events {where}: fill {f['fill_id']} {link}={f[link]!r} but its "
+                    f"order {f['client_order_id']} has {order[link]!r}"
+                )
+    for coid, order_fills in by_order.items():
+        total = sum((f["last_qty"] for f in order_fills), Decimal(0))
+        cum = max(f["cum_qty"] for f in order_fills)
+        if total != cum:
+            report.differences.append(
+                f"trade_events {where}: order {coid} fills add up to {total}, cum_qty {cum}"
+            )
+    report.checked.append(
+        f"fills {where}: {len(fills)} fills of {len(orders)} orders, each once and linked"
+    )
+
+
+def _trades(
+    report: AuditReport,
+    key: tuple[str, str],
+    trades: list[Row],
+    events: list[Row],
+    settlements: list[Row],
+) -> None:
+    where = f"{key[0]}/{key[1]}"
+    fills_of: dict[str, list[Row]] = defaultdict(list)
+    for f in events:
+        if f["event"] == "FILL":
+            fills_of[f["trade_id"]].append(f)
+    settled: dict[str, list[Row]] = defaultdict(list)
+    for s in settlements:
+        if s["kind"] == "FILL":
+            settled[s["trade_id"]].append(s)
+    zero = Decimal(0)
+    for t in trades:
+        name = f"trade_reconstruction {where} {t['trade_id']}"
+        diffs: list[str] = []
+        direction = 1 if t["side"] == "LONG" else -1
+        fills = fills_of.get(t["trade_id"], [])
+        entry = [f for f in fills if f["role"] == "ENTRY"]
+        exits = [f for f in fills if f["role"] == "EXIT"]
+        entry_qty = sum((f["last_qty"] for f in entry), zero)
+        exit_qty = sum((f["last_qty"] for f in exits), zero)
+        entry_notional = sum((f["last_qty"] * f["last_price"] for f in entry), zero)
+        exit_notional = sum((f["last_qty"] * f["last_price"] for f in exits), zero)
+        gross = (t["exit_notional"] - t["entry_vwap"] * t["exit_qty"]) * direction
+        fees = sum((f["commission"] for f in fills), zero)
+        realized = sum((f["realized_pnl"] for f in exits), zero)
+        if entry_qty != t["entry_qty"]:
+            diffs.append(f"entry fills add up to {entry_qty}, entry_qty {t['entry_qty']}")
+        if exit_qty != t["exit_qty"]:
+            diffs.append(f"exit fills add up to {exit_qty}, exit_qty {t['exit_qty']}")
+        if exit_notional != t["exit_notional"]:
+            diffs.append(f"exit fills' notional {exit_notional} != {t['exit_notional']}")
+        if entry_qty and abs(entry_notional / entry_qty - t["entry_vwap"]) > (
+            _VWAP_TOLERANCE * abs(t["entry_vwap"])
+        ):
+            diffs.append(f"entry fills' VWAP {entry_notional / entry_qty} != {t['entry_vwap']}")
+        if gross != t["gross_pnl"]:
+            diffs.append(
+                f"gross_pnl {t['gross_pnl']} != (exit_notional - entry_vwap * exit_qty)"
+                f" * direction = {gross}"
+            )
+        if realized != t["gross_pnl"]:
+            diffs.append(f"exit fills' realized PnL {realized} != gross_pnl {t['gross_pnl']}")
+        if fees != t["fees"]:
+            diffs.append(f"fill commissions add up to {fees}, fees {t['fees']}")
+        if t["net_pnl"] != t["gross_pnl"] - t["fees"]:
+            diffs.append(f"net_pnl {t['net_pnl']} != gross_pnl - fees")
+        if t["trade_id"] in settled:
+            amount = sum((s["amount"] for s in settled[t["trade_id"]]), zero)
+            fee = sum((s["fee"] for s in settled[t["trade_id"]]), zero)
+            if amount != t["gross_pnl"] or fee != t["fees"]:
+                diffs.append(f"settlements add up to amount {amount}, fee {fee}")
+        report.differences.extend(f"{name}: {d}" for d in diffs)
+    report.checked.append(f"trades {where}: {len(trades)} closed trades recomputed from fills")
+
+
+_JOURNALED = (Settlement, FillBooked, TradeClosed)
+_JOURNAL_TABLES = {"account_events", "trade_reconstruction"}
+
+
+def _journal(
+    report: AuditReport, journal: JournalRecords, tables: dict[str, list[Row]]
+) -> None:
+    ours = (journal.account_id, journal.runtime_id)
+    ledger: dict[str, Row] = {}
+    for table, rows in tables.items():
+        for row in rows:
+            if (row["account_id"], row["runtime_id"]) != ours:
+                continue
+            if table in _JOURNAL_TABLES or (table == "trade_events" and row["event"] == "FILL"):
+                ledger[row["id"]] = row
+    seen: set[str] = set()
+    count = 0
+    for record in journal.records:
+        if not isinstance(record, _JOURNALED):
+            continue
+        count += 1
+        for table, expected in rows_for(
+            record, account_id=journal.account_id, runtime_id=journal.runtime_id
+        ):
+            found = ledger.get(expected["id"])
+            what = f"{type(record).__name__} {table} id {expected['id']}"
+            if expected["id"] in seen:
+                continue
+            seen.add(expected["id"])
+            if found is None:
+                report.differences.append(f"journal {what} missing from the ledger: {record}")
+            elif found != expected:
+                cols = sorted(c for c in expected if expected[c] != found.get(c))
+                report.differences.append(
+                    f"journal {what} differs in {', '.join(cols)}: "
+                    + "; ".join(f"{c} ledger {found.get(c)!r} journal {expected[c]!r}"
+                                for c in cols)
+                )
+    for row_id in sorted(set(ledger) - seen):
+        report.differences.append(f"ledger row {row_id} is not in the journal: {ledger[row_id]}")
+    report.checked.append(
+        f"journal {journal.account_id}/{journal.runtime_id}: {count} settlements, fills and "
+        "trades compared with the ledger"
+    )
+
+
+def audit(
+    client: Client,
+    journal_records: JournalRecords | None = None,
+    *,
+    database: str = "pink",
+    progress: Callable[[str], None] | None = None,
+) -> AuditReport:
+    """Recompute the ledger; the report lists what was checked and every difference."""
+    step = progress or (lambda _msg: None)
+    report = AuditReport()
+    tables: dict[str, list[Row]] = {}
+    for table in ("account_events", "trade_events", "trade_reconstruction"):
+        step(f"reading {table}")
+        tables[table] = fetch(client, table, database=database)
+    with localcontext() as ctx:
+        ctx.prec = 100
+        step("checking the capital chain")
+        for key, rows in streams(tables["account_events"]):
+            _chain(report, key, rows)
+        step("checking fills and trades")
+        events = dict(streams(tables["trade_events"]))
+        settlements = dict(streams(tables["account_events"]))
+        for key, rows in events.items():
+            _fills(report, key, rows)
+        for key, trades in streams(tables["trade_reconstruction"]):
+            _trades(report, key, trades, events.get(key, []), settlements.get(key, []))
+        step("checking replayed rows")
+        conflicts = raw_conflicts(client, database=database)
+        report.differences.extend(
+            f"{table}: id {row_id} stored with {n} different contents"
+            for table, row_id, n in conflicts
+        )
+        report.checked.append("ids: no id stored with different contents")
+        if journal_records is not None:
+            step("comparing with the journal")
+            _journal(report, journal_records, tables)
+    return report

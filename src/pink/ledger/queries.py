@@ -1,0 +1,68 @@
+"""Reading the ledger back: exact rows, correct before merges (``FINAL``).
+
+Rows come back as dicts keyed by column, with Decimals exact (the native
+clickhouse-connect result, never a DataFrame) and times as integer ns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal, localcontext
+from typing import NamedTuple
+
+from clickhouse_connect.driver.client import Client
+
+from pink.ledger.rows import Row
+from pink.ledger.schema import TABLES, select_sql
+
+__all__ = ["ExitLeg", "exit_legs", "fetch", "raw_conflicts", "streams"]
+
+
+def fetch(client: Client, table: str, *, database: str = "pink", where: str = "") -> list[Row]:
+    """Every current row of ``table`` (deduplicated by id), ordered by ts then id."""
+    result = client.query(select_sql(database, table, where, order_by="ts, id"))
+    names = result.column_names
+    return [dict(zip(names, values, strict=True)) for values in result.result_rows]
+
+
+def streams(rows: list[Row]) -> Iterator[tuple[tuple[str, str], list[Row]]]:
+    """Rows grouped by (account_id, runtime_id), in a stable order."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row["account_id"], row["runtime_id"]), []).append(row)
+    yield from sorted(groups.items())
+
+
+def raw_conflicts(client: Client, *, database: str = "pink") -> list[tuple[str, str, int]]:
+    """Ids stored with different contents (a non-deterministic replay): (table, id, n)."""
+    out: list[tuple[str, str, int]] = []
+    for table, spec in TABLES.items():
+        cols = ", ".join(f"`{c}`" for c in spec.column_names if c != "id")
+        result = client.query(
+            f"SELECT id, uniqExact(cityHash64({cols})) AS v FROM `{database}`.`{table}`"
+            " GROUP BY id HAVING v > 1 ORDER BY id"
+        )
+        out.extend((table, str(i), int(v)) for i, v in result.result_rows)
+    return out
+
+
+class ExitLeg(NamedTuple):
+    """One exit leg of a trade, from its real fills (E23)."""
+
+    leg: int
+    quantity: Decimal
+    notional: Decimal
+    vwap: Decimal
+
+
+def exit_legs(fills: list[Row], trade_id: str) -> list[ExitLeg]:
+    """Exit VWAP per leg of ``trade_id`` computed in Python from its exit fills."""
+    legs: dict[int, list[Decimal]] = {}
+    with localcontext() as ctx:
+        ctx.prec = 100
+        for f in fills:
+            if f["event"] == "FILL" and f["trade_id"] == trade_id and f["role"] == "EXIT":
+                acc = legs.setdefault(f["leg"], [Decimal(0), Decimal(0)])
+                acc[0] += f["last_qty"]
+                acc[1] += f["last_qty"] * f["last_price"]
+        return [ExitLeg(leg, q, n, n / q) for leg, (q, n) in sorted(legs.items()) if q]

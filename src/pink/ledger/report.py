@@ -1,0 +1,158 @@
+"""A self-contained HTML report of the ledger (PNG charts embedded as base64).
+
+Charts: equity curve, drawdown, per-trade net PnL, cumulative fees. Figures
+are computed in exact Decimal; only the plotted points become floats.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from clickhouse_connect.driver.client import Client
+from matplotlib.axes import Axes
+
+from pink.ledger.queries import fetch
+from pink.ledger.rows import Row
+
+__all__ = ["Headline", "build_report", "headline", "write_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    trades: int
+    net_pnl: Decimal
+    gross_pnl: Decimal
+    fees: Decimal
+    win_rate: Decimal  # fraction of trades with net_pnl > 0
+    max_drawdown: Decimal  # largest peak-to-trough fall of capital
+    final_capital: Decimal | None
+
+
+def headline(settlements: list[Row], trades: list[Row]) -> Headline:
+    zero = Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 100
+        peak: Decimal | None = None
+        max_dd = zero
+        for s in sorted(settlements, key=lambda r: r["seq"]):
+            capital = s["capital_after"]
+            peak = capital if peak is None or capital > peak else peak
+            max_dd = max(max_dd, peak - capital)
+        wins = sum(1 for t in trades if t["net_pnl"] > 0)
+        return Headline(
+            trades=len(trades),
+            net_pnl=sum((t["net_pnl"] for t in trades), zero),
+            gross_pnl=sum((t["gross_pnl"] for t in trades), zero),
+            fees=sum((s["fee"] for s in settlements), zero),
+            win_rate=(Decimal(wins) / len(trades)) if trades else zero,
+            max_drawdown=max_dd,
+            final_capital=max(settlements, key=lambda r: r["seq"])["capital_after"]
+            if settlements else None,
+        )
+
+
+def _png(draw: Callable[[Axes], object], title: str) -> str:
+    fig, ax = plt.subplots(figsize=(8, 3))
+    try:
+        draw(ax)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=90)
+    finally:
+        plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+
+
+def _charts(settlements: list[Row], trades: list[Row]) -> list[str]:
+    ordered = sorted(settlements, key=lambda r: r["seq"])
+    seqs = [s["seq"] for s in ordered]
+    equity = [s["capital_after"] for s in ordered]
+    drawdown: list[Decimal] = []
+    peak: Decimal | None = None
+    fees: list[Decimal] = []
+    total = Decimal(0)
+    for s in ordered:
+        peak = s["capital_after"] if peak is None or s["capital_after"] > peak else peak
+        drawdown.append(s["capital_after"] - peak)
+        total += s["fee"]
+        fees.append(total)
+    nets = [t["net_pnl"] for t in trades]
+    colors = ["tab:green" if n > 0 else "tab:red" for n in nets]
+    return [
+        _png(lambda ax: ax.plot(seqs, [float(v) for v in equity]), "Equity (capital after)"),
+        _png(lambda ax: ax.fill_between(seqs, [float(v) for v in drawdown], color="tab:red"),
+             "Drawdown"),
+        _png(lambda ax: ax.bar(range(1, len(nets) + 1), [float(v) for v in nets],
+                               color=colors), "Net PnL per trade"),
+        _png(lambda ax: ax.plot(seqs, [float(v) for v in fees]), "Cumulative fees"),
+    ]
+
+
+_CSS = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+    ".h td{font-size:1.2em}img{display:block;margin:1em 0}"
+)
+_TRADE_COLUMNS = ("trade_id", "symbol", "side", "entry_qty", "entry_vwap", "exit_qty",
+                  "exit_vwap", "legs", "gross_pnl", "fees", "net_pnl")
+
+
+def build_report(
+    client: Client,
+    *,
+    database: str = "pink",
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """The report as one HTML string (no external files)."""
+    step = progress or (lambda _msg: None)
+    step("reading account_events")
+    settlements = fetch(client, "account_events", database=database)
+    step("reading trade_reconstruction")
+    trades = fetch(client, "trade_reconstruction", database=database)
+    step("computing figures")
+    h = headline(settlements, trades)
+    step("drawing charts")
+    charts = _charts(settlements, trades)
+    figures = [
+        ("net PnL", h.net_pnl), ("gross PnL", h.gross_pnl), ("fees", h.fees),
+        ("win rate", f"{h.win_rate * 100:.1f} %"), ("max drawdown", h.max_drawdown),
+        ("trades", h.trades), ("final capital", h.final_capital),
+    ]
+    head = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in figures)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(t[c]))}</td>" for c in _TRADE_COLUMNS) + "</tr>"
+        for t in trades
+    )
+    cols = "".join(f"<th>{c}</th>" for c in _TRADE_COLUMNS)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>PINK ledger report</title>"
+        f"<style>{_CSS}</style></head><body><h1>PINK ledger report</h1>"
+        f"<table class='h'>{head}</table>{''.join(charts)}"
+        f"<h2>Trades</h2><table><tr>{cols}</tr>{rows}</table></body></html>"
+    )
+
+
+def write_report(
+    client: Client,
+    out_dir: Path,
+    *,
+    database: str = "pink",
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "ledger_report.html"
+    path.write_text(build_report(client, database=database, progress=progress))
+    return path

@@ -1,0 +1,228 @@
+"""Pure row builders: kernel records -> ledger rows (no database, no clock).
+
+``rows_for(record, account_id=..., runtime_id=...)`` returns ``(table, row)``
+pairs. A row is a deterministic function of its record: the same record
+always gives the same row with the same ``id`` (a hash of the table, the
+account, the runtime and the record's natural key), which is what makes
+replayed and retried inserts idempotent.
+
+Natural keys:
+
+* ``policy_events``: intent id, time and answer (one row per answer);
+* ``trade_events``: ``ORDER`` + client order id; ``FILL`` + client order id
+  + fill id (E21: a fill row carries the links of the order that caused it);
+* ``account_events``: the settlement sequence number (E20, E22, A5);
+* ``position_state``: every field of the transition / protocol error;
+* ``trade_reconstruction``: the trade id.
+
+Values are exact: a Decimal that does not fit its column exactly (more than
+18 decimals, or 20 integer digits for money) raises :class:`LedgerRowError`
+rather than being silently rounded by the database.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from hashlib import blake2b
+from typing import Any
+
+from pink.kernel.messages import (
+    FillBooked,
+    IntentRecorded,
+    KernelRecord,
+    OrderRecorded,
+    ProtocolErrorRecorded,
+    Settlement,
+    SlotChanged,
+    TradeClosed,
+)
+
+__all__ = ["LedgerRowError", "Row", "exact", "row_id", "rows_for"]
+
+Row = dict[str, Any]
+
+_LIMITS = {
+    18: (38, Decimal("1e-18"), Decimal(10) ** 20),
+    38: (76, Decimal("1e-38"), Decimal(10) ** 38),
+}
+_CONTEXT = Context(prec=100)
+
+
+class LedgerRowError(ValueError):
+    """A record that cannot be stored exactly (never silently rounded)."""
+
+
+def exact(value: Decimal, scale: int = 18, *, field: str = "value") -> Decimal:
+    """``value`` unchanged if it fits ``Decimal(P, scale)`` exactly, else raise."""
+    if type(value) is not Decimal or not value.is_finite():
+        raise LedgerRowError(f"{field}: {value!r} is not a finite Decimal")
+    precision, quantum, limit = _LIMITS[scale]
+    if not -limit < value < limit:
+        raise LedgerRowError(f"{field}: {value} exceeds Decimal({precision}, {scale})")
+    if value.quantize(quantum, rounding=ROUND_DOWN, context=_CONTEXT) != value:
+        raise LedgerRowError(f"{field}: {value} has more than {scale} decimals")
+    return value
+
+
+def row_id(table: str, account_id: str, runtime_id: str, *key: object) -> str:
+    """Deterministic 128-bit row id (hex) of a table row's natural key."""
+    text = "\x1f".join((table, account_id, runtime_id, *(str(k) for k in key)))
+    return blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _display(value: Decimal, field: str) -> Decimal:
+    """A quotient shown for display: rounded half-even to the column's 38 decimals."""
+    exact(value.to_integral_value(), 38, field=field)
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return value.quantize(Decimal("1e-38"), rounding=ROUND_HALF_EVEN)
+
+
+def _base(table: str, account_id: str, runtime_id: str, ts: int, *key: object) -> Row:
+    return {
+        "id": row_id(table, account_id, runtime_id, *key),
+        "account_id": account_id,
+        "runtime_id": runtime_id,
+        "ts": ts,
+    }
+
+
+def _intent(r: IntentRecorded, account_id: str, runtime_id: str) -> Row:
+    i, meta = r.intent, r.intent.metadata
+    row = _base("policy_events", account_id, runtime_id, r.ts, i.intent_id, r.ts, r.status)
+    row.update(
+        intent_id=i.intent_id,
+        decision_id=i.decision_id,
+        trade_id=i.trade_id,
+        slot=i.slot,
+        action=i.action.value,
+        asset=i.asset,
+        side=i.side.value if i.side is not None else "",
+        quantity=exact(i.quantity, field="quantity"),
+        leverage=i.leverage,
+        order_type=i.order_type.value,
+        limit_price=None if i.limit_price is None else exact(i.limit_price, field="limit_price"),
+        time_in_force=i.time_in_force.value,
+        exit_legs=[exact(x, field="exit_legs") for x in i.exit_legs],
+        close_all=i.close_all,
+        intent_reason=i.reason,
+        status=r.status,
+        answer_reason=r.reason,
+        detail=r.detail,
+        confidence=meta.confidence,
+        bars_held=meta.bars_held,
+        features=dict(meta.features),
+        tags=dict(meta.tags),
+    )
+    return row
+
+
+_ORDER_BLANK: Row = {
+    "venue_order_id": "", "fill_id": "", "last_qty": Decimal(0), "last_price": Decimal(0),
+    "cum_qty": Decimal(0), "commission": Decimal(0), "commission_asset": "",
+    "realized_pnl": Decimal(0),
+}
+
+
+def _order(r: OrderRecorded, account_id: str, runtime_id: str) -> Row:
+    row = _base("trade_events", account_id, runtime_id, r.ts, "ORDER", r.client_order_id)
+    row.update(
+        event="ORDER", slot=r.slot, trade_id=r.trade_id, intent_id=r.intent_id,
+        decision_id=r.decision_id, client_order_id=r.client_order_id, role=r.role,
+        leg=r.leg, attempt=r.attempt, symbol=r.symbol, side=r.side.value,
+        quantity=exact(r.quantity, field="quantity"), order_type=r.order_type.value,
+        limit_price=None if r.limit_price is None else exact(r.limit_price, field="limit_price"),
+        time_in_force=r.time_in_force.value, **_ORDER_BLANK,
+    )
+    return row
+
+
+def _fill(r: FillBooked, account_id: str, runtime_id: str) -> Row:
+    row = _base(
+        "trade_events", account_id, runtime_id, r.ts, "FILL", r.client_order_id, r.fill_id
+    )
+    row.update(
+        event="FILL", slot=r.slot, trade_id=r.trade_id, intent_id=r.intent_id,
+        decision_id=r.decision_id, client_order_id=r.client_order_id,
+        venue_order_id=r.venue_order_id, fill_id=r.fill_id, role=r.role, leg=r.leg,
+        attempt=0, symbol=r.symbol, side=r.side.value, quantity=Decimal(0), order_type="",
+        limit_price=None, time_in_force="",
+        last_qty=exact(r.last_qty, field="last_qty"),
+        last_price=exact(r.last_price, field="last_price"),
+        cum_qty=exact(r.cum_qty, field="cum_qty"),
+        commission=exact(r.commission, field="commission"),
+        commission_asset=r.commission_asset,
+        realized_pnl=exact(r.realized_pnl, field="realized_pnl"),
+    )
+    return row
+
+
+def _settlement(r: Settlement, account_id: str, runtime_id: str) -> Row:
+    row = _base("account_events", account_id, runtime_id, r.ts, r.seq)
+    row.update(
+        seq=r.seq, kind=r.kind.value, slot=r.slot, trade_id=r.trade_id, cause=r.cause,
+        amount=exact(r.amount, field="amount"), fee=exact(r.fee, field="fee"),
+        capital_before=exact(r.capital_before, field="capital_before"),
+        capital_after=exact(r.capital_after, field="capital_after"),
+    )
+    return row
+
+
+def _slot(r: SlotChanged, account_id: str, runtime_id: str) -> Row:
+    key = ("TRANSITION", r.slot, r.trade_id, r.before, r.after, r.cause, r.ts)
+    row = _base("position_state", account_id, runtime_id, r.ts, *key)
+    row.update(
+        kind="TRANSITION", slot=r.slot, trade_id=r.trade_id, before=r.before, after=r.after,
+        cause=r.cause, detail="",
+    )
+    return row
+
+
+def _protocol(r: ProtocolErrorRecorded, account_id: str, runtime_id: str) -> Row:
+    key = ("PROTOCOL_ERROR", r.slot, r.trade_id, r.cause, r.detail, r.ts)
+    row = _base("position_state", account_id, runtime_id, r.ts, *key)
+    row.update(
+        kind="PROTOCOL_ERROR", slot=r.slot, trade_id=r.trade_id, before="", after="DESYNC",
+        cause=r.cause, detail=r.detail,
+    )
+    return row
+
+
+def _trade(r: TradeClosed, account_id: str, runtime_id: str) -> Row:
+    row = _base("trade_reconstruction", account_id, runtime_id, r.closed_ts, r.trade_id)
+    row.update(
+        slot=r.slot, trade_id=r.trade_id, intent_id=r.intent_id, decision_id=r.decision_id,
+        symbol=r.symbol, side=r.side.value,
+        entry_qty=exact(r.entry_qty, field="entry_qty"),
+        entry_vwap=exact(r.entry_vwap, 38, field="entry_vwap"),
+        exit_qty=exact(r.exit_qty, field="exit_qty"),
+        exit_notional=exact(r.exit_notional, field="exit_notional"),
+        # exit_vwap is a quotient for display; the audit uses exit_notional.
+        exit_vwap=_display(r.exit_vwap, "exit_vwap"),
+        legs=r.legs,
+        gross_pnl=exact(r.gross_pnl, field="gross_pnl"),
+        fees=exact(r.fees, field="fees"),
+        net_pnl=exact(r.net_pnl, field="net_pnl"),
+        opened_ts=r.opened_ts,
+    )
+    return row
+
+
+_BUILDERS: dict[type, tuple[str, Any]] = {
+    IntentRecorded: ("policy_events", _intent),
+    OrderRecorded: ("trade_events", _order),
+    FillBooked: ("trade_events", _fill),
+    Settlement: ("account_events", _settlement),
+    SlotChanged: ("position_state", _slot),
+    ProtocolErrorRecorded: ("position_state", _protocol),
+    TradeClosed: ("trade_reconstruction", _trade),
+}
+
+
+def rows_for(record: KernelRecord, *, account_id: str, runtime_id: str) -> list[tuple[str, Row]]:
+    """The ledger rows of one kernel record, as ``(table, row)`` pairs."""
+    try:
+        table, build = _BUILDERS[type(record)]
+    except KeyError:
+        raise LedgerRowError(f"no ledger rows for {type(record).__name__}") from None
+    return [(table, build(record, account_id, runtime_id))]

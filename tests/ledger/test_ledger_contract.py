@@ -1,0 +1,274 @@
+"""One ledger contract, run against both backends (embedded chDB, server path)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+import pytest
+from ledger_front import Front
+from ledger_records import Book, D, interleave, trade, trade_steps
+
+from pink.errors import ClosedError
+from pink.kernel.messages import (
+    Action,
+    FillBooked,
+    Intent,
+    IntentRecorded,
+    KernelRecord,
+    PolicyMetadata,
+    Settlement,
+    Side,
+    TradeClosed,
+)
+from pink.ledger import (
+    JournalRecords,
+    LedgerOutbox,
+    LedgerWriter,
+    audit,
+    resolve_target,
+    rows_for,
+)
+from pink.ledger.queries import exit_legs, fetch
+
+ACC, RT = "acc-1", "rt-1"
+
+
+def _insert(writer: LedgerWriter, records: list[KernelRecord]) -> None:
+    writer.insert(r for rec in records for r in rows_for(rec, account_id=ACC, runtime_id=RT))
+
+
+class LedgerContract:
+    """Every backend passes these. Subclasses provide the ``writer`` fixture."""
+
+    def _fetch(self, writer: LedgerWriter, table: str) -> list[dict[str, object]]:
+        return fetch(writer.client, table, database=writer.database)
+
+    def test_e18_fee_recorded_per_fill_row(self, writer: LedgerWriter) -> None:
+        book = Book()
+        recs = trade(book, slot=0, trade_id="T1", side=Side.LONG,
+                     entry=[("1", "100", "0.06"), ("1", "102", "0.0612")],
+                     exits=[[("2", "110", "0.132")]])
+        _insert(writer, recs)
+        fills = [r for r in self._fetch(writer, "trade_events") if r["event"] == "FILL"]
+        assert {f["fill_id"]: f["commission"] for f in fills} == {
+            "T1-ef0": D("0.06"), "T1-ef1": D("0.0612"), "T1-x1f0": D("0.132")}
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        assert t["fees"] == D("0.2532") and t["gross_pnl"] == D("18")
+        assert t["net_pnl"] == D("18") - D("0.2532")
+        settlements = self._fetch(writer, "account_events")
+        assert sum(s["fee"] for s in settlements) == D("0.2532")
+        assert settlements[-1]["capital_after"] == D("10000") + D("18") - D("0.2532")
+        assert audit(writer.client, database=writer.database).ok
+
+    def test_e20_e22_a5_capital_chain_under_many_slots(self, writer: LedgerWriter) -> None:
+        book = Book("25000")
+        steppers = [
+            trade_steps(book, slot=s, trade_id=f"T{s}", side=Side.LONG if s % 2 else Side.SHORT,
+                        entry=[("0.5", f"{100 + s}", "0.03"), ("0.5", f"{101 + s}", "0.031")],
+                        exits=[[("0.25", f"{105 - s}", "0.01")], [("0.75", f"{99 + 2 * s}", "0.02")]])
+            for s in range(8)
+        ]
+        recs = interleave(*steppers)
+        _insert(writer, recs)
+        rows = sorted(self._fetch(writer, "account_events"), key=lambda r: r["seq"])
+        assert [r["seq"] for r in rows] == list(range(1, book.seq + 1))
+        assert len({r["slot"] for r in rows}) == 8
+        for prev, row in itertools.pairwise(rows):
+            assert row["capital_before"] == prev["capital_after"]
+            assert row["capital_after"] == row["capital_before"] + row["amount"] - row["fee"]
+        trades = self._fetch(writer, "trade_reconstruction")
+        assert rows[-1]["capital_after"] == book.initial + sum(
+            t["gross_pnl"] for t in trades) - sum(t["fees"] for t in trades)
+        report = audit(writer.client, database=writer.database)
+        assert report.ok, report.differences
+
+    def test_e21_async_fill_linked_to_its_order_not_invented(self, writer: LedgerWriter) -> None:
+        book = Book()
+        steps = list(trade_steps(book, slot=3, trade_id="A", side=Side.LONG,
+                                 entry=[("1", "50", "0.01")], exits=[[("1", "51", "0.01")]]))
+        other = trade(book, slot=4, trade_id="B", side=Side.SHORT,
+                      entry=[("2", "10", "0")], exits=[[("2", "9", "0")]])
+        # A's exit fill arrives late, outside any policy cycle, after B's whole trade.
+        recs = [*steps[0], *steps[1], *steps[2], *other, *steps[3], *steps[4]]
+        _insert(writer, recs)
+        events = self._fetch(writer, "trade_events")
+        order = next(e for e in events if e["client_order_id"] == "A-X1" and e["event"] == "ORDER")
+        fill = next(e for e in events if e["fill_id"] == "A-x1f0")
+        for link in ("intent_id", "decision_id", "trade_id", "slot", "client_order_id"):
+            assert fill[link] == order[link]
+        assert fill["venue_order_id"] == "v-A-X1" and fill["intent_id"] == "A-i1"
+        intents = self._fetch(writer, "policy_events")
+        assert len(intents) == sum(isinstance(r, IntentRecorded) for r in recs)  # none invented
+        assert audit(writer.client, database=writer.database).ok
+        # A fill carrying an invented decision is caught by the audit.
+        bad = FillBooked(3, "A", "A-i1", "invented", "A-X1", "v-A-X1", "A-x1f9", "EXIT", 1,
+                         "BTC-USDT", fill_side(fill), D(0), D(51), D(1), D(0), "USDT", D(0), 1)
+        _insert(writer, [bad])
+        report = audit(writer.client, database=writer.database)
+        assert any("A-x1f9 decision_id='invented'" in d for d in report.differences)
+
+    def test_e23_a13_exit_vwap_reproduces_gross_pnl(self, writer: LedgerWriter) -> None:
+        book = Book()
+        recs = trade(book, slot=1, trade_id="V", side=Side.SHORT,
+                     entry=[("3", "2000.5", "0.3"), ("1", "2001.7", "0.1")],
+                     exits=[[("1", "1990.1", "0.1"), ("1.5", "1989.3", "0.15")],
+                            [("1.5", "2003.9", "0.15")]])
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        legs = exit_legs(self._fetch(writer, "trade_events"), "V")
+        assert [(leg.leg, leg.quantity) for leg in legs] == [(1, D("2.5")), (2, D("1.5"))]
+        assert legs[1].vwap == D("2003.9")
+        with localcontext() as ctx:
+            ctx.prec = 100
+            assert legs[0].vwap == (D("1990.1") + D("1.5") * D("1989.3")) / D("2.5")
+            gross = sum((leg.vwap - t["entry_vwap"]) * leg.quantity * -1 for leg in legs)
+            assert gross == t["gross_pnl"]
+            assert (t["exit_notional"] - t["entry_vwap"] * t["exit_qty"]) * -1 == t["gross_pnl"]
+        assert t["exit_vwap"] != t["entry_vwap"]
+        assert t["entry_vwap"] == D("2000.8")
+        assert audit(writer.client, database=writer.database).ok
+
+    def test_e11_f28_policy_metadata_kept_as_given(self, writer: LedgerWriter) -> None:
+        features = {"rsi": 0.12345678901234567, "z": -1e-300, "big": 1.7976931348623157e308,
+                    "nan": math.nan}
+        meta = PolicyMetadata(0.87341234567891, 17, features, {"regime": "trend", "v": "2"})
+        given = IntentRecorded(Intent(Action.ENTER, 2, "M", "M-i", "M-d", "ETH-USDT", Side.LONG,
+                                      D("0.01"), 3, metadata=meta), "REFUSED", "ENTRIES_PAUSED",
+                               "paused by operator", 7)
+        bare = IntentRecorded(Intent(Action.CANCEL, 2, "M", "M-c", "M-d2"), "REFUSED",
+                              "NOTHING_TO_CANCEL", "", 8)
+        _insert(writer, [given, bare])
+        rows = {r["intent_id"]: r for r in self._fetch(writer, "policy_events")}
+        row = rows["M-i"]
+        assert row["confidence"] == meta.confidence and row["bars_held"] == 17
+        assert row["tags"] == meta.tags
+        assert set(row["features"]) == set(features)
+        for k, v in features.items():
+            assert (math.isnan(row["features"][k]) if math.isnan(v) else row["features"][k] == v)
+        assert (row["status"], row["answer_reason"], row["detail"]) == (
+            "REFUSED", "ENTRIES_PAUSED", "paused by operator")
+        assert rows["M-c"]["confidence"] is None and rows["M-c"]["bars_held"] is None  # no placeholders
+        assert rows["M-c"]["features"] == {}
+
+    def test_replayed_insert_never_duplicates(self, writer: LedgerWriter) -> None:
+        book = Book()
+        recs = trade(book, slot=0, trade_id="R", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "11", "0.01")]])
+        _insert(writer, recs)
+        _insert(writer, recs[3:])  # a retry of part, then a replay of all in other batches
+        for half in (recs[:5], recs[5:]):
+            _insert(writer, half)
+        expected = len(recs)
+        got = sum(len(self._fetch(writer, t)) for t in
+                  ("policy_events", "trade_events", "account_events", "position_state",
+                   "trade_reconstruction"))
+        assert got == expected
+        assert audit(writer.client, database=writer.database).ok
+
+    def test_decimal_overflow_trap_large_price_times_qty(self, writer: LedgerWriter) -> None:
+        book = Book("1000000000")
+        recs = trade(book, slot=0, trade_id="BIG", side=Side.LONG,
+                     entry=[("12345.678", "98765.4321", "1219.2941")],
+                     exits=[[("12345.678", "99999.9999", "1234.5677")]])
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        assert t["exit_notional"] == D("12345.678") * D("99999.9999")
+        assert t["gross_pnl"] == (D("99999.9999") - D("98765.4321")) * D("12345.678")
+        # The trap the ledger avoids: SQL Decimal(38,18) x Decimal(38,18) is wrong.
+        sql = (f"SELECT toDecimal128('200', 18) * toDecimal128('3', 18),"
+               f" multiplyDecimal(entry_vwap, exit_qty, 18) FROM `{writer.database}`."
+               "trade_reconstruction FINAL")
+        naive, good = writer.client.query(sql).result_rows[0]
+        assert naive != 600
+        assert good == D("98765.4321") * D("12345.678")
+        assert audit(writer.client, database=writer.database).ok
+
+    def test_audit_fails_listing_a_corrupted_row(self, writer: LedgerWriter) -> None:
+        book = Book()
+        recs = trade(book, slot=0, trade_id="C", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "12", "0.01")]])
+        _insert(writer, recs)
+        assert audit(writer.client, database=writer.database).ok
+        s = next(r for r in recs if isinstance(r, Settlement) and r.seq == 1)
+        forged = Settlement(s.seq, s.kind, s.slot, s.trade_id, s.cause, s.amount, s.fee,
+                            s.capital_before, s.capital_after + 1, s.ts)
+        t = next(r for r in recs if isinstance(r, TradeClosed))
+        _insert(writer, [forged])
+        report = audit(writer.client, database=writer.database,
+                       journal_records=JournalRecords(ACC, RT, recs))
+        text = "\n".join(report.differences)
+        assert not report.ok
+        assert "seq 1: capital_after" in text  # the row itself
+        assert "seq 2: capital_before" in text  # the break in the chain
+        assert "stored with 2 different contents" in text  # the replaced version
+        assert "journal Settlement account_events" in text and "differs in capital_after" in text
+        assert t.trade_id not in text
+
+    def test_audit_against_journal(self, writer: LedgerWriter) -> None:
+        book = Book()
+        recs = trade(book, slot=0, trade_id="J", side=Side.SHORT,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "9", "0.01")]])
+        _insert(writer, recs[:-4])  # the last fill, settlement, trade and slot row missing
+        report = audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database)
+        missing = [d for d in report.differences if "missing from the ledger" in d]
+        assert len(missing) == 3, report.differences
+        _insert(writer, recs)
+        report = audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database)
+        assert report.ok, report.differences
+        assert any("compared with the ledger" in c for c in report.checked)
+
+    async def test_outbox_puts_flushes_and_closes(self, writer: LedgerWriter) -> None:
+        outbox = LedgerOutbox(writer, account_id=ACC, runtime_id=RT, batch_records=7,
+                              linger_s=0.001)
+        outbox.start()
+        book = Book()
+        recs = trade(book, slot=0, trade_id="O", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("0.5", "11", "0.01")], [("0.5", "12", "0")]])
+        for n, rec in enumerate(recs, start=1):
+            outbox.put((rec,), position=n)
+        assert await outbox.flush(10)
+        health = outbox.health()
+        assert health.backlog == 0 and health.rows_written == len(recs)
+        assert health.watermark == len(recs) and health.failures == 0
+        assert await outbox.resume_position() == len(recs)
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+        await outbox.close()
+        await outbox.close()  # idempotent
+        with pytest.raises(ClosedError):
+            outbox.put(recs)
+        with pytest.raises(ClosedError):
+            await outbox.flush(1)
+        assert outbox.health().closed
+
+
+def fill_side(row: dict[str, object]) -> object:
+    from pink.kernel.messages import OrderSide
+
+    return OrderSide(row["side"])
+
+
+class TestEmbeddedLedger(LedgerContract):
+    @pytest.fixture
+    def writer(self, embedded_data_dir: Path, database: str) -> Iterator[LedgerWriter]:
+        w = LedgerWriter.open(resolve_target(data_dir=embedded_data_dir, env={}),
+                              database=database)
+        assert w.describe() == f"embedded chdb {embedded_data_dir.resolve()}/ledger"
+        yield w
+        w.close()
+
+
+class TestServerLedger(LedgerContract):
+    @pytest.fixture
+    def writer(self, front: Front, database: str) -> Iterator[LedgerWriter]:
+        w = LedgerWriter.open(resolve_target(url=front.url), database=database)
+        assert w.describe() == f"server {front.url}"
+        yield w
+        w.close()
+
+
+def test_decimal_equality_is_exact() -> None:
+    assert Decimal("0.1") + Decimal("0.2") == Decimal("0.3")
