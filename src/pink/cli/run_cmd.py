@@ -1,0 +1,99 @@
+"""``pink run``: paper-trade on the simulator (or BingX) with the SAMPLE policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pink.errors import PinkError
+from pink.runtime.config import RuntimeConfig, load_config
+from pink.runtime.launcher import CloseReport, Launcher
+from pink.runtime.view import LiveView, summary_table
+
+__all__ = ["register", "run_async"]
+
+
+async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
+    """Start, run (cycles or until Ctrl-C), close in order, print the summary."""
+    launcher = Launcher(cfg)
+    view: LiveView | None = None
+    loop = asyncio.get_running_loop()
+    try:
+        await launcher.start()
+        rt = launcher.runtime
+        assert rt is not None
+        if launcher.reconcile is not None and (
+            launcher.reconcile.queried or launcher.reconcile.position_mismatches
+        ):
+            console.print(f"restart reconciliation: {launcher.reconcile}")
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, rt.request_stop)
+            loop.add_signal_handler(signal.SIGTERM, rt.request_stop)
+        if cfg.view:
+            view = LiveView(rt, console)
+            view.start()
+        await launcher.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        if view is not None:
+            await view.close()
+        report = await launcher.close()
+    rt = launcher.runtime
+    if rt is not None:
+        console.print(summary_table(rt.stats.summary(), rt.account.capital, cfg.initial_capital))
+        console.print(f"close: {' -> '.join(report.steps)}")
+        if report.in_flight:
+            console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")
+        for err in report.errors:
+            console.print(f"[red]close error: {err}")
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        venue: Annotated[str | None, typer.Option(help="sim or bingx [sim]")] = None,
+        cycles: Annotated[int | None, typer.Option(help="stop after N policy cycles")] = None,
+        fast: Annotated[
+            bool | None, typer.Option("--fast", help="simulated clock: jump to the next due time")
+        ] = None,
+        seed: Annotated[int | None, typer.Option(help="simulator and policy seed")] = None,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="journal, ledger, planes [./data]")
+        ] = None,
+        config: Annotated[Path | None, typer.Option(help="TOML configuration file")] = None,
+        slots: Annotated[int | None, typer.Option(help="number of trade slots")] = None,
+        faults: Annotated[
+            str | None, typer.Option(help="simulator faults, e.g. reject=0.05,no_response=0.02")
+        ] = None,
+        no_view: Annotated[bool, typer.Option("--no-view", help="no live view")] = False,
+        ledger_url: Annotated[str | None, typer.Option(help="ClickHouse server URL")] = None,
+    ) -> None:
+        """Paper-trade with the SAMPLE policy; Ctrl-C closes in order."""
+        console = Console()
+        flags = {
+            "venue": venue,
+            "cycles": cycles,
+            "fast": fast,
+            "seed": seed,
+            "data_dir": data_dir,
+            "slots": slots,
+            "faults": faults,
+            "view": False if no_view else None,
+            "ledger_url": ledger_url,
+        }
+        try:
+            cfg = load_config(config, os.environ, flags)
+            asyncio.run(run_async(cfg, console))
+        except PinkError as exc:
+            console.print(f"[red]error: {exc}")
+            raise typer.Exit(2) from None

@@ -1,0 +1,166 @@
+"""Runtime configuration: defaults < TOML file < environment (PINK_*) < flags.
+
+Every key has one name everywhere: ``cycle_s`` in the file, ``PINK_CYCLE_S``
+in the environment, ``cycle_s=`` in the flags mapping. Unknown keys (in the
+file or ``PINK_*`` variables) are refused with a :class:`ConfigError` that
+names them; a value that does not parse names its key and source.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pink.errors import ConfigError
+
+__all__ = ["ENV_IGNORED", "ENV_IGNORED_PREFIXES", "RuntimeConfig", "load_config"]
+
+# PINK_* variables that belong to other components or test scripts, not to this file's keys
+ENV_IGNORED = frozenset(
+    {"PINK_LEDGER_URL_TEST", "PINK_LIVE", "PINK_PYTHON", "PINK_REDIS_PORT", "PINK_HAZELCAST_PORT"}
+)
+ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own configuration
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    venue: str = "sim"  # sim | bingx
+    cycles: int = 0  # 0: run until stopped
+    fast: bool = False  # simulated clock that jumps to the next due time (sim only)
+    seed: int = 0
+    data_dir: Path = Path("./data")
+    slots: int = 8
+    faults: str = ""  # simulator fault spec, e.g. "reject=0.05,no_response=0.02"
+    view: bool = True
+    account_id: str = "paper"
+    runtime_id: str = "rt1"
+    initial_capital: Decimal = Decimal(10_000)
+    cycle_s: float = 5.0
+    ledger: str = "chdb"  # chdb | url | none
+    ledger_url: str = ""
+    plane: str = "shm"  # shm | none
+    control: str = "file"  # file | none
+    projection: str = "none"  # none | redis | hazelcast | redis,hazelcast
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    hazelcast_members: str = "127.0.0.1:5701"
+    max_in_flight: int = 8
+    call_timeout_s: float = 5.0
+    close_timeout_s: float = 5.0
+    reconcile_interval_s: float = 300.0
+    health_interval_s: float = 5.0
+    journal_durability: str = "normal"
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.venue in ("sim", "bingx"), "venue", "must be sim or bingx"),
+            (self.slots > 0, "slots", "must be > 0"),
+            (self.cycles >= 0, "cycles", "must be >= 0"),
+            (self.cycle_s > 0, "cycle_s", "must be > 0"),
+            (self.initial_capital > 0, "initial_capital", "must be > 0"),
+            (self.ledger in ("chdb", "url", "none"), "ledger", "must be chdb, url or none"),
+            (self.plane in ("shm", "none"), "plane", "must be shm or none"),
+            (self.control in ("file", "none"), "control", "must be file or none"),
+            (self.max_in_flight > 0, "max_in_flight", "must be > 0"),
+            (not (self.fast and self.venue != "sim"), "fast", "needs venue=sim"),
+        ]
+        for ok, key, why in checks:
+            if not ok:
+                raise ConfigError(f"config {key}: {why} (got {getattr(self, key)!r})")
+        for p in self.projection_backends:
+            if p not in ("redis", "hazelcast"):
+                raise ConfigError(f"config projection: unknown backend {p!r}")
+
+    @property
+    def projection_backends(self) -> tuple[str, ...]:
+        if self.projection in ("", "none"):
+            return ()
+        return tuple(p.strip() for p in self.projection.split(",") if p.strip())
+
+
+_FIELDS = {f.name: f for f in fields(RuntimeConfig)}
+_TYPES: dict[str, type] = {name: type(getattr(RuntimeConfig(), name)) for name in _FIELDS}
+
+
+def _coerce(key: str, raw: Any, source: str) -> Any:
+    kind = _TYPES[key]
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Decimal:
+            if isinstance(raw, float):
+                raise ValueError("give money as a string or integer, not a float")
+            value = Decimal(str(raw))
+            if not value.is_finite():
+                raise ValueError(raw)
+            return value
+        if issubclass(kind, Path):
+            return Path(str(raw))
+        return str(raw)
+    except (ValueError, TypeError, InvalidOperation) as exc:
+        raise ConfigError(f"config {key} (from {source}): bad value {raw!r}: {exc}") from None
+
+
+def _check_known(keys: list[str], source: str, shown: Mapping[str, str] | None = None) -> None:
+    unknown = sorted(k for k in keys if k not in _FIELDS)
+    if unknown:
+        names = ", ".join((shown or {}).get(k, k) for k in unknown)
+        raise ConfigError(
+            f"unknown configuration key(s) in {source}: {names} "
+            f"(known: {', '.join(sorted(_FIELDS))})"
+        )
+
+
+def load_config(
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> RuntimeConfig:
+    """Merge defaults < ``file`` (TOML) < ``env`` (PINK_*) < ``flags`` (None = not given)."""
+    values: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = tomllib.loads(Path(file).read_text())
+        except OSError as exc:
+            raise ConfigError(f"config file {file}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file}: not valid TOML: {exc}") from None
+        nested = [k for k, v in data.items() if isinstance(v, dict)]
+        if nested:
+            raise ConfigError(f"config file {file}: tables are not supported: {', '.join(nested)}")
+        _check_known(list(data), f"config file {file}")
+        for k, v in data.items():
+            values[k] = _coerce(k, v, f"config file {file}")
+    if env:
+        env_keys = {
+            k[5:].lower(): k
+            for k in env
+            if k.startswith("PINK_")
+            and k not in ENV_IGNORED
+            and not k.startswith(ENV_IGNORED_PREFIXES)
+        }
+        _check_known(list(env_keys), "environment", env_keys)
+        for k, name in env_keys.items():
+            values[k] = _coerce(k, env[name], f"environment {name}")
+    if flags:
+        given = {k: v for k, v in flags.items() if v is not None}
+        _check_known(list(given), "flags")
+        for k, v in given.items():
+            values[k] = _coerce(k, v, f"flag --{k.replace('_', '-')}")
+    return replace(RuntimeConfig(), **values)

@@ -1,0 +1,393 @@
+"""The launcher: builds, starts and closes a runtime bundle, in order.
+
+Start: venue -> journaled kernel (restored from its journal) -> ledger ->
+state plane -> control -> projection -> runtime (reconciles with the venue
+before the first cycle, E26). A backend that was asked for and cannot start
+is a :class:`StartupError` naming it (F22); whatever had started is closed.
+
+Close (F21): stop policy -> stop intake -> finish or record in-flight venue
+calls (bounded) -> flush persistence (journal checkpoint, ledger) -> close
+projection and plane -> close venue. ``close()`` is explicit and idempotent;
+nothing relies on ``__del__`` (F20). Use as ``async with Launcher(cfg) as l:``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pink.errors import ClosedError, PinkError, StartupError
+from pink.journal import JournaledKernel
+from pink.kernel import Instrument, KernelConfig, VenueEvent
+from pink.policy.base import DecisionEngine, IntentEngine
+from pink.policy.sample import sample_engines
+from pink.ports import Clock, Quote, Venue
+from pink.runtime.clock import SimClock, WallClock
+from pink.runtime.config import RuntimeConfig
+from pink.runtime.executor import InFlight
+from pink.runtime.loop import LoopConfig, Runtime
+from pink.runtime.ports_ext import SimDriver
+from pink.runtime.recovery import ReconcileReport
+
+__all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay"]
+
+log = logging.getLogger(__name__)
+SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
+
+
+class SinkRelay:
+    """The venue's sink before the runtime exists: buffers, then forwards."""
+
+    def __init__(self) -> None:
+        self._target: Callable[[VenueEvent], None] | None = None
+        self._buffer: list[VenueEvent] = []
+
+    def __call__(self, event: VenueEvent) -> None:
+        if self._target is None:
+            self._buffer.append(event)
+        else:
+            self._target(event)
+
+    def attach(self, target: Callable[[VenueEvent], None]) -> None:
+        self._target = target
+        buffered, self._buffer = self._buffer, []
+        for ev in buffered:
+            target(ev)
+
+
+@dataclass
+class CloseReport:
+    steps: list[str] = field(default_factory=list)
+    in_flight: list[InFlight] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Launcher:
+    """Wires a runtime from a :class:`RuntimeConfig`; see the module docstring.
+
+    ``venue``/``decision``/``intents`` may be given (tests, custom policies);
+    a venue given here is not owned, so it is not closed by :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        *,
+        venue: Venue | None = None,
+        decision: DecisionEngine | None = None,
+        intents: IntentEngine | None = None,
+        loop_config: LoopConfig | None = None,
+    ) -> None:
+        self.cfg = config
+        self._venue_given = venue
+        self._decision = decision
+        self._intents = intents
+        self._loop_cfg = loop_config
+        self.venue: Venue | None = venue
+        self.kernel: JournaledKernel | None = None
+        self.ledger: Any = None
+        self.plane: Any = None
+        self.control: Any = None
+        self.projection: Any = None
+        self.runtime: Runtime | None = None
+        self.clock: Clock | _PendingSimClock | None = None
+        self.reconcile: ReconcileReport | None = None
+        self._bg: list[asyncio.Task[None]] = []
+        self._started = False
+        self._close_report: CloseReport | None = None
+        self.backends: dict[str, str] = {}
+
+    async def __aenter__(self) -> Launcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ start
+
+    async def start(self) -> Launcher:
+        if self._close_report is not None:
+            raise ClosedError("launcher")
+        if self._started:
+            return self
+        self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        cfg = self.cfg
+        data = Path(cfg.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        relay = SinkRelay()
+        instruments = await self._start_venue(relay)
+        self.kernel = self._open_kernel(data, instruments)
+        if isinstance(self.clock, _PendingSimClock):
+            last = self.kernel.journal.last_ts()
+            self.clock = SimClock(max(self.clock.start, last + 1))
+            await self._align_sim_venue(self.clock.now_ns())
+        assert isinstance(self.clock, (SimClock, WallClock))
+        await self._start_ledger(data)
+        self._start_plane(data)
+        await self._start_projection()
+        decision, intents = self._decision, self._intents
+        if decision is None or intents is None:
+            decision, intents = sample_engines(cfg.seed)
+        assert self.venue is not None
+        self.runtime = Runtime(
+            self.kernel,
+            self.kernel.kernel,
+            self.venue,
+            self.clock,
+            decision,
+            intents,
+            instruments=instruments,
+            slots=cfg.slots,
+            initial_capital=cfg.initial_capital,
+            config=self._loop_cfg or self._default_loop_config(),
+            ledger=self.ledger,
+            plane=self.plane,
+            projection=self.projection,
+            control=self.control,
+            quotes=self._quote_source(),
+        )
+        relay.attach(self.runtime.sink)
+        self.reconcile = await self.runtime.start()
+
+    async def _start_venue(self, relay: SinkRelay) -> dict[str, Instrument]:
+        cfg = self.cfg
+        if self.venue is None:
+            if cfg.venue == "sim":
+                from pink.venues.sim.engine import MatchingEngine
+                from pink.venues.sim.faults import FaultConfig
+                from pink.venues.sim.instruments import default_instruments
+                from pink.venues.sim.venue import SimVenue
+
+                start = SIM_EPOCH_NS if cfg.fast else time.time_ns()
+                engine = MatchingEngine(default_instruments(), seed=cfg.seed, start_ts=start,
+                                        initial_balance=cfg.initial_capital)
+                faults = FaultConfig.parse(cfg.faults) if cfg.faults else None
+                self.venue = SimVenue(engine, faults=faults, seed=cfg.seed)
+            else:
+                from pink.venues.bingx.config import BingxConfig
+                from pink.venues.bingx.venue import BingxVenue
+
+                self.venue = BingxVenue(BingxConfig.from_env())
+        venue = self.venue
+        if cfg.fast:
+            start = getattr(venue, "now", SIM_EPOCH_NS)
+            self.clock = _PendingSimClock(int(start))
+        else:
+            self.clock = WallClock()
+        try:
+            await venue.start(relay)
+            instruments = await venue.instruments()
+        except StartupError:
+            raise
+        except PinkError as exc:
+            raise StartupError(f"venue ({venue.name})", str(exc)) from exc
+        self.backends["venue"] = venue.name
+        return instruments
+
+    async def _align_sim_venue(self, now: int) -> None:
+        """A restarted simulated clock continues after the journal; so does the simulator."""
+        if isinstance(self.venue, SimDriver) and getattr(self.venue, "now", now) < now:
+            await self.venue.advance_to(now)  # its events go to the relay's buffer
+
+    def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
+        cfg = self.cfg
+        kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital,
+                            account_id=cfg.account_id)
+        path = data / "journal.sqlite"
+        try:
+            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability)
+        except Exception as exc:
+            raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
+        self.backends["journal"] = f"sqlite {path}"
+        return jk
+
+    async def _start_ledger(self, data: Path) -> None:
+        cfg = self.cfg
+        if cfg.ledger == "none":
+            self.backends["ledger"] = "none (not requested)"
+            return
+        from pink.ledger.outbox import LedgerOutbox
+        from pink.ledger.writer import LedgerWriter, resolve_target
+
+        url = cfg.ledger_url if cfg.ledger == "url" or cfg.ledger_url else None
+        if cfg.ledger == "url" and not url:
+            raise StartupError("ledger", "ledger=url needs ledger_url")
+        target = resolve_target(data_dir=data, url=url, env={})
+        loop = asyncio.get_running_loop()
+        try:
+            writer = await loop.run_in_executor(None, lambda: LedgerWriter.open(target))
+        except StartupError:
+            raise
+        except Exception as exc:
+            raise StartupError(f"ledger ({target.describe()})", str(exc)) from exc
+        self.ledger = LedgerOutbox(writer, account_id=cfg.account_id, runtime_id=cfg.runtime_id)
+        self.ledger.start()
+        self.backends["ledger"] = target.describe()
+
+    def _start_plane(self, data: Path) -> None:
+        cfg = self.cfg
+        if cfg.plane == "shm":
+            from pink.plane.shm import StatePlane
+
+            self.plane = StatePlane.create(data, cfg.account_id, cfg.runtime_id, cfg.slots)
+            self.backends["plane"] = f"shared memory ({data})"
+        else:
+            self.backends["plane"] = "none (not requested)"
+        if cfg.control == "file":
+            from pink.plane.control import ControlReader
+
+            self.control = ControlReader(data)
+            self.backends["control"] = f"file {self.control.path}"
+        else:
+            self.backends["control"] = "none (not requested)"
+
+    async def _start_projection(self) -> None:
+        cfg = self.cfg
+        wanted = cfg.projection_backends
+        if not wanted:
+            self.backends["projection"] = "none (not requested)"
+            return
+        from pink.projection.projector import Projector
+        from pink.projection.sinks import HazelcastSink, RedisSink
+
+        sinks: list[Any] = []
+        for name in wanted:
+            if name == "redis":
+                sinks.append(RedisSink(cfg.redis_url))
+            else:
+                sinks.append(HazelcastSink(cfg.hazelcast_members))
+        self.projection = Projector(cfg.account_id, cfg.runtime_id, sinks)
+        try:
+            await self.projection.start()
+        except StartupError:
+            raise
+        except Exception as exc:
+            raise StartupError(f"projection ({cfg.projection})", str(exc)) from exc
+        self.backends["projection"] = ", ".join(s.backend for s in sinks)
+
+    def _default_loop_config(self) -> LoopConfig:
+        c = self.cfg
+        return LoopConfig(cycle_s=c.cycle_s, max_in_flight=c.max_in_flight,
+                          call_timeout_s=c.call_timeout_s, close_timeout_s=c.close_timeout_s,
+                          reconcile_interval_s=c.reconcile_interval_s)
+
+    def _quote_source(self) -> Callable[[str], Quote | None]:
+        engine = getattr(self.venue, "engine", None)
+        if engine is not None and hasattr(engine, "quote"):
+            return engine.quote  # type: ignore[no-any-return]  # the simulator's own book
+        cache: dict[str, Quote] = {}
+        self._bg.append(asyncio.create_task(self._refresh_quotes(cache)))
+        return cache.get
+
+    async def _refresh_quotes(self, cache: dict[str, Quote]) -> None:
+        """Quotes from the venue's market stream cache, refreshed once per cycle."""
+        assert self.venue is not None
+        while True:
+            for symbol in list(getattr(self.runtime, "instruments", {})):
+                with contextlib.suppress(PinkError, TimeoutError):
+                    async with asyncio.timeout(self.cfg.call_timeout_s):
+                        cache[symbol] = await self.venue.quote(symbol)
+            await asyncio.sleep(self.cfg.cycle_s)
+
+    # -------------------------------------------------------------------- run
+
+    async def run(self, cycles: int | None = None) -> None:
+        if self.runtime is None:
+            raise ClosedError("launcher (not started)")
+        if self.cfg.plane == "shm" or self.cfg.projection_backends or self.ledger is not None:
+            self._bg.append(asyncio.create_task(self._health_loop()))
+        await self.runtime.run(cycles if cycles is not None else (self.cfg.cycles or None))
+
+    def health(self) -> Any:
+        from pink.plane.health import HealthReport
+
+        rt = self.runtime
+        lh = self.ledger.health() if self.ledger is not None else None
+        return HealthReport(
+            ts=time.time_ns(),
+            account_id=self.cfg.account_id,
+            runtime_id=self.cfg.runtime_id,
+            pid=os.getpid(),
+            ledger_backend=lh.backend if lh else "",
+            ledger_requested=self.ledger is not None,
+            ledger_ok=bool(lh is None or not lh.last_error),
+            ledger_backlog=lh.backlog if lh else 0,
+            ledger_error=lh.last_error if lh else "",
+            sinks=tuple(self.projection.health()) if self.projection is not None else (),
+            venue=self.backends.get("venue", ""),
+            venue_connected=self.venue is not None,
+            queue_depths={"kernel": rt._q.qsize(), "in_flight": rt.executor.in_flight}
+            if rt is not None else {},
+            drops={"events_after_close": rt.events_dropped} if rt is not None else {},
+            desync_slots=tuple(s.slot for s in rt.slots if s.state == "DESYNC") if rt else (),
+        )
+
+    async def _health_loop(self) -> None:
+        from pink.plane.health import write_health
+
+        while True:
+            with contextlib.suppress(OSError, PinkError):
+                write_health(self.cfg.data_dir, self.health())
+            await asyncio.sleep(self.cfg.health_interval_s)
+
+    # ------------------------------------------------------------------ close
+
+    async def close(self) -> CloseReport:
+        """The ordered close (F21); idempotent; returns what it did."""
+        if self._close_report is not None:
+            return self._close_report
+        rep = self._close_report = CloseReport()
+        if self.runtime is not None:
+            rep.in_flight = await self.runtime.shutdown()
+            rep.steps.extend(self.runtime.steps)
+        else:
+            rep.steps.extend(["stop_policy", "stop_intake", "finish_in_flight"])
+        for t in self._bg:
+            t.cancel()
+        await asyncio.gather(*self._bg, return_exceptions=True)
+        if self.kernel is not None:
+            await self._step(rep, "checkpoint_journal", self.kernel.close)
+        if self.ledger is not None:
+            await self._step(rep, "flush_ledger", self.ledger.close, self.cfg.close_timeout_s)
+        rep.steps.append("flush_persistence")
+        if self.projection is not None:
+            await self._step(rep, "close_projection", self.projection.close)
+        if self.plane is not None:
+            await self._step(rep, "close_plane", self.plane.close)
+        if self.venue is not None and self._venue_given is None:
+            await self._step(rep, "close_venue", self.venue.close)
+        return rep
+
+    @staticmethod
+    async def _step(rep: CloseReport, name: str, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = fn(*args)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as exc:  # keep closing the rest; say what failed
+            rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            log.error("close step %s failed: %s", name, exc)
+        rep.steps.append(name)
+
+
+class _PendingSimClock:
+    """Start time of a simulated clock, decided once the journal is open."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start

@@ -1,0 +1,509 @@
+"""The runtime loop: one task owns the kernel (T1, E2, E4).
+
+Venue events (from the venue's sink), timers (``kernel.tick``), policy
+cycles and operator commands (control changes, flatten) all go through ONE
+``asyncio.Queue``, consumed by one task: the only code that calls the
+kernel. Effects go to an :class:`EffectExecutor`; records go to the ledger
+outbox; the touched slot's view (only that one, E19) goes to the state
+plane and the projection; the account view goes there on settlements.
+
+A scheduler task decides *when*: next policy cycle, the kernel's next
+deadline, the simulator's next due event, the slow reconciliation timer.
+With a :class:`SimClock` it waits until everything in flight has been
+handled, then jumps straight to the next due time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pink.errors import ClosedError
+from pink.kernel.messages import (
+    Action,
+    ControlSnapshot,
+    Effect,
+    Instrument,
+    Intent,
+    IntentRecorded,
+    Outcome,
+    SlotChanged,
+    VenueEvent,
+)
+from pink.kernel.views import AccountView, OrderView, SlotView
+from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
+from pink.ports import Clock, Quote, Venue
+from pink.runtime.executor import EffectExecutor, InFlight
+from pink.runtime.flatten import flatten_intents
+from pink.runtime.ids import IdFactory
+from pink.runtime.ports_ext import (
+    ControlSource,
+    KernelOps,
+    KernelViews,
+    NullControl,
+    NullProjection,
+    NullRecordSink,
+    NullStateSink,
+    ProjectionSink,
+    RecordSink,
+    SimDriver,
+    StateSink,
+)
+from pink.runtime.recovery import Reconciler, ReconcileReport
+from pink.runtime.stats import RunStats
+
+__all__ = ["LoopConfig", "Runtime"]
+
+log = logging.getLogger(__name__)
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    cycle_s: float = 5.0
+    max_in_flight: int = 8
+    call_timeout_s: float = 5.0
+    close_timeout_s: float = 5.0
+    reconcile_interval_s: float = 300.0
+    reconcile_lookback_s: float = 86_400.0
+    tick_s: float = 0.25  # re-tick period while a deadline stays overdue
+
+
+@dataclass(frozen=True, slots=True)
+class _Cycle:
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    snapshot: ControlSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class _Flatten:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """Run ``fn`` on the owner task (reads of the kernel from elsewhere)."""
+
+    fn: Callable[[], Any]
+    done: asyncio.Future[Any]
+
+
+_Item = VenueEvent | _Cycle | _Tick | _Control | _Flatten | _Call
+
+
+class Runtime:
+    """Owns a (journaled) kernel and drives it; see the module docstring."""
+
+    def __init__(
+        self,
+        kernel: KernelOps,
+        views: KernelViews,
+        venue: Venue,
+        clock: Clock,
+        decision: DecisionEngine,
+        intents: IntentEngine,
+        *,
+        instruments: Mapping[str, Instrument],
+        slots: int,
+        initial_capital: Any,
+        config: LoopConfig | None = None,
+        ledger: RecordSink | None = None,
+        plane: StateSink | None = None,
+        projection: ProjectionSink | None = None,
+        control: ControlSource | None = None,
+        quotes: Callable[[str], Quote | None] | None = None,
+        ids: IdFactory | None = None,
+    ) -> None:
+        self.cfg = config or LoopConfig()
+        self._k = kernel
+        self._v = views
+        self._venue = venue
+        self.clock = clock
+        self._decision = decision
+        self._intents = intents
+        self.instruments = dict(instruments)
+        self._ledger = ledger or NullRecordSink()
+        self._plane = plane or NullStateSink()
+        self._projection = projection or NullProjection()
+        self._control = control or NullControl()
+        self._project_events = not isinstance(self._projection, NullProjection)
+        self._quotes = quotes or (lambda _s: None)
+        self._ids = ids or IdFactory()
+        self._q: asyncio.Queue[_Item] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self.executor = EffectExecutor(
+            venue,
+            self._put,
+            clock,
+            max_in_flight=self.cfg.max_in_flight,
+            call_timeout_s=self.cfg.call_timeout_s,
+        )
+        self.stats = RunStats(initial_capital)
+        self.slots: list[SlotView] = [views.slot_view(i) for i in range(slots)]
+        self.account: AccountView = views.account_view()
+        self.working: list[OrderView] = list(views.working_orders())  # as of the last cycle
+        self._working_dirty = False
+        self.steps: list[str] = []  # close steps, in order (F21)
+        self.reconciler = Reconciler(venue, self._put, self.ask)
+        self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
+        self._owner: asyncio.Task[None] | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._bg: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self._policy_on = True
+        self._intake_on = True
+        self._accept_events = True
+        self._flatten_armed = False
+        self._control_version = -1
+        self._flatten_seq = 0
+        self._cycle_limit: int | None = None
+        self._done = asyncio.Event()
+        self._deadline: int | None = views.next_deadline()
+        self._effects: list[tuple[Effect, ...]] = []
+        self._fatal: BaseException | None = None
+        self._closed = False
+        self.events_dropped = 0
+        self.policy_errors = 0
+
+    # ------------------------------------------------------------------ inputs
+
+    def sink(self, event: VenueEvent) -> None:
+        """The venue's event sink: thread-safe, never touches the kernel."""
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self.sink, event)
+            return
+        if not self._accept_events:
+            self.events_dropped += 1  # after close: restart reconciliation recovers it
+            return
+        self._q.put_nowait(event)
+
+    def _put(self, item: _Item) -> None:
+        if isinstance(item, (_Cycle, _Tick, _Control, _Flatten)):
+            if not self._intake_on:
+                return
+        elif not self._accept_events:
+            self.events_dropped += 1
+            return
+        self._q.put_nowait(item)
+        self._wake.set()
+
+    def flatten(self) -> None:
+        """Operator command: cancel working entries, close every position at market."""
+        self._put(_Flatten())
+
+    async def ask(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the owner task (the only one that touches the kernel)."""
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._q.put_nowait(_Call(fn, fut))
+        self._wake.set()
+        return await fut
+
+    # ------------------------------------------------------------------- life
+
+    async def start(self) -> ReconcileReport:
+        """Start the owner task and reconcile with the venue before any cycle (E26)."""
+        if self._closed:
+            raise ClosedError("runtime")
+        self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
+        ctrl = self._control.current()
+        self._control_version = ctrl.snapshot.version
+        self._flatten_seq = ctrl.flatten_seq
+        self._put(_Control(ctrl.snapshot))
+        since = self.clock.now_ns() - int(self.cfg.reconcile_lookback_s * _NS)
+        report = await self.reconciler.full(self._v, since, len(self.slots))
+        await self.quiesce()
+        return report
+
+    async def run(self, cycles: int | None = None) -> None:
+        """Run policy cycles until ``cycles`` were done or :meth:`request_stop`."""
+        if self._closed:
+            raise ClosedError("runtime")
+        self._cycle_limit = None if cycles is None else self.stats.cycles + cycles
+        self._scheduler = asyncio.create_task(self._schedule(), name="pink-scheduler")
+        waits = [self._scheduler]
+        if self._owner is not None:
+            waits.append(self._owner)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if self._fatal is not None:
+            raise self._fatal
+        if self._scheduler.done() and not self._scheduler.cancelled():
+            self._scheduler.result()
+
+    def request_stop(self) -> None:
+        self._policy_on = False
+        self._done.set()
+        self._wake.set()
+
+    async def quiesce(self) -> None:
+        """Wait until the queue is empty and no venue call or background task runs."""
+        while True:
+            if self._fatal is not None:
+                raise self._fatal
+            await self._q.join()
+            if self.executor.in_flight:
+                await self.executor.wait_idle()
+                continue
+            if self._bg:
+                await asyncio.gather(*list(self._bg), return_exceptions=True)
+                continue
+            if self._q.empty():
+                return
+
+    async def shutdown(self) -> list[InFlight]:
+        """Steps 1-3 of the close order (F21); returns calls that did not finish."""
+        if self._closed:
+            return []
+        self._closed = True
+        self._policy_on = False
+        self.steps.append("stop_policy")
+        self._intake_on = False
+        self._done.set()
+        self._wake.set()
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            await asyncio.gather(self._scheduler, return_exceptions=True)
+        self.steps.append("stop_intake")
+        unfinished = await self.executor.close(self.cfg.close_timeout_s)
+        for bg in list(self._bg):
+            bg.cancel()
+        await asyncio.gather(*list(self._bg), return_exceptions=True)
+        if self._owner is not None and not self._owner.done():
+            try:
+                async with asyncio.timeout(self.cfg.close_timeout_s):
+                    await self._q.join()
+            except TimeoutError:
+                log.warning("close: %d queued items not applied", self._q.qsize())
+        self._accept_events = False
+        if self._owner is not None:
+            self._owner.cancel()
+            await asyncio.gather(self._owner, return_exceptions=True)
+        for f in unfinished:
+            log.warning("close: %s %s still in flight (journal + restart reconcile)", f.kind,
+                        f.client_order_id)
+        self.steps.append("finish_in_flight")
+        return unfinished
+
+    # ------------------------------------------------------------- owner task
+
+    async def _own(self) -> None:
+        batch = getattr(self._k, "batch", None)
+        while True:
+            items = [await self._q.get()]
+            while not self._q.empty() and len(items) < 256:
+                items.append(self._q.get_nowait())
+            try:
+                # one durable journal commit for the batch, then its effects (journal first)
+                with batch() if batch is not None else contextlib.nullcontext():
+                    for item in items:
+                        self._handle(item)
+                self._deadline = self._v.next_deadline()
+                effects, self._effects = self._effects, []
+                for group in effects:
+                    self.executor.submit(group)
+            except BaseException as exc:
+                self._fatal = exc
+                self._done.set()
+                log.exception("kernel owner stopped")
+                raise
+            finally:
+                for _ in items:
+                    self._q.task_done()
+
+    def _handle(self, item: _Item) -> None:
+        now = self.clock.now_ns()
+        if isinstance(item, _Call):
+            if not item.done.done():
+                try:
+                    item.done.set_result(item.fn())
+                except Exception as exc:
+                    item.done.set_exception(exc)
+        elif isinstance(item, _Cycle):
+            self._cycle(item.n, now)
+        elif isinstance(item, _Tick):
+            self._after(self._k.tick(now))
+        elif isinstance(item, _Control):
+            self._after(self._k.set_control(item.snapshot, now))
+        elif isinstance(item, _Flatten):
+            self._flatten_armed = True
+            self._run_flatten(now)
+        else:
+            self._after(self._k.apply(item, now))
+
+    def _after(self, outcome: Outcome) -> None:
+        """Route one outcome: effects, records, touched slot, account."""
+        if outcome.effects:
+            self._effects.append(outcome.effects)
+        records = outcome.records
+        self.stats.statuses[outcome.status.value] += 1
+        if not records and outcome.slot < 0:
+            return
+        if records:
+            self._ledger.put(records, self._journal_position())
+        touched: set[int] = {outcome.slot} if outcome.slot >= 0 else set()
+        project = self._project_events
+        for r in records:
+            if type(r) is SlotChanged:
+                touched.add(r.slot)
+            elif type(r) is IntentRecorded:
+                self._plane.push_intent(r)
+            if project:
+                self._projection.put_event(r)
+        if self.stats.observe(records):
+            self.account = self._v.account_view()
+            self._plane.write_account(self.account)
+            self._projection.put_account(self.account)
+        for i in touched:
+            if 0 <= i < len(self.slots):
+                view = self._v.slot_view(i)
+                if view.version != self.slots[i].version:
+                    self.slots[i] = view
+                    self._plane.write_slot(view)
+                    self._projection.put_slot(view)
+        if touched:
+            self._working_dirty = True
+
+    def _journal_position(self) -> int | None:
+        journal = getattr(self._k, "journal", None)
+        return getattr(journal, "seq", None)
+
+    def _cycle(self, n: int, now: int) -> None:
+        self.stats.cycles += 1
+        if self._flatten_armed:
+            self._run_flatten(now)
+            return
+        if not self._policy_on:
+            return
+        snap = self.snapshot(n, now)
+        try:
+            decisions = list(self._decision.decide(snap))
+            planned = list(self._intents.plan(decisions, snap)) if decisions else []
+        except Exception:
+            self.policy_errors += 1
+            log.exception("policy failed in cycle %d; cycle skipped", n)
+            return
+        for intent in planned:
+            self.submit(intent, now)
+
+    def snapshot(self, n: int, now: int) -> PolicySnapshot:
+        """A consistent, versioned snapshot (no await between it and the submits)."""
+        quotes = {s: q for s in self.instruments if (q := self._quotes(s)) is not None}
+        if self._working_dirty:  # read once per cycle, not once per event
+            self.working = list(self._v.working_orders())
+            self._working_dirty = False
+        return PolicySnapshot(
+            cycle=n,
+            ts=now,
+            kernel_version=self._v.version,
+            slots=tuple(self.slots),
+            account=self.account,
+            quotes=quotes,
+            instruments=self.instruments,
+            working_orders=tuple(self.working),
+        )
+
+    def submit(self, intent: Intent, now: int) -> Outcome:
+        """Stamp identity and submit on current state (owner task only)."""
+        trade_id = intent.trade_id
+        if not trade_id:
+            if intent.action is Action.ENTER:
+                trade_id = self._ids.trade_id()
+            elif 0 <= intent.slot < len(self.slots):
+                trade_id = self.slots[intent.slot].trade_id
+        intent = replace(
+            intent,
+            trade_id=trade_id,
+            intent_id=intent.intent_id or self._ids.intent_id(),
+            decision_id=intent.decision_id or self._ids.decision_id(),
+        )
+        outcome = self._k.submit(intent, now)
+        self._after(outcome)
+        return outcome
+
+    def _run_flatten(self, now: int) -> None:
+        pending = flatten_intents(self.slots)
+        if not pending and all(s.state in ("IDLE", "DESYNC") for s in self.slots):
+            self._flatten_armed = False
+        for intent in pending:
+            self.submit(intent, now)
+
+    # -------------------------------------------------------------- scheduler
+
+    async def _schedule(self) -> None:
+        cycle_ns = max(int(self.cfg.cycle_s * _NS), 1)
+        recon_ns = int(self.cfg.reconcile_interval_s * _NS)
+        tick_ns = max(int(self.cfg.tick_s * _NS), 1)
+        now = self.clock.now_ns()
+        next_cycle = now + cycle_ns
+        next_recon = now + recon_ns
+        last_recon = now
+        n = self.stats.cycles
+        last_tick = -1
+        driver: SimDriver | None = self._venue if isinstance(self._venue, SimDriver) else None
+        while not self._done.is_set():
+            if self._sim:
+                await self.quiesce()
+            if self._cycle_limit is not None and self.stats.cycles >= self._cycle_limit:
+                return
+            now = self.clock.now_ns()
+            deadline = self._deadline
+            due = [next_recon]
+            if self._policy_on or self._flatten_armed:
+                due.append(next_cycle)
+            if deadline is not None:
+                due.append(deadline if deadline > last_tick else last_tick + tick_ns)
+            venue_due = driver.next_due() if driver is not None else None
+            if venue_due is not None:
+                due.append(venue_due)
+            target = max(min(due), now)
+            if self._sim:
+                self.clock.advance(target)  # type: ignore[attr-defined]
+            elif target > now:
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout((target - now) / _NS):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            now = self.clock.now_ns()
+            if driver is not None:
+                await driver.advance_to(now)
+            if deadline is not None and deadline <= now and now > last_tick:
+                last_tick = now
+                self._put(_Tick())
+            if now >= next_cycle:
+                n += 1
+                self._put(_Cycle(n))
+                next_cycle += cycle_ns
+                if next_cycle <= now:  # wall clock fell behind: skip missed cycles
+                    next_cycle = now + cycle_ns
+            if now >= next_recon:
+                next_recon = now + recon_ns
+                self._spawn_bg(self.reconciler.periodic(last_recon))
+                last_recon = now
+            ctrl = self._control.current()
+            if ctrl.snapshot.version != self._control_version:
+                self._control_version = ctrl.snapshot.version
+                self._put(_Control(ctrl.snapshot))
+            if ctrl.flatten_seq != self._flatten_seq:
+                self._flatten_seq = ctrl.flatten_seq
+                self._put(_Flatten())
+
+    def _spawn_bg(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)

@@ -1,0 +1,137 @@
+"""Reconciliation against the venue: at start (E26) and on a slow timer (E1).
+
+Everything learned goes back into the runtime's queue as venue events
+(``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``), so that only the
+owner task applies it to the kernel; the kernel's dedup (fill ids, funding
+ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
+owner task). Positions are compared, not "fixed": a difference is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pink.errors import VenueError
+from pink.kernel.messages import QueryOrder, Side, VenueEvent
+from pink.ports import Venue
+from pink.runtime.ports_ext import KernelViews
+
+__all__ = ["ReconcileReport", "Reconciler", "exposure"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    """What a reconciliation did and found."""
+
+    queried: list[str] = field(default_factory=list)  # in-flight orders asked about
+    open_orders: int = 0
+    foreign_orders: list[str] = field(default_factory=list)  # open at venue, unknown to us
+    fills: int = 0
+    funding: int = 0
+    position_mismatches: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def exposure(views: KernelViews, n_slots: int) -> dict[tuple[str, Side], Decimal]:
+    """The kernel's open quantity per (symbol, side), summed over slots."""
+    out: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
+    for i in range(n_slots):
+        v = views.slot_view(i)
+        if v.side is not None and v.remaining_qty > 0:
+            out[(v.symbol, v.side)] += v.remaining_qty
+    return dict(out)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        venue: Venue,
+        emit: Callable[[VenueEvent], None],
+        ask: Callable[[Callable[[], Any]], Awaitable[Any]],
+    ) -> None:
+        self._venue = venue
+        self._emit = emit
+        self._ask = ask
+        self.last: ReconcileReport | None = None
+        self.runs = 0
+
+    async def full(
+        self, views: KernelViews, since_ns: int, n_slots: int
+    ) -> ReconcileReport:
+        """Start-up reconciliation: every in-flight order's status, open orders,
+        fills and funding since ``since_ns``, then positions (E26)."""
+        rep = ReconcileReport()
+        working = await self._ask(views.working_orders)
+        for order in working:
+            try:
+                report = await self._venue.query(
+                    QueryOrder(order.client_order_id, order.symbol, "restart reconcile")
+                )
+            except VenueError as exc:
+                rep.errors.append(f"query {order.client_order_id}: {exc}")
+                continue
+            rep.queried.append(order.client_order_id)
+            self._emit(report)
+        await self._common(rep, {o.client_order_id for o in working}, since_ns)
+        await self._positions(rep, views, n_slots)
+        self._finish(rep)
+        return rep
+
+    async def periodic(self, since_ns: int) -> ReconcileReport:
+        """Slow-timer reconciliation: open orders and fills since the last run."""
+        rep = ReconcileReport()
+        await self._common(rep, None, since_ns)
+        self._finish(rep)
+        return rep
+
+    async def _common(self, rep: ReconcileReport, known: set[str] | None, since_ns: int) -> None:
+        try:
+            open_orders = await self._venue.open_orders()
+            rep.open_orders = len(open_orders)
+            for r in open_orders:
+                if known is not None and r.client_order_id not in known:
+                    rep.foreign_orders.append(r.client_order_id)
+                elif known is None:
+                    self._emit(r)  # status of our resting orders; unknown ones are refused
+            fills = await self._venue.fills_since(since_ns)
+            rep.fills = len(fills)
+            for f in fills:
+                self._emit(f)
+            funding = await self._venue.funding_since(since_ns)
+            rep.funding = len(funding)
+            for p in funding:
+                self._emit(p)
+        except VenueError as exc:
+            rep.errors.append(str(exc))
+
+    async def _positions(self, rep: ReconcileReport, views: KernelViews, n_slots: int) -> None:
+        try:
+            positions = await self._venue.positions()
+        except VenueError as exc:
+            rep.errors.append(f"positions: {exc}")
+            return
+        ours = await self._ask(lambda: exposure(views, n_slots))
+        theirs: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
+        for p in positions:
+            if p.quantity != 0:
+                theirs[(p.symbol, p.side)] += abs(p.quantity)
+        for key in sorted(set(ours) | set(theirs)):
+            a, b = ours.get(key, Decimal(0)), theirs.get(key, Decimal(0))
+            if a != b:
+                rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
+
+    def _finish(self, rep: ReconcileReport) -> None:
+        self.runs += 1
+        self.last = rep
+        for m in rep.position_mismatches:
+            log.warning("reconcile: position mismatch %s", m)
+        for o in rep.foreign_orders:
+            log.warning("reconcile: venue order %s is unknown to the kernel", o)
+

@@ -1,0 +1,107 @@
+"""Running statistics of a runtime, fed from kernel records (for the view and summary)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from pink.kernel.messages import (
+    ZERO,
+    FillBooked,
+    IntentRecorded,
+    KernelRecord,
+    ProtocolErrorRecorded,
+    Settlement,
+    SettlementKind,
+    TradeClosed,
+)
+
+__all__ = ["RunStats", "Summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    cycles: int
+    trades: int
+    wins: int
+    win_rate: float
+    gross_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    net_pnl: Decimal
+    max_drawdown: Decimal
+    fills: int
+    intents: int
+    refusals: dict[str, int]
+    protocol_errors: int
+
+
+@dataclass
+class RunStats:
+    """Counts and sums over records; ``max_drawdown`` from capital after each settlement."""
+
+    initial_capital: Decimal
+    cycles: int = 0
+    intents: int = 0
+    fills: int = 0
+    trades: int = 0
+    wins: int = 0
+    gross_pnl: Decimal = ZERO  # over closed trades
+    trade_fees: Decimal = ZERO  # over closed trades
+    fees: Decimal = ZERO  # every settlement's fee
+    funding: Decimal = ZERO
+    protocol_errors: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    peak: Decimal = ZERO
+    max_drawdown: Decimal = ZERO
+    last_trades: list[TradeClosed] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.peak = self.initial_capital
+
+    def observe(self, records: Iterable[KernelRecord]) -> bool:
+        """Account for records; True when one of them was a settlement."""
+        settled = False
+        for r in records:
+            if isinstance(r, Settlement):
+                settled = True
+                self.fees += r.fee
+                if r.kind is SettlementKind.FUNDING:
+                    self.funding += r.amount
+                self.peak = max(self.peak, r.capital_after)
+                self.max_drawdown = max(self.max_drawdown, self.peak - r.capital_after)
+            elif isinstance(r, FillBooked):
+                self.fills += 1
+            elif isinstance(r, TradeClosed):
+                self.trades += 1
+                self.wins += r.net_pnl > 0
+                self.gross_pnl += r.gross_pnl
+                self.trade_fees += r.fees
+                self.last_trades = [*self.last_trades[-9:], r]
+            elif isinstance(r, IntentRecorded):
+                self.intents += 1
+                if r.status == "REFUSED":
+                    self.refusals[r.reason] += 1
+            elif isinstance(r, ProtocolErrorRecorded):
+                self.protocol_errors += 1
+        return settled
+
+    def summary(self) -> Summary:
+        return Summary(
+            cycles=self.cycles,
+            trades=self.trades,
+            wins=self.wins,
+            win_rate=self.wins / self.trades if self.trades else 0.0,
+            gross_pnl=self.gross_pnl,
+            fees=self.fees,
+            funding=self.funding,
+            net_pnl=self.gross_pnl - self.trade_fees,
+            max_drawdown=self.max_drawdown,
+            fills=self.fills,
+            intents=self.intents,
+            refusals=dict(self.refusals),
+            protocol_errors=self.protocol_errors,
+        )

@@ -1,0 +1,84 @@
+"""Shared helpers for runtime tests: a real kernel + simulator + runtime, closed by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pink.journal import JournaledKernel
+from pink.kernel import Kernel, KernelConfig
+from pink.policy.base import Decision, MarginSizer, PolicySnapshot
+from pink.runtime.clock import SimClock
+from pink.runtime.loop import LoopConfig, Runtime
+from pink.venues.sim.engine import MatchingEngine
+from pink.venues.sim.faults import FaultConfig
+from pink.venues.sim.instruments import default_instruments
+from pink.venues.sim.prices import MarketConfig
+from pink.venues.sim.venue import SimVenue
+
+T0 = 1_700_000_000 * 1_000_000_000
+CAPITAL = Decimal("10000")
+
+
+class Scripted:
+    """A decision engine that plays ``script(snapshot) -> decisions`` and keeps every snapshot."""
+
+    def __init__(self, script: Callable[[PolicySnapshot], Sequence[Decision]] | None = None):
+        self.script = script or (lambda _s: [])
+        self.snapshots: list[PolicySnapshot] = []
+
+    def decide(self, snapshot: PolicySnapshot) -> Sequence[Decision]:
+        self.snapshots.append(snapshot)
+        return list(self.script(snapshot))
+
+
+def make_venue(seed: int = 1, faults: str = "", market: MarketConfig | None = None) -> SimVenue:
+    engine = MatchingEngine(default_instruments(), seed=seed, start_ts=T0,
+                            market=market or MarketConfig())
+    return SimVenue(engine, faults=FaultConfig.parse(faults) if faults else None, seed=seed)
+
+
+@asynccontextmanager
+async def sim_runtime(
+    venue: SimVenue | None = None,
+    decision: Any = None,
+    intents: Any = None,
+    *,
+    journal: Path | None = None,
+    slots: int = 4,
+    cycle_s: float = 1.0,
+    start: bool = True,
+    **loop: Any,
+) -> AsyncIterator[tuple[Runtime, SimVenue, Any]]:
+    """A runtime on a SimClock over a real kernel (journaled if ``journal``) and SimVenue."""
+    own_venue = venue is None
+    venue = venue or make_venue()
+    inst = default_instruments()
+    cfg = KernelConfig(slots=slots, initial_capital=CAPITAL, account_id="acct")
+    jk: JournaledKernel | None = None
+    if journal is not None:
+        jk = JournaledKernel.open(journal, cfg, inst)
+        ops: Any = jk
+        views: Any = jk.kernel
+    else:
+        ops = views = Kernel(cfg, inst)
+    clock = SimClock(max(venue.now, T0))
+    rt = Runtime(
+        ops, views, venue, clock, decision or Scripted(), intents or MarginSizer(),
+        instruments=inst, slots=slots, initial_capital=CAPITAL,
+        config=LoopConfig(cycle_s=cycle_s, **loop), quotes=venue.engine.quote,
+    )
+    await venue.start(rt.sink)
+    try:
+        if start:
+            await rt.start()
+        yield rt, venue, views
+    finally:
+        await rt.shutdown()
+        if jk is not None:
+            jk.close()
+        if own_venue:
+            await venue.close()

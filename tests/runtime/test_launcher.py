@@ -1,0 +1,113 @@
+"""Launcher: configuration, ordered close, startup errors, explicit close (F20-F22, F25)."""
+
+from __future__ import annotations
+
+import ast
+import socket
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import pink.runtime as runtime_pkg
+from pink.errors import ClosedError, ConfigError, StartupError
+from pink.runtime.config import RuntimeConfig, load_config
+from pink.runtime.launcher import Launcher
+
+
+def quiet(tmp: Path, **kw: object) -> RuntimeConfig:
+    base: dict[str, object] = dict(fast=True, data_dir=tmp, slots=2, cycle_s=1.0, ledger="none",
+                                   plane="none", control="none", view=False)
+    base.update(kw)
+    return RuntimeConfig(**base)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_config_precedence_flags_env_file_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "pink.toml"
+    f.write_text('slots = 3\ncycle_s = 2.5\nseed = 4\ninitial_capital = "500.25"\n')
+    env = {"PINK_SLOTS": "5", "PINK_SEED": "6", "PINK_BINGX_API_KEY": "x", "HOME": "/"}
+    cfg = load_config(f, env, {"seed": 9, "faults": None})
+    assert (cfg.slots, cfg.cycle_s, cfg.seed) == (5, 2.5, 9)
+    assert cfg.initial_capital == Decimal("500.25") and cfg.venue == "sim"
+
+
+def test_config_unknown_keys_are_named(tmp_path: Path) -> None:
+    f = tmp_path / "pink.toml"
+    f.write_text("slots = 3\nslotz = 4\ncycle = 1\n")
+    with pytest.raises(ConfigError, match="cycle, slotz"):
+        load_config(f)
+    with pytest.raises(ConfigError, match="PINK_CYCLES_S"):
+        load_config(None, {"PINK_CYCLES_S": "1"})
+    with pytest.raises(ConfigError, match="slots"):
+        load_config(None, {"PINK_SLOTS": "many"})
+    with pytest.raises(ConfigError, match="fast"):
+        load_config(None, {}, {"fast": True, "venue": "bingx"})
+
+
+async def test_f21_close_order_is_recorded(tmp_path: Path) -> None:
+    launcher = Launcher(quiet(tmp_path, plane="shm", control="file"))
+    async with launcher:
+        await launcher.run(cycles=20)
+    report = await launcher.close()  # idempotent: the same report
+    assert report.steps == [
+        "stop_policy", "stop_intake", "finish_in_flight", "checkpoint_journal",
+        "flush_persistence", "close_plane", "close_venue",
+    ]
+    assert report.errors == []
+
+
+async def test_f20_explicit_close_no_del_and_use_after_close_is_clear(tmp_path: Path) -> None:
+    for path in Path(runtime_pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        assert "__del__" not in names, path
+    launcher = Launcher(quiet(tmp_path))
+    await launcher.start()
+    await launcher.close()
+    assert launcher.runtime is not None and launcher.kernel is not None
+    with pytest.raises(ClosedError):
+        await launcher.runtime.run(cycles=1)
+    with pytest.raises(ClosedError):
+        await launcher.start()
+    with pytest.raises(ClosedError):
+        launcher.kernel.journal.db  # noqa: B018 - the journal is closed too
+
+
+async def test_f22_requested_ledger_that_cannot_start_is_a_startup_error(tmp_path: Path) -> None:
+    cfg = quiet(tmp_path, ledger="url", ledger_url=f"http://127.0.0.1:{free_port()}")
+    launcher = Launcher(cfg)
+    with pytest.raises(StartupError, match="ledger"):
+        await launcher.start()
+    assert "close_venue" in (await launcher.close()).steps  # what had started was closed
+
+
+async def test_f22_requested_projection_that_cannot_start_is_a_startup_error(
+    tmp_path: Path,
+) -> None:
+    cfg = quiet(tmp_path, projection="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    launcher = Launcher(cfg)
+    with pytest.raises(StartupError, match=r"redis|projection"):
+        await launcher.start()
+    await launcher.close()
+
+
+async def test_f22_health_names_the_backends_really_used(tmp_path: Path) -> None:
+    async with Launcher(quiet(tmp_path, plane="shm")) as launcher:
+        assert launcher.backends["ledger"] == "none (not requested)"
+        assert launcher.backends["plane"].startswith("shared memory")
+        assert launcher.backends["venue"] == "sim"
+        assert launcher.backends["journal"].startswith("sqlite")
+
+
+async def test_f25_fixtures_close_what_they_open(tmp_path: Path) -> None:
+    launcher = Launcher(quiet(tmp_path))
+    async with launcher:
+        await launcher.run(cycles=5)
+    assert launcher.venue is not None and launcher.venue._closed  # type: ignore[attr-defined]
+    assert launcher.kernel is not None and launcher.kernel.journal._db is None
