@@ -38,8 +38,20 @@ def round_trip(n: int, slot: int, t0: int) -> list[tuple[str, object, int]]:
     entry, leg0, leg1 = f"{tid}-e1", f"{tid}-x0a1", f"{tid}-x1a1"
     fee = D("0.0125")
     msgs: list[tuple[str, object]] = [
-        ("submit", Intent(Action.ENTER, slot, tid, f"i{n}", asset=SYMBOL, side=Side.LONG, quantity=D("1.000"),
-                          leverage=5, exit_legs=(D("0.5"), D("0.5")))),
+        (
+            "submit",
+            Intent(
+                Action.ENTER,
+                slot,
+                tid,
+                f"i{n}",
+                asset=SYMBOL,
+                side=Side.LONG,
+                quantity=D("1.000"),
+                leverage=5,
+                exit_legs=(D("0.5"), D("0.5")),
+            ),
+        ),
         ("apply", OrderAccepted(entry, f"{n}1", 0)),
         ("apply", OrderFilled(entry, f"{n}1", f"{n}a", D("0.400"), D("50000.1"), D("0.400"), fee, "USDT", 0)),
         ("apply", OrderFilled(entry, f"{n}1", f"{n}b", D("0.600"), D("50000.3"), D("1.000"), fee, "USDT", 0)),
@@ -74,10 +86,7 @@ def main() -> None:
     start = clock()
     for i, (kind, msg, now) in enumerate(plan):
         t = clock()
-        if kind == "submit":
-            out = submit(msg, now)  # type: ignore[arg-type]
-        else:
-            out = apply(msg, now)
+        out = submit(msg, now) if kind == "submit" else apply(msg, now)  # type: ignore[arg-type]
         lat[i] = clock() - t
         if out.status.value in ("REFUSED", "QUARANTINED"):
             raise SystemExit(f"unexpected outcome at message {i}: {out}")

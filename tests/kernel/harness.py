@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
-from itertools import count
+from itertools import count, pairwise
 
 from pink.kernel import (
     Action,
@@ -56,16 +56,31 @@ class Driver:
         return self._keep(self.k.apply(event, self.tick_clock()))
 
     def enter(
-        self, slot: int = 0, qty: str = "1.000", *, trade: str | None = None, side: Side = Side.LONG,
-        legs: tuple[str, ...] = ("0.5", "0.5"), limit: str | None = None, **kw: object
+        self,
+        slot: int = 0,
+        qty: str = "1.000",
+        *,
+        trade: str | None = None,
+        side: Side = Side.LONG,
+        legs: tuple[str, ...] = ("0.5", "0.5"),
+        limit: str | None = None,
+        **kw: object,
     ) -> Outcome:
         n = next(self.ids)
         return self.submit(
             Intent(
-                Action.ENTER, slot, trade or f"t{n}", f"i{n}", asset=kw.pop("asset", BTC),  # type: ignore[arg-type]
-                side=side, quantity=D(qty), leverage=kw.pop("leverage", 5),  # type: ignore[arg-type]
+                Action.ENTER,
+                slot,
+                trade or f"t{n}",
+                f"i{n}",
+                asset=kw.pop("asset", BTC),  # type: ignore[arg-type]
+                side=side,
+                quantity=D(qty),
+                leverage=kw.pop("leverage", 5),  # type: ignore[arg-type]
                 order_type=OrderType.LIMIT if limit else OrderType.MARKET,
-                limit_price=D(limit) if limit else None, exit_legs=tuple(D(x) for x in legs), **kw,  # type: ignore[arg-type]
+                limit_price=D(limit) if limit else None,
+                exit_legs=tuple(D(x) for x in legs),
+                **kw,  # type: ignore[arg-type]
             )
         )
 
@@ -82,7 +97,9 @@ class Driver:
     def ack(self, cid: str) -> Outcome:
         return self.apply(OrderAccepted(cid, f"v-{cid}", self.now))
 
-    def fill(self, cid: str, qty: str, price: str, cum: str, *, fee: str = "0.01", fill_id: str | None = None) -> Outcome:
+    def fill(
+        self, cid: str, qty: str, price: str, cum: str, *, fee: str = "0.01", fill_id: str | None = None
+    ) -> Outcome:
         fid = fill_id or f"f{next(self.fills)}"
         return self.apply(OrderFilled(cid, f"v-{cid}", fid, D(qty), D(price), D(cum), D(fee), "USDT", self.now))
 
@@ -105,7 +122,7 @@ class Driver:
         a = self.k.account_view()
         assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding + a.adjustments
         sets = self.settlements()
-        for prev, cur in zip(sets, sets[1:], strict=False):
+        for prev, cur in pairwise(sets):
             assert cur.capital_before == prev.capital_after
             assert cur.seq == prev.seq + 1
         for s in sets:

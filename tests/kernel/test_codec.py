@@ -12,8 +12,19 @@ from pink.kernel import Action, Intent, OrderFilled, PolicyMetadata, Side
 
 
 def test_f14_f30_round_trip_is_exact_for_every_message_type() -> None:
-    intent = Intent(Action.ENTER, 2, "t1", "i1", "d1", "BTC-USDT", Side.SHORT, D("0.123"), 7,
-                    exit_legs=(D("0.3"), D("0.7")), metadata=PolicyMetadata(0.61, 4, {"z": 1.5e-9}, {"k": "v"}))
+    intent = Intent(
+        Action.ENTER,
+        2,
+        "t1",
+        "i1",
+        "d1",
+        "BTC-USDT",
+        Side.SHORT,
+        D("0.123"),
+        7,
+        exit_legs=(D("0.3"), D("0.7")),
+        metadata=PolicyMetadata(0.61, 4, {"z": 1.5e-9}, {"k": "v"}),
+    )
     assert decode(encode(intent), Intent) == intent
     fill = OrderFilled("c", "1234567890123456789", "f", D("0.1"), D("65000.1"), D("0.1"), D("-0.0001"), "USDT", 7)
     back = decode(encode(fill), OrderFilled)

@@ -20,25 +20,55 @@ CFG = KernelConfig(slots=3)
 
 
 def _trade(jk: JournaledKernel, n: int, slot: int, now: int, exit_px: str) -> int:
-    out = jk.submit(Intent(Action.ENTER, slot, f"t{n}", f"i{n}", asset=BTC, side=Side.LONG,
-                           quantity=D("0.500"), exit_legs=(D("0.5"), D("0.5"))), now)
-    place = [e for e in out.effects if isinstance(e, PlaceOrder)][0]
-    jk.apply(OrderFilled(place.client_order_id, f"v{n}", f"a{n}", D("0.500"), D("100.0"), D("0.500"), D("0.01"),
-                         "USDT", now + 1), now + 1)
+    out = jk.submit(
+        Intent(
+            Action.ENTER,
+            slot,
+            f"t{n}",
+            f"i{n}",
+            asset=BTC,
+            side=Side.LONG,
+            quantity=D("0.500"),
+            exit_legs=(D("0.5"), D("0.5")),
+        ),
+        now,
+    )
+    place = next(e for e in out.effects if isinstance(e, PlaceOrder))
+    jk.apply(
+        OrderFilled(
+            place.client_order_id, f"v{n}", f"a{n}", D("0.500"), D("100.0"), D("0.500"), D("0.01"), "USDT", now + 1
+        ),
+        now + 1,
+    )
     for leg in range(2):
         x = jk.submit(Intent(Action.EXIT, slot, f"t{n}", f"x{n}{leg}"), now + 2 + leg)
         e = x.effects[0]
         assert isinstance(e, PlaceOrder)
-        jk.apply(OrderFilled(e.client_order_id, f"w{n}{leg}", f"b{n}{leg}", e.quantity, D(exit_px), e.quantity,
-                             D("0.01"), "USDT", now + 3 + leg), now + 3 + leg)
+        jk.apply(
+            OrderFilled(
+                e.client_order_id,
+                f"w{n}{leg}",
+                f"b{n}{leg}",
+                e.quantity,
+                D(exit_px),
+                e.quantity,
+                D("0.01"),
+                "USDT",
+                now + 3 + leg,
+            ),
+            now + 3 + leg,
+        )
     return now + 10
 
 
 @settings(max_examples=15, deadline=None)
-@given(trades=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["99.1", "100.0", "102.7"])), max_size=12),
-       snapshot_every=st.integers(1, 20))
-def test_restore_from_journal_equals_live_state(tmp_path_factory: object, trades: list[tuple[int, str]],
-                                                snapshot_every: int) -> None:
+@given(
+    trades=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["99.1", "100.0", "102.7"])), max_size=12),
+    snapshot_every=st.integers(1, 20),
+)
+def test_restore_from_journal_equals_live_state(
+    tmp_path_factory: object, trades: list[tuple[int, str]], snapshot_every: int
+) -> None:
     path = tmp_path_factory.mktemp("j") / "journal.sqlite"  # type: ignore[attr-defined]
     jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=snapshot_every)
     now = 1
@@ -67,14 +97,22 @@ def test_journal_replay_reproduces_every_record(tmp_path: Path) -> None:
         del before
         p = out.effects[1]
         assert isinstance(p, PlaceOrder)
-        live_records.extend(jk.apply(OrderFilled(p.client_order_id, "v", f"f{n}", D("0.100"), D("100"), D("0.100"),
-                                                 D("0.002"), "USDT", now), now).records)
+        live_records.extend(
+            jk.apply(
+                OrderFilled(p.client_order_id, "v", f"f{n}", D("0.100"), D("100"), D("0.100"), D("0.002"), "USDT", now),
+                now,
+            ).records
+        )
         x = jk.submit(Intent(Action.EXIT, 0, f"t{n}", f"x{n}", close_all=True), now)
         live_records.extend(x.records)
         e = x.effects[0]
         assert isinstance(e, PlaceOrder)
-        live_records.extend(jk.apply(OrderFilled(e.client_order_id, "v", f"g{n}", D("0.100"), D("101"), D("0.100"),
-                                                 D("0.002"), "USDT", now), now).records)
+        live_records.extend(
+            jk.apply(
+                OrderFilled(e.client_order_id, "v", f"g{n}", D("0.100"), D("101"), D("0.100"), D("0.002"), "USDT", now),
+                now,
+            ).records
+        )
         now += 100
     jk.close()
     replayed = list(replay_records(path))
@@ -126,8 +164,12 @@ for n in range(10**6):
 def test_journal_survives_sigkill_and_restores_a_consistent_kernel(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"ready"
     os.kill(proc.pid, signal.SIGKILL)

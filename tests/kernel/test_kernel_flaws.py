@@ -42,11 +42,19 @@ def test_e05_capital_is_exact_after_100k_fills() -> None:
     sum_amount = sum_fee = D(0)
     for n in range(50_000):  # 50k round trips = 100k fills at prices that are not binary fractions
         t = f"r{n}"
-        entry = place(k.submit(Intent(Action.ENTER, 0, t, f"e{n}", asset=BTC, side=Side.LONG, quantity=D("0.001"),
-                                      exit_legs=(D(1),)), n))
-        out1 = k.apply(OrderFilled(entry.client_order_id, "v", f"a{n}", D("0.001"), D("0.1"), D("0.001"), fee, "USDT", n), n)
+        entry = place(
+            k.submit(
+                Intent(Action.ENTER, 0, t, f"e{n}", asset=BTC, side=Side.LONG, quantity=D("0.001"), exit_legs=(D(1),)),
+                n,
+            )
+        )
+        out1 = k.apply(
+            OrderFilled(entry.client_order_id, "v", f"a{n}", D("0.001"), D("0.1"), D("0.001"), fee, "USDT", n), n
+        )
         x = place(k.submit(Intent(Action.EXIT, 0, t, f"y{n}"), n))
-        out2 = k.apply(OrderFilled(x.client_order_id, "v", f"b{n}", D("0.001"), D("0.3"), D("0.001"), fee, "USDT", n), n)
+        out2 = k.apply(
+            OrderFilled(x.client_order_id, "v", f"b{n}", D("0.001"), D("0.3"), D("0.001"), fee, "USDT", n), n
+        )
         for r in (*out1.records, *out2.records):
             if isinstance(r, Settlement):
                 sum_amount += r.amount
@@ -106,7 +114,12 @@ def test_e07_f26_trade_id_is_single_use_and_a_new_trade_starts_clean() -> None:
 
 @pytest.mark.parametrize(
     ("legs", "qty"),
-    [(("0.5", "0.5", "1.0"), "1.000"), (("0.3", "0.3", "0.3"), "1.000"), (("0.5",), "0.003"), (("0.9", "0.9"), "0.011")],
+    [
+        (("0.5", "0.5", "1.0"), "1.000"),
+        (("0.3", "0.3", "0.3"), "1.000"),
+        (("0.5",), "0.003"),
+        (("0.9", "0.9"), "0.011"),
+    ],
 )
 def test_e08_a1_exit_legs_never_strand_a_slot(legs: tuple[str, ...], qty: str) -> None:
     d = Driver()
@@ -207,7 +220,9 @@ def test_e14_events_route_by_order_index_not_by_a_slot_number_they_carry() -> No
     assert d.state(2) == "POSITION_OPEN" and d.state(0) == "ENTRY_PENDING"
     # an event carrying only the venue order id is routed through the index too
     d.ack(p0.client_order_id)
-    by_venue_id = d.apply(OrderFilled("", f"v-{p0.client_order_id}", "vf", D("1.000"), D("99"), D("1.000"), D(0), "USDT", 1))
+    by_venue_id = d.apply(
+        OrderFilled("", f"v-{p0.client_order_id}", "vf", D("1.000"), D("99"), D("1.000"), D(0), "USDT", 1)
+    )
     assert by_venue_id.slot == 0 and d.state(0) == "POSITION_OPEN"
 
 
@@ -296,10 +311,10 @@ def test_f04_f23_outcome_carries_every_effect_and_event_with_the_right_quantitie
     assert {type(r) for r in out.records} >= {IntentRecorded, SlotChanged}
     p = place(out)
     f1 = d.fill(p.client_order_id, "0.400", "100", "0.400")
-    booked = [r for r in f1.records if isinstance(r, FillBooked)][0]
+    booked = next(r for r in f1.records if isinstance(r, FillBooked))
     assert (booked.last_qty, booked.cum_qty) == (D("0.400"), D("0.400"))
     f2 = d.fill(p.client_order_id, "0.600", "100", "1.000")
-    booked2 = [r for r in f2.records if isinstance(r, FillBooked)][0]
+    booked2 = next(r for r in f2.records if isinstance(r, FillBooked))
     assert (booked2.last_qty, booked2.cum_qty) == (D("0.600"), D("1.000"))
     e = place(d.exit(0))
     assert e.quantity == D("0.500")  # a leg of the entered size, not the intent's target

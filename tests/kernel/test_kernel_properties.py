@@ -102,8 +102,17 @@ class KernelMachine(RuleBasedStateMachine):
         q = min(max(q, D("0.001")), rest)
         self.venue_filled[o.client_order_id] = done + q
         self.n += 1
-        ev = OrderFilled(o.client_order_id, f"v-{o.client_order_id}", f"f{self.n}", q, D(price), done + q,
-                         D("0.013"), "USDT", self.d.now)
+        ev = OrderFilled(
+            o.client_order_id,
+            f"v-{o.client_order_id}",
+            f"f{self.n}",
+            q,
+            D(price),
+            done + q,
+            D("0.013"),
+            "USDT",
+            self.d.now,
+        )
         self.sent_fills.append(ev)
         self._track(self.d.apply(ev))
 

@@ -41,10 +41,18 @@ def _abstract(d: Driver) -> Abstract:
     trade = slot.trade
     order = d.k.orders.get(slot.order_cid)
     live = order is not None and order.live
-    closes = bool(live and trade and order and order.role == "EXIT" and order.quantity - order.filled == trade.remaining)
+    closes = bool(
+        live and trade and order and order.role == "EXIT" and order.quantity - order.filled == trade.remaining
+    )
     last_leg = bool(trade and trade.legs_done >= len(trade.exit_legs) - 1)
-    return (slot.state.value, bool(trade and trade.remaining > 0), live, bool(live and order and order.filled > 0),
-            closes, last_leg)
+    return (
+        slot.state.value,
+        bool(trade and trade.remaining > 0),
+        live,
+        bool(live and order and order.filled > 0),
+        closes,
+        last_leg,
+    )
 
 
 def _moves(d: Driver) -> list[tuple[str, object]]:
@@ -56,9 +64,17 @@ def _moves(d: Driver) -> list[tuple[str, object]]:
     if order is not None and order.live:
         rest = order.quantity - order.filled
         half = (rest / 2).quantize(D("0.001"))
-        moves += [("ack", None), ("fill_all", rest), ("canceled", None), ("cancel_rejected_open", None),
-                  ("cancel_rejected_gone", None), ("bad_fill", None), ("report_not_found", None),
-                  ("report_filled", None), ("tick", None)]
+        moves += [
+            ("ack", None),
+            ("fill_all", rest),
+            ("canceled", None),
+            ("cancel_rejected_open", None),
+            ("cancel_rejected_gone", None),
+            ("bad_fill", None),
+            ("report_not_found", None),
+            ("report_filled", None),
+            ("tick", None),
+        ]
         if half > 0:
             moves.append(("fill_half", half))
     if slot.state is SlotState.DESYNC:
@@ -133,8 +149,17 @@ def test_e08_state_space_of_a_real_kernel_always_returns_to_idle() -> None:
                     nxt.append(paths[dst])
         frontier = nxt
     states = set(paths)
-    assert {s[0] for s in states} >= {"IDLE", "ENTRY_PENDING", "ENTRY_WORKING", "ENTRY_CANCELING", "POSITION_OPEN",
-                                      "EXIT_PENDING", "EXIT_WORKING", "EXIT_CANCELING", "DESYNC"}
+    assert {s[0] for s in states} >= {
+        "IDLE",
+        "ENTRY_PENDING",
+        "ENTRY_WORKING",
+        "ENTRY_CANCELING",
+        "POSITION_OPEN",
+        "EXIT_PENDING",
+        "EXIT_WORKING",
+        "EXIT_CANCELING",
+        "DESYNC",
+    }
     idle = {s for s in states if s[0] == "IDLE"}
     can = set(idle)
     changed = True
