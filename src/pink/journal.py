@@ -26,7 +26,7 @@ from pink.codec import decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError
 from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
 
-__all__ = ["Journal", "JournaledKernel", "replay_records", "restore", "snapshot_bytes"]
+__all__ = ["Journal", "JournaledKernel", "read_journal_records", "records_after", "replay_records", "restore", "snapshot_bytes"]
 
 _TICK = "Tick"
 _SCHEMA = """
@@ -101,8 +101,12 @@ class Journal:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def last_snapshot(self) -> tuple[int, dict[str, Any]] | None:
-        row = self.db.execute("SELECT seq, payload FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+    def last_snapshot(self, at_most: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        """The newest snapshot (taken at or before message ``at_most``, if given)."""
+        limit = self.seq if at_most is None else at_most
+        row = self.db.execute(
+            "SELECT seq, payload FROM snapshots WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (limit,)
+        ).fetchone()
         return None if row is None else (int(row[0]), json.loads(row[1]))
 
     def messages(self, after: int = 0) -> Iterator[tuple[int, int, str, bytes]]:
@@ -236,6 +240,39 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
             raise CodecError(f"journal {journal.path} message {_seq}: {exc}") from exc
         count += 1
     return kernel, count
+
+
+def records_after(journal: Journal, position: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(seq, records)`` of every journaled message after ``position``, by replay.
+
+    The ledger remembers the last journal position it wrote; after a crash the
+    runtime hands it the records of the messages after that position again
+    (its row ids are deterministic, so a record written twice is one row).
+    """
+    initial = journal.meta("initial")
+    if initial is None:
+        return
+    snap = journal.last_snapshot(at_most=position)
+    kernel, after = (Kernel.restore(snap[1]), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
+    for seq, ts, kind, payload in journal.messages(after):
+        out = replay_one(kernel, kind, ts, payload)
+        if seq > position and out.records:
+            yield seq, out.records
+
+
+def read_journal_records(path: Path) -> Any:
+    """The ledger audit's view of a journal: its ids and every record it produces (None: no journal)."""
+    from pink.ledger.audit import JournalRecords
+
+    if not path.exists():
+        return None
+    journal = Journal(path)
+    try:
+        account_id = journal.meta("account_id") or "default"
+        runtime_id = journal.meta("runtime_id") or ""
+    finally:
+        journal.close()
+    return JournalRecords(account_id, runtime_id, list(replay_records(path)))
 
 
 def replay_records(path: Path) -> Iterator[Any]:

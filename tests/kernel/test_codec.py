@@ -12,6 +12,7 @@ from pink.kernel import Action, Intent, OrderFilled, PolicyMetadata, Side
 
 
 def test_f14_f30_round_trip_is_exact_for_every_message_type() -> None:
+    """Flaws F14, F30."""
     intent = Intent(
         Action.ENTER,
         2,
@@ -33,6 +34,7 @@ def test_f14_f30_round_trip_is_exact_for_every_message_type() -> None:
 
 
 def test_f14_f30_strict_decoding_names_unknown_and_missing_fields() -> None:
+    """Flaws F14, F30."""
     raw = encode(OrderFilled("c", "v", "f", D("0.1"), D("1"), D("0.1"), D("0"), "USDT", 7))
     with pytest.raises(CodecError, match=r"unknown fields \['surprise'\]"):
         decode(raw[:-1] + b',"surprise":1}', OrderFilled)

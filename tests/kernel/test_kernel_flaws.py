@@ -67,6 +67,7 @@ def test_e05_capital_is_exact_after_100k_fills() -> None:
 
 
 def test_e06_f20_t7_journaled_kernel_close_is_explicit_idempotent_and_final(tmp_path: Path) -> None:
+    """Flaws E6, F20, T7."""
     from pink.errors import ClosedError
     from pink.journal import JournaledKernel
     from pink.kernel import KernelConfig
@@ -81,6 +82,7 @@ def test_e06_f20_t7_journaled_kernel_close_is_explicit_idempotent_and_final(tmp_
 
 
 def test_t1_e2_e4_exit_size_is_computed_on_current_state_not_a_stale_snapshot() -> None:
+    """Flaws T1, E2, E4."""
     d = Driver()
     p = place(d.enter(0, "1.000", legs=("0.5", "0.5")))
     d.fill(p.client_order_id, "1.000", "100", "1.000")
@@ -96,6 +98,7 @@ def test_t1_e2_e4_exit_size_is_computed_on_current_state_not_a_stale_snapshot() 
 
 
 def test_e07_f26_trade_id_is_single_use_and_a_new_trade_starts_clean() -> None:
+    """Flaws E7, F26."""
     d = Driver()
     round_trip(d, 0)
     again = d.enter(0, trade="t1")
@@ -122,6 +125,7 @@ def test_e07_f26_trade_id_is_single_use_and_a_new_trade_starts_clean() -> None:
     ],
 )
 def test_e08_a1_exit_legs_never_strand_a_slot(legs: tuple[str, ...], qty: str) -> None:
+    """Flaws E8, A1."""
     d = Driver()
     p = place(d.enter(0, qty, legs=legs))
     d.fill(p.client_order_id, qty, "100", qty)
@@ -139,6 +143,7 @@ def test_e08_a1_exit_legs_never_strand_a_slot(legs: tuple[str, ...], qty: str) -
 
 
 def test_e09_f1_cancel_outcome_says_what_is_known() -> None:
+    """Flaws E9, F1."""
     d = Driver()
     idle = d.cancel(0)
     assert idle.status is OutcomeStatus.REFUSED and idle.reason is Reason.NOTHING_TO_CANCEL
@@ -227,6 +232,7 @@ def test_e14_events_route_by_order_index_not_by_a_slot_number_they_carry() -> No
 
 
 def test_e18_a7_every_fee_is_deducted_and_pnl_is_gross_and_net() -> None:
+    """Flaws E18, A7."""
     d = Driver()
     round_trip(d, 0, "100.0", "101.0")
     a = d.k.account_view()
@@ -304,6 +310,7 @@ def test_f03_invalid_intents_are_refused_naming_the_field_and_change_nothing(
 
 
 def test_f04_f23_outcome_carries_every_effect_and_event_with_the_right_quantities() -> None:
+    """Flaws F4, F23."""
     d = Driver()
     out = d.enter(0, "1.000", leverage=7)
     kinds = [type(e) for e in out.effects]
@@ -424,3 +431,19 @@ def test_kill_switch_refuses_entries_and_cancels_working_ones() -> None:
     assert paused.status is OutcomeStatus.CONFIRMED
     assert d.enter(2).reason is Reason.ENTRIES_PAUSED
     assert d.k.set_control(ControlSnapshot(version=2), d.tick_clock()).status is OutcomeStatus.DUPLICATE
+
+
+def test_e21_each_fill_links_to_the_intent_of_its_own_order() -> None:
+    """Regression found by `pink audit` on a paper run: exit fills carried the ENTER intent's id."""
+    d = Driver()
+    entry = d.enter(0)
+    p = place(entry)
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    exit_out = d.exit(0)
+    e = place(exit_out)
+    d.fill(e.client_order_id, "0.500", "101", "0.500")
+    fills = [r for r in d.records if isinstance(r, FillBooked)]
+    entry_intent = next(r for r in entry.records if isinstance(r, IntentRecorded)).intent
+    exit_intent = next(r for r in exit_out.records if isinstance(r, IntentRecorded)).intent
+    assert fills[0].intent_id == entry_intent.intent_id
+    assert fills[1].intent_id == exit_intent.intent_id and fills[1].client_order_id == e.client_order_id

@@ -65,6 +65,7 @@ class LedgerContract:
         assert audit(writer.client, database=writer.database).ok
 
     def test_e20_e22_a5_capital_chain_under_many_slots(self, writer: LedgerWriter) -> None:
+        """Flaws E20, E22, A5."""
         book = Book("25000")
         steppers = [
             trade_steps(book, slot=s, trade_id=f"T{s}", side=Side.LONG if s % 2 else Side.SHORT,
@@ -112,6 +113,7 @@ class LedgerContract:
         assert any("A-x1f9 decision_id='invented'" in d for d in report.differences)
 
     def test_e23_a13_exit_vwap_reproduces_gross_pnl(self, writer: LedgerWriter) -> None:
+        """Flaws E23, A13."""
         book = Book()
         recs = trade(book, slot=1, trade_id="V", side=Side.SHORT,
                      entry=[("3", "2000.5", "0.3"), ("1", "2001.7", "0.1")],
@@ -133,6 +135,7 @@ class LedgerContract:
         assert audit(writer.client, database=writer.database).ok
 
     def test_e11_f28_policy_metadata_kept_as_given(self, writer: LedgerWriter) -> None:
+        """Flaws E11, F28."""
         features = {"rsi": 0.12345678901234567, "z": -1e-300, "big": 1.7976931348623157e308,
                     "nan": math.nan}
         meta = PolicyMetadata(0.87341234567891, 17, features, {"regime": "trend", "v": "2"})

@@ -24,6 +24,7 @@ def test_round_trip_is_exact(record: object) -> None:
 
 
 def test_f14_f30_strict_codec_names_unknown_fields() -> None:
+    """Flaws F14, F30."""
     codec = codec_for(SlotView)
     good = codec.encode(slot_view(1, 1))
     with pytest.raises(CodecError, match=r"SlotView: Object contains unknown field `colour`"):

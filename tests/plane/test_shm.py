@@ -43,6 +43,7 @@ def test_round_trip_and_none_before_first_write(plane: StatePlane) -> None:
 
 
 def test_e19_f5_f7_f9_only_touched_slot_is_written(plane: StatePlane) -> None:
+    """Flaws E19, F5, F7, F9."""
     for i in range(8):
         plane.write_slot(slot_view(i, 1))
     plane.write_account(account_view(1))
@@ -61,6 +62,7 @@ def test_e19_f5_f7_f9_only_touched_slot_is_written(plane: StatePlane) -> None:
 
 
 def test_f10_f11_concurrent_reader_never_accepts_torn_snapshot(tmp_path: Path) -> None:
+    """Flaws F10, F11."""
     writes = 120_000
     plane = StatePlane.create(tmp_path, "acc", "torn", 2)
     proc = subprocess.Popen(
@@ -89,6 +91,7 @@ def test_f10_f11_concurrent_reader_never_accepts_torn_snapshot(tmp_path: Path) -
 
 
 def test_f10_f11_failed_write_leaves_previous_snapshot_readable(plane: StatePlane) -> None:
+    """Flaws F10, F11."""
     plane.write_slot(slot_view(1, 5))
     reader = PlaneReader.open(plane.data_dir)
     try:
@@ -109,6 +112,7 @@ def _fields(view: SlotView) -> dict[str, object]:
 
 
 def test_f10_f11_writer_killed_mid_write_leaves_a_valid_snapshot(tmp_path: Path) -> None:
+    """Flaws F10, F11."""
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "crash_writer.py"), str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
@@ -233,6 +237,7 @@ def test_listener_errors_are_counted_not_raised(plane: StatePlane) -> None:
 
 
 def test_f14_f30_reader_names_unknown_fields(plane: StatePlane) -> None:
+    """Flaws F14, F30."""
     plane._slots[4].publish(b'{"slot":4,"surprise":1}')
     reader = PlaneReader.open(plane.data_dir)
     try:

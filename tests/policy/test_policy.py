@@ -40,6 +40,7 @@ def test_quantity_for_margin_and_notional_round_down_to_step() -> None:
 
 
 def test_e03_e11_conversion_drops_nothing() -> None:
+    """Flaws E3, E11."""
     meta = PolicyMetadata(confidence=0.4, bars_held=3, features={"f": 1.5}, tags={"a": "b"})
     d = Decision(Action.ENTER, 2, asset="BTC-USDT", side=Side.SHORT, order_type=OrderType.LIMIT,
                  limit_price=Decimal("50100.0"), leverage=4, exit_legs=(Decimal("0.3"),) * 2

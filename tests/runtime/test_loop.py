@@ -31,6 +31,7 @@ class Once:
 
 
 async def test_e01_idle_cycles_make_zero_venue_calls() -> None:
+    """Flaws E1, A10: an idle cycle makes no REST call; state arrives on the stream."""
     async with sim_runtime() as (rt, venue, _k):
         before = sum(venue.calls.values())
         await rt.run(cycles=50)
@@ -96,6 +97,7 @@ async def test_e04_exit_size_is_computed_on_current_state() -> None:
 
 
 async def test_e11_f28_policy_metadata_reaches_the_records_unchanged() -> None:
+    """Flaws E11, F28."""
     meta = PolicyMetadata(confidence=0.73, bars_held=5, features={"z": 1.25}, tags={"k": "v"})
     dec = Scripted(Once({1: [enter(metadata=meta, reason="why not")]}))
     seen = []

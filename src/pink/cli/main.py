@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from pink.cli import bingx_cmd, ledger_cmd, plane_cmd, run_cmd
+from pink.journal import read_journal_records
 
 __all__ = ["app"]
 
@@ -15,8 +16,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for module in (run_cmd, ledger_cmd, plane_cmd, bingx_cmd):
-    module.register(app)
+run_cmd.register(app)
+ledger_cmd.register(app, journal_reader=read_journal_records)
+plane_cmd.register(app)
+bingx_cmd.register(app)
 
 
 if __name__ == "__main__":

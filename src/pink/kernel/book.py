@@ -46,6 +46,8 @@ class Order:
     time_in_force: TimeInForce
     quantity: Decimal
     limit_price: Decimal | None
+    intent_id: str = ""  # the intent that asked for this order (E21)
+    decision_id: str = ""
     phase: str = OrderPhase.PENDING
     venue_order_id: str = ""
     filled: Decimal = ZERO
@@ -152,6 +154,8 @@ def load_order(d: dict[str, Any]) -> Order:
         time_in_force=TimeInForce(d["time_in_force"]),
         quantity=Decimal(d["quantity"]),
         limit_price=_dec(d["limit_price"]),
+        intent_id=d["intent_id"],
+        decision_id=d["decision_id"],
         phase=d["phase"],
         venue_order_id=d["venue_order_id"],
         filled=Decimal(d["filled"]),

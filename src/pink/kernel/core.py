@@ -326,6 +326,8 @@ class Kernel:
             time_in_force=intent.time_in_force,
             quantity=qty,
             limit_price=intent.limit_price,
+            intent_id=intent.intent_id,
+            decision_id=intent.decision_id,
         )
         self.orders[cid] = order
         trade.orders.append(cid)

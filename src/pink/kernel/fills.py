@@ -251,8 +251,8 @@ def book_fill(
         FillBooked(
             slot.index,
             trade.trade_id,
-            trade.intent_id,
-            trade.decision_id,
+            order.intent_id,
+            order.decision_id,
             order.client_order_id,
             order.venue_order_id,
             fill_id,

@@ -27,6 +27,7 @@ from hashlib import blake2b
 from typing import Any
 
 from pink.kernel.messages import (
+    ControlChanged,
     FillBooked,
     IntentRecorded,
     KernelRecord,
@@ -188,6 +189,20 @@ def _protocol(r: ProtocolErrorRecorded, account_id: str, runtime_id: str) -> Row
     return row
 
 
+def _control(r: ControlChanged, account_id: str, runtime_id: str) -> Row:
+    c = r.snapshot
+    key = ("CONTROL", c.version, r.ts)
+    row = _base("position_state", account_id, runtime_id, r.ts, *key)
+    cap = "none" if c.max_position_notional is None else str(c.max_position_notional)
+    row.update(
+        kind="CONTROL", slot=-1, trade_id="", before="", after="",
+        cause=f"control v{c.version} by {c.changed_by or 'unknown'}",
+        detail=(f"pause_entries={c.pause_entries} kill={c.kill} max_leverage={c.max_leverage} "
+                f"max_position_notional={cap} note={c.note}"),
+    )
+    return row
+
+
 def _trade(r: TradeClosed, account_id: str, runtime_id: str) -> Row:
     row = _base("trade_reconstruction", account_id, runtime_id, r.closed_ts, r.trade_id)
     row.update(
@@ -216,6 +231,7 @@ _BUILDERS: dict[type, tuple[str, Any]] = {
     SlotChanged: ("position_state", _slot),
     ProtocolErrorRecorded: ("position_state", _protocol),
     TradeClosed: ("trade_reconstruction", _trade),
+    ControlChanged: ("position_state", _control),
 }
 
 

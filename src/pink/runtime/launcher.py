@@ -215,6 +215,12 @@ class Launcher:
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
+        for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
+            known = jk.journal.meta(key)
+            if known is not None and known != value:
+                jk.close()
+                raise StartupError(f"journal ({path})", f"it belongs to {key} {known!r}, not {value!r}")
+            jk.journal.set_meta(key, value)
         return jk
 
     async def _start_ledger(self, data: Path) -> None:
@@ -239,6 +245,22 @@ class Launcher:
         self.ledger = LedgerOutbox(writer, account_id=cfg.account_id, runtime_id=cfg.runtime_id)
         self.ledger.start()
         self.backends["ledger"] = target.describe()
+        await self._catch_up_ledger()
+
+    async def _catch_up_ledger(self) -> None:
+        """Hand the ledger every journaled record it may not have written (crash, outage)."""
+        from pink.journal import records_after
+
+        assert self.kernel is not None and self.ledger is not None
+        position = await self.ledger.resume_position() or 0
+        journal = self.kernel.journal
+        if position >= journal.seq:
+            return
+        resent = 0
+        for seq, records in records_after(journal, position):
+            self.ledger.put(records, seq)
+            resent += len(records)
+        log.info("ledger catch-up: %d records after journal position %d", resent, position)
 
     def _start_plane(self, data: Path) -> None:
         cfg = self.cfg
