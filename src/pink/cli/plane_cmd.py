@@ -8,12 +8,14 @@ default ``$PINK_DATA_DIR`` or ``./data``): the state plane through
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich import box
 from rich.table import Table
 
 from pink.errors import CodecError, ConfigError
@@ -32,36 +34,54 @@ Note = Annotated[str, typer.Option("--note", help="why")]
 DEFAULT_DIR = Path("data")
 
 
+def _num(value: Decimal, places: int = 4) -> str:
+    """A Decimal for a person: at most ``places`` decimals, no exponent (the ledger keeps exact values)."""
+    text = f"{value.quantize(Decimal(1).scaleb(-places)):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_STATE_SHORT = {
+    "IDLE": "idle", "ENTRY_PENDING": "entry sent", "ENTRY_WORKING": "entry working",
+    "ENTRY_CANCELING": "entry canceling", "POSITION_OPEN": "open", "EXIT_PENDING": "exit sent",
+    "EXIT_WORKING": "exit working", "EXIT_CANCELING": "exit canceling", "DESYNC": "DESYNC",
+}
+
+
 def _slots_table(reader: PlaneReader) -> Table:
-    table = Table(title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}")
-    for col in ("slot", "state", "trade", "symbol", "side", "entered", "remaining",
-                "entry vwap", "realized", "fees", "working order", "desync"):
-        table.add_column(col, justify="right" if col in ("slot", "entered", "remaining",
-                                                          "entry vwap", "realized", "fees")
-                         else "left")
+    table = Table(title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, right in (("#", True), ("state", False), ("symbol", False), ("side", False), ("qty", True),
+                       ("open", True), ("vwap", True), ("pnl", True), ("fees", True), ("working order", False)):
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
+    desync: list[str] = []
     for i in reader.slots:
         v = reader.read_slot(i)
-        if v is None:
-            table.add_row(str(i), "-", *[""] * 10)
+        if v is None or (v.state == "IDLE" and not v.trade_id):
+            table.add_row(str(i), "idle" if v else "-", *[""] * 8)
             continue
         table.add_row(
-            str(i), v.state, v.trade_id, v.symbol, v.side.value if v.side else "",
-            str(v.entry_qty), str(v.remaining_qty), str(v.entry_vwap), str(v.realized_pnl),
-            str(v.fees), v.working_order, v.desync_reason,
+            str(i), _STATE_SHORT.get(v.state, v.state), v.symbol.removesuffix("-USDT"),
+            v.side.value.lower() if v.side else "",
+            _num(v.entry_qty), _num(v.remaining_qty), _num(v.entry_vwap), _num(v.realized_pnl),
+            _num(v.fees), v.working_order or "-",
         )
+        if v.desync_reason:
+            desync.append(f"slot {i}: {v.desync_reason}")
+    if desync:
+        table.caption = "DESYNC " + "; ".join(desync)
     return table
 
 
 def _account_table(reader: PlaneReader) -> Table:
     table = Table(title="account")
-    for col in ("capital", "initial", "gross PnL", "fees", "funding", "net PnL", "seq"):
+    for col in ("capital", "initial", "gross PnL", "fees", "funding", "net PnL", "settlements"):
         table.add_column(col, justify="right")
     a = reader.read_account()
     if a is None:
         table.add_row("(not written yet)", *[""] * 6)
     else:
-        table.add_row(str(a.capital), str(a.initial_capital), str(a.gross_pnl), str(a.fees),
-                      str(a.funding), str(a.net_pnl), str(a.seq))
+        table.add_row(_num(a.capital), _num(a.initial_capital), _num(a.gross_pnl), _num(a.fees),
+                      _num(a.funding), _num(a.net_pnl), str(a.seq))
     return table
 
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -179,6 +180,7 @@ class Runtime:
         self._closed = False
         self.events_dropped = 0
         self.policy_errors = 0
+        self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
     # ------------------------------------------------------------------ inputs
 
@@ -190,6 +192,7 @@ class Runtime:
         if not self._accept_events:
             self.events_dropped += 1  # after close: restart reconciliation recovers it
             return
+        self.last_event_wall_ns = time.time_ns()
         self._q.put_nowait(event)
 
     def _put(self, item: _Item) -> None:
@@ -227,6 +230,14 @@ class Runtime:
         since = self.clock.now_ns() - int(self.cfg.reconcile_lookback_s * _NS)
         report = await self.reconciler.full(self._v, since, len(self.slots))
         await self.quiesce()
+        # publish the whole state once, so readers never wait for the first change
+        self.account = self._v.account_view()
+        self._plane.write_account(self.account)
+        self._projection.put_account(self.account)
+        for i in range(len(self.slots)):
+            self.slots[i] = self._v.slot_view(i)
+            self._plane.write_slot(self.slots[i])
+            self._projection.put_slot(self.slots[i])
         return report
 
     async def run(self, cycles: int | None = None) -> None:
