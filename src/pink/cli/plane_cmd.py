@@ -50,17 +50,17 @@ _STATE_SHORT = {
 def _slots_table(reader: PlaneReader) -> Table:
     table = Table(title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
                   box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, right in (("#", True), ("state", False), ("symbol", False), ("side", False), ("qty", True),
+    for col, right in (("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False), ("qty", True),
                        ("open", True), ("vwap", True), ("pnl", True), ("fees", True), ("working order", False)):
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     desync: list[str] = []
     for i in reader.slots:
         v = reader.read_slot(i)
         if v is None or (v.state == "IDLE" and not v.trade_id):
-            table.add_row(str(i), "idle" if v else "-", *[""] * 8)
+            table.add_row(str(i), "idle" if v else "-", *[""] * 9)
             continue
         table.add_row(
-            str(i), _STATE_SHORT.get(v.state, v.state), v.symbol.removesuffix("-USDT"),
+            str(i), _STATE_SHORT.get(v.state, v.state), v.trade_id, v.symbol.removesuffix("-USDT"),
             v.side.value.lower() if v.side else "",
             _num(v.entry_qty), _num(v.remaining_qty), _num(v.entry_vwap), _num(v.realized_pnl),
             _num(v.fees), v.working_order or "-",
