@@ -42,7 +42,7 @@ def test_status_from_another_process(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "acc-9 / run-9" in text and "t1234" in text and "c1234" in text
-    assert "10002.5" in text  # capital
+    assert "10,002.5" in text  # capital, formatted for a person
     assert "projection sink redis" in text and "not connected" in text
 
 
