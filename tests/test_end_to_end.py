@@ -36,10 +36,12 @@ def _count_rows(data: Path) -> dict[str, int]:
     code = (
         "import json, sys, clickhouse_connect\n"
         "c = clickhouse_connect.get_client(dsn='chdb:///' + sys.argv[1])\n"
-        f"print(json.dumps({{t: c.query(f'SELECT count() FROM pink.{{t}} FINAL').result_rows[0][0] for t in {TABLES!r}}}))\n"
+        "q = lambda t: c.query(f'SELECT count() FROM pink.{t} FINAL').result_rows[0][0]\n"
+        f"print(json.dumps({{t: q(t) for t in {TABLES!r}}}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(data / "ledger")], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data / "ledger")], capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -50,7 +52,9 @@ def _tamper(data: Path) -> None:
         "c.command('ALTER TABLE pink.account_events UPDATE capital_after = capital_after + 1 WHERE seq = 3 "
         "SETTINGS mutations_sync = 1')\n"
     )
-    res = subprocess.run([sys.executable, "-c", code, str(data / "ledger")], timeout=120, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(data / "ledger")], timeout=120, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr[-2000:]
 
 
@@ -90,8 +94,13 @@ def test_audit_fails_on_a_tampered_row_naming_it(paper_run: Path) -> None:
 
 def test_e26_killed_run_restarts_on_its_journal_and_the_ledger_has_every_row_once(tmp_path: Path) -> None:
     data = tmp_path / "crash"
-    proc = subprocess.Popen([*PINK, "run", "--fast", "--cycles", "100000", "--data-dir", str(data), "--no-view"],
-                            cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*PINK, "run", "--fast", "--cycles", "100000", "--data-dir", str(data), "--no-view"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -129,8 +138,14 @@ def live_run(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     data = tmp_path / "live"
     cfg = tmp_path / "pink.toml"
     cfg.write_text("cycle_s = 0.2\nhealth_interval_s = 0.5\n")
-    proc = subprocess.Popen([*PINK, "run", "--data-dir", str(data), "--config", str(cfg), "--no-view"],
-                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*PINK, "run", "--data-dir", str(data), "--config", str(cfg), "--no-view"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_for(data / "plane.json")
         _wait_for(data / "health.json")
@@ -143,7 +158,9 @@ def live_run(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
             proc.stdout.close()
 
 
-def test_status_health_and_control_work_against_a_running_pink_run(live_run: tuple[Path, subprocess.Popen[str]]) -> None:
+def test_status_health_and_control_work_against_a_running_pink_run(
+    live_run: tuple[Path, subprocess.Popen[str]],
+) -> None:
     data, proc = live_run
     status = pink("status", "--data-dir", str(data))
     assert status.returncode == 0, status.stdout + status.stderr
@@ -174,8 +191,9 @@ def test_status_health_and_control_work_against_a_running_pink_run(live_run: tup
         "c = clickhouse_connect.get_client(dsn='chdb:///' + sys.argv[1])\n"
         "print(c.query(\"SELECT cause FROM pink.position_state FINAL WHERE kind = 'CONTROL'\").result_rows)\n"
     )
-    rows = subprocess.run([sys.executable, "-c", code, str(data / "ledger")], capture_output=True, text=True,
-                          timeout=120, check=True).stdout
+    rows = subprocess.run(
+        [sys.executable, "-c", code, str(data / "ledger")], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert "by ops" in rows  # the control change is in the ledger, with who made it
 
 
@@ -187,9 +205,20 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
 
     redis_url = os.environ.get("PINK_REDIS_URL", "redis://127.0.0.1:6390/0")
     members = os.environ.get("PINK_HAZELCAST_ADDR", "127.0.0.1:5710")
-    res = pink("run", "--fast", "--cycles", "200", "--data-dir", str(tmp_path / "p"), "--no-view",
-               PINK_PROJECTION="redis,hazelcast", PINK_REDIS_URL=redis_url, PINK_HAZELCAST_MEMBERS=members,
-               PINK_ACCOUNT_ID="e2e", PINK_RUNTIME_ID=f"r{os.getpid()}")
+    res = pink(
+        "run",
+        "--fast",
+        "--cycles",
+        "200",
+        "--data-dir",
+        str(tmp_path / "p"),
+        "--no-view",
+        PINK_PROJECTION="redis,hazelcast",
+        PINK_REDIS_URL=redis_url,
+        PINK_HAZELCAST_MEMBERS=members,
+        PINK_ACCOUNT_ID="e2e",
+        PINK_RUNTIME_ID=f"r{os.getpid()}",
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     client = redis.Redis.from_url(redis_url)
     try:
@@ -201,8 +230,9 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
         client.close()
     from pink.projection.sinks import load_hazelcast
 
-    hz = load_hazelcast().HazelcastClient(cluster_members=[members], cluster_name="pink-test",
-                                          cluster_connect_timeout=5.0)
+    hz = load_hazelcast().HazelcastClient(
+        cluster_members=[members], cluster_name="pink-test", cluster_connect_timeout=5.0
+    )
     try:
         state = hz.get_map(f"pink:e2e:r{os.getpid()}:state").blocking()
         entries = set(state.key_set())
