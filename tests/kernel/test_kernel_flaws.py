@@ -447,3 +447,24 @@ def test_e21_each_fill_links_to_the_intent_of_its_own_order() -> None:
     exit_intent = next(r for r in exit_out.records if isinstance(r, IntentRecorded)).intent
     assert fills[0].intent_id == entry_intent.intent_id
     assert fills[1].intent_id == exit_intent.intent_id and fills[1].client_order_id == e.client_order_id
+
+
+def test_e08_an_acknowledged_order_the_venue_forgets_cannot_strand_its_slot() -> None:
+    """A venue that denies an order it acknowledged: DESYNC and re-queries, then concluded lost, with an alert."""
+    d = Driver()
+    p = place(d.enter(0, limit="90.0"))
+    d.ack(p.client_order_id)
+    d.fill(p.client_order_id, "0.400", "90.0", "0.400")
+    first = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert first.status is OutcomeStatus.QUARANTINED and d.state() == "DESYNC"
+    for _ in range(3):
+        q = d.k.tick(d.tick_clock(10**15))
+        assert any(isinstance(e, QueryOrder) for e in q.effects)
+        out = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert out.reason is Reason.ORDER_NOT_FOUND and "lost by the venue" in out.detail
+    assert any(isinstance(r, ProtocolErrorRecorded) for r in out.records)
+    v = d.k.slot_view(0)
+    assert v.state == "POSITION_OPEN" and v.remaining_qty == D("0.400")  # the fills we know of are kept
+    x = place(d.exit(0, close_all=True))
+    d.fill(x.client_order_id, "0.400", "91.0", "0.400")
+    assert d.state() == "IDLE"

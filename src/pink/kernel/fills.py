@@ -58,7 +58,10 @@ R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
 R_UNKNOWN_ORDER = Reason.UNKNOWN_ORDER
 R_VENUE_REJECTED = Reason.VENUE_REJECTED
 
-__all__ = ["apply_event", "new_account"]
+__all__ = ["LOST_AFTER_QUERIES", "apply_event", "new_account"]
+
+LOST_AFTER_QUERIES = 3
+"""An acknowledged order the venue denies knowing this many times is concluded lost."""
 
 _END_CODES = {
     OrderStatus.CANCELED: "CANCELED",
@@ -394,7 +397,17 @@ def _on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now:
             return _on_ended(k, slot, order, ZERO, "REJECTED:NOT_FOUND", now)
         if order.phase == OrderPhase.DONE:
             return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
-        raise _Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
+        if slot.queries < LOST_AFTER_QUERIES:
+            raise _Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
+        # asked repeatedly and the venue still has no record: the order is gone with the fills we know
+        # of; end it so the slot is never stuck, and leave the alert in the records
+        detail = (f"order {order.client_order_id} lost by the venue after {slot.queries} queries; "
+                  f"ended at {order.filled} filled")
+        lost = _on_ended(k, slot, order, order.filled, "LOST:NOT_FOUND", now)
+        trade_id = order.trade_id
+        k.quarantined += 1
+        alert = ProtocolErrorRecorded(slot.index, trade_id, order.client_order_id, detail, now)
+        return Outcome(O_CONFIRMED, R_ORDER_NOT_FOUND, detail, slot.index, lost.effects, (alert, *lost.records))
     if cum < order.filled:
         raise _Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
     if cum > order.filled:  # fills we never saw: book the difference from the venue's totals

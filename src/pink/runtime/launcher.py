@@ -144,6 +144,7 @@ class Launcher:
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
+        self._adopt_book_into_fresh_sim()
         if isinstance(self.clock, _PendingSimClock):
             last = self.kernel.journal.last_ts()
             self.clock = SimClock(max(self.clock.start, last + 1))
@@ -215,6 +216,23 @@ class Launcher:
         """A restarted simulated clock continues after the journal; so does the simulator."""
         if isinstance(self.venue, SimDriver) and getattr(self.venue, "now", now) < now:
             await self.venue.advance_to(now)  # its events go to the relay's buffer
+
+    def _adopt_book_into_fresh_sim(self) -> None:
+        """A restarted paper run gets a new in-process simulator: give it the journal's book."""
+        from pink.venues.sim.venue import SimVenue
+
+        if not isinstance(self.venue, SimVenue) or self._venue_given is not None or self.kernel is None:
+            return
+        if self.kernel.journal.seq == 0:
+            return  # a fresh run: nothing to adopt
+        k = self.kernel.kernel
+        positions = []
+        for i in range(len(k.slots)):
+            v = k.slot_view(i)
+            if v.side is not None and v.remaining_qty > 0:
+                positions.append((v.symbol, v.side, v.remaining_qty, v.entry_vwap))
+        self.venue.adopt_book(k.account_view().capital, positions)
+        log.info("simulator restarted from the journal's book: %d open positions", len(positions))
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg

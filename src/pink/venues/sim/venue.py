@@ -13,6 +13,7 @@ import heapq
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError
 from pink.kernel.messages import (
@@ -31,6 +32,7 @@ from pink.kernel.messages import (
     PlaceOrder,
     PositionReport,
     QueryOrder,
+    Side,
     VenueEvent,
 )
 from pink.ports import EventSink, Quote
@@ -112,6 +114,23 @@ class SimVenue:
 
     async def close(self) -> None:
         self._closed = True
+
+    def adopt_book(self, capital: Decimal, positions: list[tuple[str, Side, Decimal, Decimal]]) -> None:
+        """Start this (fresh) simulator from a book restored elsewhere: wallet and positions.
+
+        For paper trading: a restarted ``pink run --venue sim`` gets a new
+        in-process simulator, so the launcher hands it the capital and the open
+        positions (symbol, side, quantity, entry price) its journal restored;
+        the venue and the kernel then agree. Orders that were live are gone, as
+        after a venue outage; the kernel finds that out by querying them.
+        """
+        acct = self.engine.account
+        acct.initial, acct.realized, acct.fees, acct.funding = capital, ZERO, ZERO, ZERO
+        acct.positions.clear()
+        for symbol, side, qty, price in positions:
+            pos = acct.position(symbol, side)
+            pos.qty += qty
+            pos.cost += qty * price
 
     def next_due(self) -> int | None:
         """When the next scheduled event becomes due (None: nothing scheduled)."""
