@@ -83,13 +83,16 @@ class BingxHttp:
         self.clock = ServerClock()
         self.limiter = RateLimiter()
         self.calls: Counter[str] = Counter()
+        self.trace_configs: list[aiohttp.TraceConfig] = []  # set before the first request
 
     def _sess(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClosedError("BingX HTTP client")
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self._config.request_timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, trace_configs=self.trace_configs or None
+            )
         return self._session
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ it on 127.0.0.1 for tests and the CLI. What it serves (REFERENCE.md §10):
   limits answered HTTP 429 / 100410), the listenKey lifecycle;
 * ``/swap-market``: the user-data stream (``?listenKey=``) and market
   streams, gzip frames, ``Ping``/``Pong``;
-* admin routes for tests: ``GET /_sim/requests`` (counts by path),
+* admin routes for tests: ``GET /_sim/requests`` (counts by path; ``calls`` by method and path),
   ``POST /_sim/advance?seconds=``, ``GET|POST /_sim/faults`` (``spec=``,
   ``clear=1``, ``action=expire_listen_keys|drop_ws``).
 
@@ -61,6 +61,7 @@ DEFAULT_SECRET_KEY = "pink-sim-secret-key"
 WS_PATH = "/swap-market"
 
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("pink_sim_counts")
+CALLS: web.AppKey[Counter[str]] = web.AppKey("pink_sim_calls")  # by "METHOD path"
 MARKET_STREAMS: web.AppKey[MarketStreams] = web.AppKey("pink_sim_market_streams")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -92,6 +93,7 @@ def _middleware(api_key: str, secret_key: str, limiter: RateLimiter) -> Callable
         if path.startswith("/_sim/"):
             return await handler(request)
         request.app[COUNTS][path] += 1
+        request.app[CALLS][f"{request.method} {path}"] += 1
         if path == WS_PATH:
             return await handler(request)
         state, faults = request.app[STATE], request.app[FAULTS]
@@ -132,7 +134,8 @@ async def _ws(request: web.Request) -> web.StreamResponse:
 
 async def _admin_requests(request: web.Request) -> web.Response:
     counts: Counter[str] = request.app[COUNTS]
-    return json_response({"counts": dict(counts)})
+    calls: Counter[str] = request.app[CALLS]
+    return json_response({"counts": dict(counts), "calls": dict(calls)})
 
 
 async def _admin_advance(request: web.Request) -> web.Response:
@@ -202,6 +205,7 @@ def create_app(
     app[FAULTS] = faults
     counts: Counter[str] = Counter()
     app[COUNTS] = counts
+    app[CALLS] = Counter()
     users = UserStreams(state, faults, ping_interval_s=ping_interval_s, pong_timeout_s=pong_timeout_s)
     app[USER_STREAMS] = users
     app[MARKET_STREAMS] = MarketStreams(state, interval_s=market_interval_s, ping_interval_s=ping_interval_s)
@@ -278,6 +282,11 @@ class BingxSimServer:
     @property
     def request_counts(self) -> Counter[str]:
         return self.app[COUNTS]
+
+    @property
+    def request_calls(self) -> Counter[str]:
+        """Requests by ``"METHOD path"`` (e.g. ``"POST /openApi/swap/v2/trade/order"``)."""
+        return self.app[CALLS]
 
     @property
     def base_url(self) -> str:

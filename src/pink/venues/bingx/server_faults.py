@@ -16,6 +16,7 @@ Rules (each name a :data:`RULES` key):
 ``cancel_race``    fill a live order just before its cancel (answered 80018)
 ``slow``           delay a REST reply by ``slow_ms`` (default: every reply)
 ``ws_drop``        drop a user-data socket instead of sending a frame
+``stream_loss``    lose a user-data frame silently (the socket stays up)
 ``dup_stream``     send a user-data frame twice
 ``reorder_stream`` hold a user-data frame back and send it after the next
 ``ack_no_avg``     place-order ack without ``status``/``avgPrice``/``executedQty``
@@ -39,6 +40,7 @@ RULES = (
     "cancel_race",
     "slow",
     "ws_drop",
+    "stream_loss",
     "dup_stream",
     "reorder_stream",
     "ack_no_avg",

@@ -153,6 +153,8 @@ class UserStreams:
         if self.faults.fire("ws_drop"):
             _abort(conn)
             return
+        if self.faults.fire("stream_loss"):
+            return
         if conn.held is None and self.faults.fire("reorder_stream"):
             conn.held = data
             return

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from pink.errors import (
@@ -58,13 +59,8 @@ from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.instruments import InstrumentBook
 from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
 from pink.venues.bingx.market import MarketStream
-from pink.venues.bingx.parse import (
-    AccountUpdate,
-    FillTracker,
-    ListenKeyExpired,
-    OrderUpdate,
-    parse_user_frame,
-)
+from pink.venues.bingx.orders import order_params
+from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
 from pink.venues.bingx.parse_rest import parse_ack, parse_order
 from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
@@ -74,8 +70,8 @@ __all__ = ["ORDER_PATH", "BingxVenue"]
 log = logging.getLogger(__name__)
 ORDER_PATH = "/openApi/swap/v2/trade/order"
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
-_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
-        TimeInForce.POST_ONLY: "PostOnly"}
+_CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
+
 
 
 def _now_ns() -> int:
@@ -101,9 +97,10 @@ class BingxVenue(Reports):
         self.last_account: AccountUpdate | None = None
         self._fill_watch_s = fill_watch_s
         self._sink: EventSink | None = None
-        self._live: dict[str, str] = {}  # client order id -> symbol, until terminal
+        self._live: dict[str, tuple[str, Decimal]] = {}  # cid -> (symbol, qty) until done
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
         self._delivered: set[tuple[str, str]] = set()
+        self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
@@ -127,6 +124,7 @@ class BingxVenue(Reports):
             if self.hedge_mode is None:
                 self.hedge_mode = await read_hedge_mode(self.http)
             await self.stream.start()
+            await self._await_stream()
         except (VenueError, BingxParseError) as exc:
             await self.close()
             raise StartupError("bingx venue", str(exc)) from None
@@ -148,6 +146,13 @@ class BingxVenue(Reports):
             await self.stream.close()
         await self.market.close()
         await self.http.close()
+
+    async def _await_stream(self) -> None:
+        """Orders placed before the user stream is up would lose their stream fills."""
+        try:
+            await asyncio.wait_for(self.stream.connected.wait(), self.config.request_timeout_s)
+        except TimeoutError:
+            raise VenueError("STREAM", "the user-data stream did not connect") from None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -175,6 +180,14 @@ class BingxVenue(Reports):
             self._delivered.add(key)
         if isinstance(event, OrderCanceled | OrderExpired | OrderRejected):
             self._live.pop(event.client_order_id, None)
+        elif isinstance(event, OrderFilled):
+            voi = event.venue_order_id
+            self._fees[voi] = self._fees.get(voi, ZERO) + event.commission
+            live = self._live.get(event.client_order_id)
+            if live is not None and event.cum_qty >= live[1]:
+                del self._live[event.client_order_id]
+        elif isinstance(event, OrderStatusReport) and event.status not in _OPEN:
+            self._live.pop(event.client_order_id, None)
         if self._sink is None:
             raise ClosedError("bingx venue sink (start() was not called)")
         self._sink(event)
@@ -193,25 +206,7 @@ class BingxVenue(Reports):
 
     def order_params(self, order: PlaceOrder) -> dict[str, str]:
         """The request params of ``order``, formatted to the instrument (E16)."""
-        params = {
-            "symbol": order.symbol,
-            "side": order.side.value,
-            "type": order.order_type.value,
-            "quantity": self.book.format_qty(order.symbol, order.quantity),
-            "clientOrderId": order.client_order_id.lower(),
-        }
-        if self.hedge_mode:
-            params["positionSide"] = order.position_side.value
-        else:
-            params["positionSide"] = "BOTH"
-            if order.reduce_only:
-                params["reduceOnly"] = "true"
-        if order.order_type is OrderType.LIMIT:
-            if order.limit_price is None:
-                raise ValueError("a LIMIT order needs a limit price")
-            params["price"] = self.book.format_price(order.symbol, order.limit_price)
-            params["timeInForce"] = _TIF[order.time_in_force]
-        return params
+        return order_params(self.book, bool(self.hedge_mode), order)
 
     async def place(self, order: PlaceOrder) -> None:
         self._check_open()
@@ -221,7 +216,7 @@ class BingxVenue(Reports):
         except ValueError as exc:
             self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), _now_ns()))
             return
-        self._live[cid] = order.symbol
+        self._live[cid] = (order.symbol, order.quantity)
         try:
             data = await self.http.request("POST", ORDER_PATH, dict(params), mutating=True)
         except AuthError:
@@ -272,25 +267,36 @@ class BingxVenue(Reports):
         except BingxParseError as exc:
             await self._resolve_cancel(cid, order.symbol, "BAD_REPLY", str(exc))
             return
+        self._remember(cid, report.venue_order_id)
         self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
 
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
         """Ask the venue what happened to the order, then say cancelled / open / unknown."""
         try:
-            report = await self.query(QueryOrder(cid, symbol, f"cancel answered {code}"))
+            report = await self._fetch(cid, symbol)
         except VenueError:
             self._emit(CancelRejected(cid, code, message, None, _now_ns()))
             return
-        self._emit(report)
+        self._emit_report(report, symbol)
         if report.status is OrderStatus.CANCELED:
             self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
-        else:
-            self._emit(CancelRejected(cid, code, message, report.status in _OPEN, _now_ns()))
+            return
+        plain = _CANCEL_CODES.get(report.status, code)
+        detail = f"{message} (venue code {code})" if plain != code else message
+        self._emit(CancelRejected(cid, plain, detail, report.status in _OPEN, _now_ns()))
 
     async def query(self, query: QueryOrder) -> OrderStatusReport:
+        """The venue's record of the order (the kernel books unseen fills from it)."""
         self._check_open()
         cid = query.client_order_id.lower()
-        params = {"symbol": query.symbol, "clientOrderId": cid}
+        report = await self._fetch(cid, query.symbol)
+        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price)
+        if report.status not in _OPEN:
+            self._live.pop(cid, None)
+        return report
+
+    async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
+        params = {"symbol": symbol, "clientOrderId": cid}
         try:
             data = await self.http.request("GET", ORDER_PATH, dict(params))
         except VenueError as exc:
@@ -302,16 +308,30 @@ class BingxVenue(Reports):
         if not report.client_order_id:
             report = _with_client(report, cid)
         self._remember(cid, report.venue_order_id)
-        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price)
-        if report.status not in _OPEN:
-            self._live.pop(cid, None)
         return report
 
     async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
         try:
-            self._emit(await self.query(QueryOrder(cid, symbol, why)))
+            report = await self._fetch(cid, symbol)
         except VenueError as exc:
-            log.warning("BingX query of %s failed: %s %s", cid, exc.code, exc.message)
+            log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
+            return
+        self._emit_report(report, symbol)
+
+    def _emit_report(self, report: OrderStatusReport, symbol: str) -> None:
+        """Fills the stream missed become fills (same ids as the stream's), then the report."""
+        if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
+            up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",
+                             report.status, report.quantity, report.cum_qty,
+                             report.avg_price or None, None, None, report.commission,
+                             self.asset, report.ts or _now_ns())
+            events, _ = self.tracker.apply(up)
+            for event in events:
+                if isinstance(event, OrderFilled):  # the report's commission is the total
+                    paid = self._fees.get(event.venue_order_id, ZERO)
+                    event = replace(event, commission=max(report.commission - paid, ZERO))
+                self._emit(event)
+        self._emit(report)
 
     async def ensure_leverage(self, request: EnsureLeverage) -> None:
         self._check_open()
@@ -365,7 +385,7 @@ class BingxVenue(Reports):
 
     async def _gap_fill(self) -> None:
         """After a reconnect: query every order still live (orders and fills missed)."""
-        for cid, symbol in list(self._live.items()):
+        for cid, (symbol, _) in list(self._live.items()):
             await self._query_and_emit(cid, symbol, "stream reconnected")
 
 

@@ -1,0 +1,39 @@
+"""The place-order request of a :class:`PlaceOrder` effect (E3, E16).
+
+Order type, limit price and time-in-force flow from the effect to the wire;
+quantity and price are formatted to the instrument's step and tick (an
+unknown symbol raises :class:`pink.errors.UnknownInstrumentError`).
+"""
+
+from __future__ import annotations
+
+from pink.kernel.messages import OrderType, PlaceOrder, TimeInForce
+from pink.venues.bingx.instruments import InstrumentBook
+
+__all__ = ["order_params"]
+
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
+        TimeInForce.POST_ONLY: "PostOnly"}
+
+
+def order_params(book: InstrumentBook, hedge_mode: bool, order: PlaceOrder) -> dict[str, str]:
+    """The request params; ValueError when the order cannot be expressed."""
+    params = {
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.order_type.value,
+        "quantity": book.format_qty(order.symbol, order.quantity),
+        "clientOrderId": order.client_order_id.lower(),
+    }
+    if hedge_mode:
+        params["positionSide"] = order.position_side.value
+    else:
+        params["positionSide"] = "BOTH"
+        if order.reduce_only:
+            params["reduceOnly"] = "true"
+    if order.order_type is OrderType.LIMIT:
+        if order.limit_price is None:
+            raise ValueError("a LIMIT order needs a limit price")
+        params["price"] = book.format_price(order.symbol, order.limit_price)
+        params["timeInForce"] = _TIF[order.time_in_force]
+    return params
