@@ -58,6 +58,9 @@ def exact(value: Decimal, scale: int = 18, *, field: str = "value") -> Decimal:
     if type(value) is not Decimal or not value.is_finite():
         raise LedgerRowError(f"{field}: {value!r} is not a finite Decimal")
     precision, quantum, limit = _LIMITS[scale]
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -scale and -limit < value < limit:
+        return value  # the common case: few enough decimals, in range
     if not -limit < value < limit:
         raise LedgerRowError(f"{field}: {value} exceeds Decimal({precision}, {scale})")
     if value.quantize(quantum, rounding=ROUND_DOWN, context=_CONTEXT) != value:
