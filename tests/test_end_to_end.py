@@ -239,3 +239,58 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
         assert "account" in entries and any(str(k).startswith("slot:") for k in entries), entries
     finally:
         hz.shutdown()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_end(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [*PINK, "sim-bingx", "--port", str(port), "--seed", "5"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        assert f"127.0.0.1:{port}" in banner, banner
+        cfg = tmp_path / "pink.toml"
+        cfg.write_text("cycle_s = 0.3\n")
+        base = f"127.0.0.1:{port}"
+        res = pink(
+            "run",
+            "--venue",
+            "bingx",
+            "--cycles",
+            "40",
+            "--data-dir",
+            str(tmp_path / "bx"),
+            "--config",
+            str(cfg),
+            "--no-view",
+            PINK_BINGX_BASE_URL=f"http://{base}",
+            PINK_BINGX_WS_URL=f"ws://{base}/swap-market",
+            PINK_BINGX_MARKET_WS_URL=f"ws://{base}/swap-market",
+            PINK_BINGX_API_KEY="pink-sim-api-key",
+            PINK_BINGX_SECRET_KEY="pink-sim-secret-key",
+        )
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        fills = int(res.stdout.split("fills / intents")[1].split("│")[1].split("/")[0])
+        assert fills > 0, res.stdout[-2000:]
+        assert "pink-sim-secret-key" not in res.stdout + res.stderr
+        audit = pink("audit", "--data-dir", str(tmp_path / "bx"))
+        assert audit.returncode == 0, audit.stdout[-2000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stdout:
+            server.stdout.close()
