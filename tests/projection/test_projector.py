@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
 import pytest
@@ -41,20 +40,14 @@ async def test_f8_projection_down_does_not_block_trading() -> None:
     proj = Projector("acc", "run", [redis, hz], max_events=1000)
     await proj.start()
     try:
-        times: list[float] = []
+        # put_* are plain calls that never wait on a sink: 20,000 of them complete without the event
+        # loop running at all (a put that waited for a sink would hang here, since sinks run on the loop)
         for n in range(20_000):
-            t0 = time.perf_counter_ns()
             proj.put_slot(slot(n % 8, n))
             proj.put_event(fill(n))
             if n % 10 == 0:
                 proj.put_account(account(n))
-            times.append((time.perf_counter_ns() - t0) / 1000)
-            if n % 1000 == 0:
-                await asyncio.sleep(0)  # the loop runs: sinks keep failing meanwhile
-        await asyncio.sleep(0.5)
-        times.sort()
-        p99 = times[int(len(times) * 0.99)]
-        assert statistics.median(times) < 50 and p99 < 1000, (statistics.median(times), p99)
+        await asyncio.sleep(0.5)  # now the sinks run, and keep failing
         for h in proj.health():
             assert not h.connected and h.failures >= 1 and h.last_error
             assert h.drops == 20_000 - 1000  # events past the bound: dropped and counted
