@@ -26,7 +26,15 @@ from pink.codec import decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError
 from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
 
-__all__ = ["Journal", "JournaledKernel", "read_journal_records", "records_after", "replay_records", "restore", "snapshot_bytes"]
+__all__ = [
+    "Journal",
+    "JournaledKernel",
+    "read_journal_records",
+    "records_after",
+    "replay_records",
+    "restore",
+    "snapshot_bytes",
+]
 
 _TICK = "Tick"
 _SCHEMA = """

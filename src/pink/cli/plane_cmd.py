@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
-from rich import box
 from rich.table import Table
 
 from pink.errors import CodecError, ConfigError
@@ -41,17 +41,37 @@ def _num(value: Decimal, places: int = 4) -> str:
 
 
 _STATE_SHORT = {
-    "IDLE": "idle", "ENTRY_PENDING": "entry sent", "ENTRY_WORKING": "entry working",
-    "ENTRY_CANCELING": "entry canceling", "POSITION_OPEN": "open", "EXIT_PENDING": "exit sent",
-    "EXIT_WORKING": "exit working", "EXIT_CANCELING": "exit canceling", "DESYNC": "DESYNC",
+    "IDLE": "idle",
+    "ENTRY_PENDING": "entry sent",
+    "ENTRY_WORKING": "entry working",
+    "ENTRY_CANCELING": "entry canceling",
+    "POSITION_OPEN": "open",
+    "EXIT_PENDING": "exit sent",
+    "EXIT_WORKING": "exit working",
+    "EXIT_CANCELING": "exit canceling",
+    "DESYNC": "DESYNC",
 }
 
 
 def _slots_table(reader: PlaneReader) -> Table:
-    table = Table(title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, right in (("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False), ("qty", True),
-                       ("open", True), ("vwap", True), ("pnl", True), ("fees", True), ("working order", False)):
+    table = Table(
+        title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col, right in (
+        ("#", True),
+        ("state", False),
+        ("trade", False),
+        ("symbol", False),
+        ("side", False),
+        ("qty", True),
+        ("open", True),
+        ("vwap", True),
+        ("pnl", True),
+        ("fees", True),
+        ("working order", False),
+    ):
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     desync: list[str] = []
     for i in reader.slots:
@@ -60,10 +80,17 @@ def _slots_table(reader: PlaneReader) -> Table:
             table.add_row(str(i), "idle" if v else "-", *[""] * 9)
             continue
         table.add_row(
-            str(i), _STATE_SHORT.get(v.state, v.state), v.trade_id, v.symbol.removesuffix("-USDT"),
+            str(i),
+            _STATE_SHORT.get(v.state, v.state),
+            v.trade_id,
+            v.symbol.removesuffix("-USDT"),
             v.side.value.lower() if v.side else "",
-            _num(v.entry_qty), _num(v.remaining_qty), _num(v.entry_vwap), _num(v.realized_pnl),
-            _num(v.fees), v.working_order or "-",
+            _num(v.entry_qty),
+            _num(v.remaining_qty),
+            _num(v.entry_vwap),
+            _num(v.realized_pnl),
+            _num(v.fees),
+            v.working_order or "-",
         )
         if v.desync_reason:
             desync.append(f"slot {i}: {v.desync_reason}")
@@ -80,8 +107,15 @@ def _account_table(reader: PlaneReader) -> Table:
     if a is None:
         table.add_row("(not written yet)", *[""] * 6)
     else:
-        table.add_row(_num(a.capital), _num(a.initial_capital), _num(a.gross_pnl), _num(a.fees),
-                      _num(a.funding), _num(a.net_pnl), str(a.seq))
+        table.add_row(
+            _num(a.capital),
+            _num(a.initial_capital),
+            _num(a.gross_pnl),
+            _num(a.fees),
+            _num(a.funding),
+            _num(a.net_pnl),
+            str(a.seq),
+        )
     return table
 
 
@@ -101,15 +135,20 @@ def _health_table(report: HealthReport | None) -> Table:
             table.add_row(f"sink {s.name}", "absent", "not configured")
             continue
         state = "connected" if s.connected else f"DOWN: {s.last_error}"
-        table.add_row(f"sink {s.name}", s.backend,
-                      f"{state}; depth {s.queue_depth}, published {s.published}, "
-                      f"failures {s.failures}, drops {s.drops}")
+        table.add_row(
+            f"sink {s.name}",
+            s.backend,
+            f"{state}; depth {s.queue_depth}, published {s.published}, failures {s.failures}, drops {s.drops}",
+        )
     if report.venue:
         age = report.last_venue_event_age_ms
-        table.add_row("venue", report.venue,
-                      f"rest {'up' if report.venue_connected else 'DOWN'}, stream "
-                      f"{'up' if report.stream_connected else 'DOWN'}, last event "
-                      f"{'-' if age is None else f'{age / 1000:.1f} s'} ago")
+        table.add_row(
+            "venue",
+            report.venue,
+            f"rest {'up' if report.venue_connected else 'DOWN'}, stream "
+            f"{'up' if report.stream_connected else 'DOWN'}, last event "
+            f"{'-' if age is None else f'{age / 1000:.1f} s'} ago",
+        )
     for name, depth in sorted(report.queue_depths.items()):
         table.add_row(f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
     problems = report.problems(time.time_ns())
@@ -119,10 +158,12 @@ def _health_table(report: HealthReport | None) -> Table:
 
 def _status_view(reader: PlaneReader, data_dir: Path) -> Group:
     control = ControlReader(data_dir).current().snapshot
-    switches = (f"control v{control.version}: pause_entries={control.pause_entries} "
-                f"kill={control.kill} max_leverage={control.max_leverage} "
-                f"max_notional={control.max_position_notional} "
-                f"(by {control.changed_by or '-'}: {control.note or '-'})")
+    switches = (
+        f"control v{control.version}: pause_entries={control.pause_entries} "
+        f"kill={control.kill} max_leverage={control.max_leverage} "
+        f"max_notional={control.max_position_notional} "
+        f"(by {control.changed_by or '-'}: {control.note or '-'})"
+    )
     try:
         report = read_health(data_dir)
     except CodecError as exc:
@@ -180,9 +221,11 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         console.print(f"[red]refused: {exc}[/red] (the previous control snapshot stays in force)")
         raise typer.Exit(1) from None
     s = state.snapshot
-    console.print(f"control v{s.version} by {s.changed_by}: pause_entries={s.pause_entries} "
-                  f"kill={s.kill} max_leverage={s.max_leverage} "
-                  f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}")
+    console.print(
+        f"control v{s.version} by {s.changed_by}: pause_entries={s.pause_entries} "
+        f"kill={s.kill} max_leverage={s.max_leverage} "
+        f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}"
+    )
 
 
 def _simple(command: str, doc: str):  # type: ignore[no-untyped-def]
@@ -213,17 +256,12 @@ def register(app: typer.Typer) -> None:
     """Add ``status``, ``health`` and the ``control`` group to ``app``."""
     app.command("status")(status)
     app.command("health")(health)
-    control = typer.Typer(help="Operator switches of a running `pink run` (control.json).",
-                          no_args_is_help=True)
+    control = typer.Typer(help="Operator switches of a running `pink run` (control.json).", no_args_is_help=True)
     control.command("pause-entries")(_simple("pause-entries", "Refuse new entries; exits go on."))
     control.command("resume")(_simple("resume", "Accept new entries again."))
     control.command("kill")(_simple("kill", "Kill switch: the kernel refuses every intent."))
     control.command("unkill")(_simple("unkill", "Release the kill switch."))
-    control.command("flatten")(_simple(
-        "flatten", "Close every open slot now (and pause entries): bumps flatten_seq."))
-    control.command("set-max-leverage")(
-        _valued("set-max-leverage", "Highest leverage an intent may ask for."))
-    control.command("set-max-notional")(
-        _valued("set-max-notional", "Largest position notional (or 'none')."))
+    control.command("flatten")(_simple("flatten", "Close every open slot now (and pause entries): bumps flatten_seq."))
+    control.command("set-max-leverage")(_valued("set-max-leverage", "Highest leverage an intent may ask for."))
+    control.command("set-max-notional")(_valued("set-max-notional", "Largest position notional (or 'none')."))
     app.add_typer(control, name="control")
-
