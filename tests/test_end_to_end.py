@@ -294,3 +294,10 @@ def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_en
         server.wait(timeout=30)
         if server.stdout:
             server.stdout.close()
+
+
+def test_audit_of_a_data_dir_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    res = pink("audit", "--data-dir", str(tmp_path / "nothing"))
+    assert res.returncode == 2
+    assert "no ledger at" in res.stdout and "pink run" in res.stdout
+    assert not (tmp_path / "nothing").exists()

@@ -468,3 +468,16 @@ def test_e08_an_acknowledged_order_the_venue_forgets_cannot_strand_its_slot() ->
     x = place(d.exit(0, close_all=True))
     d.fill(x.client_order_id, "0.400", "91.0", "0.400")
     assert d.state() == "IDLE"
+
+
+def test_f16_an_unexplainable_report_waits_for_the_deadline_instead_of_querying_in_a_loop() -> None:
+    """Regression (found by chaos and a hung restart): quarantine -> query -> report -> quarantine spun forever."""
+    d = Driver()
+    p = place(d.enter(0, limit="90.0"))
+    d.ack(p.client_order_id)
+    out = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert out.status is OutcomeStatus.QUARANTINED
+    assert not any(isinstance(e, QueryOrder) for e in out.effects)  # no immediate re-query
+    assert d.k.slots[0].deadline > d.now  # the deadline asks again, counted and backed off
+    ticks = [d.k.tick(d.tick_clock(10**15)) for _ in range(2)]
+    assert all(len(t.effects) == 1 for t in ticks)

@@ -35,15 +35,22 @@ Database = Annotated[str, typer.Option("--database", help="ClickHouse database")
 
 
 @contextmanager
-def _ledger(data_dir: Path | None, url: str | None, console: Console) -> Iterator[Client]:
+def _ledger(data_dir: Path | None, url: str | None, console: Console, database: str) -> Iterator[Client]:
     try:
         target = resolve_target(data_dir=data_dir or Path("."), url=url)
+        if target.kind == "embedded" and not Path(target.location).is_dir():
+            console.print(f"[red]no ledger at {target.location}: run `pink run --data-dir "
+                          f"{data_dir or Path('.')}` first, or give --ledger-url[/red]")
+            raise typer.Exit(2)
         client = open_client(target)
     except PinkError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     console.print(f"ledger: {target.describe()}")
     try:
+        if not client.command(f"EXISTS DATABASE `{database}`"):
+            console.print(f"[red]{target.describe()} has no PINK ledger (database {database!r} is missing)[/red]")
+            raise typer.Exit(2)
         yield client
     finally:
         client.close()
@@ -71,7 +78,7 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         journal = None
         if journal_reader is not None and data_dir is not None:
             journal = journal_reader(data_dir / "journal.sqlite")
-        with _ledger(data_dir, ledger_url, console) as client, _progress(console) as step:
+        with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             result = audit(client, journal, database=database, progress=step)
         for line in result.checked:
             console.print(f"checked: {line}")
@@ -94,6 +101,6 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
     ) -> None:
         """Write a self-contained HTML report (equity, drawdown, PnL, fees, trades)."""
         console = Console()
-        with _ledger(data_dir, ledger_url, console) as client, _progress(console) as step:
+        with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             path = write_report(client, out, database=database, progress=step)
         console.print(f"report written to {path}")
