@@ -111,7 +111,10 @@ def apply_event(k: Kernel, event: object, now: int) -> Outcome:
         raise _Quarantine(f"unknown event type {type(event).__name__}")
     except Exception as exc:  # planning failed: nothing was committed
         detail = str(exc) if isinstance(exc, _Quarantine) else f"{type(exc).__name__}: {exc}"
-        return quarantine(k, slot, order, f"{type(event).__name__}: {detail}", now)
+        # a report is the answer to a query: asking again at once would loop (query -> report ->
+        # quarantine -> query) without end; the deadline asks again, counted and backed off
+        query_now = not isinstance(event, OrderStatusReport)
+        return quarantine(k, slot, order, f"{type(event).__name__}: {detail}", now, query_now=query_now)
 
 
 def _amount(value: object, name: str, *, positive: bool = True) -> Decimal:
@@ -122,8 +125,8 @@ def _amount(value: object, name: str, *, positive: bool = True) -> Decimal:
     return value
 
 
-def quarantine(k: Kernel, slot: Slot, order: Order, detail: str, now: int) -> Outcome:
-    """Flag the slot DESYNC, record why, and ask the venue (never raises)."""
+def quarantine(k: Kernel, slot: Slot, order: Order, detail: str, now: int, *, query_now: bool = True) -> Outcome:
+    """Flag the slot DESYNC, record why, and ask the venue now or at the deadline (never raises)."""
     k.quarantined += 1
     records: list[KernelRecord] = []
     trade_id = slot.trade.trade_id if slot.trade else ""
@@ -131,8 +134,10 @@ def quarantine(k: Kernel, slot: Slot, order: Order, detail: str, now: int) -> Ou
     k._move(slot, T.PROTOCOL_ERROR, order.client_order_id, now, records)
     slot.desync_reason = detail[:200]
     slot.deadline = now + k.config.ack_timeout_ns
-    effect = QueryOrder(order.client_order_id, order.symbol, "quarantined event")
-    return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, slot.index, (effect,), tuple(records))
+    effects: tuple[Effect, ...] = ()
+    if query_now:
+        effects = (QueryOrder(order.client_order_id, order.symbol, "quarantined event"),)
+    return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, slot.index, effects, tuple(records))
 
 
 def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
