@@ -29,6 +29,7 @@ from clickhouse_connect.driver import options
 from clickhouse_connect.driver.client import Client
 
 from pink.errors import ConfigError, StartupError
+from pink.ledger.arrow import to_arrow
 from pink.ledger.rows import Row
 from pink.ledger.schema import TABLES, WATERMARK_TABLE, create_statements
 
@@ -190,11 +191,15 @@ class LedgerWriter:
             by_table.setdefault(table, []).append(row)
         written = 0
         for table, table_rows in by_table.items():
-            columns = TABLES[table].column_names
-            data = [[row[c] for row in table_rows] for c in columns]
-            self.client.insert(
-                table, data, column_names=columns, database=self.database, column_oriented=True
-            )
+            arrow = to_arrow(TABLES[table], table_rows)
+            if arrow is not None:
+                self.client.insert_arrow(table, arrow, database=self.database)
+            else:
+                columns = TABLES[table].column_names
+                data = [[row[c] for row in table_rows] for c in columns]
+                self.client.insert(
+                    table, data, column_names=columns, database=self.database, column_oriented=True
+                )
             written += len(table_rows)
         return written
 
