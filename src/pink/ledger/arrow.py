@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from pink.ledger.rows import Row
 from pink.ledger.schema import MONEY, RATIO, TIME, Table
