@@ -14,11 +14,12 @@ import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
-from pink.kernel.messages import OrderSide, OrderStatus, OrderType, Side, TimeInForce
+from pink.kernel.messages import OrderStatus, OrderType, TimeInForce
+from pink.venues.sim.orders import EngineOrder as WireOrder  # the server formats the engine's orders
 
 __all__ = [
     "ENGINE_CODES",
@@ -152,27 +153,6 @@ def tif_from_wire(text: str) -> TimeInForce | None:
     if text.upper() in ("POSTONLY", "POST_ONLY", "PO", "GTX"):
         return TimeInForce.POST_ONLY
     return table.get(text.upper())
-
-
-class WireOrder(Protocol):
-    """What the formatter reads from an engine order (``MatchingEngine`` API)."""
-
-    venue_order_id: str
-    client_order_id: str
-    symbol: str
-    side: OrderSide
-    position_side: Side
-    order_type: OrderType
-    time_in_force: TimeInForce
-    quantity: Decimal
-    price: Decimal | None
-    cum_qty: Decimal
-    avg_price: Decimal
-    commission: Decimal
-    status: OrderStatus
-    created_ts: int
-    updated_ts: int
-    reduce_only: bool
 
 
 @dataclass(slots=True)
