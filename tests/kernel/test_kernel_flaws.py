@@ -375,8 +375,12 @@ def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> N
     out = d.k.tick(d.now + cfg.ack_timeout_ns + 1)
     q = out.effects[0]
     assert isinstance(q, QueryOrder) and q.client_order_id == p.client_order_id
-    # the venue never got it: the slot goes back to IDLE, not stuck in a pending state
-    d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    # the venue never got it: believed after three answers at backed-off deadlines, then the slot is IDLE
+    first = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert first.status is OutcomeStatus.UNKNOWN and d.state() == "ENTRY_PENDING"
+    for _ in range(2):
+        assert d.k.tick(d.tick_clock(10**15)).effects
+        d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
     assert d.state() == "IDLE"
     # or it did, and filled
     d2 = Driver()
@@ -481,3 +485,14 @@ def test_f16_an_unexplainable_report_waits_for_the_deadline_instead_of_querying_
     assert d.k.slots[0].deadline > d.now  # the deadline asks again, counted and backed off
     ticks = [d.k.tick(d.tick_clock(10**15)) for _ in range(2)]
     assert all(len(t.effects) == 1 for t in ticks)
+
+
+def test_f16_a_stale_not_found_does_not_orphan_the_fills_that_follow() -> None:
+    """Regression (chaos seed 21000068): a venue that has not indexed the order yet says NOT_FOUND, then fills it."""
+    d = Driver()
+    p = place(d.enter(0))
+    d.k.tick(d.tick_clock(10**12))
+    out = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert out.status is OutcomeStatus.UNKNOWN and d.state() == "ENTRY_PENDING"
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    assert d.state() == "POSITION_OPEN" and d.k.slot_view(0).entry_qty == D("1.000")

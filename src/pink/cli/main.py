@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pink.cli import bingx_cmd, ledger_cmd, plane_cmd, run_cmd
+from pink.cli import bingx_cmd, chaos_cmd, ledger_cmd, plane_cmd, run_cmd
 from pink.journal import read_journal_records
 
 __all__ = ["app"]
@@ -20,6 +20,7 @@ run_cmd.register(app)
 ledger_cmd.register(app, journal_reader=read_journal_records)
 plane_cmd.register(app)
 bingx_cmd.register(app)
+chaos_cmd.register(app)
 
 
 if __name__ == "__main__":

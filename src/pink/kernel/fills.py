@@ -61,7 +61,8 @@ R_VENUE_REJECTED = Reason.VENUE_REJECTED
 __all__ = ["LOST_AFTER_QUERIES", "apply_event", "new_account"]
 
 LOST_AFTER_QUERIES = 3
-"""An acknowledged order the venue denies knowing this many times is concluded lost."""
+"""An order the venue denies knowing at this many deadlines is concluded rejected (never acknowledged)
+or lost (acknowledged)."""
 
 _END_CODES = {
     OrderStatus.CANCELED: "CANCELED",
@@ -398,21 +399,7 @@ def _on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now:
     if isinstance(rep.venue_order_id, str):
         _learn_venue_id(k, order, rep.venue_order_id)
     if rep.status is OrderStatus.NOT_FOUND:
-        if order.phase == OrderPhase.PENDING and order.filled == 0:
-            return _on_ended(k, slot, order, ZERO, "REJECTED:NOT_FOUND", now)
-        if order.phase == OrderPhase.DONE:
-            return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
-        if slot.queries < LOST_AFTER_QUERIES:
-            raise _Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
-        # asked repeatedly and the venue still has no record: the order is gone with the fills we know
-        # of; end it so the slot is never stuck, and leave the alert in the records
-        detail = (f"order {order.client_order_id} lost by the venue after {slot.queries} queries; "
-                  f"ended at {order.filled} filled")
-        lost = _on_ended(k, slot, order, order.filled, "LOST:NOT_FOUND", now)
-        trade_id = order.trade_id
-        k.quarantined += 1
-        alert = ProtocolErrorRecorded(slot.index, trade_id, order.client_order_id, detail, now)
-        return Outcome(O_CONFIRMED, R_ORDER_NOT_FOUND, detail, slot.index, lost.effects, (alert, *lost.records))
+        return _on_not_found(k, slot, order, now)
     if cum < order.filled:
         raise _Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
     if cum > order.filled:  # fills we never saw: book the difference from the venue's totals
@@ -456,6 +443,37 @@ def _on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now:
         slot.deadline = now + k.config.working_check_ns
     outcomes.append(Outcome(O_CONFIRMED, R_OK, "", slot.index, tuple(effects), tuple(records)))
     return _merge(slot, outcomes)
+
+
+def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
+    """The venue has no record of the order. Only repeated answers, deadlines apart, are believed.
+
+    A venue may not have indexed an order it accepted a moment ago (or a
+    request still in flight lands later): ending the order at the first "not
+    found" would orphan its later fills. So the order stays as it is and the
+    deadline asks again, backed off; after :data:`LOST_AFTER_QUERIES` answers
+    it is concluded: a never-acknowledged order as rejected, an acknowledged one
+    as lost with the fills known and an alert.
+    """
+    if order.phase == OrderPhase.DONE:
+        return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
+    never_acked = order.phase == OrderPhase.PENDING and order.filled == 0
+    if slot.queries < LOST_AFTER_QUERIES:
+        if never_acked:
+            slot.deadline = max(slot.deadline, now + k.config.ack_timeout_ns)
+            why = f"order {order.client_order_id} not known at the venue yet; asking again at the deadline"
+            return Outcome(O_UNKNOWN, R_ORDER_NOT_FOUND, why, slot.index)
+        raise _Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
+    if never_acked:
+        return _on_ended(k, slot, order, ZERO, "REJECTED:NOT_FOUND", now)
+    # asked repeatedly and the venue still has no record: the order is gone with the fills we know
+    # of; end it so the slot is never stuck, and leave the alert in the records
+    detail = (f"order {order.client_order_id} lost by the venue after {slot.queries} queries; "
+              f"ended at {order.filled} filled")
+    lost = _on_ended(k, slot, order, order.filled, "LOST:NOT_FOUND", now)
+    k.quarantined += 1
+    alert = ProtocolErrorRecorded(slot.index, order.trade_id, order.client_order_id, detail, now)
+    return Outcome(O_CONFIRMED, R_ORDER_NOT_FOUND, detail, slot.index, lost.effects, (alert, *lost.records))
 
 
 def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int, records: list[KernelRecord] | None = None) -> None:

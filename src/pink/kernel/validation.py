@@ -157,6 +157,8 @@ def validate_intent(
         return Reason.INVALID_FIELD, "intent_id: must be a non-empty string of at most 64 characters"
     if intent.action is Action.CANCEL:
         return None
+    if intent.action is Action.ENTER and not isinstance(intent.asset, str):
+        return Reason.INVALID_FIELD, f"asset: must be a symbol such as 'BTC-USDT', got {type(intent.asset).__name__}"
     asset = intent.asset if intent.action is Action.ENTER else slot_asset
     why = _validate_order_fields(intent, instruments, asset)
     if why:

@@ -176,6 +176,7 @@ class Runtime:
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
         self._effects: list[tuple[Effect, ...]] = []
+        self._ledger_out: list[tuple[tuple[Any, ...], int | None]] = []  # handed over after the commit
         self._fatal: BaseException | None = None
         self._closed = False
         self.events_dropped = 0
@@ -323,6 +324,11 @@ class Runtime:
                     for item in items:
                         self._handle(item)
                 self._deadline = self._v.next_deadline()
+                # journal first: the ledger gets a batch's records only once the batch is committed
+                # (a kill before the commit must not leave ledger rows the journal never had)
+                rows, self._ledger_out = self._ledger_out, []
+                for records, position in rows:
+                    self._ledger.put(records, position)
                 effects, self._effects = self._effects, []
                 for group in effects:
                     self.executor.submit(group)
@@ -364,7 +370,7 @@ class Runtime:
         if not records and outcome.slot < 0:
             return
         if records:
-            self._ledger.put(records, self._journal_position())
+            self._ledger_out.append((records, self._journal_position()))
         touched: set[int] = {outcome.slot} if outcome.slot >= 0 else set()
         project = self._project_events
         for r in records:

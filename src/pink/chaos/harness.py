@@ -1,0 +1,509 @@
+"""``pink chaos``: trials of random trading under every simulator fault, with SIGKILLed runtimes.
+
+One trial: a fresh venue (a :class:`~pink.chaos.simhost.SimHost` around a
+faulty :class:`~pink.venues.sim.venue.SimVenue`, or a BingX simulator server
+with a random fault spec, both living here in the harness), a fresh data
+directory, and 2-4 phases of :mod:`pink.chaos.runner` processes on the same
+journal. A phase ends by itself (clean close) or by SIGKILL at a kill point.
+Then faults are switched off and a last runner flattens and drains; the
+invariants (:mod:`pink.chaos.invariants`) compare kernel, venue and ledger.
+The ledger is a ClickHouse-HTTP front over chDB (:mod:`pink.ledger.chfront`)
+in its own process, replaced every ``ledger_batch`` trials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pink.chaos import invariants
+from pink.chaos.simhost import SimHost
+
+__all__ = ["ChaosConfig", "ChaosResult", "TrialResult", "run_chaos", "trial_seed"]
+
+SIM_POINTS = ("submit", "fill", "ledger", "recover", "external")
+BINGX_POINTS = (*SIM_POINTS, "reconnect")
+RUNNER_RSS_BOUND_MB = 400.0  # a runner process (journal, kernel, ledger client, venue client)
+HARNESS_RSS_SLACK_MB = 150.0  # harness RSS at the end may exceed its start by at most this
+_START_REFUSED = 3  # the runner's exit code for a StartupError (a venue fault at start)
+_HANG_S = 180.0  # a runner that says nothing for this long is killed and reported (hang guard)
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    return seed * 1_000_003 + trial
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosConfig:
+    trials: int = 20
+    seed: int = 1
+    venues: tuple[str, ...] = ("sim", "bingx")
+    kill_rate: float = 0.5
+    duration_s: float = 0.0  # > 0: soak until the time is up (trials is then a minimum of 0)
+    workers: int = 2
+    slots: int = 3
+    workdir: Path = Path("./data/chaos")
+    keep: bool = False
+    ledger_batch: int = 25
+    only_seed: int | None = None  # replay one trial by its seed
+
+
+@dataclass
+class TrialResult:
+    trial: int
+    venue: str
+    seed: int
+    trades: int = 0
+    fills: int = 0
+    kills: list[str] = field(default_factory=list)
+    recoveries: list[float] = field(default_factory=list)
+    faults: Counter[str] = field(default_factory=Counter)
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)
+    runner_rss_mb: float = 0.0
+    seconds: float = 0.0
+    ended: float = 0.0
+
+
+@dataclass
+class ChaosResult:
+    config: ChaosConfig
+    trials: list[TrialResult] = field(default_factory=list)
+    rss_start_mb: float = 0.0
+    rss_end_mb: float = 0.0
+    rss_trend: list[tuple[float, float]] = field(default_factory=list)  # (elapsed s, MB)
+    seconds: float = 0.0
+    extra_violations: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class _Front:
+    """A chfront process serving up to ``budget`` trials."""
+
+    def __init__(self, directory: Path, budget: int) -> None:
+        self.directory, self.budget, self.users = directory, budget, 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+
+    async def start(self) -> _Front:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pink.ledger.chfront", str(self.directory), "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), 60)).decode()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"chfront did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        return self
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+class _Ledgers:
+    def __init__(self, root: Path, batch: int) -> None:
+        self.root, self.batch, self.n = root, batch, 0
+        self.current: _Front | None = None
+        self._lock = asyncio.Lock()
+        self._all: list[_Front] = []
+
+    async def acquire(self) -> _Front:
+        async with self._lock:
+            if self.current is None or self.current.budget <= 0:
+                self.n += 1
+                self.current = await _Front(self.root / f"ledger-{self.n}", self.batch).start()
+                self._all.append(self.current)
+            front = self.current
+            front.budget -= 1
+            front.users += 1
+            return front
+
+    async def release(self, front: _Front) -> None:
+        front.users -= 1
+        if front.users == 0 and front is not self.current:
+            await front.stop()
+            shutil.rmtree(front.directory, ignore_errors=True)
+
+    async def close(self) -> None:
+        for f in self._all:
+            await f.stop()
+
+
+# ------------------------------------------------------------------- venues
+
+
+class _SimTrialVenue:
+    kind = "sim"
+
+    def __init__(self, rng: random.Random, seed: int) -> None:
+        from pink.runtime.launcher import SIM_EPOCH_NS
+        from pink.venues.sim.engine import MatchingEngine
+        from pink.venues.sim.faults import FAULT_KINDS, FaultConfig
+        from pink.venues.sim.instruments import default_instruments
+        from pink.venues.sim.venue import SimVenue
+
+        probs = {k: round(rng.choice((0.0, 0.02, 0.05, 0.1)), 3) for k in FAULT_KINDS}
+        probs["stream_drop"] = min(probs["stream_drop"], 0.02)
+        self.spec = ",".join(f"{k}={v}" for k, v in probs.items() if v) + f",seed={seed % 100_000}"
+        self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=SIM_EPOCH_NS,
+                                     initial_balance=Decimal(10_000))
+        self.venue = SimVenue(self.engine, faults=FaultConfig.parse(self.spec), seed=seed)
+        self.host = SimHost(self.venue)
+        self.places = _count_places(self.engine)
+
+    async def start(self) -> None:
+        await self.host.start()
+
+    def runner_args(self) -> dict[str, Any]:
+        return {"venue": "sim", "port": self.host.port, "cycle_s": 1.0, "ack_timeout_s": 10.0}
+
+    def cycles(self, rng: random.Random) -> int:
+        return rng.randint(10, 40)
+
+    async def during_phase(self, rng: random.Random) -> None:
+        return None
+
+    def injected(self) -> Counter[str]:
+        return Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
+
+    async def faults_off(self) -> None:
+        from pink.venues.sim.faults import Faults
+
+        self._before = self.injected()
+        self.venue.faults = Faults()
+
+    def faults_total(self) -> Counter[str]:
+        before: Counter[str] | None = getattr(self, "_before", None)
+        return before if before is not None else self.injected()
+
+    async def close(self) -> None:
+        await self.host.close()
+
+
+class _BingxTrialVenue:
+    kind = "bingx"
+    _RULES = ("http5xx", "order504", "cancel504", "cancel_race", "ws_drop", "stream_loss", "dup_stream",
+              "reorder_stream", "ack_no_avg", "ack_flat", "slow")
+
+    def __init__(self, rng: random.Random, seed: int) -> None:
+        from pink.venues.bingx.server import BingxSimServer
+        from pink.venues.sim.engine import MatchingEngine
+        from pink.venues.sim.instruments import default_instruments
+
+        self.rng = rng
+        self.spec = self._spec(rng)
+        self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=time.time_ns(),
+                                     initial_balance=Decimal(10_000))
+        self.faults = _counting_faults(self.spec, seed)
+        # hedge (dual-side) mode: the kernel's slots hold LONG and SHORT of one symbol apart; a one-way
+        # account nets them (see docs/chaos.md, findings)
+        self.server = BingxSimServer(self.engine, seed=seed, faults=self.faults, rate_limits=False, hedge=True)
+        self.places = _count_places(self.engine)
+        self.drops = 0
+
+    def _spec(self, rng: random.Random) -> str:
+        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in self._RULES if r != "slow"]
+        if rng.random() < 0.3:
+            parts.append(f"slow_ms={rng.choice((5, 20, 50))}")
+        return ",".join(parts)
+
+    async def start(self) -> None:
+        import aiohttp
+
+        await self.server.start()
+        self.http = aiohttp.ClientSession()
+
+    def runner_args(self) -> dict[str, Any]:
+        return {"venue": "bingx", "base_url": self.server.base_url, "ws_url": self.server.ws_url,
+                "cycle_s": 0.15, "ack_timeout_s": 1.5, "reconcile_s": 5.0}
+
+    def cycles(self, rng: random.Random) -> int:
+        return rng.randint(6, 16)
+
+    async def _admin(self, **params: str) -> None:
+        async with self.http.post(f"{self.server.base_url}/_sim/faults", params=params) as resp:
+            await resp.read()
+
+    async def during_phase(self, rng: random.Random) -> None:
+        """Change the fault mix through the admin endpoint; sometimes drop the user streams."""
+        await asyncio.sleep(rng.uniform(0.2, 1.0))
+        await self._admin(spec=self._spec(rng))
+        if rng.random() < 0.6:
+            await asyncio.sleep(rng.uniform(0.1, 0.8))
+            await self._admin(action="drop_ws")
+            self.drops += 1
+
+    def injected(self) -> Counter[str]:
+        out = Counter({f"bingx.{k}": v for k, v in self.faults.injected.items()})
+        if self.drops:
+            out["bingx.admin_drop_ws"] = self.drops
+        return out
+
+    async def faults_off(self) -> None:
+        await self._admin(clear="1")
+
+    def faults_total(self) -> Counter[str]:
+        return self.injected()
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.server.close()
+
+
+def _counting_faults(spec: str, seed: int) -> Any:  # a ServerFaults subclass
+    """The BingX simulator's fault rules, counting what they inject."""
+    from pink.venues.bingx.server_faults import ServerFaults
+
+    class CountingFaults(ServerFaults):
+        injected: Counter[str]
+
+        def fire(self, name: str) -> bool:
+            hit = super().fire(name)
+            if hit:
+                self.injected[name] += 1
+            return hit
+
+    faults: Any = CountingFaults.parse(spec, seed=seed)
+    faults.injected = Counter()
+    return faults
+
+
+def _count_places(engine: Any) -> Counter[str]:
+    """Orders the matching engine was asked to place, by client order id (the venue's own record)."""
+    places: Counter[str] = Counter()
+    submit = engine.submit
+
+    def counted(order: Any, now: int) -> Any:
+        places[order.client_order_id] += 1
+        return submit(order, now)
+
+    engine.submit = counted
+    return places
+
+
+# ------------------------------------------------------------------- trials
+
+
+async def _phase(args: dict[str, Any], log: Path, rng: random.Random, venue: Any,
+                 external_after: float | None) -> tuple[int, float | None, list[str]]:
+    """Run one runner process; returns (returncode, seconds to READY, its output lines)."""
+    t0 = time.monotonic()
+    with log.open("ab") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pink.chaos.runner", json.dumps(args),
+            stdout=asyncio.subprocess.PIPE, stderr=err)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    ready: float | None = None
+    side: asyncio.Task[None] | None = None
+    killer: asyncio.Task[None] | None = None
+
+    async def kill_later(delay: float) -> None:
+        await asyncio.sleep(delay)
+        if proc.returncode is None:
+            lines.append("KILL external")
+            proc.send_signal(signal.SIGKILL)
+
+    try:
+        while True:
+            try:
+                raw = await asyncio.wait_for(proc.stdout.readline(), _HANG_S)
+            except TimeoutError:
+                lines.append("HANG")
+                proc.send_signal(signal.SIGKILL)
+                break
+            if not raw:
+                break
+            line = raw.decode().strip()
+            lines.append(line)
+            if line.startswith("READY") and ready is None:
+                ready = time.monotonic() - t0
+                if not args.get("final"):
+                    side = asyncio.create_task(venue.during_phase(rng))
+                if external_after is not None:
+                    killer = asyncio.create_task(kill_later(external_after))
+        rc = await proc.wait()
+    finally:
+        for t in (side, killer):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+    return rc, ready, lines
+
+
+async def _start_phase(args: dict[str, Any], log: Path, rng: random.Random, venue: Any,
+                       external_after: float | None, res: TrialResult) -> tuple[int, float | None, list[str]]:
+    """A phase; a start refused by an injected venue fault (exit 3, StartupError) is retried."""
+    for _ in range(5):
+        rc, ready, lines = await _phase(args, log, rng, venue, external_after)
+        if rc != _START_REFUSED:
+            break
+        res.faults["start_refused"] += 1
+    return rc, ready, lines
+
+
+def _json_line(lines: list[str], prefix: str) -> dict[str, Any] | None:
+    for line in lines:
+        if line.startswith(prefix + " "):
+            parsed: dict[str, Any] = json.loads(line[len(prefix) + 1:])
+            return parsed
+    return None
+
+
+async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers: _Ledgers) -> TrialResult:
+    rng = random.Random(seed)
+    res = TrialResult(trial, kind, seed)
+    t0 = time.monotonic()
+    data = cfg.workdir / f"trial-{trial:05d}-{kind}-{seed}"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    log = data / "runner.log"
+    venue: Any = _SimTrialVenue(rng, seed) if kind == "sim" else _BingxTrialVenue(rng, seed)
+    front = await ledgers.acquire()
+    runtime_id = f"c{seed}"
+    points = SIM_POINTS if kind == "sim" else BINGX_POINTS
+    try:
+        await venue.start()
+        base = {**venue.runner_args(), "data_dir": str(data), "seed": seed, "slots": cfg.slots,
+                "runtime_id": runtime_id, "ledger_url": front.url}
+        killed_before = False
+        for phase in range(rng.randint(2, 4)):
+            kill: dict[str, Any] | None = None
+            external: float | None = None
+            if rng.random() < cfg.kill_rate:
+                point = rng.choice(points)
+                if point == "external":
+                    external = rng.uniform(0.05, 1.5)
+                else:
+                    kill = {"point": point, "n": 1 if point == "recover" else rng.randint(1, 4)}
+            args = {**base, "cycles": venue.cycles(rng), "kill": kill, "seed": seed * 10 + phase}
+            rc, ready, lines = await _start_phase(args, log, rng, venue, external, res)
+            if killed_before and ready is not None:
+                res.recoveries.append(ready)
+            killed = rc == -signal.SIGKILL
+            if "HANG" in lines:
+                res.violations.append(("hang", f"phase {phase}: no output for {_HANG_S} s"))
+            elif killed:
+                point = next((ln.split()[1] for ln in lines if ln.startswith("KILL")), "unknown")
+                res.kills.append(point)
+            elif rc != 0:
+                res.violations.append(("runner_failed", f"phase {phase}: exit {rc}; see {log}"))
+            done = _json_line(lines, "DONE")
+            if done:
+                res.trades += int(done["trades"])
+                res.runner_rss_mb = max(res.runner_rss_mb, float(done["rss_mb"]))
+            killed_before = killed
+        await venue.faults_off()
+        args = {**base, "final": True, "kill": None, "cycles": 0, "seed": seed * 10 + 9}
+        rc, ready, lines = await _start_phase(args, log, rng, venue, None, res)
+        if killed_before and ready is not None:
+            res.recoveries.append(ready)
+        final, done = _json_line(lines, "FINAL"), _json_line(lines, "DONE")
+        if rc != 0 or final is None or done is None:
+            res.violations.append(("final_run_failed", f"exit {rc}; see {log}"))
+        else:
+            res.trades += int(done["trades"])
+            res.runner_rss_mb = max(res.runner_rss_mb, float(done["rss_mb"]))
+            if done["close_errors"]:
+                res.violations.append(("close_errors", "; ".join(done["close_errors"])))
+            bad, res.explained = invariants.check_slots(final)
+            res.violations += bad
+            res.violations += invariants.check_positions(final, venue.engine)
+            res.violations += invariants.check_capital(final, venue.engine)
+            res.violations += invariants.check_orders(venue.engine, venue.places)
+            loop = asyncio.get_running_loop()
+            ledger_bad, res.fills = await loop.run_in_executor(
+                None, invariants.check_ledger, front.url, runtime_id, data / "journal.sqlite", venue.engine)
+            res.violations += ledger_bad
+        if res.runner_rss_mb > RUNNER_RSS_BOUND_MB:
+            res.violations.append(("runner_memory", f"{res.runner_rss_mb:.0f} MB > {RUNNER_RSS_BOUND_MB:.0f} MB"))
+    except Exception as exc:  # a harness failure is reported, never hidden
+        res.violations.append(("harness_error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        res.faults.update(venue.faults_total())
+        await venue.close()
+        await ledgers.release(front)
+    if not res.violations and not cfg.keep:
+        shutil.rmtree(data, ignore_errors=True)
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+async def run_chaos(cfg: ChaosConfig, progress: Callable[[TrialResult], None] | None = None) -> ChaosResult:
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    out = ChaosResult(cfg, rss_start_mb=rss_mb())
+    t0 = time.monotonic()
+    ledgers = _Ledgers(cfg.workdir, cfg.ledger_batch)
+    sem = asyncio.Semaphore(max(cfg.workers, 1))
+    next_trial = 0
+    end = t0 + cfg.duration_s if cfg.duration_s > 0 else None
+
+    def more() -> bool:
+        if cfg.only_seed is not None:
+            return next_trial < 1
+        if end is not None:
+            return time.monotonic() < end
+        return next_trial < cfg.trials
+
+    async def one(i: int) -> None:
+        try:
+            kind = cfg.venues[i % len(cfg.venues)]
+            seed = cfg.only_seed if cfg.only_seed is not None else trial_seed(cfg.seed, i)
+            r = await run_trial(cfg, i, kind, seed, ledgers)
+            r.ended = time.monotonic() - t0
+            out.trials.append(r)
+            out.rss_trend.append((r.ended, rss_mb()))
+            if progress is not None:
+                progress(r)
+        finally:
+            sem.release()
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        while more():
+            await sem.acquire()
+            if not more():
+                sem.release()
+                break
+            tasks.append(asyncio.create_task(one(next_trial)))
+            next_trial += 1
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await ledgers.close()
+    out.seconds = time.monotonic() - t0
+    out.rss_end_mb = rss_mb()
+    if len(out.trials) >= 4:
+        warm = out.rss_trend[min(len(out.rss_trend) - 1, max(cfg.workers, 2))][1]
+        if out.rss_end_mb > warm + HARNESS_RSS_SLACK_MB:
+            out.extra_violations.append(("harness_memory", f"RSS {out.rss_end_mb:.0f} MB > warm {warm:.0f} MB + "
+                                                           f"{HARNESS_RSS_SLACK_MB:.0f} MB", cfg.seed))
+    return out

@@ -1,0 +1,109 @@
+"""Bugs `pink chaos` found, each a test named after what it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pink.kernel import Kernel, KernelConfig
+from pink.kernel.messages import (
+    Action,
+    Intent,
+    KernelRecord,
+    OrderStatus,
+    OrderStatusReport,
+    OutcomeStatus,
+    QueryOrder,
+    Side,
+)
+from pink.policy.base import MarginSizer
+from pink.runtime.config import RuntimeConfig
+from pink.runtime.launcher import Launcher
+from pink.venues.sim.instruments import default_instruments
+from tests.runtime.helpers import make_venue
+
+S = 1_000_000_000
+
+
+def test_not_found_report_for_a_quarantined_order_does_not_requery_at_once() -> None:
+    """Found by chaos seed 1000004 (sim): a canceled, never-acked order the venue does not know.
+
+    Each NOT_FOUND report quarantined the slot and asked for another query at
+    once; the answer was NOT_FOUND again: a query loop without end (300k
+    queries in a few seconds, the slot never resolved). Now the deadline asks
+    again, counted, and the order is concluded lost after a few queries.
+    """
+    k = Kernel(KernelConfig(slots=1), default_instruments())
+    t = S
+    k.submit(Intent(Action.ENTER, 0, "t1", "i1", asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.01")), t)
+    k.submit(Intent(Action.CANCEL, 0, "t1", "i2"), t + 1)
+    report = OrderStatusReport("t1-e1", "", OrderStatus.NOT_FOUND, Decimal(0), Decimal(0), Decimal(0), Decimal(0), t)
+    first = k.apply(report, t + 2)
+    assert first.status is OutcomeStatus.QUARANTINED
+    assert not [e for e in first.effects if isinstance(e, QueryOrder)]  # no immediate re-query
+    for _ in range(10):  # the deadline drives the queries
+        t += 600 * S
+        queried = [e for e in k.tick(t).effects if isinstance(e, QueryOrder)]
+        if not queried:
+            break
+        k.apply(report, t)
+    assert k.slot_view(0).state == "IDLE"
+
+
+class _JournalFirstLedger:
+    """A ledger sink that checks each batch it receives is already committed in the journal."""
+
+    def __init__(self, journal: Path) -> None:
+        self.db = sqlite3.connect(journal)
+        self.puts = 0
+        self.ahead: list[tuple[int | None, int]] = []
+
+    def put(self, records: Sequence[KernelRecord], position: int | None = None) -> None:
+        self.puts += 1
+        committed = self.db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0]
+        if position is not None and position > committed:
+            self.ahead.append((position, committed))
+
+
+class _Trader:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def decide(self, snap: Any) -> list[Any]:
+        from pink.policy.base import Decision
+
+        out = []
+        for s in snap.slots:
+            if s.state == "IDLE":
+                out.append(Decision(Action.ENTER, s.slot, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.01")))
+            elif s.state == "POSITION_OPEN":
+                out.append(Decision(Action.EXIT, s.slot, close_all=True))
+        return out
+
+
+async def test_ledger_gets_records_only_after_the_journal_committed_them(tmp_path: Path) -> None:
+    """Found by chaos seed 2000009 (bingx-sim, external SIGKILL): ledger rows the journal never had.
+
+    The runtime handed a batch's records to the ledger outbox before the
+    batch's journal transaction committed; the outbox thread could write them
+    to ClickHouse, and a kill before the commit left ledger rows that no
+    journal has ("ledger row ... is not in the journal"). Journal first.
+    """
+    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=2, cycle_s=1.0, ledger="none", plane="none",
+                        control="none", view=False)
+    venue = make_venue(seed=3)
+    try:
+        launcher = Launcher(cfg, venue=venue, decision=_Trader(), intents=MarginSizer())
+        async with launcher:
+            assert launcher.runtime is not None
+            sink = _JournalFirstLedger(tmp_path / "journal.sqlite")
+            launcher.runtime._ledger = sink
+            await launcher.run(cycles=20)
+            sink.db.close()
+        assert sink.puts > 20
+        assert sink.ahead == []
+    finally:
+        await venue.close()

@@ -1,0 +1,40 @@
+"""CI: a small `pink chaos` run on both venues, as a subprocess; any violation fails.
+
+Tens of trials would take several minutes here (BingX trials run on the wall
+clock); this runs 10 simulator trials and 4 BingX-simulator trials with a
+high kill rate, and checks that kills happened and nothing was violated.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _chaos(tmp: Path, *args: str) -> tuple[int, dict[str, object], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pink.cli.main", "chaos", "--workdir", str(tmp), *args],
+        capture_output=True, text=True, timeout=900,  # hang guard only
+    )
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
+    return proc.returncode, json.loads(last), proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_chaos_small_sim_kills_and_no_violation(tmp_path: Path) -> None:
+    rc, card, out = _chaos(tmp_path, "--trials", "10", "--seed", "11", "--venue", "sim", "--kill-rate", "0.8")
+    assert card.get("bench") == "chaos", out
+    assert card["violations"] == 0, out
+    assert rc == 0, out
+    assert card["trials"] == 10
+    assert int(card["kills"]) >= 3, out  # type: ignore[call-overload]
+    assert int(card["faults"]) > 0, out  # type: ignore[call-overload]
+
+
+def test_chaos_small_bingx_sim_kills_and_no_violation(tmp_path: Path) -> None:
+    rc, card, out = _chaos(tmp_path, "--trials", "4", "--seed", "12", "--venue", "bingx-sim", "--kill-rate", "0.8")
+    assert card.get("bench") == "chaos", out
+    assert card["violations"] == 0, out
+    assert rc == 0, out
+    assert int(card["kills"]) >= 1, out  # type: ignore[call-overload]
