@@ -496,3 +496,18 @@ def test_f16_a_stale_not_found_does_not_orphan_the_fills_that_follow() -> None:
     assert out.status is OutcomeStatus.UNKNOWN and d.state() == "ENTRY_PENDING"
     d.fill(p.client_order_id, "1.000", "100", "1.000")
     assert d.state() == "POSITION_OPEN" and d.k.slot_view(0).entry_qty == D("1.000")
+
+
+def test_one_way_position_mode_refuses_an_opposite_side_on_the_same_symbol() -> None:
+    """Chaos finding: a one-way venue account nets LONG and SHORT slots, so kernel and venue positions diverged."""
+    from pink.kernel import Kernel, KernelConfig
+    from tests.kernel.harness import INSTRUMENTS
+
+    d = Driver(slots=3)
+    d.k = Kernel(KernelConfig(slots=3, hedge_mode=False), INSTRUMENTS)
+    place(d.enter(0, side=Side.LONG))
+    refused = d.enter(1, side=Side.SHORT)
+    assert refused.status is OutcomeStatus.REFUSED and refused.reason is Reason.OPPOSITE_SIDE_ONE_WAY
+    assert refused.detail.startswith("side:") and "slot 0" in refused.detail
+    assert d.enter(1, side=Side.LONG).status is OutcomeStatus.PENDING  # the same side adds up: allowed
+    assert d.enter(2, side=Side.SHORT, asset="DOGE-USDT", qty="10").status is OutcomeStatus.PENDING

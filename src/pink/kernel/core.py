@@ -79,6 +79,7 @@ class KernelConfig:
     working_check_ns: int = 60 * _SECOND
     max_query_backoff_ns: int = 120 * _SECOND
     retired_orders: int = 10_000
+    hedge_mode: bool = True  # False: the venue nets LONG and SHORT of a symbol into one position
 
 
 @dataclass(slots=True)
@@ -164,6 +165,14 @@ class Kernel:
         if slot.state is not S.IDLE:
             why = f"slot {slot.index} is {slot.state.value} with trade {slot.trade.trade_id if slot.trade else ''!r}"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
+        if not self.config.hedge_mode:
+            for other in self.slots:
+                t = other.trade
+                if t is not None and t.symbol == intent.asset and t.side is not intent.side:
+                    side = intent.side.value if intent.side else ""
+                    why = (f"side: the account is in one-way position mode, so a {side} {intent.asset} would net "
+                           f"against slot {other.index}'s {t.side.value} trade {t.trade_id}")
+                    return self._refuse(intent, Reason.OPPOSITE_SIDE_ONE_WAY, why, now)
         if intent.trade_id in self.used_trade_ids:
             why = f"trade_id: {intent.trade_id!r} was already used; every trade needs a new id"
             return self._refuse(intent, R_TRADE_ID_USED, why, now)

@@ -236,14 +236,21 @@ class Launcher:
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg
+        hedge = getattr(self.venue, "hedge_mode", None)
         kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital,
-                            account_id=cfg.account_id)
+                            account_id=cfg.account_id, hedge_mode=hedge is not False)
         path = data / "journal.sqlite"
         try:
             jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability)
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
+        if jk.kernel.config.hedge_mode != kcfg.hedge_mode:
+            jk.close()
+            mode = "hedge" if kcfg.hedge_mode else "one-way"
+            raise StartupError(f"journal ({path})", f"the venue account is now in {mode} position mode, but the "
+                               "journal's trades were made in the other mode; switch the account back or use a "
+                               "new data dir")
         for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
             known = jk.journal.meta(key)
             if known is not None and known != value:
