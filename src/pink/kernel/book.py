@@ -70,7 +70,6 @@ class Trade:
     decision_id: str
     symbol: str
     side: Side
-    target_qty: Decimal
     leverage: int
     exit_legs: tuple[Decimal, ...]
     opened_ts: int
@@ -84,7 +83,6 @@ class Trade:
     fees: Decimal = ZERO
     legs_done: int = 0
     leg_attempts: dict[int, int] = field(default_factory=dict)
-    entry_attempts: int = 0
     orders: list[str] = field(default_factory=list)
 
     @property
@@ -176,7 +174,6 @@ def load_trade(d: dict[str, Any]) -> Trade:
         decision_id=d["decision_id"],
         symbol=d["symbol"],
         side=Side(d["side"]),
-        target_qty=Decimal(d["target_qty"]),
         leverage=d["leverage"],
         exit_legs=tuple(Decimal(x) for x in d["exit_legs"]),
         opened_ts=d["opened_ts"],
@@ -195,7 +192,6 @@ def load_trade(d: dict[str, Any]) -> Trade:
         fees=Decimal(d["fees"]),
         legs_done=d["legs_done"],
         leg_attempts={int(k): v for k, v in d["leg_attempts"].items()},
-        entry_attempts=d["entry_attempts"],
         orders=list(d["orders"]),
     )
 

@@ -7,7 +7,8 @@ shell must carry out, and the records (settlements, fills, transitions) that
 the journal, ledger and planes keep. Nothing here reads a clock, makes an id,
 does I/O or raises to the caller.
 
-Fills and their settlement live in :mod:`pink.kernel.fills`; this module owns
+Events are routed by :mod:`pink.kernel.events` to :mod:`pink.kernel.fills` and
+:mod:`pink.kernel.reconcile`; this module owns
 the slots, the order index and the commands.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from pink.kernel import fills
+from pink.kernel import events, fills
 from pink.kernel import snapshot as snapshots
 from pink.kernel.book import Order, OrderPhase, Trade
 from pink.kernel.messages import (
@@ -183,7 +184,6 @@ class Kernel:
             decision_id=intent.decision_id,
             symbol=intent.asset,
             side=intent.side,
-            target_qty=intent.quantity,
             leverage=intent.leverage,
             exit_legs=intent.exit_legs,
             opened_ts=now,
@@ -193,7 +193,6 @@ class Kernel:
         slot.trade = trade
         slot.queries = 0
         slot.desync_reason = ""
-        trade.entry_attempts = 1
         order = self._new_order(slot, trade, intent, "ENTRY", 0, 1, intent.quantity, now)
         records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
         records.append(self._order_record(order, intent, now))
@@ -282,7 +281,7 @@ class Kernel:
 
     def apply(self, event: object, now: int) -> Outcome:
         """Apply one venue event or report, atomically (F15). Never raises."""
-        return fills.apply_event(self, event, now)
+        return events.apply_event(self, event, now)
 
     def tick(self, now: int) -> Outcome:
         """Ask the venue about every slot whose deadline has passed (F16, E8)."""

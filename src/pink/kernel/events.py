@@ -1,0 +1,125 @@
+"""Routing venue events to their handlers, atomically, never raising (F15, E14).
+
+Every event is routed through the order index (client order id, else venue
+order id), never by a slot number it carries (E14). A handler that fails
+while planning has committed nothing: the slot is quarantined into DESYNC
+with the reason recorded, and the order is queried (E12, F15).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pink.kernel.book import Order
+from pink.kernel.fills import (
+    Quarantine,
+    amount,
+    on_accepted,
+    on_cancel_rejected,
+    on_ended,
+    on_fill,
+    on_funding,
+)
+from pink.kernel.messages import (
+    ZERO,
+    CancelRejected,
+    Effect,
+    FundingPaid,
+    KernelRecord,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderStatus,
+    OrderStatusReport,
+    Outcome,
+    OutcomeStatus,
+    ProtocolErrorRecorded,
+    QueryOrder,
+    Reason,
+)
+from pink.kernel.reconcile import on_report
+from pink.kernel.states import T
+
+if TYPE_CHECKING:
+    from pink.kernel.core import Kernel, Slot
+
+__all__ = ["apply_event", "quarantine"]
+
+O_DUPLICATE = OutcomeStatus.DUPLICATE
+O_QUARANTINED = OutcomeStatus.QUARANTINED
+R_OK = Reason.OK
+R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
+R_UNKNOWN_ORDER = Reason.UNKNOWN_ORDER
+
+
+def _event_key(event: object) -> tuple[str, str]:
+    cid = getattr(event, "client_order_id", "")
+    voi = getattr(event, "venue_order_id", "")
+    return (cid if isinstance(cid, str) else "", voi if isinstance(voi, str) else "")
+
+
+def apply_event(k: Kernel, event: object, now: int) -> Outcome:
+    if isinstance(event, FundingPaid):
+        return on_funding(k, event, now)
+    cid, voi = _event_key(event)
+    if not cid and voi:
+        cid = k.venue_ids.get(voi, "")
+    order = k.orders.get(cid)
+    if order is None:
+        return _on_unrouted(k, event, cid, now)
+    slot = k.slots[order.slot]
+    try:
+        if isinstance(event, OrderFilled):
+            return on_fill(k, slot, order, event, now)
+        if isinstance(event, OrderAccepted):
+            return on_accepted(k, slot, order, event, now)
+        if isinstance(event, (OrderCanceled, OrderExpired)):
+            code = "CANCELED" if isinstance(event, OrderCanceled) else "EXPIRED"
+            return on_ended(k, slot, order, amount(event.cum_qty, "cum_qty", positive=False), code, now)
+        if isinstance(event, OrderRejected):
+            return on_ended(k, slot, order, ZERO, f"REJECTED:{event.code}", now)
+        if isinstance(event, CancelRejected):
+            return on_cancel_rejected(k, slot, order, event, now)
+        if isinstance(event, OrderStatusReport):
+            return on_report(k, slot, order, event, now)
+        raise Quarantine(f"unknown event type {type(event).__name__}")
+    except Exception as exc:  # planning failed: nothing was committed
+        detail = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
+        # a report is the answer to a query: asking again at once would loop (query -> report ->
+        # quarantine -> query) without end; the deadline asks again, counted and backed off
+        query_now = not isinstance(event, OrderStatusReport)
+        return quarantine(k, slot, order, f"{type(event).__name__}: {detail}", now, query_now=query_now)
+
+
+def quarantine(k: Kernel, slot: Slot, order: Order, detail: str, now: int, *, query_now: bool = True) -> Outcome:
+    """Flag the slot DESYNC, record why, and ask the venue now or at the deadline (never raises)."""
+    k.quarantined += 1
+    records: list[KernelRecord] = []
+    trade_id = slot.trade.trade_id if slot.trade else ""
+    records.append(ProtocolErrorRecorded(slot.index, trade_id, order.client_order_id, detail, now))
+    k._move(slot, T.PROTOCOL_ERROR, order.client_order_id, now, records)
+    slot.desync_reason = detail[:200]
+    slot.deadline = now + k.config.ack_timeout_ns
+    effects: tuple[Effect, ...] = ()
+    if query_now:
+        effects = (QueryOrder(order.client_order_id, order.symbol, "quarantined event"),)
+    return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, slot.index, effects, tuple(records))
+
+
+def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
+    retired = k.retired.get(cid)
+    if retired is not None:
+        if isinstance(event, OrderFilled) and event.fill_id not in retired.fill_ids and event.cum_qty > retired.filled:
+            k.quarantined += 1
+            detail = f"fill {event.fill_id} for order {cid} of finished trade {retired.trade_id}"
+            rec = ProtocolErrorRecorded(-1, retired.trade_id, cid, detail, now)
+            return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, -1, (), (rec,))
+        return Outcome(O_DUPLICATE, R_OK, f"order {cid} belongs to a finished trade")
+    if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
+        return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
+    k.quarantined += 1
+    detail = f"{type(event).__name__} for unknown order {cid!r}"
+    rec = ProtocolErrorRecorded(-1, "", cid, detail, now)
+    return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), (rec,))

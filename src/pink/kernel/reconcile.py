@@ -1,0 +1,157 @@
+"""Reconciliation: an order's state from the venue's own record of it (F16, E17, E26).
+
+An ``OrderStatusReport`` answers "what is order X?": fills the kernel never
+saw are booked from the venue's cumulative quantity and average price, an
+order that ended is finished, a live one is confirmed (and a lost cancel sent
+again), and a flagged (DESYNC) slot is put back where the order says.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pink.kernel.book import Order, OrderPhase
+from pink.kernel.fills import Quarantine, amount, book_fill, learn_venue_id, on_ended
+from pink.kernel.messages import (
+    ZERO,
+    CancelOrder,
+    Effect,
+    KernelRecord,
+    OrderStatus,
+    OrderStatusReport,
+    Outcome,
+    OutcomeStatus,
+    ProtocolErrorRecorded,
+    Reason,
+)
+from pink.kernel.states import S, T
+
+if TYPE_CHECKING:
+    from pink.kernel.core import Kernel, Slot
+
+__all__ = ["LOST_AFTER_QUERIES", "on_report"]
+
+O_CONFIRMED = OutcomeStatus.CONFIRMED
+O_DUPLICATE = OutcomeStatus.DUPLICATE
+O_UNKNOWN = OutcomeStatus.UNKNOWN
+R_OK = Reason.OK
+R_ORDER_NOT_FOUND = Reason.ORDER_NOT_FOUND
+
+LOST_AFTER_QUERIES = 3
+"""An order the venue denies knowing at this many deadlines is concluded rejected (never acknowledged)
+or lost (acknowledged)."""
+
+_END_CODES = {
+    OrderStatus.CANCELED: "CANCELED",
+    OrderStatus.EXPIRED: "EXPIRED",
+    OrderStatus.REJECTED: "REJECTED",
+}
+
+
+def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: int) -> Outcome:
+    """Reconcile one order from the venue's own record of it (F16, E17, E26)."""
+    if not isinstance(rep.status, OrderStatus):
+        raise Quarantine(f"status: unknown order status {rep.status!r}")
+    cum = amount(rep.cum_qty, "cum_qty", positive=False)
+    outcomes: list[Outcome] = []
+    if isinstance(rep.venue_order_id, str):
+        learn_venue_id(k, order, rep.venue_order_id)
+    if rep.status is OrderStatus.NOT_FOUND:
+        return _on_not_found(k, slot, order, now)
+    if cum < order.filled:
+        raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
+    if cum > order.filled:  # fills we never saw: book the difference from the venue's totals
+        avg = amount(rep.avg_price, "avg_price")
+        qty = cum - order.filled
+        price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol))
+        if price <= 0:
+            raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
+        commission = rep.commission - order.commission if type(rep.commission) is Decimal else ZERO
+        commission = max(commission, ZERO)
+        fill_id = f"{order.client_order_id}#cum{cum}"
+        if slot.state is S.DESYNC:
+            _leave_desync(k, slot, order, now)
+        outcomes.append(book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now))
+        order.covered_cum = cum
+    if order.phase == OrderPhase.DONE:
+        if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:
+            resolved: list[KernelRecord] = []
+            _leave_desync(k, slot, order, now, resolved)
+            outcomes.append(Outcome(O_CONFIRMED, R_OK, "reconciled", slot.index, (), tuple(resolved)))
+        return _merge(slot, outcomes)
+    if rep.status in _END_CODES:
+        if slot.state is S.DESYNC:
+            _leave_desync(k, slot, order, now)
+        outcomes.append(on_ended(k, slot, order, cum, _END_CODES[rep.status], now))
+        return _merge(slot, outcomes)
+    if rep.status is OrderStatus.FILLED:  # the venue's quantity differs from ours
+        raise Quarantine(f"venue says FILLED at {cum} of {order.quantity}")
+    # still live at the venue
+    records: list[KernelRecord] = []
+    effects: list[Effect] = []
+    if slot.state is S.DESYNC:
+        _leave_desync(k, slot, order, now, records)
+    if order.phase == OrderPhase.PENDING:
+        order.phase = OrderPhase.WORKING
+        k._move(slot, T.ACCEPTED, order.client_order_id, now, records)
+    if order.phase == OrderPhase.CANCELING:  # our cancel was lost: send it again
+        effects.append(CancelOrder(order.client_order_id, order.symbol, order.venue_order_id))
+        slot.deadline = now + k.config.ack_timeout_ns
+    else:
+        slot.deadline = now + k.config.working_check_ns
+    outcomes.append(Outcome(O_CONFIRMED, R_OK, "", slot.index, tuple(effects), tuple(records)))
+    return _merge(slot, outcomes)
+
+
+def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
+    """The venue has no record of the order. Only repeated answers, deadlines apart, are believed.
+
+    A venue may not have indexed an order it accepted a moment ago (or a
+    request still in flight lands later): ending the order at the first "not
+    found" would orphan its later fills. So the order stays as it is and the
+    deadline asks again, backed off; after :data:`LOST_AFTER_QUERIES` answers
+    it is concluded: a never-acknowledged order as rejected, an acknowledged one
+    as lost with the fills known and an alert.
+    """
+    if order.phase == OrderPhase.DONE:
+        return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
+    never_acked = order.phase == OrderPhase.PENDING and order.filled == 0
+    if slot.queries < LOST_AFTER_QUERIES:
+        if never_acked:
+            slot.deadline = max(slot.deadline, now + k.config.ack_timeout_ns)
+            why = f"order {order.client_order_id} not known at the venue yet; asking again at the deadline"
+            return Outcome(O_UNKNOWN, R_ORDER_NOT_FOUND, why, slot.index)
+        raise Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
+    if never_acked:
+        return on_ended(k, slot, order, ZERO, "REJECTED:NOT_FOUND", now)
+    # asked repeatedly and the venue still has no record: the order is gone with the fills we know
+    # of; end it so the slot is never stuck, and leave the alert in the records
+    detail = (f"order {order.client_order_id} lost by the venue after {slot.queries} queries; "
+              f"ended at {order.filled} filled")
+    lost = on_ended(k, slot, order, order.filled, "LOST:NOT_FOUND", now)
+    k.quarantined += 1
+    alert = ProtocolErrorRecorded(slot.index, order.trade_id, order.client_order_id, detail, now)
+    return Outcome(O_CONFIRMED, R_ORDER_NOT_FOUND, detail, slot.index, lost.effects, (alert, *lost.records))
+
+
+def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int, records: list[KernelRecord] | None = None) -> None:
+    """The venue's report explains the slot again: put it where the order says."""
+    recs: list[KernelRecord] = records if records is not None else []
+    if order.phase == OrderPhase.DONE:
+        trigger = T.ORDER_DONE_OPEN if slot.trade and slot.trade.remaining > 0 else T.ORDER_DONE_FLAT
+    else:
+        trigger = T.RESOLVED_ENTRY if order.role == "ENTRY" else T.RESOLVED_EXIT
+    k._move(slot, trigger, f"reconciled:{order.client_order_id}", now, recs)
+    slot.desync_reason = ""
+    if trigger is T.ORDER_DONE_FLAT and slot.trade is not None:
+        k.retire_trade(slot)
+
+
+def _merge(slot: Slot, outcomes: list[Outcome]) -> Outcome:
+    if not outcomes:
+        return Outcome(O_DUPLICATE, R_OK, "report matches what is known", slot.index)
+    effects = tuple(e for o in outcomes for e in o.effects)
+    records = tuple(r for o in outcomes for r in o.records)
+    last = outcomes[-1]
+    return Outcome(O_CONFIRMED, last.reason, last.detail, slot.index, effects, records)
