@@ -12,7 +12,9 @@
 
 Orders are paced under the client's own per-endpoint limiter (default
 config: 5 order requests per second), so the figure is the code path, not
-time spent waiting for BingX's order quota.
+time spent waiting for BingX's order quota. The server runs in its own
+process (``pink sim-bingx``), as an exchange would, so its work does not
+share the client's event loop.
 
     python bench/bingx_bench.py [--round-trips N] [--idle-cycles M]
 
@@ -24,6 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -36,7 +41,7 @@ from pink.kernel import Action, Kernel, KernelConfig, Side
 from pink.kernel.messages import Effect, EnsureLeverage, Intent, PlaceOrder, QueryOrder, VenueEvent
 from pink.venues.bingx.config import BingxConfig
 from pink.venues.bingx.leverage import LEVERAGE_PATH
-from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
+from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY
 from pink.venues.bingx.venue import ORDER_PATH, BingxVenue
 
 SYMBOL = "BTC-USDT"
@@ -112,11 +117,29 @@ def _rest(calls: Counter[str]) -> int:
     return sum(v for k, v in calls.items() if not k.endswith(WS_PATH))
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _calls(http: aiohttp.ClientSession, base: str) -> Counter[str]:
+    async with http.get(f"{base}/_sim/requests") as resp:
+        return Counter((await resp.json())["calls"])
+
+
 async def main(round_trips: int, idle_cycles: int) -> dict[str, Any]:
-    async with BingxSimServer(rate_limits=False) as server:
-        cfg = BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
-                          server.market_ws_url)  # fmt: skip
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "pink.cli.main", "sim-bingx", "--port", str(port),
+                               "--no-rate-limits", "--hedge"], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    server.stdout.readline()  # the banner: it is serving
+    try:
+        cfg = BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, base, f"ws://127.0.0.1:{port}{WS_PATH}",
+                          f"ws://127.0.0.1:{port}{WS_PATH}")  # fmt: skip
         venue = BingxVenue(cfg)
+        admin = aiohttp.ClientSession()
         try:
             bench = Bench(venue, Kernel(KernelConfig(slots=1), {}))
             trace = aiohttp.TraceConfig()  # before the session exists
@@ -125,23 +148,27 @@ async def main(round_trips: int, idle_cycles: int) -> dict[str, Any]:
             kernel = bench.kernel = Kernel(KernelConfig(slots=1), await venue.instruments())
             await venue.start(bench.sink)
             await venue.quote(SYMBOL)  # subscribe the market stream once
-            calls = server.request_calls
-            before = Counter(calls)
+            before = await _calls(admin, base)
             for n in range(round_trips):
                 await bench.round_trip(n)
             await asyncio.sleep(0.2)  # any late follow-up call would be counted
-            rt = Counter(calls)
+            rt = await _calls(admin, base)
             rt.subtract(before)
             leverage = rt[f"GET {LEVERAGE_PATH}"] + rt[f"POST {LEVERAGE_PATH}"]
             orders = rt[f"POST {ORDER_PATH}"]
-            before_idle = Counter(calls)
+            before_idle = await _calls(admin, base)
             for _ in range(idle_cycles):
                 await bench.idle_cycle()
-            idle = Counter(calls)
+            idle = await _calls(admin, base)
             idle.subtract(before_idle)
             capital = kernel.account_view()
         finally:
             await venue.close()
+            await admin.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stdout.close()
     return {
         "bench": "bingx",
         "round_trips": round_trips,
