@@ -64,6 +64,13 @@ R_SLOT_DESYNC = Reason.SLOT_DESYNC
 R_TRADE_ID_USED = Reason.TRADE_ID_USED
 R_WRONG_TRADE = Reason.WRONG_TRADE
 
+# enum members as module constants (member access through an Enum class costs a descriptor call)
+_ENTER = Action.ENTER
+_EXIT = Action.EXIT
+_LONG = Side.LONG
+_BUY = OrderSide.BUY
+_SELL = OrderSide.SELL
+
 __all__ = ["Kernel", "KernelConfig", "Slot"]
 
 _SECOND = 1_000_000_000
@@ -138,9 +145,9 @@ class Kernel:
         if refusal is not None:
             return self._refuse(intent, refusal[0], refusal[1], now)
         slot = self.slots[intent.slot]
-        if intent.action is Action.ENTER:
+        if intent.action is _ENTER:
             return self._enter(slot, intent, now)
-        if intent.action is Action.EXIT:
+        if intent.action is _EXIT:
             return self._exit(slot, intent, now)
         return self._cancel(slot, intent, now)
 
@@ -319,7 +326,7 @@ class Kernel:
         self, slot: Slot, trade: Trade, intent: Intent, role: str, leg: int, attempt: int, qty: Decimal, now: int
     ) -> Order:
         cid = f"{trade.trade_id}-e{attempt}" if role == "ENTRY" else f"{trade.trade_id}-x{leg}a{attempt}"
-        long = trade.side is Side.LONG
+        long = trade.side is _LONG
         buy = long if role == "ENTRY" else not long
         order = Order(
             client_order_id=cid,
@@ -329,7 +336,7 @@ class Kernel:
             leg=leg,
             attempt=attempt,
             symbol=trade.symbol,
-            side=OrderSide.BUY if buy else OrderSide.SELL,
+            side=_BUY if buy else _SELL,
             order_type=intent.order_type,
             time_in_force=intent.time_in_force,
             quantity=qty,

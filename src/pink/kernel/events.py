@@ -54,18 +54,13 @@ R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
 R_UNKNOWN_ORDER = Reason.UNKNOWN_ORDER
 
 
-def _event_key(event: object) -> tuple[str, str]:
-    cid = getattr(event, "client_order_id", "")
-    voi = getattr(event, "venue_order_id", "")
-    return (cid if isinstance(cid, str) else "", voi if isinstance(voi, str) else "")
-
-
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
     if isinstance(event, FundingPaid):
         return on_funding(k, event, now)
-    cid, voi = _event_key(event)
-    if not cid and voi:
-        cid = k.venue_ids.get(voi, "")
+    cid = getattr(event, "client_order_id", "")
+    if type(cid) is not str or not cid:  # route by the venue's id when the client id is missing
+        voi = getattr(event, "venue_order_id", "")
+        cid = k.venue_ids.get(voi, "") if type(voi) is str and voi else ""
     order = k.orders.get(cid)
     if order is None:
         return _on_unrouted(k, event, cid, now)

@@ -50,6 +50,10 @@ R_ORDER_NOT_FOUND = Reason.ORDER_NOT_FOUND
 R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
 R_VENUE_REJECTED = Reason.VENUE_REJECTED
 
+# enum members as module constants (member access through an Enum class costs a descriptor call)
+_FILL = SettlementKind.FILL
+_FUNDING = SettlementKind.FUNDING
+
 __all__ = [
     "Quarantine",
     "amount",
@@ -110,14 +114,17 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
         raise Quarantine("fill_id: must be a non-empty string")
     if ev.fill_id in order.fill_ids:
         return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} already applied", slot.index)
-    qty = amount(ev.last_qty, "last_qty")
-    cum = amount(ev.cum_qty, "cum_qty")
+    why = check_decimal(ev.last_qty, "last_qty") or check_decimal(ev.cum_qty, "cum_qty")
+    if why:
+        raise Quarantine(why)
+    qty, cum = ev.last_qty, ev.cum_qty
     if cum <= order.covered_cum:
         order.fill_ids.add(ev.fill_id)
         return Outcome(O_DUPLICATE, R_OK, "fill already covered by a report", slot.index)
-    if type(ev.last_price) is not Decimal or not ev.last_price.is_finite() or ev.last_price <= 0:
-        raise Quarantine(f"last_price: a fill needs a positive price, got {ev.last_price!r} (E12)")
-    price = amount(ev.last_price, "last_price")
+    why = check_decimal(ev.last_price, "last_price")
+    if why:
+        raise Quarantine(f"{why}: a fill needs a positive price (E12)")
+    price = ev.last_price
     if type(ev.commission) is not Decimal or not ev.commission.is_finite():
         raise Quarantine(f"commission: must be a finite Decimal, got {ev.commission!r}")
     fee = ev.commission if ev.commission_asset in (k.config.settle_asset, "") else ZERO
@@ -202,7 +209,7 @@ def book_fill(
             pnl,
             now,
         ),
-        Settlement(acct.seq, SettlementKind.FILL, slot.index, trade.trade_id, fill_id, pnl, fee, before, after, now),
+        Settlement(acct.seq, _FILL, slot.index, trade.trade_id, fill_id, pnl, fee, before, after, now),
     ]
     effects: list[Effect] = []
     if order.phase == OrderPhase.PENDING:
@@ -310,7 +317,7 @@ def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
     acct.funding += ev.amount
     k.version += 1
     rec = Settlement(
-        acct.seq, SettlementKind.FUNDING, -1, "", ev.funding_id, ev.amount, ZERO, before, acct.capital, now
+        acct.seq, _FUNDING, -1, "", ev.funding_id, ev.amount, ZERO, before, acct.capital, now
     )
     return Outcome(O_CONFIRMED, R_OK, "", -1, (), (rec,))
 

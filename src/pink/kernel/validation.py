@@ -21,6 +21,13 @@ from pink.kernel.messages import (
     TimeInForce,
 )
 
+# enum members as module constants (member access through an Enum class costs a descriptor call)
+_ENTER = Action.ENTER
+_CANCEL = Action.CANCEL
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_POST_ONLY = TimeInForce.POST_ONLY
+
 __all__ = ["MAX_MAGNITUDE", "check_decimal", "validate_intent"]
 
 _TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
@@ -96,9 +103,9 @@ def _validate_enter(intent: Intent, instruments: dict[str, Instrument], control:
             return Reason.INVALID_FIELD, why
         if ratio > 1:
             return Reason.INVALID_FIELD, f"exit_legs[{i}]: ratio {ratio} is above 1"
-    price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
+    price = intent.limit_price if intent.order_type is _LIMIT else intent.reference_price
     if price is not None:
-        why = check_decimal(price, "limit_price" if intent.order_type is OrderType.LIMIT else "reference_price")
+        why = check_decimal(price, "limit_price" if intent.order_type is _LIMIT else "reference_price")
         if why:
             return Reason.INVALID_FIELD, why
         notional = price * intent.quantity
@@ -117,7 +124,7 @@ def _validate_order_fields(intent: Intent, instruments: dict[str, Instrument], a
         return Reason.INVALID_FIELD, f"order_type: must be MARKET or LIMIT, got {intent.order_type!r}"
     if not isinstance(intent.time_in_force, TimeInForce):
         return Reason.INVALID_FIELD, f"time_in_force: unknown value {intent.time_in_force!r}"
-    if intent.order_type is OrderType.LIMIT:
+    if intent.order_type is _LIMIT:
         why = check_decimal(intent.limit_price, "limit_price")
         if why:
             return Reason.INVALID_FIELD, why
@@ -127,7 +134,7 @@ def _validate_order_fields(intent: Intent, instruments: dict[str, Instrument], a
             return Reason.INVALID_FIELD, f"limit_price: {intent.limit_price} is not a multiple of tick {inst.tick}"
     elif intent.limit_price is not None:
         return Reason.INVALID_FIELD, "limit_price: only LIMIT orders take a limit price"
-    if intent.order_type is OrderType.MARKET and intent.time_in_force is TimeInForce.POST_ONLY:
+    if intent.order_type is _MARKET and intent.time_in_force is _POST_ONLY:
         return Reason.INVALID_FIELD, "time_in_force: a MARKET order cannot be POST_ONLY"
     return None
 
@@ -155,14 +162,14 @@ def validate_intent(
         return Reason.INVALID_FIELD, "trade_id: must be 1 to 24 lowercase letters or digits"
     if not isinstance(intent.intent_id, str) or not intent.intent_id or len(intent.intent_id) > 64:
         return Reason.INVALID_FIELD, "intent_id: must be a non-empty string of at most 64 characters"
-    if intent.action is Action.CANCEL:
+    if intent.action is _CANCEL:
         return None
-    if intent.action is Action.ENTER and not isinstance(intent.asset, str):
+    if intent.action is _ENTER and not isinstance(intent.asset, str):
         return Reason.INVALID_FIELD, f"asset: must be a symbol such as 'BTC-USDT', got {type(intent.asset).__name__}"
-    asset = intent.asset if intent.action is Action.ENTER else slot_asset
+    asset = intent.asset if intent.action is _ENTER else slot_asset
     why = _validate_order_fields(intent, instruments, asset)
     if why:
         return why
-    if intent.action is Action.ENTER:
+    if intent.action is _ENTER:
         return _validate_enter(intent, instruments, control)
     return None
