@@ -150,7 +150,7 @@ class JournaledKernel:
     same ``submit/apply/tick/set_control`` as :class:`~pink.kernel.Kernel`.
     """
 
-    def __init__(self, kernel: Kernel, journal: Journal, *, snapshot_every: int = 1000) -> None:
+    def __init__(self, kernel: Kernel, journal: Journal, *, snapshot_every: int = 10_000) -> None:
         self.kernel = kernel
         self.journal = journal
         self.snapshot_every = snapshot_every
@@ -165,7 +165,7 @@ class JournaledKernel:
         instruments: dict[str, Instrument],
         *,
         durability: str = "normal",
-        snapshot_every: int = 1000,
+        snapshot_every: int = 10_000,
     ) -> JournaledKernel:
         journal = Journal(path, durability=durability)
         try:

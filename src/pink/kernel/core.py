@@ -86,7 +86,7 @@ class KernelConfig:
     ack_timeout_ns: int = 10 * _SECOND
     working_check_ns: int = 60 * _SECOND
     max_query_backoff_ns: int = 120 * _SECOND
-    retired_orders: int = 10_000
+    retired_orders: int = 2_000  # finished trades' orders kept to recognise late events
     hedge_mode: bool = True  # False: the venue nets LONG and SHORT of a symbol into one position
 
 
