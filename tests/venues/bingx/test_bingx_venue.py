@@ -123,6 +123,7 @@ async def test_e12_market_ack_without_price_is_never_settled_at_zero(
 async def test_e13_f19_fills_come_from_order_records_not_positions(
     fake: FakeBingx, venue: tuple[BingxVenue, Sink]
 ) -> None:
+    """Flaws E13, F19."""
     v, sink = venue
     fake.reply("POST", ORDER, {"order": {"orderId": VID, "clientOrderId": "t00001-e1"}})
     await v.place(place("t00001-e1", OrderType.LIMIT))

@@ -151,6 +151,7 @@ async def test_e12_ack_without_avg_price_never_books_a_zero_price_fill() -> None
 
 
 async def test_e17_f17_cancel_of_filled_order_is_queried_not_rejected() -> None:
+    """Flaws E17, F17."""
     async with stack(faults="cancel_race=#1") as st:
         p = st.pump
         await p.submit(st.enter("t1", "0.005", price=await st.far_bid()))
@@ -169,6 +170,7 @@ async def test_e17_f17_cancel_of_filled_order_is_queried_not_rejected() -> None:
 
 
 async def test_e15_f18_leverage_set_once_and_failure_is_its_own_error() -> None:
+    """Flaws E15, F18."""
     async with stack() as st:
         p = st.pump
         for n in range(3):

@@ -84,6 +84,7 @@ async def test_duplicated_and_reordered_stream_messages_book_every_fill_once() -
 
 async def test_e13_f19_fills_come_from_order_records_not_positions_e2e() -> None:
     # two slots on one symbol: the venue's position is their sum; each slot gets its own fills
+    """Flaws E13, F19."""
     async with stack() as st:
         p = st.pump
         await p.submit(st.enter("a", "0.003", slot=0))
