@@ -41,8 +41,11 @@ def mapping(value: Any, where: str, field: str) -> dict[str, Any]:
     return value
 
 
-def _get(obj: dict[str, Any], where: str, names: tuple[str, ...]) -> Any:
-    """The first present value of ``names``; an empty string yields to a later spelling."""
+def _get(obj: dict[str, Any], where: str, names: tuple[str, ...], default: Any = None) -> Any:
+    """The first present value of ``names``; an empty string yields to a later spelling.
+
+    Missing: ``default`` when one is given, else a parse error naming the field.
+    """
     empty: Any = None
     for name in names:
         value = obj.get(name)
@@ -52,16 +55,13 @@ def _get(obj: dict[str, Any], where: str, names: tuple[str, ...]) -> Any:
             return value
     if empty is not None:
         return empty
+    if default is not None:
+        return default
     raise BingxParseError(where, names[0], "is missing")
 
 
 def text(obj: dict[str, Any], where: str, *names: str, default: str | None = None) -> str:
-    try:
-        value = _get(obj, where, names)
-    except BingxParseError:
-        if default is not None:
-            return default
-        raise
+    value = _get(obj, where, names, default)
     if not isinstance(value, str):
         raise BingxParseError(where, names[0], f"must be a string, got {type(value).__name__}")
     return value
@@ -69,12 +69,7 @@ def text(obj: dict[str, Any], where: str, *names: str, default: str | None = Non
 
 def ident(obj: dict[str, Any], where: str, *names: str, default: str | None = None) -> str:
     """An id as text: integers are kept exact (never through float)."""
-    try:
-        value = _get(obj, where, names)
-    except BingxParseError:
-        if default is not None:
-            return default
-        raise
+    value = _get(obj, where, names, default)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise BingxParseError(where, names[0], f"must be an integer or string id, got {value!r}")
     return str(value)
@@ -107,12 +102,7 @@ def opt_dec(obj: dict[str, Any], where: str, *names: str) -> Decimal | None:
 
 
 def int_field(obj: dict[str, Any], where: str, *names: str, default: int | None = None) -> int:
-    try:
-        value = _get(obj, where, names)
-    except BingxParseError:
-        if default is not None:
-            return default
-        raise
+    value = _get(obj, where, names, default)
     if isinstance(value, bool):
         raise BingxParseError(where, names[0], f"must be an integer, got {value!r}")
     if isinstance(value, int):
