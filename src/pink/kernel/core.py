@@ -22,6 +22,23 @@ from typing import Any
 from pink.kernel import events, fills
 from pink.kernel import snapshot as snapshots
 from pink.kernel.book import Order, OrderPhase, Trade
+from pink.kernel.consts import (
+    O_CONFIRMED,
+    O_DUPLICATE,
+    O_NO_CHANGE,
+    O_PENDING,
+    O_REFUSED,
+    O_UNKNOWN,
+    R_CANCEL_ALREADY_REQUESTED,
+    R_INVALID_FIELD,
+    R_NO_OPEN_POSITION,
+    R_NOTHING_TO_CANCEL,
+    R_OK,
+    R_SLOT_BUSY,
+    R_SLOT_DESYNC,
+    R_TRADE_ID_USED,
+    R_WRONG_TRADE,
+)
 from pink.kernel.messages import (
     Action,
     CancelOrder,
@@ -36,7 +53,6 @@ from pink.kernel.messages import (
     OrderRecorded,
     OrderSide,
     Outcome,
-    OutcomeStatus,
     PlaceOrder,
     QueryOrder,
     Reason,
@@ -46,23 +62,6 @@ from pink.kernel.messages import (
 from pink.kernel.states import IN_FLIGHT, S, SlotState, T, Trigger, next_state
 from pink.kernel.validation import validate_intent
 from pink.kernel.views import AccountView, OrderView, SlotView
-
-# enum members as module constants: member access through an Enum class costs a descriptor call
-O_CONFIRMED = OutcomeStatus.CONFIRMED
-O_DUPLICATE = OutcomeStatus.DUPLICATE
-O_NO_CHANGE = OutcomeStatus.NO_CHANGE
-O_PENDING = OutcomeStatus.PENDING
-O_REFUSED = OutcomeStatus.REFUSED
-O_UNKNOWN = OutcomeStatus.UNKNOWN
-R_CANCEL_ALREADY_REQUESTED = Reason.CANCEL_ALREADY_REQUESTED
-R_INVALID_FIELD = Reason.INVALID_FIELD
-R_NOTHING_TO_CANCEL = Reason.NOTHING_TO_CANCEL
-R_NO_OPEN_POSITION = Reason.NO_OPEN_POSITION
-R_OK = Reason.OK
-R_SLOT_BUSY = Reason.SLOT_BUSY
-R_SLOT_DESYNC = Reason.SLOT_DESYNC
-R_TRADE_ID_USED = Reason.TRADE_ID_USED
-R_WRONG_TRADE = Reason.WRONG_TRADE
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _ENTER = Action.ENTER

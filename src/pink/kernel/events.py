@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order
+from pink.kernel.consts import O_DUPLICATE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR, R_UNKNOWN_ORDER
 from pink.kernel.fills import (
     Quarantine,
     amount,
@@ -34,10 +35,8 @@ from pink.kernel.messages import (
     OrderStatus,
     OrderStatusReport,
     Outcome,
-    OutcomeStatus,
     ProtocolErrorRecorded,
     QueryOrder,
-    Reason,
 )
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import T
@@ -47,11 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_event", "quarantine"]
 
-O_DUPLICATE = OutcomeStatus.DUPLICATE
-O_QUARANTINED = OutcomeStatus.QUARANTINED
-R_OK = Reason.OK
-R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
-R_UNKNOWN_ORDER = Reason.UNKNOWN_ORDER
 
 
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:

@@ -16,6 +16,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Account, Order, OrderPhase
+from pink.kernel.consts import (
+    O_CONFIRMED,
+    O_DUPLICATE,
+    O_QUARANTINED,
+    O_UNKNOWN,
+    R_OK,
+    R_ORDER_ALREADY_FILLED,
+    R_ORDER_NOT_FOUND,
+    R_PROTOCOL_ERROR,
+    R_VENUE_REJECTED,
+)
 from pink.kernel.messages import (
     ZERO,
     CancelRejected,
@@ -26,9 +37,7 @@ from pink.kernel.messages import (
     OrderAccepted,
     OrderFilled,
     Outcome,
-    OutcomeStatus,
     QueryOrder,
-    Reason,
     Settlement,
     SettlementKind,
     TradeClosed,
@@ -38,17 +47,6 @@ from pink.kernel.validation import check_decimal
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
-
-# enum members as module constants: member access through an Enum class costs a descriptor call
-O_CONFIRMED = OutcomeStatus.CONFIRMED
-O_DUPLICATE = OutcomeStatus.DUPLICATE
-O_QUARANTINED = OutcomeStatus.QUARANTINED
-O_UNKNOWN = OutcomeStatus.UNKNOWN
-R_OK = Reason.OK
-R_ORDER_ALREADY_FILLED = Reason.ORDER_ALREADY_FILLED
-R_ORDER_NOT_FOUND = Reason.ORDER_NOT_FOUND
-R_PROTOCOL_ERROR = Reason.PROTOCOL_ERROR
-R_VENUE_REJECTED = Reason.VENUE_REJECTED
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _FILL = SettlementKind.FILL

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order, OrderPhase
+from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_UNKNOWN, R_OK, R_ORDER_NOT_FOUND
 from pink.kernel.fills import Quarantine, amount, book_fill, learn_venue_id, on_ended
 from pink.kernel.messages import (
     ZERO,
@@ -21,9 +22,7 @@ from pink.kernel.messages import (
     OrderStatus,
     OrderStatusReport,
     Outcome,
-    OutcomeStatus,
     ProtocolErrorRecorded,
-    Reason,
 )
 from pink.kernel.states import S, T
 
@@ -32,11 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LOST_AFTER_QUERIES", "on_report"]
 
-O_CONFIRMED = OutcomeStatus.CONFIRMED
-O_DUPLICATE = OutcomeStatus.DUPLICATE
-O_UNKNOWN = OutcomeStatus.UNKNOWN
-R_OK = Reason.OK
-R_ORDER_NOT_FOUND = Reason.ORDER_NOT_FOUND
 
 LOST_AFTER_QUERIES = 3
 """An order the venue denies knowing at this many deadlines is concluded rejected (never acknowledged)
