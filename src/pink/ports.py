@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pink.kernel.messages import (
     BalanceReport,
@@ -25,7 +25,7 @@ from pink.kernel.messages import (
     VenueEvent,
 )
 
-__all__ = ["Clock", "EventSink", "Quote", "Venue"]
+__all__ = ["Clock", "EventSink", "InProcessVenue", "Quote", "Venue"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,25 @@ class Venue(Protocol):
     async def balance(self) -> BalanceReport: ...
 
     async def quote(self, symbol: str) -> Quote: ...
+
+
+@runtime_checkable
+class InProcessVenue(Protocol):
+    """A venue that answers in the caller's process, without I/O (the simulator).
+
+    The same requests as :class:`Venue`, as plain calls: nothing can hang on a
+    socket, so the runtime calls them directly instead of running a task with
+    a deadline for each. Errors are the same exceptions; replies still arrive
+    through the sink, later.
+    """
+
+    def place_now(self, order: PlaceOrder) -> None: ...
+
+    def cancel_now(self, order: CancelOrder) -> None: ...
+
+    def query_now(self, query: QueryOrder) -> OrderStatusReport: ...
+
+    def ensure_leverage_now(self, request: EnsureLeverage) -> None: ...
 
 
 class Clock(Protocol):

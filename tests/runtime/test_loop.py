@@ -66,13 +66,13 @@ async def test_e03_limit_type_price_tif_reach_the_venue() -> None:
     dec = Scripted(Once({1: [enter(order_type=OrderType.LIMIT, limit_price=Decimal("30000.0"),
                                    time_in_force=TimeInForce.GTC)]}))
     async with sim_runtime(decision=dec) as (rt, venue, k):
-        real_place = venue.place
+        real_place = venue.place_now  # the simulator answers in-process: the runtime calls this
 
-        async def spy(order: PlaceOrder) -> None:
+        def spy(order: PlaceOrder) -> None:
             placed.append(order)
-            await real_place(order)
+            real_place(order)
 
-        venue.place = spy  # type: ignore[method-assign]
+        venue.place_now = spy  # type: ignore[method-assign]
         await rt.run(cycles=3)
         assert placed[0].order_type is OrderType.LIMIT
         assert placed[0].limit_price == Decimal("30000.0")

@@ -1,5 +1,9 @@
 """Executes the kernel's effects against the venue: bounded, with deadlines.
 
+A venue with I/O gets a task per call, at most ``max_in_flight`` at a time,
+each with a deadline. An :class:`~pink.ports.InProcessVenue` (the simulator)
+is called directly, in order, with the same outcomes: it cannot hang.
+
 * ``EnsureLeverage`` runs before the ``PlaceOrder`` it precedes (same task);
   its failure rejects that order locally with its own code (E15, F18).
 * ``place``/``cancel`` replies arrive as events through the venue's sink.
@@ -31,7 +35,7 @@ from pink.kernel.messages import (
     QueryOrder,
     VenueEvent,
 )
-from pink.ports import Clock, Venue
+from pink.ports import Clock, InProcessVenue, Venue
 
 __all__ = ["EffectExecutor", "InFlight"]
 
@@ -60,6 +64,8 @@ class EffectExecutor:
         call_timeout_s: float = 5.0,
     ) -> None:
         self._venue = venue
+        # a venue without I/O is called directly: no task, no deadline (nothing can hang)
+        self._direct: InProcessVenue | None = venue if isinstance(venue, InProcessVenue) else None
         self._emit = emit
         self._clock = clock
         self._sem = asyncio.Semaphore(max_in_flight)
@@ -77,6 +83,9 @@ class EffectExecutor:
         """Schedule one outcome's effects, keeping EnsureLeverage before its place."""
         if self._closed:  # during close: recorded, not sent (restart reconciliation)
             self.unexecuted.extend(effects)
+            return
+        if self._direct is not None:
+            self._run_now(self._direct, effects)
             return
         pending_leverage: list[EnsureLeverage] = []
         for effect in effects:
@@ -143,17 +152,7 @@ class EffectExecutor:
                         await self._venue.ensure_leverage(lev)
                     self.stats["leverage"] += 1
                 except (LeverageError, VenueError, TimeoutError) as exc:
-                    # the order was never sent: reject it locally, naming the cause
-                    self.stats["leverage_failed"] += 1
-                    code, msg = _describe(exc)
-                    self._emit(
-                        OrderRejected(
-                            order.client_order_id,
-                            f"LEVERAGE_{code}",
-                            f"leverage {lev.leverage} on {lev.symbol} not set: {msg}",
-                            self._clock.now_ns(),
-                        )
-                    )
+                    self._leverage_refused(lev, order, exc)
                     return
             try:
                 async with asyncio.timeout(self._timeout):
@@ -162,12 +161,7 @@ class EffectExecutor:
             except (UnknownOutcomeError, TimeoutError):
                 self.stats["place_unknown"] += 1  # the kernel's deadline will query
             except VenueError as exc:
-                self.stats["place_refused"] += 1
-                self._emit(
-                    OrderRejected(
-                        order.client_order_id, exc.code, exc.message, self._clock.now_ns()
-                    )
-                )
+                self._place_refused(order, exc)
 
     async def _cancel(self, cancel: CancelOrder) -> None:
         async with self._sem:
@@ -178,12 +172,7 @@ class EffectExecutor:
             except (UnknownOutcomeError, TimeoutError):
                 self.stats["cancel_unknown"] += 1
             except VenueError as exc:
-                self.stats["cancel_refused"] += 1
-                self._emit(
-                    CancelRejected(
-                        cancel.client_order_id, exc.code, exc.message, None, self._clock.now_ns()
-                    )
-                )
+                self._cancel_refused(cancel, exc)
 
     async def _query(self, query: QueryOrder) -> None:
         async with self._sem:
@@ -203,8 +192,79 @@ class EffectExecutor:
                     await self._venue.ensure_leverage(lev)
                 self.stats["leverage"] += 1
             except (VenueError, TimeoutError) as exc:
-                self.stats["leverage_failed"] += 1
-                log.warning("leverage on %s not set: %s", lev.symbol, _describe(exc)[1])
+                self._leverage_only_failed(lev, exc)
+
+    # ------------------------------------------------- in-process venue: plain calls
+
+    def _run_now(self, venue: InProcessVenue, effects: Sequence[Effect]) -> None:
+        """The same calls and outcomes as the tasks above, for a venue without I/O."""
+        refused: set[str] = set()  # symbols whose leverage failed: their places are rejected
+        stats = self.stats
+        for effect in effects:
+            if type(effect) is PlaceOrder:
+                if effect.symbol in refused:
+                    continue
+                try:
+                    venue.place_now(effect)
+                    stats["place"] += 1
+                except UnknownOutcomeError:
+                    stats["place_unknown"] += 1
+                except VenueError as exc:
+                    self._place_refused(effect, exc)
+            elif type(effect) is CancelOrder:
+                try:
+                    venue.cancel_now(effect)
+                    stats["cancel"] += 1
+                except UnknownOutcomeError:
+                    stats["cancel_unknown"] += 1
+                except VenueError as exc:
+                    self._cancel_refused(effect, exc)
+            elif type(effect) is QueryOrder:
+                try:
+                    report = venue.query_now(effect)
+                except VenueError:
+                    stats["query_failed"] += 1
+                    continue
+                stats["query"] += 1
+                self._emit(report)
+            elif isinstance(effect, EnsureLeverage):
+                try:
+                    venue.ensure_leverage_now(effect)
+                    stats["leverage"] += 1
+                except (LeverageError, VenueError) as exc:
+                    place = next((e for e in effects if isinstance(e, PlaceOrder) and e.symbol == effect.symbol), None)
+                    if place is None:
+                        self._leverage_only_failed(effect, exc)
+                    else:
+                        refused.add(effect.symbol)
+                        self._leverage_refused(effect, place, exc)
+
+    # ------------------------------------------------------------ outcomes
+
+    def _leverage_refused(self, lev: EnsureLeverage, order: PlaceOrder, exc: BaseException) -> None:
+        # the order was never sent: reject it locally, naming the cause
+        self.stats["leverage_failed"] += 1
+        code, msg = _describe(exc)
+        self._emit(
+            OrderRejected(
+                order.client_order_id,
+                f"LEVERAGE_{code}",
+                f"leverage {lev.leverage} on {lev.symbol} not set: {msg}",
+                self._clock.now_ns(),
+            )
+        )
+
+    def _leverage_only_failed(self, lev: EnsureLeverage, exc: BaseException) -> None:
+        self.stats["leverage_failed"] += 1
+        log.warning("leverage on %s not set: %s", lev.symbol, _describe(exc)[1])
+
+    def _place_refused(self, order: PlaceOrder, exc: VenueError) -> None:
+        self.stats["place_refused"] += 1
+        self._emit(OrderRejected(order.client_order_id, exc.code, exc.message, self._clock.now_ns()))
+
+    def _cancel_refused(self, cancel: CancelOrder, exc: VenueError) -> None:
+        self.stats["cancel_refused"] += 1
+        self._emit(CancelRejected(cancel.client_order_id, exc.code, exc.message, None, self._clock.now_ns()))
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:

@@ -5,7 +5,8 @@ cycles and operator commands (control changes, flatten) all go through ONE
 ``asyncio.Queue``, consumed by one task: the only code that calls the
 kernel. Effects go to an :class:`EffectExecutor`; records go to the ledger
 outbox; the touched slot's view (only that one, E19) goes to the state
-plane and the projection; the account view goes there on settlements.
+plane and the projection once per batch, after its journal commit; the
+account view goes there after settlements.
 
 A scheduler task decides *when*: next policy cycle, the kernel's next
 deadline, the simulator's next due event, the slow reconciliation timer.
@@ -176,6 +177,11 @@ class Runtime:
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
         self._effects: list[tuple[Effect, ...]] = []
+        self._dirty: set[int] = set()  # slots whose view is stale (rebuilt once per batch)
+        self._account_dirty = False
+        self._changed: set[int] = set()  # slots whose new view is not yet published
+        self._account_changed = False
+        self._journal: Any = getattr(kernel, "journal", None)
         self._ledger_out: list[tuple[tuple[Any, ...], int | None]] = []  # handed over after the commit
         self._fatal: BaseException | None = None
         self._closed = False
@@ -324,6 +330,7 @@ class Runtime:
                     for item in items:
                         self._handle(item)
                 self._deadline = self._v.next_deadline()
+                self._publish()
                 # journal first: the ledger gets a batch's records only once the batch is committed
                 # (a kill before the commit must not leave ledger rows the journal never had)
                 rows, self._ledger_out = self._ledger_out, []
@@ -362,41 +369,68 @@ class Runtime:
             self._after(self._k.apply(item, now))
 
     def _after(self, outcome: Outcome) -> None:
-        """Route one outcome: effects, records, touched slot, account."""
+        """Route one outcome: effects and records now; views once per batch (:meth:`_publish`)."""
         if outcome.effects:
             self._effects.append(outcome.effects)
-        records = outcome.records
         self.stats.statuses[outcome.status.value] += 1
-        if not records and outcome.slot < 0:
+        if outcome.slot >= 0:
+            self._dirty.add(outcome.slot)
+        records = outcome.records
+        if not records:
             return
-        if records:
-            self._ledger_out.append((records, self._journal_position()))
-        touched: set[int] = {outcome.slot} if outcome.slot >= 0 else set()
+        self._ledger_out.append((records, self._journal_position()))
         project = self._project_events
         for r in records:
-            if type(r) is SlotChanged:
-                touched.add(r.slot)
-            elif type(r) is IntentRecorded:
-                self._plane.push_intent(r)
+            t = type(r)
+            if t is SlotChanged:
+                self._dirty.add(r.slot)  # type: ignore[union-attr]
+            elif t is IntentRecorded:
+                self._plane.push_intent(r)  # type: ignore[arg-type]
             if project:
                 self._projection.put_event(r)
         if self.stats.observe(records):
+            self._account_dirty = True
+
+    def _refresh(self) -> None:
+        """Rebuild the views of the slots touched since the last call (only those, E19)
+        and the account after a settlement; remember which changed, for :meth:`_publish`."""
+        if self._dirty:
+            self._working_dirty = True
+            dirty, self._dirty = self._dirty, set()
+            n = len(self.slots)
+            for i in dirty:
+                if 0 <= i < n:
+                    self._refresh_slot(i)
+        if self._account_dirty:
+            self._account_dirty = False
             self.account = self._v.account_view()
+            self._account_changed = True
+
+    def _refresh_slot(self, i: int) -> SlotView:
+        self._dirty.discard(i)
+        self._working_dirty = True
+        view = self._v.slot_view(i)
+        if view.version != self.slots[i].version:
+            self.slots[i] = view
+            self._changed.add(i)
+        return view
+
+    def _publish(self) -> None:
+        """Write the changed views to the plane and the projection (once per batch,
+        after its journal commit: readers never see what the journal has not)."""
+        self._refresh()
+        for i in self._changed:
+            view = self.slots[i]
+            self._plane.write_slot(view)
+            self._projection.put_slot(view)
+        self._changed.clear()
+        if self._account_changed:
+            self._account_changed = False
             self._plane.write_account(self.account)
             self._projection.put_account(self.account)
-        for i in touched:
-            if 0 <= i < len(self.slots):
-                view = self._v.slot_view(i)
-                if view.version != self.slots[i].version:
-                    self.slots[i] = view
-                    self._plane.write_slot(view)
-                    self._projection.put_slot(view)
-        if touched:
-            self._working_dirty = True
 
     def _journal_position(self) -> int | None:
-        journal = getattr(self._k, "journal", None)
-        return getattr(journal, "seq", None)
+        return None if self._journal is None else self._journal.seq
 
     def _cycle(self, n: int, now: int) -> None:
         self.stats.cycles += 1
@@ -405,6 +439,7 @@ class Runtime:
             return
         if not self._policy_on:
             return
+        self._refresh()
         snap = self.snapshot(n, now)
         try:
             decisions = list(self._decision.decide(snap))
@@ -440,7 +475,8 @@ class Runtime:
             if intent.action is Action.ENTER:
                 trade_id = self._ids.trade_id()
             elif 0 <= intent.slot < len(self.slots):
-                trade_id = self.slots[intent.slot].trade_id
+                trade_id = self._refresh_slot(intent.slot).trade_id if intent.slot in self._dirty else \
+                    self.slots[intent.slot].trade_id
         intent = replace(
             intent,
             trade_id=trade_id,
@@ -452,6 +488,7 @@ class Runtime:
         return outcome
 
     def _run_flatten(self, now: int) -> None:
+        self._refresh()
         pending = flatten_intents(self.slots)
         if not pending and all(s.state in ("IDLE", "DESYNC") for s in self.slots):
             self._flatten_armed = False

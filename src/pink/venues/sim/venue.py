@@ -220,6 +220,20 @@ class SimVenue:
         return dict(self.engine.instruments)
 
     async def place(self, order: PlaceOrder) -> None:
+        self.place_now(order)
+
+    async def cancel(self, order: CancelOrder) -> None:
+        self.cancel_now(order)
+
+    async def query(self, query: QueryOrder) -> OrderStatusReport:
+        return self.query_now(query)
+
+    async def ensure_leverage(self, request: EnsureLeverage) -> None:
+        self.ensure_leverage_now(request)
+
+    # ------------------------------------------------- the same, answered in-process
+
+    def place_now(self, order: PlaceOrder) -> None:
         self._enter("place")
         self._limited()
         now = self.engine.now
@@ -239,7 +253,7 @@ class SimVenue:
         if lost:
             raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
 
-    async def cancel(self, order: CancelOrder) -> None:
+    def cancel_now(self, order: CancelOrder) -> None:
         self._enter("cancel")
         self._limited()
         now = self.engine.now
@@ -255,7 +269,7 @@ class SimVenue:
         events = self.engine.cancel(now, client_order_id=order.client_order_id, venue_order_id=vid)
         self._schedule(events)
 
-    async def query(self, query: QueryOrder) -> OrderStatusReport:
+    def query_now(self, query: QueryOrder) -> OrderStatusReport:
         self._enter("query")
         self._limited()
         o = self.engine.order(client_order_id=query.client_order_id)
@@ -264,7 +278,7 @@ class SimVenue:
             return OrderStatusReport(query.client_order_id, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO, now)
         return order_report(o, now)
 
-    async def ensure_leverage(self, request: EnsureLeverage) -> None:
+    def ensure_leverage_now(self, request: EnsureLeverage) -> None:
         self._enter("ensure_leverage")
         if self.engine.leverage(request.symbol, request.position_side) != request.leverage:
             self.calls["set_leverage"] += 1
