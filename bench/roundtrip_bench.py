@@ -2,7 +2,9 @@
 
 One round trip = a MARKET entry, then a 2-leg exit (3 orders), driven by a
 policy through the real runtime loop (queue, executor, SimVenue, stream).
-Prints microseconds per order (wall time / orders placed).
+Prints microseconds per order two ways: all-in (wall time / orders placed)
+and, like the peer, the order path only (the run minus a run of as many
+cycles whose policy never orders).
 
     python bench/roundtrip_bench.py [--round-trips N] [--slots S] [--journal]
                                     [--peer nautilus]
@@ -46,6 +48,9 @@ class RoundTrips:
     def __init__(self, n: int) -> None:
         self.left = n
 
+    def done(self, rt: Runtime) -> bool:
+        return self.left <= 0 and all(s.state == "IDLE" for s in rt.slots)
+
     def decide(self, snap: PolicySnapshot) -> list[Decision]:
         out: list[Decision] = []
         for s in snap.slots:
@@ -59,29 +64,48 @@ class RoundTrips:
         return out
 
 
-async def run_pink(n: int, slots: int, journal: Path | None) -> tuple[float, int, int]:
+class Idle:
+    """The baseline: the same cycles, no orders."""
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        return []
+
+
+CAPITAL = Decimal("10000000")
+
+
+async def run_pink(
+    n: int, slots: int, journal: Path | None, cycles: int | None = None
+) -> tuple[float, int, int, int]:
+    """N round trips (or, with ``cycles``, that many idle cycles): (seconds, orders, trades, cycles)."""
     inst = default_instruments()
-    venue = SimVenue(MatchingEngine(inst, start_ts=T0, seed=1))
-    cfg = KernelConfig(slots=slots, initial_capital=Decimal("10000000"), account_id="bench")
+    venue = SimVenue(MatchingEngine(inst, start_ts=T0, seed=1, initial_balance=CAPITAL))
+    cfg = KernelConfig(slots=slots, initial_capital=CAPITAL, account_id="bench")
     jk = JournaledKernel.open(journal, cfg, inst) if journal else None
     kernel: Any = jk if jk else Kernel(cfg, inst)
     views: Any = jk.kernel if jk else kernel
-    rt = Runtime(kernel, views, venue, SimClock(T0), RoundTrips(n), MarginSizer(),
+    policy = RoundTrips(n) if cycles is None else Idle()
+    rt = Runtime(kernel, views, venue, SimClock(T0), policy, MarginSizer(),
                  instruments=inst, slots=slots, initial_capital=cfg.initial_capital,
                  config=LoopConfig(cycle_s=0.05, reconcile_interval_s=1e9),
                  quotes=venue.engine.quote)
     await venue.start(rt.sink)
     await rt.start()
     t0 = time.perf_counter()
-    while rt.stats.trades < n:
-        await rt.run(cycles=50)
+    if isinstance(policy, RoundTrips):
+        while not policy.done(rt):
+            await rt.run(cycles=50)
+    else:
+        await rt.run(cycles=cycles)
     dt = time.perf_counter() - t0
     orders = venue.calls["place"]
     await rt.shutdown()
     if jk:
         jk.close()
     await venue.close()
-    return dt, orders, rt.stats.trades
+    if isinstance(policy, RoundTrips) and rt.stats.trades != n:
+        raise SystemExit(f"only {rt.stats.trades} of {n} round trips completed; refusals {rt.stats.refusals}")
+    return dt, orders, rt.stats.trades, rt.stats.cycles
 
 
 def run_peer(n: int) -> float:
@@ -105,10 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "journal.sqlite" if args.journal else None
-        dt, orders, trades = asyncio.run(run_pink(args.round_trips, args.slots, journal))
-    us = dt / orders * 1e6
-    print(f"pink: {trades} round trips, {orders} orders in {dt:.3f}s -> {us:.1f} us/order "
-          f"(journal={'on' if journal else 'off'})")
+        dt, orders, trades, cycles = asyncio.run(run_pink(args.round_trips, args.slots, journal))
+        base, _, _, _ = asyncio.run(run_pink(0, args.slots, None, cycles=cycles))
+    all_in = dt / orders * 1e6
+    us = (dt - base) / orders * 1e6
+    print(f"pink: {trades} round trips, {orders} orders, {cycles} cycles in {dt:.3f}s "
+          f"(journal={'on' if journal else 'off'}); the same cycles without orders {base:.3f}s")
+    print(f"pink: {all_in:.1f} us/order all-in, {us:.1f} us/order order path only")
     peer_us: float | None = None
     if args.peer == "nautilus":
         try:
@@ -118,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"nautilus_trader is not installed ({exc}); pip install nautilus_trader",
                   file=sys.stderr)
     ratio = round(peer_us / us, 2) if peer_us else None
-    print(json.dumps({"bench": "roundtrip", "us_per_order": round(us, 2),
+    print(json.dumps({"bench": "roundtrip", "us_per_order": round(us, 2), "all_in_us_per_order": round(all_in, 2),
                       "peer_us_per_order": round(peer_us, 2) if peer_us else None,
                       "ratio": ratio}))
 

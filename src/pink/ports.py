@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from pink.kernel.frozen import direct_init
 from pink.kernel.messages import (
     BalanceReport,
     CancelOrder,
@@ -28,6 +29,7 @@ from pink.kernel.messages import (
 __all__ = ["Clock", "EventSink", "InProcessVenue", "Quote", "Venue"]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     """Market state of one symbol for the policy (floats are not used: prices exact)."""

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
+from pink.kernel.frozen import direct_init
+
 __all__ = [
     "ZERO",
     "Action",
@@ -119,6 +121,7 @@ class OrderStatus(str, Enum):
     NOT_FOUND = "NOT_FOUND"
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """Trading rules of one symbol: prices on ``tick``, quantities on ``step``."""
@@ -131,6 +134,7 @@ class Instrument:
     max_leverage: int = 125
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PolicyMetadata:
     """What the policy knew when it decided; persisted unchanged (E11, F28)."""
@@ -141,6 +145,7 @@ class PolicyMetadata:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Intent:
     """One intent type end to end, from the policy to the venue request (E3, E11).
@@ -172,6 +177,7 @@ class Intent:
     metadata: PolicyMetadata = field(default_factory=PolicyMetadata)
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class ControlSnapshot:
     """Operator switches, checked by the kernel on every intent (F27)."""
@@ -188,6 +194,7 @@ class ControlSnapshot:
 # --------------------------------------------------------------- venue events
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderAccepted:
     client_order_id: str
@@ -195,6 +202,7 @@ class OrderAccepted:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
     client_order_id: str
@@ -203,6 +211,7 @@ class OrderRejected:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderFilled:
     """One fill. ``last_qty`` is this fill, ``cum_qty`` the order's total (F23)."""
@@ -218,6 +227,7 @@ class OrderFilled:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderCanceled:
     client_order_id: str
@@ -226,6 +236,7 @@ class OrderCanceled:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class CancelRejected:
     """The venue refused a cancel; ``still_open`` is None when it is unknown."""
@@ -237,6 +248,7 @@ class CancelRejected:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderExpired:
     client_order_id: str
@@ -245,6 +257,7 @@ class OrderExpired:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class FundingPaid:
     """A funding payment; ``amount`` > 0 was received, < 0 was paid."""
@@ -255,6 +268,7 @@ class FundingPaid:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderStatusReport:
     """A venue's answer to "what is order X?" (also used for gap-fill)."""
@@ -271,6 +285,7 @@ class OrderStatusReport:
     message: str = ""
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PositionReport:
     symbol: str
@@ -280,6 +295,7 @@ class PositionReport:
     ts: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class BalanceReport:
     asset: str

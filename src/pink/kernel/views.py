@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pink.kernel.frozen import direct_init
 from pink.kernel.messages import OrderSide, OrderType, Side
 
 __all__ = ["AccountView", "OrderView", "SlotView"]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class OrderView:
     client_order_id: str
@@ -32,6 +34,7 @@ class OrderView:
     deadline: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class SlotView:
     slot: int
@@ -53,6 +56,7 @@ class SlotView:
     desync_reason: str
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class AccountView:
     version: int

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
+from pink.kernel.frozen import direct_init
 from pink.kernel.messages import (
     ZERO,
     Action,
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PolicySnapshot:
     """What the policy sees in one cycle; immutable and versioned.
@@ -64,6 +66,7 @@ class PolicySnapshot:
     working_orders: tuple[OrderView, ...] = ()
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What a decision engine wants for one slot.

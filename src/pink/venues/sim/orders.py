@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pink.errors import ConfigError
+from pink.kernel.frozen import direct_init
 from pink.kernel.messages import (
     ZERO,
     CancelRejected,
@@ -58,6 +59,7 @@ CODES: dict[str, str] = {
 }
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
     """Fee rates (fractions of notional); BingX defaults 0.02 % / 0.05 %."""
@@ -71,6 +73,7 @@ class FeeSchedule:
             raise ConfigError("fee rates must be >= 0")
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class NewOrder:
     client_order_id: str
@@ -124,6 +127,7 @@ class EngineOrder:
         return self.status in LIVE
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class EngineFill:
     fill_id: str
