@@ -107,3 +107,17 @@ def test_every_frozen_kernel_message_and_view_uses_direct_init() -> None:
         for obj in vars(module).values():
             if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__dataclass_params__.frozen:
                 assert "_set_" in " ".join(obj.__init__.__code__.co_names), obj.__name__
+
+
+def test_intent_stamped_changes_only_the_identity() -> None:
+    intent = messages.Intent(
+        messages.Action.ENTER, 3, "", "", asset="BTC-USDT", side=messages.Side.SHORT, quantity=Decimal("0.5"),
+        leverage=4, order_type=messages.OrderType.LIMIT, limit_price=Decimal("100.5"),
+        reference_price=Decimal("100"), time_in_force=messages.TimeInForce.POST_ONLY,
+        exit_legs=(Decimal("0.25"), Decimal("0.75")), close_all=True, reason="why",
+        metadata=messages.PolicyMetadata(confidence=0.5, tags={"k": "v"}),
+    )  # fmt: skip
+    stamped = intent.stamped("t1", "i1", "d1")
+    assert stamped == dataclasses.replace(intent, trade_id="t1", intent_id="i1", decision_id="d1")
+    # stamped() lists the fields by hand: a new field must be added there (and set above)
+    assert len(dataclasses.fields(messages.Intent)) == 17

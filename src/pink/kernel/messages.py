@@ -176,6 +176,14 @@ class Intent:
     reason: str = ""
     metadata: PolicyMetadata = field(default_factory=PolicyMetadata)
 
+    def stamped(self, trade_id: str, intent_id: str, decision_id: str) -> Intent:
+        """This intent with its identity filled in (``dataclasses.replace``, without its cost)."""
+        return Intent(
+            self.action, self.slot, trade_id, intent_id, decision_id, self.asset, self.side,
+            self.quantity, self.leverage, self.order_type, self.limit_price, self.reference_price,
+            self.time_in_force, self.exit_legs, self.close_all, self.reason, self.metadata,
+        )  # fmt: skip
+
 
 @direct_init
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pink.errors import ClosedError
@@ -477,11 +477,8 @@ class Runtime:
             elif 0 <= intent.slot < len(self.slots):
                 trade_id = self._refresh_slot(intent.slot).trade_id if intent.slot in self._dirty else \
                     self.slots[intent.slot].trade_id
-        intent = replace(
-            intent,
-            trade_id=trade_id,
-            intent_id=intent.intent_id or self._ids.intent_id(),
-            decision_id=intent.decision_id or self._ids.decision_id(),
+        intent = intent.stamped(
+            trade_id, intent.intent_id or self._ids.intent_id(), intent.decision_id or self._ids.decision_id()
         )
         outcome = self._k.submit(intent, now)
         self._after(outcome)

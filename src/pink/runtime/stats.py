@@ -66,26 +66,29 @@ class RunStats:
         """Account for records; True when one of them was a settlement."""
         settled = False
         for r in records:
-            if isinstance(r, Settlement):
+            if type(r) is Settlement:  # records are final classes: exact types, cheapest first
                 settled = True
                 self.fees += r.fee
                 if r.kind is SettlementKind.FUNDING:
                     self.funding += r.amount
-                self.peak = max(self.peak, r.capital_after)
-                self.max_drawdown = max(self.max_drawdown, self.peak - r.capital_after)
-            elif isinstance(r, FillBooked):
+                capital = r.capital_after
+                if capital > self.peak:
+                    self.peak = capital
+                elif self.peak - capital > self.max_drawdown:
+                    self.max_drawdown = self.peak - capital
+            elif type(r) is FillBooked:
                 self.fills += 1
-            elif isinstance(r, TradeClosed):
+            elif type(r) is TradeClosed:
                 self.trades += 1
                 self.wins += r.net_pnl > 0
                 self.gross_pnl += r.gross_pnl
                 self.trade_fees += r.fees
                 self.last_trades = [*self.last_trades[-9:], r]
-            elif isinstance(r, IntentRecorded):
+            elif type(r) is IntentRecorded:
                 self.intents += 1
                 if r.status == "REFUSED":
                     self.refusals[r.reason] += 1
-            elif isinstance(r, ProtocolErrorRecorded):
+            elif type(r) is ProtocolErrorRecorded:
                 self.protocol_errors += 1
         return settled
 
