@@ -211,6 +211,15 @@ class JournaledKernel:
         outcome = self.kernel.set_control(snapshot, now)
         return self._record("ControlSnapshot", now, encode(snapshot), outcome) if outcome.changed else outcome
 
+    def flatten_handled(self) -> int | None:
+        """The last operator flatten (``flatten_seq``) carried out on this journal, if any."""
+        value = self.journal.meta("flatten_seq")
+        return None if value is None else int(value)
+
+    def record_flatten(self, seq: int) -> None:
+        """Remember that flatten ``seq`` was carried out (committed with the current batch)."""
+        self.journal.set_meta("flatten_seq", str(seq))
+
     def batch(self) -> Any:
         """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`)."""
         return self.journal.batch()

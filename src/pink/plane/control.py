@@ -8,10 +8,12 @@ rename), mode 0600, and only by its owner.
 
 Flatten is a command, not a state: ``pink control flatten`` increments
 ``flatten_seq`` (and pauses entries, so the policy does not re-open at
-once). The runtime remembers the last ``flatten_seq`` it acted on; when the
-current one is higher it exits every open slot (close_all) and cancels
-working entries, then journals the sequence it handled. Replaying the
-journal therefore never flattens twice.
+once). The runtime keeps, in its journal, the last ``flatten_seq`` it
+carried out; when the current one is higher (also at start: a flatten asked
+for while nothing ran is carried out then, before the first policy cycle) it
+exits every open slot (close_all) and cancels working entries, and once every
+slot is idle it journals the sequence. A restart therefore never flattens
+twice, and one killed mid-flatten finishes it.
 
 :class:`ControlReader` caches by version: each ``current()`` is one
 ``os.stat``; the file is parsed only when (mtime_ns, size, inode) changed

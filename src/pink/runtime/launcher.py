@@ -173,6 +173,7 @@ class Launcher:
             projection=self.projection,
             control=self.control,
             quotes=self._quote_source(),
+            flatten_log=self.kernel,
         )
         relay.attach(self.runtime.sink)
         self.reconcile = await self.runtime.start()

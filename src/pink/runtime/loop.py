@@ -45,6 +45,7 @@ from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
 from pink.runtime.ports_ext import (
     ControlSource,
+    FlattenLog,
     KernelOps,
     KernelViews,
     NullControl,
@@ -93,7 +94,7 @@ class _Control:
 
 @dataclass(frozen=True, slots=True)
 class _Flatten:
-    pass
+    seq: int | None = None  # the control file's flatten_seq (None: asked in-process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class Runtime:
         control: ControlSource | None = None,
         quotes: Callable[[str], Quote | None] | None = None,
         ids: IdFactory | None = None,
+        flatten_log: FlattenLog | None = None,
     ) -> None:
         self.cfg = config or LoopConfig()
         self._k = kernel
@@ -171,6 +173,8 @@ class Runtime:
         self._intake_on = True
         self._accept_events = True
         self._flatten_armed = False
+        self._flatten_log = flatten_log
+        self._flatten_doing: int | None = None  # the flatten_seq being carried out
         self._control_version = -1
         self._flatten_seq = 0
         self._cycle_limit: int | None = None
@@ -233,10 +237,19 @@ class Runtime:
         ctrl = self._control.current()
         self._control_version = ctrl.snapshot.version
         self._flatten_seq = ctrl.flatten_seq
+        log_ = self._flatten_log
+        handled = await self.ask(log_.flatten_handled) if log_ is not None else None
         self._put(_Control(ctrl.snapshot))
         since = self.clock.now_ns() - int(self.cfg.reconcile_lookback_s * _NS)
         report = await self.reconciler.full(self._v, since, len(self.slots))
         await self.quiesce()
+        if handled is not None and ctrl.flatten_seq > handled:
+            # asked for while nothing ran: carry it out now, after reconciliation, before any cycle
+            log.warning("flatten #%d was asked for while the runtime was down: flattening now", ctrl.flatten_seq)
+            self._put(_Flatten(ctrl.flatten_seq))
+            await self.quiesce()
+        elif log_ is not None and handled != ctrl.flatten_seq:
+            await self.ask(lambda: log_.record_flatten(ctrl.flatten_seq))  # this journal's baseline
         # publish the whole state once, so readers never wait for the first change
         self.account = self._v.account_view()
         self._plane.write_account(self.account)
@@ -364,6 +377,8 @@ class Runtime:
             self._after(self._k.set_control(item.snapshot, now))
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
+            if item.seq is not None:
+                self._flatten_doing = item.seq
             self._run_flatten(now)
         else:
             self._after(self._k.apply(item, now))
@@ -489,6 +504,9 @@ class Runtime:
         pending = flatten_intents(self.slots)
         if not pending and all(s.state in ("IDLE", "DESYNC") for s in self.slots):
             self._flatten_armed = False
+            if self._flatten_doing is not None and self._flatten_log is not None:
+                self._flatten_log.record_flatten(self._flatten_doing)  # journaled with this batch
+            self._flatten_doing = None
         for intent in pending:
             self.submit(intent, now)
 
@@ -552,7 +570,7 @@ class Runtime:
                 self._put(_Control(ctrl.snapshot))
             if ctrl.flatten_seq != self._flatten_seq:
                 self._flatten_seq = ctrl.flatten_seq
-                self._put(_Flatten())
+                self._put(_Flatten(ctrl.flatten_seq))
 
     def _spawn_bg(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

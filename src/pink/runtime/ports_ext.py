@@ -27,6 +27,7 @@ __all__ = [
     "ControlSource",
     "ControlState",
     "FixedControlState",
+    "FlattenLog",
     "KernelOps",
     "KernelViews",
     "NullControl",
@@ -108,6 +109,15 @@ class ControlSource(Protocol):
     """Operator switches, cached by version (F27); flatten is a command counter."""
 
     def current(self) -> ControlState: ...
+
+
+class FlattenLog(Protocol):
+    """Where the runtime keeps the last ``flatten_seq`` it carried out (the journal),
+    so that a flatten asked for while it was down is carried out when it starts."""
+
+    def flatten_handled(self) -> int | None: ...
+
+    def record_flatten(self, seq: int) -> None: ...
 
 
 @runtime_checkable
