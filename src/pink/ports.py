@@ -57,6 +57,11 @@ class Venue(Protocol):
 
     name: str
 
+    @property
+    def stream_connected(self) -> bool:
+        """Whether events can reach the sink now (health reports a venue whose stream is down)."""
+        ...
+
     async def start(self, sink: EventSink) -> None: ...
 
     async def close(self) -> None: ...

@@ -189,6 +189,11 @@ class RemoteSimVenue:
     def now(self) -> int:
         return self._now
 
+    @property
+    def stream_connected(self) -> bool:
+        """Events ride on the one loopback connection to the host."""
+        return self._sink is not None and self._writer is not None
+
     async def connect(self) -> RemoteSimVenue:
         self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self._port)
         await self._call("hello")

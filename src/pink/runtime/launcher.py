@@ -42,17 +42,6 @@ log = logging.getLogger(__name__)
 SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
 
 
-def _stream_connected(venue: object) -> bool:
-    """Whether the venue's event stream is up (an in-process simulator's always is)."""
-    if venue is None:
-        return False
-    stream = getattr(venue, "stream", None)
-    connected = getattr(stream, "connected", None)
-    if isinstance(connected, asyncio.Event):
-        return connected.is_set()
-    return True
-
-
 class SinkRelay:
     """The venue's sink before the runtime exists: buffers, then forwards."""
 
@@ -391,7 +380,7 @@ class Launcher:
             sinks=tuple(self.projection.health()) if self.projection is not None else (),
             venue=self.backends.get("venue", ""),
             venue_connected=self.venue is not None,
-            stream_connected=_stream_connected(self.venue),
+            stream_connected=self.venue is not None and self.venue.stream_connected,
             last_venue_event_age_ms=(time.time_ns() - rt.last_event_wall_ns) // 1_000_000
             if rt is not None and rt.last_event_wall_ns else None,
             queue_depths={"kernel": rt._q.qsize(), "in_flight": rt.executor.in_flight}

@@ -31,10 +31,12 @@ async def test_dropped_websocket_reconnects_and_gap_fills_missed_fills() -> None
         fill_part(st.server, cid, D("0.004"))
         await until(lambda: p.kernel.slot_view(0).entry_qty == D("0.004"), "partial on the stream")
         connects = st.venue.stream.connects
+        assert st.venue.stream_connected
         st.server.app[USER_STREAMS].drop_all()  # the socket dies without a close handshake
         fill_part(st.server, cid, D("0.006"))  # ... and the rest fills while it is down
         await until(lambda: p.slot() == "POSITION_OPEN", "missed fill recovered by the gap-fill")
         assert st.venue.stream.connects == connects + 1
+        assert st.venue.stream_connected  # what health reports
         assert p.kernel.slot_view(0).entry_qty == D("0.010")
         assert [f.last_qty for f in p.booked()] == [D("0.004"), D("0.006")]
         await p.submit(st.exit("t1", close_all=True))  # the new socket carries the exit

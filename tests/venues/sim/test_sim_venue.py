@@ -105,7 +105,9 @@ async def test_a_fill_may_arrive_after_the_cancel_request() -> None:
 
 async def test_reports_counters_leverage_and_close() -> None:
     venue = replay_venue()
+    assert not venue.stream_connected  # no sink yet
     await venue.start(lambda ev: None)
+    assert venue.stream_connected
     assert set(await venue.instruments()) == {"BTC-USDT", "ETH-USDT", "DOGE-USDT"}
     nf = await venue.query(QueryOrder("nope", BTC, "test"))
     assert nf.status is OrderStatus.NOT_FOUND and nf.cum_qty == 0
@@ -120,6 +122,7 @@ async def test_reports_counters_leverage_and_close() -> None:
     assert bal.balance == bal.available == D("10000")
     assert await venue.funding_since(0) == []
     await venue.close()
+    assert not venue.stream_connected
     await venue.close()  # idempotent
     with pytest.raises(ClosedError):
         await venue.balance()

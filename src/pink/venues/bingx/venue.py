@@ -106,6 +106,11 @@ class BingxVenue(Reports):
         self._closed = False
 
     @property
+    def stream_connected(self) -> bool:
+        """The user-data WebSocket is open (it reconnects by itself; health says when it is not)."""
+        return not self._closed and self.stream.connected.is_set()
+
+    @property
     def calls(self) -> Counter[str]:
         """REST requests made, per ``"METHOD path"``."""
         return self.http.calls

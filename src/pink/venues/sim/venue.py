@@ -97,6 +97,11 @@ class SimVenue:
     def now(self) -> int:
         return self.engine.now
 
+    @property
+    def stream_connected(self) -> bool:
+        """In-process: the stream is up from :meth:`start` until :meth:`close`."""
+        return self._sink is not None and not self._closed
+
     def _enter(self, method: str) -> None:
         if self._closed:
             raise ClosedError(f"sim venue ({method})")
