@@ -3,15 +3,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
-from pink.cli.plane_cmd import register
+from pink.cli.plane_cmd import _slots_table, register
 from pink.plane.control import ControlReader
 from pink.plane.health import HealthReport, SinkHealth, write_health
-from pink.plane.shm import StatePlane
+from pink.plane.shm import PlaneReader, StatePlane
 
 from .helpers import account_view, slot_view
 
@@ -74,3 +77,28 @@ def test_control_commands(tmp_path: Path) -> None:
     state = ControlReader(tmp_path).current()
     assert state.snapshot.max_leverage == 7 and state.flatten_seq == 1
     assert state.snapshot.changed_by == "ann" and state.version == 3
+
+
+def test_status_fits_80_columns_and_shows_everything_from_130(tmp_path: Path) -> None:
+    plane = StatePlane.create(tmp_path, "paper", "rt1", 3)
+    busy = replace(
+        slot_view(0, 7), state="EXIT_CANCELING", trade_id="tmwubls44bk7", symbol="DOGE-USDT",
+        entry_qty=Decimal("18740"), remaining_qty=Decimal("9370"), entry_vwap=Decimal("3000.6312"),
+        realized_pnl=Decimal("-1234.5637"), fees=Decimal("11.3093"), working_order="tmwubls44bk7-x1a2",
+    )  # fmt: skip
+    plane.write_slot(busy)
+    reader = PlaneReader.open(tmp_path)
+    try:
+        for width in (80, 130):
+            console = Console(width=width, record=True, color_system=None)
+            console.print(_slots_table(reader, width))
+            text = console.export_text()
+            assert "…" not in text, text  # nothing cut
+            assert "exit canceling" in text and "-1,234.5637" in text and "3,000.6312" in text
+            if width == 80:
+                assert "x1a2" in text and "tmwubls44bk7" not in text  # the order by its suffix
+            else:
+                assert "tmwubls44bk7-x1a2" in text and "9,370" in text
+    finally:
+        reader.close()
+        plane.close()

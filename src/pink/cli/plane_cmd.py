@@ -53,33 +53,37 @@ _STATE_SHORT = {
 }
 
 
-def _slots_table(reader: PlaneReader) -> Table:
+WIDE = 130  # from this many columns the slots table shows trade ids and open quantities
+
+
+def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
+    """One row per slot; narrower than :data:`WIDE` columns it leaves out the trade id
+    and the open quantity and shows the working order by its suffix (``e1``, ``x0a1``)."""
+    wide = width >= WIDE
     table = Table(
         title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        show_edge=wide,
+        padding=(0, 1) if wide else (0, 0),  # narrow: the column separator is the only space
     )
-    for col, right in (
-        ("#", True),
-        ("state", False),
-        ("trade", False),
-        ("symbol", False),
-        ("side", False),
-        ("qty", True),
-        ("open", True),
-        ("vwap", True),
-        ("pnl", True),
-        ("fees", True),
-        ("working order", False),
-    ):
+    columns = [("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False),
+               ("qty", True), ("open", True), ("vwap", True), ("pnl", True), ("fees", True),
+               ("working order", False)]
+    if not wide:
+        columns = [(c, r) for c, r in columns if c not in ("trade", "open")]
+        columns[2] = ("sym", False)
+        columns[-1] = ("order", False)
+    for col, right in columns:
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     desync: list[str] = []
     for i in reader.slots:
         v = reader.read_slot(i)
         if v is None or (v.state == "IDLE" and not v.trade_id):
-            table.add_row(str(i), "idle" if v else "-", *[""] * 9)
+            table.add_row(str(i), "idle" if v else "-", *[""] * (len(columns) - 2))
             continue
-        table.add_row(
+        order = v.working_order or "-"
+        cells = [
             str(i),
             _STATE_SHORT.get(v.state, v.state),
             v.trade_id,
@@ -90,8 +94,12 @@ def _slots_table(reader: PlaneReader) -> Table:
             _num(v.entry_vwap),
             _num(v.realized_pnl),
             _num(v.fees),
-            v.working_order or "-",
-        )
+            order,
+        ]
+        if not wide:
+            del cells[6], cells[2]  # open, trade
+            cells[-1] = order.removeprefix(f"{v.trade_id}-")
+        table.add_row(*cells)
         if v.desync_reason:
             desync.append(f"slot {i}: {v.desync_reason}")
     if desync:
@@ -156,7 +164,7 @@ def _health_table(report: HealthReport | None) -> Table:
     return table
 
 
-def _status_view(reader: PlaneReader, data_dir: Path) -> Group:
+def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Group:
     control = ControlReader(data_dir).current().snapshot
     switches = (
         f"control v{control.version}: pause_entries={control.pause_entries} "
@@ -169,7 +177,7 @@ def _status_view(reader: PlaneReader, data_dir: Path) -> Group:
     except CodecError as exc:
         report = None
         switches += f"\nhealth.json unreadable: {exc}"
-    return Group(_slots_table(reader), _account_table(reader), switches, _health_table(report))
+    return Group(_slots_table(reader, width), _account_table(reader), switches, _health_table(report))
 
 
 def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "--watch")) -> None:
@@ -182,12 +190,12 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
         raise typer.Exit(2) from None
     try:
         if not watch:
-            console.print(_status_view(reader, data_dir))
+            console.print(_status_view(reader, data_dir, console.width))
             return
-        with Live(_status_view(reader, data_dir), console=console, auto_refresh=False) as live:
+        with Live(_status_view(reader, data_dir, console.width), console=console, auto_refresh=False) as live:
             while True:
                 reader.wait_for_change(1.0)  # refresh on change, or each second for health
-                live.update(_status_view(reader, data_dir), refresh=True)
+                live.update(_status_view(reader, data_dir, console.width), refresh=True)
     except PlaneGoneError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
