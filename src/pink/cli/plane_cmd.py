@@ -8,7 +8,6 @@ default ``$PINK_DATA_DIR`` or ``./data``): the state plane through
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from pink.errors import CodecError, ConfigError
 from pink.plane.control import ControlReader, ControlWriter
 from pink.plane.health import HealthReport, read_health
 from pink.plane.shm import PlaneGoneError, PlaneReader
+from pink.runtime.view import STATE_LABELS, WIDE, num
 
 __all__ = ["register"]
 
@@ -32,28 +32,6 @@ DataDir = Annotated[
 By = Annotated[str, typer.Option("--by", help="who makes the change (default: your login)")]
 Note = Annotated[str, typer.Option("--note", help="why")]
 DEFAULT_DIR = Path("data")
-
-
-def _num(value: Decimal, places: int = 4) -> str:
-    """A Decimal for a person: at most ``places`` decimals, no exponent (the ledger keeps exact values)."""
-    text = f"{value.quantize(Decimal(1).scaleb(-places)):,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-_STATE_SHORT = {
-    "IDLE": "idle",
-    "ENTRY_PENDING": "entry sent",
-    "ENTRY_WORKING": "entry working",
-    "ENTRY_CANCELING": "entry canceling",
-    "POSITION_OPEN": "open",
-    "EXIT_PENDING": "exit sent",
-    "EXIT_WORKING": "exit working",
-    "EXIT_CANCELING": "exit canceling",
-    "DESYNC": "DESYNC",
-}
-
-
-WIDE = 130  # from this many columns the slots table shows trade ids and open quantities
 
 
 def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
@@ -85,15 +63,15 @@ def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
         order = v.working_order or "-"
         cells = [
             str(i),
-            _STATE_SHORT.get(v.state, v.state),
+            STATE_LABELS.get(v.state, v.state),
             v.trade_id,
             v.symbol.removesuffix("-USDT"),
             v.side.value.lower() if v.side else "",
-            _num(v.entry_qty),
-            _num(v.remaining_qty),
-            _num(v.entry_vwap),
-            _num(v.realized_pnl),
-            _num(v.fees),
+            num(v.entry_qty),
+            num(v.remaining_qty),
+            num(v.entry_vwap),
+            num(v.realized_pnl),
+            num(v.fees),
             order,
         ]
         if not wide:
@@ -116,12 +94,12 @@ def _account_table(reader: PlaneReader) -> Table:
         table.add_row("(not written yet)", *[""] * 6)
     else:
         table.add_row(
-            _num(a.capital),
-            _num(a.initial_capital),
-            _num(a.gross_pnl),
-            _num(a.fees),
-            _num(a.funding),
-            _num(a.net_pnl),
+            num(a.capital),
+            num(a.initial_capital),
+            num(a.gross_pnl),
+            num(a.fees),
+            num(a.funding),
+            num(a.net_pnl),
             str(a.seq),
         )
     return table

@@ -227,6 +227,11 @@ class Runtime:
         self._wake.set()
         return await fut
 
+    async def read_working_orders(self) -> list[OrderView]:
+        """The kernel's working orders now (read on the owner task)."""
+        orders: list[OrderView] = await self.ask(self._v.working_orders)
+        return orders
+
     # ------------------------------------------------------------------- life
 
     async def start(self) -> ReconcileReport:

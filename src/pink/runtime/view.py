@@ -1,7 +1,8 @@
 """A live terminal view of a runtime (rich) and the end-of-run summary.
 
 The view reads the runtime's cached views (refreshed by the owner task for
-the touched slot only); it never calls the kernel. It refreshes on a wall
+the touched slots only) and asks the owner task for the working orders; it
+never calls the kernel itself. It refreshes on a wall
 clock timer a few times per second, whatever the speed of the run.
 """
 
@@ -11,52 +12,85 @@ import asyncio
 import contextlib
 from decimal import Decimal
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from pink.kernel.views import OrderView
 from pink.runtime.loop import Runtime
 from pink.runtime.stats import Summary
 
-__all__ = ["LiveView", "render", "summary_table"]
+__all__ = ["STATE_LABELS", "LiveView", "num", "render", "summary_table"]
+
+
+WIDE = 130  # from this many columns the tables show trade ids and full order ids
+
+STATE_LABELS = {
+    "IDLE": "idle",
+    "ENTRY_PENDING": "entry sent",
+    "ENTRY_WORKING": "entry working",
+    "ENTRY_CANCELING": "entry canceling",
+    "POSITION_OPEN": "open",
+    "EXIT_PENDING": "exit sent",
+    "EXIT_WORKING": "exit working",
+    "EXIT_CANCELING": "exit canceling",
+    "DESYNC": "DESYNC",
+}
+
+
+def num(value: Decimal, places: int = 4) -> str:
+    """A Decimal for a person: at most ``places`` decimals, no exponent (the ledger keeps exact values)."""
+    text = f"{value.quantize(Decimal(1).scaleb(-places)):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _money(x: Decimal) -> str:
     return f"{x:,.4f}"
 
 
-def render(rt: Runtime) -> Group:
-    """One frame: slots, working orders, account."""
-    slots = Table(title="slots", expand=True)
-    for col in ("#", "state", "trade", "symbol", "side", "remaining", "entry vwap", "legs",
-                "realized", "fees"):
-        slots.add_column(col)
-    for s in rt.slots:
-        slots.add_row(
-            str(s.slot), s.state, s.trade_id, s.symbol, s.side.value if s.side else "",
-            str(s.remaining_qty), str(s.entry_vwap) if s.entry_vwap else "", str(s.legs_done),
-            _money(s.realized_pnl), _money(s.fees),
-        )
-    orders = Table(title="working orders", expand=True)
-    for col in ("client order id", "slot", "role", "side", "type", "qty", "price", "filled",
-                "state"):
-        orders.add_column(col)
-    for o in rt.working[:12]:
-        orders.add_row(
-            o.client_order_id, str(o.slot), f"{o.role}{o.leg if o.role == 'EXIT' else ''}",
-            o.side.value, o.order_type.value, str(o.quantity), str(o.limit_price or ""),
-            str(o.filled_qty), o.state,
-        )
+def _table(title: str, columns: list[tuple[str, bool]], wide: bool) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=wide,
+                  padding=(0, 1) if wide else (0, 0))  # narrow: the column separator is the only space
+    for col, right in columns:
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
+    return table
+
+
+def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WIDE) -> Group:
+    """One frame: account, slots, working orders (``working``: fresh from the owner task;
+    else the runtime's copy from its last cycle). Fits 80 columns; from :data:`WIDE`
+    columns it adds trade ids and full order ids."""
+    wide = width >= WIDE
     a, st = rt.account, rt.stats
-    acct = Table(title="account", expand=True)
-    for col in ("cycle", "capital", "realized (gross)", "fees", "funding", "net", "trades",
-                "fills", "max drawdown"):
-        acct.add_column(col)
-    acct.add_row(
-        str(st.cycles), _money(a.capital), _money(a.gross_pnl), _money(a.fees),
-        _money(a.funding), _money(a.net_pnl), str(st.trades), str(st.fills),
-        _money(st.max_drawdown),
-    )
+    acct = _table("account", [("cycle", True), ("capital", True), ("gross", True), ("fees", True),
+                              ("funding", True), ("net", True), ("trades", True), ("fills", True),
+                              ("max dd", True)], wide)
+    acct.add_row(str(st.cycles), num(a.capital), num(a.gross_pnl), num(a.fees), num(a.funding),
+                 num(a.net_pnl), str(st.trades), str(st.fills), num(st.max_drawdown))
+    slot_cols = [("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False),
+                 ("remaining", True), ("entry vwap", True), ("legs", True), ("realized", True), ("fees", True)]
+    if not wide:
+        slot_cols = [c for c in slot_cols if c[0] != "trade"]
+    slots = _table("slots", slot_cols, wide)
+    for s in rt.slots:
+        if s.state == "IDLE" and not s.trade_id:
+            slots.add_row(str(s.slot), "idle", *[""] * (len(slot_cols) - 2))
+            continue
+        cells = [str(s.slot), STATE_LABELS.get(s.state, s.state), s.trade_id, s.symbol.removesuffix("-USDT"),
+                 s.side.value.lower() if s.side else "", num(s.remaining_qty),
+                 num(s.entry_vwap) if s.entry_vwap else "", str(s.legs_done), num(s.realized_pnl), num(s.fees)]
+        if not wide:
+            del cells[2]
+        slots.add_row(*cells)
+    orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
+                                       ("type", False), ("qty", True), ("price", True), ("filled", True),
+                                       ("state", False)], wide)
+    for o in (rt.working if working is None else working)[:12]:
+        cid = o.client_order_id if wide else o.client_order_id.removeprefix(f"{o.trade_id}-")
+        orders.add_row(cid, str(o.slot), f"{o.role.lower()}{o.leg if o.role == 'EXIT' else ''}",
+                       o.side.value.lower(), o.order_type.value.lower(), num(o.quantity),
+                       num(o.limit_price) if o.limit_price else "", num(o.filled_qty), o.state.lower())
     return Group(acct, slots, orders)
 
 
@@ -92,17 +126,23 @@ class LiveView:
         self._period = period_s
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
+        self._working: list[OrderView] | None = None
+
+    def _frame(self) -> Group:
+        return render(self._rt, self._working, self._console.width)
 
     def start(self) -> None:
-        self._live = Live(render(self._rt), console=self._console, auto_refresh=False)
+        self._live = Live(self._frame(), console=self._console, auto_refresh=False)
         self._live.start()
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._period)
+            with contextlib.suppress(TimeoutError):  # a busy owner: show the last ones
+                self._working = await asyncio.wait_for(self._rt.read_working_orders(), self._period)
             if self._live is not None:
-                self._live.update(render(self._rt), refresh=True)
+                self._live.update(self._frame(), refresh=True)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -111,6 +151,6 @@ class LiveView:
                 await self._task
             self._task = None
         if self._live is not None:
-            self._live.update(render(self._rt), refresh=True)
+            self._live.update(self._frame(), refresh=True)
             self._live.stop()
             self._live = None
