@@ -100,7 +100,7 @@ async def test_ledger_gets_records_only_after_the_journal_committed_them(tmp_pat
         async with launcher:
             assert launcher.runtime is not None
             sink = _JournalFirstLedger(tmp_path / "journal.sqlite")
-            launcher.runtime._ledger = sink
+            launcher.runtime.outputs.ledger = sink
             await launcher.run(cycles=20)
             sink.db.close()
         assert sink.puts > 20

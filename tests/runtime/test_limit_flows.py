@@ -59,7 +59,7 @@ async def test_e25_partial_then_full_fills_arrive_asynchronously() -> None:
         return []
 
     async with sim_runtime(venue, decision=Scripted(script)) as (rt, _v, k):
-        rt._ledger = rec
+        rt.outputs.ledger = rec
         for _ in range(600):
             await rt.run(cycles=1)
             if k.slot_view(0).state == "POSITION_OPEN":

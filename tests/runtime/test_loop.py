@@ -107,7 +107,7 @@ async def test_e11_f28_policy_metadata_reaches_the_records_unchanged() -> None:
             seen.extend(records)  # type: ignore[call-overload]
 
     async with sim_runtime(decision=dec) as (rt, _v, _k):
-        rt._ledger = Ledger()  # a recording sink in place of the outbox
+        rt.outputs.ledger = Ledger()  # a recording sink in place of the outbox
         await rt.run(cycles=3)
     intents = [r for r in seen if type(r).__name__ == "IntentRecorded"]
     assert intents and intents[0].intent.metadata == meta

@@ -30,8 +30,8 @@ async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Pa
     async with Launcher(cfg) as launcher:
         rt = launcher.runtime
         assert rt is not None and launcher.kernel is not None
-        tee = Tee(rt._ledger)
-        rt._ledger = tee
+        tee = Tee(rt.outputs.ledger)
+        rt.outputs.ledger = tee
         await launcher.run(cycles=3000)
         assert rt.stats.trades > 200
         ControlWriter(tmp_path).apply("flatten", by="test", note="end of run")  # + pause

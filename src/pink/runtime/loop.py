@@ -3,10 +3,9 @@
 Venue events (from the venue's sink), timers (``kernel.tick``), policy
 cycles and operator commands (control changes, flatten) all go through ONE
 ``asyncio.Queue``, consumed by one task: the only code that calls the
-kernel. Effects go to an :class:`EffectExecutor`; records go to the ledger
-outbox; the touched slot's view (only that one, E19) goes to the state
-plane and the projection once per batch, after its journal commit; the
-account view goes there after settlements.
+kernel. What its outcomes produce (effects, records, views) goes through
+:class:`~pink.runtime.outputs.Outputs`, handed over after each batch's
+journal commit.
 
 A scheduler task decides *when*: next policy cycle, the kernel's next
 deadline, the simulator's next due event, the slow reconciliation timer.
@@ -29,12 +28,9 @@ from pink.errors import ClosedError
 from pink.kernel.messages import (
     Action,
     ControlSnapshot,
-    Effect,
     Instrument,
     Intent,
-    IntentRecorded,
     Outcome,
-    SlotChanged,
     VenueEvent,
 )
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -43,6 +39,7 @@ from pink.ports import Clock, Quote, Venue
 from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
+from pink.runtime.outputs import Outputs
 from pink.runtime.ports_ext import (
     ControlSource,
     FlattenLog,
@@ -140,11 +137,7 @@ class Runtime:
         self._decision = decision
         self._intents = intents
         self.instruments = dict(instruments)
-        self._ledger = ledger or NullRecordSink()
-        self._plane = plane or NullStateSink()
-        self._projection = projection or NullProjection()
         self._control = control or NullControl()
-        self._project_events = not isinstance(self._projection, NullProjection)
         self._quotes = quotes or (lambda _s: None)
         self._ids = ids or IdFactory()
         self._q: asyncio.Queue[_Item] = asyncio.Queue()
@@ -158,10 +151,14 @@ class Runtime:
             call_timeout_s=self.cfg.call_timeout_s,
         )
         self.stats = RunStats(initial_capital)
-        self.slots: list[SlotView] = [views.slot_view(i) for i in range(slots)]
-        self.account: AccountView = views.account_view()
-        self.working: list[OrderView] = list(views.working_orders())  # as of the last cycle
-        self._working_dirty = False
+        journal: Any = getattr(kernel, "journal", None)  # a JournaledKernel's: ledger rows carry its position
+        self.outputs = Outputs(
+            views, slots, self.stats,
+            ledger=ledger or NullRecordSink(),
+            plane=plane or NullStateSink(),
+            projection=projection or NullProjection(),
+            journal_position=(lambda: None) if journal is None else (lambda: journal.seq),
+        )  # fmt: skip
         self.steps: list[str] = []  # close steps, in order (F21)
         self.reconciler = Reconciler(venue, self._put, self.ask)
         self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
@@ -180,18 +177,25 @@ class Runtime:
         self._cycle_limit: int | None = None
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
-        self._effects: list[tuple[Effect, ...]] = []
-        self._dirty: set[int] = set()  # slots whose view is stale (rebuilt once per batch)
-        self._account_dirty = False
-        self._changed: set[int] = set()  # slots whose new view is not yet published
-        self._account_changed = False
-        self._journal: Any = getattr(kernel, "journal", None)
-        self._ledger_out: list[tuple[tuple[Any, ...], int | None]] = []  # handed over after the commit
         self._fatal: BaseException | None = None
         self._closed = False
         self.events_dropped = 0
         self.policy_errors = 0
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
+
+    @property
+    def slots(self) -> list[SlotView]:
+        """The slots' views as of the last batch (or the last read of a touched slot)."""
+        return self.outputs.slots
+
+    @property
+    def account(self) -> AccountView:
+        return self.outputs.account
+
+    @property
+    def working(self) -> list[OrderView]:
+        """The working orders as the policy saw them at its last cycle."""
+        return self.outputs.working
 
     # ------------------------------------------------------------------ inputs
 
@@ -255,14 +259,7 @@ class Runtime:
             await self.quiesce()
         elif log_ is not None and handled != ctrl.flatten_seq:
             await self.ask(lambda: log_.record_flatten(ctrl.flatten_seq))  # this journal's baseline
-        # publish the whole state once, so readers never wait for the first change
-        self.account = self._v.account_view()
-        self._plane.write_account(self.account)
-        self._projection.put_account(self.account)
-        for i in range(len(self.slots)):
-            self.slots[i] = self._v.slot_view(i)
-            self._plane.write_slot(self.slots[i])
-            self._projection.put_slot(self.slots[i])
+        await self.ask(self.outputs.publish_all)  # readers never wait for the first change
         return report
 
     async def run(self, cycles: int | None = None) -> None:
@@ -348,15 +345,7 @@ class Runtime:
                     for item in items:
                         self._handle(item)
                 self._deadline = self._v.next_deadline()
-                self._publish()
-                # journal first: the ledger gets a batch's records only once the batch is committed
-                # (a kill before the commit must not leave ledger rows the journal never had)
-                rows, self._ledger_out = self._ledger_out, []
-                for records, position in rows:
-                    self._ledger.put(records, position)
-                effects, self._effects = self._effects, []
-                for group in effects:
-                    self.executor.submit(group)
+                self.outputs.hand_over(self.executor.submit)  # journal first: after the commit
             except BaseException as exc:
                 self._fatal = exc
                 self._done.set()
@@ -377,80 +366,16 @@ class Runtime:
         elif isinstance(item, _Cycle):
             self._cycle(item.n, now)
         elif isinstance(item, _Tick):
-            self._after(self._k.tick(now))
+            self.outputs.route(self._k.tick(now))
         elif isinstance(item, _Control):
-            self._after(self._k.set_control(item.snapshot, now))
+            self.outputs.route(self._k.set_control(item.snapshot, now))
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
             if item.seq is not None:
                 self._flatten_doing = item.seq
             self._run_flatten(now)
         else:
-            self._after(self._k.apply(item, now))
-
-    def _after(self, outcome: Outcome) -> None:
-        """Route one outcome: effects and records now; views once per batch (:meth:`_publish`)."""
-        if outcome.effects:
-            self._effects.append(outcome.effects)
-        self.stats.statuses[outcome.status.value] += 1
-        if outcome.slot >= 0:
-            self._dirty.add(outcome.slot)
-        records = outcome.records
-        if not records:
-            return
-        self._ledger_out.append((records, self._journal_position()))
-        project = self._project_events
-        for r in records:
-            t = type(r)
-            if t is SlotChanged:
-                self._dirty.add(r.slot)  # type: ignore[union-attr]
-            elif t is IntentRecorded:
-                self._plane.push_intent(r)  # type: ignore[arg-type]
-            if project:
-                self._projection.put_event(r)
-        if self.stats.observe(records):
-            self._account_dirty = True
-
-    def _refresh(self) -> None:
-        """Rebuild the views of the slots touched since the last call (only those, E19)
-        and the account after a settlement; remember which changed, for :meth:`_publish`."""
-        if self._dirty:
-            self._working_dirty = True
-            dirty, self._dirty = self._dirty, set()
-            n = len(self.slots)
-            for i in dirty:
-                if 0 <= i < n:
-                    self._refresh_slot(i)
-        if self._account_dirty:
-            self._account_dirty = False
-            self.account = self._v.account_view()
-            self._account_changed = True
-
-    def _refresh_slot(self, i: int) -> SlotView:
-        self._dirty.discard(i)
-        self._working_dirty = True
-        view = self._v.slot_view(i)
-        if view.version != self.slots[i].version:
-            self.slots[i] = view
-            self._changed.add(i)
-        return view
-
-    def _publish(self) -> None:
-        """Write the changed views to the plane and the projection (once per batch,
-        after its journal commit: readers never see what the journal has not)."""
-        self._refresh()
-        for i in self._changed:
-            view = self.slots[i]
-            self._plane.write_slot(view)
-            self._projection.put_slot(view)
-        self._changed.clear()
-        if self._account_changed:
-            self._account_changed = False
-            self._plane.write_account(self.account)
-            self._projection.put_account(self.account)
-
-    def _journal_position(self) -> int | None:
-        return None if self._journal is None else self._journal.seq
+            self.outputs.route(self._k.apply(item, now))
 
     def _cycle(self, n: int, now: int) -> None:
         self.stats.cycles += 1
@@ -459,7 +384,7 @@ class Runtime:
             return
         if not self._policy_on:
             return
-        self._refresh()
+        self.outputs.refresh()
         snap = self.snapshot(n, now)
         try:
             decisions = list(self._decision.decide(snap))
@@ -474,18 +399,16 @@ class Runtime:
     def snapshot(self, n: int, now: int) -> PolicySnapshot:
         """A consistent, versioned snapshot (no await between it and the submits)."""
         quotes = {s: q for s in self.instruments if (q := self._quotes(s)) is not None}
-        if self._working_dirty:  # read once per cycle, not once per event
-            self.working = list(self._v.working_orders())
-            self._working_dirty = False
+        out = self.outputs
         return PolicySnapshot(
             cycle=n,
             ts=now,
             kernel_version=self._v.version,
-            slots=tuple(self.slots),
-            account=self.account,
+            slots=tuple(out.slots),
+            account=out.account,
             quotes=quotes,
             instruments=self.instruments,
-            working_orders=tuple(self.working),
+            working_orders=tuple(out.working_orders()),  # read once per cycle, not once per event
         )
 
     def submit(self, intent: Intent, now: int) -> Outcome:
@@ -495,17 +418,16 @@ class Runtime:
             if intent.action is Action.ENTER:
                 trade_id = self._ids.trade_id()
             elif 0 <= intent.slot < len(self.slots):
-                trade_id = self._refresh_slot(intent.slot).trade_id if intent.slot in self._dirty else \
-                    self.slots[intent.slot].trade_id
+                trade_id = self.outputs.slot(intent.slot).trade_id
         intent = intent.stamped(
             trade_id, intent.intent_id or self._ids.intent_id(), intent.decision_id or self._ids.decision_id()
         )
         outcome = self._k.submit(intent, now)
-        self._after(outcome)
+        self.outputs.route(outcome)
         return outcome
 
     def _run_flatten(self, now: int) -> None:
-        self._refresh()
+        self.outputs.refresh()
         pending = flatten_intents(self.slots)
         if not pending and all(s.state in ("IDLE", "DESYNC") for s in self.slots):
             self._flatten_armed = False
