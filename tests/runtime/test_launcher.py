@@ -111,3 +111,19 @@ async def test_f25_fixtures_close_what_they_open(tmp_path: Path) -> None:
         await launcher.run(cycles=5)
     assert launcher.venue is not None and launcher.venue._closed  # type: ignore[attr-defined]
     assert launcher.kernel is not None and launcher.kernel.journal._db is None
+
+
+async def test_a_journal_refuses_a_run_with_other_slots_or_capital(tmp_path: Path) -> None:
+    """Its trades depend on both: a different value is named at start, and nothing is changed."""
+    async with Launcher(quiet(tmp_path, slots=2)) as launcher:
+        await launcher.run(cycles=20)
+        assert launcher.kernel is not None
+        before = launcher.kernel.journal.seq
+    for change, text in (({"slots": 3}, "slots = 2"),
+                         ({"slots": 2, "initial_capital": Decimal(500)}, "initial_capital = 10000")):
+        launcher = Launcher(quiet(tmp_path, **change))
+        with pytest.raises(StartupError, match=text):
+            await launcher.start()
+        await launcher.close()
+    async with Launcher(quiet(tmp_path, slots=2)) as launcher:  # the same values still start
+        assert launcher.kernel is not None and launcher.kernel.journal.seq >= before

@@ -49,7 +49,7 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         report = await launcher.close()
     rt = launcher.runtime
     if rt is not None:
-        console.print(summary_table(rt.stats.summary(), rt.account.capital, cfg.initial_capital))
+        console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.account.initial_capital))
         console.print(f"close: {' -> '.join(report.steps)}")
         if report.in_flight:
             console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")

@@ -241,6 +241,13 @@ class Launcher:
             raise StartupError(f"journal ({path})", f"the venue account is now in {mode} position mode, but the "
                                "journal's trades were made in the other mode; switch the account back or use a "
                                "new data dir")
+        made = jk.kernel.config  # what the journal was created with: its trades depend on it
+        for name, theirs, ours in (("slots", made.slots, kcfg.slots),
+                                   ("initial_capital", made.initial_capital, kcfg.initial_capital)):
+            if theirs != ours:
+                jk.close()
+                raise StartupError(f"journal ({path})", f"it was created with {name} = {theirs}, but this run "
+                                   f"asks for {ours}; run with {name} = {theirs} or use a new data dir")
         for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
             known = jk.journal.meta(key)
             if known is not None and known != value:
