@@ -154,3 +154,5 @@ class LiveView:
             self._live.update(self._frame(), refresh=True)
             self._live.stop()
             self._live = None
+            if not self._console.is_terminal:
+                self._console.line()  # a non-terminal Live leaves its one frame without a newline
