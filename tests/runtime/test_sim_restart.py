@@ -6,6 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+from pink.kernel import Action, Intent, OrderType, Side, TimeInForce
+from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
 
@@ -46,3 +48,43 @@ async def test_e26_restarted_paper_run_simulator_adopts_the_journals_capital_and
         await second.close()
     assert all(venue_pos.get(key) == qty for key, qty in exposure.items()), (venue_pos, dict(exposure))
     assert balance == capital
+
+
+class RestFarLimit:
+    """Slot 0: one LIMIT entry far under the market (it rests), nothing else."""
+
+    def __init__(self, send: bool) -> None:
+        self.send = send
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if not self.send or snap.slots[0].state != "IDLE":
+            return []
+        self.send = False
+        price = (snap.quotes["BTC-USDT"].bid * Decimal("0.8")).quantize(Decimal("0.1"))
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.010"),
+                         order_type=OrderType.LIMIT, limit_price=price, time_in_force=TimeInForce.GTC)]
+
+
+async def test_e26_restarted_paper_run_keeps_its_resting_limit_orders(tmp_path: Path) -> None:
+    """A working LIMIT is still on the restarted simulator's book: same ids, no DESYNC, cancellable."""
+    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=2, cycle_s=1.0, ledger="none", plane="none",
+                        control="none", view=False, seed=4)
+    async with Launcher(cfg, decision=RestFarLimit(True), intents=MarginSizer()) as first:
+        await first.run(cycles=5)
+        assert first.kernel is not None
+        before = first.kernel.kernel.working_orders()
+    assert [o.state for o in before] == ["WORKING"] and before[0].venue_order_id
+
+    async with Launcher(cfg, decision=RestFarLimit(False), intents=MarginSizer()) as second:
+        assert second.venue is not None and second.kernel is not None and second.runtime is not None
+        resting = await second.venue.open_orders()
+        assert [(r.client_order_id, r.venue_order_id) for r in resting] == \
+            [(before[0].client_order_id, before[0].venue_order_id)]
+        await second.run(cycles=120)  # well past the kernel's deadlines: its checks find the order
+        k = second.kernel.kernel
+        assert k.slot_view(0).state == "ENTRY_WORKING", k.slot_view(0)
+        trade_id = k.slot_view(0).trade_id
+        second.runtime.submit(Intent(Action.CANCEL, 0, trade_id, "cancel-1"), second.runtime.clock.now_ns())
+        await second.run(cycles=3)
+        assert k.slot_view(0).state == "IDLE"
+        assert await second.venue.open_orders() == []

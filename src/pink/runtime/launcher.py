@@ -133,11 +133,11 @@ class Launcher:
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
-        self._adopt_book_into_fresh_sim()
         if isinstance(self.clock, _PendingSimClock):
             last = self.kernel.journal.last_ts()
             self.clock = SimClock(max(self.clock.start, last + 1))
             await self._align_sim_venue(self.clock.now_ns())
+        self._adopt_book_into_fresh_sim()  # after the alignment: the book lives on from now
         assert isinstance(self.clock, (SimClock, WallClock))
         await self._start_ledger(data)
         self._start_plane(data)
@@ -221,8 +221,12 @@ class Launcher:
             v = k.slot_view(i)
             if v.side is not None and v.remaining_qty > 0:
                 positions.append((v.symbol, v.side, v.remaining_qty, v.entry_vwap))
-        self.venue.adopt_book(k.account_view().capital, positions)
-        log.info("simulator restarted from the journal's book: %d open positions", len(positions))
+        sides = {i: k.slot_view(i).side for i in range(len(k.slots))}
+        resting = [(o, side) for o in k.working_orders()
+                   if o.state == "WORKING" and (side := sides.get(o.slot)) is not None]
+        self.venue.adopt_book(k.account_view().capital, positions, resting)
+        log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
+                 len(positions), len(resting))
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg

@@ -349,6 +349,18 @@ class MatchingEngine:
             events.append(self._fill(o, o.remaining, o.price, True, self._now))
         return events
 
+    def rest(self, o: EngineOrder) -> None:
+        """Put a live LIMIT order on the book as it is (a restarted simulator's adopted orders)."""
+        if o.order_type is not OrderType.LIMIT or not o.live or o.price is None:
+            raise ValueError(f"only a live LIMIT order can rest, not {o.client_order_id} ({o.order_type}, {o.status})")
+        inst = self.instruments[o.symbol]
+        o.price_ticks = int(o.price / inst.tick)
+        self._orders[o.venue_order_id] = o
+        self._by_coid[o.client_order_id.lower()] = o
+        self._open[o.symbol][o.venue_order_id] = o
+        if o.venue_order_id.isdigit():
+            self._last_vid = max(self._last_vid, int(o.venue_order_id))
+
     # ------------------------------------------------------------ reports
 
     def order(self, *, client_order_id: str | None = None, venue_order_id: str | None = None) -> EngineOrder | None:

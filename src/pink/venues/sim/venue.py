@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -33,8 +34,10 @@ from pink.kernel.messages import (
     PositionReport,
     QueryOrder,
     Side,
+    TimeInForce,
     VenueEvent,
 )
+from pink.kernel.views import OrderView
 from pink.ports import EventSink, Quote
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.faults import FaultConfig, Faults
@@ -120,14 +123,23 @@ class SimVenue:
     async def close(self) -> None:
         self._closed = True
 
-    def adopt_book(self, capital: Decimal, positions: list[tuple[str, Side, Decimal, Decimal]]) -> None:
-        """Start this (fresh) simulator from a book restored elsewhere: wallet and positions.
+    def adopt_book(
+        self,
+        capital: Decimal,
+        positions: list[tuple[str, Side, Decimal, Decimal]],
+        resting: Sequence[tuple[OrderView, Side]] = (),
+    ) -> None:
+        """Start this (fresh) simulator from a book restored elsewhere: wallet, positions
+        and resting LIMIT orders.
 
         For paper trading: a restarted ``pink run --venue sim`` gets a new
-        in-process simulator, so the launcher hands it the capital and the open
-        positions (symbol, side, quantity, entry price) its journal restored;
-        the venue and the kernel then agree. Orders that were live are gone, as
-        after a venue outage; the kernel finds that out by querying them.
+        in-process simulator, so the launcher hands it the capital, the open
+        positions (symbol, side, quantity, entry price) and the acknowledged
+        LIMIT orders (with their position side) its journal restored; the venue
+        and the kernel then agree, and those orders keep their ids, their
+        filled part and their place on the book. Orders not yet acknowledged
+        are gone, as after a lost request; the kernel finds that out by
+        querying them.
         """
         acct = self.engine.account
         acct.initial, acct.realized, acct.fees, acct.funding = capital, ZERO, ZERO, ZERO
@@ -136,6 +148,18 @@ class SimVenue:
             pos = acct.position(symbol, side)
             pos.qty += qty
             pos.cost += qty * price
+        now = self.engine.now
+        for o, position_side in resting:
+            if o.order_type is not OrderType.LIMIT or o.limit_price is None or not o.venue_order_id:
+                continue
+            status = OrderStatus.PARTIALLY_FILLED if o.filled_qty > 0 else OrderStatus.NEW
+            opens = o.role == "ENTRY"
+            self.engine.rest(EngineOrder(
+                o.venue_order_id, o.client_order_id, o.symbol, o.side, position_side, OrderType.LIMIT,
+                TimeInForce.GTC, o.quantity, o.limit_price, o.filled_qty, o.limit_price, ZERO, status, now, now,
+                not opens, cum_notional=o.filled_qty * o.limit_price, opens=opens,
+                leverage=self.engine.leverage(o.symbol, position_side),
+            ))  # fmt: skip
 
     def next_due(self) -> int | None:
         """When the next scheduled event becomes due (None: nothing scheduled)."""
