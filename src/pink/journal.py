@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from pink.codec import decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError
 from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
@@ -47,7 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def snapshot_bytes(kernel: Kernel) -> bytes:
     """The kernel's snapshot as canonical bytes (sorted keys, no spaces)."""
-    return json.dumps(kernel.snapshot(), sort_keys=True, separators=(",", ":")).encode()
+    return msgspec.json.encode(kernel.snapshot(), order="sorted")
 
 
 class Journal:

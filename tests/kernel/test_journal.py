@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,6 +78,8 @@ def test_restore_from_journal_equals_live_state(
     jk.tick(now + 10**12)
     jk.set_control(ControlSnapshot(version=1, pause_entries=True, changed_by="test"), now + 2)
     live = snapshot_bytes(jk.kernel)
+    # canonical: the same bytes as the standard library's sorted, compact JSON of the snapshot
+    assert live == json.dumps(jk.kernel.snapshot(), sort_keys=True, separators=(",", ":")).encode()
     jk.journal.close()  # no final snapshot: restore must replay
     again = JournaledKernel.open(path, CFG, INSTRUMENTS)
     try:

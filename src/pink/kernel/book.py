@@ -129,9 +129,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def dump(record: Order | Trade | Account) -> dict[str, Any]:
     """A plain, deterministic dict of ``record`` (Decimals as strings)."""
-    return {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(record))
+    return {name: _plain(getattr(record, name)) for name in names}
 
 
 def _dec(value: str | None) -> Decimal | None:
