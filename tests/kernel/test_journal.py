@@ -14,7 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pink.journal import Journal, JournaledKernel, replay_records, snapshot_bytes
-from pink.kernel import Action, ControlSnapshot, Intent, KernelConfig, OrderFilled, PlaceOrder, Settlement, Side
+from pink.kernel import (
+    Action,
+    ControlSnapshot,
+    Intent,
+    Kernel,
+    KernelConfig,
+    OrderFilled,
+    OrderSide,
+    OrderType,
+    PlaceOrder,
+    Settlement,
+    Side,
+    TimeInForce,
+)
+from pink.kernel.book import Order, OrderPhase, dump
 from tests.kernel.harness import BTC, INSTRUMENTS
 
 CFG = KernelConfig(slots=3)
@@ -186,3 +200,30 @@ def test_journal_survives_sigkill_and_restores_a_consistent_kernel(tmp_path: Pat
         assert len(jk.kernel.used_trade_ids) >= 51
     finally:
         jk.close()
+
+
+def test_a_format_1_snapshot_with_full_retired_orders_still_restores(tmp_path: Path) -> None:
+    """Journals written before retired orders became compact rows (format 2) restore the same kernel."""
+    jk = JournaledKernel.open(tmp_path / "journal.sqlite", CFG, INSTRUMENTS)
+    now = 1
+    for n in range(3):
+        now = _trade(jk, n, n % 3, now, "101.0")
+    current = jk.kernel.snapshot()
+    assert current["format"] == 2 and len(current["retired"]) == 9
+    old = dict(current, format=1, retired=[
+        dump(Order(client_order_id=cid, slot=0, trade_id=trade_id, role="ENTRY", leg=0, attempt=1, symbol=BTC,
+                   side=OrderSide.BUY, order_type=OrderType.MARKET, time_in_force=TimeInForce.GTC,
+                   quantity=D(filled), limit_price=None, phase=OrderPhase.DONE, venue_order_id=vid,
+                   filled=D(filled), fill_ids=set(fill_ids)))
+        for cid, vid, trade_id, filled, fill_ids in current["retired"]
+    ])  # fmt: skip
+    restored = Kernel.restore(old)
+    assert restored.snapshot() == current
+    late = jk.kernel.apply(
+        OrderFilled("t0-e1", "v0", "late", D("0.1"), D("100.0"), D("0.6"), D("0"), "USDT", now), now
+    )
+    assert late.status.value == "QUARANTINED"  # more than the finished order ever filled
+    assert restored.apply(
+        OrderFilled("t0-e1", "v0", "late", D("0.1"), D("100.0"), D("0.6"), D("0"), "USDT", now), now
+    ).status is late.status  # recognised the same way after the restore
+    jk.close()

@@ -20,7 +20,17 @@ from pink.kernel.messages import (
     TimeInForce,
 )
 
-__all__ = ["Account", "Order", "OrderPhase", "Trade", "dump", "load_account", "load_order", "load_trade"]
+__all__ = [
+    "Account",
+    "Order",
+    "OrderPhase",
+    "RetiredOrder",
+    "Trade",
+    "dump",
+    "load_account",
+    "load_order",
+    "load_trade",
+]
 
 
 class OrderPhase:
@@ -61,6 +71,31 @@ class Order:
     @property
     def live(self) -> bool:
         return self.phase != OrderPhase.DONE
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredOrder:
+    """What the kernel keeps of a finished trade's order: enough to recognise its late events
+    (a duplicate fill, or a fill it never saw) and its venue id. Small, so that a snapshot
+    of the 2,000 kept is cheap."""
+
+    client_order_id: str
+    venue_order_id: str
+    trade_id: str
+    filled: Decimal
+    fill_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, o: Order) -> RetiredOrder:
+        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, frozenset(o.fill_ids))
+
+    def plain(self) -> list[Any]:
+        return [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled), sorted(self.fill_ids)]
+
+    @classmethod
+    def load(cls, row: list[Any]) -> RetiredOrder:
+        cid, vid, trade_id, filled, fill_ids = row
+        return cls(cid, vid, trade_id, Decimal(filled), frozenset(fill_ids))
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pink.kernel import events, fills
 from pink.kernel import snapshot as snapshots
-from pink.kernel.book import Order, OrderPhase, Trade
+from pink.kernel.book import Order, OrderPhase, RetiredOrder, Trade
 from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
@@ -113,7 +113,7 @@ class Kernel:
         self.slots = [Slot(i) for i in range(config.slots)]
         self.orders: dict[str, Order] = {}
         self.venue_ids: dict[str, str] = {}
-        self.retired: OrderedDict[str, Order] = OrderedDict()
+        self.retired: OrderedDict[str, RetiredOrder] = OrderedDict()
         self._vwap_quanta: dict[str, Decimal] = {}
         self.used_trade_ids: set[str] = set()
         self.account = fills.new_account(config.initial_capital)
@@ -410,7 +410,7 @@ class Kernel:
             for cid in trade.orders:
                 order = self.orders.pop(cid, None)
                 if order is not None:
-                    self.retired[cid] = order
+                    self.retired[cid] = RetiredOrder.of(order)
         while len(self.retired) > self.config.retired_orders:
             _cid, old = self.retired.popitem(last=False)
             self.venue_ids.pop(old.venue_order_id, None)

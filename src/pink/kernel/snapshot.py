@@ -11,7 +11,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pink.kernel.book import OrderPhase, dump, load_account, load_order, load_trade
+from pink.kernel.book import OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
 from pink.kernel.messages import ZERO, ControlSnapshot, Instrument
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: retired orders as compact rows (format 1, full orders, still restores)
 
 
 def slot_view(k: Kernel, index: int) -> SlotView:
@@ -135,7 +135,7 @@ def snapshot(k: Kernel) -> dict[str, Any]:
             for s in k.slots
         ],
         "orders": [dump(o) for o in k.orders.values()],
-        "retired": [dump(o) for o in k.retired.values()],
+        "retired": [o.plain() for o in k.retired.values()],
         "used_trade_ids": sorted(k.used_trade_ids),
         "account": dump(k.account),
         "version": k.version,
@@ -146,8 +146,9 @@ def snapshot(k: Kernel) -> dict[str, Any]:
 def restore(d: dict[str, Any]) -> Kernel:
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
-    if d.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}")
+    fmt = d.get("format")
+    if fmt not in (1, SNAPSHOT_FORMAT):
+        raise ValueError(f"snapshot format {fmt!r} is not 1 or {SNAPSHOT_FORMAT}")
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])
     instruments = {
@@ -181,12 +182,14 @@ def restore(d: dict[str, Any]) -> Kernel:
     for od in d["orders"]:
         o = load_order(od)
         k.orders[o.client_order_id] = o
-    for od in d["retired"]:
-        o = load_order(od)
-        k.retired[o.client_order_id] = o
-    for o in (*k.orders.values(), *k.retired.values()):
-        if o.venue_order_id:
-            k.venue_ids[o.venue_order_id] = o.client_order_id
+    for row in d["retired"]:
+        r = RetiredOrder.of(load_order(row)) if fmt == 1 else RetiredOrder.load(row)
+        k.retired[r.client_order_id] = r
+    for cid, vid in [(o.client_order_id, o.venue_order_id) for o in k.orders.values()] + [
+        (r.client_order_id, r.venue_order_id) for r in k.retired.values()
+    ]:
+        if vid:
+            k.venue_ids[vid] = cid
     k.used_trade_ids = set(d["used_trade_ids"])
     k.account = load_account(d["account"])
     k.version = d["version"]
