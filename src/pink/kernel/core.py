@@ -115,7 +115,9 @@ class Kernel:
         self.venue_ids: dict[str, str] = {}
         self.retired: OrderedDict[str, RetiredOrder] = OrderedDict()
         self._vwap_quanta: dict[str, Decimal] = {}
-        self.used_trade_ids: set[str] = set()
+        # every trade id ever used, in the order of use (a dict: the journal reproduces the order,
+        # so a snapshot needs no sort to be canonical)
+        self.used_trade_ids: dict[str, None] = {}
         self.account = fills.new_account(config.initial_capital)
         self.version = 0
         self.quarantined = 0
@@ -195,7 +197,7 @@ class Kernel:
             opened_ts=now,
             metadata=intent.metadata,
         )
-        self.used_trade_ids.add(intent.trade_id)
+        self.used_trade_ids[intent.trade_id] = None
         slot.trade = trade
         slot.queries = 0
         slot.desync_reason = ""

@@ -136,7 +136,7 @@ def snapshot(k: Kernel) -> dict[str, Any]:
         ],
         "orders": [dump(o) for o in k.orders.values()],
         "retired": [o.plain() for o in k.retired.values()],
-        "used_trade_ids": sorted(k.used_trade_ids),
+        "used_trade_ids": list(k.used_trade_ids),
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -190,7 +190,7 @@ def restore(d: dict[str, Any]) -> Kernel:
     ]:
         if vid:
             k.venue_ids[vid] = cid
-    k.used_trade_ids = set(d["used_trade_ids"])
+    k.used_trade_ids = dict.fromkeys(d["used_trade_ids"])
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
