@@ -7,10 +7,12 @@ snapshot is exact and byte-for-byte deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from pink.kernel.frozen import direct_init
 from pink.kernel.messages import (
     ZERO,
     OrderSide,
@@ -73,6 +75,7 @@ class Order:
         return self.phase != OrderPhase.DONE
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class RetiredOrder:
     """What the kernel keeps of a finished trade's order: enough to recognise its late events
@@ -83,11 +86,12 @@ class RetiredOrder:
     venue_order_id: str
     trade_id: str
     filled: Decimal
-    fill_ids: frozenset[str]
+    fill_ids: AbstractSet[str]
 
     @classmethod
     def of(cls, o: Order) -> RetiredOrder:
-        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, frozenset(o.fill_ids))
+        # the order is dropped once retired, so its fill-id set is not changed again: no copy
+        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, o.fill_ids)
 
     def plain(self) -> list[Any]:
         return [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled), sorted(self.fill_ids)]
