@@ -104,7 +104,11 @@ async def run_pink(
         jk.close()
     await venue.close()
     if isinstance(policy, RoundTrips) and rt.stats.trades != n:
-        raise SystemExit(f"only {rt.stats.trades} of {n} round trips completed; refusals {rt.stats.refusals}")
+        raise SystemExit(
+            f"only {rt.stats.trades} of {n} round trips completed: the others' entries were refused "
+            f"(kernel {dict(rt.stats.refusals)}, venue {rt.executor.stats['place_refused']}) or ended "
+            f"unfilled (many slots at once can exhaust the simulated book's depth)"
+        )
     return dt, orders, rt.stats.trades, rt.stats.cycles
 
 
