@@ -91,3 +91,27 @@ def round_trips(snap: PolicySnapshot) -> list[Decision]:
         elif s.state == "POSITION_OPEN":
             out.append(Decision(Action.EXIT, s.slot, close_all=True))
     return out
+
+
+class BreaksOnce(SimVenue):
+    """A venue with a bug: its first place raises something no venue should."""
+
+    broke = False
+
+    def place_now(self, order: Any) -> None:
+        if not self.broke:
+            self.broke = True
+            raise RuntimeError("a bug in the venue adapter")
+        super().place_now(order)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["plain calls", "tasks"])
+async def test_an_effect_that_crashes_is_counted_and_the_runtime_goes_on(direct: bool, caplog: Any) -> None:
+    inner = BreaksOnce(MatchingEngine(default_instruments(), seed=3, start_ts=T0), seed=3)
+    venue: Any = inner if direct else AsyncOnly(inner)
+    async with sim_runtime(venue, enter_doge(leverage=10)) as (rt, _v, k):
+        await rt.run(cycles=4)
+        assert rt.executor.stats["crashed"] == 1
+        assert k.slot_view(1).state == "POSITION_OPEN"  # the next effect went out
+        assert rt._fatal is None  # the owner task did not stop
+    assert "crashed" in caplog.text

@@ -199,45 +199,52 @@ class EffectExecutor:
     def _run_now(self, venue: InProcessVenue, effects: Sequence[Effect]) -> None:
         """The same calls and outcomes as the tasks above, for a venue without I/O."""
         refused: set[str] = set()  # symbols whose leverage failed: their places are rejected
-        stats = self.stats
         for effect in effects:
-            if type(effect) is PlaceOrder:
-                if effect.symbol in refused:
-                    continue
-                try:
-                    venue.place_now(effect)
-                    stats["place"] += 1
-                except UnknownOutcomeError:
-                    stats["place_unknown"] += 1
-                except VenueError as exc:
-                    self._place_refused(effect, exc)
-            elif type(effect) is CancelOrder:
-                try:
-                    venue.cancel_now(effect)
-                    stats["cancel"] += 1
-                except UnknownOutcomeError:
-                    stats["cancel_unknown"] += 1
-                except VenueError as exc:
-                    self._cancel_refused(effect, exc)
-            elif type(effect) is QueryOrder:
-                try:
-                    report = venue.query_now(effect)
-                except VenueError:
-                    stats["query_failed"] += 1
-                    continue
-                stats["query"] += 1
-                self._emit(report)
-            elif isinstance(effect, EnsureLeverage):
-                try:
-                    venue.ensure_leverage_now(effect)
-                    stats["leverage"] += 1
-                except (LeverageError, VenueError) as exc:
-                    place = next((e for e in effects if isinstance(e, PlaceOrder) and e.symbol == effect.symbol), None)
-                    if place is None:
-                        self._leverage_only_failed(effect, exc)
-                    else:
-                        refused.add(effect.symbol)
-                        self._leverage_refused(effect, place, exc)
+            try:
+                self._run_one(venue, effect, effects, refused)
+            except Exception:  # as a crashed task: counted and logged, the owner goes on
+                self.stats["crashed"] += 1
+                log.error("effect %s crashed", type(effect).__name__, exc_info=True)
+
+    def _run_one(self, venue: InProcessVenue, effect: Effect, effects: Sequence[Effect], refused: set[str]) -> None:
+        stats = self.stats
+        if type(effect) is PlaceOrder:
+            if effect.symbol in refused:
+                return
+            try:
+                venue.place_now(effect)
+                stats["place"] += 1
+            except UnknownOutcomeError:
+                stats["place_unknown"] += 1
+            except VenueError as exc:
+                self._place_refused(effect, exc)
+        elif type(effect) is CancelOrder:
+            try:
+                venue.cancel_now(effect)
+                stats["cancel"] += 1
+            except UnknownOutcomeError:
+                stats["cancel_unknown"] += 1
+            except VenueError as exc:
+                self._cancel_refused(effect, exc)
+        elif type(effect) is QueryOrder:
+            try:
+                report = venue.query_now(effect)
+            except VenueError:
+                stats["query_failed"] += 1
+                return
+            stats["query"] += 1
+            self._emit(report)
+        elif isinstance(effect, EnsureLeverage):
+            try:
+                venue.ensure_leverage_now(effect)
+                stats["leverage"] += 1
+            except (LeverageError, VenueError) as exc:
+                place = next((e for e in effects if isinstance(e, PlaceOrder) and e.symbol == effect.symbol), None)
+                if place is None:
+                    self._leverage_only_failed(effect, exc)
+                else:
+                    refused.add(effect.symbol)
+                    self._leverage_refused(effect, place, exc)
 
     # ------------------------------------------------------------ outcomes
 
