@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -21,7 +20,7 @@ from pink.errors import CodecError, ConfigError
 from pink.plane.control import ControlReader, ControlWriter
 from pink.plane.health import HealthReport, read_health
 from pink.plane.shm import PlaneGoneError, PlaneReader
-from pink.runtime.view import STATE_LABELS, WIDE, num
+from pink.runtime.view import WIDE, num, slots_table
 
 __all__ = ["register"]
 
@@ -35,54 +34,8 @@ DEFAULT_DIR = Path("data")
 
 
 def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
-    """One row per slot; narrower than :data:`WIDE` columns it leaves out the trade id
-    and the open quantity and shows the working order by its suffix (``e1``, ``x0a1``)."""
-    wide = width >= WIDE
-    table = Table(
-        title=f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_edge=wide,
-        padding=(0, 1) if wide else (0, 0),  # narrow: the column separator is the only space
-    )
-    columns = [("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False),
-               ("qty", True), ("open", True), ("vwap", True), ("pnl", True), ("fees", True),
-               ("working order", False)]
-    if not wide:
-        columns = [(c, r) for c, r in columns if c not in ("trade", "open")]
-        columns[2] = ("sym", False)
-        columns[-1] = ("order", False)
-    for col, right in columns:
-        table.add_column(col, justify="right" if right else "left", no_wrap=True)
-    desync: list[str] = []
-    for i in reader.slots:
-        v = reader.read_slot(i)
-        if v is None or (v.state == "IDLE" and not v.trade_id):
-            table.add_row(str(i), "idle" if v else "-", *[""] * (len(columns) - 2))
-            continue
-        order = v.working_order or "-"
-        cells = [
-            str(i),
-            STATE_LABELS.get(v.state, v.state),
-            v.trade_id,
-            v.symbol.removesuffix("-USDT"),
-            v.side.value.lower() if v.side else "",
-            num(v.entry_qty),
-            num(v.remaining_qty),
-            num(v.entry_vwap),
-            num(v.realized_pnl),
-            num(v.fees),
-            order,
-        ]
-        if not wide:
-            del cells[6], cells[2]  # open, trade
-            cells[-1] = order.removeprefix(f"{v.trade_id}-")
-        table.add_row(*cells)
-        if v.desync_reason:
-            desync.append(f"slot {i}: {v.desync_reason}")
-    if desync:
-        table.caption = "DESYNC " + "; ".join(desync)
-    return table
+    title = f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}"
+    return slots_table(title, ((i, reader.read_slot(i)) for i in reader.slots), width)
 
 
 def _account_table(reader: PlaneReader) -> Table:

@@ -216,14 +216,11 @@ class Launcher:
         if self.kernel.journal.seq == 0:
             return  # a fresh run: nothing to adopt
         k = self.kernel.kernel
-        positions = []
-        for i in range(len(k.slots)):
-            v = k.slot_view(i)
-            if v.side is not None and v.remaining_qty > 0:
-                positions.append((v.symbol, v.side, v.remaining_qty, v.entry_vwap))
-        sides = {i: k.slot_view(i).side for i in range(len(k.slots))}
+        views = [k.slot_view(i) for i in range(len(k.slots))]
+        positions = [(v.symbol, v.side, v.remaining_qty, v.entry_vwap)
+                     for v in views if v.side is not None and v.remaining_qty > 0]
         resting = [(o, side) for o in k.working_orders()
-                   if o.state == "WORKING" and (side := sides.get(o.slot)) is not None]
+                   if o.state == "WORKING" and (side := views[o.slot].side) is not None]
         self.venue.adopt_book(k.account_view().capital, positions, resting)
         log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
                  len(positions), len(resting))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from rich import box
@@ -17,11 +18,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from pink.kernel.views import OrderView
+from pink.kernel.views import OrderView, SlotView
 from pink.runtime.loop import Runtime
 from pink.runtime.stats import Summary
 
-__all__ = ["STATE_LABELS", "LiveView", "num", "render", "summary_table"]
+__all__ = ["STATE_LABELS", "WIDE", "LiveView", "num", "render", "slots_table", "summary_table"]
 
 
 WIDE = 130  # from this many columns the tables show trade ids and full order ids
@@ -57,6 +58,42 @@ def _table(title: str, columns: list[tuple[str, bool]], wide: bool) -> Table:
     return table
 
 
+# header, right-aligned, shown when ("both", "wide" or "narrow"), cell
+_SLOT_COLUMNS: tuple[tuple[str, bool, str, Callable[[SlotView], str]], ...] = (
+    ("state", False, "both", lambda v: STATE_LABELS.get(v.state, v.state)),
+    ("trade", False, "wide", lambda v: v.trade_id),
+    ("symbol", False, "both", lambda v: v.symbol.removesuffix("-USDT")),
+    ("side", False, "both", lambda v: v.side.value.lower() if v.side else ""),
+    ("qty", True, "wide", lambda v: num(v.entry_qty)),
+    ("open", True, "both", lambda v: num(v.remaining_qty)),
+    ("vwap", True, "both", lambda v: num(v.entry_vwap) if v.entry_vwap else ""),
+    ("pnl", True, "both", lambda v: num(v.realized_pnl)),
+    ("fees", True, "both", lambda v: num(v.fees)),
+    ("working order", False, "wide", lambda v: v.working_order or "-"),
+    ("order", False, "narrow", lambda v: v.working_order.removeprefix(f"{v.trade_id}-") or "-"),
+)
+
+
+def slots_table(title: str, views: Iterable[tuple[int, SlotView | None]], width: int = WIDE) -> Table:
+    """One row per slot (``None``: not readable), for the live view and ``pink status``.
+    Narrower than :data:`WIDE` it leaves out the trade id and the entered quantity, and
+    names the working order by its suffix (``e1``, ``x0a1``)."""
+    wide = width >= WIDE
+    columns = [c for c in _SLOT_COLUMNS if c[2] in ("both", "wide" if wide else "narrow")]
+    table = _table(title, [("#", True), *((h, right) for h, right, _, _ in columns)], wide)
+    desync: list[str] = []
+    for i, v in views:
+        if v is None or (v.state == "IDLE" and not v.trade_id):
+            table.add_row(str(i), "idle" if v else "-", *[""] * (len(columns) - 1))
+            continue
+        table.add_row(str(i), *(cell(v) for _, _, _, cell in columns))
+        if v.desync_reason:
+            desync.append(f"slot {i}: {v.desync_reason}")
+    if desync:
+        table.caption = "DESYNC " + "; ".join(desync)
+    return table
+
+
 def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WIDE) -> Group:
     """One frame: account, slots, working orders (``working``: fresh from the owner task;
     else the runtime's copy from its last cycle). Fits 80 columns; from :data:`WIDE`
@@ -68,21 +105,7 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
                               ("max dd", True)], wide)
     acct.add_row(str(st.cycles), num(a.capital), num(a.gross_pnl), num(a.fees), num(a.funding),
                  num(a.net_pnl), str(st.trades), str(st.fills), num(st.max_drawdown))
-    slot_cols = [("#", True), ("state", False), ("trade", False), ("symbol", False), ("side", False),
-                 ("remaining", True), ("entry vwap", True), ("legs", True), ("realized", True), ("fees", True)]
-    if not wide:
-        slot_cols = [c for c in slot_cols if c[0] != "trade"]
-    slots = _table("slots", slot_cols, wide)
-    for s in rt.slots:
-        if s.state == "IDLE" and not s.trade_id:
-            slots.add_row(str(s.slot), "idle", *[""] * (len(slot_cols) - 2))
-            continue
-        cells = [str(s.slot), STATE_LABELS.get(s.state, s.state), s.trade_id, s.symbol.removesuffix("-USDT"),
-                 s.side.value.lower() if s.side else "", num(s.remaining_qty),
-                 num(s.entry_vwap) if s.entry_vwap else "", str(s.legs_done), num(s.realized_pnl), num(s.fees)]
-        if not wide:
-            del cells[2]
-        slots.add_row(*cells)
+    slots = slots_table("slots", ((s.slot, s) for s in rt.slots), width)
     orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
                                        ("type", False), ("qty", True), ("price", True), ("filled", True),
                                        ("state", False)], wide)
