@@ -20,17 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pink.errors import LeverageError, UnknownOutcomeError, VenueError
+from pink.errors import UnknownOutcomeError, VenueError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
     Effect,
     EnsureLeverage,
     OrderRejected,
+    OrderStatusReport,
     PlaceOrder,
     QueryOrder,
     VenueEvent,
@@ -40,6 +41,8 @@ from pink.ports import Clock, InProcessVenue, Venue
 __all__ = ["EffectExecutor", "InFlight"]
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
+Failure = VenueError | TimeoutError  # a call that failed: refused, unknown outcome, or past its deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,134 +147,105 @@ class EffectExecutor:
         if not self._tasks:
             self._idle.set()
 
+    async def _call(self, call: Callable[[Any], Awaitable[R]], arg: Any) -> tuple[R | None, Failure | None]:
+        """One venue call under the deadline: (result, None) or (None, why it failed)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call(arg), None
+        except (VenueError, TimeoutError) as exc:
+            return None, exc
+
     async def _place(self, leverage: list[EnsureLeverage], order: PlaceOrder) -> None:
         async with self._sem:
             for lev in leverage:
-                try:
-                    async with asyncio.timeout(self._timeout):
-                        await self._venue.ensure_leverage(lev)
-                    self.stats["leverage"] += 1
-                except (LeverageError, VenueError, TimeoutError) as exc:
-                    self._leverage_refused(lev, order, exc)
+                if not self._leverage_done(lev, order, (await self._call(self._venue.ensure_leverage, lev))[1]):
                     return
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._venue.place(order)
-                self.stats["place"] += 1
-            except (UnknownOutcomeError, TimeoutError):
-                self.stats["place_unknown"] += 1  # the kernel's deadline will query
-            except VenueError as exc:
-                self._place_refused(order, exc)
+            self._placed(order, (await self._call(self._venue.place, order))[1])
 
     async def _cancel(self, cancel: CancelOrder) -> None:
         async with self._sem:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._venue.cancel(cancel)
-                self.stats["cancel"] += 1
-            except (UnknownOutcomeError, TimeoutError):
-                self.stats["cancel_unknown"] += 1
-            except VenueError as exc:
-                self._cancel_refused(cancel, exc)
+            self._canceled(cancel, (await self._call(self._venue.cancel, cancel))[1])
 
     async def _query(self, query: QueryOrder) -> None:
         async with self._sem:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    report = await self._venue.query(query)
-            except (VenueError, TimeoutError):
-                self.stats["query_failed"] += 1  # the kernel asks again at its deadline
-                return
-            self.stats["query"] += 1
-            self._emit(report)
+            self._queried(*await self._call(self._venue.query, query))
 
     async def _leverage_only(self, lev: EnsureLeverage) -> None:
         async with self._sem:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._venue.ensure_leverage(lev)
-                self.stats["leverage"] += 1
-            except (VenueError, TimeoutError) as exc:
-                self._leverage_only_failed(lev, exc)
+            self._leverage_done(lev, None, (await self._call(self._venue.ensure_leverage, lev))[1])
 
     # ------------------------------------------------- in-process venue: plain calls
 
     def _run_now(self, venue: InProcessVenue, effects: Sequence[Effect]) -> None:
         """The same calls and outcomes as the tasks above, for a venue without I/O."""
-        refused: set[str] = set()  # symbols whose leverage failed: their places are rejected
+        unset: set[str] = set()  # symbols whose leverage failed: their places are rejected, not sent
         for effect in effects:
             try:
-                self._run_one(venue, effect, effects, refused)
+                if type(effect) is PlaceOrder:
+                    if effect.symbol not in unset:
+                        self._placed(effect, _call_now(venue.place_now, effect)[1])
+                elif type(effect) is CancelOrder:
+                    self._canceled(effect, _call_now(venue.cancel_now, effect)[1])
+                elif type(effect) is QueryOrder:
+                    self._queried(*_call_now(venue.query_now, effect))
+                elif isinstance(effect, EnsureLeverage):
+                    place = next((e for e in effects if isinstance(e, PlaceOrder) and e.symbol == effect.symbol), None)
+                    if not self._leverage_done(effect, place, _call_now(venue.ensure_leverage_now, effect)[1]):
+                        unset.add(effect.symbol)
             except Exception:  # as a crashed task: counted and logged, the owner goes on
                 self.stats["crashed"] += 1
                 log.error("effect %s crashed", type(effect).__name__, exc_info=True)
 
-    def _run_one(self, venue: InProcessVenue, effect: Effect, effects: Sequence[Effect], refused: set[str]) -> None:
-        stats = self.stats
-        if type(effect) is PlaceOrder:
-            if effect.symbol in refused:
-                return
-            try:
-                venue.place_now(effect)
-                stats["place"] += 1
-            except UnknownOutcomeError:
-                stats["place_unknown"] += 1
-            except VenueError as exc:
-                self._place_refused(effect, exc)
-        elif type(effect) is CancelOrder:
-            try:
-                venue.cancel_now(effect)
-                stats["cancel"] += 1
-            except UnknownOutcomeError:
-                stats["cancel_unknown"] += 1
-            except VenueError as exc:
-                self._cancel_refused(effect, exc)
-        elif type(effect) is QueryOrder:
-            try:
-                report = venue.query_now(effect)
-            except VenueError:
-                stats["query_failed"] += 1
-                return
-            stats["query"] += 1
-            self._emit(report)
-        elif isinstance(effect, EnsureLeverage):
-            try:
-                venue.ensure_leverage_now(effect)
-                stats["leverage"] += 1
-            except (LeverageError, VenueError) as exc:
-                place = next((e for e in effects if isinstance(e, PlaceOrder) and e.symbol == effect.symbol), None)
-                if place is None:
-                    self._leverage_only_failed(effect, exc)
-                else:
-                    refused.add(effect.symbol)
-                    self._leverage_refused(effect, place, exc)
+    # ------------------------------------------------------------ outcomes (both paths)
 
-    # ------------------------------------------------------------ outcomes
+    def _placed(self, order: PlaceOrder, failure: Failure | None) -> None:
+        if failure is None:
+            self.stats["place"] += 1
+        elif isinstance(failure, (UnknownOutcomeError, TimeoutError)):
+            self.stats["place_unknown"] += 1  # the kernel's deadline will query
+        else:
+            self.stats["place_refused"] += 1
+            self._emit(OrderRejected(order.client_order_id, failure.code, failure.message, self._clock.now_ns()))
 
-    def _leverage_refused(self, lev: EnsureLeverage, order: PlaceOrder, exc: BaseException) -> None:
-        # the order was never sent: reject it locally, naming the cause
+    def _canceled(self, cancel: CancelOrder, failure: Failure | None) -> None:
+        if failure is None:
+            self.stats["cancel"] += 1
+        elif isinstance(failure, (UnknownOutcomeError, TimeoutError)):
+            self.stats["cancel_unknown"] += 1
+        else:
+            self.stats["cancel_refused"] += 1
+            self._emit(CancelRejected(cancel.client_order_id, failure.code, failure.message, None,
+                                      self._clock.now_ns()))
+
+    def _queried(self, report: OrderStatusReport | None, failure: Failure | None) -> None:
+        if report is None or failure is not None:
+            self.stats["query_failed"] += 1  # the kernel asks again at its deadline
+            return
+        self.stats["query"] += 1
+        self._emit(report)
+
+    def _leverage_done(self, lev: EnsureLeverage, order: PlaceOrder | None, failure: Failure | None) -> bool:
+        """True when the leverage is set; else the order it precedes is rejected locally
+        with the leverage error's code (it was never sent)."""
+        if failure is None:
+            self.stats["leverage"] += 1
+            return True
         self.stats["leverage_failed"] += 1
-        code, msg = _describe(exc)
-        self._emit(
-            OrderRejected(
-                order.client_order_id,
-                f"LEVERAGE_{code}",
-                f"leverage {lev.leverage} on {lev.symbol} not set: {msg}",
-                self._clock.now_ns(),
-            )
-        )
+        code, msg = _describe(failure)
+        if order is None:
+            log.warning("leverage on %s not set: %s", lev.symbol, msg)
+        else:
+            self._emit(OrderRejected(order.client_order_id, f"LEVERAGE_{code}",
+                                     f"leverage {lev.leverage} on {lev.symbol} not set: {msg}", self._clock.now_ns()))
+        return False
 
-    def _leverage_only_failed(self, lev: EnsureLeverage, exc: BaseException) -> None:
-        self.stats["leverage_failed"] += 1
-        log.warning("leverage on %s not set: %s", lev.symbol, _describe(exc)[1])
 
-    def _place_refused(self, order: PlaceOrder, exc: VenueError) -> None:
-        self.stats["place_refused"] += 1
-        self._emit(OrderRejected(order.client_order_id, exc.code, exc.message, self._clock.now_ns()))
-
-    def _cancel_refused(self, cancel: CancelOrder, exc: VenueError) -> None:
-        self.stats["cancel_refused"] += 1
-        self._emit(CancelRejected(cancel.client_order_id, exc.code, exc.message, None, self._clock.now_ns()))
+def _call_now(call: Callable[[Any], R], arg: Any) -> tuple[R | None, VenueError | None]:
+    """One call to an in-process venue: (result, None) or (None, the venue's refusal)."""
+    try:
+        return call(arg), None
+    except VenueError as exc:
+        return None, exc
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
