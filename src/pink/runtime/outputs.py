@@ -81,9 +81,8 @@ class Outputs:
 
     def refresh(self) -> None:
         """Rebuild the views of the slots touched since the last call and the account
-        after a settlement; remember which changed, for :meth:`publish`."""
+        after a settlement; remember which changed, for :meth:`hand_over` to publish."""
         if self._dirty:
-            self._working_dirty = True
             dirty, self._dirty = self._dirty, set()
             n = len(self.slots)
             for i in dirty:
@@ -117,11 +116,14 @@ class Outputs:
         return self.working
 
     def publish_all(self) -> None:
-        """Every view, once (at start: readers never wait for the first change)."""
-        self._dirty.update(range(len(self.slots)))
-        self._account_dirty = True
-        self.refresh()
+        """Every view, changed or not, once (at start: readers never wait for the first change)."""
+        self.slots = [self._v.slot_view(i) for i in range(len(self.slots))]
+        self.account = self._v.account_view()
+        self._dirty.clear()
+        self._account_dirty = False
+        self._working_dirty = True
         self._changed.update(range(len(self.slots)))
+        self._account_changed = True
         self._publish_changed()
 
     # ------------------------------------------------------- after the commit
