@@ -210,7 +210,9 @@ def test_e12_fill_without_price_is_quarantined_and_queried_never_settled_at_zero
     assert d.state() == "DESYNC"
     assert d.k.account_view().capital == before.capital and d.k.slot_view(0).entry_qty == 0
     # the query's answer resolves it with the venue's real price
-    d.report(p.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100.5", fee="0.05")
+    resolved = d.report(p.client_order_id, OrderStatus.FILLED, "1.000", "1.000", "100.5", fee="0.05")
+    moves = [(r.before, r.after) for r in resolved.records if isinstance(r, SlotChanged)]
+    assert moves[0][0] == "DESYNC"  # leaving DESYNC is a recorded transition, like any other
     v = d.k.slot_view(0)
     assert v.state == "POSITION_OPEN" and v.entry_vwap == D("100.5")
     assert d.k.account_view().fees == D("0.05")

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["apply_event", "quarantine"]
 
 
-
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
     if isinstance(event, FundingPaid):
         return on_funding(k, event, now)

@@ -65,18 +65,16 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         commission = max(commission, ZERO)
         fill_id = f"{order.client_order_id}#cum{cum}"
         if slot.state is S.DESYNC:
-            _leave_desync(k, slot, order, now)
+            outcomes.append(_leave_desync(k, slot, order, now))
         outcomes.append(book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now))
         order.covered_cum = cum
     if order.phase == OrderPhase.DONE:
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:
-            resolved: list[KernelRecord] = []
-            _leave_desync(k, slot, order, now, resolved)
-            outcomes.append(Outcome(O_CONFIRMED, R_OK, "reconciled", slot.index, (), tuple(resolved)))
+            outcomes.append(_leave_desync(k, slot, order, now))
         return _merge(slot, outcomes)
     if rep.status in _END_CODES:
         if slot.state is S.DESYNC:
-            _leave_desync(k, slot, order, now)
+            outcomes.append(_leave_desync(k, slot, order, now))
         outcomes.append(on_ended(k, slot, order, cum, _END_CODES[rep.status], now))
         return _merge(slot, outcomes)
     if rep.status is OrderStatus.FILLED:  # the venue's quantity differs from ours
@@ -85,7 +83,7 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     records: list[KernelRecord] = []
     effects: list[Effect] = []
     if slot.state is S.DESYNC:
-        _leave_desync(k, slot, order, now, records)
+        records.extend(_leave_desync(k, slot, order, now).records)
     if order.phase == OrderPhase.PENDING:
         order.phase = OrderPhase.WORKING
         k._move(slot, T.ACCEPTED, order.client_order_id, now, records)
@@ -129,17 +127,19 @@ def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
     return Outcome(O_CONFIRMED, R_ORDER_NOT_FOUND, detail, slot.index, lost.effects, (alert, *lost.records))
 
 
-def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int, records: list[KernelRecord] | None = None) -> None:
-    """The venue's report explains the slot again: put it where the order says."""
-    recs: list[KernelRecord] = records if records is not None else []
+def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
+    """The venue's report explains the slot again: put it where the order says (its
+    transition records are returned, for the ledger like any other transition)."""
+    records: list[KernelRecord] = []
     if order.phase == OrderPhase.DONE:
         trigger = T.ORDER_DONE_OPEN if slot.trade and slot.trade.remaining > 0 else T.ORDER_DONE_FLAT
     else:
         trigger = T.RESOLVED_ENTRY if order.role == "ENTRY" else T.RESOLVED_EXIT
-    k._move(slot, trigger, f"reconciled:{order.client_order_id}", now, recs)
+    k._move(slot, trigger, f"reconciled:{order.client_order_id}", now, records)
     slot.desync_reason = ""
     if trigger is T.ORDER_DONE_FLAT and slot.trade is not None:
         k.retire_trade(slot)
+    return Outcome(O_CONFIRMED, R_OK, "reconciled", slot.index, (), tuple(records))
 
 
 def _merge(slot: Slot, outcomes: list[Outcome]) -> Outcome:
