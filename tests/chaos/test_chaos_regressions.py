@@ -20,10 +20,9 @@ from pink.kernel.messages import (
     Side,
 )
 from pink.policy.base import MarginSizer
-from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
 from pink.venues.sim.instruments import default_instruments
-from tests.runtime.helpers import make_venue
+from tests.runtime.helpers import make_venue, quiet_config
 
 S = 1_000_000_000
 
@@ -92,8 +91,7 @@ async def test_ledger_gets_records_only_after_the_journal_committed_them(tmp_pat
     to ClickHouse, and a kill before the commit left ledger rows that no
     journal has ("ledger row ... is not in the journal"). Journal first.
     """
-    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=2, cycle_s=1.0, ledger="none", plane="none",
-                        control="none", view=False)
+    cfg = quiet_config(tmp_path)
     venue = make_venue(seed=3)
     try:
         launcher = Launcher(cfg, venue=venue, decision=_Trader(), intents=MarginSizer())

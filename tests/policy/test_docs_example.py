@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
+from tests.runtime.helpers import quiet_config
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
 
@@ -22,8 +22,7 @@ def example() -> dict[str, Any]:
 
 async def test_the_guides_dip_buyer_trades_in_the_simulator(tmp_path: Path) -> None:
     ns = example()
-    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=4, cycle_s=1.0, seed=2, ledger="none",
-                        plane="none", control="none", view=False)
+    cfg = quiet_config(tmp_path, slots=4, seed=2)
     async with Launcher(cfg, decision=ns["decision"], intents=ns["intents"]) as launcher:
         rt = launcher.runtime
         assert rt is not None

@@ -12,6 +12,7 @@ from pink.journal import JournaledKernel
 from pink.kernel import Kernel, KernelConfig
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.clock import SimClock
+from pink.runtime.config import RuntimeConfig
 from pink.runtime.loop import LoopConfig, Runtime
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.faults import FaultConfig
@@ -33,6 +34,13 @@ class Scripted:
     def decide(self, snapshot: PolicySnapshot) -> Sequence[Decision]:
         self.snapshots.append(snapshot)
         return list(self.script(snapshot))
+
+
+def quiet_config(data_dir: Path, **overrides: Any) -> RuntimeConfig:
+    """A fast paper run with nothing around it (no ledger, planes, control or view)."""
+    base: dict[str, Any] = dict(fast=True, data_dir=data_dir, slots=2, cycle_s=1.0, ledger="none",
+                                plane="none", control="none", view=False)
+    return RuntimeConfig(**{**base, **overrides})
 
 
 def make_venue(seed: int = 1, faults: str = "", market: MarketConfig | None = None) -> SimVenue:

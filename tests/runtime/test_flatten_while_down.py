@@ -10,6 +10,7 @@ from pink.plane.control import ControlWriter
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
+from tests.runtime.helpers import quiet_config
 
 
 class OpenSlotZero:
@@ -28,8 +29,7 @@ class OpenSlotZero:
 
 
 def config(tmp: Path) -> RuntimeConfig:
-    return RuntimeConfig(fast=True, data_dir=tmp, slots=2, cycle_s=1.0, ledger="none", plane="none",
-                         control="file", view=False)
+    return quiet_config(tmp, control="file")
 
 
 async def run_once(tmp: Path, policy: OpenSlotZero, cycles: int) -> tuple[str, str, int | None]:

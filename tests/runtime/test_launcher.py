@@ -11,15 +11,11 @@ import pytest
 
 import pink.runtime as runtime_pkg
 from pink.errors import ClosedError, ConfigError, StartupError
-from pink.runtime.config import RuntimeConfig, load_config
+from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
+from tests.runtime.helpers import quiet_config
 
-
-def quiet(tmp: Path, **kw: object) -> RuntimeConfig:
-    base: dict[str, object] = dict(fast=True, data_dir=tmp, slots=2, cycle_s=1.0, ledger="none",
-                                   plane="none", control="none", view=False)
-    base.update(kw)
-    return RuntimeConfig(**base)  # type: ignore[arg-type]
+quiet = quiet_config
 
 
 def free_port() -> int:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pink.kernel import Action, OrderType, Side
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
-from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
-from tests.runtime.helpers import Scripted, make_venue
+from tests.runtime.helpers import Scripted, make_venue, quiet_config
 
 
 def script(snap: PolicySnapshot) -> list[Decision]:
@@ -24,9 +23,7 @@ def script(snap: PolicySnapshot) -> list[Decision]:
     return []
 
 
-def config(tmp: Path) -> RuntimeConfig:
-    return RuntimeConfig(fast=True, data_dir=tmp, slots=2, cycle_s=1.0, ledger="none",
-                         plane="none", control="none", view=False)
+config = quiet_config
 
 
 async def test_e26_resting_order_survives_restart_and_trade_completes(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ from pink.kernel import Action, Intent, OrderType, Side, TimeInForce
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
+from tests.runtime.helpers import quiet_config
 
 
 def _cfg(data: Path, cycles: int) -> RuntimeConfig:
-    return RuntimeConfig(venue="sim", fast=True, cycles=cycles, seed=4, data_dir=data, view=False, ledger="none",
-                         plane="none", control="none")
+    return quiet_config(data, slots=8, cycle_s=5.0, cycles=cycles, seed=4)
 
 
 async def test_e26_restarted_paper_run_simulator_adopts_the_journals_capital_and_positions(tmp_path: Path) -> None:
@@ -67,8 +67,7 @@ class RestFarLimit:
 
 async def test_e26_restarted_paper_run_keeps_its_resting_limit_orders(tmp_path: Path) -> None:
     """A working LIMIT is still on the restarted simulator's book: same ids, no DESYNC, cancellable."""
-    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=2, cycle_s=1.0, ledger="none", plane="none",
-                        control="none", view=False, seed=4)
+    cfg = quiet_config(tmp_path, seed=4)
     async with Launcher(cfg, decision=RestFarLimit(True), intents=MarginSizer()) as first:
         await first.run(cycles=5)
         assert first.kernel is not None

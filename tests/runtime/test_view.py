@@ -11,11 +11,11 @@ from rich.console import Console
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
 from pink.runtime.view import LiveView, render
+from tests.runtime.helpers import quiet_config
 
 
 def config(tmp: Path) -> RuntimeConfig:
-    return RuntimeConfig(fast=True, data_dir=tmp, slots=8, cycle_s=1.0, ledger="none", plane="none",
-                         control="none", view=False)
+    return quiet_config(tmp, slots=8)
 
 
 async def test_view_fits_80_columns_and_shows_the_working_orders(tmp_path: Path) -> None:
