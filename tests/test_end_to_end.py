@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.projection.svc import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PINK = [sys.executable, "-m", "pink.cli.main"]
 TABLES = ("policy_events", "trade_events", "account_events", "position_state", "trade_reconstruction")
@@ -241,16 +243,8 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
         hz.shutdown()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_end(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*PINK, "sim-bingx", "--port", str(port), "--seed", "5"],
         cwd=ROOT,

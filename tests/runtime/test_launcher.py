@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import socket
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,15 +12,12 @@ import pink.runtime as runtime_pkg
 from pink.errors import ClosedError, ConfigError, StartupError
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
+from tests.projection.svc import free_port
 from tests.runtime.helpers import quiet_config
 
 quiet = quiet_config
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_config_precedence_flags_env_file_defaults(tmp_path: Path) -> None:
