@@ -56,6 +56,8 @@ class Venue(Protocol):
     """
 
     name: str
+    hedge_mode: bool | None
+    """Whether the account keeps LONG and SHORT of a symbol apart (None: not known yet)."""
 
     @property
     def stream_connected(self) -> bool:

@@ -172,6 +172,7 @@ class RemoteSimVenue:
     """
 
     name = "sim (remote)"
+    hedge_mode: bool | None = True  # as the SimVenue it serves
 
     def __init__(self, port: int, hook: KillHook | None = None) -> None:
         self._port = port

@@ -227,9 +227,9 @@ class Launcher:
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg
-        hedge = getattr(self.venue, "hedge_mode", None)
+        assert self.venue is not None
         kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital,
-                            account_id=cfg.account_id, hedge_mode=hedge is not False)
+                            account_id=cfg.account_id, hedge_mode=self.venue.hedge_mode is not False)
         path = data / "journal.sqlite"
         try:
             jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability)

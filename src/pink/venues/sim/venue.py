@@ -75,6 +75,7 @@ class SimVenue:
     """An in-process venue; see the module docstring for how time moves."""
 
     name = "sim"
+    hedge_mode: bool | None = True  # positions are kept per (symbol, side)
 
     def __init__(
         self,
