@@ -4,6 +4,7 @@ liquidity taken since the last price update, and the price history."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from decimal import ROUND_FLOOR, Decimal
 
 from pink.kernel.messages import ZERO, Instrument
@@ -44,16 +45,20 @@ class Book:
             self.used_bids[i] = self.used_asks[i] = ZERO
         self.history.append((ts, self.proc.last, self.proc.traded_qty))
 
-    def levels(self, buy: bool) -> list[tuple[int, Decimal]]:
-        """(price ticks, free qty) of the side a taker hits, best first."""
-        proc = self.proc
-        out = []
+    def levels(self, buy: bool) -> Iterator[tuple[int, Decimal]]:
+        """(price ticks, free qty) of the side a taker hits, best first.
+
+        Lazy, as a taker mostly stops at the first level; :meth:`take` on a
+        level already yielded does not change the ones still to come.
+        """
+        step = self.gap if buy else -self.gap
+        best = self.proc.ask if buy else self.proc.bid
+        qty = self.level_qty
         for i, used in enumerate(self.used_asks if buy else self.used_bids):
-            px = proc.ask + i * self.gap if buy else proc.bid - i * self.gap
+            px = best + i * step
             if px < 1:
-                break
-            out.append((px, self.level_qty - used))
-        return out
+                return
+            yield px, qty - used
 
     def take(self, buy: bool, level: int, qty: Decimal) -> None:
         (self.used_asks if buy else self.used_bids)[level] += qty

@@ -55,6 +55,17 @@ MIN_ORDER_ID = 10**18
 DEFAULT_LEVERAGE = 5
 Q6 = Decimal("1e-6")
 
+# the order path compares with these a dozen times an order: reading an enum
+# member through its class costs about 90 ns in Python 3.11, a global 10 ns
+_BUY = OrderSide.BUY
+_LIMIT = OrderType.LIMIT
+_POST_ONLY = TimeInForce.POST_ONLY
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+_NEW = OrderStatus.NEW
+_FILLED = OrderStatus.FILLED
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+
 
 class MatchingEngine:
     def __init__(
@@ -177,33 +188,33 @@ class MatchingEngine:
             return [*events, self._reject(order, coid, code, now)]
         inst = self.instruments[order.symbol]
         proc = self._procs[order.symbol]
-        buy = order.side is OrderSide.BUY
+        buy = order.side is _BUY
         limit = None
-        if order.order_type is OrderType.LIMIT:
+        if order.order_type is _LIMIT:
             assert order.price is not None
             limit = int(order.price / inst.tick)
             marketable = limit >= proc.ask if buy else limit <= proc.bid
-            if marketable and order.time_in_force is TimeInForce.POST_ONLY:
+            if marketable and order.time_in_force is _POST_ONLY:
                 return [*events, self._reject(order, coid, "POST_ONLY_WOULD_TAKE", now)]
-        elif order.time_in_force is TimeInForce.POST_ONLY:
+        elif order.time_in_force is _POST_ONLY:
             return [*events, self._reject(order, coid, "POST_ONLY_WOULD_TAKE", now)]
         vid = self._next_vid(now)
         o = EngineOrder(
             vid, coid, order.symbol, order.side, order.position_side, order.order_type,
             order.time_in_force, order.quantity, order.price, ZERO, ZERO, ZERO,
-            OrderStatus.NEW, now, now, order.reduce_only, price_ticks=limit or 0,
+            _NEW, now, now, order.reduce_only, price_ticks=limit or 0,
             opens=order.opens, leverage=self.leverage(order.symbol, order.position_side),
         )  # fmt: skip
         self._orders[vid] = o
         self._by_coid[coid] = o
         events.append(OrderAccepted(coid, vid, now))
         tif = order.time_in_force
-        if tif is TimeInForce.FOK and self._books[order.symbol].available(buy, limit) < o.quantity:
+        if tif is _FOK and self._books[order.symbol].available(buy, limit) < o.quantity:
             events.append(self._expire(o, now))
             return events
         self._take(o, limit, now, events)
         if o.live:
-            if limit is None or tif in (TimeInForce.IOC, TimeInForce.FOK):
+            if limit is None or tif in (_IOC, _FOK):
                 events.append(self._expire(o, now))
             else:
                 self._open[o.symbol][vid] = o
@@ -223,13 +234,13 @@ class MatchingEngine:
         if qty % inst.step:
             return "QTY_NOT_ON_STEP"
         proc = self._procs[order.symbol]
-        if order.order_type is OrderType.LIMIT:
+        if order.order_type is _LIMIT:
             p = order.price
             if p is None or not p.is_finite() or p <= 0 or p % inst.tick:
                 return "INVALID_PRICE"
             ref = p
         else:
-            ref = proc.price(proc.ask if order.side is OrderSide.BUY else proc.bid)
+            ref = proc.price(proc.ask if order.side is _BUY else proc.bid)
         if qty * ref < inst.min_notional:
             return "NOTIONAL_BELOW_MIN"
         if order.opens:
@@ -266,7 +277,7 @@ class MatchingEngine:
         return str(self._last_vid)
 
     def _take(self, o: EngineOrder, limit: int | None, now: int, events: list[EngineEvent]) -> None:
-        buy = o.side is OrderSide.BUY
+        buy = o.side is _BUY
         book = self._books[o.symbol]
         for i, (px, free) in enumerate(book.levels(buy)):
             if limit is not None and (px > limit if buy else px < limit):
@@ -289,10 +300,10 @@ class MatchingEngine:
         o.updated_ts = ts
         o.fills += 1
         if o.cum_qty >= o.quantity:
-            o.status = OrderStatus.FILLED
+            o.status = _FILLED
             self._open[o.symbol].pop(o.venue_order_id, None)
         else:
-            o.status = OrderStatus.PARTIALLY_FILLED
+            o.status = _PARTIALLY_FILLED
         pnl = self.account.fill(o.symbol, o.position_side, o.opens, q, price, fee)
         fid = f"{o.venue_order_id}-{o.fills}"
         self._fills.append(

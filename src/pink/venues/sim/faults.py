@@ -96,16 +96,22 @@ class FaultConfig:
 class Faults:
     """Draws faults from a seeded generator and counts what it injected."""
 
-    __slots__ = ("_rng", "config", "injected")
+    __slots__ = ("_config", "_rng", "active", "injected")
 
     def __init__(self, config: FaultConfig | None = None) -> None:
-        self.config = config or FaultConfig()
-        self._rng = random.Random(self.config.seed)
+        self._config = config or FaultConfig()
+        self._rng = random.Random(self._config.seed)
         self.injected: Counter[str] = Counter()
+        # False: no kind can ever hit, so callers may skip ``hit`` (it would draw nothing)
+        self.active = self._config.active
+
+    @property
+    def config(self) -> FaultConfig:
+        return self._config
 
     def hit(self, kind: str) -> bool:
         """Whether ``kind`` happens now; counted when it does."""
-        p: float = getattr(self.config, kind)
+        p: float = getattr(self._config, kind)
         if p <= 0.0 or self._rng.random() >= p:
             return False
         self.injected[kind] += 1

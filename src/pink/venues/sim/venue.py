@@ -112,7 +112,7 @@ class SimVenue:
         self.calls[method] += 1
 
     def _limited(self) -> None:
-        if self.faults.hit("rate_limit"):
+        if self.faults.active and self.faults.hit("rate_limit"):
             raise RateLimitedError("SIM_RATE_LIMIT", "too many requests", retry_after_s=1.0)
 
     # ------------------------------------------------------------ time
@@ -194,12 +194,13 @@ class SimVenue:
         if sink is None:
             return
         queue = self._queue
+        faults = self.faults
         while queue and queue[0][0] <= upto:
             due, _, ev = heapq.heappop(queue)
             if due < self._drop_until:
                 self.dropped.append(ev)
-            elif self.faults.hit("stream_drop"):
-                self._drop_until = due + self.faults.config.stream_drop_ns
+            elif faults.active and faults.hit("stream_drop"):
+                self._drop_until = due + faults.config.stream_drop_ns
                 self.dropped.append(ev)
             else:
                 sink(ev)
@@ -213,6 +214,7 @@ class SimVenue:
             return
         lat = self.latency
         faults = self.faults
+        faulty = faults.active
         batch: list[tuple[int, VenueEvent]] = []
         for ev in events:
             out: VenueEvent = ev
@@ -220,11 +222,11 @@ class SimVenue:
                 if lose_ack:
                     continue
                 delay = lat.ack_ns
-                if faults.hit("delayed_ack"):
+                if faulty and faults.hit("delayed_ack"):
                     delay += faults.config.delayed_ack_ns
             elif isinstance(ev, OrderFilled):
                 delay = lat.fill_ns
-                if faults.hit("fill_without_price"):
+                if faulty and faults.hit("fill_without_price"):
                     out = replace(ev, last_price=ZERO)
             elif isinstance(ev, FundingPaid):
                 delay = lat.fill_ns
@@ -233,14 +235,14 @@ class SimVenue:
             if lat.jitter_ns:
                 delay += self._rng.randrange(lat.jitter_ns + 1)
             batch.append((ev.ts + delay, out))
-        if len(batch) > 1 and faults.hit("reorder_events"):
+        if faulty and len(batch) > 1 and faults.hit("reorder_events"):
             dues = sorted(d for d, _ in batch)
             evs = [e for _, e in batch]
             faults.shuffle(evs)
             batch = list(zip(dues, evs, strict=True))
         for due, out in batch:
             self._push(due, out)
-            if faults.hit("duplicate_event"):
+            if faulty and faults.hit("duplicate_event"):
                 self._push(due + 1, out)
 
     # ------------------------------------------------------------ requests
@@ -267,7 +269,8 @@ class SimVenue:
         self._enter("place")
         self._limited()
         now = self.engine.now
-        if self.faults.hit("reject"):
+        faults = self.faults
+        if faults.active and faults.hit("reject"):
             ev = OrderRejected(order.client_order_id, "SIM_REJECT", "injected reject", now)
             self._push(now + self.latency.ack_ns, ev)
             return
@@ -278,7 +281,7 @@ class SimVenue:
             order.time_in_force, order.reduce_only,
         )  # fmt: skip
         events = self.engine.submit(request, now)
-        lost = self.faults.hit("no_response")
+        lost = faults.active and faults.hit("no_response")
         self._schedule(events, lose_ack=lost)
         if lost:
             raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
@@ -293,6 +296,7 @@ class SimVenue:
             found is not None
             and found.live
             and found.order_type is OrderType.LIMIT
+            and self.faults.active
             and self.faults.hit("fill_races_cancel")
         ):
             self._schedule(self.engine.force_fill(now, venue_order_id=found.venue_order_id))
