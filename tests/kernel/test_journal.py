@@ -209,16 +209,20 @@ def test_a_format_1_snapshot_with_full_retired_orders_still_restores(tmp_path: P
     for n in range(3):
         now = _trade(jk, n, n % 3, now, "101.0")
     current = jk.kernel.snapshot()
-    assert current["format"] == 2 and len(current["retired"]) == 9
+    assert current["format"] == 3 and len(current["retired"]) == 9
     old = dict(current, format=1, retired=[
         dump(Order(client_order_id=cid, slot=0, trade_id=trade_id, role="ENTRY", leg=0, attempt=1, symbol=BTC,
                    side=OrderSide.BUY, order_type=OrderType.MARKET, time_in_force=TimeInForce.GTC,
                    quantity=D(filled), limit_price=None, phase=OrderPhase.DONE, venue_order_id=vid,
-                   filled=D(filled), fill_ids=set(fill_ids)))
-        for cid, vid, trade_id, filled, fill_ids in current["retired"]
+                   filled=D(filled), fill_ids=set(fill_ids), commission=D(commission)))
+        for cid, vid, trade_id, filled, fill_ids, commission in current["retired"]
     ])  # fmt: skip
     restored = Kernel.restore(old)
     assert restored.snapshot() == current
+    # format 2: compact rows without the commission; restored, the rows say it is unknown
+    two = Kernel.restore(dict(current, format=2, retired=[row[:5] for row in current["retired"]]))
+    assert [row[:5] for row in two.snapshot()["retired"]] == [row[:5] for row in current["retired"]]
+    assert all(row[5] is None for row in two.snapshot()["retired"])
     late = jk.kernel.apply(
         OrderFilled("t0-e1", "v0", "late", D("0.1"), D("100.0"), D("0.6"), D("0"), "USDT", now), now
     )

@@ -24,6 +24,7 @@ from pink.kernel.messages import (
 
 __all__ = [
     "Account",
+    "FeeCheck",
     "Order",
     "OrderPhase",
     "RetiredOrder",
@@ -69,6 +70,7 @@ class Order:
     covered_cum: Decimal = ZERO  # fills up to this cum qty came from a report
     fill_ids: set[str] = field(default_factory=set)
     end_code: str = ""
+    fee_check: bool = False  # a fill's fee may be wrong: ask the venue's total once it ends
 
     @property
     def live(self) -> bool:
@@ -79,27 +81,41 @@ class Order:
 @dataclass(frozen=True, slots=True)
 class RetiredOrder:
     """What the kernel keeps of a finished trade's order: enough to recognise its late events
-    (a duplicate fill, or a fill it never saw) and its venue id. Small, so that a snapshot
-    of the 2,000 kept is cheap."""
+    (a duplicate fill, or a fill it never saw), its venue id, and the commission its fills
+    booked (for a late true-up; None when restored from a snapshot before format 3). Small,
+    so that a snapshot of the 2,000 kept is cheap."""
 
     client_order_id: str
     venue_order_id: str
     trade_id: str
     filled: Decimal
     fill_ids: AbstractSet[str]
+    commission: Decimal | None
 
     @classmethod
     def of(cls, o: Order) -> RetiredOrder:
         # the order is dropped once retired, so its fill-id set is not changed again: no copy
-        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, o.fill_ids)
+        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, o.fill_ids, o.commission)
 
     def plain(self) -> list[Any]:
-        return [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled), sorted(self.fill_ids)]
+        row = [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled), sorted(self.fill_ids)]
+        return [*row, None if self.commission is None else str(self.commission)]
 
     @classmethod
     def load(cls, row: list[Any]) -> RetiredOrder:
-        cid, vid, trade_id, filled, fill_ids = row
-        return cls(cid, vid, trade_id, Decimal(filled), frozenset(fill_ids))
+        """A format-3 row, or a format-2 row (no commission)."""
+        cid, vid, trade_id, filled, fill_ids = row[:5]
+        commission = Decimal(row[5]) if len(row) > 5 and row[5] is not None else None
+        return cls(cid, vid, trade_id, Decimal(filled), frozenset(fill_ids), commission)
+
+
+@dataclass(slots=True)
+class FeeCheck:
+    """An ended order whose total commission the venue is still to confirm."""
+
+    symbol: str
+    due: int  # when to ask (again)
+    tries: int = 0
 
 
 @dataclass(slots=True)
@@ -209,6 +225,7 @@ def load_order(d: dict[str, Any]) -> Order:
         covered_cum=Decimal(d["covered_cum"]),
         fill_ids=set(d["fill_ids"]),
         end_code=d["end_code"],
+        fee_check=d.get("fee_check", False),  # absent before snapshot format 3
     )
 
 

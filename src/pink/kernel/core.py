@@ -21,7 +21,8 @@ from typing import Any
 
 from pink.kernel import events, fills
 from pink.kernel import snapshot as snapshots
-from pink.kernel.book import Order, OrderPhase, RetiredOrder, Trade
+from pink.kernel.book import FeeCheck, Order, OrderPhase, RetiredOrder, Trade
+from pink.kernel.commission import due_fee_checks
 from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
@@ -119,6 +120,8 @@ class Kernel:
         # so a snapshot needs no sort to be canonical)
         self.used_trade_ids: dict[str, None] = {}
         self.account = fills.new_account(config.initial_capital)
+        # ended orders whose commission the venue is to confirm (see pink.kernel.commission)
+        self.fee_checks: dict[str, FeeCheck] = {}
         self.version = 0
         self.quarantined = 0
 
@@ -305,10 +308,13 @@ class Kernel:
                 slot.version += 1
                 why = "DESYNC" if slot.state is S.DESYNC else f"{slot.state.value} overdue"
                 effects.append(QueryOrder(order.client_order_id, order.symbol, why))
-        if not effects:
+        records: list[KernelRecord] = []
+        if self.fee_checks:
+            due_fee_checks(self, now, effects, records)
+        if not effects and not records:
             return Outcome(O_NO_CHANGE)
         self.version += 1
-        return Outcome(O_UNKNOWN, R_OK, "deadline passed: querying the venue", -1, tuple(effects))
+        return Outcome(O_UNKNOWN, R_OK, "deadline passed: querying the venue", -1, tuple(effects), tuple(records))
 
     def vwap_quantum(self, symbol: str) -> Decimal:
         """Entry VWAPs are kept on the tick / 1e6 (see :data:`pink.kernel.validation._MAX_DIGITS`)."""
@@ -318,7 +324,7 @@ class Kernel:
         return q
 
     def next_deadline(self) -> int | None:
-        due = [s.deadline for s in self.slots if s.deadline]
+        due = [s.deadline for s in self.slots if s.deadline] + [c.due for c in self.fee_checks.values()]
         return min(due) if due else None
 
     # -------------------------------------------------------------- helpers

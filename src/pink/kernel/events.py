@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order
+from pink.kernel.commission import on_commission
 from pink.kernel.consts import O_DUPLICATE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR, R_UNKNOWN_ORDER
 from pink.kernel.fills import (
     Quarantine,
@@ -24,6 +25,7 @@ from pink.kernel.fills import (
 from pink.kernel.messages import (
     ZERO,
     CancelRejected,
+    CommissionReported,
     Effect,
     FundingPaid,
     KernelRecord,
@@ -50,6 +52,8 @@ __all__ = ["apply_event", "quarantine"]
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
     if isinstance(event, FundingPaid):
         return on_funding(k, event, now)
+    if isinstance(event, CommissionReported):
+        return on_commission(k, event, now)
     cid = getattr(event, "client_order_id", "")
     if type(cid) is not str or not cid:  # route by the venue's id when the client id is missing
         voi = getattr(event, "venue_order_id", "")

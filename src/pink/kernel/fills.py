@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from pink.kernel.book import Account, Order, OrderPhase
+from pink.kernel.book import Account, FeeCheck, Order, OrderPhase
 from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
@@ -129,7 +129,10 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     if not isinstance(ev.venue_order_id, str):
         raise Quarantine("venue_order_id: must be a string")
     learn_venue_id(k, order, ev.venue_order_id)
-    return book_fill(k, slot, order, ev.fill_id, qty, price, fee, ev.commission, ev.commission_asset, cum, now)
+    return book_fill(
+        k, slot, order, ev.fill_id, qty, price, fee, ev.commission, ev.commission_asset, cum, now,
+        fee_final=ev.fee_final is not False,
+    )
 
 
 def book_fill(
@@ -144,6 +147,8 @@ def book_fill(
     commission_asset: str,
     cum: Decimal,
     now: int,
+    *,
+    fee_final: bool = True,
 ) -> Outcome:
     """Plan, then commit, one fill and its settlement."""
     trade = slot.trade
@@ -171,6 +176,8 @@ def book_fill(
     order.filled = filled
     order.notional += notional
     order.commission += commission
+    if not fee_final:
+        order.fee_check = True
     if order.role == "ENTRY":
         trade.entry_qty += qty
         trade.entry_notional += notional
@@ -227,6 +234,8 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     assert trade is not None
     order.phase = OrderPhase.DONE
     order.end_code = code
+    if order.fee_check:
+        k.fee_checks[order.client_order_id] = FeeCheck(order.symbol, now)
     if order.role == "EXIT" and order.filled > 0:
         trade.legs_done += 1
     remaining = trade.remaining

@@ -6,7 +6,8 @@ Vocabulary (after NautilusTrader):
   :class:`ControlSnapshot`;
 * venue events (past tense) come in: :class:`OrderAccepted`,
   :class:`OrderRejected`, :class:`OrderFilled`, :class:`OrderCanceled`,
-  :class:`CancelRejected`, :class:`OrderExpired`, :class:`FundingPaid`;
+  :class:`CancelRejected`, :class:`OrderExpired`, :class:`FundingPaid`,
+  :class:`CommissionReported`;
 * venue reports (snapshots, for reconciliation) come in:
   :class:`OrderStatusReport`, :class:`PositionReport`, :class:`BalanceReport`;
 * effects (what the shell must do) go out: :class:`PlaceOrder`,
@@ -39,6 +40,7 @@ __all__ = [
     "BalanceReport",
     "CancelOrder",
     "CancelRejected",
+    "CommissionReported",
     "ControlChanged",
     "ControlSnapshot",
     "Effect",
@@ -222,7 +224,12 @@ class OrderRejected:
 @direct_init
 @dataclass(frozen=True, slots=True)
 class OrderFilled:
-    """One fill. ``last_qty`` is this fill, ``cum_qty`` the order's total (F23)."""
+    """One fill. ``last_qty`` is this fill, ``cum_qty`` the order's total (F23).
+
+    ``fee_final`` is False when the venue's fee for it may be wrong (a fee field
+    of unclear meaning, or none): once the order ends, the kernel asks the venue
+    for the order's total commission (:class:`CommissionReported`).
+    """
 
     client_order_id: str
     venue_order_id: str
@@ -233,6 +240,7 @@ class OrderFilled:
     commission: Decimal
     commission_asset: str
     ts: int
+    fee_final: bool = True
 
 
 @direct_init
@@ -273,6 +281,25 @@ class FundingPaid:
     funding_id: str
     symbol: str
     amount: Decimal
+    ts: int
+
+
+@direct_init
+@dataclass(frozen=True, slots=True)
+class CommissionReported:
+    """The venue's own total commission for an order that has ended (> 0 was paid).
+
+    A venue adapter sends it when the fees its fills carried may be wrong (a
+    stream whose fee field is ambiguous, a fill without one). The kernel books
+    the difference from what the order's fills booked, once, as an
+    ``ADJUSTMENT`` account entry; ``cum_qty`` must match the fills it has.
+    """
+
+    client_order_id: str
+    venue_order_id: str
+    cum_qty: Decimal
+    commission: Decimal
+    commission_asset: str
     ts: int
 
 
@@ -321,6 +348,7 @@ VenueEvent = (
     | OrderExpired
     | FundingPaid
     | OrderStatusReport
+    | CommissionReported
 )
 
 # ------------------------------------------------------------------- effects

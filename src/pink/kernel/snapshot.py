@@ -11,7 +11,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pink.kernel.book import OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
+from pink.kernel.book import FeeCheck, OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
 from pink.kernel.messages import ZERO, ControlSnapshot, Instrument
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 2  # 2: retired orders as compact rows (format 1, full orders, still restores)
+SNAPSHOT_FORMAT = 3  # 3: retired rows keep their commission; 2: compact rows without it; 1: full orders
 
 
 def slot_view(k: Kernel, index: int) -> SlotView:
@@ -137,6 +137,7 @@ def snapshot(k: Kernel) -> dict[str, Any]:
         "orders": [dump(o) for o in k.orders.values()],
         "retired": [o.plain() for o in k.retired.values()],
         "used_trade_ids": list(k.used_trade_ids),
+        "fee_checks": [[cid, c.symbol, c.due, c.tries] for cid, c in k.fee_checks.items()],
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -147,8 +148,8 @@ def restore(d: dict[str, Any]) -> Kernel:
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, SNAPSHOT_FORMAT):
-        raise ValueError(f"snapshot format {fmt!r} is not 1 or {SNAPSHOT_FORMAT}")
+    if fmt not in (1, 2, SNAPSHOT_FORMAT):
+        raise ValueError(f"snapshot format {fmt!r} is not 1, 2 or {SNAPSHOT_FORMAT}")
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])
     instruments = {
@@ -191,6 +192,7 @@ def restore(d: dict[str, Any]) -> Kernel:
         if vid:
             k.venue_ids[vid] = cid
     k.used_trade_ids = dict.fromkeys(d["used_trade_ids"])
+    k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
