@@ -205,7 +205,7 @@ class _SimTrialVenue:
 class _BingxTrialVenue:
     kind = "bingx"
     _RULES = ("http5xx", "order504", "cancel504", "cancel_race", "ws_drop", "stream_loss", "dup_stream",
-              "reorder_stream", "ack_no_avg", "ack_flat", "slow")
+              "reorder_stream", "ack_no_avg", "ack_flat", "fee_cumulative", "fee_missing", "slow")
 
     def __init__(self, rng: random.Random, seed: int) -> None:
         from pink.venues.bingx.server import BingxSimServer

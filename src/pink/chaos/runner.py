@@ -179,8 +179,8 @@ async def run(args: dict[str, Any]) -> None:
                 await launcher.run(5)
                 await rt.quiesce()
                 slots = [launcher.kernel.kernel.slot_view(i) for i in range(cfg.slots)]
-                if all(s.state == "IDLE" for s in slots):
-                    break
+                if all(s.state == "IDLE" for s in slots) and not launcher.kernel.kernel.fee_checks:
+                    break  # flat, and every doubtful fee confirmed by the venue
                 if all(s.state in ("IDLE", "POSITION_OPEN") for s in slots):
                     rt.flatten()
             k = launcher.kernel.kernel
@@ -194,6 +194,7 @@ async def run(args: dict[str, Any]) -> None:
                 "capital": str(acct.capital), "initial": str(acct.initial_capital),
                 "gross": str(acct.gross_pnl), "fees": str(acct.fees), "funding": str(acct.funding),
                 "now": now, "trades": rt.stats.trades, "quarantined": k.quarantined,
+                "fee_checks": len(k.fee_checks),
             }))
     finally:
         report = await launcher.close()

@@ -91,10 +91,24 @@ def test_partial_then_full_fills_from_cumulative_fields() -> None:
         (D("0.4"), D("100"), D("0.4")), (D("0.6"), D("102"), D("1.0"))]
     assert sum(f.last_qty * f.last_price for f in fills) == D("101.2") * D("1.0")
     assert [f.commission for f in fills] == [D("0.02"), D("0.03")]
+    # `n` may be per fill or the running total (undocumented): only a first fill's fee is final
+    assert [f.fee_final for f in fills] == [True, False]
     # a replay of the same push is not a second fill
     replay = parse_user_frame(frames[1])
     assert isinstance(replay, OrderUpdate)
     assert not [e for e in tracker.apply(replay)[0] if isinstance(e, OrderFilled)]
+
+
+def test_a_fill_push_without_a_fee_is_booked_at_zero_and_marked_not_final() -> None:
+    frame = _update("TRADE", "FILLED", "1.0", "100")
+    del frame["o"]["n"]
+    up = parse_user_frame(frame)
+    assert isinstance(up, OrderUpdate) and not up.fee_stated
+    fill = FillTracker().apply(up)[0][-1]
+    assert isinstance(fill, OrderFilled) and fill.commission == 0 and fill.fee_final is False
+    stated = parse_user_frame(_update("TRADE", "FILLED", "1.0", "100", n="-0.01"))
+    assert isinstance(stated, OrderUpdate)
+    assert FillTracker().apply(stated)[0][-1].fee_final is True  # type: ignore[union-attr]
 
 
 def test_last_fill_fields_win_when_present() -> None:

@@ -73,6 +73,7 @@ class OrderUpdate:
     commission: Decimal  # positive = paid
     commission_asset: str
     ts: int
+    fee_stated: bool = True  # False: the push had no ``n`` (commission is then 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ def _order_update(frame: dict[str, Any]) -> OrderUpdate:
         commission=-commission if commission is not None else ZERO,
         commission_asset=text(o, w, "N", default=""),
         ts=(trade_ms or event_ms) * MS,
+        fee_stated=commission is not None,
     )
 
 
@@ -266,6 +268,9 @@ class FillTracker:
             price = (notional - prog.notional) / delta
             if price <= 0:
                 return None
+        # ``n`` is this fill's fee or the order's running total (undocumented): the two readings
+        # agree only for an order's first fill, so any later one (or one with no fee) is not final
+        fee_final = prog.cum_qty == 0 and up.fee_stated
         prog.cum_qty, prog.notional = up.cum_qty, notional
         return OrderFilled(
             client_order_id=up.client_order_id,
@@ -277,4 +282,5 @@ class FillTracker:
             commission=up.commission,
             commission_asset=up.commission_asset,
             ts=up.ts,
+            fee_final=fee_final,
         )

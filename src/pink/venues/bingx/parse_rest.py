@@ -41,6 +41,7 @@ __all__ = [
     "FillRow",
     "fills_from_rows",
     "list_of",
+    "order_commission",
     "parse_ack",
     "parse_balance",
     "parse_contract",
@@ -110,6 +111,12 @@ def parse_order(data: Any, where: str = "order") -> OrderStatusReport:
         commission=-commission if commission is not None else ZERO,
         ts=ts * MS,
     )
+
+
+def order_commission(data: Any, where: str = "order") -> Decimal | None:
+    """An order reply's total commission (> 0 = paid), or None when it does not say."""
+    commission = opt_dec(unwrap_order(data, where), where, "commission")
+    return -commission if commission is not None else None
 
 
 @dataclass(frozen=True, slots=True)

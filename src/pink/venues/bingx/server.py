@@ -198,7 +198,8 @@ def create_app(
         faults = ServerFaults.parse(faults, seed=seed)
     insts = instruments if instruments is not None else dict(getattr(engine, "instruments", {}))
     state = SimState(
-        engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s
+        engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s,
+        faults=faults,
     )
     app = web.Application(middlewares=[_middleware(api_key, secret_key, RateLimiter(enabled=rate_limits))])  # type: ignore[list-item]
     app[STATE] = state

@@ -21,6 +21,9 @@ Rules (each name a :data:`RULES` key):
 ``reorder_stream`` hold a user-data frame back and send it after the next
 ``ack_no_avg``     place-order ack without ``status``/``avgPrice``/``executedQty``
 ``ack_flat``       place-order ack flat in ``data`` (2026 shape) not ``data.order``
+``fee_cumulative`` a fill push's ``n`` is the order's commission so far, not this
+                   fill's (BingX does not document which it is)
+``fee_missing``    a fill push without ``n``
 =================  =========================================================
 
 Settings: ``slow_ms`` (int), ``listen_key_ttl_s`` (float, default 3600).
@@ -45,6 +48,8 @@ RULES = (
     "reorder_stream",
     "ack_no_avg",
     "ack_flat",
+    "fee_cumulative",
+    "fee_missing",
 )
 _SETTINGS = ("slow_ms", "listen_key_ttl_s")
 

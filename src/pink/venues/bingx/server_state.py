@@ -33,6 +33,7 @@ from pink.kernel.messages import (
     Side,
 )
 from pink.ports import Quote
+from pink.venues.bingx.server_faults import ServerFaults
 from pink.venues.bingx.server_wire import OrderMeta, dec, ms, order_trade_update
 from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, FeeSchedule, NewOrder
 
@@ -103,6 +104,7 @@ def places(step: Decimal) -> int:
 class _Agg:
     cum_qty: Decimal = ZERO
     notional: Decimal = ZERO
+    commission: Decimal = ZERO
 
 
 class SimState:
@@ -117,8 +119,10 @@ class SimState:
         realtime: bool = True,
         clock_ns: Callable[[], int] = time.time_ns,
         funding_interval_s: int = 8 * 3600,
+        faults: ServerFaults | None = None,
     ) -> None:
         self.engine = engine
+        self.faults = faults
         self.instruments = instruments
         self.hedge = hedge
         self.realtime = realtime
@@ -234,6 +238,7 @@ class SimState:
                 agg = self._aggs.setdefault(event.venue_order_id, _Agg())
                 agg.cum_qty = event.cum_qty
                 agg.notional += event.last_qty * event.last_price
+                agg.commission += event.commission
             if not self.sinks:
                 continue
             if isinstance(event, FundingPaid):
@@ -253,7 +258,7 @@ class SimState:
     ) -> dict[str, Any]:
         agg = self._aggs.get(order.venue_order_id, _Agg())
         avg = agg.notional / agg.cum_qty if agg.cum_qty else ZERO
-        fee = ZERO
+        fee: Decimal | None = ZERO
         trade_ts = 0
         if isinstance(event, OrderAccepted):
             execution, status = "NEW", "NEW"
@@ -261,6 +266,10 @@ class SimState:
             execution = "TRADE"
             status = "FILLED" if event.cum_qty >= order.quantity else "PARTIALLY_FILLED"
             fee, trade_ts = event.commission, event.ts
+            if self.faults is not None and self.faults.fire("fee_cumulative"):
+                fee = agg.commission
+            if self.faults is not None and self.faults.fire("fee_missing"):
+                fee = None
         elif isinstance(event, OrderCanceled):
             execution, status = "CANCELED", "CANCELED"
         else:

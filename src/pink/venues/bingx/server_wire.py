@@ -270,14 +270,15 @@ def order_trade_update(
     status: str,
     cum_qty: Decimal,
     avg_price: Decimal,
-    fee: Decimal,
+    fee: Decimal | None,
     trade_ts_ns: int,
     event_ts_ns: int,
 ) -> dict[str, Any]:
-    """An ``ORDER_TRADE_UPDATE`` push (§4.3): no ``l``/``L``, ``z`` cumulative, ``n`` this fee."""
+    """An ``ORDER_TRADE_UPDATE`` push (§4.3): no ``l``/``L``, ``z`` cumulative, ``n`` this fee
+    (left out when ``fee`` is None)."""
     pp, qp = meta.price_places, meta.qty_places
     price = order.price if order.price is not None else avg_price
-    return {
+    frame: dict[str, Any] = {
         "e": "ORDER_TRADE_UPDATE",
         "E": ms(event_ts_ns),
         "o": {
@@ -293,7 +294,7 @@ def order_trade_update(
             "x": execution,
             "X": status,
             "N": "USDT",
-            "n": dec(-fee, 8),
+            "n": dec(-fee, 8) if fee is not None else None,
             "T": ms(trade_ts_ns),
             "wt": "MARK_PRICE",
             "ps": meta.position_side,
@@ -303,3 +304,6 @@ def order_trade_update(
             "ro": order.reduce_only,
         },
     }
+    if fee is None:
+        del frame["o"]["n"]  # a push without a fee at all
+    return frame

@@ -35,6 +35,7 @@ from pink.kernel.messages import (
     ZERO,
     CancelOrder,
     CancelRejected,
+    CommissionReported,
     EnsureLeverage,
     FundingPaid,
     Instrument,
@@ -61,7 +62,7 @@ from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
 from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
 from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
-from pink.venues.bingx.parse_rest import parse_ack, parse_order
+from pink.venues.bingx.parse_rest import order_commission, parse_ack, parse_order
 from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
 
@@ -291,29 +292,40 @@ class BingxVenue(Reports):
         self._emit(CancelRejected(cid, plain, detail, report.status in _OPEN, _now_ns()))
 
     async def query(self, query: QueryOrder) -> OrderStatusReport:
-        """The venue's record of the order (the kernel books unseen fills from it)."""
+        """The venue's record of the order (the kernel books unseen fills from it).
+
+        For an order that has ended, the venue's total commission goes to the kernel
+        too (:class:`CommissionReported`): the stream's fees may be wrong (see
+        :mod:`pink.kernel.commission`), and the kernel asks for exactly this."""
         self._check_open()
         cid = query.client_order_id.lower()
-        report = await self._fetch(cid, query.symbol)
+        report, total = await self._fetch_with_commission(cid, query.symbol)
+        if total is not None and report.status not in _OPEN and report.venue_order_id:
+            self._emit(CommissionReported(cid, report.venue_order_id, report.cum_qty, total, self.asset,
+                                          _now_ns()))
         self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price)
         if report.status not in _OPEN:
             self._live.pop(cid, None)
         return report
 
     async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
+        return (await self._fetch_with_commission(cid, symbol))[0]
+
+    async def _fetch_with_commission(self, cid: str, symbol: str) -> tuple[OrderStatusReport, Decimal | None]:
+        """The order's report, and its total commission when the reply states one."""
         params = {"symbol": symbol, "clientOrderId": cid}
         try:
             data = await self.http.request("GET", ORDER_PATH, dict(params))
         except VenueError as exc:
             if is_not_found(exc.code, exc.message):
                 return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
-                                         _now_ns(), exc.code, exc.message)
+                                         _now_ns(), exc.code, exc.message), None
             raise
         report = parse_order(data, "query reply")
         if not report.client_order_id:
             report = _with_client(report, cid)
         self._remember(cid, report.venue_order_id)
-        return report
+        return report, order_commission(data, "query reply")
 
     async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
         try:
@@ -334,7 +346,7 @@ class BingxVenue(Reports):
             for event in events:
                 if isinstance(event, OrderFilled):  # the report's commission is the total
                     paid = self._fees.get(event.venue_order_id, ZERO)
-                    event = replace(event, commission=max(report.commission - paid, ZERO))
+                    event = replace(event, commission=max(report.commission - paid, ZERO), fee_final=True)
                 self._emit(event)
         self._emit(report)
 
