@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -222,9 +222,14 @@ class JournaledKernel:
         """Remember that flatten ``seq`` was carried out (committed with the current batch)."""
         self.journal.set_meta("flatten_seq", str(seq))
 
-    def batch(self) -> Any:
+    def batch(self) -> AbstractContextManager[None]:
         """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`)."""
         return self.journal.batch()
+
+    @property
+    def position(self) -> int:
+        """The journal position of the last message written (ledger rows carry it)."""
+        return self.journal.seq
 
     def checkpoint(self) -> None:
         self.journal.write_snapshot(self.kernel)

@@ -59,6 +59,7 @@ async def sim_runtime(
     slots: int = 4,
     cycle_s: float = 1.0,
     start: bool = True,
+    ledger: Any = None,
     **loop: Any,
 ) -> AsyncIterator[tuple[Runtime, SimVenue, Any]]:
     """A runtime on a SimClock over a real kernel (journaled if ``journal``) and SimVenue."""
@@ -77,7 +78,7 @@ async def sim_runtime(
     rt = Runtime(
         ops, views, venue, clock, decision or Scripted(), intents or MarginSizer(),
         instruments=inst, slots=slots, initial_capital=CAPITAL,
-        config=LoopConfig(cycle_s=cycle_s, **loop), quotes=venue.engine.quote,
+        config=LoopConfig(cycle_s=cycle_s, **loop), quotes=venue.engine.quote, ledger=ledger,
     )
     await venue.start(rt.sink)
     try:

@@ -43,6 +43,7 @@ from pink.runtime.outputs import Outputs
 from pink.runtime.ports_ext import (
     ControlSource,
     FlattenLog,
+    JournaledOps,
     KernelOps,
     KernelViews,
     NullControl,
@@ -151,13 +152,14 @@ class Runtime:
             call_timeout_s=self.cfg.call_timeout_s,
         )
         self.stats = RunStats(initial_capital)
-        journal: Any = getattr(kernel, "journal", None)  # a JournaledKernel's: ledger rows carry its position
+        journaled = kernel if isinstance(kernel, JournaledOps) else None
+        self._batch = journaled.batch if journaled is not None else contextlib.nullcontext
         self.outputs = Outputs(
             views, slots, self.stats,
             ledger=ledger or NullRecordSink(),
             plane=plane or NullStateSink(),
             projection=projection or NullProjection(),
-            journal_position=(lambda: None) if journal is None else (lambda: journal.seq),
+            journal_position=(lambda: None) if journaled is None else (lambda: journaled.position),
         )  # fmt: skip
         self.steps: list[str] = []  # close steps, in order (F21)
         self.reconciler = Reconciler(venue, self._put, self.ask)
@@ -334,14 +336,13 @@ class Runtime:
     # ------------------------------------------------------------- owner task
 
     async def _own(self) -> None:
-        batch = getattr(self._k, "batch", None)
         while True:
             items = [await self._q.get()]
             while not self._q.empty() and len(items) < 256:
                 items.append(self._q.get_nowait())
             try:
                 # one durable journal commit for the batch, then its effects (journal first)
-                with batch() if batch is not None else contextlib.nullcontext():
+                with self._batch():
                     for item in items:
                         self._handle(item)
                 self._deadline = self._v.next_deadline()

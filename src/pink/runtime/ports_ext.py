@@ -10,6 +10,7 @@ classes are what the runtime uses when a component was *not asked for*
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +29,7 @@ __all__ = [
     "ControlState",
     "FixedControlState",
     "FlattenLog",
+    "JournaledOps",
     "KernelOps",
     "KernelViews",
     "NullControl",
@@ -52,6 +54,16 @@ class KernelOps(Protocol):
     def tick(self, now: int) -> Outcome: ...
 
     def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome: ...
+
+
+@runtime_checkable
+class JournaledOps(KernelOps, Protocol):
+    """A kernel that journals every change (:class:`pink.journal.JournaledKernel`)."""
+
+    def batch(self) -> AbstractContextManager[None]: ...
+
+    @property
+    def position(self) -> int: ...
 
 
 class KernelViews(Protocol):
