@@ -166,3 +166,23 @@ def test_an_unanswered_fee_check_gives_up_with_an_alert() -> None:
             assert cid in alerts[0].detail and alerts[0].trade_id == d.k.slots[0].trade.trade_id  # type: ignore[union-attr]
             break
     assert asks == FEE_CHECK_TRIES and not d.k.fee_checks
+
+
+def test_a_pending_fee_check_is_rebuilt_by_journal_replay(tmp_path: Path) -> None:
+    """Killed before the venue answered: the restarted kernel still asks (fee_final is journaled)."""
+    path = tmp_path / "journal.sqlite"
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
+                           exit_legs=(D(1),)), 1)  # fmt: skip
+    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    jk.apply(OrderFilled(cid, "v1", "a", D("1.000"), D("100.0"), D("1.000"), D("0"), "USDT", 2, fee_final=False), 2)
+    assert list(jk.kernel.fee_checks) == [cid]
+    jk.journal.close()  # no final snapshot, as if killed
+    again = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    try:
+        assert list(again.kernel.fee_checks) == [cid]
+        (query,) = again.tick(3).effects
+        assert isinstance(query, QueryOrder) and query.client_order_id == cid
+    finally:
+        again.close()
