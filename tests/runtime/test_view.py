@@ -49,3 +49,25 @@ async def test_live_view_refreshes_with_orders_read_on_the_owner_task(tmp_path: 
         await view.close()
         assert view._working is not None  # fetched through rt.ask, not read off the kernel
         assert "slots" in out.getvalue() and "working orders" in out.getvalue()
+
+
+def test_summary_shows_fee_corrections_only_when_there_are_some() -> None:
+    from decimal import Decimal
+
+    from pink.kernel.messages import Settlement, SettlementKind
+    from pink.runtime.stats import RunStats
+    from pink.runtime.view import summary_table
+
+    def text(stats: RunStats) -> str:
+        console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+        console.print(summary_table(stats.summary(), Decimal(10000), Decimal(10000)))
+        return console.export_text()
+
+    stats = RunStats(Decimal(10000))
+    stats.observe([Settlement(1, SettlementKind.FILL, 0, "t1", "f1", Decimal(0), Decimal("0.30"),
+                              Decimal(10000), Decimal("9999.70"), 1)])  # fmt: skip
+    assert "venue corrections" not in text(stats)
+    stats.observe([Settlement(2, SettlementKind.ADJUSTMENT, -1, "t1", "commission:t1-e1", Decimal(0),
+                              Decimal("-0.10"), Decimal("9999.70"), Decimal("9999.80"), 2)])  # fmt: skip
+    shown = text(stats)
+    assert "0.2000" in shown and "venue corrections" in shown and "-0.1000" in shown

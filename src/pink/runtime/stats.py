@@ -29,6 +29,7 @@ class Summary:
     win_rate: float
     gross_pnl: Decimal
     fees: Decimal
+    fee_corrections: Decimal  # part of ``fees``: venue totals that corrected fills' fees
     funding: Decimal
     net_pnl: Decimal
     max_drawdown: Decimal
@@ -51,6 +52,7 @@ class RunStats:
     gross_pnl: Decimal = ZERO  # over closed trades
     trade_fees: Decimal = ZERO  # over closed trades
     fees: Decimal = ZERO  # every settlement's fee
+    fee_corrections: Decimal = ZERO  # ADJUSTMENT settlements' fees (commission true-ups)
     funding: Decimal = ZERO
     protocol_errors: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
@@ -71,6 +73,8 @@ class RunStats:
                 self.fees += r.fee
                 if r.kind is SettlementKind.FUNDING:
                     self.funding += r.amount
+                elif r.kind is SettlementKind.ADJUSTMENT:
+                    self.fee_corrections += r.fee
                 capital = r.capital_after
                 if capital > self.peak:
                     self.peak = capital
@@ -100,6 +104,7 @@ class RunStats:
             win_rate=self.wins / self.trades if self.trades else 0.0,
             gross_pnl=self.gross_pnl,
             fees=self.fees,
+            fee_corrections=self.fee_corrections,
             funding=self.funding,
             net_pnl=self.gross_pnl - self.trade_fees,
             max_drawdown=self.max_drawdown,

@@ -127,6 +127,7 @@ def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
         ("win rate", f"{s.win_rate:.1%}"),
         ("gross PnL (closed trades)", _money(s.gross_pnl)),
         ("fees (all fills)", _money(s.fees)),
+        *([("  of which venue corrections", _money(s.fee_corrections))] if s.fee_corrections else []),
         ("funding", _money(s.funding)),
         ("net PnL (closed trades)", _money(s.net_pnl)),
         ("max drawdown", _money(s.max_drawdown)),
