@@ -106,10 +106,3 @@ async def test_ledger_gets_records_only_after_the_journal_committed_them(tmp_pat
     finally:
         await venue.close()
 
-
-def test_bingx_trials_draw_from_every_fault_the_server_offers() -> None:
-    """docs/chaos.md promises "all its rules": a rule added to the server must reach the trials."""
-    from pink.chaos.harness import _BingxTrialVenue
-    from pink.venues.bingx.server_faults import RULES
-
-    assert set(_BingxTrialVenue._RULES) == set(RULES)

@@ -24,12 +24,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pink.chaos import invariants
-from pink.chaos.simhost import SimHost
+from pink.chaos.trial_venues import BingxTrialVenue, SimTrialVenue
 
 __all__ = ["ChaosConfig", "ChaosResult", "TrialResult", "run_chaos", "trial_seed"]
 
@@ -151,158 +150,6 @@ class _Ledgers:
             await f.stop()
 
 
-# ------------------------------------------------------------------- venues
-
-
-class _SimTrialVenue:
-    kind = "sim"
-
-    def __init__(self, rng: random.Random, seed: int) -> None:
-        from pink.runtime.launcher import SIM_EPOCH_NS
-        from pink.venues.sim.engine import MatchingEngine
-        from pink.venues.sim.faults import FAULT_KINDS, FaultConfig
-        from pink.venues.sim.instruments import default_instruments
-        from pink.venues.sim.venue import SimVenue
-
-        probs = {k: round(rng.choice((0.0, 0.02, 0.05, 0.1)), 3) for k in FAULT_KINDS}
-        probs["stream_drop"] = min(probs["stream_drop"], 0.02)
-        self.spec = ",".join(f"{k}={v}" for k, v in probs.items() if v) + f",seed={seed % 100_000}"
-        self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=SIM_EPOCH_NS,
-                                     initial_balance=Decimal(10_000))
-        self.venue = SimVenue(self.engine, faults=FaultConfig.parse(self.spec), seed=seed)
-        self.host = SimHost(self.venue)
-        self.places = _count_places(self.engine)
-
-    async def start(self) -> None:
-        await self.host.start()
-
-    def runner_args(self) -> dict[str, Any]:
-        return {"venue": "sim", "port": self.host.port, "cycle_s": 1.0, "ack_timeout_s": 10.0}
-
-    def cycles(self, rng: random.Random) -> int:
-        return rng.randint(10, 40)
-
-    async def during_phase(self, rng: random.Random) -> None:
-        return None
-
-    def injected(self) -> Counter[str]:
-        return Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
-
-    async def faults_off(self) -> None:
-        from pink.venues.sim.faults import Faults
-
-        self._before = self.injected()
-        self.venue.faults = Faults()
-
-    def faults_total(self) -> Counter[str]:
-        before: Counter[str] | None = getattr(self, "_before", None)
-        return before if before is not None else self.injected()
-
-    async def close(self) -> None:
-        await self.host.close()
-
-
-class _BingxTrialVenue:
-    kind = "bingx"
-    _RULES = ("http5xx", "order504", "cancel504", "cancel_race", "ws_drop", "stream_loss", "dup_stream",
-              "reorder_stream", "ack_no_avg", "ack_flat", "fee_cumulative", "fee_missing", "slow")
-
-    def __init__(self, rng: random.Random, seed: int) -> None:
-        from pink.venues.bingx.server import BingxSimServer
-        from pink.venues.sim.engine import MatchingEngine
-        from pink.venues.sim.instruments import default_instruments
-
-        self.rng = rng
-        self.spec = self._spec(rng)
-        self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=time.time_ns(),
-                                     initial_balance=Decimal(10_000))
-        self.faults = _counting_faults(self.spec, seed)
-        # hedge (dual-side) mode: the kernel's slots hold LONG and SHORT of one symbol apart; a one-way
-        # account nets them (see docs/chaos.md, findings)
-        self.server = BingxSimServer(self.engine, seed=seed, faults=self.faults, rate_limits=False, hedge=True)
-        self.places = _count_places(self.engine)
-        self.drops = 0
-
-    def _spec(self, rng: random.Random) -> str:
-        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in self._RULES if r != "slow"]
-        if rng.random() < 0.3:
-            parts.append(f"slow_ms={rng.choice((5, 20, 50))}")
-        return ",".join(parts)
-
-    async def start(self) -> None:
-        import aiohttp
-
-        await self.server.start()
-        self.http = aiohttp.ClientSession()
-
-    def runner_args(self) -> dict[str, Any]:
-        return {"venue": "bingx", "base_url": self.server.base_url, "ws_url": self.server.ws_url,
-                "cycle_s": 0.15, "ack_timeout_s": 1.5, "reconcile_s": 5.0}
-
-    def cycles(self, rng: random.Random) -> int:
-        return rng.randint(6, 16)
-
-    async def _admin(self, **params: str) -> None:
-        async with self.http.post(f"{self.server.base_url}/_sim/faults", params=params) as resp:
-            await resp.read()
-
-    async def during_phase(self, rng: random.Random) -> None:
-        """Change the fault mix through the admin endpoint; sometimes drop the user streams."""
-        await asyncio.sleep(rng.uniform(0.2, 1.0))
-        await self._admin(spec=self._spec(rng))
-        if rng.random() < 0.6:
-            await asyncio.sleep(rng.uniform(0.1, 0.8))
-            await self._admin(action="drop_ws")
-            self.drops += 1
-
-    def injected(self) -> Counter[str]:
-        out = Counter({f"bingx.{k}": v for k, v in self.faults.injected.items()})
-        if self.drops:
-            out["bingx.admin_drop_ws"] = self.drops
-        return out
-
-    async def faults_off(self) -> None:
-        await self._admin(clear="1")
-
-    def faults_total(self) -> Counter[str]:
-        return self.injected()
-
-    async def close(self) -> None:
-        await self.http.close()
-        await self.server.close()
-
-
-def _counting_faults(spec: str, seed: int) -> Any:  # a ServerFaults subclass
-    """The BingX simulator's fault rules, counting what they inject."""
-    from pink.venues.bingx.server_faults import ServerFaults
-
-    class CountingFaults(ServerFaults):
-        injected: Counter[str]
-
-        def fire(self, name: str) -> bool:
-            hit = super().fire(name)
-            if hit:
-                self.injected[name] += 1
-            return hit
-
-    faults: Any = CountingFaults.parse(spec, seed=seed)
-    faults.injected = Counter()
-    return faults
-
-
-def _count_places(engine: Any) -> Counter[str]:
-    """Orders the matching engine was asked to place, by client order id (the venue's own record)."""
-    places: Counter[str] = Counter()
-    submit = engine.submit
-
-    def counted(order: Any, now: int) -> Any:
-        places[order.client_order_id] += 1
-        return submit(order, now)
-
-    engine.submit = counted
-    return places
-
-
 # ------------------------------------------------------------------- trials
 
 
@@ -384,7 +231,7 @@ async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers:
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     log = data / "runner.log"
-    venue: Any = _SimTrialVenue(rng, seed) if kind == "sim" else _BingxTrialVenue(rng, seed)
+    venue: Any = SimTrialVenue(rng, seed) if kind == "sim" else BingxTrialVenue(rng, seed)
     front = await ledgers.acquire()
     runtime_id = f"c{seed}"
     points = SIM_POINTS if kind == "sim" else BINGX_POINTS
