@@ -22,6 +22,7 @@ from pink.kernel import (
     PlaceOrder,
     Settlement,
 )
+from pink.kernel.messages import CommissionReported
 from tests.kernel.harness import BTC, Driver
 
 PRICES = st.sampled_from(["99.9", "100.0", "100.1", "101.3", "97.5"])
@@ -89,8 +90,8 @@ class KernelMachine(RuleBasedStateMachine):
         if o:
             self._track(self.d.ack(o.client_order_id))
 
-    @rule(data=st.data(), price=PRICES, part=st.sampled_from(["all", "half", "tiny"]))
-    def fill(self, data: st.DataObject, price: str, part: str) -> None:
+    @rule(data=st.data(), price=PRICES, part=st.sampled_from(["all", "half", "tiny"]), final=st.booleans())
+    def fill(self, data: st.DataObject, price: str, part: str, final: bool) -> None:
         o = self._order(data)
         if not o:
             return
@@ -112,6 +113,7 @@ class KernelMachine(RuleBasedStateMachine):
             D("0.013"),
             "USDT",
             self.d.now,
+            fee_final=final,
         )
         self.sent_fills.append(ev)
         self._track(self.d.apply(ev))
@@ -159,6 +161,14 @@ class KernelMachine(RuleBasedStateMachine):
     def funding(self, amount: str, fid: int) -> None:
         self._track(self.d.apply(FundingPaid(f"fund{fid}", BTC, D(amount), self.d.now)))
 
+    @rule(data=st.data(), total=st.sampled_from(["0", "0.013", "0.026", "0.05", "-0.001"]))
+    def commission_reported(self, data: st.DataObject, total: str) -> None:
+        o = self._order(data)
+        if o:
+            cid = o.client_order_id
+            ev = CommissionReported(cid, f"v-{cid}", self.venue_filled[cid], D(total), "USDT", self.d.now)
+            self._track(self.d.apply(ev))
+
     @rule(jump=st.sampled_from([10**9, 11 * 10**9, 200 * 10**9]))
     def tick(self, jump: int) -> None:
         self._track(self.d.k.tick(self.d.tick_clock(jump)))
@@ -188,6 +198,12 @@ class KernelMachine(RuleBasedStateMachine):
                 assert t.entry_qty >= 0 and t.exit_qty >= 0 and t.remaining >= 0
         for o in self.d.k.orders.values():
             assert 0 <= o.filled <= o.quantity
+
+    @invariant()
+    def fee_checks_are_for_ended_orders_only(self) -> None:
+        for cid in self.d.k.fee_checks:
+            order = self.d.k.orders.get(cid)
+            assert (order is not None and not order.live) or cid in self.d.k.retired
 
     @invariant()
     def idle_slots_hold_nothing(self) -> None:
