@@ -186,3 +186,18 @@ def test_a_pending_fee_check_is_rebuilt_by_journal_replay(tmp_path: Path) -> Non
         assert isinstance(query, QueryOrder) and query.client_order_id == cid
     finally:
         again.close()
+
+
+def test_a_fee_in_another_asset_is_not_booked_but_raises_an_alert() -> None:
+    """Fail loudly: a venue whose fees come in an asset the account does not settle in
+    (say a demo venue's own coin) must not make every fee vanish silently."""
+    d = Driver()
+    cid = place(d.enter(0)).client_order_id
+    out = d.apply(OrderFilled(cid, f"v-{cid}", "f1", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "VST", d.now))
+    assert out.status is OutcomeStatus.CONFIRMED and d.state() == "POSITION_OPEN"
+    alerts = [r for r in out.records if isinstance(r, ProtocolErrorRecorded)]
+    assert len(alerts) == 1 and "0.05 VST not booked" in alerts[0].detail and "USDT" in alerts[0].detail
+    assert d.k.account_view().fees == 0
+    same_asset = d.apply(OrderFilled(cid, f"v-{cid}", "f1", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "USDT",
+                                     d.now))  # fmt: skip
+    assert same_asset.status is OutcomeStatus.DUPLICATE

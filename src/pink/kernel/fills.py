@@ -37,6 +37,7 @@ from pink.kernel.messages import (
     OrderAccepted,
     OrderFilled,
     Outcome,
+    ProtocolErrorRecorded,
     QueryOrder,
     Settlement,
     SettlementKind,
@@ -125,14 +126,21 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     price = ev.last_price
     if type(ev.commission) is not Decimal or not ev.commission.is_finite():
         raise Quarantine(f"commission: must be a finite Decimal, got {ev.commission!r}")
-    fee = ev.commission if ev.commission_asset in (k.config.settle_asset, "") else ZERO
+    foreign = ev.commission_asset not in (k.config.settle_asset, "")
+    fee = ZERO if foreign else ev.commission
     if not isinstance(ev.venue_order_id, str):
         raise Quarantine("venue_order_id: must be a string")
     learn_venue_id(k, order, ev.venue_order_id)
-    return book_fill(
+    out = book_fill(
         k, slot, order, ev.fill_id, qty, price, fee, ev.commission, ev.commission_asset, cum, now,
         fee_final=ev.fee_final is not False,
     )
+    if foreign and ev.commission:  # paid in another asset: not in this account, but never silently
+        detail = (f"fill {ev.fill_id}: commission {ev.commission} {ev.commission_asset} not booked "
+                  f"(the account settles in {k.config.settle_asset})")
+        alert = ProtocolErrorRecorded(slot.index, order.trade_id, order.client_order_id, detail, now)
+        out = Outcome(out.status, out.reason, detail, out.slot, out.effects, (*out.records, alert))
+    return out
 
 
 def book_fill(
