@@ -116,8 +116,26 @@ async def test_e12_market_ack_without_price_is_never_settled_at_zero(
     reports = await sink.wait_for(OrderStatusReport)
     # nothing settled at price 0: the only fill is the one the order query priced
     assert [(f.last_qty, f.last_price) for f in sink.of(OrderFilled)] == [(D("0.01"), D("100.5"))]
+    assert [(f.commission, f.fee_final) for f in sink.of(OrderFilled)] == [(D("0.0005"), True)]
     assert reports[0].status is OrderStatus.FILLED and reports[0].avg_price == D("100.5")
     assert reports[0].cum_qty == D("0.01")
+
+
+async def test_a_queried_fill_without_a_stated_commission_is_not_final(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    """The order record prices a fill the stream missed; its fee is the record's commission,
+    or, when the record states none, zero and not final (the kernel asks again at the end)."""
+    v, sink = venue
+    no_fee = order_obj("FILLED", "0.01", "100.5")
+    del no_fee["commission"]
+    fake.reply("POST", ORDER, dict(order_obj("FILLED", "0.01", "0.00"), orderID=str(VID)))
+    fake.reply("GET", ORDER, {"order": no_fee})
+    await v.place(place())
+    await fake.push(push("TRADE", "FILLED", "0.01", "0"))  # no price: the adapter queries
+    await sink.wait_for(OrderStatusReport)
+    (fill,) = sink.of(OrderFilled)
+    assert fill.commission == 0 and fill.fee_final is False
 
 
 async def test_e13_f19_fills_come_from_order_records_not_positions(

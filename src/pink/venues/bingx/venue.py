@@ -279,11 +279,11 @@ class BingxVenue(Reports):
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
         """Ask the venue what happened to the order, then say cancelled / open / unknown."""
         try:
-            report = await self._fetch(cid, symbol)
+            report, total = await self._fetch(cid, symbol)
         except VenueError:
             self._emit(CancelRejected(cid, code, message, None, _now_ns()))
             return
-        self._emit_report(report, symbol)
+        self._emit_report(report, symbol, total)
         if report.status is OrderStatus.CANCELED:
             self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
             return
@@ -299,7 +299,7 @@ class BingxVenue(Reports):
         :mod:`pink.kernel.commission`), and the kernel asks for exactly this."""
         self._check_open()
         cid = query.client_order_id.lower()
-        report, total = await self._fetch_with_commission(cid, query.symbol)
+        report, total = await self._fetch(cid, query.symbol)
         if total is not None and report.status not in _OPEN and report.venue_order_id:
             self._emit(CommissionReported(cid, report.venue_order_id, report.cum_qty, total, self.asset,
                                           _now_ns()))
@@ -308,10 +308,7 @@ class BingxVenue(Reports):
             self._live.pop(cid, None)
         return report
 
-    async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
-        return (await self._fetch_with_commission(cid, symbol))[0]
-
-    async def _fetch_with_commission(self, cid: str, symbol: str) -> tuple[OrderStatusReport, Decimal | None]:
+    async def _fetch(self, cid: str, symbol: str) -> tuple[OrderStatusReport, Decimal | None]:
         """The order's report, and its total commission when the reply states one."""
         params = {"symbol": symbol, "clientOrderId": cid}
         try:
@@ -329,14 +326,17 @@ class BingxVenue(Reports):
 
     async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
         try:
-            report = await self._fetch(cid, symbol)
+            report, total = await self._fetch(cid, symbol)
         except VenueError as exc:
             log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
             return
-        self._emit_report(report, symbol)
+        self._emit_report(report, symbol, total)
 
-    def _emit_report(self, report: OrderStatusReport, symbol: str) -> None:
-        """Fills the stream missed become fills (same ids as the stream's), then the report."""
+    def _emit_report(self, report: OrderStatusReport, symbol: str, total: Decimal | None) -> None:
+        """Fills the stream missed become fills (same ids as the stream's), then the report.
+
+        Their fee is the order's ``total`` commission less what the stream delivered;
+        without a stated total it is not final (the kernel asks once the order ends)."""
         if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
             up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",
                              report.status, report.quantity, report.cum_qty,
@@ -344,9 +344,10 @@ class BingxVenue(Reports):
                              self.asset, report.ts or _now_ns())
             events, _ = self.tracker.apply(up)
             for event in events:
-                if isinstance(event, OrderFilled):  # the report's commission is the total
+                if isinstance(event, OrderFilled):
                     paid = self._fees.get(event.venue_order_id, ZERO)
-                    event = replace(event, commission=max(report.commission - paid, ZERO), fee_final=True)
+                    fee = max(total - paid, ZERO) if total is not None else ZERO
+                    event = replace(event, commission=fee, fee_final=total is not None)
                 self._emit(event)
         self._emit(report)
 
