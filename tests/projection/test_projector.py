@@ -85,3 +85,45 @@ async def test_optional_unreachable_sink_starts_and_health_says_so() -> None:
         assert "Connect" in h.last_error or "refused" in h.last_error.lower()
     finally:
         await proj.close()
+
+
+class _SlowSink:
+    """A sink whose every publish takes a while (a slow network), recording what landed."""
+
+    name = backend = "slow"
+    optional = False
+
+    def __init__(self) -> None:
+        self.landed: list[tuple[str, object]] = []
+
+    def bind(self, prefix: str) -> None:
+        return None
+
+    async def connect(self) -> None:
+        return None
+
+    async def publish(self, states: object, events: object) -> None:
+        await asyncio.sleep(0.2)
+        self.landed.extend(states)  # type: ignore[call-overload]
+
+    async def disconnect(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_flush_and_close_wait_for_the_batch_being_sent() -> None:
+    """Regression: flush() returned as soon as the queue was empty, while the batch taken
+    from it was still being sent; close() then cancelled that send and the last state was lost."""
+    sink = _SlowSink()
+    proj = Projector("acc", "run", [sink])
+    await proj.start()
+    proj.put_slot(slot(1, 1))
+    await asyncio.sleep(0.05)  # the sink task has taken the batch and is sending it
+    assert await proj.flush(5)
+    assert [key for key, _ in sink.landed] == ["slot:1"]
+    proj.put_slot(slot(1, 2))
+    await asyncio.sleep(0.05)
+    await proj.close()
+    assert [view.version for _, view in sink.landed] == [1, 2]  # type: ignore[attr-defined]

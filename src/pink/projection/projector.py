@@ -39,6 +39,7 @@ class _SinkState:
         self.connected = False
         self.ever_connected = False
         self.published = 0
+        self.publishing = False  # a batch taken from the queue is being sent
         self.failures = 0
         self.reconnects = 0
         self.last_error = ""
@@ -155,6 +156,7 @@ class Projector:
                 await st.wake.wait()
                 continue
             states, events = st.queue.take(self._batch)
+            st.publishing = True
             try:
                 await st.sink.publish(states, events)
             except Exception as exc:
@@ -163,6 +165,8 @@ class Projector:
                 with contextlib.suppress(Exception):
                     await st.sink.disconnect()
                 continue
+            finally:
+                st.publishing = False
             st.published += len(states) + len(events)
 
     async def _sleep(self, st: _SinkState, seconds: float) -> None:
@@ -179,15 +183,20 @@ class Projector:
             await st.wake.wait()
 
     async def flush(self, timeout_s: float = 2.0) -> bool:
-        """Wait until every connected sink has published what is queued."""
+        """Wait until every connected sink has published what is queued (the batch it is
+        sending included: taken from the queue is not yet published)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(not st.queue or not st.connected for st in self._states):
+            if all(self._idle(st) for st in self._states):
                 await asyncio.sleep(0)
-                if all(not st.queue or not st.connected for st in self._states):
+                if all(self._idle(st) for st in self._states):
                     return True
             await asyncio.sleep(0.005)
         return False
+
+    @staticmethod
+    def _idle(st: _SinkState) -> bool:
+        return not st.connected or (not st.queue and not st.publishing)
 
     async def close(self, flush_timeout_s: float = 2.0) -> None:
         """Publish what is queued (bounded), stop the tasks, close the sinks. Idempotent."""
