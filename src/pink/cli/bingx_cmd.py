@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
+from pink.venues.bingx.config import SIM_API_KEY as DEFAULT_API_KEY
+from pink.venues.bingx.config import SIM_SECRET_KEY as DEFAULT_SECRET_KEY
 from pink.venues.bingx.server_faults import ServerFaults
 
 __all__ = ["register", "serve"]
@@ -28,6 +29,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run the server and print its URLs; return when ``stop`` is set or on SIGINT/SIGTERM."""
+    from pink.venues.bingx.server import BingxSimServer
     from pink.venues.sim.engine import MatchingEngine
     from pink.venues.sim.instruments import default_instruments
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from clickhouse_connect.driver.client import Client
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pink.errors import PinkError
-from pink.ledger.audit import JournalReader, audit
-from pink.ledger.report import write_report
-from pink.ledger.writer import LEDGER_URL_ENV, open_client, resolve_target
+from pink.ledger import LEDGER_URL_ENV
+
+if TYPE_CHECKING:  # the ledger's modules load when a command runs (the CLI starts fast)
+    from clickhouse_connect.driver.client import Client
+
+    from pink.ledger.audit import JournalReader
 
 __all__ = ["register"]
 
@@ -36,6 +38,8 @@ Database = Annotated[str, typer.Option("--database", help="ClickHouse database")
 
 @contextmanager
 def _ledger(data_dir: Path | None, url: str | None, console: Console, database: str) -> Iterator[Client]:
+    from pink.ledger.writer import open_client, resolve_target
+
     try:
         target = resolve_target(data_dir=data_dir or Path("."), url=url)
         if target.kind == "embedded" and not Path(target.location).is_dir():
@@ -74,6 +78,8 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         data_dir: DataDir = None, ledger_url: LedgerUrl = None, database: Database = "pink"
     ) -> None:
         """Recompute capital and every trade from the ledger; non-zero exit on differences."""
+        from pink.ledger.audit import audit
+
         console = Console()
         journal = None
         if journal_reader is not None and data_dir is not None:
@@ -100,6 +106,8 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         database: Database = "pink",
     ) -> None:
         """Write a self-contained HTML report (equity, drawdown, PnL, fees, trades)."""
+        from pink.ledger.report import write_report
+
         console = Console()
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             path = write_report(client, out, database=database, progress=step)

@@ -7,21 +7,25 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from pink.errors import PinkError
-from pink.runtime.config import RuntimeConfig, load_config
-from pink.runtime.launcher import CloseReport, Launcher
-from pink.runtime.view import LiveView, summary_table
+
+if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fast)
+    from pink.runtime.config import RuntimeConfig
+    from pink.runtime.launcher import CloseReport
 
 __all__ = ["register", "run_async"]
 
 
 async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
     """Start, run (cycles or until Ctrl-C), close in order, print the summary."""
+    from pink.runtime.launcher import Launcher
+    from pink.runtime.view import LiveView, summary_table
+
     launcher = Launcher(cfg)
     view: LiveView | None = None
     loop = asyncio.get_running_loop()
@@ -91,6 +95,8 @@ def register(app: typer.Typer) -> None:
             "view": False if no_view else None,
             "ledger_url": ledger_url,
         }
+        from pink.runtime.config import load_config
+
         try:
             cfg = load_config(config, os.environ, flags)
             asyncio.run(run_async(cfg, console))

@@ -29,12 +29,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from pathlib import Path
-
-from clickhouse_connect.driver.client import Client
+from typing import TYPE_CHECKING
 
 from pink.kernel.messages import FillBooked, KernelRecord, Settlement, TradeClosed
 from pink.ledger.queries import fetch, raw_conflicts, streams
 from pink.ledger.rows import Row, rows_for
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 __all__ = ["AuditReport", "JournalReader", "JournalRecords", "audit"]
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal, localcontext
-from typing import NamedTuple
-
-from clickhouse_connect.driver.client import Client
+from typing import TYPE_CHECKING, NamedTuple
 
 from pink.ledger.rows import Row
 from pink.ledger.schema import TABLES, select_sql
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 __all__ = ["ExitLeg", "exit_legs", "fetch", "raw_conflicts", "streams"]
 

@@ -29,6 +29,7 @@ from clickhouse_connect.driver import options
 from clickhouse_connect.driver.client import Client
 
 from pink.errors import ConfigError, StartupError
+from pink.ledger import LEDGER_URL_ENV
 from pink.ledger.arrow import to_arrow
 from pink.ledger.rows import Row
 from pink.ledger.schema import TABLES, WATERMARK_TABLE, create_statements
@@ -42,7 +43,6 @@ __all__ = [
     "resolve_target",
 ]
 
-LEDGER_URL_ENV = "PINK_LEDGER_URL"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,4 @@
-"""The runtime: one task owns the kernel; config, launcher, loop, recovery."""
-
-from pink.runtime.clock import SimClock, WallClock
-from pink.runtime.config import RuntimeConfig, load_config
-from pink.runtime.launcher import CloseReport, Launcher
-from pink.runtime.loop import LoopConfig, Runtime
-
-__all__ = [
-    "CloseReport",
-    "Launcher",
-    "LoopConfig",
-    "Runtime",
-    "RuntimeConfig",
-    "SimClock",
-    "WallClock",
-    "load_config",
-]
+"""The runtime: one task owns the kernel (``loop``), the launcher that builds and closes
+everything around it (``launcher``), configuration (``config``), clocks, the executor,
+recovery and the live view. Import from the modules; this package imports nothing, so
+that ``pink status`` and ``pink control`` start fast."""

@@ -12,6 +12,10 @@ from dataclasses import dataclass, replace
 
 from pink.errors import ConfigError
 
+SIM_API_KEY = "pink-sim-api-key"
+SIM_SECRET_KEY = "pink-sim-secret-key"
+"""The simulator server's built-in keys (``pink sim-bingx``; never valid at BingX)."""
+
 __all__ = ["PRESETS", "BingxConfig"]
 
 PRESETS: dict[str, tuple[str, str, str]] = {

@@ -32,6 +32,7 @@ from aiohttp import web
 
 from pink.errors import StartupError
 from pink.kernel.messages import Instrument
+from pink.venues.bingx.config import SIM_API_KEY, SIM_SECRET_KEY
 from pink.venues.bingx.server_account import LISTEN_KEY_PATH, add_account_routes
 from pink.venues.bingx.server_auth import (
     RateLimiter,
@@ -56,8 +57,8 @@ from pink.venues.bingx.server_ws import MarketStreams, UserStreams
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET_KEY", "BingxSimServer", "create_app"]
 
-DEFAULT_API_KEY = "pink-sim-api-key"
-DEFAULT_SECRET_KEY = "pink-sim-secret-key"
+DEFAULT_API_KEY = SIM_API_KEY
+DEFAULT_SECRET_KEY = SIM_SECRET_KEY
 WS_PATH = "/swap-market"
 
 COUNTS: web.AppKey[Counter[str]] = web.AppKey("pink_sim_counts")
