@@ -1,6 +1,6 @@
 """The runtime process a chaos trial starts, kills with SIGKILL, and restarts on the same journal.
 
-``python -m pink.chaos.runner '<json>'`` runs the real :class:`~pink.runtime.Launcher`
+``python -m pink.chaos.runner '<json>'`` runs the real :class:`~pink.runtime.launcher.Launcher`
 (journal, ledger by URL, reconciliation, the one-writer loop) with the
 random :class:`~pink.chaos.policy.ChaosPolicy`, against the trial's venue:
 the harness's :class:`~pink.chaos.simhost.SimHost` (``venue=sim``) or a
