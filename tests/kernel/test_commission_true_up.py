@@ -6,7 +6,19 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from pink.journal import JournaledKernel, replay_records
-from pink.kernel import Action, Intent, Kernel, KernelConfig, OrderFilled, OrderType, OutcomeStatus, PlaceOrder, Side
+from pink.kernel import (
+    Action,
+    Intent,
+    Kernel,
+    KernelConfig,
+    OrderFilled,
+    OrderStatus,
+    OrderStatusReport,
+    OrderType,
+    OutcomeStatus,
+    PlaceOrder,
+    Side,
+)
 from pink.kernel.commission import FEE_CHECK_TRIES
 from pink.kernel.messages import CommissionReported, ProtocolErrorRecorded, QueryOrder, Settlement
 from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
@@ -201,3 +213,26 @@ def test_a_fee_in_another_asset_is_not_booked_but_raises_an_alert() -> None:
     same_asset = d.apply(OrderFilled(cid, f"v-{cid}", "f1", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "USDT",
                                      d.now))  # fmt: skip
     assert same_asset.status is OutcomeStatus.DUPLICATE
+
+
+def test_fills_booked_from_a_report_without_a_commission_are_checked_at_the_end() -> None:
+    """An order record that does not state its commission: its unseen fills carry no fee for
+    now, and once the order has ended the kernel asks for the total."""
+    d = Driver()
+    cid = place(d.enter(0)).client_order_id
+    d.ack(cid)
+    out = d.apply(OrderStatusReport(cid, f"v-{cid}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.0"),
+                                    None, d.now))  # fmt: skip
+    assert d.state() == "POSITION_OPEN" and d.k.account_view().fees == 0
+    assert any(isinstance(r, Settlement) and r.fee == 0 for r in out.records)
+    assert list(d.k.fee_checks) == [cid]
+    (query,) = d.k.tick(d.tick_clock()).effects
+    assert isinstance(query, QueryOrder) and query.client_order_id == cid
+    d.apply(_commission(cid, "1.000", "0.05"))
+    assert d.k.account_view().fees == D("0.05") and not d.k.fee_checks
+    # a stated commission is final: no check
+    d2 = Driver()
+    cid2 = place(d2.enter(0)).client_order_id
+    d2.apply(OrderStatusReport(cid2, f"v-{cid2}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.0"),
+                               D("0.05"), d2.now))  # fmt: skip
+    assert d2.k.account_view().fees == D("0.05") and not d2.k.fee_checks

@@ -306,7 +306,11 @@ class CommissionReported:
 @direct_init
 @dataclass(frozen=True, slots=True)
 class OrderStatusReport:
-    """A venue's answer to "what is order X?" (also used for gap-fill)."""
+    """A venue's answer to "what is order X?" (also used for gap-fill).
+
+    ``commission`` is the order's total so far (> 0 paid), None when the venue's
+    record does not state it (fills booked from the report then carry no fee and
+    are not final: see :mod:`pink.kernel.commission`)."""
 
     client_order_id: str
     venue_order_id: str
@@ -314,7 +318,7 @@ class OrderStatusReport:
     quantity: Decimal
     cum_qty: Decimal
     avg_price: Decimal
-    commission: Decimal
+    commission: Decimal | None
     ts: int
     code: str = ""
     message: str = ""

@@ -61,12 +61,15 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol))
         if price <= 0:
             raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
-        commission = rep.commission - order.commission if type(rep.commission) is Decimal else ZERO
-        commission = max(commission, ZERO)
+        total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
+        stated = isinstance(total, Decimal)
+        commission = max(total - order.commission, ZERO) if isinstance(total, Decimal) else ZERO
         fill_id = f"{order.client_order_id}#cum{cum}"
         if slot.state is S.DESYNC:
             outcomes.append(_leave_desync(k, slot, order, now))
-        outcomes.append(book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now))
+        outcomes.append(
+            book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now, fee_final=stated)
+        )
         order.covered_cum = cum
     if order.phase == OrderPhase.DONE:
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:

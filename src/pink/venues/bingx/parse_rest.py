@@ -41,7 +41,6 @@ __all__ = [
     "FillRow",
     "fills_from_rows",
     "list_of",
-    "order_commission",
     "parse_ack",
     "parse_balance",
     "parse_contract",
@@ -108,15 +107,9 @@ def parse_order(data: Any, where: str = "order") -> OrderStatusReport:
         quantity=dec(o, where, "origQty", "quantity"),
         cum_qty=opt_dec(o, where, "executedQty") or ZERO,
         avg_price=opt_dec(o, where, "avgPrice") or ZERO,
-        commission=-commission if commission is not None else ZERO,
+        commission=-commission if commission is not None else None,
         ts=ts * MS,
     )
-
-
-def order_commission(data: Any, where: str = "order") -> Decimal | None:
-    """An order reply's total commission (> 0 = paid), or None when it does not say."""
-    commission = opt_dec(unwrap_order(data, where), where, "commission")
-    return -commission if commission is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
 from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
 from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
-from pink.venues.bingx.parse_rest import order_commission, parse_ack, parse_order
+from pink.venues.bingx.parse_rest import parse_ack, parse_order
 from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
 
@@ -279,11 +279,11 @@ class BingxVenue(Reports):
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
         """Ask the venue what happened to the order, then say cancelled / open / unknown."""
         try:
-            report, total = await self._fetch(cid, symbol)
+            report = await self._fetch(cid, symbol)
         except VenueError:
             self._emit(CancelRejected(cid, code, message, None, _now_ns()))
             return
-        self._emit_report(report, symbol, total)
+        self._emit_report(report, symbol)
         if report.status is OrderStatus.CANCELED:
             self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
             return
@@ -299,7 +299,8 @@ class BingxVenue(Reports):
         :mod:`pink.kernel.commission`), and the kernel asks for exactly this."""
         self._check_open()
         cid = query.client_order_id.lower()
-        report, total = await self._fetch(cid, query.symbol)
+        report = await self._fetch(cid, query.symbol)
+        total = report.commission
         if total is not None and report.status not in _OPEN and report.venue_order_id:
             self._emit(CommissionReported(cid, report.venue_order_id, report.cum_qty, total, self.asset,
                                           _now_ns()))
@@ -308,39 +309,39 @@ class BingxVenue(Reports):
             self._live.pop(cid, None)
         return report
 
-    async def _fetch(self, cid: str, symbol: str) -> tuple[OrderStatusReport, Decimal | None]:
-        """The order's report, and its total commission when the reply states one."""
+    async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
         params = {"symbol": symbol, "clientOrderId": cid}
         try:
             data = await self.http.request("GET", ORDER_PATH, dict(params))
         except VenueError as exc:
             if is_not_found(exc.code, exc.message):
                 return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
-                                         _now_ns(), exc.code, exc.message), None
+                                         _now_ns(), exc.code, exc.message)
             raise
         report = parse_order(data, "query reply")
         if not report.client_order_id:
             report = _with_client(report, cid)
         self._remember(cid, report.venue_order_id)
-        return report, order_commission(data, "query reply")
+        return report
 
     async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
         try:
-            report, total = await self._fetch(cid, symbol)
+            report = await self._fetch(cid, symbol)
         except VenueError as exc:
             log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
             return
-        self._emit_report(report, symbol, total)
+        self._emit_report(report, symbol)
 
-    def _emit_report(self, report: OrderStatusReport, symbol: str, total: Decimal | None) -> None:
+    def _emit_report(self, report: OrderStatusReport, symbol: str) -> None:
         """Fills the stream missed become fills (same ids as the stream's), then the report.
 
-        Their fee is the order's ``total`` commission less what the stream delivered;
+        Their fee is the order's total commission less what the stream delivered;
         without a stated total it is not final (the kernel asks once the order ends)."""
+        total = report.commission
         if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
             up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",
                              report.status, report.quantity, report.cum_qty,
-                             report.avg_price or None, None, None, report.commission,
+                             report.avg_price or None, None, None, total or ZERO,
                              self.asset, report.ts or _now_ns())
             events, _ = self.tracker.apply(up)
             for event in events:
