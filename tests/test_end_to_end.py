@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -243,6 +244,16 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
         hz.shutdown()
 
 
+def _readme_bingx_env(port: int) -> dict[str, str]:
+    """The PINK_BINGX_* variables of the README's "point the adapter at the simulator" snippet."""
+    text = (ROOT / "README.md").read_text()
+    snippet = text.split("pink sim-bingx --port 8765 &", 1)[1].split("```", 1)[0]
+    env = dict(re.findall(r"(PINK_BINGX_\w+)=(\S+)", snippet))
+    assert set(env) == {"PINK_BINGX_BASE_URL", "PINK_BINGX_WS_URL", "PINK_BINGX_MARKET_WS_URL",
+                        "PINK_BINGX_API_KEY", "PINK_BINGX_SECRET_KEY"}, env  # fmt: skip
+    return {k: v.replace(":8765", f":{port}") for k, v in env.items()}
+
+
 def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_end(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -259,7 +270,6 @@ def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_en
         assert f"127.0.0.1:{port}" in banner, banner
         cfg = tmp_path / "pink.toml"
         cfg.write_text("cycle_s = 0.3\n")
-        base = f"127.0.0.1:{port}"
         res = pink(
             "run",
             "--venue",
@@ -271,11 +281,7 @@ def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_en
             "--config",
             str(cfg),
             "--no-view",
-            PINK_BINGX_BASE_URL=f"http://{base}",
-            PINK_BINGX_WS_URL=f"ws://{base}/swap-market",
-            PINK_BINGX_MARKET_WS_URL=f"ws://{base}/swap-market",
-            PINK_BINGX_API_KEY="pink-sim-api-key",
-            PINK_BINGX_SECRET_KEY="pink-sim-secret-key",
+            **_readme_bingx_env(port),  # the README's own snippet: it must work as written
         )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         fills = int(res.stdout.split("fills / intents")[1].split("│")[1].split("/")[0])
