@@ -119,3 +119,28 @@ async def test_a_journal_refuses_a_run_with_other_slots_or_capital(tmp_path: Pat
         await launcher.close()
     async with Launcher(quiet(tmp_path, slots=2)) as launcher:  # the same values still start
         assert launcher.kernel is not None and launcher.kernel.journal.seq >= before
+
+
+async def test_a_venue_whose_margin_asset_is_not_the_settle_asset_is_refused_at_start(tmp_path: Path) -> None:
+    """Fail loudly at start, not with an alert on every fill: the venue's balance names its asset."""
+    launcher = Launcher(quiet(tmp_path / "a", settle_asset="VST"))
+    with pytest.raises(StartupError, match=r"margin asset is USDT, but this run settles in VST; "
+                                           r"set settle_asset = \"USDT\""):
+        await launcher.start()
+    await launcher.close()
+    assert not (tmp_path / "a" / "journal.sqlite").exists()  # refused before the journal was opened
+    with pytest.raises(ConfigError, match="settle_asset"):
+        quiet(tmp_path, settle_asset="US DT")
+
+
+async def test_a_journal_refuses_a_run_with_another_settle_asset(tmp_path: Path) -> None:
+    from pink.journal import JournaledKernel
+    from pink.kernel import KernelConfig
+    from pink.venues.sim.instruments import default_instruments
+
+    JournaledKernel.open(tmp_path / "journal.sqlite", KernelConfig(slots=2, settle_asset="USDC"),
+                         default_instruments()).close()  # fmt: skip
+    launcher = Launcher(quiet(tmp_path, slots=2))
+    with pytest.raises(StartupError, match="settle_asset = USDC"):
+        await launcher.start()
+    await launcher.close()

@@ -39,6 +39,7 @@ class RuntimeConfig:
     account_id: str = "paper"
     runtime_id: str = "rt1"
     initial_capital: Decimal = Decimal(10_000)
+    settle_asset: str = "USDT"  # the venue account's margin asset; fees in another are not booked
     cycle_s: float = 5.0
     ledger: str = "chdb"  # chdb | url | none
     ledger_url: str = ""
@@ -61,6 +62,7 @@ class RuntimeConfig:
             (self.cycles >= 0, "cycles", "must be >= 0"),
             (self.cycle_s > 0, "cycle_s", "must be > 0"),
             (self.initial_capital > 0, "initial_capital", "must be > 0"),
+            (self.settle_asset.isalnum(), "settle_asset", "must be an asset name such as USDT"),
             (self.ledger in ("chdb", "url", "none"), "ledger", "must be chdb, url or none"),
             (self.plane in ("shm", "none"), "plane", "must be shm or none"),
             (self.control in ("file", "none"), "control", "must be file or none"),

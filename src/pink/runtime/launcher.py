@@ -185,7 +185,7 @@ class Launcher:
                 from pink.venues.bingx.config import BingxConfig
                 from pink.venues.bingx.venue import BingxVenue
 
-                self.venue = BingxVenue(BingxConfig.from_env())
+                self.venue = BingxVenue(BingxConfig.from_env(), asset=cfg.settle_asset)
         venue = self.venue
         if cfg.fast:
             start = getattr(venue, "now", SIM_EPOCH_NS)
@@ -195,10 +195,15 @@ class Launcher:
         try:
             await venue.start(relay)
             instruments = await venue.instruments()
+            asset = (await venue.balance()).asset
         except StartupError:
             raise
         except PinkError as exc:
             raise StartupError(f"venue ({venue.name})", str(exc)) from exc
+        if asset != cfg.settle_asset:  # else every fee would be in an asset the account does not book
+            raise StartupError(f"venue ({venue.name})", f"the account's margin asset is {asset}, but this run "
+                               f"settles in {cfg.settle_asset}; set settle_asset = \"{asset}\" "
+                               "(PINK_SETTLE_ASSET) on a new data dir")
         self.backends["venue"] = venue.name
         return instruments
 
@@ -228,8 +233,8 @@ class Launcher:
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg
         assert self.venue is not None
-        kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital,
-                            account_id=cfg.account_id, hedge_mode=self.venue.hedge_mode is not False)
+        kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
+                            settle_asset=cfg.settle_asset, hedge_mode=self.venue.hedge_mode is not False)
         path = data / "journal.sqlite"
         try:
             jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability)
@@ -244,7 +249,8 @@ class Launcher:
                                "new data dir")
         made = jk.kernel.config  # what the journal was created with: its trades depend on it
         for name, theirs, ours in (("slots", made.slots, kcfg.slots),
-                                   ("initial_capital", made.initial_capital, kcfg.initial_capital)):
+                                   ("initial_capital", made.initial_capital, kcfg.initial_capital),
+                                   ("settle_asset", made.settle_asset, kcfg.settle_asset)):
             if theirs != ours:
                 jk.close()
                 raise StartupError(f"journal ({path})", f"it was created with {name} = {theirs}, but this run "
