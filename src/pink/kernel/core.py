@@ -324,7 +324,9 @@ class Kernel:
         return q
 
     def next_deadline(self) -> int | None:
-        due = [s.deadline for s in self.slots if s.deadline] + [c.due for c in self.fee_checks.values()]
+        due = [s.deadline for s in self.slots if s.deadline]
+        if self.fee_checks:  # asked after every batch: no extra work when there is none
+            due.extend(c.due for c in self.fee_checks.values())
         return min(due) if due else None
 
     # -------------------------------------------------------------- helpers
