@@ -38,3 +38,12 @@ def test_chaos_small_bingx_sim_kills_and_no_violation(tmp_path: Path) -> None:
     assert card["violations"] == 0, out
     assert rc == 0, out
     assert int(card["kills"]) >= 1, out  # type: ignore[call-overload]
+
+
+def test_chaos_rerun_of_a_seed_in_the_same_workdir_reports_no_stale_ledger_rows(tmp_path: Path) -> None:
+    """Regression: ledger-N directories outlived their run, and a rerun of the same seeds (how a
+    failure is reproduced) found the first run's rows: every fill 'stored twice', chains broken."""
+    for _ in range(2):
+        rc, card, out = _chaos(tmp_path, "--trials", "2", "--seed", "13", "--venue", "sim", "--kill-rate", "0.5")
+        assert card.get("bench") == "chaos" and card["violations"] == 0 and rc == 0, out
+    assert not list(tmp_path.glob("ledger-*")), "ledger directories are removed at the end of a run"

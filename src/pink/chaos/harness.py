@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -104,7 +105,10 @@ class _Front:
         self.url = ""
 
     async def start(self) -> _Front:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # always empty: a ledger left by an earlier run in this workdir would hold the same seeds'
+        # rows, and the audit would report every fill of a rerun as stored twice
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pink.ledger.chfront", str(self.directory), "0",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
@@ -132,7 +136,7 @@ class _Ledgers:
         async with self._lock:
             if self.current is None or self.current.budget <= 0:
                 self.n += 1
-                self.current = await _Front(self.root / f"ledger-{self.n}", self.batch).start()
+                self.current = await _Front(self.root / f"ledger-{os.getpid()}-{self.n}", self.batch).start()
                 self._all.append(self.current)
             front = self.current
             front.budget -= 1
@@ -148,6 +152,7 @@ class _Ledgers:
     async def close(self) -> None:
         for f in self._all:
             await f.stop()
+            shutil.rmtree(f.directory, ignore_errors=True)
 
 
 # ------------------------------------------------------------------- trials
