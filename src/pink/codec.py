@@ -32,6 +32,7 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
         m.CancelRejected,
         m.OrderExpired,
         m.FundingPaid,
+        m.FundsTransferred,
         m.OrderStatusReport,
         m.CommissionReported,
         m.PositionReport,

@@ -120,7 +120,7 @@ class Driver:
 
     def assert_books_balance(self) -> None:
         a = self.k.account_view()
-        assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding + a.adjustments
+        assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding + a.transfers
         sets = self.settlements()
         for prev, cur in pairwise(sets):
             assert cur.capital_before == prev.capital_after

@@ -1,7 +1,7 @@
 """Hypothesis drives the kernel with random intents and venue events, invariants checked after every step.
 
 Events include duplicates, reordering (fills before acks, after cancels), late fills, unknown outcomes
-(ticks past deadlines), reports, funding and garbage.
+(ticks past deadlines), reports, funding, transfers and garbage.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from pink.kernel import (
     FillBooked,
     FundingPaid,
+    FundsTransferred,
     OrderFilled,
     OrderStatus,
     OutcomeStatus,
@@ -161,6 +162,11 @@ class KernelMachine(RuleBasedStateMachine):
     def funding(self, amount: str, fid: int) -> None:
         self._track(self.d.apply(FundingPaid(f"fund{fid}", BTC, D(amount), self.d.now)))
 
+    @rule(amount=st.sampled_from(["-250.5", "1000", "0", "0.01"]), tid=st.integers(0, 5),
+          asset=st.sampled_from(["USDT", "USDT", "VST"]))
+    def transfer(self, amount: str, tid: int, asset: str) -> None:
+        self._track(self.d.apply(FundsTransferred(f"tr{tid}", asset, D(amount), self.d.now)))
+
     @rule(data=st.data(), total=st.sampled_from(["0", "0.013", "0.026", "0.05", "-0.001"]))
     def commission_reported(self, data: st.DataObject, total: str) -> None:
         o = self._order(data)
@@ -177,7 +183,7 @@ class KernelMachine(RuleBasedStateMachine):
     @invariant()
     def capital_is_exact(self) -> None:
         a = self.d.k.account_view()
-        assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding
+        assert a.capital == a.initial_capital + a.transfers + a.gross_pnl - a.fees + a.funding
         total = sum((s.amount - s.fee for s in self.settlements), D(0))
         assert a.capital == a.initial_capital + total
 

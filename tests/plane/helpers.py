@@ -47,7 +47,7 @@ def account_view(v: int) -> AccountView:
         gross_pnl=Decimal(v) / 100,
         fees=Decimal(0),
         funding=Decimal(0),
-        adjustments=Decimal(0),
+        transfers=Decimal(0),
         net_pnl=Decimal(v) / 100,
     )
 

@@ -157,8 +157,9 @@ class Account:
     gross_pnl: Decimal = ZERO
     fees: Decimal = ZERO
     funding: Decimal = ZERO
-    adjustments: Decimal = ZERO
+    transfers: Decimal = ZERO  # deposits in minus withdrawals out: capital, never PnL
     funding_ids: set[str] = field(default_factory=set)
+    transfer_ids: set[str] = field(default_factory=set)
 
 
 def _plain(value: Any) -> Any:
@@ -267,6 +268,8 @@ def load_account(d: dict[str, Any]) -> Account:
         gross_pnl=Decimal(d["gross_pnl"]),
         fees=Decimal(d["fees"]),
         funding=Decimal(d["funding"]),
-        adjustments=Decimal(d["adjustments"]),
+        # before snapshot format 4 the (always zero) field was "adjustments" and no transfer was booked
+        transfers=Decimal(d.get("transfers", "0")),
         funding_ids=set(d["funding_ids"]),
+        transfer_ids=set(d.get("transfer_ids", ())),
     )

@@ -28,6 +28,7 @@ from pink.kernel.messages import (
     CommissionReported,
     Effect,
     FundingPaid,
+    FundsTransferred,
     KernelRecord,
     OrderAccepted,
     OrderCanceled,
@@ -42,6 +43,7 @@ from pink.kernel.messages import (
 )
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import T
+from pink.kernel.transfers import on_transfer
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -54,6 +56,8 @@ def apply_event(k: Kernel, event: object, now: int) -> Outcome:
         return on_funding(k, event, now)
     if isinstance(event, CommissionReported):
         return on_commission(k, event, now)
+    if isinstance(event, FundsTransferred):
+        return on_transfer(k, event, now)
     cid = getattr(event, "client_order_id", "")
     if type(cid) is not str or not cid:  # route by the venue's id when the client id is missing
         voi = getattr(event, "venue_order_id", "")

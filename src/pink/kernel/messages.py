@@ -7,7 +7,7 @@ Vocabulary (after NautilusTrader):
 * venue events (past tense) come in: :class:`OrderAccepted`,
   :class:`OrderRejected`, :class:`OrderFilled`, :class:`OrderCanceled`,
   :class:`CancelRejected`, :class:`OrderExpired`, :class:`FundingPaid`,
-  :class:`CommissionReported`;
+  :class:`CommissionReported`, :class:`FundsTransferred`;
 * venue reports (snapshots, for reconciliation) come in:
   :class:`OrderStatusReport`, :class:`PositionReport`, :class:`BalanceReport`;
 * effects (what the shell must do) go out: :class:`PlaceOrder`,
@@ -47,6 +47,7 @@ __all__ = [
     "EnsureLeverage",
     "FillBooked",
     "FundingPaid",
+    "FundsTransferred",
     "Instrument",
     "Intent",
     "IntentRecorded",
@@ -286,6 +287,22 @@ class FundingPaid:
 
 @direct_init
 @dataclass(frozen=True, slots=True)
+class FundsTransferred:
+    """Money moved into (``amount`` > 0: a deposit, a transfer in) or out of
+    (< 0: a withdrawal, a transfer out) the trading account, outside trading.
+
+    ``transfer_id`` is the venue's own id for the movement (BingX: the income
+    row's ``tranId``); the kernel books each id once. It changes capital, not
+    PnL."""
+
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    ts: int
+
+
+@direct_init
+@dataclass(frozen=True, slots=True)
 class CommissionReported:
     """The venue's own total commission for an order that has ended (> 0 was paid).
 
@@ -351,6 +368,7 @@ VenueEvent = (
     | CancelRejected
     | OrderExpired
     | FundingPaid
+    | FundsTransferred
     | OrderStatusReport
     | CommissionReported
 )
@@ -405,6 +423,7 @@ class SettlementKind(str, Enum):
     FILL = "FILL"
     FUNDING = "FUNDING"
     ADJUSTMENT = "ADJUSTMENT"
+    TRANSFER = "TRANSFER"
 
 
 @dataclass(slots=True)

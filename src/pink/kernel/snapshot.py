@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 3  # 3: retired rows keep their commission; 2: compact rows without it; 1: full orders
+SNAPSHOT_FORMAT = 4  # 4: the account books transfers; 3: retired rows keep their commission;
+# 2: compact rows without it; 1: full orders
 
 
 def slot_view(k: Kernel, index: int) -> SlotView:
@@ -72,9 +73,9 @@ def slot_view(k: Kernel, index: int) -> SlotView:
 
 def account_view(k: Kernel) -> AccountView:
     a = k.account
-    net = a.gross_pnl - a.fees + a.funding + a.adjustments
+    net = a.gross_pnl - a.fees + a.funding
     return AccountView(
-        k.version, a.seq, a.initial_capital, a.capital, a.gross_pnl, a.fees, a.funding, a.adjustments, net
+        k.version, a.seq, a.initial_capital, a.capital, a.gross_pnl, a.fees, a.funding, a.transfers, net
     )
 
 
@@ -148,8 +149,8 @@ def restore(d: dict[str, Any]) -> Kernel:
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, SNAPSHOT_FORMAT):
-        raise ValueError(f"snapshot format {fmt!r} is not 1, 2 or {SNAPSHOT_FORMAT}")
+    if fmt not in (1, 2, 3, SNAPSHOT_FORMAT):
+        raise ValueError(f"snapshot format {fmt!r} is not 1, 2, 3 or {SNAPSHOT_FORMAT}")
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])
     instruments = {

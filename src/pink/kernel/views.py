@@ -66,5 +66,5 @@ class AccountView:
     gross_pnl: Decimal
     fees: Decimal
     funding: Decimal
-    adjustments: Decimal
+    transfers: Decimal  # deposits in minus withdrawals out
     net_pnl: Decimal

@@ -1,0 +1,59 @@
+"""Deposits, withdrawals and transfers: money that moves capital, never PnL.
+
+A :class:`FundsTransferred` books ``amount`` into the account once per
+``transfer_id`` as a ``TRANSFER`` account entry. Capital is then
+``initial + transfers + gross - fees + funding``; the trade statistics
+(gross, fees, net PnL) do not see it. A transfer in an asset the account does
+not settle in is not booked but never dropped silently: it leaves an alert
+record, once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR
+from pink.kernel.messages import (
+    ZERO,
+    FundsTransferred,
+    Outcome,
+    ProtocolErrorRecorded,
+    Settlement,
+    SettlementKind,
+)
+from pink.kernel.validation import check_decimal
+
+if TYPE_CHECKING:
+    from pink.kernel.core import Kernel
+
+__all__ = ["on_transfer"]
+
+
+def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
+    acct = k.account
+    tid = ev.transfer_id
+    if not isinstance(tid, str) or not tid:
+        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "transfer_id: must be a non-empty string")
+    if tid in acct.transfer_ids:
+        return Outcome(O_DUPLICATE, R_OK, f"transfer {tid} already booked")
+    if not isinstance(ev.asset, str):
+        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: asset must be a string")
+    why = check_decimal(abs(ev.amount) if type(ev.amount) is Decimal else ev.amount, "amount")
+    if why:
+        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: {why}")
+    acct.transfer_ids.add(tid)
+    k.version += 1
+    if ev.asset != k.config.settle_asset:
+        detail = (f"transfer {tid}: {ev.amount} {ev.asset or '(no asset)'} not booked "
+                  f"(the account settles in {k.config.settle_asset})")
+        alert = ProtocolErrorRecorded(-1, "", f"transfer:{tid}", detail, now)
+        return Outcome(O_CONFIRMED, R_OK, detail, -1, (), (alert,))
+    before = acct.capital
+    acct.seq += 1
+    acct.capital = before + ev.amount
+    acct.transfers += ev.amount
+    rec = Settlement(
+        acct.seq, SettlementKind.TRANSFER, -1, "", f"transfer:{tid}", ev.amount, ZERO, before, acct.capital, now
+    )
+    return Outcome(O_CONFIRMED, R_OK, "", -1, (), (rec,))
