@@ -236,3 +236,27 @@ def test_fills_booked_from_a_report_without_a_commission_are_checked_at_the_end(
     d2.apply(OrderStatusReport(cid2, f"v-{cid2}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.0"),
                                D("0.05"), d2.now))  # fmt: skip
     assert d2.k.account_view().fees == D("0.05") and not d2.k.fee_checks
+
+
+def test_a_total_that_matches_closes_the_fee_check_in_the_journal_too(tmp_path: Path) -> None:
+    """Regression: a matching total closed the fee check but was reported DUPLICATE, so the
+    journal skipped it and a restart replayed the check open again (state != before the crash)."""
+    path = tmp_path / "journal.sqlite"
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
+                           exit_legs=(D(1),)), 1)  # fmt: skip
+    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    jk.apply(OrderFilled(cid, "v1", "a", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "USDT", 2, fee_final=False), 2)
+    answered = jk.apply(CommissionReported(cid, "v1", D("1.000"), D("0.05"), "USDT", 3), 3)
+    assert answered.status is OutcomeStatus.CONFIRMED and not answered.records  # nothing to book
+    assert not jk.kernel.fee_checks
+    again_ = jk.apply(CommissionReported(cid, "v1", D("1.000"), D("0.05"), "USDT", 4), 4)
+    assert again_.status is OutcomeStatus.DUPLICATE
+    jk.journal.close()  # no final snapshot, as if killed
+    again = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    try:
+        assert not again.kernel.fee_checks
+        assert not again.tick(10**15).effects  # nothing left to ask
+    finally:
+        again.close()

@@ -41,8 +41,18 @@ class KernelMachine(RuleBasedStateMachine):
         self.booked_fill_ids: list[tuple[str, str]] = []
         self.settlements: list[Settlement] = []
         self.n = 0
+        self.state = self._state()
+
+    def _state(self) -> str:
+        return json.dumps(self.d.k.snapshot(), sort_keys=True)
 
     def _track(self, out: object) -> None:
+        # an outcome the journal skips (REFUSED, DUPLICATE, NO_CHANGE) must have changed nothing,
+        # or a restart's replay would not rebuild the state the process had
+        state = self._state()
+        if not out.changed:  # type: ignore[attr-defined]
+            assert state == self.state, out
+        self.state = state
         for e in getattr(out, "effects", ()):
             if isinstance(e, PlaceOrder):
                 self.placed.append(e)

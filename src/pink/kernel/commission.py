@@ -41,6 +41,7 @@ from pink.kernel.messages import (
     Effect,
     KernelRecord,
     Outcome,
+    OutcomeStatus,
     ProtocolErrorRecorded,
     QueryOrder,
     Settlement,
@@ -97,9 +98,8 @@ def on_commission(k: Kernel, ev: CommissionReported, now: int) -> Outcome:
             return Outcome(O_UNKNOWN, R_OK, f"order {cid} has not ended: its fees are not final", order.slot)
         slot, trade_id, filled, booked = order.slot, order.trade_id, order.filled, order.commission
     elif retired is not None:
-        if retired.commission is None:
-            k.fee_checks.pop(cid, None)  # nothing to compare with: asking again cannot help
-            return Outcome(O_DUPLICATE, R_OK, f"order {cid}: booked commission unknown (older snapshot)")
+        if retired.commission is None:  # nothing to compare with: asking again cannot help
+            return Outcome(_settled(k, cid), R_OK, f"order {cid}: booked commission unknown (older snapshot)")
         slot, trade_id, filled, booked = -1, retired.trade_id, retired.filled, retired.commission
     else:
         k.fee_checks.pop(cid, None)  # forgotten since (beyond the retired window): the alert says so
@@ -110,10 +110,10 @@ def on_commission(k: Kernel, ev: CommissionReported, now: int) -> Outcome:
     if ev.cum_qty != filled:
         detail = f"order {cid}: venue reports {ev.cum_qty} filled, {filled} booked; commission left as is"
         return Outcome(O_UNKNOWN, R_OK, detail, slot)
-    k.fee_checks.pop(cid, None)  # answered
     delta = ev.commission - booked
     if delta == 0:
-        return Outcome(O_DUPLICATE, R_OK, f"order {cid}: commission {booked} matches the venue", slot)
+        return Outcome(_settled(k, cid), R_OK, f"order {cid}: commission {booked} matches the venue", slot)
+    k.fee_checks.pop(cid, None)  # answered
     acct = k.account
     before = acct.capital
     # ---- commit
@@ -129,6 +129,14 @@ def on_commission(k: Kernel, ev: CommissionReported, now: int) -> Outcome:
         acct.seq, _ADJUSTMENT, slot, trade_id, f"commission:{cid}", ZERO, delta, before, acct.capital, now
     )
     return Outcome(O_CONFIRMED, R_OK, f"order {cid}: commission {booked} -> {ev.commission}", slot, (), (entry,))
+
+
+def _settled(k: Kernel, cid: str) -> OutcomeStatus:
+    """Close the order's fee check, if any: CONFIRMED when one was open (a change the journal
+    must keep, or a replay after a crash would ask again), else DUPLICATE (nothing changed)."""
+    if k.fee_checks.pop(cid, None) is None:
+        return O_DUPLICATE
+    return O_CONFIRMED
 
 
 def _malformed(ev: CommissionReported) -> str:
