@@ -117,8 +117,7 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     if why:
         raise Quarantine(why)
     qty, cum = ev.last_qty, ev.cum_qty
-    if cum <= order.covered_cum:
-        order.fill_ids.add(ev.fill_id)
+    if cum <= order.covered_cum:  # (its id is not kept: a no-op the journal skips changes nothing)
         return Outcome(O_DUPLICATE, R_OK, "fill already covered by a report", slot.index)
     why = check_decimal(ev.last_price, "last_price")
     if why:

@@ -48,11 +48,13 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     if not isinstance(rep.status, OrderStatus):
         raise Quarantine(f"status: unknown order status {rep.status!r}")
     cum = amount(rep.cum_qty, "cum_qty", positive=False)
-    outcomes: list[Outcome] = []
-    if isinstance(rep.venue_order_id, str):
-        learn_venue_id(k, order, rep.venue_order_id)
-    if rep.status is OrderStatus.NOT_FOUND:
+    if rep.status is OrderStatus.NOT_FOUND:  # (its venue order id, if any, is not believed either)
         return _on_not_found(k, slot, order, now)
+    outcomes: list[Outcome] = []
+    voi = rep.venue_order_id
+    if isinstance(voi, str) and voi and not order.venue_order_id:
+        learn_venue_id(k, order, voi)  # a change even if nothing else is: journaled, so a replay learns it
+        outcomes.append(Outcome(O_CONFIRMED, R_OK, "venue order id learned", slot.index))
     if cum < order.filled:
         raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
     if cum > order.filled:  # fills we never saw: book the difference from the venue's totals
@@ -148,6 +150,8 @@ def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
 def _merge(slot: Slot, outcomes: list[Outcome]) -> Outcome:
     if not outcomes:
         return Outcome(O_DUPLICATE, R_OK, "report matches what is known", slot.index)
+    if len(outcomes) == 1:
+        return outcomes[0]
     effects = tuple(e for o in outcomes for e in o.effects)
     records = tuple(r for o in outcomes for r in o.records)
     last = outcomes[-1]
