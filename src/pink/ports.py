@@ -17,6 +17,7 @@ from pink.kernel.messages import (
     CancelOrder,
     EnsureLeverage,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderFilled,
     OrderStatusReport,
@@ -83,6 +84,8 @@ class Venue(Protocol):
     async def fills_since(self, ts: int) -> list[OrderFilled]: ...
 
     async def funding_since(self, ts: int) -> list[FundingPaid]: ...
+
+    async def transfers_since(self, ts: int) -> list[FundsTransferred]: ...
 
     async def positions(self) -> list[PositionReport]: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pink.ports import Venue
 from pink.venues.sim import Latency, SimVenue
 from tests.contract.venue_contract import Drive, VenueContract
@@ -10,8 +12,13 @@ NS_PER_S = 1_000_000_000
 
 
 class TestSimVenueContract(VenueContract):
+    venue: SimVenue
+
+    async def make_transfer(self, amount: Decimal) -> None:
+        await self.venue.transfer(amount)
+
     async def make_venue(self) -> tuple[Venue, Drive]:
-        venue = SimVenue(latency=Latency(ack_ns=20_000_000, fill_ns=30_000_000, jitter_ns=5_000_000))
+        venue = self.venue = SimVenue(latency=Latency(ack_ns=20_000_000, fill_ns=30_000_000, jitter_ns=5_000_000))
 
         async def drive(seconds: float) -> None:
             await venue.advance_to(venue.now + int(seconds * NS_PER_S))
@@ -23,7 +30,7 @@ class TestSimVenueContractAckAfterFill(TestSimVenueContract):
     """The same contract when acks arrive after their fills."""
 
     async def make_venue(self) -> tuple[Venue, Drive]:
-        venue = SimVenue(latency=Latency(ack_ns=200_000_000, fill_ns=10_000_000), seed=2)
+        venue = self.venue = SimVenue(latency=Latency(ack_ns=200_000_000, fill_ns=10_000_000), seed=2)
 
         async def drive(seconds: float) -> None:
             await venue.advance_to(venue.now + int(seconds * NS_PER_S))

@@ -14,6 +14,9 @@ VenueContract`` works) and implement :meth:`VenueContract.make_venue`::
         async def teardown_venue(self) -> None:   # optional: stop servers
             ...
 
+        async def make_transfer(self, amount: Decimal) -> None:
+            ...                           # deposit (> 0) / withdraw (< 0) at the venue
+
 The suite closes the venue after each test, then calls ``teardown_venue``.
 Class attributes ``symbol`` and ``quantity`` choose what is traded.
 """
@@ -31,6 +34,7 @@ from pink.errors import ClosedError, VenueError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
+    FundsTransferred,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
@@ -85,6 +89,10 @@ class VenueContract:
 
     async def teardown_venue(self) -> None:
         return None
+
+    async def make_transfer(self, amount: Decimal) -> None:
+        """Move ``amount`` into (> 0) or out of (< 0) the venue account, as its owner would."""
+        raise NotImplementedError
 
     @pytest.fixture
     async def env(self) -> AsyncIterator[Env]:
@@ -209,6 +217,22 @@ class VenueContract:
         assert after == before + (exit_ - entry) - fees + funding
         reported = {f.fill_id for f in await env.venue.fills_since(0)}
         assert {f.fill_id for f in bought + sold} <= reported
+
+    async def test_deposits_and_withdrawals_are_streamed_listed_and_in_the_balance(self, env: Env) -> None:
+        before = (await env.venue.balance()).balance
+        listed_before = await env.venue.transfers_since(0)
+        await self.make_transfer(Decimal("125.5"))
+        await self.make_transfer(Decimal("-20.25"))
+
+        def streamed() -> list[FundsTransferred]:
+            return [e for e in env.events if isinstance(e, FundsTransferred)]
+
+        await env.wait(lambda: len({t.transfer_id for t in streamed()}) == 2, "both transfers on the stream")
+        listed = (await env.venue.transfers_since(0))[len(listed_before):]
+        assert [t.amount for t in listed] == [Decimal("125.5"), Decimal("-20.25")]
+        assert {t.transfer_id for t in listed} == {t.transfer_id for t in streamed()}
+        assert len({t.transfer_id for t in listed}) == 2 and all(t.asset for t in listed)
+        assert (await env.venue.balance()).balance == before + Decimal("105.25")
 
     async def test_closed_venue_refuses_calls(self, env: Env) -> None:
         await env.venue.close()

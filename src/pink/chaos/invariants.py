@@ -58,14 +58,16 @@ def check_capital(final: dict[str, Any], engine: Any) -> list[Violation]:
     out: list[Violation] = []
     capital, initial = Decimal(final["capital"]), Decimal(final["initial"])
     gross, fees, funding = Decimal(final["gross"]), Decimal(final["fees"]), Decimal(final["funding"])
-    if capital != initial + gross - fees + funding:
-        out.append(("capital_sum", f"capital {capital} != {initial} + {gross} - {fees} + {funding}"))
+    transfers = Decimal(final["transfers"])
+    if capital != initial + transfers + gross - fees + funding:
+        out.append(("capital_sum", f"capital {capital} != {initial} + {transfers} + {gross} - {fees} + {funding}"))
     acct = engine.account
     ours, theirs = capital - initial, acct.wallet - acct.initial
     if ours != theirs:
-        out.append(("capital_vs_venue", f"kernel {ours} (gross {gross}, fees {fees}, funding {funding}) != "
-                                        f"venue {theirs} (realized {acct.realized}, fees {acct.fees}, "
-                                        f"funding {acct.funding}); diff {ours - theirs}"))
+        out.append(("capital_vs_venue", f"kernel {ours} (gross {gross}, fees {fees}, funding {funding}, "
+                                        f"transfers {transfers}) != venue {theirs} (realized {acct.realized}, "
+                                        f"fees {acct.fees}, funding {acct.funding}, transfers {acct.transfers}); "
+                                        f"diff {ours - theirs}"))
     return out
 
 

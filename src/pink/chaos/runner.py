@@ -79,10 +79,11 @@ def _install_hooks(kill: _Killer, venue_kind: str) -> None:
     LedgerWriter.insert = hooked_insert  # type: ignore[method-assign]
     common = Reconciler._common
 
-    async def hooked_common(self: Reconciler, rep: Any, known: Any, since_ns: int) -> None:
+    async def hooked_common(self: Reconciler, rep: Any, known: Any, since_ns: int,
+                            money_since_ns: int | None = None) -> None:
         if known is not None:  # the start-up reconciliation, not the periodic one
             kill("recover")
-        await common(self, rep, known, since_ns)
+        await common(self, rep, known, since_ns, money_since_ns)
 
     Reconciler._common = hooked_common  # type: ignore[method-assign]
     if venue_kind != "bingx":
@@ -193,6 +194,7 @@ async def run(args: dict[str, Any]) -> None:
                 "exposure": {f"{sym}|{side.value}": str(q) for (sym, side), q in exposure(k, cfg.slots).items()},
                 "capital": str(acct.capital), "initial": str(acct.initial_capital),
                 "gross": str(acct.gross_pnl), "fees": str(acct.fees), "funding": str(acct.funding),
+                "transfers": str(acct.transfers),
                 "now": now, "trades": rt.stats.trades, "quarantined": k.quarantined,
                 "fee_checks": len(k.fee_checks),
             }))

@@ -36,6 +36,7 @@ from pink.kernel.messages import (
     CancelOrder,
     EnsureLeverage,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderFilled,
     OrderStatusReport,
@@ -52,7 +53,7 @@ __all__ = ["RemoteSimVenue", "SimHost"]
 _LEN = struct.Struct(">I")
 _METHODS = frozenset({
     "instruments", "place", "cancel", "query", "ensure_leverage", "open_orders", "fills_since",
-    "funding_since", "positions", "balance", "quote", "advance_to", "hello",
+    "funding_since", "transfers_since", "positions", "balance", "quote", "advance_to", "hello",
 })
 
 
@@ -268,6 +269,10 @@ class RemoteSimVenue:
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         result: list[FundingPaid] = await self._call("funding_since", ts)
+        return result
+
+    async def transfers_since(self, ts: int) -> list[FundsTransferred]:
+        result: list[FundsTransferred] = await self._call("transfers_since", ts)
         return result
 
     async def positions(self) -> list[PositionReport]:

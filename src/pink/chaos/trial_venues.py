@@ -20,7 +20,17 @@ from typing import Any
 from pink.chaos.simhost import SimHost
 from pink.venues.bingx.server_faults import RULES
 
-__all__ = ["BingxTrialVenue", "SimTrialVenue", "count_places", "counting_faults"]
+__all__ = ["BingxTrialVenue", "SimTrialVenue", "count_places", "counting_faults", "transfer_amount"]
+
+TRANSFER_RATE = 0.4  # per phase: a deposit or a withdrawal by the trader, mid-run
+
+
+def transfer_amount(rng: random.Random, available: Decimal) -> Decimal:
+    """A deposit (2/3) or a withdrawal of at most a tenth of what is free; 0 when nothing is."""
+    if rng.random() < 2 / 3:
+        return Decimal(rng.randint(1, 50_000)) / 100
+    most = int(available * 10)  # cents of a tenth
+    return -Decimal(rng.randint(1, most)) / 100 if most >= 1 else Decimal(0)
 
 
 class SimTrialVenue:
@@ -43,6 +53,7 @@ class SimTrialVenue:
         self.venue = SimVenue(self.engine, faults=FaultConfig.parse(self.spec), seed=seed)
         self.host = SimHost(self.venue)
         self.places = count_places(self.engine)
+        self.transfers = 0
 
     async def start(self) -> None:
         await self.host.start()
@@ -54,10 +65,19 @@ class SimTrialVenue:
         return rng.randint(10, 40)
 
     async def during_phase(self, rng: random.Random) -> None:
-        return None
+        """Sometimes the trader deposits or withdraws while the runner trades (or is down)."""
+        if rng.random() < TRANSFER_RATE:
+            await asyncio.sleep(rng.uniform(0.0, 0.4))  # a sim phase lasts about a second
+            amount = transfer_amount(rng, self.engine.available())
+            if amount:
+                await self.venue.transfer(amount)
+                self.transfers += 1
 
     def injected(self) -> Counter[str]:
-        return Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
+        out = Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
+        if self.transfers:
+            out["sim.transfer"] = self.transfers
+        return out
 
     async def faults_off(self) -> None:
         from pink.venues.sim.faults import Faults
@@ -93,6 +113,7 @@ class BingxTrialVenue:
         self.server = BingxSimServer(self.engine, seed=seed, faults=self.faults, rate_limits=False, hedge=True)
         self.places = count_places(self.engine)
         self.drops = 0
+        self.transfers = 0
 
     def _spec(self, rng: random.Random) -> str:
         parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES if r != "slow"]
@@ -118,7 +139,16 @@ class BingxTrialVenue:
             await resp.read()
 
     async def during_phase(self, rng: random.Random) -> None:
-        """Change the fault mix through the admin endpoint; sometimes drop the user streams."""
+        """Change the fault mix through the admin endpoint; sometimes drop the user streams;
+        sometimes deposit or withdraw (``POST /_sim/transfer``)."""
+        if rng.random() < TRANSFER_RATE:
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            amount = transfer_amount(rng, self.engine.available())
+            if amount:
+                async with self.http.post(f"{self.server.base_url}/_sim/transfer",
+                                          json={"amount": str(amount)}) as resp:
+                    if resp.status == 200:
+                        self.transfers += 1
         await asyncio.sleep(rng.uniform(0.2, 1.0))
         await self._admin(spec=self._spec(rng))
         if rng.random() < 0.6:
@@ -130,6 +160,8 @@ class BingxTrialVenue:
         out = Counter({f"bingx.{k}": v for k, v in self.faults.injected.items()})
         if self.drops:
             out["bingx.admin_drop_ws"] = self.drops
+        if self.transfers:
+            out["bingx.transfer"] = self.transfers
         return out
 
     async def faults_off(self) -> None:

@@ -40,15 +40,16 @@ def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
 
 def _account_table(reader: PlaneReader) -> Table:
     table = Table(title="account")
-    for col in ("capital", "initial", "gross PnL", "fees", "funding", "net PnL", "settlements"):
+    for col in ("capital", "initial", "transfers", "gross PnL", "fees", "funding", "net PnL", "settlements"):
         table.add_column(col, justify="right")
     a = reader.read_account()
     if a is None:
-        table.add_row("(not written yet)", *[""] * 6)
+        table.add_row("(not written yet)", *[""] * 7)
     else:
         table.add_row(
             num(a.capital),
             num(a.initial_capital),
+            num(a.transfers),
             num(a.gross_pnl),
             num(a.fees),
             num(a.funding),

@@ -165,7 +165,7 @@ class Launcher:
             flatten_log=self.kernel,
         )
         relay.attach(self.runtime.sink)
-        self.reconcile = await self.runtime.start()
+        self.reconcile = await self.runtime.start(resume_from_ns=self.kernel.journal.last_ts() or None)
 
     async def _start_venue(self, relay: SinkRelay) -> dict[str, Instrument]:
         cfg = self.cfg

@@ -72,6 +72,8 @@ class LoopConfig:
     close_timeout_s: float = 5.0
     reconcile_interval_s: float = 300.0
     reconcile_lookback_s: float = 86_400.0
+    # funding and transfers while the runtime was down, however long (BingX keeps 3 months of them)
+    money_lookback_max_s: float = 90 * 86_400.0
     tick_s: float = 0.25  # re-tick period while a deadline stays overdue
 
 
@@ -240,8 +242,13 @@ class Runtime:
 
     # ------------------------------------------------------------------- life
 
-    async def start(self) -> ReconcileReport:
-        """Start the owner task and reconcile with the venue before any cycle (E26)."""
+    async def start(self, resume_from_ns: int | None = None) -> ReconcileReport:
+        """Start the owner task and reconcile with the venue before any cycle (E26).
+
+        ``resume_from_ns``: when the journal last saw anything. Funding and transfers are
+        looked for from a minute before it (at most ``money_lookback_max_s`` back) when that
+        is further back than ``reconcile_lookback_s``: a withdrawal made during a long stop
+        must be in capital before anything is sized."""
         if self._closed:
             raise ClosedError("runtime")
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
@@ -251,8 +258,13 @@ class Runtime:
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None
         self._put(_Control(ctrl.snapshot))
-        since = self.clock.now_ns() - int(self.cfg.reconcile_lookback_s * _NS)
-        report = await self.reconciler.full(self._v, since, len(self.slots))
+        now = self.clock.now_ns()
+        since = now - int(self.cfg.reconcile_lookback_s * _NS)
+        money_since = since
+        if resume_from_ns:
+            floor = now - int(self.cfg.money_lookback_max_s * _NS)
+            money_since = min(since, max(resume_from_ns - 60 * _NS, floor))
+        report = await self.reconciler.full(self._v, since, len(self.slots), money_since_ns=money_since)
         await self.quiesce()
         if handled is not None and ctrl.flatten_seq > handled:
             # asked for while nothing ran: carry it out now, after reconciliation, before any cycle

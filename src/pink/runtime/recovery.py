@@ -1,9 +1,9 @@
 """Reconciliation against the venue: at start (E26) and on a slow timer (E1).
 
 Everything learned goes back into the runtime's queue as venue events
-(``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``), so that only the
+(``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``, ``FundsTransferred``), so that only the
 owner task applies it to the kernel; the kernel's dedup (fill ids, funding
-ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
+and transfer ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
 owner task). Positions are compared, not "fixed": a difference is reported.
 """
 
@@ -35,6 +35,7 @@ class ReconcileReport:
     foreign_orders: list[str] = field(default_factory=list)  # open at venue, unknown to us
     fills: int = 0
     funding: int = 0
+    transfers: int = 0
     position_mismatches: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -63,10 +64,11 @@ class Reconciler:
         self.runs = 0
 
     async def full(
-        self, views: KernelViews, since_ns: int, n_slots: int
+        self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
     ) -> ReconcileReport:
         """Start-up reconciliation: every in-flight order's status, open orders,
-        fills and funding since ``since_ns``, then positions (E26)."""
+        fills since ``since_ns``, funding and transfers since ``money_since_ns`` (default
+        ``since_ns``), then positions (E26)."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
         for order in working:
@@ -79,19 +81,22 @@ class Reconciler:
                 continue
             rep.queried.append(order.client_order_id)
             self._emit(report)
-        await self._common(rep, {o.client_order_id for o in working}, since_ns)
+        await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
         await self._positions(rep, views, n_slots)
         self._finish(rep)
         return rep
 
     async def periodic(self, since_ns: int) -> ReconcileReport:
-        """Slow-timer reconciliation: open orders and fills since the last run."""
+        """Slow-timer reconciliation: open orders, fills, funding and transfers since the last run."""
         rep = ReconcileReport()
         await self._common(rep, None, since_ns)
         self._finish(rep)
         return rep
 
-    async def _common(self, rep: ReconcileReport, known: set[str] | None, since_ns: int) -> None:
+    async def _common(
+        self, rep: ReconcileReport, known: set[str] | None, since_ns: int, money_since_ns: int | None = None
+    ) -> None:
+        money_since = since_ns if money_since_ns is None else money_since_ns
         try:
             open_orders = await self._venue.open_orders()
             rep.open_orders = len(open_orders)
@@ -104,10 +109,14 @@ class Reconciler:
             rep.fills = len(fills)
             for f in fills:
                 self._emit(f)
-            funding = await self._venue.funding_since(since_ns)
+            funding = await self._venue.funding_since(money_since)
             rep.funding = len(funding)
             for p in funding:
                 self._emit(p)
+            transfers = await self._venue.transfers_since(money_since)
+            rep.transfers = len(transfers)
+            for t in transfers:
+                self._emit(t)
         except VenueError as exc:
             rep.errors.append(str(exc))
 

@@ -31,6 +31,7 @@ class Summary:
     fees: Decimal
     fee_corrections: Decimal  # part of ``fees``: venue totals that corrected fills' fees
     funding: Decimal
+    transfers: Decimal  # deposits in minus withdrawals out: capital, not PnL
     net_pnl: Decimal
     max_drawdown: Decimal
     fills: int
@@ -41,7 +42,8 @@ class Summary:
 
 @dataclass
 class RunStats:
-    """Counts and sums over records; ``max_drawdown`` from capital after each settlement."""
+    """Counts and sums over records; ``max_drawdown`` from capital after each settlement,
+    less the transfers so far (a withdrawal is not a loss, a deposit not a gain)."""
 
     initial_capital: Decimal
     cycles: int = 0
@@ -54,6 +56,7 @@ class RunStats:
     fees: Decimal = ZERO  # every settlement's fee
     fee_corrections: Decimal = ZERO  # ADJUSTMENT settlements' fees (commission true-ups)
     funding: Decimal = ZERO
+    transfers: Decimal = ZERO
     protocol_errors: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
@@ -75,7 +78,9 @@ class RunStats:
                     self.funding += r.amount
                 elif r.kind is SettlementKind.ADJUSTMENT:
                     self.fee_corrections += r.fee
-                capital = r.capital_after
+                elif r.kind is SettlementKind.TRANSFER:
+                    self.transfers += r.amount
+                capital = r.capital_after - self.transfers
                 if capital > self.peak:
                     self.peak = capital
                 elif self.peak - capital > self.max_drawdown:
@@ -106,6 +111,7 @@ class RunStats:
             fees=self.fees,
             fee_corrections=self.fee_corrections,
             funding=self.funding,
+            transfers=self.transfers,
             net_pnl=self.gross_pnl - self.trade_fees,
             max_drawdown=self.max_drawdown,
             fills=self.fills,

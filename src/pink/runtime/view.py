@@ -131,6 +131,7 @@ def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
         ("funding", _money(s.funding)),
         ("net PnL (closed trades)", _money(s.net_pnl)),
         ("max drawdown", _money(s.max_drawdown)),
+        *([("deposits - withdrawals", _money(s.transfers))] if s.transfers else []),
         ("capital", f"{_money(initial)} -> {_money(capital)}"),
         ("fills / intents", f"{s.fills} / {s.intents}"),
         ("refusals", ", ".join(f"{k}={v}" for k, v in sorted(s.refusals.items())) or "none"),

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import aiohttp
+
 from pink.errors import LeverageError, UnknownOutcomeError, VenueError
 from pink.kernel import Kernel, KernelConfig
 from pink.kernel.messages import (
@@ -45,6 +47,7 @@ __all__ = [
     "Pump",
     "Stack",
     "fill_part",
+    "sim_transfer",
     "stack",
     "until",
 ]
@@ -141,9 +144,9 @@ class Pump:
         return [r for o in self.outcomes for r in o.records if isinstance(r, FillBooked)]
 
     def check_account(self) -> None:
-        """Capital is initial + gross - fees (+ funding) exactly, every fill booked once."""
+        """Capital is initial + transfers + gross - fees + funding exactly, every fill booked once."""
         acct = self.kernel.account_view()
-        assert acct.capital == acct.initial_capital + acct.gross_pnl - acct.fees + acct.funding
+        assert acct.capital == acct.initial_capital + acct.transfers + acct.gross_pnl - acct.fees + acct.funding
         ids = [f.fill_id for f in self.booked()]
         assert len(ids) == len(set(ids)), Counter(ids).most_common(3)
 
@@ -201,6 +204,14 @@ class Stack:
         notional = sum(f.last_qty * f.last_price for f in booked)
         assert notional == sum(f.qty * f.price for f in venue_fills)
         assert sum(f.commission for f in booked) == sum(f.commission for f in venue_fills)
+
+
+async def sim_transfer(server: BingxSimServer, amount: Decimal | str) -> tuple[int, Any]:
+    """A deposit (> 0) or withdrawal (< 0) through the server's ``POST /_sim/transfer``: (status, body)."""
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{server.base_url}/_sim/transfer", json={"amount": str(amount)}
+    ) as resp:
+        return resp.status, await resp.json()
 
 
 def fill_part(server: BingxSimServer, cid: str, qty: Decimal) -> None:

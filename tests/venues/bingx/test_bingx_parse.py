@@ -32,6 +32,7 @@ from pink.venues.bingx.parse_rest import (
     parse_income_row,
     parse_order,
     parse_position,
+    parse_transfer_row,
 )
 
 D = Decimal
@@ -159,15 +160,43 @@ def test_account_update_gives_balances_and_positions() -> None:
     assert msg.balances[0].balance == D("117.80007595")
     pos = msg.positions[0]
     assert (pos.symbol, pos.side, pos.quantity) == ("BTC-USDT", Side.SHORT, D("0.001"))
-    assert msg.funding == ()
+    assert msg.reason == "ORDER" and not msg.funding and not msg.transfer  # an ORDER push books nothing
 
 
-def test_funding_fee_push_is_funding() -> None:
+def test_funding_fee_push_is_a_funding_trigger_only() -> None:
     sample = fixture("income.json")["ws_account_update_on_funding"]["illustrative_payload_cross"]
     frame = {k: v for k, v in sample.items() if k != "_note"}
     msg = parse_user_frame(frame)
     assert isinstance(msg, AccountUpdate) and msg.reason == "FUNDING_FEE"
-    assert [f.amount for f in msg.funding] == [D("-0.00009521")]
+    assert msg.funding and not msg.transfer
+    assert msg.balances[0].balance == D("117.79998074")  # no booking from the push: it has no tranId
+
+
+def _money_push(reason: str) -> dict[str, Any]:
+    return {"e": "ACCOUNT_UPDATE", "E": 1769212846000,
+            "a": {"m": reason, "B": [{"a": "USDT", "wb": "1125.5", "cw": "1125.5", "bc": "125.5"}]}}
+
+
+@pytest.mark.parametrize("reason", ["DEPOSIT", "WITHDRAW", "ASSET_TRANSFER", "TRANSFER", "withdraw"])
+def test_deposit_withdraw_and_transfer_pushes_are_transfer_triggers(reason: str) -> None:
+    msg = parse_user_frame(_money_push(reason))
+    assert isinstance(msg, AccountUpdate) and msg.transfer and not msg.funding
+    assert msg.ts == 1769212846000 * 1_000_000
+    assert (msg.balances[0].asset, msg.balances[0].balance) == ("USDT", D("1125.5"))
+
+
+@pytest.mark.parametrize("reason", ["ORDER", "FUNDING_FEE", "ADL", ""])
+def test_other_account_update_reasons_are_not_transfers(reason: str) -> None:
+    msg = parse_user_frame(_money_push(reason))
+    assert isinstance(msg, AccountUpdate) and not msg.transfer
+
+
+def test_money_push_with_a_bad_wallet_names_the_field() -> None:
+    frame = _money_push("DEPOSIT")
+    frame["a"]["B"][0]["wb"] = "lots"
+    with pytest.raises(BingxParseError) as info:
+        parse_user_frame(frame)
+    assert info.value.field == "wb"
 
 
 def test_listen_key_expired_and_unknown_events() -> None:
@@ -230,3 +259,38 @@ def test_fill_rows_income_positions_balance_contracts() -> None:
         inst = parse_contract(sample)
         assert (inst.tick, inst.step, inst.min_qty, inst.min_notional) == (
             D("0.1"), D("0.0001"), D("0.0001"), D("2"))
+
+
+_TRANSFER_ROW = {"symbol": "", "incomeType": "TRANSFER", "income": "-20.25", "asset": "USDT",
+                 "info": "TRANSFER", "time": "1769241660000", "tranId": "1769048666279853387_310_77",
+                 "tradeId": ""}
+
+
+def test_transfer_income_row_keeps_the_sign_the_tran_id_and_the_asset() -> None:
+    moved = parse_transfer_row(_TRANSFER_ROW)
+    assert (moved.transfer_id, moved.asset, moved.amount) == ("1769048666279853387_310_77", "USDT", D("-20.25"))
+    assert moved.ts == 1769241660000 * 1_000_000
+    assert parse_transfer_row(dict(_TRANSFER_ROW, tranId=1769048666279853387)).transfer_id == "1769048666279853387"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tranId": None}, "tranId"),
+        ({"tranId": ""}, "tranId"),
+        ({"tranId": 1.5}, "tranId"),
+        ({"income": "ten"}, "income"),
+        ({"income": "Infinity"}, "income"),
+        ({"income": None}, "income"),
+        ({"asset": None}, "asset"),
+        ({"time": "yesterday"}, "time"),
+        ({"time": None}, "time"),
+    ],
+)
+def test_bad_transfer_income_row_names_the_field(change: dict[str, Any], field: str) -> None:
+    row = {k: v for k, v in {**_TRANSFER_ROW, **change}.items() if v is not None}
+    with pytest.raises(BingxParseError) as info:
+        parse_transfer_row(row)
+    assert info.value.field == field and field in str(info.value)
+    with pytest.raises(BingxParseError):
+        parse_transfer_row(["not", "a", "row"])

@@ -8,6 +8,9 @@ real time pass, so the venue's timestamps and the adapter's time windows
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
+
+import aiohttp
 
 from pink.ports import Venue
 from pink.venues.bingx.config import BingxConfig
@@ -32,3 +35,10 @@ class TestBingxVenueContract(VenueContract):
 
     async def teardown_venue(self) -> None:
         await self.server.close()
+
+    async def make_transfer(self, amount: Decimal) -> None:
+        """A deposit or withdrawal through the server's ``POST /_sim/transfer`` admin route."""
+        async with aiohttp.ClientSession() as session, session.post(
+            f"{self.server.base_url}/_sim/transfer", json={"amount": str(amount)}
+        ) as resp:
+            assert resp.status == 200, await resp.text()

@@ -138,3 +138,25 @@ def test_public_api_is_exported() -> None:
     for name in sim.__all__:
         assert getattr(sim, name) is not None
     assert {"MatchingEngine", "SimVenue", "FaultConfig", "default_instruments"} <= set(sim.__all__)
+
+
+@pytest.mark.parametrize(
+    ("amount", "named"),
+    [(Decimal(0), "non-zero"), (Decimal("NaN"), "finite"), (5, "Decimal"), (Decimal("-10001"), "available")],
+)
+def test_a_transfer_the_venue_would_refuse_says_why_and_moves_nothing(amount: object, named: str) -> None:
+    engine = MatchingEngine(default_instruments(), initial_balance=Decimal(10_000))
+    with pytest.raises(ValueError, match=named):
+        engine.transfer(amount)  # type: ignore[arg-type]
+    assert engine.balance().balance == Decimal(10_000) and engine.transfers_since(0) == []
+
+
+def test_transfers_move_the_wallet_and_are_listed_by_time() -> None:
+    engine = MatchingEngine(default_instruments(), initial_balance=Decimal(10_000), start_ts=5)
+    dep = engine.transfer(Decimal("250"))
+    engine.advance(10)
+    wd = engine.transfer(Decimal("-100.5"))
+    assert (dep.amount, dep.asset, wd.amount) == (Decimal(250), "USDT", Decimal("-100.5"))
+    assert dep.transfer_id != wd.transfer_id
+    assert engine.balance().balance == Decimal("10149.5")
+    assert engine.transfers_since(0) == [dep, wd] and engine.transfers_since(6) == [wd]

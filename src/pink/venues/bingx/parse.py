@@ -18,7 +18,6 @@ from typing import Any
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
-    FundingPaid,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -41,6 +40,7 @@ from pink.venues.bingx.fields import (
 )
 
 __all__ = [
+    "MONEY_MOVES",
     "AccountUpdate",
     "FillTracker",
     "ListenKeyExpired",
@@ -76,13 +76,33 @@ class OrderUpdate:
     fee_stated: bool = True  # False: the push had no ``n`` (commission is then 0)
 
 
+#: ``ACCOUNT_UPDATE`` reasons (``a.m``) of money moved outside trading; any reason naming a
+#: ``TRANSFER`` (e.g. ``ASSET_TRANSFER``) is one too
+MONEY_MOVES = ("DEPOSIT", "WITHDRAW")
+
+
 @dataclass(frozen=True, slots=True)
 class AccountUpdate:
+    """Balances and positions after a change, and why (``a.m``).
+
+    A push that moved money (funding, a deposit, a withdrawal, a transfer) is only a
+    trigger: it has no ``tranId``, so what is booked is the venue's income row."""
+
     reason: str
     balances: tuple[BalanceReport, ...]
     positions: tuple[PositionReport, ...]
-    funding: tuple[FundingPaid, ...]
     ts: int
+
+    @property
+    def funding(self) -> bool:
+        """A funding settlement changed the balance."""
+        return self.reason.upper() == "FUNDING_FEE"
+
+    @property
+    def transfer(self) -> bool:
+        """Money moved in or out: a deposit, a withdrawal or a transfer."""
+        reason = self.reason.upper()
+        return reason.startswith(MONEY_MOVES) or "TRANSFER" in reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,28 +170,18 @@ def _account_update(frame: dict[str, Any]) -> AccountUpdate:
     if not isinstance(raw_b, list) or not isinstance(raw_p, list):
         raise BingxParseError(w, "B" if not isinstance(raw_b, list) else "P", "must be a list")
     balances: list[BalanceReport] = []
-    changes: list[tuple[str, Decimal]] = []
     for item in raw_b:
         b = mapping(item, w, "B[]")
-        asset = text(b, w, "a")
         wallet = dec(b, w, "wb")
         cross = opt_dec(b, w, "cw")
-        balances.append(BalanceReport(asset, wallet, cross if cross is not None else wallet, ts))
-        change = opt_dec(b, w, "bc")
-        if change:
-            changes.append((asset, change))
+        balances.append(BalanceReport(text(b, w, "a"), wallet, cross if cross is not None else wallet, ts))
     positions: list[PositionReport] = []
     for item in raw_p:
         p = mapping(item, w, "P[]")
         amount = dec(p, w, "pa")
         side = _side_of(text(p, w, "ps"), amount, w)
         positions.append(PositionReport(text(p, w, "s"), side, abs(amount), dec(p, w, "ep"), ts))
-    funding: list[FundingPaid] = []
-    if reason == "FUNDING_FEE":
-        symbol = positions[0].symbol if len(positions) == 1 else ""
-        for asset, change in changes:
-            funding.append(FundingPaid(f"ws:{ts // MS}:{asset}", symbol, change, ts))
-    return AccountUpdate(reason, tuple(balances), tuple(positions), tuple(funding), ts)
+    return AccountUpdate(reason, tuple(balances), tuple(positions), ts)
 
 
 def parse_user_frame(frame: Any) -> UserMessage:

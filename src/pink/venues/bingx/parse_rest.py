@@ -16,6 +16,7 @@ from pink.kernel.messages import (
     ZERO,
     BalanceReport,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderFilled,
     OrderStatus,
@@ -48,6 +49,7 @@ __all__ = [
     "parse_income_row",
     "parse_order",
     "parse_position",
+    "parse_transfer_row",
     "unwrap_order",
 ]
 
@@ -177,6 +179,21 @@ def parse_income_row(row: Any) -> FundingPaid:
     return FundingPaid(
         funding_id=ident(r, w, "tranId"),
         symbol=text(r, w, "symbol", default=""),
+        amount=dec(r, w, "income"),
+        ts=time_ms(r, w, "time") * MS,
+    )
+
+
+def parse_transfer_row(row: Any) -> FundsTransferred:
+    """An income row of type ``TRANSFER``: ``income`` is signed (> 0 came in, < 0 went out)."""
+    w = "transfer income row"
+    r = mapping(row, w, "row")
+    transfer_id = ident(r, w, "tranId")
+    if not transfer_id:
+        raise BingxParseError(w, "tranId", "is empty (it is the key the transfer is booked by)")
+    return FundsTransferred(
+        transfer_id=transfer_id,
+        asset=text(r, w, "asset"),
         amount=dec(r, w, "income"),
         ts=time_ms(r, w, "time") * MS,
     )

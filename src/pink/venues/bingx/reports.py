@@ -1,5 +1,10 @@
 """Read-only venue reports for reconciliation (slow path, never per cycle).
 
+Money moved outside trading (funding, deposits, withdrawals, transfers) is
+booked from the venue's income rows, each once by its ``tranId``; an
+``ACCOUNT_UPDATE`` push that announces such a movement only triggers a read
+of them (:meth:`Reports.book_pushed_income`).
+
 Fills come from the venue's fill records (E13, F19): each fill is cumulated
 per order from the order's own executed quantity, so its id
 (``<orderId>:<cum qty>``) is the one the stream gives the same fill.
@@ -7,20 +12,25 @@ per order from the order's own executed quantity, so its id
 
 from __future__ import annotations
 
+import logging
 import time
 from decimal import Decimal
+from typing import Any
 
 from pink.errors import VenueError
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
     FundingPaid,
+    FundsTransferred,
     OrderFilled,
     OrderStatusReport,
     PositionReport,
 )
 from pink.ports import EventSink
+from pink.venues.bingx.fields import BingxParseError
 from pink.venues.bingx.http import BingxHttp
+from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
     fills_from_rows,
@@ -30,6 +40,7 @@ from pink.venues.bingx.parse_rest import (
     parse_income_row,
     parse_order,
     parse_position,
+    parse_transfer_row,
 )
 
 __all__ = [
@@ -38,8 +49,11 @@ __all__ = [
     "INCOME_PATH",
     "OPEN_ORDERS_PATH",
     "POSITIONS_PATH",
+    "PUSH_LOOKBACK_NS",
     "Reports",
 ]
+
+log = logging.getLogger(__name__)
 
 OPEN_ORDERS_PATH = "/openApi/swap/v2/trade/openOrders"
 FILLS_PATH = "/openApi/swap/v2/trade/allFillOrders"
@@ -48,6 +62,9 @@ POSITIONS_PATH = "/openApi/swap/v2/user/positions"
 BALANCE_PATH = "/openApi/swap/v3/user/balance"
 SINGLE_ORDER_PATH = "/openApi/swap/v2/trade/order"
 NS_PER_MS = 1_000_000
+#: how far before an ``ACCOUNT_UPDATE`` its income rows are looked for (their times may differ)
+PUSH_LOOKBACK_NS = 120 * 1_000_000_000
+INCOME_END_SLACK_MS = 5_000
 
 
 def _ms(ts_ns: int) -> int:
@@ -55,7 +72,7 @@ def _ms(ts_ns: int) -> int:
 
 
 class Reports:
-    """Mixin of :class:`BingxVenue`: open orders, fills, funding, positions, balance."""
+    """Mixin of :class:`BingxVenue`: open orders, fills, funding, transfers, positions, balance."""
 
     http: BingxHttp
     asset: str
@@ -103,20 +120,54 @@ class Reports:
         base = report.cum_qty - window_qty
         return client or report.client_order_id, base if base > 0 else ZERO
 
+    async def _income(self, kind: str, ts: int) -> list[Any]:
+        """The raw income rows of type ``kind`` from ``ts`` (ns) to now, newest first.
+
+        ``endTime`` is now on the venue's clock, with slack for the measured offset: a row the
+        venue has just pushed about must not fall after the window."""
+        self._check_open()
+        end_ms = self.http.clock.now_ms() + INCOME_END_SLACK_MS
+        data = await self.http.request(
+            "GET", INCOME_PATH,
+            {"incomeType": kind, "startTime": _ms(ts), "endTime": end_ms, "limit": 1000},
+        )  # fmt: skip
+        return list_of(data, "income", "rows", "list")
+
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         """Funding rows (income type FUNDING_FEE) after ``ts``, keyed by ``tranId``."""
-        self._check_open()
-        data = await self.http.request(
-            "GET",
-            INCOME_PATH,
-            {"incomeType": "FUNDING_FEE", "startTime": _ms(ts),
-             "endTime": int(time.time() * 1000), "limit": 1000},
-        )
-        rows = [parse_income_row(r) for r in list_of(data, "income", "rows", "list")]
+        rows = [parse_income_row(r) for r in await self._income("FUNDING_FEE", ts)]
         return sorted((r for r in rows if r.ts > ts), key=lambda r: (r.ts, r.funding_id))
 
-    def _emit_funding(self, row: FundingPaid) -> None:
-        key = ("funding", row.funding_id)
+    async def transfers_since(self, ts: int) -> list[FundsTransferred]:
+        """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first.
+
+        ``ts`` is kept to the venue's millisecond (a row in its millisecond is listed: the
+        kernel books each ``tranId`` once). The venue lists newest first; rows of one
+        millisecond keep its order, reversed."""
+        rows = [parse_transfer_row(r) for r in await self._income("TRANSFER", ts)]
+        start = _ms(ts) * NS_PER_MS
+        return sorted((r for r in reversed(rows) if r.ts >= start), key=lambda r: r.ts)
+
+    async def book_pushed_income(self, push: AccountUpdate) -> None:
+        """An ``ACCOUNT_UPDATE`` that moved money is a trigger: book the income rows around it.
+
+        Each row goes to the sink once (by ``tranId``). The push itself is never booked: it
+        has no ``tranId``, so the row the reconciler lists later would count it twice. If the
+        query fails nothing is booked now; the periodic reconcile (and the one at restart)
+        books the rows."""
+        since = push.ts - PUSH_LOOKBACK_NS
+        try:
+            if push.funding:
+                for paid in await self.funding_since(since):
+                    self._emit_once(("funding", paid.funding_id), paid)
+            if push.transfer:
+                for moved in await self.transfers_since(since):
+                    self._emit_once(("transfer", moved.transfer_id), moved)
+        except (VenueError, BingxParseError) as exc:
+            log.warning("BingX %s push at %d ms: income not read (%s); the reconcile books it",
+                        push.reason, _ms(push.ts), exc)
+
+    def _emit_once(self, key: tuple[str, str], row: FundingPaid | FundsTransferred) -> None:
         if key in self._delivered or self._sink is None:
             return
         self._delivered.add(key)

@@ -10,7 +10,12 @@ it on 127.0.0.1 for tests and the CLI. What it serves (REFERENCE.md §10):
   streams, gzip frames, ``Ping``/``Pong``;
 * admin routes for tests: ``GET /_sim/requests`` (counts by path; ``calls`` by method and path),
   ``POST /_sim/advance?seconds=``, ``GET|POST /_sim/faults`` (``spec=``,
-  ``clear=1``, ``action=expire_listen_keys|drop_ws``).
+  ``clear=1``, ``action=expire_listen_keys|drop_ws``), ``POST /_sim/transfer``
+  with JSON ``{"amount": "<decimal string>"}``: a deposit (> 0) or withdrawal
+  (< 0) now, pushed as ``ACCOUNT_UPDATE`` (``m`` ``DEPOSIT``/``WITHDRAW``) and
+  listed as a ``TRANSFER`` income row; answers ``{"tranId", "amount", "asset",
+  "time"}``, or HTTP 400 ``{"error"}`` for a missing, non-decimal or zero
+  amount or a withdrawal above what is available.
 
 The engine is advanced on the wall clock by a background task every
 ``tick_s`` and before every request; its events are pushed to the user-data
@@ -177,6 +182,35 @@ async def _admin_faults(request: web.Request) -> web.Response:
     return json_response(faults.describe())
 
 
+async def _admin_transfer(request: web.Request) -> web.Response:
+    args: dict[str, object] = dict(request.query)
+    if request.can_read_body:
+        text = await request.text()
+        if text.strip():
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return json_response({"error": 'the body must be a JSON object: {"amount": "<decimal>"}'}, 400)
+            args.update(body)
+    raw = args.get("amount")
+    if raw is None or raw == "":
+        return json_response({"error": "amount is missing"}, 400)
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        return json_response({"error": f"amount must be a decimal string, got {raw!r}"}, 400)
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        return json_response({"error": f"amount is not a decimal: {raw!r}"}, 400)
+    try:
+        moved = request.app[STATE].transfer(amount)
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response({"tranId": moved.transfer_id, "amount": str(moved.amount), "asset": moved.asset,
+                          "time": moved.ts // 1_000_000})
+
+
 def create_app(
     engine: EngineLike,
     *,
@@ -219,6 +253,7 @@ def create_app(
     app.router.add_post("/_sim/advance", _admin_advance)
     app.router.add_get("/_sim/faults", _admin_faults)
     app.router.add_post("/_sim/faults", _admin_faults)
+    app.router.add_post("/_sim/transfer", _admin_transfer)
 
     async def ticker(app: web.Application) -> AsyncIterator[None]:
         async def run() -> None:

@@ -101,7 +101,7 @@ async def income(request: web.Request) -> web.Response:
     symbol, kind = p(request, "symbol"), p(request, "incomeType")
     lo = int(p(request, "startTime") or 0) * _NS_PER_MS
     hi_text = p(request, "endTime")
-    hi = int(hi_text) * _NS_PER_MS if hi_text else 2**62
+    hi = (int(hi_text) + 1) * _NS_PER_MS - 1 if hi_text else 2**62  # endTime's whole millisecond
     limit = min(int(p(request, "limit") or 100), 1000)
     rows: list[tuple[int, dict[str, Any]]] = []
     if kind in ("", "FUNDING_FEE"):
@@ -110,6 +110,11 @@ async def income(request: web.Request) -> web.Response:
                                  "income": dec(fp.amount), "asset": "USDT", "info": "Funding Fee",
                                  "time": ms(fp.ts), "tranId": fp.funding_id,
                                  "tradeId": fp.funding_id}))  # fmt: skip
+    if kind in ("", "TRANSFER"):
+        for t in state.engine.transfers_since(lo):
+            rows.append((t.ts, {"symbol": "", "incomeType": "TRANSFER", "income": dec(t.amount),
+                                "asset": t.asset, "info": "TRANSFER", "time": ms(t.ts),
+                                "tranId": t.transfer_id, "tradeId": ""}))  # fmt: skip
     for f in state.engine.fills_since(lo):
         if kind in ("", "TRADING_FEE") and f.commission:
             rows.append((f.ts, {"symbol": f.symbol, "incomeType": "TRADING_FEE",
@@ -121,8 +126,9 @@ async def income(request: web.Request) -> web.Response:
                                 "income": dec(f.realized_pnl), "asset": "USDT",
                                 "info": "Closing", "time": ms(f.ts),
                                 "tranId": f"{f.fill_id}_pnl", "tradeId": f.fill_id}))  # fmt: skip
-    picked = [r for ts, r in sorted(rows, key=lambda x: x[0], reverse=True)
-              if ts <= hi and (not symbol or r["symbol"] == symbol)]  # fmt: skip
+    # newest first, as BingX lists them, rows of one instant too (each source lists oldest first)
+    newest_first = reversed(sorted(rows, key=lambda x: x[0]))
+    picked = [r for ts, r in newest_first if ts <= hi and (not symbol or r["symbol"] == symbol)]
     return ok(picked[:limit])
 
 

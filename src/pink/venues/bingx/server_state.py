@@ -24,6 +24,7 @@ from pink.kernel.messages import (
     ZERO,
     BalanceReport,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderAccepted,
     OrderCanceled,
@@ -80,6 +81,10 @@ class EngineLike(Protocol):
     def fills_since(self, ts: int) -> list[EngineFill]: ...
 
     def funding_since(self, ts: int) -> list[FundingPaid]: ...
+
+    def transfers_since(self, ts: int) -> list[FundsTransferred]: ...
+
+    def transfer(self, amount: Decimal) -> FundsTransferred: ...
 
     def positions(self) -> list[PositionReport]: ...
 
@@ -178,6 +183,18 @@ class SimState:
     def advance(self, seconds: Decimal) -> None:
         self.offset_ns += int(seconds * 1_000_000_000)
         self.tick()
+
+    def transfer(self, amount: Decimal) -> FundsTransferred:
+        """A deposit (> 0) or withdrawal (< 0) now, pushed as ``ACCOUNT_UPDATE`` ``DEPOSIT``/``WITHDRAW``.
+
+        The engine refuses (ValueError) a zero or non-finite amount and a withdrawal above
+        what is available."""
+        self.tick()
+        moved = self.engine.transfer(amount)
+        if self.sinks:
+            reason = "DEPOSIT" if moved.amount > 0 else "WITHDRAW"
+            self._emit(self.account_update(reason, moved.amount, None, moved.ts))
+        return moved
 
     # ------------------------------------------------------------ orders
     def new_client_id(self) -> str:

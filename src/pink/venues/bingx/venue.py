@@ -10,6 +10,9 @@
   found"/"already filled" answer triggers an order query.
 * ``quote`` is served from the market-stream cache (E1); ``calls`` counts
   REST requests per endpoint.
+* An ``ACCOUNT_UPDATE`` for funding, a deposit, a withdrawal or a transfer
+  only triggers a read of the income rows, each delivered once by ``tranId``
+  (:meth:`Reports.book_pushed_income`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from pink.kernel.messages import (
     CancelRejected,
     CommissionReported,
     EnsureLeverage,
-    FundingPaid,
     Instrument,
     OrderAccepted,
     OrderCanceled,
@@ -72,7 +74,6 @@ log = logging.getLogger(__name__)
 ORDER_PATH = "/openApi/swap/v2/trade/order"
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
-
 
 
 def _now_ns() -> int:
@@ -376,8 +377,8 @@ class BingxVenue(Reports):
             self._on_order_update(msg)
         elif isinstance(msg, AccountUpdate):
             self.last_account = msg
-            if msg.funding:
-                self._spawn(self._funding_push(msg.funding))
+            if msg.funding or msg.transfer:
+                self._spawn(self.book_pushed_income(msg))
         elif isinstance(msg, ListenKeyExpired):
             await self.stream.expired()
 
@@ -391,16 +392,6 @@ class BingxVenue(Reports):
             self._emit(event)
         if needs_query and cid:
             self._spawn(self._query_and_emit(cid, up.symbol, "stream fill without price/size"))
-
-    async def _funding_push(self, pushed: tuple[FundingPaid, ...]) -> None:
-        """A FUNDING_FEE push is a trigger: book from income rows (by tranId)."""
-        since = min(f.ts for f in pushed) - 120 * 1_000_000_000
-        try:
-            rows = await self.funding_since(since)
-        except VenueError:
-            rows = list(pushed)
-        for row in rows:
-            self._emit_funding(row)
 
     async def _gap_fill(self) -> None:
         """After a reconnect: query every order still live (orders and fills missed)."""

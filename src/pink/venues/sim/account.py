@@ -34,7 +34,7 @@ class Position:
 
 
 class Account:
-    __slots__ = ("asset", "fees", "funding", "initial", "positions", "realized")
+    __slots__ = ("asset", "fees", "funding", "initial", "positions", "realized", "transfers")
 
     def __init__(self, initial: Decimal, asset: str = "USDT") -> None:
         self.asset = asset
@@ -42,11 +42,12 @@ class Account:
         self.realized = ZERO
         self.fees = ZERO
         self.funding = ZERO
+        self.transfers = ZERO  # deposits in minus withdrawals out
         self.positions: dict[tuple[str, Side], Position] = {}
 
     @property
     def wallet(self) -> Decimal:
-        return self.initial + self.realized - self.fees + self.funding
+        return self.initial + self.transfers + self.realized - self.fees + self.funding
 
     def position(self, symbol: str, side: Side) -> Position:
         key = (symbol, side)

@@ -14,6 +14,7 @@ from pink.kernel.messages import (
     BalanceReport,
     CancelRejected,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderAccepted,
     OrderCanceled,
@@ -93,6 +94,7 @@ class MatchingEngine:
         self._open: dict[str, dict[str, EngineOrder]] = {s: {} for s in self.instruments}
         self._fills: list[EngineFill] = []
         self._funding: list[FundingPaid] = []
+        self._transfers: list[FundsTransferred] = []
         self.funding_history: list[tuple[str, Decimal, int]] = []
         self.account = Account(initial_balance, fees.asset)
         self._leverage: dict[tuple[str, Side], int] = {}
@@ -393,6 +395,21 @@ class MatchingEngine:
     def funding_since(self, ts: int) -> list[FundingPaid]:
         return self._funding[bisect_left(self._funding, ts, key=_funding_ts) :]
 
+    def transfers_since(self, ts: int) -> list[FundsTransferred]:
+        return self._transfers[bisect_left(self._transfers, ts, key=_transfer_ts) :]
+
+    def transfer(self, amount: Decimal) -> FundsTransferred:
+        """Move ``amount`` into (> 0) or out of (< 0) the wallet now: a deposit or a withdrawal."""
+        if type(amount) is not Decimal or not amount.is_finite() or amount == 0:
+            raise ValueError(f"transfer amount: must be a non-zero finite Decimal, got {amount!r}")
+        asset = self.account.asset
+        if amount < 0 and -amount > self.available():
+            raise ValueError(f"withdrawal of {-amount} {asset}: only {self.available()} is available")
+        self.account.transfers += amount
+        ev = FundsTransferred(f"tr{len(self._transfers) + 1}-{self._now}", asset, amount, self._now)
+        self._transfers.append(ev)
+        return ev
+
     def positions(self) -> list[PositionReport]:
         return self.account.reports(self._now)
 
@@ -469,3 +486,7 @@ def _fill_ts(f: EngineFill) -> int:
 
 def _funding_ts(f: FundingPaid) -> int:
     return f.ts
+
+
+def _transfer_ts(t: FundsTransferred) -> int:
+    return t.ts

@@ -11,6 +11,7 @@ from pink.kernel.messages import (
     ZERO,
     CancelRejected,
     FundingPaid,
+    FundsTransferred,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -36,7 +37,10 @@ __all__ = [
 
 Q8 = Decimal("1e-8")
 
-EngineEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | CancelRejected | OrderExpired | FundingPaid
+EngineEvent = (
+    OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | CancelRejected | OrderExpired | FundingPaid
+    | FundsTransferred
+)
 
 LIVE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 

@@ -23,6 +23,7 @@ from pink.kernel.messages import (
     CancelOrder,
     EnsureLeverage,
     FundingPaid,
+    FundsTransferred,
     Instrument,
     OrderAccepted,
     OrderFilled,
@@ -228,7 +229,7 @@ class SimVenue:
                 delay = lat.fill_ns
                 if faulty and faults.hit("fill_without_price"):
                     out = replace(ev, last_price=ZERO)
-            elif isinstance(ev, FundingPaid):
+            elif isinstance(ev, FundingPaid | FundsTransferred):
                 delay = lat.fill_ns
             else:  # rejects, cancels, cancel rejects, expiries
                 delay = lat.cancel_ns
@@ -333,6 +334,17 @@ class SimVenue:
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         self._enter("funding_since")
         return self.engine.funding_since(ts)
+
+    async def transfers_since(self, ts: int) -> list[FundsTransferred]:
+        self._enter("transfers_since")
+        return self.engine.transfers_since(ts)
+
+    async def transfer(self, amount: Decimal) -> FundsTransferred:
+        """Deposit (> 0) or withdraw (< 0) ``amount`` now; the stream reports it like a venue would."""
+        self._enter("transfer")
+        ev = self.engine.transfer(amount)
+        self._schedule([ev])
+        return ev
 
     async def positions(self) -> list[PositionReport]:
         self._enter("positions")

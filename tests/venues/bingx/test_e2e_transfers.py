@@ -1,0 +1,175 @@
+"""Deposits, withdrawals and funding end to end: booked from income rows, each ``tranId`` once.
+
+The real adapter over loopback against the simulator server, with a real
+Kernel behind it (:mod:`e2e_kit`). A money push (``ACCOUNT_UPDATE`` with ``m``
+``DEPOSIT``/``WITHDRAW``/``FUNDING_FEE``) only makes the adapter read the
+income rows; the push itself carries no ``tranId`` and is never booked, so
+a failed read books nothing and the reconcile books the row later, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+
+import pytest
+
+from pink.kernel.messages import (
+    FundingPaid,
+    FundsTransferred,
+    OutcomeStatus,
+    Settlement,
+    SettlementKind,
+)
+from pink.venues.bingx.reports import INCOME_PATH
+from pink.venues.sim.engine import MatchingEngine
+from pink.venues.sim.instruments import default_instruments
+from pink.venues.sim.prices import MarketConfig
+from tests.venues.bingx.e2e_kit import Pump, Stack, sim_transfer, stack, until
+
+D = Decimal
+GET_INCOME = f"GET {INCOME_PATH}"
+MS = 1_000_000
+
+
+def _moved(p: Pump) -> list[FundsTransferred]:
+    return [e for e in p.events if isinstance(e, FundsTransferred)]
+
+
+def _settled(p: Pump, kind: SettlementKind) -> list[Settlement]:
+    return [r for o in p.outcomes for r in o.records if isinstance(r, Settlement) and r.kind is kind]
+
+
+def _capital(st: Stack) -> Decimal:
+    return st.pump.kernel.account_view().capital
+
+
+async def _reconcile_transfers(st: Stack) -> list[OutcomeStatus]:
+    """What the runtime's reconciler does: every listed row to the kernel (it dedupes by id)."""
+    statuses = []
+    for row in await st.venue.transfers_since(0):
+        st.pump.sink(row)
+        statuses.append(st.pump.outcomes[-1].status)
+    return statuses
+
+
+async def test_deposit_push_books_the_income_row_once() -> None:
+    async with stack() as st:
+        p = st.pump
+        before, venue_before = _capital(st), (await st.venue.balance()).balance
+        status, body = await sim_transfer(st.server, "250.5")
+        assert status == 200 and body["amount"] == "250.5" and body["asset"] == "USDT"
+        await until(lambda: bool(_moved(p)), "the deposit delivered")
+        (engine_row,) = st.engine.transfers_since(0)
+        assert _moved(p) == [FundsTransferred(body["tranId"], "USDT", D("250.5"), engine_row.ts // MS * MS)]
+        assert st.venue.calls[GET_INCOME] == 1  # the push triggered one income read
+        assert _capital(st) == before + D("250.5") and p.kernel.account_view().transfers == D("250.5")
+        (settled,) = _settled(p, SettlementKind.TRANSFER)
+        assert (settled.amount, settled.cause) == (D("250.5"), f"transfer:{body['tranId']}")
+        assert (await st.venue.balance()).balance == venue_before + D("250.5")
+        p.check_account()
+
+
+async def test_duplicated_push_and_a_reconcile_listing_it_again_book_the_deposit_once() -> None:
+    async with stack(faults="dup_stream=1") as st:
+        p = st.pump
+        before = _capital(st)
+        status, body = await sim_transfer(st.server, "100")
+        assert status == 200
+        await until(lambda: st.venue.calls[GET_INCOME] >= 2, "both copies of the push read the income")
+        await until(lambda: bool(_moved(p)), "the deposit delivered")
+        assert [t.transfer_id for t in _moved(p)] == [body["tranId"]]  # the adapter delivered it once
+        assert await _reconcile_transfers(st) == [OutcomeStatus.DUPLICATE]  # startup / periodic reconcile
+        assert await _reconcile_transfers(st) == [OutcomeStatus.DUPLICATE]
+        assert _capital(st) == before + 100
+        assert [s.amount for s in _settled(p, SettlementKind.TRANSFER)] == [D(100)]
+        p.check_account()
+
+
+async def test_withdrawal_lowers_capital_and_the_venue_balance_by_exactly_the_amount() -> None:
+    async with stack() as st:
+        p = st.pump
+        before, venue_before = _capital(st), (await st.venue.balance()).balance
+        assert (await sim_transfer(st.server, "500"))[0] == 200
+        assert (await sim_transfer(st.server, "-120.75"))[0] == 200
+        await until(lambda: len(_moved(p)) == 2, "deposit and withdrawal delivered")
+        assert [t.amount for t in _moved(p)] == [D(500), D("-120.75")]
+        assert _capital(st) == before + D("379.25")
+        assert [s.amount for s in _settled(p, SettlementKind.TRANSFER)] == [D(500), D("-120.75")]
+        assert (await st.venue.balance()).balance == venue_before + D("379.25")
+        assert p.kernel.account_view().gross_pnl == 0  # capital, never PnL
+        p.check_account()
+
+
+async def test_transfers_since_lists_only_transfers_oldest_first_from_a_time() -> None:
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.010"))  # a fill: TRADING_FEE income rows, never listed
+        await until(lambda: p.slot() == "POSITION_OPEN", "market entry filled")
+        for amount in ("10", "-2.5", "7"):
+            assert (await sim_transfer(st.server, amount))[0] == 200
+        listed = await st.venue.transfers_since(0)
+        engine = st.engine.transfers_since(0)
+        assert [(t.transfer_id, t.asset, t.amount) for t in listed] == [
+            (e.transfer_id, e.asset, e.amount) for e in engine]
+        assert [t.amount for t in listed] == [D(10), D("-2.5"), D(7)]
+        assert [t.ts for t in listed] == [e.ts // MS * MS for e in engine]
+        assert await st.venue.transfers_since(listed[1].ts) == listed[1:]  # at/after ts
+        assert await st.venue.transfers_since(time.time_ns() + 3600 * 10**9) == []
+
+
+async def test_transfers_of_one_instant_are_listed_in_the_order_they_happened() -> None:
+    async with stack(realtime=False) as st:  # the venue clock stands still: one timestamp for all
+        for amount in ("1", "2", "3", "4"):
+            assert (await sim_transfer(st.server, amount))[0] == 200
+        listed = await st.venue.transfers_since(0)
+        assert len({t.ts for t in listed}) == 1
+        assert [t.amount for t in listed] == [D(1), D(2), D(3), D(4)]
+        assert [t.transfer_id for t in listed] == [e.transfer_id for e in st.engine.transfers_since(0)]
+
+
+async def test_failed_income_read_after_a_deposit_push_books_nothing_until_the_reconcile(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pink.venues.bingx.reports")
+    async with stack(config={"max_retries": 0}) as st:
+        p = st.pump
+        before = _capital(st)
+        st.server.faults.update("http5xx=#1")  # the next REST call (the push's income read) fails
+        status, body = await sim_transfer(st.server, "42")
+        assert status == 200
+        await until(lambda: "DEPOSIT push" in caplog.text, "the failed read logged")
+        assert st.venue.calls[GET_INCOME] == 1
+        assert _moved(p) == [] and _capital(st) == before  # nothing booked from the push itself
+        assert await _reconcile_transfers(st) == [OutcomeStatus.CONFIRMED]
+        assert [t.transfer_id for t in _moved(p)] == [body["tranId"]]
+        assert _capital(st) == before + 42 and len(_settled(p, SettlementKind.TRANSFER)) == 1
+        p.check_account()
+
+
+async def test_failed_income_read_after_a_funding_push_books_the_funding_once_by_tran_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: a failed read used to book the push as ``ws:<ms>:<asset>``, then the reconcile
+    booked the income row (its ``tranId``) as well: the funding counted twice."""
+    caplog.set_level(logging.WARNING, logger="pink.venues.bingx.reports")
+    engine = MatchingEngine(default_instruments(), seed=5, start_ts=time.time_ns(),
+                            market=MarketConfig(funding_rate=D("0.001")), funding_interval_s=2)
+    async with stack(engine=engine, config={"max_retries": 0}) as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.010"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "market entry filled")
+        st.server.faults.update("http5xx=#1")  # the funding push's income read fails
+        await until(lambda: "FUNDING_FEE push" in caplog.text, "a settlement whose read failed")
+        assert all(not f.funding_id.startswith("ws:") for f in p.events if isinstance(f, FundingPaid))
+        await p.submit(st.exit("t1", close_all=True))  # no position: no more funding
+        await until(lambda: p.slot() == "IDLE", "closed")
+        for row in await st.venue.funding_since(0):  # the reconcile
+            p.sink(row)
+        paid = engine.funding_since(0)
+        assert paid and all(f.amount for f in paid)
+        await until(lambda: len(_settled(p, SettlementKind.FUNDING)) >= len(paid), "every settlement booked")
+        assert sorted(s.cause for s in _settled(p, SettlementKind.FUNDING)) == sorted(f.funding_id for f in paid)
+        assert p.kernel.account_view().funding == sum(f.amount for f in paid)
+        p.check_account()
