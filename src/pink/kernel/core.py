@@ -70,6 +70,8 @@ _EXIT = Action.EXIT
 _LONG = Side.LONG
 _BUY = OrderSide.BUY
 _SELL = OrderSide.SELL
+_S_IDLE, _S_DESYNC, _S_POSITION_OPEN = S.IDLE, S.DESYNC, S.POSITION_OPEN
+_T_ENTER, _T_EXIT = T.ENTER, T.EXIT
 
 __all__ = ["Kernel", "KernelConfig", "Slot"]
 
@@ -164,7 +166,7 @@ class Kernel:
 
     def _busy(self, slot: Slot, intent: Intent, now: int) -> Outcome | None:
         """The refusal for an intent naming another trade or a flagged slot."""
-        if slot.state is S.DESYNC:
+        if slot.state is _S_DESYNC:
             why = f"slot {slot.index} is flagged DESYNC ({slot.desync_reason}); reconciliation pending"
             return self._refuse(intent, R_SLOT_DESYNC, why, now)
         trade = slot.trade
@@ -174,7 +176,7 @@ class Kernel:
         return None
 
     def _enter(self, slot: Slot, intent: Intent, now: int) -> Outcome:
-        if slot.state is not S.IDLE:
+        if slot.state is not _S_IDLE:
             why = f"slot {slot.index} is {slot.state.value} with trade {slot.trade.trade_id if slot.trade else ''!r}"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
         if not self.config.hedge_mode:
@@ -207,7 +209,7 @@ class Kernel:
         order = self._new_order(slot, trade, intent, "ENTRY", 0, 1, intent.quantity, now)
         records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
         records.append(self._order_record(order, intent, now))
-        self._move(slot, T.ENTER, intent.intent_id, now, records)
+        self._move(slot, _T_ENTER, intent.intent_id, now, records)
         effects: tuple[Effect, ...] = (
             EnsureLeverage(trade.symbol, trade.side, trade.leverage),
             self._place_effect(order, trade, reduce_only=False),
@@ -232,7 +234,7 @@ class Kernel:
         if busy:
             return busy
         trade = slot.trade
-        if slot.state is not S.POSITION_OPEN or trade is None:
+        if slot.state is not _S_POSITION_OPEN or trade is None:
             if slot.state is S.IDLE:
                 return self._refuse(intent, R_NO_OPEN_POSITION, f"slot {slot.index} is idle", now)
             why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
@@ -246,7 +248,7 @@ class Kernel:
             IntentRecorded(intent, "PENDING", "OK", "", now),
             self._order_record(order, intent, now),
         ]
-        self._move(slot, T.EXIT, intent.intent_id, now, records)
+        self._move(slot, _T_EXIT, intent.intent_id, now, records)
         effects = (self._place_effect(order, trade, reduce_only=True),)
         return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
 

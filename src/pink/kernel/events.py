@@ -8,7 +8,8 @@ with the reason recorded, and the order is queried (E12, F15).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import Order
 from pink.kernel.commission import on_commission
@@ -51,13 +52,18 @@ if TYPE_CHECKING:
 __all__ = ["apply_event", "quarantine"]
 
 
+_ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
+    FundingPaid: on_funding,
+    CommissionReported: on_commission,
+    FundsTransferred: on_transfer,
+}
+"""Events about the account rather than an order (messages are final classes: exact types)."""
+
+
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
-    if isinstance(event, FundingPaid):
-        return on_funding(k, event, now)
-    if isinstance(event, CommissionReported):
-        return on_commission(k, event, now)
-    if isinstance(event, FundsTransferred):
-        return on_transfer(k, event, now)
+    account_event = _ACCOUNT_EVENTS.get(type(event))
+    if account_event is not None:  # one lookup on the order path, whatever their number
+        return account_event(k, event, now)
     cid = getattr(event, "client_order_id", "")
     if type(cid) is not str or not cid:  # route by the venue's id when the client id is missing
         voi = getattr(event, "venue_order_id", "")

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _FILL = SettlementKind.FILL
 _FUNDING = SettlementKind.FUNDING
+# enum members through their class cost a descriptor call: the order path reads them as globals
+_T_ACCEPTED, _T_FILLED = T.ACCEPTED, T.FILLED
+_T_DONE_OPEN, _T_DONE_FLAT = T.ORDER_DONE_OPEN, T.ORDER_DONE_FLAT
 
 __all__ = [
     "Quarantine",
@@ -102,7 +105,7 @@ def on_accepted(k: Kernel, slot: Slot, order: Order, ev: OrderAccepted, now: int
         return Outcome(status, R_OK, "ack of an order already known", slot.index)
     order.phase = OrderPhase.WORKING
     records: list[KernelRecord] = []
-    k._move(slot, T.ACCEPTED, ev.client_order_id, now, records)
+    k._move(slot, _T_ACCEPTED, ev.client_order_id, now, records)
     slot.deadline = now + k.config.working_check_ns
     slot.queries = 0
     return Outcome(O_CONFIRMED, R_OK, "", slot.index, (), tuple(records))
@@ -229,7 +232,7 @@ def book_fill(
     if filled == order.quantity or (order.final_cum is not None and filled >= order.final_cum):
         finish_order(k, slot, order, "FILLED" if filled == order.quantity else order.end_code, now, records)
     else:
-        k._move(slot, T.FILLED, fill_id, now, records)
+        k._move(slot, _T_FILLED, fill_id, now, records)
         if cum > filled:  # fills we have not seen yet: make sure we ask if they never come
             slot.deadline = min(slot.deadline or now + k.config.ack_timeout_ns, now + k.config.ack_timeout_ns)
     return Outcome(O_CONFIRMED, R_OK, "", slot.index, tuple(effects), tuple(records))
@@ -246,7 +249,7 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     if order.role == "EXIT" and order.filled > 0:
         trade.legs_done += 1
     remaining = trade.remaining
-    trigger = T.ORDER_DONE_OPEN if remaining > 0 else T.ORDER_DONE_FLAT
+    trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
     if remaining > 0:
         return
