@@ -30,7 +30,7 @@ class Once:
         return self.plan.get(snap.cycle, [])
 
 
-async def test_e01_idle_cycles_make_zero_venue_calls() -> None:
+async def test_e01_a10_idle_cycles_make_zero_venue_calls() -> None:
     """Flaws E1, A10: an idle cycle makes no REST call; state arrives on the stream."""
     async with sim_runtime() as (rt, venue, _k):
         before = sum(venue.calls.values())
