@@ -1,7 +1,8 @@
 """A self-contained HTML report of the ledger (PNG charts embedded as base64).
 
 Charts: equity curve, drawdown, per-trade net PnL, cumulative fees. Figures
-are computed in exact Decimal; only the plotted points become floats.
+are computed in exact Decimal; only the plotted points become floats. The
+drawdown leaves deposits and withdrawals out (``TRANSFER`` entries).
 """
 
 from __future__ import annotations
@@ -34,8 +35,20 @@ class Headline:
     gross_pnl: Decimal
     fees: Decimal
     win_rate: Decimal  # fraction of trades with net_pnl > 0
-    max_drawdown: Decimal  # largest peak-to-trough fall of capital
+    max_drawdown: Decimal  # largest peak-to-trough fall of capital less transfers
     final_capital: Decimal | None
+    transfers: Decimal = Decimal(0)  # deposits in minus withdrawals out
+
+
+def _trading_capital(ordered: list[Row]) -> list[Decimal]:
+    """Capital after each settlement less the transfers so far: a withdrawal is no loss."""
+    moved = Decimal(0)
+    out = []
+    for s in ordered:
+        if s["kind"] == "TRANSFER":
+            moved += s["amount"]
+        out.append(s["capital_after"] - moved)
+    return out
 
 
 def headline(settlements: list[Row], trades: list[Row]) -> Headline:
@@ -44,8 +57,7 @@ def headline(settlements: list[Row], trades: list[Row]) -> Headline:
         ctx.prec = 100
         peak: Decimal | None = None
         max_dd = zero
-        for s in sorted(settlements, key=lambda r: r["seq"]):
-            capital = s["capital_after"]
+        for capital in _trading_capital(sorted(settlements, key=lambda r: r["seq"])):
             peak = capital if peak is None or capital > peak else peak
             max_dd = max(max_dd, peak - capital)
         wins = sum(1 for t in trades if t["net_pnl"] > 0)
@@ -58,6 +70,7 @@ def headline(settlements: list[Row], trades: list[Row]) -> Headline:
             max_drawdown=max_dd,
             final_capital=max(settlements, key=lambda r: r["seq"])["capital_after"]
             if settlements else None,
+            transfers=sum((s["amount"] for s in settlements if s["kind"] == "TRANSFER"), zero),
         )
 
 
@@ -84,9 +97,9 @@ def _charts(settlements: list[Row], trades: list[Row]) -> list[str]:
     peak: Decimal | None = None
     fees: list[Decimal] = []
     total = Decimal(0)
-    for s in ordered:
-        peak = s["capital_after"] if peak is None or s["capital_after"] > peak else peak
-        drawdown.append(s["capital_after"] - peak)
+    for s, capital in zip(ordered, _trading_capital(ordered), strict=True):
+        peak = capital if peak is None or capital > peak else peak
+        drawdown.append(capital - peak)
         total += s["fee"]
         fees.append(total)
     nets = [t["net_pnl"] for t in trades]
@@ -130,6 +143,7 @@ def build_report(
         ("net PnL", h.net_pnl), ("gross PnL", h.gross_pnl), ("fees", h.fees),
         ("win rate", f"{h.win_rate * 100:.1f} %"), ("max drawdown", h.max_drawdown),
         ("trades", h.trades), ("final capital", h.final_capital),
+        *([("deposits - withdrawals", h.transfers)] if h.transfers else []),
     ]
     head = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in figures)
     rows = "".join(
