@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 from itertools import count, pairwise
+from pathlib import Path
 
+from pink.journal import JournaledKernel
 from pink.kernel import (
     Action,
     CancelRejected,
@@ -143,3 +145,12 @@ def round_trip(d: Driver, slot: int = 0, entry_px: str = "100.0", exit_px: str =
     for _ in range(2):
         e = place(d.exit(slot))
         d.fill(e.client_order_id, str(e.quantity), exit_px, str(e.quantity))
+
+
+def journaled_entry(path: Path) -> tuple[JournaledKernel, KernelConfig, str]:
+    """A one-slot journaled kernel that has sent trade t1's 1.000 MARKET entry: (kernel, config, entry id)."""
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
+                           exit_legs=(D(1),)), 1)  # fmt: skip
+    return jk, cfg, place(out).client_order_id

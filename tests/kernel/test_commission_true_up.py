@@ -21,7 +21,7 @@ from pink.kernel import (
 )
 from pink.kernel.commission import FEE_CHECK_TRIES
 from pink.kernel.messages import CommissionReported, ProtocolErrorRecorded, QueryOrder, Settlement
-from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+from tests.kernel.harness import BTC, INSTRUMENTS, Driver, journaled_entry, place
 
 
 def _commission(cid: str, cum: str, total: str, asset: str = "USDT") -> CommissionReported:
@@ -183,11 +183,7 @@ def test_an_unanswered_fee_check_gives_up_with_an_alert() -> None:
 def test_a_pending_fee_check_is_rebuilt_by_journal_replay(tmp_path: Path) -> None:
     """Killed before the venue answered: the restarted kernel still asks (fee_final is journaled)."""
     path = tmp_path / "journal.sqlite"
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
-                           exit_legs=(D(1),)), 1)  # fmt: skip
-    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    jk, cfg, cid = journaled_entry(path)
     jk.apply(OrderFilled(cid, "v1", "a", D("1.000"), D("100.0"), D("1.000"), D("0"), "USDT", 2, fee_final=False), 2)
     assert list(jk.kernel.fee_checks) == [cid]
     jk.journal.close()  # no final snapshot, as if killed
@@ -242,11 +238,7 @@ def test_a_total_that_matches_closes_the_fee_check_in_the_journal_too(tmp_path: 
     """Regression: a matching total closed the fee check but was reported DUPLICATE, so the
     journal skipped it and a restart replayed the check open again (state != before the crash)."""
     path = tmp_path / "journal.sqlite"
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
-                           exit_legs=(D(1),)), 1)  # fmt: skip
-    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    jk, cfg, cid = journaled_entry(path)
     jk.apply(OrderFilled(cid, "v1", "a", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "USDT", 2, fee_final=False), 2)
     answered = jk.apply(CommissionReported(cid, "v1", D("1.000"), D("0.05"), "USDT", 3), 3)
     assert answered.status is OutcomeStatus.CONFIRMED and not answered.records  # nothing to book

@@ -9,9 +9,9 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from pink.journal import JournaledKernel
-from pink.kernel import Action, Intent, KernelConfig, OrderStatus, OrderStatusReport, OutcomeStatus, Side
+from pink.kernel import Action, Intent, OrderStatus, OrderStatusReport, OutcomeStatus
 from pink.kernel.messages import OrderCanceled, OrderFilled, PlaceOrder
-from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+from tests.kernel.harness import INSTRUMENTS, Driver, journaled_entry, place
 
 
 def _state(d: Driver) -> str:
@@ -20,11 +20,7 @@ def _state(d: Driver) -> str:
 
 def test_a_report_that_teaches_an_ended_orders_venue_id_is_journaled(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
-                           exit_legs=(D(1),)), 1)  # fmt: skip
-    entry = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    jk, cfg, entry = journaled_entry(path)
     jk.apply(OrderFilled(entry, "v-1", "f1", D("1.000"), D("100.0"), D("1.000"), D(0), "USDT", 2), 2)
     out = jk.submit(Intent(Action.EXIT, 0, "t1", "x1"), 3)
     cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
