@@ -136,11 +136,17 @@ async def _steps(up: bool, n: int) -> float:
 
 
 async def bench_latency(n: int) -> dict[str, float]:
-    if not (_answers(6390) and _answers(5710)):
-        subprocess.run([str(ROOT / "scripts" / "services.sh"), "start"], check=True)
-    down1 = await _steps(False, n)
-    up = await _steps(True, n)
-    down2 = await _steps(False, n)
+    services = ROOT / "scripts" / "services.sh"
+    started = not (_answers(6390) and _answers(5710))
+    if started:
+        subprocess.run([str(services), "start"], check=True)
+    try:
+        down1 = await _steps(False, n)
+        up = await _steps(True, n)
+        down2 = await _steps(False, n)
+    finally:
+        if started:  # left running, they would hold the ports a later test run (CI) needs
+            subprocess.run([str(services), "stop"], check=False)
     down = min(down1, down2)
     return {"step_us_sinks_up": up, "step_us_sinks_down": down, "ratio": down / up}
 

@@ -32,6 +32,12 @@ pid_alive() {  # pid_alive NAME
   [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
 }
 
+port_free_or_die() {  # port_free_or_die NAME PORT: a port held by something else is a clear error
+  port_open "$2" || return 0
+  die "$1: 127.0.0.1:$2 is already in use by a process this checkout did not start (another" \
+    "checkout's services? run 'scripts/services.sh stop' there)"
+}
+
 # ------------------------------------------------------------------ redis
 redis_bin() { command -v redis-server || { [ -x /usr/bin/redis-server ] && echo /usr/bin/redis-server; } || true; }
 
@@ -59,6 +65,7 @@ redis_ping() {
 
 redis_start() {
   if pid_alive redis && redis_ping; then log "redis already running (pid $(cat "$DIR/redis.pid"))"; return 0; fi
+  port_free_or_die redis "$REDIS_PORT"
   redis_install
   "$(redis_bin)" --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --protected-mode yes --dir "$DIR" --daemonize no --loglevel warning \
@@ -113,6 +120,7 @@ hz_start() {
   if pid_alive hazelcast && port_open "$HZ_PORT"; then
     log "hazelcast already running (pid $(cat "$DIR/hazelcast.pid"))"; return 0
   fi
+  port_free_or_die hazelcast "$HZ_PORT"
   hz_install
   hz_config
   java -Xms64m -Xmx256m -Dhazelcast.config="$DIR/hazelcast.xml" \
