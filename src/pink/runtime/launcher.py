@@ -133,8 +133,8 @@ class Launcher:
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
+        last = self.kernel.journal.last_ts()  # 0 for a new journal
         if isinstance(self.clock, _PendingSimClock):
-            last = self.kernel.journal.last_ts()
             self.clock = SimClock(max(self.clock.start, last + 1))
             await self._align_sim_venue(self.clock.now_ns())
         self._adopt_book_into_fresh_sim()  # after the alignment: the book lives on from now
@@ -165,7 +165,7 @@ class Launcher:
             flatten_log=self.kernel,
         )
         relay.attach(self.runtime.sink)
-        self.reconcile = await self.runtime.start(resume_from_ns=self.kernel.journal.last_ts() or None)
+        self.reconcile = await self.runtime.start(resume_from_ns=last or None)
 
     async def _start_venue(self, relay: SinkRelay) -> dict[str, Instrument]:
         cfg = self.cfg

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pink.errors import VenueError
 from pink.kernel.messages import (
@@ -69,6 +69,17 @@ INCOME_END_SLACK_MS = 5_000
 
 def _ms(ts_ns: int) -> int:
     return max(0, ts_ns // NS_PER_MS)
+
+
+_Income = TypeVar("_Income", FundingPaid, FundsTransferred)
+
+
+def _oldest_first(rows: list[_Income], ts: int) -> list[_Income]:
+    """Income rows from ``ts``'s millisecond on (the venue's resolution: a row of that
+    millisecond is listed, the kernel books each ``tranId`` once), oldest first. The venue
+    lists newest first, so rows of one millisecond keep its order, reversed."""
+    start = _ms(ts) * NS_PER_MS
+    return sorted((r for r in reversed(rows) if r.ts >= start), key=lambda r: r.ts)
 
 
 class Reports:
@@ -134,19 +145,12 @@ class Reports:
         return list_of(data, "income", "rows", "list")
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
-        """Funding rows (income type FUNDING_FEE) after ``ts``, keyed by ``tranId``."""
-        rows = [parse_income_row(r) for r in await self._income("FUNDING_FEE", ts)]
-        return sorted((r for r in rows if r.ts > ts), key=lambda r: (r.ts, r.funding_id))
+        """Funding rows (income type FUNDING_FEE) at/after ``ts``, oldest first, keyed by ``tranId``."""
+        return _oldest_first([parse_income_row(r) for r in await self._income("FUNDING_FEE", ts)], ts)
 
     async def transfers_since(self, ts: int) -> list[FundsTransferred]:
-        """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first.
-
-        ``ts`` is kept to the venue's millisecond (a row in its millisecond is listed: the
-        kernel books each ``tranId`` once). The venue lists newest first; rows of one
-        millisecond keep its order, reversed."""
-        rows = [parse_transfer_row(r) for r in await self._income("TRANSFER", ts)]
-        start = _ms(ts) * NS_PER_MS
-        return sorted((r for r in reversed(rows) if r.ts >= start), key=lambda r: r.ts)
+        """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first."""
+        return _oldest_first([parse_transfer_row(r) for r in await self._income("TRANSFER", ts)], ts)
 
     async def book_pushed_income(self, push: AccountUpdate) -> None:
         """An ``ACCOUNT_UPDATE`` that moved money is a trigger: book the income rows around it.

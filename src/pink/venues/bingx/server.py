@@ -183,18 +183,13 @@ async def _admin_faults(request: web.Request) -> web.Response:
 
 
 async def _admin_transfer(request: web.Request) -> web.Response:
-    args: dict[str, object] = dict(request.query)
-    if request.can_read_body:
-        text = await request.text()
-        if text.strip():
-            try:
-                body = json.loads(text)
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                return json_response({"error": 'the body must be a JSON object: {"amount": "<decimal>"}'}, 400)
-            args.update(body)
-    raw = args.get("amount")
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return json_response({"error": 'the body must be a JSON object: {"amount": "<decimal>"}'}, 400)
+    raw = body.get("amount")
     if raw is None or raw == "":
         return json_response({"error": "amount is missing"}, 400)
     if isinstance(raw, bool) or not isinstance(raw, str | int):
