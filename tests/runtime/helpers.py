@@ -36,6 +36,16 @@ class Scripted:
         return list(self.script(snapshot))
 
 
+class Recorder:
+    """A ledger stand-in for runtime tests: keeps every kernel record it is handed."""
+
+    def __init__(self) -> None:
+        self.records: list[object] = []
+
+    def put(self, records: object, position: object = None) -> None:
+        self.records.extend(records)  # type: ignore[call-overload]
+
+
 def quiet_config(data_dir: Path, **overrides: Any) -> RuntimeConfig:
     """A fast paper run with nothing around it (no ledger, planes, control or view)."""
     base: dict[str, Any] = dict(fast=True, data_dir=data_dir, slots=2, cycle_s=1.0, ledger="none",

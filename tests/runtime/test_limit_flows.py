@@ -7,21 +7,13 @@ from decimal import Decimal
 from pink.kernel import Action, FillBooked, OrderType, Side
 from pink.policy.base import Decision, PolicySnapshot
 from pink.venues.sim.prices import MarketConfig
-from tests.runtime.helpers import Scripted, make_venue, sim_runtime
+from tests.runtime.helpers import Recorder, Scripted, make_venue, sim_runtime
 
 
 def limit_enter(price: Decimal, qty: Decimal) -> Decision:
     return Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, order_type=OrderType.LIMIT,
                     limit_price=price, quantity=qty, leverage=2,
                     exit_legs=(Decimal("0.5"), Decimal("0.5")))
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.records: list[object] = []
-
-    def put(self, records: object, position: object = None) -> None:
-        self.records.extend(records)  # type: ignore[call-overload]
 
 
 def bid(snap: PolicySnapshot) -> Decimal:

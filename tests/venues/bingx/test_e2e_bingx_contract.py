@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import aiohttp
-
 from pink.ports import Venue
 from pink.venues.bingx.config import BingxConfig
 from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
 from pink.venues.bingx.venue import BingxVenue
 from tests.contract.venue_contract import Drive, VenueContract
+from tests.venues.bingx.e2e_kit import sim_transfer
 
 
 class TestBingxVenueContract(VenueContract):
@@ -38,7 +37,5 @@ class TestBingxVenueContract(VenueContract):
 
     async def make_transfer(self, amount: Decimal) -> None:
         """A deposit or withdrawal through the server's ``POST /_sim/transfer`` admin route."""
-        async with aiohttp.ClientSession() as session, session.post(
-            f"{self.server.base_url}/_sim/transfer", json={"amount": str(amount)}
-        ) as resp:
-            assert resp.status == 200, await resp.text()
+        status, body = await sim_transfer(self.server, amount)
+        assert status == 200, body
