@@ -150,8 +150,6 @@ def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
 def _merge(slot: Slot, outcomes: list[Outcome]) -> Outcome:
     if not outcomes:
         return Outcome(O_DUPLICATE, R_OK, "report matches what is known", slot.index)
-    if len(outcomes) == 1:
-        return outcomes[0]
     effects = tuple(e for o in outcomes for e in o.effects)
     records = tuple(r for o in outcomes for r in o.records)
     last = outcomes[-1]
