@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 
+from pink.errors import VenueError
 from pink.kernel.messages import (
     FundingPaid,
     FundsTransferred,
@@ -173,3 +174,38 @@ async def test_failed_income_read_after_a_funding_push_books_the_funding_once_by
         assert sorted(s.cause for s in _settled(p, SettlementKind.FUNDING)) == sorted(f.funding_id for f in paid)
         assert p.kernel.account_view().funding == sum(f.amount for f in paid)
         p.check_account()
+
+
+async def _deposits(st: Stack, n: int, per_ms: int) -> list[FundsTransferred]:
+    """``n`` deposits of 1 straight into the engine (no push), ``per_ms`` per millisecond."""
+    engine = st.engine
+    for i in range(n):
+        if i % per_ms == 0:
+            engine.advance(engine.now + MS)
+        engine.transfer(D(1))
+    return engine.transfers_since(0)
+
+
+async def test_more_transfers_than_one_income_page_are_all_listed_once_oldest_first() -> None:
+    """Regression: one read of at most 1000 rows (the venue's newest) lost the older ones, so a
+    restart after a long stop never booked them and capital stayed wrong."""
+    async with stack(realtime=False) as st:
+        made = await _deposits(st, 2_345, per_ms=7)  # pages end inside a millisecond's rows
+        before = st.venue.calls[GET_INCOME]
+        listed = await st.venue.transfers_since(0)
+        assert [t.transfer_id for t in listed] == [e.transfer_id for e in made]
+        assert [t.ts for t in listed] == [e.ts // MS * MS for e in made]
+        assert st.venue.calls[GET_INCOME] - before == 3
+        later = await st.venue.transfers_since(made[1500].ts)
+        assert [t.transfer_id for t in later] == [e.transfer_id for e in made if e.ts >= made[1500].ts]
+        st.pump.events.clear()
+        for row in listed:
+            st.pump.sink(row)
+        assert st.pump.kernel.account_view().transfers == 2_345
+
+
+async def test_more_income_rows_in_one_millisecond_than_a_page_is_an_error_not_a_short_list() -> None:
+    async with stack(realtime=False) as st:
+        await _deposits(st, 1_001, per_ms=1_001)
+        with pytest.raises(VenueError, match=r"more than 1000 rows in the milliseconds"):
+            await st.venue.transfers_since(0)

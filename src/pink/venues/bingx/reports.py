@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -65,6 +66,8 @@ NS_PER_MS = 1_000_000
 #: how far before an ``ACCOUNT_UPDATE`` its income rows are looked for (their times may differ)
 PUSH_LOOKBACK_NS = 120 * 1_000_000_000
 INCOME_END_SLACK_MS = 5_000
+#: the most income rows the venue lists per request
+INCOME_PAGE_ROWS = 1000
 
 
 def _ms(ts_ns: int) -> int:
@@ -72,6 +75,10 @@ def _ms(ts_ns: int) -> int:
 
 
 _Income = TypeVar("_Income", FundingPaid, FundsTransferred)
+
+
+def _income_id(row: FundingPaid | FundsTransferred) -> str:
+    return row.funding_id if isinstance(row, FundingPaid) else row.transfer_id
 
 
 def _oldest_first(rows: list[_Income], ts: int) -> list[_Income]:
@@ -131,26 +138,48 @@ class Reports:
         base = report.cum_qty - window_qty
         return client or report.client_order_id, base if base > 0 else ZERO
 
-    async def _income(self, kind: str, ts: int) -> list[Any]:
-        """The raw income rows of type ``kind`` from ``ts`` (ns) to now, newest first.
+    async def _income(self, kind: str, ts: int, parse: Callable[[Any], _Income]) -> list[_Income]:
+        """Every income row of type ``kind`` from ``ts``'s millisecond to now, oldest first.
 
         ``endTime`` is now on the venue's clock, with slack for the measured offset: a row the
-        venue has just pushed about must not fall after the window."""
+        venue has just pushed about must not fall after the window. The venue lists the newest
+        ``limit`` rows of a window, so a full page means older rows were left out: the next
+        page ends just after the page's oldest millisecond (rows of it may be missing from
+        this page), and rows already seen are dropped by ``tranId``."""
         self._check_open()
-        end_ms = self.http.clock.now_ms() + INCOME_END_SLACK_MS
-        data = await self.http.request(
-            "GET", INCOME_PATH,
-            {"incomeType": kind, "startTime": _ms(ts), "endTime": end_ms, "limit": 1000},
-        )  # fmt: skip
-        return list_of(data, "income", "rows", "list")
+        start_ms, end_ms = _ms(ts), self.http.clock.now_ms() + INCOME_END_SLACK_MS
+        newest_first: list[_Income] = []
+        seen: set[str] = set()
+        while True:
+            data = await self.http.request(
+                "GET", INCOME_PATH,
+                {"incomeType": kind, "startTime": start_ms, "endTime": end_ms,
+                 "limit": INCOME_PAGE_ROWS},
+            )  # fmt: skip
+            page = [parse(r) for r in list_of(data, "income", "rows", "list")]
+            full = len(page) >= INCOME_PAGE_ROWS
+            oldest_ms = min((_ms(r.ts) for r in page), default=start_ms)
+            for row in page:
+                key = _income_id(row)
+                if key not in seen and not (full and _ms(row.ts) == oldest_ms):
+                    seen.add(key)
+                    newest_first.append(row)
+            if not full:
+                return _oldest_first(newest_first, ts)
+            if oldest_ms + 1 >= end_ms:
+                raise VenueError(
+                    "INCOME_PAGING", f"BingX income ({kind}): more than {INCOME_PAGE_ROWS} rows in the milliseconds "
+                    f"{oldest_ms}..{end_ms}; they cannot be paged by time"
+                )
+            end_ms = oldest_ms + 1
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         """Funding rows (income type FUNDING_FEE) at/after ``ts``, oldest first, keyed by ``tranId``."""
-        return _oldest_first([parse_income_row(r) for r in await self._income("FUNDING_FEE", ts)], ts)
+        return await self._income("FUNDING_FEE", ts, parse_income_row)
 
     async def transfers_since(self, ts: int) -> list[FundsTransferred]:
         """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first."""
-        return _oldest_first([parse_transfer_row(r) for r in await self._income("TRANSFER", ts)], ts)
+        return await self._income("TRANSFER", ts, parse_transfer_row)
 
     async def book_pushed_income(self, push: AccountUpdate) -> None:
         """An ``ACCOUNT_UPDATE`` that moved money is a trigger: book the income rows around it.
