@@ -106,3 +106,14 @@ async def test_ledger_gets_records_only_after_the_journal_committed_them(tmp_pat
     finally:
         await venue.close()
 
+
+
+def test_a_runtime_reporting_a_books_mismatch_is_a_chaos_violation_and_readings_are_counted() -> None:
+    from pink.chaos.harness import TrialResult, _books
+
+    res = TrialResult(0, "sim", 1)
+    _books(res, {"books_readings": 7, "books_baselined": True, "books_mismatch": ""}, "phase 0")
+    assert res.violations == [] and (res.books_readings, res.books_baselined) == (7, 1)
+    _books(res, {"books_readings": 3, "books_baselined": True, "books_mismatch": "differ by -2.5"}, "final run")
+    assert res.violations == [("books_mismatch", "final run: differ by -2.5")]
+    assert (res.books_readings, res.books_baselined) == (10, 2)

@@ -40,6 +40,13 @@ def test_config_unknown_keys_are_named(tmp_path: Path) -> None:
         load_config(None, {"PINK_SLOTS": "many"})
     with pytest.raises(ConfigError, match="fast"):
         load_config(None, {}, {"fast": True, "venue": "bingx"})
+    with pytest.raises(ConfigError, match=r"books_settle_s.*must be > 0"):
+        load_config(None, {"PINK_BOOKS_SETTLE_S": "0"})
+
+
+def test_the_books_settle_time_reaches_the_runtime_loop(tmp_path: Path) -> None:
+    cfg = load_config(None, {"PINK_BOOKS_SETTLE_S": "900", "PINK_DATA_DIR": str(tmp_path)})
+    assert Launcher(cfg)._default_loop_config().books_settle_s == 900
 
 
 async def test_f21_close_order_is_recorded(tmp_path: Path) -> None:

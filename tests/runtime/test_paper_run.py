@@ -26,7 +26,8 @@ class Tee:
 
 async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Path) -> None:
     cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=6, cycle_s=1.0, seed=3,
-                        faults=FAULTS, ledger="chdb", plane="shm", control="file", view=False)
+                        faults=FAULTS, ledger="chdb", plane="shm", control="file", view=False,
+                        reconcile_interval_s=60.0, books_settle_s=100.0)
     async with Launcher(cfg) as launcher:
         rt = launcher.runtime
         assert rt is not None and launcher.kernel is not None
@@ -50,6 +51,8 @@ async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Pa
         assert a.capital == cfg.initial_capital + gross - fees + funding  # exact
         assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding
         assert rt.stats.fees == fees and rt.stats.funding == funding
+        books = rt.reconciler.books  # faults delay and reorder money, never a false books mismatch
+        assert books.sightings >= 50 and books.baseline == 0 and books.mismatch == ""
         assert launcher.venue is not None
         injected = launcher.venue.faults  # type: ignore[attr-defined]
         assert injected.config.active

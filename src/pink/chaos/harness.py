@@ -81,6 +81,8 @@ class TrialResult:
     violations: list[tuple[str, str]] = field(default_factory=list)
     explained: list[str] = field(default_factory=list)
     runner_rss_mb: float = 0.0
+    books_readings: int = 0  # the running books check's readings, over every runtime process
+    books_baselined: int = 0  # runtime processes whose books check settled on a baseline
     seconds: float = 0.0
     ended: float = 0.0
 
@@ -228,6 +230,14 @@ def _json_line(lines: list[str], prefix: str) -> dict[str, Any] | None:
     return None
 
 
+def _books(res: TrialResult, done: dict[str, Any], where: str) -> None:
+    """A runtime process's running books check: counted, and a mismatch is a violation."""
+    res.books_readings += int(done["books_readings"])
+    res.books_baselined += bool(done["books_baselined"])
+    if done["books_mismatch"]:
+        res.violations.append(("books_mismatch", f"{where}: {done['books_mismatch']}"))
+
+
 async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers: _Ledgers) -> TrialResult:
     rng = random.Random(seed)
     res = TrialResult(trial, kind, seed)
@@ -270,6 +280,7 @@ async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers:
             if done:
                 res.trades += int(done["trades"])
                 res.runner_rss_mb = max(res.runner_rss_mb, float(done["rss_mb"]))
+                _books(res, done, f"phase {phase}")
             killed_before = killed
         await venue.faults_off()
         args = {**base, "final": True, "kill": None, "cycles": 0, "seed": seed * 10 + 9}
@@ -284,6 +295,7 @@ async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers:
             res.runner_rss_mb = max(res.runner_rss_mb, float(done["rss_mb"]))
             if done["close_errors"]:
                 res.violations.append(("close_errors", "; ".join(done["close_errors"])))
+            _books(res, done, "final run")
             bad, res.explained = invariants.check_slots(final)
             res.violations += bad
             res.violations += invariants.check_positions(final, venue.engine)

@@ -161,7 +161,8 @@ async def run(args: dict[str, Any]) -> None:
                         ledger="url" if args.get("ledger_url") else "none", ledger_url=args.get("ledger_url", ""),
                         plane="none", control="none", cycle_s=float(args["cycle_s"]))
     loop_cfg = LoopConfig(cycle_s=cfg.cycle_s, max_in_flight=8, call_timeout_s=5.0, close_timeout_s=3.0,
-                          reconcile_interval_s=float(args.get("reconcile_s", 30.0)))
+                          reconcile_interval_s=float(args.get("reconcile_s", 30.0)),
+                          books_settle_s=float(args.get("books_settle_s", 600.0)))
     final = bool(args.get("final"))
     launcher = _ChaosLauncher(cfg, venue=venue, decision=ChaosPolicy(int(args["seed"]), final=final),
                               intents=MarginSizer(), loop_config=loop_cfg)
@@ -203,7 +204,16 @@ async def run(args: dict[str, Any]) -> None:
         await venue.close()
     say("DONE " + json.dumps({"rss_mb": round(_rss_mb(), 1), "close_errors": report.errors,
                               "trades": launcher.runtime.stats.trades if launcher.runtime else 0,
+                              **_books(launcher),
                               "seen": dict(kill.seen)}))
+
+
+def _books(launcher: _ChaosLauncher) -> dict[str, Any]:
+    """What the running books check saw: readings, whether it settled on a baseline, any mismatch."""
+    books = launcher.runtime.reconciler.books if launcher.runtime else None
+    return {"books_readings": books.sightings if books else 0,
+            "books_baselined": books is not None and books.baseline is not None,
+            "books_mismatch": books.mismatch if books else ""}
 
 
 def main() -> None:

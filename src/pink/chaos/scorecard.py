@@ -42,6 +42,8 @@ def summary(result: ChaosResult) -> dict[str, Any]:
         "violations": sum(violations.values()),
         "violations_by_type": dict(sorted(violations.items())),
         "desync_explained": sum(len(t.explained) for t in result.trials),
+        "books_readings": sum(t.books_readings for t in result.trials),
+        "books_baselined": sum(t.books_baselined for t in result.trials),
         "rss_start_mb": round(result.rss_start_mb, 1),
         "rss_end_mb": round(result.rss_end_mb, 1),
         "max_runner_rss_mb": round(max((t.runner_rss_mb for t in result.trials), default=0.0), 1),
@@ -88,6 +90,8 @@ def print_scorecard(result: ChaosResult, console: Console, *, trend: bool = Fals
     table.add_row("recoveries (restart to reconciled)", f"{s['recoveries']}, mean {s['mean_recovery_s']} s, "
                                                          f"max {s['max_recovery_s']} s")
     table.add_row("DESYNC slots explained", str(s["desync_explained"]))
+    table.add_row("books against the wallet", f"{s['books_readings']} readings; {s['books_baselined']} runtime "
+                                              f"processes settled on a baseline")
     table.add_row("memory", f"harness {s['rss_start_mb']} -> {s['rss_end_mb']} MB; runner max "
                             f"{s['max_runner_rss_mb']} MB")
     table.add_row("violations", str(s["violations"]))

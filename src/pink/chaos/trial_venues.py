@@ -59,7 +59,8 @@ class SimTrialVenue:
         await self.host.start()
 
     def runner_args(self) -> dict[str, Any]:
-        return {"venue": "sim", "port": self.host.port, "cycle_s": 1.0, "ack_timeout_s": 10.0}
+        return {"venue": "sim", "port": self.host.port, "cycle_s": 1.0, "ack_timeout_s": 10.0, "reconcile_s": 3.0,
+                "books_settle_s": 20.0}
 
     def cycles(self, rng: random.Random) -> int:
         return rng.randint(10, 40)
@@ -129,7 +130,8 @@ class BingxTrialVenue:
 
     def runner_args(self) -> dict[str, Any]:
         return {"venue": "bingx", "base_url": self.server.base_url, "ws_url": self.server.ws_url,
-                "cycle_s": 0.15, "ack_timeout_s": 1.5, "reconcile_s": 5.0}
+                "cycle_s": 0.15, "ack_timeout_s": 1.5, "reconcile_s": 2.0,
+                "books_settle_s": 8.0}
 
     def cycles(self, rng: random.Random) -> int:
         return rng.randint(6, 16)

@@ -55,6 +55,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
     if rt is not None:
         console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.account.initial_capital))
         console.print(f"close: {' -> '.join(report.steps)}")
+        if rt.reconciler.books.mismatch:
+            console.print(f"[red]books against the venue's wallet: {rt.reconciler.books.mismatch}")
         if report.in_flight:
             console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")
         for err in report.errors:

@@ -443,6 +443,10 @@ class Kernel:
     def working_orders(self) -> list[OrderView]:
         return snapshots.working_orders(self)
 
+    def fee_checks_open(self) -> int:
+        """How many ended orders still wait for the venue to confirm their fees."""
+        return len(self.fee_checks)
+
     def snapshot(self) -> dict[str, Any]:
         """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""
         return snapshots.snapshot(self)

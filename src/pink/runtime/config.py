@@ -52,6 +52,7 @@ class RuntimeConfig:
     call_timeout_s: float = 5.0
     close_timeout_s: float = 5.0
     reconcile_interval_s: float = 300.0
+    books_settle_s: float = 600.0  # see pink.runtime.books
     health_interval_s: float = 5.0
     journal_durability: str = "normal"
 
@@ -67,6 +68,7 @@ class RuntimeConfig:
             (self.plane in ("shm", "none"), "plane", "must be shm or none"),
             (self.control in ("file", "none"), "control", "must be file or none"),
             (self.max_in_flight > 0, "max_in_flight", "must be > 0"),
+            (self.books_settle_s > 0, "books_settle_s", "must be > 0"),
             (not (self.fast and self.venue != "sim"), "fast", "needs venue=sim"),
         ]
         for ok, key, why in checks:

@@ -347,7 +347,7 @@ class Launcher:
         c = self.cfg
         return LoopConfig(cycle_s=c.cycle_s, max_in_flight=c.max_in_flight,
                           call_timeout_s=c.call_timeout_s, close_timeout_s=c.close_timeout_s,
-                          reconcile_interval_s=c.reconcile_interval_s)
+                          reconcile_interval_s=c.reconcile_interval_s, books_settle_s=c.books_settle_s)
 
     def _quote_source(self) -> Callable[[str], Quote | None]:
         engine = getattr(self.venue, "engine", None)

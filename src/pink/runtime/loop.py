@@ -72,6 +72,8 @@ class LoopConfig:
     close_timeout_s: float = 5.0
     reconcile_interval_s: float = 300.0
     reconcile_lookback_s: float = 86_400.0
+    # how long kernel capital and the venue's wallet must differ by one new amount to be a mismatch
+    books_settle_s: float = 600.0
     # funding and transfers while the runtime was down, however long (BingX keeps 3 months of them)
     money_lookback_max_s: float = 90 * 86_400.0
     tick_s: float = 0.25  # re-tick period while a deadline stays overdue
@@ -164,7 +166,8 @@ class Runtime:
             journal_position=(lambda: None) if journaled is None else (lambda: journaled.position),
         )  # fmt: skip
         self.steps: list[str] = []  # close steps, in order (F21)
-        self.reconciler = Reconciler(venue, self._put, self.ask)
+        self.reconciler = Reconciler(venue, self._put, self.ask, clock.now_ns,
+                                     int(self.cfg.books_settle_s * _NS))
         self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
         self._owner: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -502,7 +505,7 @@ class Runtime:
                     next_cycle = now + cycle_ns
             if now >= next_recon:
                 next_recon = now + recon_ns
-                self._spawn_bg(self.reconciler.periodic(last_recon))
+                self._spawn_bg(self.reconciler.periodic(self._v, last_recon))
                 last_recon = now
             ctrl = self._control.current()
             if ctrl.snapshot.version != self._control_version:

@@ -4,7 +4,8 @@ Everything learned goes back into the runtime's queue as venue events
 (``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``, ``FundsTransferred``), so that only the
 owner task applies it to the kernel; the kernel's dedup (fill ids, funding
 and transfer ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
-owner task). Positions are compared, not "fixed": a difference is reported.
+owner task). Positions and the books against the venue's wallet
+(:mod:`pink.runtime.books`) are compared, not "fixed": a difference is reported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from pink.errors import VenueError
 from pink.kernel.messages import QueryOrder, Side, VenueEvent
 from pink.ports import Venue
+from pink.runtime.books import BooksCheck, BooksSighting
 from pink.runtime.ports_ext import KernelViews
 
 __all__ = ["ReconcileReport", "Reconciler", "exposure"]
@@ -37,6 +39,7 @@ class ReconcileReport:
     funding: int = 0
     transfers: int = 0
     position_mismatches: list[str] = field(default_factory=list)
+    books_mismatch: str = ""  # kernel capital against the venue's wallet (see BooksCheck)
     errors: list[str] = field(default_factory=list)
 
 
@@ -56,12 +59,16 @@ class Reconciler:
         venue: Venue,
         emit: Callable[[VenueEvent], None],
         ask: Callable[[Callable[[], Any]], Awaitable[Any]],
+        now: Callable[[], int],
+        books_settle_ns: int,
     ) -> None:
         self._venue = venue
         self._emit = emit
         self._ask = ask
+        self._now = now
         self.last: ReconcileReport | None = None
         self.runs = 0
+        self.books = BooksCheck(books_settle_ns)
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -83,13 +90,16 @@ class Reconciler:
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
         await self._positions(rep, views, n_slots)
+        await self._books(rep, views)
         self._finish(rep)
         return rep
 
-    async def periodic(self, since_ns: int) -> ReconcileReport:
-        """Slow-timer reconciliation: open orders, fills, funding and transfers since the last run."""
+    async def periodic(self, views: KernelViews, since_ns: int) -> ReconcileReport:
+        """Slow-timer reconciliation: open orders, fills, funding and transfers since the last
+        run, then the books against the venue's wallet."""
         rep = ReconcileReport()
         await self._common(rep, None, since_ns)
+        await self._books(rep, views)
         self._finish(rep)
         return rep
 
@@ -135,6 +145,22 @@ class Reconciler:
             a, b = ours.get(key, Decimal(0)), theirs.get(key, Decimal(0))
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
+
+    async def _books(self, rep: ReconcileReport, views: KernelViews) -> None:
+        """One reading of the venue's wallet and, after everything emitted so far, the kernel's capital."""
+        try:
+            wallet = (await self._venue.balance()).balance
+        except VenueError as exc:
+            rep.errors.append(f"balance: {exc}")
+            return
+        capital, doubts = await self._ask(lambda: (views.account_view().capital, views.fee_checks_open()))
+        moved = self.books.moved
+        rep.books_mismatch = self.books.see(BooksSighting(capital, wallet, self._now(), doubts > 0))
+        if self.books.moved != moved:
+            if self.books.moved is not None:
+                log.error("reconcile: books mismatch: %s", rep.books_mismatch)
+            else:
+                log.warning("reconcile: the books agree with the venue's wallet again")
 
     def _finish(self, rep: ReconcileReport) -> None:
         self.runs += 1

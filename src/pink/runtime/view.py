@@ -105,6 +105,8 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
                               ("max dd", True)], wide)
     acct.add_row(str(st.cycles), num(a.capital), num(a.gross_pnl), num(a.fees), num(a.funding),
                  num(a.net_pnl), str(st.trades), str(st.fills), num(st.max_drawdown))
+    if rt.reconciler.books.mismatch:
+        acct.caption = f"BOOKS MISMATCH {rt.reconciler.books.mismatch}"
     slots = slots_table("slots", ((s.slot, s) for s in rt.slots), width)
     orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
                                        ("type", False), ("qty", True), ("price", True), ("filled", True),

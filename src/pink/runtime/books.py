@@ -1,0 +1,86 @@
+"""The books against the venue's wallet, on the slow reconcile: does every movement of money reach the kernel?
+
+The kernel's capital (initial + realized PnL - fees + funding + transfers)
+and the venue's wallet balance (which leaves unrealized PnL out, as the
+kernel does) move together when every fill, fee, funding payment and
+transfer is booked. Their difference, the *offset*, is therefore constant;
+it need not be zero, since the wallet may hold more than the configured
+initial capital.
+
+A fill, fee or payment in flight moves one side before the other, for
+moments or, when a push is lost, until the next reconcile books it. So an
+offset counts only once it has held, unchanged, over readings spanning at
+least ``settle_ns``; a reading taken while the kernel itself doubts a fee
+(an open fee check) counts as a change. The first offset that holds is the
+baseline; a later one that holds and differs from it is a mismatch, and a
+reading of the baseline again clears it. Something the kernel never hears
+of (a trade made by hand on the same account, a liquidation fee) moves the
+offset for good and is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["BooksCheck", "BooksSighting"]
+
+
+@dataclass(frozen=True, slots=True)
+class BooksSighting:
+    """One reading of both sides, in the account's asset, at ``ts`` (ns)."""
+
+    kernel_capital: Decimal
+    venue_wallet: Decimal
+    ts: int
+    in_doubt: bool = False  # the kernel has fees it waits for the venue to confirm
+
+    @property
+    def offset(self) -> Decimal:
+        return self.venue_wallet - self.kernel_capital
+
+
+def _plain(x: Decimal) -> str:
+    return f"{x.normalize():f}"
+
+
+class BooksCheck:
+    """Baseline and mismatch from successive :class:`BooksSighting` readings."""
+
+    def __init__(self, settle_ns: int) -> None:
+        if settle_ns <= 0:
+            raise ValueError(f"books settle time: must be > 0 ns, got {settle_ns}")
+        self.settle_ns = settle_ns
+        self.baseline: Decimal | None = None
+        self.mismatch = ""  # the confirmed mismatch, "" while the books agree
+        self.moved: Decimal | None = None  # how far the offset moved from the baseline, if it did
+        self.sightings = 0
+        self._held: Decimal | None = None  # the offset of the current run of equal readings
+        self._since = 0  # when that run began
+
+    def see(self, s: BooksSighting) -> str:
+        """Take one reading; return the mismatch it confirms ("" if none)."""
+        self.sightings += 1
+        offset = s.offset
+        if s.in_doubt:
+            self._held = None
+            return ""
+        if self.baseline is not None and offset == self.baseline:
+            self._held, self._since = offset, s.ts
+            self.mismatch, self.moved = "", None
+            return ""
+        if offset != self._held:
+            self._held, self._since = offset, s.ts
+            return ""
+        if s.ts - self._since < self.settle_ns:
+            return ""  # not held long enough: it may be in flight
+        if self.baseline is None:
+            self.baseline = offset
+            return ""
+        self.moved = offset - self.baseline
+        self.mismatch = (
+            f"kernel capital {_plain(s.kernel_capital)} and venue wallet {_plain(s.venue_wallet)} "
+            f"differ by {_plain(offset)}, not {_plain(self.baseline)} as before: {_plain(self.moved)} "
+            f"moved without being booked (or was booked without moving)"
+        )
+        return self.mismatch
