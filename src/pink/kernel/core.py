@@ -443,9 +443,18 @@ class Kernel:
     def working_orders(self) -> list[OrderView]:
         return snapshots.working_orders(self)
 
-    def fee_checks_open(self) -> int:
-        """How many ended orders still wait for the venue to confirm their fees."""
-        return len(self.fee_checks)
+    def money_in_doubt(self) -> str:
+        """Why capital may not match the venue's wallet yet ("" if nothing): an order sent or
+        being canceled (its fills may be on their way), a DESYNC slot, a fee the venue must confirm."""
+        for o in self.orders.values():
+            if o.phase == OrderPhase.PENDING or o.phase == OrderPhase.CANCELING:
+                return f"order {o.client_order_id} {o.phase.lower()}"
+        for slot in self.slots:
+            if slot.state is _S_DESYNC:
+                return f"slot {slot.index} DESYNC"
+        if self.fee_checks:
+            return f"{len(self.fee_checks)} fee check(s) open"
+        return ""
 
     def snapshot(self) -> dict[str, Any]:
         """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""

@@ -10,8 +10,9 @@ initial capital.
 A fill, fee or payment in flight moves one side before the other, for
 moments or, when a push is lost, until the next reconcile books it. So an
 offset counts only once it has held, unchanged, over readings spanning at
-least ``settle_ns``; a reading taken while the kernel itself doubts a fee
-(an open fee check) counts as a change. The first offset that holds is the
+least ``settle_ns``; a reading taken while the kernel itself knows money may
+be on its way (an order sent or being canceled, a DESYNC slot, a fee the
+venue must confirm: ``Kernel.money_in_doubt``) counts as a change. The first offset that holds is the
 baseline; a later one that holds and differs from it is a mismatch, and a
 reading of the baseline again clears it. Something the kernel never hears
 of (a trade made by hand on the same account, a liquidation fee) moves the
@@ -33,7 +34,7 @@ class BooksSighting:
     kernel_capital: Decimal
     venue_wallet: Decimal
     ts: int
-    in_doubt: bool = False  # the kernel has fees it waits for the venue to confirm
+    in_doubt: bool = False  # the kernel knows money may be on its way (Kernel.money_in_doubt)
 
     @property
     def offset(self) -> Decimal:

@@ -153,9 +153,9 @@ class Reconciler:
         except VenueError as exc:
             rep.errors.append(f"balance: {exc}")
             return
-        capital, doubts = await self._ask(lambda: (views.account_view().capital, views.fee_checks_open()))
+        capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
         moved = self.books.moved
-        rep.books_mismatch = self.books.see(BooksSighting(capital, wallet, self._now(), doubts > 0))
+        rep.books_mismatch = self.books.see(BooksSighting(capital, wallet, self._now(), bool(doubt)))
         if self.books.moved != moved:
             if self.books.moved is not None:
                 log.error("reconcile: books mismatch: %s", rep.books_mismatch)
