@@ -11,14 +11,20 @@ from __future__ import annotations
 import io
 import logging
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from pink.kernel.messages import OrderSide, OrderType, PlaceOrder, Side, TimeInForce
+from pink.plane.control import ControlWriter
 from pink.runtime.books import BooksCheck, BooksSighting
+from pink.runtime.config import RuntimeConfig
+from pink.runtime.launcher import Launcher
 from pink.runtime.view import render
+from pink.venues.sim.account import Account
 from tests.runtime.helpers import CAPITAL, sim_runtime
+from tests.runtime.test_paper_run import FAULTS
 
 D = Decimal
 
@@ -66,6 +72,19 @@ def test_readings_while_the_kernel_doubts_a_fee_never_settle_an_offset() -> None
     assert "differ by -0.1" in _see(check, "100", "99.9", 230)
 
 
+def test_the_start_up_reading_is_the_baseline_unless_the_kernel_doubts_it_then() -> None:
+    check = BooksCheck(settle_ns=60 * S)
+    check.see(BooksSighting(D(100), D(100), 0), at_start=True)
+    assert check.baseline == 0  # a busy account may never hold still for the settle time later
+    _see(check, "99", "97.5", 10)  # 1.5 lost early, before any stretch quiet for 60 s
+    _see(check, "98", "96.5", 40)
+    assert check.moved is None
+    assert "differ by -1.5, not 0" in _see(check, "97", "95.5", 70) and check.moved == D("-1.5")
+    doubted = BooksCheck(settle_ns=60 * S)
+    doubted.see(BooksSighting(D(100), D(99), 0, in_doubt=True), at_start=True)  # an order in flight
+    assert doubted.baseline is None
+
+
 def test_the_settle_time_must_be_positive() -> None:
     with pytest.raises(ValueError, match="books settle time: must be > 0 ns, got 0"):
         BooksCheck(settle_ns=0)
@@ -94,3 +113,29 @@ async def test_a_trade_made_by_hand_on_the_account_is_reported_by_the_slow_recon
         console.print(render(rt, [], 80))
         shown = " ".join(console.export_text().split())
         assert f"BOOKS MISMATCH {books.mismatch}" in shown
+
+
+async def test_a_fee_charged_twice_on_a_busy_faulted_run_is_reported_with_its_amount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six slots trading every second under faults: almost no reading is quiet, so the start-up
+    reading is the baseline, and the extra fee shows once the account calms down."""
+    charged: list[Decimal] = []
+    fill = Account.fill
+
+    def overcharging(self: Account, symbol: str, side: Side, opens: bool, qty: Decimal, price: Decimal,
+                     fee: Decimal) -> Decimal:
+        charged.append(fee)
+        return fill(self, symbol, side, opens, qty, price, fee * 2 if len(charged) == 300 else fee)
+
+    monkeypatch.setattr(Account, "fill", overcharging)
+    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=6, cycle_s=1.0, seed=3, faults=FAULTS, ledger="none",
+                        plane="none", control="file", view=False, reconcile_interval_s=60.0, books_settle_s=100.0)
+    async with Launcher(cfg) as launcher:
+        await launcher.run(cycles=1500)
+        assert len(charged) > 300
+        ControlWriter(tmp_path).apply("flatten", by="test", note="end of run")
+        await launcher.run(cycles=300)
+        assert launcher.runtime is not None
+        books = launcher.runtime.reconciler.books
+        assert books.baseline == 0 and books.moved == -charged[299], books.mismatch

@@ -12,11 +12,15 @@ moments or, when a push is lost, until the next reconcile books it. So an
 offset counts only once it has held, unchanged, over readings spanning at
 least ``settle_ns``; a reading taken while the kernel itself knows money may
 be on its way (an order sent or being canceled, a DESYNC slot, a fee the
-venue must confirm: ``Kernel.money_in_doubt``) counts as a change. The first offset that holds is the
-baseline; a later one that holds and differs from it is a mismatch, and a
-reading of the baseline again clears it. Something the kernel never hears
-of (a trade made by hand on the same account, a liquidation fee) moves the
-offset for good and is reported.
+venue must confirm: ``Kernel.money_in_doubt``) counts as a change.
+
+The baseline is the start-up reading when the kernel doubts nothing then
+(the start-up reconcile has just booked what the venue lists, and nothing
+trades yet: a busy account may have no later moment quiet for that long),
+else the first offset that holds. A later offset that holds and differs from
+the baseline is a mismatch; a reading of the baseline again clears it.
+Something the kernel never hears of (a trade made by hand on the same
+account, a liquidation fee) moves the offset for good and is reported.
 """
 
 from __future__ import annotations
@@ -59,13 +63,16 @@ class BooksCheck:
         self._held: Decimal | None = None  # the offset of the current run of equal readings
         self._since = 0  # when that run began
 
-    def see(self, s: BooksSighting) -> str:
-        """Take one reading; return the mismatch it confirms ("" if none)."""
+    def see(self, s: BooksSighting, *, at_start: bool = False) -> str:
+        """Take one reading (``at_start``: the start-up reconcile's); return the mismatch it
+        confirms ("" if none)."""
         self.sightings += 1
         offset = s.offset
         if s.in_doubt:
             self._held = None
             return ""
+        if at_start and self.baseline is None:
+            self.baseline = offset
         if self.baseline is not None and offset == self.baseline:
             self._held, self._since = offset, s.ts
             self.mismatch, self.moved = "", None

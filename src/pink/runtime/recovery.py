@@ -90,7 +90,7 @@ class Reconciler:
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
         await self._positions(rep, views, n_slots)
-        await self._books(rep, views)
+        await self._books(rep, views, at_start=True)
         self._finish(rep)
         return rep
 
@@ -146,7 +146,7 @@ class Reconciler:
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
 
-    async def _books(self, rep: ReconcileReport, views: KernelViews) -> None:
+    async def _books(self, rep: ReconcileReport, views: KernelViews, *, at_start: bool = False) -> None:
         """One reading of the venue's wallet and, after everything emitted so far, the kernel's capital."""
         try:
             wallet = (await self._venue.balance()).balance
@@ -155,7 +155,8 @@ class Reconciler:
             return
         capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
         moved = self.books.moved
-        rep.books_mismatch = self.books.see(BooksSighting(capital, wallet, self._now(), bool(doubt)))
+        sighting = BooksSighting(capital, wallet, self._now(), bool(doubt))
+        rep.books_mismatch = self.books.see(sighting, at_start=at_start)
         if self.books.moved != moved:
             if self.books.moved is not None:
                 log.error("reconcile: books mismatch: %s", rep.books_mismatch)
