@@ -75,8 +75,9 @@ class Reconciler:
     ) -> ReconcileReport:
         """Start-up reconciliation: every in-flight order's status, open orders,
         fills since ``since_ns``, funding and transfers since ``money_since_ns`` (default
-        ``since_ns``), then positions (E26)."""
+        ``since_ns``), then positions (E26), then the books against the venue's wallet."""
         rep = ReconcileReport()
+        wallet_before = await self._wallet(rep)  # unchanged at the end: nothing moved meanwhile
         working = await self._ask(views.working_orders)
         for order in working:
             try:
@@ -90,7 +91,7 @@ class Reconciler:
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
         await self._positions(rep, views, n_slots)
-        await self._books(rep, views, at_start=True)
+        await self._books(rep, views, wallet_before)
         self._finish(rep)
         return rep
 
@@ -146,13 +147,21 @@ class Reconciler:
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
 
-    async def _books(self, rep: ReconcileReport, views: KernelViews, *, at_start: bool = False) -> None:
-        """One reading of the venue's wallet and, after everything emitted so far, the kernel's capital."""
+    async def _wallet(self, rep: ReconcileReport) -> Decimal | None:
         try:
-            wallet = (await self._venue.balance()).balance
+            return (await self._venue.balance()).balance
         except VenueError as exc:
             rep.errors.append(f"balance: {exc}")
+            return None
+
+    async def _books(self, rep: ReconcileReport, views: KernelViews, start_wallet: Decimal | None = None) -> None:
+        """One reading of the venue's wallet and, after everything emitted so far, the kernel's
+        capital. ``start_wallet``: the wallet before the start-up reconcile read anything; if it
+        did not move meanwhile, this reading may set the baseline (see BooksCheck)."""
+        wallet = await self._wallet(rep)
+        if wallet is None:
             return
+        at_start = start_wallet is not None and wallet == start_wallet
         capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
         moved = self.books.moved
         sighting = BooksSighting(capital, wallet, self._now(), bool(doubt))
