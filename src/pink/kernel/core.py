@@ -444,14 +444,20 @@ class Kernel:
         return snapshots.working_orders(self)
 
     def money_in_doubt(self) -> str:
-        """Why capital may not match the venue's wallet yet ("" if nothing): an order sent or
-        being canceled (its fills may be on their way), a DESYNC slot, a fee the venue must confirm."""
+        """Why capital need not match the venue's wallet now ("" if nothing).
+
+        An order sent or being canceled (its fills may be on their way), a DESYNC slot, a fee
+        the venue must confirm, or an open position: the venue prices a position at its
+        average entry over every slot holding that symbol and side, so the profit it realizes
+        on one slot's exit differs from the slot's own until the position is flat."""
         for o in self.orders.values():
             if o.phase == OrderPhase.PENDING or o.phase == OrderPhase.CANCELING:
                 return f"order {o.client_order_id} {o.phase.lower()}"
         for slot in self.slots:
             if slot.state is _S_DESYNC:
                 return f"slot {slot.index} DESYNC"
+            if slot.trade is not None and slot.trade.remaining > 0:
+                return f"slot {slot.index} holds a position"
         if self.fee_checks:
             return f"{len(self.fee_checks)} fee check(s) open"
         return ""

@@ -10,9 +10,13 @@ initial capital.
 A fill, fee or payment in flight moves one side before the other, for
 moments or, when a push is lost, until the next reconcile books it. So an
 offset counts only once it has held, unchanged, over readings spanning at
-least ``settle_ns``; a reading taken while the kernel itself knows money may
-be on its way (an order sent or being canceled, a DESYNC slot, a fee the
-venue must confirm: ``Kernel.money_in_doubt``) counts as a change.
+least ``settle_ns``; a reading taken while the kernel itself knows the two
+need not agree (an order sent or being canceled, a DESYNC slot, a fee the
+venue must confirm, an open position: ``Kernel.money_in_doubt``) counts as a
+change. Open positions are in that list because the venue prices a position
+at its average entry over every slot holding that symbol and side, so the
+profit it realizes on one slot's exit is not the slot's own until the
+position is flat: the books are compared when the account is flat.
 
 The baseline is the start-up reading when the kernel doubts nothing then
 and the wallet did not move while the start-up reconcile ran (it has just
@@ -38,7 +42,7 @@ class BooksSighting:
     kernel_capital: Decimal
     venue_wallet: Decimal
     ts: int
-    in_doubt: bool = False  # the kernel knows money may be on its way (Kernel.money_in_doubt)
+    in_doubt: bool = False  # the kernel knows the two need not agree now (Kernel.money_in_doubt)
 
     @property
     def offset(self) -> Decimal:
