@@ -82,7 +82,7 @@ class TrialResult:
     explained: list[str] = field(default_factory=list)
     runner_rss_mb: float = 0.0
     books_readings: int = 0  # the running books check's readings, over every runtime process
-    books_baselined: int = 0  # runtime processes whose books check settled on a baseline
+    books_baselined: int = 0  # runtime processes whose books check had a baseline
     seconds: float = 0.0
     ended: float = 0.0
 

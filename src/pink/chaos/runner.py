@@ -209,7 +209,7 @@ async def run(args: dict[str, Any]) -> None:
 
 
 def _books(launcher: _ChaosLauncher) -> dict[str, Any]:
-    """What the running books check saw: readings, whether it settled on a baseline, any mismatch."""
+    """What the running books check saw: readings, whether it had a baseline, any mismatch."""
     books = launcher.runtime.reconciler.books if launcher.runtime else None
     return {"books_readings": books.sightings if books else 0,
             "books_baselined": books is not None and books.baseline is not None,

@@ -91,7 +91,7 @@ def print_scorecard(result: ChaosResult, console: Console, *, trend: bool = Fals
                                                          f"max {s['max_recovery_s']} s")
     table.add_row("DESYNC slots explained", str(s["desync_explained"]))
     table.add_row("books against the wallet", f"{s['books_readings']} readings; {s['books_baselined']} runtime "
-                                              f"processes settled on a baseline")
+                                              f"processes had a baseline")
     table.add_row("memory", f"harness {s['rss_start_mb']} -> {s['rss_end_mb']} MB; runner max "
                             f"{s['max_runner_rss_mb']} MB")
     table.add_row("violations", str(s["violations"]))
