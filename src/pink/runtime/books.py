@@ -21,8 +21,9 @@ position is flat: the books are compared when the account is flat.
 The baseline is the start-up reading when the kernel doubts nothing then
 and the wallet did not move while the start-up reconcile ran (it has just
 booked what the venue lists, and nothing trades yet: a busy account may
-have no later moment quiet for that long), else the first offset that holds. A later offset that holds and differs from
-the baseline is a mismatch; a reading of the baseline again clears it.
+have no later moment quiet for that long), else the first offset that
+holds. A later offset that holds and differs from the baseline is a
+mismatch; a reading of the baseline again clears it.
 Something the kernel never hears of (a trade made by hand on the same
 account, a liquidation fee) moves the offset for good and is reported.
 """
