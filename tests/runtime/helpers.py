@@ -22,6 +22,9 @@ from pink.venues.sim.venue import SimVenue
 
 T0 = 1_700_000_000 * 1_000_000_000
 CAPITAL = Decimal("10000")
+#: every simulator fault at once, for the busy faulted paper runs
+FAULTS = ("reject=0.03,no_response=0.03,delayed_ack=0.05,duplicate_event=0.05,"
+          "reorder_events=0.05,fill_races_cancel=0.2,rate_limit=0.02,stream_drop=0.002")
 
 
 class Scripted:
@@ -101,3 +104,12 @@ async def sim_runtime(
             jk.close()
         if own_venue:
             await venue.close()
+
+
+def busy_faulted_config(data_dir: Path, **overrides: Any) -> RuntimeConfig:
+    """Six slots of the sample policy trading every (simulated) second under every fault, with
+    the books held against the wallet every minute; control by file (for the flatten)."""
+    base: dict[str, Any] = dict(fast=True, data_dir=data_dir, slots=6, cycle_s=1.0, seed=3, faults=FAULTS,
+                                ledger="none", plane="none", control="file", view=False,
+                                reconcile_interval_s=60.0, books_settle_s=100.0)
+    return RuntimeConfig(**{**base, **overrides})

@@ -21,12 +21,10 @@ from pink.kernel.messages import Action, OrderSide, OrderType, PlaceOrder, Posit
 from pink.plane.control import ControlWriter
 from pink.policy.base import Decision
 from pink.runtime.books import BooksCheck, BooksSighting
-from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
 from pink.runtime.view import render
 from pink.venues.sim.account import Account
-from tests.runtime.helpers import CAPITAL, Scripted, make_venue, sim_runtime
-from tests.runtime.test_paper_run import FAULTS
+from tests.runtime.helpers import CAPITAL, Scripted, busy_faulted_config, make_venue, sim_runtime
 
 D = Decimal
 
@@ -131,9 +129,7 @@ async def test_a_fee_charged_twice_on_a_busy_faulted_run_is_reported_with_its_am
         return fill(self, symbol, side, opens, qty, price, fee * 2 if len(charged) == 300 else fee)
 
     monkeypatch.setattr(Account, "fill", overcharging)
-    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=6, cycle_s=1.0, seed=3, faults=FAULTS, ledger="none",
-                        plane="none", control="file", view=False, reconcile_interval_s=60.0, books_settle_s=100.0)
-    async with Launcher(cfg) as launcher:
+    async with Launcher(busy_faulted_config(tmp_path)) as launcher:
         await launcher.run(cycles=1500)
         assert len(charged) > 300
         ControlWriter(tmp_path).apply("flatten", by="test", note="end of run")

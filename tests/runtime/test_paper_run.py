@@ -7,11 +7,8 @@ from pathlib import Path
 
 from pink.kernel import FillBooked, Settlement, SettlementKind
 from pink.plane.control import ControlWriter
-from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
-
-FAULTS = ("reject=0.03,no_response=0.03,delayed_ack=0.05,duplicate_event=0.05,"
-          "reorder_events=0.05,fill_races_cancel=0.2,rate_limit=0.02,stream_drop=0.002")
+from tests.runtime.helpers import busy_faulted_config
 
 
 class Tee:
@@ -25,9 +22,7 @@ class Tee:
 
 
 async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Path) -> None:
-    cfg = RuntimeConfig(fast=True, data_dir=tmp_path, slots=6, cycle_s=1.0, seed=3,
-                        faults=FAULTS, ledger="chdb", plane="shm", control="file", view=False,
-                        reconcile_interval_s=60.0, books_settle_s=100.0)
+    cfg = busy_faulted_config(tmp_path, ledger="chdb", plane="shm")
     async with Launcher(cfg) as launcher:
         rt = launcher.runtime
         assert rt is not None and launcher.kernel is not None
