@@ -10,7 +10,10 @@ applied venue event, tick that produced effects and control change, in the
 order the kernel saw them; ``snapshots(seq, payload)`` holds periodic kernel
 snapshots. Restore = the last snapshot + replay of the messages after it;
 replaying reproduces the kernel state byte for byte (the journal tests check
-it).
+it). ``trade_ids(seq, trade_id)`` holds every trade id ever used, with the
+message that used it: they only ever grow, so snapshots count them instead of
+carrying them (a year of trades would make each snapshot, on the owner task,
+hundreds of milliseconds).
 """
 
 from __future__ import annotations
@@ -44,12 +47,16 @@ CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NUL
                                      payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trade_ids (seq INTEGER NOT NULL, trade_id TEXT NOT NULL UNIQUE);
 """
+# meta key set once ``trade_ids`` holds every used trade id (journals written before it existed
+# carried them in their snapshots: the first restore moves them over)
+_TRADE_IDS_KEPT = "trade_ids_kept"
 
 
-def snapshot_bytes(kernel: Kernel) -> bytes:
+def snapshot_bytes(kernel: Kernel, *, trade_ids: bool = True) -> bytes:
     """The kernel's snapshot as canonical bytes (sorted keys, no spaces)."""
-    return msgspec.json.encode(kernel.snapshot(), order="sorted")
+    return msgspec.json.encode(kernel.snapshot(trade_ids=trade_ids), order="sorted")
 
 
 class Journal:
@@ -74,11 +81,16 @@ class Journal:
             raise ClosedError(f"journal {self.path}")
         return self._db
 
-    def append(self, kind: str, ts: int, payload: bytes) -> int:
-        """Append one message; durable at once unless inside :meth:`batch`."""
+    def append(self, kind: str, ts: int, payload: bytes, *, trade_id: str = "") -> int:
+        """Append one message (and the trade id it used up, if any) in one transaction;
+        durable at once unless inside :meth:`batch`."""
         self.seq += 1
         db = self.db
+        if trade_id and not self._batching:
+            db.execute("BEGIN")
         db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)", (self.seq, ts, kind, payload))
+        if trade_id:
+            db.execute("INSERT INTO trade_ids VALUES (?, ?)", (self.seq, trade_id))
         if not self._batching:
             db.commit()
         return self.seq
@@ -102,7 +114,34 @@ class Journal:
             self.db.commit()
 
     def write_snapshot(self, kernel: Kernel) -> None:
-        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?)", (self.seq, snapshot_bytes(kernel)))
+        """The kernel's snapshot at the current position, its used trade ids counted, not carried."""
+        payload = snapshot_bytes(kernel, trade_ids=False)
+        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?)", (self.seq, payload))
+
+    def trade_ids(self, at_most: int) -> list[str]:
+        """The trade ids used by messages up to ``at_most``, in the order of use."""
+        cur = self.db.execute("SELECT trade_id FROM trade_ids WHERE seq <= ? ORDER BY rowid", (at_most,))
+        return [row[0] for row in cur]
+
+    def kernel_at(self, snap: tuple[int, dict[str, Any]]) -> Kernel:
+        """The kernel a snapshot of this journal describes (its trade ids read from ``trade_ids``)."""
+        seq, data = snap
+        if "used_trade_ids" in data:  # written before the ids were kept apart
+            return Kernel.restore(data)
+        try:
+            return Kernel.restore(data, self.trade_ids(seq))
+        except ValueError as exc:
+            raise CodecError(f"journal {self.path} snapshot at message {seq}: {exc}") from exc
+
+    def keep_trade_ids(self, kernel: Kernel) -> None:
+        """Once: move the used trade ids of a journal that kept them in snapshots to ``trade_ids``."""
+        if self.meta(_TRADE_IDS_KEPT) is not None:
+            return
+        with self.batch():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO trade_ids VALUES (?, ?)", ((self.seq, t) for t in kernel.used_trade_ids)
+            )
+            self.set_meta(_TRADE_IDS_KEPT, str(self.seq))
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -183,9 +222,9 @@ class JournaledKernel:
         if self.journal._db is None:
             raise ClosedError(f"journaled kernel on {self.journal.path}")
 
-    def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome) -> Outcome:
+    def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome, trade_id: str = "") -> Outcome:
         if outcome.changed:
-            self.journal.append(kind, now, payload)
+            self.journal.append(kind, now, payload, trade_id=trade_id)
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
                 self.checkpoint()
@@ -193,8 +232,12 @@ class JournaledKernel:
 
     def submit(self, intent: Intent, now: int) -> Outcome:
         self._check_open()
+        used = len(self.kernel.used_trade_ids)
         outcome = self.kernel.submit(intent, now)
-        return self._record("Intent", now, encode(intent), outcome) if outcome.changed else outcome
+        if not outcome.changed:
+            return outcome
+        new_id = intent.trade_id if len(self.kernel.used_trade_ids) > used else ""
+        return self._record("Intent", now, encode(intent), outcome, new_id)
 
     def apply(self, event: Any, now: int) -> Outcome:
         self._check_open()
@@ -247,14 +290,16 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
     initial = journal.meta("initial")
     if initial is None:
         initial = snapshot_bytes(Kernel(config, instruments)).decode()
-        journal.set_meta("initial", initial)
+        with journal.batch():
+            journal.set_meta("initial", initial)
+            journal.set_meta(_TRADE_IDS_KEPT, "0")
     snap = journal.last_snapshot()
     if snap is None:
         kernel = Kernel.restore(json.loads(initial))
         after = 0
     else:
-        after, data = snap
-        kernel = Kernel.restore(data)
+        after = snap[0]
+        kernel = journal.kernel_at(snap)
         kernel.instruments.update(instruments)
     count = 0
     for _seq, ts, kind, payload in journal.messages(after):
@@ -263,6 +308,7 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
         except CodecError as exc:
             raise CodecError(f"journal {journal.path} message {_seq}: {exc}") from exc
         count += 1
+    journal.keep_trade_ids(kernel)
     return kernel, count
 
 
@@ -277,7 +323,7 @@ def records_after(journal: Journal, position: int) -> Iterator[tuple[int, tuple[
     if initial is None:
         return
     snap = journal.last_snapshot(at_most=position)
-    kernel, after = (Kernel.restore(snap[1]), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
+    kernel, after = (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
     for seq, ts, kind, payload in journal.messages(after):
         out = replay_one(kernel, kind, ts, payload)
         if seq > position and out.records:

@@ -15,6 +15,7 @@ the slots, the order index and the commands.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -462,10 +463,10 @@ class Kernel:
             return f"{len(self.fee_checks)} fee check(s) open"
         return ""
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, trade_ids: bool = True) -> dict[str, Any]:
         """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""
-        return snapshots.snapshot(self)
+        return snapshots.snapshot(self, trade_ids=trade_ids)
 
     @staticmethod
-    def restore(data: dict[str, Any]) -> Kernel:
-        return snapshots.restore(data)
+    def restore(data: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> Kernel:
+        return snapshots.restore(data, used_trade_ids)

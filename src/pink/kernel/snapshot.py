@@ -7,6 +7,7 @@ test compares snapshots of a live and a restored kernel byte for byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 4  # 4: the account books transfers; 3: retired rows keep their commission;
-# 2: compact rows without it; 1: full orders
+SNAPSHOT_FORMAT = 5  # 5: a count of the used trade ids, which may be kept apart;
+# 4: the account books transfers; 3: retired rows keep their commission; 2: compact rows without it;
+# 1: full orders
 
 
 def slot_view(k: Kernel, index: int) -> SlotView:
@@ -114,7 +116,9 @@ def _plain_control(c: ControlSnapshot) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(c).items()}
 
 
-def snapshot(k: Kernel) -> dict[str, Any]:
+def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
+    """The whole state; with ``trade_ids=False`` the used trade ids are left out (only their count
+    stays), for a keeper that stores them apart, as the journal does: they only ever grow."""
     cfg = {f: getattr(k.config, f) for f in k.config.__dataclass_fields__}
     cfg["initial_capital"] = str(cfg["initial_capital"])
     return {
@@ -137,7 +141,8 @@ def snapshot(k: Kernel) -> dict[str, Any]:
         ],
         "orders": [dump(o) for o in k.orders.values()],
         "retired": [o.plain() for o in k.retired.values()],
-        "used_trade_ids": list(k.used_trade_ids),
+        **({"used_trade_ids": list(k.used_trade_ids)} if trade_ids else {}),
+        "used_trade_id_count": len(k.used_trade_ids),
         "fee_checks": [[cid, c.symbol, c.due, c.tries] for cid, c in k.fee_checks.items()],
         "account": dump(k.account),
         "version": k.version,
@@ -145,12 +150,15 @@ def snapshot(k: Kernel) -> dict[str, Any]:
     }
 
 
-def restore(d: dict[str, Any]) -> Kernel:
+def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> Kernel:
+    """The kernel a snapshot describes. A snapshot taken with ``trade_ids=False`` needs its
+    used trade ids given, in the order of use; their number must be the one it counted."""
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, SNAPSHOT_FORMAT):
-        raise ValueError(f"snapshot format {fmt!r} is not 1, 2, 3 or {SNAPSHOT_FORMAT}")
+    if fmt not in (1, 2, 3, 4, SNAPSHOT_FORMAT):
+        raise ValueError(f"snapshot format {fmt!r} is not 1, 2, 3, 4 or {SNAPSHOT_FORMAT}")
+    used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])
     instruments = {
@@ -192,9 +200,25 @@ def restore(d: dict[str, Any]) -> Kernel:
     ]:
         if vid:
             k.venue_ids[vid] = cid
-    k.used_trade_ids = dict.fromkeys(d["used_trade_ids"])
+    k.used_trade_ids = used
     k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
     return k
+
+
+def _used_trade_ids(d: dict[str, Any], given: Iterable[str] | None) -> dict[str, None]:
+    kept: Iterable[str] | None = d.get("used_trade_ids")
+    if kept is not None and given is not None:
+        raise ValueError("used trade ids: the snapshot holds them, so none may be given")
+    ids = kept if kept is not None else given
+    if ids is None:
+        raise ValueError(
+            f"used trade ids: the snapshot keeps its {d.get('used_trade_id_count')} apart and none were given"
+        )
+    used = dict.fromkeys(ids)
+    count = d.get("used_trade_id_count", len(used))
+    if len(used) != count:
+        raise ValueError(f"used trade ids: the snapshot counted {count}, {len(used)} given (or held)")
+    return used
