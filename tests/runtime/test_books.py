@@ -12,10 +12,12 @@ import io
 import logging
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from pink.errors import VenueError
 from pink.kernel import SlotState
 from pink.kernel.messages import Action, OrderSide, OrderType, PlaceOrder, PositionReport, Side, TimeInForce
 from pink.plane.control import ControlWriter
@@ -179,3 +181,26 @@ async def test_two_slots_in_one_venue_position_are_priced_apart_and_that_is_no_m
         assert all(s.state is SlotState.IDLE for s in k.slots)
         assert (await venue.balance()).balance == k.account_view().capital
         assert books.mismatch == "" and books.sightings >= 15
+
+
+async def test_a_wallet_the_venue_cannot_report_at_start_is_one_error_and_the_next_reading_is_taken() -> None:
+    venue = make_venue()
+    balance = venue.balance
+    refused = 0
+
+    async def refuse_twice() -> Any:
+        nonlocal refused
+        if refused < 2:
+            refused += 1
+            raise VenueError("100500", "balance service down")
+        return await balance()
+
+    venue.balance = refuse_twice  # type: ignore[method-assign]
+    async with sim_runtime(venue, reconcile_interval_s=5.0, books_settle_s=8.0) as (rt, _, _k):
+        start = rt.reconciler.last
+        assert start is not None and refused == 2
+        assert start.errors == ["balance: venue error 100500: balance service down"]
+        assert start.books_mismatch == "" and rt.reconciler.books.sightings == 0
+        await rt.run(cycles=30)
+        assert rt.reconciler.books.sightings >= 5 and rt.reconciler.books.mismatch == ""
+    await venue.close()

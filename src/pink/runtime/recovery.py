@@ -151,7 +151,9 @@ class Reconciler:
         try:
             return (await self._venue.balance()).balance
         except VenueError as exc:
-            rep.errors.append(f"balance: {exc}")
+            error = f"balance: {exc}"
+            if error not in rep.errors:  # the start-up reconcile reads it twice: one failure, one line
+                rep.errors.append(error)
             return None
 
     async def _books(self, rep: ReconcileReport, views: KernelViews, start_wallet: Decimal | None = None) -> None:
