@@ -18,6 +18,7 @@ from pink.kernel import (
     FundingPaid,
     Intent,
     IntentRecorded,
+    Kernel,
     OrderFilled,
     OrderStatus,
     OutcomeStatus,
@@ -196,6 +197,54 @@ def test_e10_fills_out_of_order_and_cumulative_reports_reconcile() -> None:
     late = d.fill(p.client_order_id, "0.400", "100.0", "0.400", fill_id="first")
     assert late.status is OutcomeStatus.DUPLICATE  # covered by the report: not booked twice
     assert d.k.slot_view(0).entry_qty == D("1.000")
+
+
+def test_e10_a_round_trip_whose_entry_vwap_does_not_terminate_makes_exactly_exit_less_entry_notional() -> None:
+    """Entry fills of 0.011, 0.011 and 0.009 at three ticks: the VWAP is 59997.0935483870967...,
+    kept on tick / 1e6 for the legs. The close books the rest, so the trade makes what a venue
+    books for the whole position, to the last digit: exit notional less entry notional."""
+    d = Driver()
+    p = place(d.enter(0, "0.031", legs=("0.5", "0.5")))
+    for qty, px, cum in (("0.011", "59997.0", "0.011"), ("0.011", "59997.1", "0.022"),
+                         ("0.009", "59997.2", "0.031")):  # fmt: skip
+        d.fill(p.client_order_id, qty, px, cum, fee="0")
+    entry = D("0.011") * D("59997.0") + D("0.011") * D("59997.1") + D("0.009") * D("59997.2")
+    legs = []
+    vwaps = []
+    for px in ("60010.3", "59990.9"):
+        e = place(d.exit(0))
+        out = d.fill(e.client_order_id, str(e.quantity), px, str(e.quantity), fee="0")
+        legs.append((e.quantity, D(px), next(r for r in out.records if isinstance(r, Settlement)).amount))
+        trade = d.k.slots[0].trade
+        vwaps.append(trade.entry_vwap if trade else None)
+    (q1, px1, pnl1), (q2, px2, pnl2) = legs
+    assert vwaps == [D("59997.0935484"), None]  # kept on tick / 1e6, frozen at the first exit fill
+    assert D("59997.0935484") * D("0.031") != entry  # it does not terminate
+    assert q1 + q2 == D("0.031") and pnl1 == (px1 - D("59997.0935484")) * q1  # a leg: against the VWAP
+    assert pnl1 + pnl2 == q1 * px1 + q2 * px2 - entry  # exact: a venue's books for the position
+    assert d.k.account_view().capital == D("10000") + q1 * px1 + q2 * px2 - entry
+    d.assert_books_balance()
+
+
+def test_e10_a_journal_begun_before_the_exact_close_replays_by_the_rule_it_was_written_by() -> None:
+    """Nothing already recorded changes: a first snapshot without ``exact_round_trip`` restores a
+    kernel that books the close against the VWAP, as the kernel that wrote the journal did."""
+    old = Driver().k.snapshot()
+    del old["config"]["exact_round_trip"]
+    kernel = Kernel.restore(old)
+    assert kernel.config.exact_round_trip is False and Driver().k.config.exact_round_trip is True
+    now = 10
+    out = kernel.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.031"),
+                               exit_legs=(D("1"),)), now)  # fmt: skip
+    cid = place(out).client_order_id
+    for n, (qty, px, cum) in enumerate((("0.011", "59997.0", "0.011"), ("0.011", "59997.1", "0.022"),
+                                        ("0.009", "59997.2", "0.031"))):  # fmt: skip
+        kernel.apply(OrderFilled(cid, "v1", f"f{n}", D(qty), D(px), D(cum), D(0), "USDT", now), now)
+    x = place(kernel.submit(Intent(Action.EXIT, 0, "t1", "x1"), now))
+    closed = kernel.apply(OrderFilled(x.client_order_id, "v2", "g", D("0.031"), D("60010.3"), D("0.031"), D(0),
+                                      "USDT", now), now)  # fmt: skip
+    pnl = next(r for r in closed.records if isinstance(r, Settlement)).amount
+    assert pnl == (D("60010.3") - D("59997.0935484")) * D("0.031")
 
 
 def test_e12_fill_without_price_is_quarantined_and_queried_never_settled_at_zero() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterator
@@ -13,12 +14,15 @@ from ledger_front import Front
 from ledger_records import Book, D, interleave, trade, trade_steps
 
 from pink.errors import ClosedError
+from pink.kernel import Kernel, KernelConfig
 from pink.kernel.messages import (
     Action,
     FillBooked,
     Intent,
     IntentRecorded,
     KernelRecord,
+    OrderFilled,
+    PlaceOrder,
     PolicyMetadata,
     Settlement,
     Side,
@@ -33,6 +37,7 @@ from pink.ledger import (
     rows_for,
 )
 from pink.ledger.queries import exit_legs, fetch
+from pink.venues.sim.instruments import default_instruments
 
 ACC, RT = "acc-1", "rt-1"
 
@@ -133,6 +138,38 @@ class LedgerContract:
         assert t["exit_vwap"] != t["entry_vwap"]
         assert t["entry_vwap"] == D("2000.8")
         assert audit(writer.client, database=writer.database).ok
+
+    def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(
+        self, writer: LedgerWriter
+    ) -> None:
+        """The kernel books the close so the trade makes exit less entry notional exactly (its VWAP,
+        59997.0935483870967..., is kept on tick / 1e6); the audit holds it to that, to the digit."""
+        kernel = Kernel(KernelConfig(slots=1), default_instruments())
+        recs: list[KernelRecord] = []
+        out = kernel.submit(Intent(Action.ENTER, 0, "w", "iw", asset="BTC-USDT", side=Side.LONG,
+                                   quantity=D("0.031"), exit_legs=(D("0.5"), D("0.5"))), 1)  # fmt: skip
+        recs += out.records
+        cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+        for n, (qty, px, cum) in enumerate((("0.011", "59997.0", "0.011"), ("0.011", "59997.1", "0.022"),
+                                            ("0.009", "59997.2", "0.031"))):  # fmt: skip
+            recs += kernel.apply(OrderFilled(cid, "v", f"e{n}", D(qty), D(px), D(cum), D("0.01"), "USDT", 2), 2).records
+        for n, px in enumerate(("60010.3", "59990.9")):
+            x = kernel.submit(Intent(Action.EXIT, 0, "w", f"x{n}"), 3)
+            recs += x.records
+            p = next(e for e in x.effects if isinstance(e, PlaceOrder))
+            recs += kernel.apply(OrderFilled(p.client_order_id, "w", f"x{n}", p.quantity, D(px), p.quantity,
+                                             D("0.01"), "USDT", 4), 4).records  # fmt: skip
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        entry = D("0.011") * D("59997.0") + D("0.011") * D("59997.1") + D("0.009") * D("59997.2")
+        assert t["gross_pnl"] == t["exit_notional"] - entry
+        assert t["gross_pnl"] != t["exit_notional"] - t["entry_vwap"] * t["exit_qty"]
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+        closed = next(r for r in recs if isinstance(r, TradeClosed))
+        forged = dataclasses.replace(closed, trade_id="w2", gross_pnl=closed.gross_pnl + D("1e-10"))
+        _insert(writer, [forged])
+        report = audit(writer.client, database=writer.database)
+        assert any("trade_reconstruction" in d and "w2" in d and "is neither" in d for d in report.differences)
 
     def test_e11_f28_policy_metadata_kept_as_given(self, writer: LedgerWriter) -> None:
         """Flaws E11, F28."""

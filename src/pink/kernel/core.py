@@ -91,6 +91,9 @@ class KernelConfig:
     max_query_backoff_ns: int = 120 * _SECOND
     retired_orders: int = 2_000  # finished trades' orders kept to recognise late events
     hedge_mode: bool = True  # False: the venue nets LONG and SHORT of a symbol into one position
+    # a trade's closing fill books what the round trip made, exactly (exit less entry notional),
+    # less what its legs booked against the entry VWAP; False only for journals begun before it
+    exact_round_trip: bool = True
 
 
 @dataclass(slots=True)

@@ -174,9 +174,12 @@ def book_fill(
             if trade.entry_qty <= 0:
                 raise Quarantine("exit fill on a trade with no entry fills")
             vwap = (trade.entry_notional / trade.entry_qty).quantize(k.vwap_quantum(trade.symbol))
-        pnl = (price - vwap) * qty * trade.direction
         if qty > trade.remaining:
             raise Quarantine(f"exit fill {qty} is more than the open {trade.remaining}")
+        if qty == trade.remaining and k.config.exact_round_trip:  # the close: what the round trip made
+            pnl = (trade.exit_notional + price * qty - trade.entry_notional) * trade.direction - trade.realized
+        else:  # a leg: against the entry VWAP, kept on tick / 1e6 (it need not terminate)
+            pnl = (price - vwap) * qty * trade.direction
     acct = k.account
     before = acct.capital
     after = before + pnl - fee

@@ -499,8 +499,10 @@ class Settlement:
 class TradeClosed:
     """A finished trade, from its real fills (E23, A13).
 
-    ``gross_pnl == (exit_notional - entry_vwap * exit_qty) * direction``
-    exactly; ``exit_vwap`` is ``exit_notional / exit_qty`` for display.
+    ``gross_pnl`` is what the round trip made, exactly: the exit notional less
+    the entry fills' notional, times the direction (the legs before the close
+    book ``(price - entry_vwap) * qty * direction``, the close the rest);
+    ``exit_vwap`` is ``exit_notional / exit_qty`` for display.
     """
 
     slot: int

@@ -161,6 +161,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])
+    cfg.setdefault("exact_round_trip", False)  # journals begun before it keep the rule they were written by
     instruments = {
         s: Instrument(
             symbol=i["symbol"],
