@@ -88,6 +88,26 @@ def test_the_start_up_reading_is_the_baseline_unless_the_kernel_doubts_it_then()
     assert doubted.baseline is None
 
 
+def test_a_wallet_shown_to_a_resolution_agrees_within_twice_it_and_a_larger_amount_still_shows() -> None:
+    """BingX shows the wallet to 1e-4 while fees carry 8 decimals: readings of one offset differ
+    by up to 2e-4, and that is no mismatch; 0.0005 missed is one."""
+    check = BooksCheck(settle_ns=60 * S)
+    res = D("0.0001")
+
+    def see(kernel: str, venue: str, t: float) -> str:
+        return check.see(BooksSighting(D(kernel), D(venue), int(t * S), False, res), at_start=t == 0)
+
+    see("100", "100", 0)
+    assert check.baseline == 0
+    for t, (kernel, venue) in enumerate((("99.91230049", "99.9123"), ("99.81234999", "99.8124"),
+                                         ("99.80005", "99.8"))):  # fmt: skip
+        assert see(kernel, venue, 100 + 100 * t) == "" and check.mismatch == ""
+    assert see("99.80005", "99.7995", 500) == ""  # 0.00055 gone: a run begins
+    found = see("99.80005", "99.7995", 600)
+    assert check.moved == D("-0.00055") and found.endswith("the venue shows its wallet to 0.0001")
+    assert see("99.80005", "99.8", 700) == "" and check.mismatch == ""  # back within the band
+
+
 def test_the_settle_time_must_be_positive() -> None:
     with pytest.raises(ValueError, match="books settle time: must be > 0 ns, got 0"):
         BooksCheck(settle_ns=0)

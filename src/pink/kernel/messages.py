@@ -358,6 +358,7 @@ class BalanceReport:
     balance: Decimal
     available: Decimal
     ts: int
+    resolution: Decimal = ZERO  # the venue shows the balance only to this (rounded or cut); 0: exactly
 
 
 VenueEvent = (

@@ -24,6 +24,10 @@ booked what the venue lists, and nothing trades yet: a busy account may
 have no later moment quiet for that long), else the first offset that
 holds. A later offset that holds and differs from the baseline is a
 mismatch; a reading of the baseline again clears it.
+A venue that shows its wallet only to some resolution (BingX: 4 decimals,
+while fees carry 8) makes each reading's offset uncertain by that much, so
+offsets within twice the resolution of each other count as the same: a
+missed amount shows once it exceeds that band.
 Something the kernel never hears of (a trade made by hand on the same
 account, a liquidation fee) moves the offset for good and is reported.
 """
@@ -44,6 +48,7 @@ class BooksSighting:
     venue_wallet: Decimal
     ts: int
     in_doubt: bool = False  # the kernel knows the two need not agree now (Kernel.money_in_doubt)
+    resolution: Decimal = Decimal(0)  # the venue shows its wallet only to this (BalanceReport.resolution)
 
     @property
     def offset(self) -> Decimal:
@@ -73,16 +78,17 @@ class BooksCheck:
         confirms ("" if none)."""
         self.sightings += 1
         offset = s.offset
+        band = 2 * s.resolution  # two readings of one offset differ by up to this
         if s.in_doubt:
             self._held = None
             return ""
         if at_start and self.baseline is None:
             self.baseline = offset
-        if self.baseline is not None and offset == self.baseline:
+        if self.baseline is not None and abs(offset - self.baseline) <= band:
             self._held, self._since = offset, s.ts
             self.mismatch, self.moved = "", None
             return ""
-        if offset != self._held:
+        if self._held is None or abs(offset - self._held) > band:
             self._held, self._since = offset, s.ts
             return ""
         if s.ts - self._since < self.settle_ns:
@@ -95,5 +101,6 @@ class BooksCheck:
             f"kernel capital {_plain(s.kernel_capital)} and venue wallet {_plain(s.venue_wallet)} "
             f"differ by {_plain(offset)}, not {_plain(self.baseline)} as before: {_plain(self.moved)} "
             f"moved without being booked (or was booked without moving)"
+            + (f"; the venue shows its wallet to {_plain(s.resolution)}" if s.resolution else "")
         )
         return self.mismatch

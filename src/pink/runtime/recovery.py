@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pink.errors import VenueError
-from pink.kernel.messages import QueryOrder, Side, VenueEvent
+from pink.kernel.messages import BalanceReport, QueryOrder, Side, VenueEvent
 from pink.ports import Venue
 from pink.runtime.books import BooksCheck, BooksSighting
 from pink.runtime.ports_ext import KernelViews
@@ -147,26 +147,28 @@ class Reconciler:
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
 
-    async def _wallet(self, rep: ReconcileReport) -> Decimal | None:
+    async def _wallet(self, rep: ReconcileReport) -> BalanceReport | None:
         try:
-            return (await self._venue.balance()).balance
+            return await self._venue.balance()
         except VenueError as exc:
             error = f"balance: {exc}"
             if error not in rep.errors:  # the start-up reconcile reads it twice: one failure, one line
                 rep.errors.append(error)
             return None
 
-    async def _books(self, rep: ReconcileReport, views: KernelViews, start_wallet: Decimal | None = None) -> None:
+    async def _books(
+        self, rep: ReconcileReport, views: KernelViews, start_wallet: BalanceReport | None = None
+    ) -> None:
         """One reading of the venue's wallet and, after everything emitted so far, the kernel's
         capital. ``start_wallet``: the wallet before the start-up reconcile read anything; if it
         did not move meanwhile, this reading may set the baseline (see BooksCheck)."""
         wallet = await self._wallet(rep)
         if wallet is None:
             return
-        at_start = start_wallet is not None and wallet == start_wallet
+        at_start = start_wallet is not None and wallet.balance == start_wallet.balance
         capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
         moved = self.books.moved
-        sighting = BooksSighting(capital, wallet, self._now(), bool(doubt))
+        sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution)
         rep.books_mismatch = self.books.see(sighting, at_start=at_start)
         if self.books.moved != moved:
             if self.books.moved is not None:

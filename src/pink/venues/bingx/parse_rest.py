@@ -214,6 +214,11 @@ def parse_position(row: Any, now_ms: int) -> PositionReport:
     return PositionReport(text(r, w, "symbol"), side, abs(amount), dec(r, w, "avgPrice"), ts * MS)
 
 
+# Every recorded balance payload shows the wallet to 4 decimals ("194.8212"), while fills, fees
+# and income rows carry up to 8: the wallet read here may be off by up to this from what was booked.
+BALANCE_RESOLUTION = Decimal("0.0001")
+
+
 def parse_balance(data: Any, asset: str, now_ms: int) -> BalanceReport:
     """The row of ``asset`` from v3 (a list) or legacy v2 (``data.balance``)."""
     w = "balance"
@@ -227,6 +232,7 @@ def parse_balance(data: Any, asset: str, now_ms: int) -> BalanceReport:
         balance=dec(row, w, "balance"),
         available=dec(row, w, "availableMargin"),
         ts=now_ms * MS,
+        resolution=BALANCE_RESOLUTION,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,15 @@ LISTEN_KEY_PATH = "/openApi/user/auth/userDataStream"
 _NS_PER_MS = 1_000_000
 
 
+_SHOWN = Decimal("0.0001")
+
+
+def _shown(value: Decimal) -> str:
+    """An amount as the balance endpoint shows it: to 4 decimals, as in every recorded payload
+    (whether BingX rounds or cuts is not documented; rounding half up here)."""
+    return dec(value.quantize(_SHOWN, ROUND_HALF_UP), 4)
+
+
 def _balance_row(state: SimState) -> dict[str, Any]:
     bal = state.engine.balance()
     upnl = sum((r["up"] for r in _position_values(state)), ZERO)
@@ -27,12 +37,12 @@ def _balance_row(state: SimState) -> dict[str, Any]:
     return {
         "userId": "1000000001",
         "asset": bal.asset,
-        "balance": dec(bal.balance, 4),
-        "equity": dec(bal.balance + upnl, 4),
-        "unrealizedProfit": dec(upnl, 4),
-        "realisedProfit": dec(state.realized(), 4),
-        "availableMargin": dec(bal.available, 4),
-        "usedMargin": dec(used, 4),
+        "balance": _shown(bal.balance),
+        "equity": _shown(bal.balance + upnl),
+        "unrealizedProfit": _shown(upnl),
+        "realisedProfit": _shown(state.realized()),
+        "availableMargin": _shown(bal.available),
+        "usedMargin": _shown(used),
         "freezedMargin": "0.0000",
         "shortUid": "10000001",
     }
