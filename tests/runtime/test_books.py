@@ -253,3 +253,23 @@ async def test_e10_an_entry_walking_the_book_leaves_capital_equal_to_the_wallet_
         assert k.account_view().capital == (await venue.balance()).balance
         assert rt.reconciler.books.sightings >= 5 and rt.reconciler.books.mismatch == ""
     await venue.close()
+
+
+async def test_an_account_that_always_holds_a_position_still_has_its_books_checked() -> None:
+    """A position nothing has closed yet realizes nothing on either side, so the books are held
+    against the wallet while it is open: a fee the venue takes and never reports is found
+    although the account is never flat."""
+    entry = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D(1),)}
+    plan = {1: [Decision(Action.ENTER, 0, **entry)], 3: [Decision(Action.ENTER, 1, **entry)]}
+    policy = Scripted(lambda snap: plan.get(len(policy.snapshots), []))
+    async with sim_runtime(decision=policy, reconcile_interval_s=5.0, books_settle_s=8.0) as (rt, venue, k):
+        await rt.run(cycles=30)
+        assert [s.state for s in k.slots[:2]] == [SlotState.POSITION_OPEN] * 2
+        books = rt.reconciler.books
+        assert books.baseline == 0 and books.mismatch == "" and k.money_in_doubt() == ""
+        readings = books.sightings
+        venue.engine.account.fees += D("0.37")  # taken, never reported
+        await rt.run(cycles=30)
+        assert books.sightings >= readings + 5
+        assert books.moved == D("-0.37") and "differ by -0.37, not 0 as before" in books.mismatch
+        assert [s.state for s in k.slots[:2]] == [SlotState.POSITION_OPEN] * 2  # never flat

@@ -139,6 +139,10 @@ class Trade:
     legs_done: int = 0
     leg_attempts: dict[int, int] = field(default_factory=dict)
     orders: list[str] = field(default_factory=list)
+    # the venue's position in this symbol and side was partly closed while this trade held it (its
+    # own leg, or another slot's exit): the venue prices that at its average entry over every slot,
+    # so what it realized differs from what the kernel booked until the position is flat
+    closed_in_part: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -256,6 +260,7 @@ def load_trade(d: dict[str, Any]) -> Trade:
         fees=Decimal(d["fees"]),
         legs_done=d["legs_done"],
         leg_attempts={int(k): v for k, v in d["leg_attempts"].items()},
+        closed_in_part=d.get("closed_in_part", True),  # unknown before format 5: assume it was
         orders=list(d["orders"]),
     )
 

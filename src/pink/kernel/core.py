@@ -451,17 +451,20 @@ class Kernel:
         """Why capital need not match the venue's wallet now ("" if nothing).
 
         An order sent or being canceled (its fills may be on their way), a DESYNC slot, a fee
-        the venue must confirm, or an open position: the venue prices a position at its
-        average entry over every slot holding that symbol and side, so the profit it realizes
-        on one slot's exit differs from the slot's own until the position is flat."""
+        the venue must confirm, or a position the venue has partly closed while the trade held
+        it: the venue prices a position at its average entry over every slot holding that
+        symbol and side (and rounds the share of cost a partial close releases), so the profit
+        it realizes differs from the kernel's until the position is flat. A position nothing
+        has closed yet is no doubt: neither side has realized anything on it."""
         for o in self.orders.values():
             if o.phase == OrderPhase.PENDING or o.phase == OrderPhase.CANCELING:
                 return f"order {o.client_order_id} {o.phase.lower()}"
         for slot in self.slots:
             if slot.state is _S_DESYNC:
                 return f"slot {slot.index} DESYNC"
-            if slot.trade is not None and slot.trade.remaining > 0:
-                return f"slot {slot.index} holds a position"
+            t = slot.trade
+            if t is not None and t.closed_in_part and t.remaining > 0:
+                return f"slot {slot.index} holds a position the venue has partly closed"
         if self.fee_checks:
             return f"{len(self.fee_checks)} fee check(s) open"
         return ""

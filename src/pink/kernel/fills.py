@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from pink.kernel.book import Account, FeeCheck, Order, OrderPhase
+from pink.kernel.book import Account, FeeCheck, Order, OrderPhase, Trade
 from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
@@ -145,6 +145,17 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     return out
 
 
+def _closed_in_part(k: Kernel, trade: Trade) -> None:
+    """An exit fill: every other trade on the venue position (symbol and side), and this one unless
+    it closed, now holds a position the venue partly closed at its average entry."""
+    if trade.remaining > 0:
+        trade.closed_in_part = True
+    for slot in k.slots:
+        t = slot.trade
+        if t is not None and t is not trade and t.symbol == trade.symbol and t.side is trade.side:
+            t.closed_in_part = True
+
+
 def book_fill(
     k: Kernel,
     slot: Slot,
@@ -199,6 +210,7 @@ def book_fill(
         trade.exit_qty += qty
         trade.exit_notional += notional
         trade.realized += pnl
+        _closed_in_part(k, trade)
     trade.fees += fee
     acct.seq += 1
     acct.capital = after

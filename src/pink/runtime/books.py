@@ -12,11 +12,12 @@ moments or, when a push is lost, until the next reconcile books it. So an
 offset counts only once it has held, unchanged, over readings spanning at
 least ``settle_ns``; a reading taken while the kernel itself knows the two
 need not agree (an order sent or being canceled, a DESYNC slot, a fee the
-venue must confirm, an open position: ``Kernel.money_in_doubt``) counts as a
-change. Open positions are in that list because the venue prices a position
-at its average entry over every slot holding that symbol and side, so the
-profit it realizes on one slot's exit is not the slot's own until the
-position is flat: the books are compared when the account is flat.
+venue must confirm, a position the venue has partly closed:
+``Kernel.money_in_doubt``) counts as a change. The last is there because the
+venue prices a position at its average entry over every slot holding that
+symbol and side, so once an exit closed part of it, the profit the venue
+realized is not the kernel's until the position is flat; a position nothing
+has closed yet has realized nothing on either side and is compared.
 
 The baseline is the start-up reading when the kernel doubts nothing then
 and the wallet did not move while the start-up reconcile ran (it has just
