@@ -22,6 +22,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS trade_ids (seq INTEGER NOT NULL, trade_id TEXT NOT NU
 # meta key set once ``trade_ids`` holds every used trade id (journals written before it existed
 # carried them in their snapshots: the first restore moves them over)
 _TRADE_IDS_KEPT = "trade_ids_kept"
+_BOOKS_BASELINE = "books_baseline"  # venue wallet less kernel capital when nothing was in flight
 
 
 def snapshot_bytes(kernel: Kernel, *, trade_ids: bool = True) -> bytes:
@@ -264,6 +266,18 @@ class JournaledKernel:
     def record_flatten(self, seq: int) -> None:
         """Remember that flatten ``seq`` was carried out (committed with the current batch)."""
         self.journal.set_meta("flatten_seq", str(seq))
+
+    def books_baseline(self) -> Decimal | None:
+        """The books check's baseline kept by an earlier run on this journal, if any."""
+        value = self.journal.meta(_BOOKS_BASELINE)
+        return None if value is None else Decimal(value)
+
+    def record_books_baseline(self, offset: Decimal | None) -> None:
+        """Keep the books check's baseline (None: forget it; the next start sets one)."""
+        if offset is None:
+            self.journal.db.execute("DELETE FROM meta WHERE key = ?", (_BOOKS_BASELINE,))
+        else:
+            self.journal.set_meta(_BOOKS_BASELINE, str(offset))
 
     def batch(self) -> AbstractContextManager[None]:
         """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`)."""

@@ -92,6 +92,7 @@ async def sim_runtime(
         ops, views, venue, clock, decision or Scripted(), intents or MarginSizer(),
         instruments=inst, slots=slots, initial_capital=CAPITAL,
         config=LoopConfig(cycle_s=cycle_s, **loop), quotes=venue.engine.quote, ledger=ledger,
+        books_log=jk,
     )
     await venue.start(rt.sink)
     try:

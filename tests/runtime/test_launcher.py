@@ -49,6 +49,23 @@ def test_the_books_settle_time_reaches_the_runtime_loop(tmp_path: Path) -> None:
     assert Launcher(cfg)._default_loop_config().books_settle_s == 900
 
 
+def test_books_rebase_comes_from_the_flag_the_environment_or_the_file(tmp_path: Path) -> None:
+    """``pink run --books-rebase`` (or PINK_BOOKS_REBASE, or the TOML key) reaches the loop;
+    without it the baseline the last run kept stands."""
+    from typer.testing import CliRunner
+
+    from pink.cli.main import app
+
+    assert not Launcher(load_config(None, {"PINK_DATA_DIR": str(tmp_path)}))._default_loop_config().books_rebase
+    for flags, env in (({"books_rebase": True}, {}), ({}, {"PINK_BOOKS_REBASE": "yes"})):
+        cfg = load_config(None, {"PINK_DATA_DIR": str(tmp_path), **env}, flags)
+        assert Launcher(cfg)._default_loop_config().books_rebase is True
+    with pytest.raises(ConfigError, match=r"books_rebase .*bad value 'maybe'"):
+        load_config(None, {"PINK_BOOKS_REBASE": "maybe"})
+    shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "--books-rebase" in shown.output
+
+
 async def test_f21_close_order_is_recorded(tmp_path: Path) -> None:
     launcher = Launcher(quiet(tmp_path, plane="shm", control="file"))
     async with launcher:

@@ -57,6 +57,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         console.print(f"close: {' -> '.join(report.steps)}")
         if rt.reconciler.books.mismatch:
             console.print(f"[red]books against the venue's wallet: {rt.reconciler.books.mismatch}")
+            console.print("(kept for the next run; once the difference is explained and accepted, "
+                          "start with --books-rebase)")
         if report.in_flight:
             console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")
         for err in report.errors:
@@ -83,6 +85,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         no_view: Annotated[bool, typer.Option("--no-view", help="no live view")] = False,
         ledger_url: Annotated[str | None, typer.Option(help="ClickHouse server URL")] = None,
+        books_rebase: Annotated[
+            bool | None,
+            typer.Option("--books-rebase", help="accept the venue's wallet as it is: a new books baseline"),
+        ] = None,
     ) -> None:
         """Paper-trade with the SAMPLE policy; Ctrl-C closes in order."""
         console = Console()
@@ -96,6 +102,7 @@ def register(app: typer.Typer) -> None:
             "faults": faults,
             "view": False if no_view else None,
             "ledger_url": ledger_url,
+            "books_rebase": books_rebase,
         }
         from pink.runtime.config import load_config
 

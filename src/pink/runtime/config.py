@@ -53,6 +53,7 @@ class RuntimeConfig:
     close_timeout_s: float = 5.0
     reconcile_interval_s: float = 300.0
     books_settle_s: float = 600.0  # see pink.runtime.books
+    books_rebase: bool = False  # drop the books baseline the last run kept (a known difference accepted)
     health_interval_s: float = 5.0
     journal_durability: str = "normal"
 

@@ -163,6 +163,7 @@ class Launcher:
             control=self.control,
             quotes=self._quote_source(),
             flatten_log=self.kernel,
+            books_log=self.kernel,
         )
         relay.attach(self.runtime.sink)
         self.reconcile = await self.runtime.start(resume_from_ns=last or None)
@@ -347,7 +348,8 @@ class Launcher:
         c = self.cfg
         return LoopConfig(cycle_s=c.cycle_s, max_in_flight=c.max_in_flight,
                           call_timeout_s=c.call_timeout_s, close_timeout_s=c.close_timeout_s,
-                          reconcile_interval_s=c.reconcile_interval_s, books_settle_s=c.books_settle_s)
+                          reconcile_interval_s=c.reconcile_interval_s, books_settle_s=c.books_settle_s,
+                          books_rebase=c.books_rebase)
 
     def _quote_source(self) -> Callable[[str], Quote | None]:
         engine = getattr(self.venue, "engine", None)

@@ -41,6 +41,7 @@ from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
 from pink.runtime.outputs import Outputs
 from pink.runtime.ports_ext import (
+    BooksLog,
     ControlSource,
     FlattenLog,
     JournaledOps,
@@ -74,6 +75,8 @@ class LoopConfig:
     reconcile_lookback_s: float = 86_400.0
     # how long kernel capital and the venue's wallet must differ by one new amount to be a mismatch
     books_settle_s: float = 600.0
+    # drop the books baseline kept by the last run: this start's reading becomes the new one
+    books_rebase: bool = False
     # funding and transfers while the runtime was down, however long (BingX keeps 3 months of them)
     money_lookback_max_s: float = 90 * 86_400.0
     tick_s: float = 0.25  # re-tick period while a deadline stays overdue
@@ -133,6 +136,7 @@ class Runtime:
         quotes: Callable[[str], Quote | None] | None = None,
         ids: IdFactory | None = None,
         flatten_log: FlattenLog | None = None,
+        books_log: BooksLog | None = None,
     ) -> None:
         self.cfg = config or LoopConfig()
         self._k = kernel
@@ -167,7 +171,9 @@ class Runtime:
         )  # fmt: skip
         self.steps: list[str] = []  # close steps, in order (F21)
         self.reconciler = Reconciler(venue, self._put, self.ask, clock.now_ns,
-                                     int(self.cfg.books_settle_s * _NS))
+                                     int(self.cfg.books_settle_s * _NS),
+                                     keep_baseline=books_log.record_books_baseline if books_log else None)
+        self._books_log = books_log
         self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
         self._owner: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -261,6 +267,7 @@ class Runtime:
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None
         self._put(_Control(ctrl.snapshot))
+        await self._books_baseline()
         now = self.clock.now_ns()
         since = now - int(self.cfg.reconcile_lookback_s * _NS)
         money_since = since
@@ -278,6 +285,18 @@ class Runtime:
             await self.ask(lambda: log_.record_flatten(ctrl.flatten_seq))  # this journal's baseline
         await self.ask(self.outputs.publish_all)  # readers never wait for the first change
         return report
+
+    async def _books_baseline(self) -> None:
+        """The books baseline kept by the last run, so that the start-up reading is held against
+        it (money moved unbooked while down is found), unless asked to start from a new one."""
+        keep = self._books_log
+        if keep is None:
+            return
+        if self.cfg.books_rebase:
+            await self.ask(lambda: keep.record_books_baseline(None))
+            log.warning("books: the last run's baseline dropped as asked; this start's reading sets a new one")
+            return
+        self.reconciler.books.baseline = await self.ask(keep.books_baseline)
 
     async def run(self, cycles: int | None = None) -> None:
         """Run policy cycles until ``cycles`` were done or :meth:`request_stop`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from pink.kernel.messages import (
@@ -25,6 +26,7 @@ from pink.kernel.messages import (
 from pink.kernel.views import AccountView, OrderView, SlotView
 
 __all__ = [
+    "BooksLog",
     "ControlSource",
     "ControlState",
     "FixedControlState",
@@ -132,6 +134,15 @@ class FlattenLog(Protocol):
     def flatten_handled(self) -> int | None: ...
 
     def record_flatten(self, seq: int) -> None: ...
+
+
+class BooksLog(Protocol):
+    """Where the runtime keeps the books check's baseline (the journal), so that money that moved
+    unbooked while it was down is found at the next start instead of becoming the new baseline."""
+
+    def books_baseline(self) -> Decimal | None: ...
+
+    def record_books_baseline(self, offset: Decimal | None) -> None: ...
 
 
 @runtime_checkable

@@ -61,6 +61,8 @@ class Reconciler:
         ask: Callable[[Callable[[], Any]], Awaitable[Any]],
         now: Callable[[], int],
         books_settle_ns: int,
+        *,
+        keep_baseline: Callable[[Decimal], None] | None = None,
     ) -> None:
         self._venue = venue
         self._emit = emit
@@ -69,6 +71,7 @@ class Reconciler:
         self.last: ReconcileReport | None = None
         self.runs = 0
         self.books = BooksCheck(books_settle_ns)
+        self._keep_baseline = keep_baseline  # where a new baseline is kept (the journal), on the owner task
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -167,9 +170,12 @@ class Reconciler:
             return
         at_start = start_wallet is not None and wallet.balance == start_wallet.balance
         capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
-        moved = self.books.moved
+        moved, baseline = self.books.moved, self.books.baseline
         sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution)
         rep.books_mismatch = self.books.see(sighting, at_start=at_start)
+        keep, new = self._keep_baseline, self.books.baseline
+        if keep is not None and baseline is None and new is not None:
+            await self._ask(lambda: keep(new))
         if self.books.moved != moved:
             if self.books.moved is not None:
                 log.error("reconcile: books mismatch: %s", rep.books_mismatch)
