@@ -9,7 +9,7 @@ moved unbooked nor let it hide an amount larger than that.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pink.runtime.recovery import Reconciler
@@ -41,7 +41,7 @@ async def test_a_wallet_shown_to_4_decimals_is_no_mismatch_and_a_fee_never_repor
         capital = p.kernel.account_view().capital
         assert shown.resolution == BALANCE_RESOLUTION == D("0.0001")
         assert shown.balance != capital and abs(shown.balance - capital) <= shown.resolution / 2  # fees: 8 places
-        assert shown.balance == st.engine.balance().balance.quantize(D("0.0001"))  # as the server shows it
+        assert shown.balance == st.engine.balance().balance.quantize(D("0.0001"), ROUND_HALF_UP)  # as shown
         for _ in range(3):
             rep = await rec.periodic(p.kernel, p.now() - 60 * S)
             assert rep.books_mismatch == "" and rep.errors == []
