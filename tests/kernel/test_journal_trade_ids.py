@@ -25,6 +25,15 @@ def _payloads(path: Path) -> list[bytes]:
         journal.close()
 
 
+def _traded(path: Path, trades: int, exit_px: str, snapshot_every: int = 10_000) -> tuple[JournaledKernel, int]:
+    """A journaled kernel after ``trades`` round trips t0, t1, ... (and the time after them)."""
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=snapshot_every)
+    now = 1
+    for n in range(trades):
+        now = _trade(jk, n, n % 3, now, exit_px)
+    return jk, now
+
+
 def _enter(trade_id: str, slot: int = 0) -> Intent:
     return Intent(Action.ENTER, slot, trade_id, f"i-{trade_id}", asset=BTC, side=Side.LONG,
                   quantity=D("0.500"), exit_legs=(D("0.5"), D("0.5")))  # fmt: skip
@@ -32,10 +41,7 @@ def _enter(trade_id: str, slot: int = 0) -> Intent:
 
 def test_e07_a_trade_id_stays_used_across_restores_though_snapshots_only_count_them(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=7)
-    now = 1
-    for n in range(40):
-        now = _trade(jk, n, n % 3, now, "101.0")
+    jk, now = _traded(path, 40, "101.0", snapshot_every=7)
     live = snapshot_bytes(jk.kernel)
     jk.close()
 
@@ -61,10 +67,7 @@ def test_e07_a_trade_id_stays_used_across_restores_though_snapshots_only_count_t
 def test_f26_replay_from_a_mid_journal_snapshot_gets_the_trade_ids_used_up_to_it(tmp_path: Path) -> None:
     """The ledger's catch-up replays from an older snapshot: it must know exactly the ids used by then."""
     path = tmp_path / "journal.sqlite"
-    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=5)
-    now = 1
-    for n in range(12):
-        now = _trade(jk, n, n % 3, now, "99.1")
+    jk, now = _traded(path, 12, "99.1", snapshot_every=5)
     # re-using a trade id that was used before the snapshot the replay starts from is refused there too
     assert jk.submit(_enter("t1"), now).status.value == "REFUSED"
     jk.submit(_enter("t12"), now + 1)
@@ -86,10 +89,7 @@ def test_f26_replay_from_a_mid_journal_snapshot_gets_the_trade_ids_used_up_to_it
 def test_e07_a_journal_whose_snapshots_carried_the_ids_moves_them_to_its_table_once(tmp_path: Path) -> None:
     """A journal written before the ids were kept apart (format 4 snapshots) restores the same kernel."""
     path = tmp_path / "journal.sqlite"
-    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
-    now = 1
-    for n in range(6):
-        now = _trade(jk, n, n % 3, now, "102.7")
+    jk, now = _traded(path, 6, "102.7")
     live = snapshot_bytes(jk.kernel)
     old = dict(jk.kernel.snapshot(), format=4)
     del old["used_trade_id_count"]  # format 4 had no count
@@ -117,10 +117,7 @@ def test_e07_a_journal_whose_snapshots_carried_the_ids_moves_them_to_its_table_o
 
 def test_e07_a_journal_missing_used_trade_ids_refuses_to_restore_and_says_how_many(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
-    now = 1
-    for n in range(4):
-        now = _trade(jk, n, n % 3, now, "101.0")
+    jk, _now = _traded(path, 4, "101.0")
     jk.close()
     journal = Journal(path)
     journal.db.execute("DELETE FROM trade_ids WHERE trade_id = 't2'")
