@@ -172,8 +172,7 @@ class Runtime:
         self.steps: list[str] = []  # close steps, in order (F21)
         self.reconciler = Reconciler(venue, self._put, self.ask, clock.now_ns,
                                      int(self.cfg.books_settle_s * _NS),
-                                     keep_baseline=books_log.record_books_baseline if books_log else None)
-        self._books_log = books_log
+                                     books_log=books_log, books_rebase=self.cfg.books_rebase)
         self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
         self._owner: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -267,7 +266,6 @@ class Runtime:
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None
         self._put(_Control(ctrl.snapshot))
-        await self._books_baseline()
         now = self.clock.now_ns()
         since = now - int(self.cfg.reconcile_lookback_s * _NS)
         money_since = since
@@ -285,18 +283,6 @@ class Runtime:
             await self.ask(lambda: log_.record_flatten(ctrl.flatten_seq))  # this journal's baseline
         await self.ask(self.outputs.publish_all)  # readers never wait for the first change
         return report
-
-    async def _books_baseline(self) -> None:
-        """The books baseline kept by the last run, so that the start-up reading is held against
-        it (money moved unbooked while down is found), unless asked to start from a new one."""
-        keep = self._books_log
-        if keep is None:
-            return
-        if self.cfg.books_rebase:
-            await self.ask(lambda: keep.record_books_baseline(None))
-            log.warning("books: the last run's baseline dropped as asked; this start's reading sets a new one")
-            return
-        self.reconciler.books.baseline = await self.ask(keep.books_baseline)
 
     async def run(self, cycles: int | None = None) -> None:
         """Run policy cycles until ``cycles`` were done or :meth:`request_stop`."""

@@ -21,7 +21,7 @@ from pink.errors import VenueError
 from pink.kernel.messages import BalanceReport, QueryOrder, Side, VenueEvent
 from pink.ports import Venue
 from pink.runtime.books import BooksCheck, BooksSighting
-from pink.runtime.ports_ext import KernelViews
+from pink.runtime.ports_ext import BooksLog, KernelViews
 
 __all__ = ["ReconcileReport", "Reconciler", "exposure"]
 
@@ -62,7 +62,8 @@ class Reconciler:
         now: Callable[[], int],
         books_settle_ns: int,
         *,
-        keep_baseline: Callable[[Decimal], None] | None = None,
+        books_log: BooksLog | None = None,
+        books_rebase: bool = False,
     ) -> None:
         self._venue = venue
         self._emit = emit
@@ -71,7 +72,8 @@ class Reconciler:
         self.last: ReconcileReport | None = None
         self.runs = 0
         self.books = BooksCheck(books_settle_ns)
-        self._keep_baseline = keep_baseline  # where a new baseline is kept (the journal), on the owner task
+        self._books_log = books_log  # where the baseline is kept between runs (the journal)
+        self._books_rebase = books_rebase
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -80,6 +82,7 @@ class Reconciler:
         fills since ``since_ns``, funding and transfers since ``money_since_ns`` (default
         ``since_ns``), then positions (E26), then the books against the venue's wallet."""
         rep = ReconcileReport()
+        await self._kept_baseline()
         wallet_before = await self._wallet(rep)  # unchanged at the end: nothing moved meanwhile
         working = await self._ask(views.working_orders)
         for order in working:
@@ -173,14 +176,26 @@ class Reconciler:
         moved, baseline = self.books.moved, self.books.baseline
         sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution)
         rep.books_mismatch = self.books.see(sighting, at_start=at_start)
-        keep, new = self._keep_baseline, self.books.baseline
+        keep, new = self._books_log, self.books.baseline
         if keep is not None and baseline is None and new is not None:
-            await self._ask(lambda: keep(new))
+            await self._ask(lambda: keep.record_books_baseline(new))
         if self.books.moved != moved:
             if self.books.moved is not None:
                 log.error("reconcile: books mismatch: %s", rep.books_mismatch)
             else:
                 log.warning("reconcile: the books agree with the venue's wallet again")
+
+    async def _kept_baseline(self) -> None:
+        """At start: the baseline the last run kept, so that this run's readings are held against
+        it (money moved unbooked while down is found), unless asked to start from a new one."""
+        keep = self._books_log
+        if keep is None:
+            return
+        if self._books_rebase:
+            await self._ask(lambda: keep.record_books_baseline(None))
+            log.warning("books: the last run's baseline dropped as asked; this start's reading sets a new one")
+        else:
+            self.books.baseline = await self._ask(keep.books_baseline)
 
     def _finish(self, rep: ReconcileReport) -> None:
         self.runs += 1
