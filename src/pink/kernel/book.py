@@ -143,6 +143,10 @@ class Trade:
     # own leg, or another slot's exit): the venue prices that at its average entry over every slot,
     # so what it realized differs from what the kernel booked until the position is flat
     closed_in_part: bool = False
+    # the venue refused an exit leg as below its minimum: the next exit takes the rest
+    close_rest: bool = False
+    # the venue refused to close the rest as below its minimum: no exit before this time
+    exit_retry_ts: int = 0
 
     @property
     def remaining(self) -> Decimal:
@@ -261,6 +265,8 @@ def load_trade(d: dict[str, Any]) -> Trade:
         legs_done=d["legs_done"],
         leg_attempts={int(k): v for k, v in d["leg_attempts"].items()},
         closed_in_part=d.get("closed_in_part", True),  # unknown before format 5: assume it was
+        close_rest=d.get("close_rest", False),
+        exit_retry_ts=d.get("exit_retry_ts", 0),
         orders=list(d["orders"]),
     )
 

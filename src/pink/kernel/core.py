@@ -54,6 +54,7 @@ from pink.kernel.messages import (
     KernelRecord,
     OrderRecorded,
     OrderSide,
+    OrderType,
     Outcome,
     PlaceOrder,
     QueryOrder,
@@ -94,6 +95,9 @@ class KernelConfig:
     # a trade's closing fill books what the round trip made, exactly (exit less entry notional),
     # less what its legs booked against the entry VWAP; False only for journals begun before it
     exact_round_trip: bool = True
+    # after the venue refused to close a trade's rest as below its minimum, the next exit waits
+    # this long (the price may rise above the minimum): a refused order every cycle risks a ban
+    below_minimum_retry_ns: int = 60 * _SECOND
 
 
 @dataclass(slots=True)
@@ -220,17 +224,26 @@ class Kernel:
         )
         return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
 
-    def exit_size(self, trade: Trade, *, close_all: bool) -> Decimal:
-        """The next exit leg: min(ratio x entered, remaining), on the step (E8, A1)."""
+    def exit_size(self, trade: Trade, *, close_all: bool, price: Decimal | None = None) -> Decimal:
+        """The next exit leg: min(ratio x entered, remaining), on the step (E8, A1).
+
+        A leg below the instrument's minimum quantity or notional, or one that would leave less
+        than that, takes the whole remainder; so does every leg once the venue refused one as
+        below its minimum. Notional is taken at ``price`` (the limit, or the price the policy
+        saw), else at the entry VWAP."""
         remaining = trade.remaining
         inst = self.instruments[trade.symbol]
         leg = trade.legs_done
-        if close_all or leg >= len(trade.exit_legs) - 1:
+        if close_all or trade.close_rest or leg >= len(trade.exit_legs) - 1:
             return remaining
         size = (trade.exit_legs[leg] * trade.entry_qty / inst.step).to_integral_value(ROUND_DOWN) * inst.step
         size = min(size, remaining)
         if size <= 0 or remaining - size < inst.min_qty:
             return remaining
+        if inst.min_notional > 0:
+            ref = price or trade.entry_vwap or (trade.entry_notional / trade.entry_qty)
+            if min(size, remaining - size) * ref < inst.min_notional:
+                return remaining
         return size
 
     def _exit(self, slot: Slot, intent: Intent, now: int) -> Outcome:
@@ -243,7 +256,12 @@ class Kernel:
                 return self._refuse(intent, R_NO_OPEN_POSITION, f"slot {slot.index} is idle", now)
             why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
-        size = self.exit_size(trade, close_all=intent.close_all)
+        if now < trade.exit_retry_ts:
+            why = (f"slot {slot.index}: the venue refused to close the last {trade.remaining} {trade.symbol} as "
+                   f"below its minimum; the next try is allowed at {trade.exit_retry_ts} ns")
+            return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
+        price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
+        size = self.exit_size(trade, close_all=intent.close_all, price=price)
         leg = trade.legs_done
         attempt = trade.leg_attempts.get(leg, 0) + 1
         trade.leg_attempts[leg] = attempt

@@ -28,6 +28,7 @@ from pink.kernel.consts import (
     R_VENUE_REJECTED,
 )
 from pink.kernel.messages import (
+    BELOW_MINIMUM_CODES,
     ZERO,
     CancelRejected,
     Effect,
@@ -264,6 +265,13 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     if order.role == "EXIT" and order.filled > 0:
         trade.legs_done += 1
     remaining = trade.remaining
+    if order.role == "EXIT" and order.filled == 0 and code.removeprefix("REJECTED:") in BELOW_MINIMUM_CODES:
+        # too small for the venue: never send that leg again (E8). If it was the whole rest, the
+        # position is below the venue's minimum too: wait before trying again (no refusal storm)
+        if order.quantity < remaining:
+            trade.close_rest = True
+        else:
+            trade.exit_retry_ts = now + k.config.below_minimum_retry_ns
     trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
     if remaining > 0:

@@ -35,6 +35,7 @@ from enum import Enum
 from pink.kernel.frozen import direct_init
 
 __all__ = [
+    "BELOW_MINIMUM_CODES",
     "ZERO",
     "Action",
     "BalanceReport",
@@ -213,9 +214,17 @@ class OrderAccepted:
     ts: int
 
 
+#: the codes a venue adapter gives an :class:`OrderRejected` whose order was below the
+#: instrument's minimum quantity or notional (the kernel then closes a trade's rest at once)
+BELOW_MINIMUM_CODES = frozenset({"QTY_BELOW_MIN", "NOTIONAL_BELOW_MIN"})
+
+
 @direct_init
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
+    """The venue refused the order. ``code`` is the venue's, except that an order below the
+    instrument's minimum gets one of :data:`BELOW_MINIMUM_CODES`."""
+
     client_order_id: str
     code: str
     message: str
@@ -598,6 +607,7 @@ class Reason(str, Enum):
     LEVERAGE_ABOVE_MAX = "LEVERAGE_ABOVE_MAX"
     NOTIONAL_ABOVE_MAX = "NOTIONAL_ABOVE_MAX"
     BELOW_MIN_QTY = "BELOW_MIN_QTY"
+    BELOW_VENUE_MINIMUM = "BELOW_VENUE_MINIMUM"
     SLOT_DESYNC = "SLOT_DESYNC"
     VENUE_REJECTED = "VENUE_REJECTED"
     ORDER_ALREADY_FILLED = "ORDER_ALREADY_FILLED"

@@ -172,4 +172,8 @@ def validate_intent(
         return why
     if intent.action is _ENTER:
         return _validate_enter(intent, instruments, control)
+    if intent.reference_price is not None:  # an exit's legs are held to the minimum at it
+        bad = check_decimal(intent.reference_price, "reference_price")
+        if bad:
+            return Reason.INVALID_FIELD, bad
     return None
