@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,6 +197,24 @@ def test_validation_rejects_with_codes() -> None:
     assert eng.fills_since(0) == [] and eng.open_orders() == []
     rejected = eng.order(client_order_id="x8")
     assert rejected is not None and rejected.status is OrderStatus.REJECTED
+
+
+@pytest.mark.parametrize("full_close_below_min", [True, False])
+def test_a_close_below_the_minimum_notional_is_taken_only_for_all_that_is_left(full_close_below_min: bool) -> None:
+    eng = MatchingEngine(default_instruments(), full_close_below_min=full_close_below_min)
+    (_ack, fill) = eng.submit(order("in", OrderSide.BUY, "30", symbol="DOGE-USDT"), 0)  # about 3 USDT
+    assert isinstance(fill, OrderFilled) and fill.cum_qty == D("30")
+    # half of it is about 1.5, below the minimum of 2: never taken
+    (ev,) = eng.submit(order("half", OrderSide.SELL, "15", symbol="DOGE-USDT", pos=Side.LONG), 0)
+    assert isinstance(ev, OrderRejected) and ev.code == "NOTIONAL_BELOW_MIN"
+    # the venue raises its minimum above the whole position: closing all of it is still taken
+    eng.instruments["DOGE-USDT"] = replace(eng.instruments["DOGE-USDT"], min_notional=D("10"))
+    evs = eng.submit(order("all", OrderSide.SELL, "30", symbol="DOGE-USDT", pos=Side.LONG), 0)
+    if full_close_below_min:
+        assert fills(evs)[-1].cum_qty == D("30") and eng.positions() == []
+    else:
+        assert isinstance(evs[0], OrderRejected) and evs[0].code == "NOTIONAL_BELOW_MIN"
+        assert eng.positions()[0].quantity == D("30")
 
 
 def test_duplicate_client_order_id_refused_for_live_and_past_orders() -> None:

@@ -79,8 +79,12 @@ class MatchingEngine:
         fees: FeeSchedule = FeeSchedule(),  # noqa: B008 - frozen
         market: MarketConfig = MarketConfig(),  # noqa: B008 - frozen
         funding_interval_s: int = 8 * 3600,
+        full_close_below_min: bool = True,
     ) -> None:
+        """``full_close_below_min``: a closing order for all that is left of a position is taken
+        below the minimum notional (as venues let a small position be closed; False refuses it)."""
         self.instruments = dict(instruments)
+        self.full_close_below_min = full_close_below_min
         self.fees = fees
         self.market = market
         self._now = start_ts
@@ -243,9 +247,10 @@ class MatchingEngine:
             ref = p
         else:
             ref = proc.price(proc.ask if order.side is _BUY else proc.bid)
-        if qty * ref < inst.min_notional:
-            return "NOTIONAL_BELOW_MIN"
+        small = qty * ref < inst.min_notional
         if order.opens:
+            if small:
+                return "NOTIONAL_BELOW_MIN"
             if order.reduce_only:
                 return "INVALID_SIDE"
             lev = self.leverage(order.symbol, order.position_side)
@@ -261,6 +266,8 @@ class MatchingEngine:
         )  # fmt: skip
         if qty > held - pending:
             return "REDUCE_ONLY_EXCEEDS_POSITION"
+        if small and not (self.full_close_below_min and qty == held - pending):
+            return "NOTIONAL_BELOW_MIN"
         return ""
 
     def _reject(self, order: NewOrder, coid: str, code: str, now: int) -> OrderRejected:
