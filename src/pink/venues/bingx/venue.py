@@ -76,6 +76,19 @@ _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
 
+#: BingX's code for an order below the minimum quantity or notional (also, with another
+#: message, for a pair not open for trading)
+BELOW_MINIMUM_CODE = "101400"
+
+
+def rejection(cid: str, exc: VenueError) -> OrderRejected:
+    """The refusal of ``cid``'s order; one below the minimum gets the kernel's code for it, with
+    BingX's number kept in the message."""
+    if exc.code == BELOW_MINIMUM_CODE and "minimum" in exc.message.lower():
+        return OrderRejected(cid, "NOTIONAL_BELOW_MIN", f"{exc.code}: {exc.message}", _now_ns())
+    return OrderRejected(cid, exc.code, exc.message, _now_ns())
+
+
 def _now_ns() -> int:
     return time.time_ns()
 
@@ -232,7 +245,7 @@ class BingxVenue(Reports):
         except VenueError as exc:
             if isinstance(exc, UnknownOutcomeError):
                 raise  # F16: the kernel queries by client order id at its deadline
-            self._emit(OrderRejected(cid, exc.code, exc.message, _now_ns()))
+            self._emit(rejection(cid, exc))
             return
         try:
             ack = parse_ack(data)
