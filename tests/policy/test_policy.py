@@ -62,6 +62,24 @@ def test_margin_sizer_uses_the_touch_and_drops_dust() -> None:
     assert out[0].quantity == Decimal("0.0099")  # 500 / 50000.1, rounded down
 
 
+def test_e08_a_market_exit_carries_the_touch_it_would_take_for_the_kernel_s_minimum_check() -> None:
+    z = Decimal(0)
+    held = [SlotView(i, 1, "POSITION_OPEN", f"t{i}", "BTC-USDT", side, Decimal("0.01"), Decimal("0.01"),
+                     Decimal("50000"), z, z, 0, z, z, "", 0, "") for i, side in enumerate((Side.LONG, Side.SHORT))]
+    s = snap()
+    s = PolicySnapshot(s.cycle, s.ts, s.kernel_version, (*held, idle(2), idle(3)), s.account, s.quotes,
+                       s.instruments)
+    ds = [Decision(Action.EXIT, 0), Decision(Action.EXIT, 1),
+          Decision(Action.EXIT, 1, order_type=OrderType.LIMIT, limit_price=Decimal("49000.0")),
+          Decision(Action.EXIT, 2)]
+    out = MarginSizer().plan(ds, s)
+    # LONG sells at the bid, SHORT buys at the ask; a LIMIT has its own price; an idle slot none
+    assert [i.reference_price for i in out] == [Decimal("50000.0"), Decimal("50000.1"), None, None]
+    empty = PolicySnapshot(s.cycle, s.ts, s.kernel_version, s.slots, s.account,
+                           {"BTC-USDT": Quote("BTC-USDT", z, z, z, z, z, 0)}, s.instruments)
+    assert MarginSizer().plan(ds[:1], empty)[0].reference_price is None  # an empty book: the entry VWAP
+
+
 def test_sample_policy_is_deterministic_and_uses_both_order_types() -> None:
     runs = []
     for _ in range(2):

@@ -32,6 +32,7 @@ from pink.kernel.messages import (
     Side,
     TimeInForce,
 )
+from pink.kernel.validation import check_decimal
 from pink.kernel.views import AccountView, OrderView, SlotView
 from pink.ports import Quote
 
@@ -139,7 +140,9 @@ def quantity_for(
     return qty
 
 
-def intent_from_decision(decision: Decision, quantity: Decimal = ZERO) -> Intent:
+def intent_from_decision(
+    decision: Decision, quantity: Decimal = ZERO, reference_price: Decimal | None = None
+) -> Intent:
     """The one conversion from a decision to an intent: nothing is dropped (E3, E11)."""
     return Intent(
         action=decision.action,
@@ -153,6 +156,7 @@ def intent_from_decision(decision: Decision, quantity: Decimal = ZERO) -> Intent
         leverage=decision.leverage,
         order_type=decision.order_type,
         limit_price=decision.limit_price,
+        reference_price=reference_price,
         time_in_force=decision.time_in_force,
         exit_legs=decision.exit_legs,
         close_all=decision.close_all,
@@ -167,12 +171,17 @@ class MarginSizer:
     The reference price is the decision's limit price, else the touch the
     order would take (ask for LONG, bid for SHORT). An ENTER that sizes to
     zero (below the instrument's minimum) is dropped. EXIT and CANCEL pass
-    through unchanged: the kernel sizes exits on current state (E4).
+    through unchanged: the kernel sizes exits on current state (E4); a MARKET
+    EXIT carries the touch it would take as its reference price, at which the
+    kernel holds its leg to the instrument's minimum notional.
     """
 
     def plan(self, decisions: Sequence[Decision], snapshot: PolicySnapshot) -> list[Intent]:
         intents: list[Intent] = []
         for d in decisions:
+            if d.action is Action.EXIT and d.order_type is OrderType.MARKET:
+                intents.append(intent_from_decision(d, reference_price=_exit_touch(d.slot, snapshot)))
+                continue
             if d.action is not Action.ENTER:
                 intents.append(intent_from_decision(d))
                 continue
@@ -193,3 +202,15 @@ class MarginSizer:
             if qty > 0:
                 intents.append(intent_from_decision(d, qty))
         return intents
+
+
+def _exit_touch(slot: int, snapshot: PolicySnapshot) -> Decimal | None:
+    """The touch a MARKET exit of ``slot``'s trade would take (bid for LONG, ask for SHORT)."""
+    if not 0 <= slot < len(snapshot.slots):
+        return None
+    view = snapshot.slots[slot]
+    quote = snapshot.quotes.get(view.symbol)
+    if quote is None or view.side is None:
+        return None
+    price = quote.bid if view.side is Side.LONG else quote.ask
+    return price if check_decimal(price, "touch") is None else None  # no usable touch: the entry VWAP
