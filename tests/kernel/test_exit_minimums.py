@@ -1,6 +1,7 @@
 """Exit legs and the venue's minimum notional (E8, A1): a leg too small to place takes the
 rest, a leg the venue refuses as too small makes the next exit take the rest, and a rest the
-venue refuses to close is tried again after a wait, never once per cycle."""
+venue refuses to close (too small, or no position left there) is tried again after a wait,
+never once per cycle."""
 
 from __future__ import annotations
 
@@ -114,10 +115,36 @@ def test_e08_a_rest_the_venue_refuses_to_close_is_tried_again_after_a_wait_not_e
         refused = k.submit(Intent(Action.EXIT, 0, trade.trade_id, "x-soon", close_all=True), d.now + S)
         assert refused.status is OutcomeStatus.REFUSED and refused.reason is Reason.BELOW_VENUE_MINIMUM
         assert refused.effects == ()
-        assert "refused to close the last 1.000 BTC-USDT as below its minimum" in refused.detail
-    d.now += d.k.config.below_minimum_retry_ns
+        assert "refused to close the last 1.000 BTC-USDT LONG as below its minimum" in refused.detail
+    d.now += d.k.config.refused_exit_retry_ns
     retry = place(d.exit(0))
     assert retry.quantity == D("1.000")
     d.fill(retry.client_order_id, "1.000", "100", "1.000")
     assert d.state() == "IDLE"
     d.assert_books_balance()
+
+
+@pytest.mark.parametrize("code", ["NO_POSITION", "REDUCE_ONLY_EXCEEDS_POSITION"])
+def test_e08_a_close_the_venue_finds_no_position_for_is_named_and_not_sent_every_cycle(code: str) -> None:
+    d = Driver()
+    _open(d, "1.000", "100", ("0.5", "0.5"))
+    trade = d.k.slots[0].trade
+    assert trade is not None
+    leg = place(d.exit(0))
+    # the position was closed on the venue by hand, or liquidated: the venue has nothing to close
+    d.apply(OrderRejected(leg.client_order_id, code, "No position to close", d.now))
+    refused = d.exit(0)
+    assert refused.reason is Reason.NO_VENUE_POSITION and refused.effects == ()
+    assert "holds no position to close the last 1.000 BTC-USDT LONG" in refused.detail
+    assert "by hand or by liquidation" in refused.detail
+    assert d.state() == "POSITION_OPEN"
+    d.now += d.k.config.refused_exit_retry_ns
+    assert place(d.exit(0)).quantity == D("0.500")  # tried again, as planned
+
+
+def test_other_refusals_of_a_close_leave_the_next_exit_free() -> None:
+    d = Driver()
+    _open(d, "1.000", "100", ("1",))
+    close = place(d.exit(0))
+    d.apply(OrderRejected(close.client_order_id, "SIM_REJECT", "injected", d.now))
+    assert place(d.exit(0)).quantity == D("1.000")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from pink.kernel import Action, Side
+from pink.kernel import Action, OrderSide, OrderType, Side, TimeInForce
 from pink.policy.base import Decision, PolicySnapshot
+from pink.venues.sim import NewOrder
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.instruments import default_instruments
 from pink.venues.sim.venue import SimVenue
@@ -87,3 +88,19 @@ async def test_e08_a_position_the_venue_will_not_close_is_tried_once_a_minute_no
         await rt.run(cycles=70)
         assert k.slot_view(0).state == "IDLE"
         assert await venue.positions() == []
+
+
+async def test_e08_a_position_closed_outside_pink_is_not_sent_a_refused_exit_every_cycle() -> None:
+    venue = venue_with_min("2")
+    async with sim_runtime(venue, decision=enter_then_exit("30", exit_from=5), slots=1) as (rt, _v, k):
+        await rt.run(cycles=4)
+        assert k.slot_view(0).state == "POSITION_OPEN"
+        # the operator closes the position on the venue by hand (a liquidation looks the same)
+        by_hand = NewOrder("byhand", DOGE, OrderSide.SELL, Side.LONG, D("30"), OrderType.MARKET, None,
+                           TimeInForce.GTC, False)
+        venue.engine.submit(by_hand, venue.engine.now)
+        assert await venue.positions() == []
+        await rt.run(cycles=150)
+        tries = rejected(venue)
+        assert 2 <= len(tries) <= 4 and set(tries) == {"REDUCE_ONLY_EXCEEDS_POSITION"}, tries
+        assert rt.stats.refusals["NO_VENUE_POSITION"] >= 140

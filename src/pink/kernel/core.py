@@ -42,6 +42,7 @@ from pink.kernel.consts import (
     R_WRONG_TRADE,
 )
 from pink.kernel.messages import (
+    NO_POSITION_CODES,
     Action,
     CancelOrder,
     ControlChanged,
@@ -95,9 +96,9 @@ class KernelConfig:
     # a trade's closing fill books what the round trip made, exactly (exit less entry notional),
     # less what its legs booked against the entry VWAP; False only for journals begun before it
     exact_round_trip: bool = True
-    # after the venue refused to close a trade's rest as below its minimum, the next exit waits
-    # this long (the price may rise above the minimum): a refused order every cycle risks a ban
-    below_minimum_retry_ns: int = 60 * _SECOND
+    # after the venue refused to close a trade's rest (below its minimum, or no position left
+    # there), the next exit waits this long: a refused order every cycle risks a trading ban
+    refused_exit_retry_ns: int = 60 * _SECOND
 
 
 @dataclass(slots=True)
@@ -257,9 +258,7 @@ class Kernel:
             why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
         if now < trade.exit_retry_ts:
-            why = (f"slot {slot.index}: the venue refused to close the last {trade.remaining} {trade.symbol} as "
-                   f"below its minimum; the next try is allowed at {trade.exit_retry_ts} ns")
-            return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
+            return self._refuse_exit(slot, trade, intent, now)
         price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
         size = self.exit_size(trade, close_all=intent.close_all, price=price)
         leg = trade.legs_done
@@ -273,6 +272,17 @@ class Kernel:
         self._move(slot, _T_EXIT, intent.intent_id, now, records)
         effects = (self._place_effect(order, trade, reduce_only=True),)
         return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
+
+    def _refuse_exit(self, slot: Slot, trade: Trade, intent: Intent, now: int) -> Outcome:
+        """The venue refused to close this trade's rest a moment ago: say why, and when to try again."""
+        rest = f"the last {trade.remaining} {trade.symbol} {trade.side.value}"
+        when = f"the next try is allowed at {trade.exit_retry_ts} ns"
+        if trade.exit_refused in NO_POSITION_CODES:
+            why = (f"slot {slot.index}: the venue holds no position to close {rest} ({trade.exit_refused}): "
+                   f"was it closed outside PINK, by hand or by liquidation? {when}")
+            return self._refuse(intent, Reason.NO_VENUE_POSITION, why, now)
+        why = f"slot {slot.index}: the venue refused to close {rest} as below its minimum; {when}"
+        return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
 
     def _cancel(self, slot: Slot, intent: Intent, now: int) -> Outcome:
         busy = self._busy(slot, intent, now)

@@ -29,6 +29,7 @@ from pink.kernel.consts import (
 )
 from pink.kernel.messages import (
     BELOW_MINIMUM_CODES,
+    NO_POSITION_CODES,
     ZERO,
     CancelRejected,
     Effect,
@@ -265,13 +266,8 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     if order.role == "EXIT" and order.filled > 0:
         trade.legs_done += 1
     remaining = trade.remaining
-    if order.role == "EXIT" and order.filled == 0 and code.removeprefix("REJECTED:") in BELOW_MINIMUM_CODES:
-        # too small for the venue: never send that leg again (E8). If it was the whole rest, the
-        # position is below the venue's minimum too: wait before trying again (no refusal storm)
-        if order.quantity < remaining:
-            trade.close_rest = True
-        else:
-            trade.exit_retry_ts = now + k.config.below_minimum_retry_ns
+    if order.role == "EXIT" and order.filled == 0 and code.startswith("REJECTED:"):
+        _exit_refused(k, trade, order, code[9:], now)
     trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
     if remaining > 0:
@@ -301,6 +297,18 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
             )
         )
     k.retire_trade(slot)
+
+
+def _exit_refused(k: Kernel, trade: Trade, order: Order, code: str, now: int) -> None:
+    """A leg too small for the venue is never sent again (E8): the next exit takes the rest. A rest
+    the venue will not close (too small, or no position left there) waits before the next try: a
+    policy exiting every cycle must not become an order refused every cycle (no refusal storm)."""
+    small = code in BELOW_MINIMUM_CODES
+    if small and order.quantity < trade.remaining:
+        trade.close_rest = True
+    elif small or code in NO_POSITION_CODES:
+        trade.exit_refused = code
+        trade.exit_retry_ts = now + k.config.refused_exit_retry_ns
 
 
 def on_ended(k: Kernel, slot: Slot, order: Order, cum: Decimal, code: str, now: int) -> Outcome:

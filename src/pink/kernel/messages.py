@@ -36,6 +36,7 @@ from pink.kernel.frozen import direct_init
 
 __all__ = [
     "BELOW_MINIMUM_CODES",
+    "NO_POSITION_CODES",
     "ZERO",
     "Action",
     "BalanceReport",
@@ -217,13 +218,17 @@ class OrderAccepted:
 #: the codes a venue adapter gives an :class:`OrderRejected` whose order was below the
 #: instrument's minimum quantity or notional (the kernel then closes a trade's rest at once)
 BELOW_MINIMUM_CODES = frozenset({"QTY_BELOW_MIN", "NOTIONAL_BELOW_MIN"})
+#: the codes of an :class:`OrderRejected` whose closing order found no position (or less than
+#: it would close) at the venue: closed outside PINK, by hand or by liquidation
+NO_POSITION_CODES = frozenset({"NO_POSITION", "REDUCE_ONLY_EXCEEDS_POSITION"})
 
 
 @direct_init
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
     """The venue refused the order. ``code`` is the venue's, except that an order below the
-    instrument's minimum gets one of :data:`BELOW_MINIMUM_CODES`."""
+    instrument's minimum gets one of :data:`BELOW_MINIMUM_CODES` and a close with no position
+    to close one of :data:`NO_POSITION_CODES`."""
 
     client_order_id: str
     code: str
@@ -608,6 +613,7 @@ class Reason(str, Enum):
     NOTIONAL_ABOVE_MAX = "NOTIONAL_ABOVE_MAX"
     BELOW_MIN_QTY = "BELOW_MIN_QTY"
     BELOW_VENUE_MINIMUM = "BELOW_VENUE_MINIMUM"
+    NO_VENUE_POSITION = "NO_VENUE_POSITION"
     SLOT_DESYNC = "SLOT_DESYNC"
     VENUE_REJECTED = "VENUE_REJECTED"
     ORDER_ALREADY_FILLED = "ORDER_ALREADY_FILLED"

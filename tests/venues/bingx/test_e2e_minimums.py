@@ -1,4 +1,5 @@
-"""BingX's "below the minimum" refusal (101400) reaches the kernel as such, over loopback HTTP (E8)."""
+"""BingX's "below the minimum" (101400) and "no position to close" (101205) refusals reach the
+kernel as such, over loopback HTTP (E8)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,28 @@ async def test_e08_a_leg_bingx_refuses_as_below_its_minimum_is_followed_by_a_clo
         st.check_against_venue()
 
 
-async def test_a_pair_bingx_does_not_trade_keeps_its_own_code() -> None:
+def test_bingx_refusals_reach_the_kernel_under_its_codes_but_a_pair_not_trading_keeps_its_own() -> None:
     """101400 also means "pair not available": that is no reason to change an exit plan."""
     below = rejection("c1", VenueError("101400", "Please ensure that the minimum nominal value ... 2u"))
     closed = rejection("c2", VenueError("101400", "The trading pair is not available for trading"))
     assert below.code == "NOTIONAL_BELOW_MIN"
     assert closed.code == "101400" and closed.message == "The trading pair is not available for trading"
+    assert rejection("c3", VenueError("110425", "min notional 2u")).code == "NOTIONAL_BELOW_MIN"
+    for code in ("101205", "80017"):
+        none = rejection("c4", VenueError(code, "No position to close"))
+        assert none.code == "NO_POSITION" and none.message == f"{code}: No position to close"
+
+
+async def test_e08_a_close_bingx_finds_no_position_for_is_not_sent_again_at_once() -> None:
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0004"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        st.engine.account.positions.clear()  # closed on BingX by hand, or liquidated
+        await p.submit(st.exit("t1", 1))
+        await until(lambda: any(isinstance(e, OrderRejected) for e in p.events), "close refused")
+        refusal = next(e for e in p.events if isinstance(e, OrderRejected))
+        assert refusal.code == "NO_POSITION" and refusal.message.startswith("101205: ")
+        again = await p.submit(st.exit("t1", 2))
+        assert again.reason.value == "NO_VENUE_POSITION" and again.effects == ()
+        assert st.posts() == 2  # the entry and the one close

@@ -76,17 +76,20 @@ _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
 
-#: BingX's code for an order below the minimum quantity or notional (also, with another
-#: message, for a pair not open for trading)
-BELOW_MINIMUM_CODE = "101400"
+#: BingX's codes for a close with no position to close
+NO_POSITION_CODES = {"101205", "80017"}
 
 
 def rejection(cid: str, exc: VenueError) -> OrderRejected:
-    """The refusal of ``cid``'s order; one below the minimum gets the kernel's code for it, with
-    BingX's number kept in the message."""
-    if exc.code == BELOW_MINIMUM_CODE and "minimum" in exc.message.lower():
-        return OrderRejected(cid, "NOTIONAL_BELOW_MIN", f"{exc.code}: {exc.message}", _now_ns())
-    return OrderRejected(cid, exc.code, exc.message, _now_ns())
+    """The refusal of ``cid``'s order. One below the minimum (110425, or 101400 saying
+    "minimum": with another message it means a pair not open for trading), or a close with no
+    position to close, gets the kernel's code for it; BingX's number is kept in the message."""
+    code = exc.code
+    if code == "110425" or (code == "101400" and "minimum" in exc.message.lower()):
+        return OrderRejected(cid, "NOTIONAL_BELOW_MIN", f"{code}: {exc.message}", _now_ns())
+    if code in NO_POSITION_CODES:
+        return OrderRejected(cid, "NO_POSITION", f"{code}: {exc.message}", _now_ns())
+    return OrderRejected(cid, code, exc.message, _now_ns())
 
 
 def _now_ns() -> int:
