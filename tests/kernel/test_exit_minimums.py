@@ -90,12 +90,14 @@ def test_e08_a_leg_the_venue_refuses_as_too_small_makes_the_next_exit_take_the_r
     _open(d, "1.000", "100", ("0.5", "0.5"))
     first = place(d.exit(0))
     assert first.quantity == D("0.500")
-    # another refusal (margin, say) keeps the plan: the same leg is sent again
+    # another refusal (margin, say) keeps the plan: the same leg is sent again, after a second
     d.apply(OrderRejected(first.client_order_id, "101204", "Insufficient margin", d.now))
+    d.now += S
     again = place(d.exit(0))
     assert again.quantity == D("0.500")
     # the venue's minimum is above what the kernel knew (or the price fell): never that leg again
     _reject_below_min(d, again.client_order_id)
+    d.now += 2 * S  # the second refusal in a row: two seconds
     rest = place(d.exit(0))
     assert rest.quantity == D("1.000")
     d.fill(rest.client_order_id, "1.000", "100", "1.000")
@@ -116,7 +118,7 @@ def test_e08_a_rest_the_venue_refuses_to_close_is_tried_again_after_a_wait_not_e
         assert refused.status is OutcomeStatus.REFUSED and refused.reason is Reason.BELOW_VENUE_MINIMUM
         assert refused.effects == ()
         assert "refused to close the last 1.000 BTC-USDT LONG as below its minimum" in refused.detail
-    d.now += d.k.config.refused_exit_retry_ns
+    d.now += d.k.config.refusal_wait_max_ns
     retry = place(d.exit(0))
     assert retry.quantity == D("1.000")
     d.fill(retry.client_order_id, "1.000", "100", "1.000")
@@ -138,13 +140,28 @@ def test_e08_a_close_the_venue_finds_no_position_for_is_named_and_not_sent_every
     assert "holds no position to close the last 1.000 BTC-USDT LONG" in refused.detail
     assert "by hand or by liquidation" in refused.detail
     assert d.state() == "POSITION_OPEN"
-    d.now += d.k.config.refused_exit_retry_ns
+    d.now += d.k.config.refusal_wait_max_ns
     assert place(d.exit(0)).quantity == D("0.500")  # tried again, as planned
 
 
-def test_other_refusals_of_a_close_leave_the_next_exit_free() -> None:
+def test_refusals_in_a_row_space_a_slot_s_orders_out_until_one_is_taken() -> None:
+    """A policy entering every cycle into a venue that refuses (margin, say) must not become an
+    order refused every cycle: the waits double (1, 2, 4 s ...) up to a minute; an ack resets them."""
     d = Driver()
-    _open(d, "1.000", "100", ("1",))
-    close = place(d.exit(0))
-    d.apply(OrderRejected(close.client_order_id, "SIM_REJECT", "injected", d.now))
-    assert place(d.exit(0)).quantity == D("1.000")
+    waits = []
+    for n in range(8):
+        p = place(d.enter(0))
+        d.apply(OrderRejected(p.client_order_id, "INSUFFICIENT_MARGIN", "Insufficient margin", d.now))
+        slot = d.k.slots[0]
+        waits.append((slot.retry_ts - d.now) // S)
+        early = d.enter(0)
+        assert early.reason is Reason.VENUE_REFUSED_RECENTLY and early.effects == ()
+        assert f"refused its last {n + 1} order(s) (INSUFFICIENT_MARGIN)" in early.detail
+        assert Kernel.restore(d.k.snapshot()).slots[0].retry_ts == slot.retry_ts
+        d.now = slot.retry_ts
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    p = place(d.enter(0))
+    d.ack(p.client_order_id)
+    assert d.k.slots[0].refusals == 0
+    d.canceled(p.client_order_id)
+    place(d.enter(0))  # at once: the refusals in a row ended with the ack

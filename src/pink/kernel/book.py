@@ -145,10 +145,6 @@ class Trade:
     closed_in_part: bool = False
     # the venue refused an exit leg as below its minimum: the next exit takes the rest
     close_rest: bool = False
-    # the venue refused to close the rest (too small, or no position left there): the code it
-    # gave, and no exit before ``exit_retry_ts``
-    exit_refused: str = ""
-    exit_retry_ts: int = 0
 
     @property
     def remaining(self) -> Decimal:
@@ -268,8 +264,6 @@ def load_trade(d: dict[str, Any]) -> Trade:
         leg_attempts={int(k): v for k, v in d["leg_attempts"].items()},
         closed_in_part=d.get("closed_in_part", True),  # unknown before format 5: assume it was
         close_rest=d.get("close_rest", False),
-        exit_refused=d.get("exit_refused", ""),
-        exit_retry_ts=d.get("exit_retry_ts", 0),
         orders=list(d["orders"]),
     )
 

@@ -42,6 +42,7 @@ from pink.kernel.consts import (
     R_WRONG_TRADE,
 )
 from pink.kernel.messages import (
+    BELOW_MINIMUM_CODES,
     NO_POSITION_CODES,
     Action,
     CancelOrder,
@@ -96,9 +97,11 @@ class KernelConfig:
     # a trade's closing fill books what the round trip made, exactly (exit less entry notional),
     # less what its legs booked against the entry VWAP; False only for journals begun before it
     exact_round_trip: bool = True
-    # after the venue refused to close a trade's rest (below its minimum, or no position left
-    # there), the next exit waits this long: a refused order every cycle risks a trading ban
-    refused_exit_retry_ns: int = 60 * _SECOND
+    # after the venue refused a slot's order, its next order waits: the first wait, doubled at
+    # each refusal in a row, up to the longest; a close the venue finds too small or no position
+    # for waits the longest at once. A refused order every cycle risks a trading ban
+    refusal_wait_first_ns: int = 1 * _SECOND
+    refusal_wait_max_ns: int = 60 * _SECOND
 
 
 @dataclass(slots=True)
@@ -111,6 +114,9 @@ class Slot:
     queries: int = 0
     version: int = 0
     desync_reason: str = ""
+    refusals: int = 0  # the venue's refusals of this slot's orders in a row (an ack resets it)
+    refused: str = ""  # the code of the last one
+    retry_ts: int = 0  # no new order before this while refusals > 0
 
 
 class Kernel:
@@ -188,6 +194,8 @@ class Kernel:
         if slot.state is not _S_IDLE:
             why = f"slot {slot.index} is {slot.state.value} with trade {slot.trade.trade_id if slot.trade else ''!r}"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
+        if slot.refusals and now < slot.retry_ts:
+            return self._wait_after_refusal(slot, intent, now)
         if not self.config.hedge_mode:
             for other in self.slots:
                 t = other.trade
@@ -257,8 +265,8 @@ class Kernel:
                 return self._refuse(intent, R_NO_OPEN_POSITION, f"slot {slot.index} is idle", now)
             why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
             return self._refuse(intent, R_SLOT_BUSY, why, now)
-        if now < trade.exit_retry_ts:
-            return self._refuse_exit(slot, trade, intent, now)
+        if slot.refusals and now < slot.retry_ts:
+            return self._wait_after_refusal(slot, intent, now)
         price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
         size = self.exit_size(trade, close_all=intent.close_all, price=price)
         leg = trade.legs_done
@@ -273,16 +281,21 @@ class Kernel:
         effects = (self._place_effect(order, trade, reduce_only=True),)
         return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
 
-    def _refuse_exit(self, slot: Slot, trade: Trade, intent: Intent, now: int) -> Outcome:
-        """The venue refused to close this trade's rest a moment ago: say why, and when to try again."""
-        rest = f"the last {trade.remaining} {trade.symbol} {trade.side.value}"
-        when = f"the next try is allowed at {trade.exit_retry_ts} ns"
-        if trade.exit_refused in NO_POSITION_CODES:
-            why = (f"slot {slot.index}: the venue holds no position to close {rest} ({trade.exit_refused}): "
-                   f"was it closed outside PINK, by hand or by liquidation? {when}")
-            return self._refuse(intent, Reason.NO_VENUE_POSITION, why, now)
-        why = f"slot {slot.index}: the venue refused to close {rest} as below its minimum; {when}"
-        return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
+    def _wait_after_refusal(self, slot: Slot, intent: Intent, now: int) -> Outcome:
+        """The venue refused this slot's last order a moment ago: say why, and when to try again."""
+        when = f"the next order is allowed at {slot.retry_ts} ns"
+        trade = slot.trade
+        if trade is not None:
+            rest = f"the last {trade.remaining} {trade.symbol} {trade.side.value}"
+            if slot.refused in NO_POSITION_CODES:
+                why = (f"slot {slot.index}: the venue holds no position to close {rest} ({slot.refused}): "
+                       f"was it closed outside PINK, by hand or by liquidation? {when}")
+                return self._refuse(intent, Reason.NO_VENUE_POSITION, why, now)
+            if slot.refused in BELOW_MINIMUM_CODES:
+                why = f"slot {slot.index}: the venue refused to close {rest} as below its minimum; {when}"
+                return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
+        why = f"slot {slot.index}: the venue refused its last {slot.refusals} order(s) ({slot.refused}); {when}"
+        return self._refuse(intent, Reason.VENUE_REFUSED_RECENTLY, why, now)
 
     def _cancel(self, slot: Slot, intent: Intent, now: int) -> Outcome:
         busy = self._busy(slot, intent, now)

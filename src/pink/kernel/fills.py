@@ -106,6 +106,7 @@ def on_accepted(k: Kernel, slot: Slot, order: Order, ev: OrderAccepted, now: int
         status = O_CONFIRMED if learned else O_DUPLICATE
         return Outcome(status, R_OK, "ack of an order already known", slot.index)
     order.phase = OrderPhase.WORKING
+    slot.refusals = 0
     records: list[KernelRecord] = []
     k._move(slot, _T_ACCEPTED, ev.client_order_id, now, records)
     slot.deadline = now + k.config.working_check_ns
@@ -263,11 +264,13 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     order.end_code = code
     if order.fee_check:
         k.fee_checks[order.client_order_id] = FeeCheck(order.symbol, now)
-    if order.role == "EXIT" and order.filled > 0:
-        trade.legs_done += 1
+    if order.filled > 0:
+        slot.refusals = 0
+        if order.role == "EXIT":
+            trade.legs_done += 1
     remaining = trade.remaining
-    if order.role == "EXIT" and order.filled == 0 and code.startswith("REJECTED:"):
-        _exit_refused(k, trade, order, code[9:], now)
+    if order.filled == 0 and code.startswith("REJECTED:") and code != "REJECTED:NOT_FOUND":  # (never got there)
+        _refused(k, slot, trade, order, code[9:], now)
     trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
     if remaining > 0:
@@ -299,16 +302,22 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     k.retire_trade(slot)
 
 
-def _exit_refused(k: Kernel, trade: Trade, order: Order, code: str, now: int) -> None:
-    """A leg too small for the venue is never sent again (E8): the next exit takes the rest. A rest
-    the venue will not close (too small, or no position left there) waits before the next try: a
-    policy exiting every cycle must not become an order refused every cycle (no refusal storm)."""
-    small = code in BELOW_MINIMUM_CODES
-    if small and order.quantity < trade.remaining:
-        trade.close_rest = True
-    elif small or code in NO_POSITION_CODES:
-        trade.exit_refused = code
-        trade.exit_retry_ts = now + k.config.refused_exit_retry_ns
+def _refused(k: Kernel, slot: Slot, trade: Trade, order: Order, code: str, now: int) -> None:
+    """The venue refused the slot's order: its next order waits, longer at each refusal in a row,
+    so that a policy acting every cycle does not become an order refused every cycle (venues
+    punish that). A leg too small for the venue is never sent again (E8): the next exit takes the
+    rest. A rest the venue will not close (too small, or no position left there) waits the longest."""
+    cfg = k.config
+    slot.refusals += 1
+    slot.refused = code
+    wait = min(cfg.refusal_wait_first_ns << min(slot.refusals - 1, 32), cfg.refusal_wait_max_ns)
+    if order.role == "EXIT":
+        small = code in BELOW_MINIMUM_CODES
+        if small and order.quantity < trade.remaining:
+            trade.close_rest = True
+        elif small or code in NO_POSITION_CODES:
+            wait = cfg.refusal_wait_max_ns
+    slot.retry_ts = now + wait
 
 
 def on_ended(k: Kernel, slot: Slot, order: Order, cum: Decimal, code: str, now: int) -> Outcome:

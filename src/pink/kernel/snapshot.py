@@ -136,6 +136,9 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
                 "queries": s.queries,
                 "version": s.version,
                 "desync_reason": s.desync_reason,
+                "refusals": s.refusals,
+                "refused": s.refused,
+                "retry_ts": s.retry_ts,
             }
             for s in k.slots
         ],
@@ -187,6 +190,9 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
             queries=s["queries"],
             version=s["version"],
             desync_reason=s["desync_reason"],
+            refusals=s.get("refusals", 0),
+            refused=s.get("refused", ""),
+            retry_ts=s.get("retry_ts", 0),
         )
         for s in d["slots"]
     ]

@@ -27,6 +27,7 @@ async def test_e08_a_leg_bingx_refuses_as_below_its_minimum_is_followed_by_a_clo
         refusal = next(e for e in p.events if isinstance(e, OrderRejected))
         assert refusal.code == "NOTIONAL_BELOW_MIN" and refusal.message.startswith("101400: ")
         assert p.slot() == "POSITION_OPEN"
+        p.skew_ns += 1_000_000_000  # the slot's next order waits a second after a refusal
         rest = await p.submit(st.exit("t1", 2))
         assert [e.quantity for e in leg.effects + rest.effects] == [D("0.0002"), D("0.0004")]  # type: ignore[union-attr]
         await until(lambda: p.slot() == "IDLE", "closed")
