@@ -92,7 +92,8 @@ async def test_e08_a_position_the_venue_will_not_close_is_tried_once_a_minute_no
 
 async def test_e08_a_position_closed_outside_pink_is_not_sent_a_refused_exit_every_cycle() -> None:
     venue = venue_with_min("2")
-    async with sim_runtime(venue, decision=enter_then_exit("30", exit_from=5), slots=1) as (rt, _v, k):
+    loop = {"reconcile_interval_s": 30.0}
+    async with sim_runtime(venue, decision=enter_then_exit("30", exit_from=5), slots=1, **loop) as (rt, _v, k):
         await rt.run(cycles=4)
         assert k.slot_view(0).state == "POSITION_OPEN"
         # the operator closes the position on the venue by hand (a liquidation looks the same)
@@ -100,7 +101,13 @@ async def test_e08_a_position_closed_outside_pink_is_not_sent_a_refused_exit_eve
                            TimeInForce.GTC, False)
         venue.engine.submit(by_hand, venue.engine.now)
         assert await venue.positions() == []
-        await rt.run(cycles=150)
+        await rt.run(cycles=40)  # one slow reconcile (at 30 s) has seen the difference: not yet said
+        assert rt.reconciler.runs >= 2 and rt.reconciler.position_alerts == 0
+        await rt.run(cycles=110)
         tries = rejected(venue)
         assert 2 <= len(tries) <= 4 and set(tries) == {"REDUCE_ONLY_EXCEEDS_POSITION"}, tries
         assert rt.stats.refusals["NO_VENUE_POSITION"] >= 140
+        # the slow reconcile says so while PINK runs (not only at the next start), once two runs in
+        # a row saw it: one reading may fall between a fill at the venue and its event
+        last = rt.reconciler.last
+        assert last is not None and last.position_mismatches == ["DOGE-USDT LONG: kernel 30 venue 0"]

@@ -48,6 +48,7 @@ async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Pa
         assert rt.stats.fees == fees and rt.stats.funding == funding
         books = rt.reconciler.books  # faults delay and reorder money, never a false books mismatch
         assert books.sightings >= 50 and books.baseline == 0 and books.mismatch == ""
+        assert rt.reconciler.position_alerts == 0  # nor a false position difference
         assert launcher.venue is not None
         injected = launcher.venue.faults  # type: ignore[attr-defined]
         assert injected.config.active

@@ -510,7 +510,7 @@ class Runtime:
                     next_cycle = now + cycle_ns
             if now >= next_recon:
                 next_recon = now + recon_ns
-                self._spawn_bg(self.reconciler.periodic(self._v, last_recon))
+                self._spawn_bg(self.reconciler.periodic(self._v, last_recon, len(self.slots)))
                 last_recon = now
             ctrl = self._control.current()
             if ctrl.snapshot.version != self._control_version:

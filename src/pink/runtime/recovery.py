@@ -74,6 +74,8 @@ class Reconciler:
         self.books = BooksCheck(books_settle_ns)
         self._books_log = books_log  # where the baseline is kept between runs (the journal)
         self._books_rebase = books_rebase
+        self._position_differences: set[str] = set()  # seen by the last periodic run
+        self.position_alerts = 0  # runs that reported a position differing from the venue's
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -101,11 +103,20 @@ class Reconciler:
         self._finish(rep)
         return rep
 
-    async def periodic(self, views: KernelViews, since_ns: int) -> ReconcileReport:
+    async def periodic(self, views: KernelViews, since_ns: int, n_slots: int | None = None) -> ReconcileReport:
         """Slow-timer reconciliation: open orders, fills, funding and transfers since the last
-        run, then the books against the venue's wallet."""
+        run, then (given ``n_slots``) positions, then the books against the venue's wallet.
+
+        A position that differs is reported once the same difference is seen by two runs in a
+        row: one reading may fall between a fill at the venue and its event here. It is how a
+        position closed outside PINK (by hand, or by liquidation) shows while PINK runs."""
         rep = ReconcileReport()
         await self._common(rep, None, since_ns)
+        if n_slots is not None:
+            seen = self._position_differences
+            await self._positions(rep, views, n_slots)
+            self._position_differences = set(rep.position_mismatches)
+            rep.position_mismatches = [m for m in rep.position_mismatches if m in seen]
         await self._books(rep, views)
         self._finish(rep)
         return rep
@@ -200,6 +211,7 @@ class Reconciler:
     def _finish(self, rep: ReconcileReport) -> None:
         self.runs += 1
         self.last = rep
+        self.position_alerts += bool(rep.position_mismatches)
         for m in rep.position_mismatches:
             log.warning("reconcile: position mismatch %s", m)
         for o in rep.foreign_orders:
