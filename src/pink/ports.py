@@ -6,7 +6,7 @@ the kernel knows none of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -81,7 +81,10 @@ class Venue(Protocol):
 
     async def open_orders(self) -> list[OrderStatusReport]: ...
 
-    async def fills_since(self, ts: int) -> list[OrderFilled]: ...
+    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
+        """Fills after ``ts``; given ``orders`` (client order ids), only theirs (the reconciler
+        needs no others: an order the kernel has finished has all its fills)."""
+        ...
 
     async def funding_since(self, ts: int) -> list[FundingPaid]: ...
 

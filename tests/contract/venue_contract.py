@@ -220,6 +220,10 @@ class VenueContract:
         assert abs(shown.balance - expected) <= 2 * shown.resolution, (shown, expected)
         reported = {f.fill_id for f in await env.venue.fills_since(0)}
         assert {f.fill_id for f in bought + sold} <= reported
+        # asked for one order's fills, the venue lists those, with the ids the stream gave them
+        only = await env.venue.fills_since(0, [sell])
+        assert {f.fill_id for f in only} == {f.fill_id for f in sold} and {f.client_order_id for f in only} == {sell}
+        assert await env.venue.fills_since(0, []) == []
 
     async def test_deposits_and_withdrawals_are_streamed_listed_and_in_the_balance(self, env: Env) -> None:
         before = (await env.venue.balance()).balance

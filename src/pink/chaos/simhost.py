@@ -27,7 +27,7 @@ import pickle
 import signal
 import struct
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError, VenueError
@@ -263,8 +263,8 @@ class RemoteSimVenue:
         result: list[OrderStatusReport] = await self._call("open_orders")
         return result
 
-    async def fills_since(self, ts: int) -> list[OrderFilled]:
-        result: list[OrderFilled] = await self._call("fills_since", ts)
+    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
+        result: list[OrderFilled] = await self._call("fills_since", ts, None if orders is None else list(orders))
         return result
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:

@@ -111,7 +111,8 @@ class Reconciler:
         row: one reading may fall between a fill at the venue and its event here. It is how a
         position closed outside PINK (by hand, or by liquidation) shows while PINK runs."""
         rep = ReconcileReport()
-        await self._common(rep, None, since_ns)
+        working = await self._ask(views.working_orders)
+        await self._common(rep, None, since_ns, orders={o.client_order_id for o in working})
         if n_slots is not None:
             seen = self._position_differences
             await self._positions(rep, views, n_slots)
@@ -122,8 +123,12 @@ class Reconciler:
         return rep
 
     async def _common(
-        self, rep: ReconcileReport, known: set[str] | None, since_ns: int, money_since_ns: int | None = None
+        self, rep: ReconcileReport, known: set[str] | None, since_ns: int, money_since_ns: int | None = None,
+        *, orders: set[str] | None = None,
     ) -> None:
+        """Open orders (``known``: the kernel's working orders at start; others are foreign),
+        then the fills of ``orders`` (default ``known``: an order the kernel has finished has
+        all its fills), funding and transfers."""
         money_since = since_ns if money_since_ns is None else money_since_ns
         try:
             open_orders = await self._venue.open_orders()
@@ -133,7 +138,7 @@ class Reconciler:
                     rep.foreign_orders.append(r.client_order_id)
                 elif known is None:
                     self._emit(r)  # status of our resting orders; unknown ones are refused
-            fills = await self._venue.fills_since(since_ns)
+            fills = await self._venue.fills_since(since_ns, known if orders is None else orders)
             rep.fills = len(fills)
             for f in fills:
                 self._emit(f)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -105,8 +105,11 @@ class Reports:
         data = await self.http.request("GET", OPEN_ORDERS_PATH)
         return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
 
-    async def fills_since(self, ts: int) -> list[OrderFilled]:
-        """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids."""
+    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
+        """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids; given
+        ``orders``, only theirs. Each order's id needs its progress before the window (one
+        request per order), so rows naming another client order id are dropped first: after a
+        busy day a restart asks about the orders in flight, not about every order of the day."""
         self._check_open()
         end_ms = int(time.time() * 1000)
         data = await self.http.request(
@@ -116,13 +119,17 @@ class Reports:
         )
         rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
         rows = [r for r in rows if r.ts_ms * NS_PER_MS > ts]
+        wanted = None if orders is None else {o.lower() for o in orders}
+        if wanted is not None:  # (a row without a client id is kept: its order names it)
+            rows = [r for r in rows if not r.client_order_id or r.client_order_id.lower() in wanted]
         known: dict[str, tuple[str, Decimal]] = {}
         by_order: dict[str, list[FillRow]] = {}
         for row in rows:
             by_order.setdefault(row.venue_order_id, []).append(row)
         for order_id, order_rows in by_order.items():
             known[order_id] = await self._base_progress(order_id, order_rows)
-        return fills_from_rows(rows, known)
+        fills = fills_from_rows(rows, known)
+        return fills if wanted is None else [f for f in fills if f.client_order_id.lower() in wanted]
 
     async def _base_progress(self, order_id: str, rows: list[FillRow]) -> tuple[str, Decimal]:
         """(client id, qty filled before the window) from the order's executed qty."""

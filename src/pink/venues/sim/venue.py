@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -326,10 +326,12 @@ class SimVenue:
         now = self.engine.now
         return [order_report(o, now) for o in self.engine.open_orders()]
 
-    async def fills_since(self, ts: int) -> list[OrderFilled]:
+    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
         self._enter("fills_since")
         asset = self.engine.fees.asset
-        return [fill_event(f, asset) for f in self.engine.fills_since(ts)]
+        wanted = None if orders is None else set(orders)
+        return [fill_event(f, asset) for f in self.engine.fills_since(ts)
+                if wanted is None or f.client_order_id in wanted]
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         self._enter("funding_since")
