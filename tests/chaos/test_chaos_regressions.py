@@ -117,3 +117,29 @@ def test_a_runtime_reporting_a_books_mismatch_is_a_chaos_violation_and_readings_
     _books(res, {"books_readings": 3, "books_baselined": True, "books_mismatch": "differ by -2.5"}, "final run")
     assert res.violations == [("books_mismatch", "final run: differ by -2.5")]
     assert (res.books_readings, res.books_baselined) == (10, 2)
+
+
+class _NoVenue:
+    async def during_phase(self, rng: object) -> None:
+        return None
+
+
+async def test_a_runner_that_said_done_is_not_failed_by_an_exit_status_asyncio_lost(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Chaos run seed 51, trial 248: a runner exited 255 with nothing on stderr, and the harness
+    logged "Unknown child process pid ..., will report returncode 255": asyncio's child watcher
+    had lost its status. A runner that printed DONE finished; one that did not is still a failure."""
+    import random
+
+    from pink.chaos import harness
+
+    for said, expected in (("DONE {}", 0), ("", 255)):
+        fake = tmp_path / "fake_python.sh"
+        fake.write_text(f"#!/bin/sh\necho READY 0.1\necho '{said}'\nexit 255\n")
+        fake.chmod(0o755)
+        monkeypatch.setattr(harness.sys, "executable", str(fake))
+        log = tmp_path / f"runner-{expected}.log"
+        rc, ready, lines = await harness._phase({"final": True}, log, random.Random(1), _NoVenue(), None)
+        assert rc == expected and ready is not None, (rc, lines)
+        assert ("exit 255" in log.read_text()) is (expected == 255)  # its output kept for the reader

@@ -38,6 +38,10 @@ BINGX_POINTS = (*SIM_POINTS, "reconnect")
 RUNNER_RSS_BOUND_MB = 400.0  # a runner process (journal, kernel, ledger client, venue client)
 HARNESS_RSS_SLACK_MB = 150.0  # harness RSS at the end may exceed its start by at most this
 _START_REFUSED = 3  # the runner's exit code for a StartupError (a venue fault at start)
+#: what asyncio reports when its child watcher finds the child already reaped ("Unknown child
+#: process pid ..., will report returncode 255": CPython issues 86276 and 127049); a runner
+#: that printed DONE finished, whatever status was lost
+_STATUS_LOST = 255
 _HANG_S = 180.0  # a runner that says nothing for this long is killed and reported (hang guard)
 
 
@@ -199,6 +203,11 @@ async def _phase(args: dict[str, Any], log: Path, rng: random.Random, venue: Any
                 if external_after is not None:
                     killer = asyncio.create_task(kill_later(external_after))
         rc = await proc.wait()
+        if rc == _STATUS_LOST and any(line.startswith("DONE") for line in lines):
+            rc = 0  # it said it finished: asyncio's child watcher lost its status (see _STATUS_LOST)
+        if rc not in (0, -signal.SIGKILL, _START_REFUSED):
+            with log.open("a") as said:  # what it said, for the violation's reader
+                said.write(f"--- exit {rc}; its output:\n" + "\n".join(lines) + "\n")
     finally:
         for t in (side, killer):
             if t is not None:
