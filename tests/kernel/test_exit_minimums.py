@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from pink.kernel import Action, Intent, Kernel, OrderRejected, OrderType, OutcomeStatus, Reason
+from pink.kernel import Action, Intent, Kernel, OrderRejected, OrderStatus, OrderType, OutcomeStatus, Reason
 from tests.kernel.harness import Driver, place
 
 S = 1_000_000_000
@@ -165,3 +165,18 @@ def test_refusals_in_a_row_space_a_slot_s_orders_out_until_one_is_taken() -> Non
     assert d.k.slots[0].refusals == 0
     d.canceled(p.client_order_id)
     place(d.enter(0))  # at once: the refusals in a row ended with the ack
+
+
+def test_a_refusal_found_by_a_query_counts_too_and_a_request_the_venue_never_got_does_not() -> None:
+    d = Driver()
+    p = place(d.enter(0))
+    d.report(p.client_order_id, OrderStatus.REJECTED, "1.000", "0", "0")  # its reject event was lost
+    assert d.state() == "IDLE" and d.k.slots[0].refusals == 1 and d.k.slots[0].refused == "REJECTED"
+    assert d.enter(0).reason is Reason.VENUE_REFUSED_RECENTLY
+    d.now = d.k.slots[0].retry_ts
+    lost = place(d.enter(0))
+    for _ in range(3):  # never acknowledged, unknown to the venue at three deadlines: never got there
+        d.now += 200 * S
+        d.k.tick(d.now)
+        d.report(lost.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert d.state() == "IDLE" and d.k.slots[0].refusals == 1  # unchanged

@@ -57,6 +57,8 @@ _FUNDING = SettlementKind.FUNDING
 # enum members through their class cost a descriptor call: the order path reads them as globals
 _T_ACCEPTED, _T_FILLED = T.ACCEPTED, T.FILLED
 _T_DONE_OPEN, _T_DONE_FLAT = T.ORDER_DONE_OPEN, T.ORDER_DONE_FLAT
+#: an order concluded rejected because the venue never knew it (a lost request): no refusal
+_NEVER_GOT_THERE = "REJECTED:NOT_FOUND"
 
 __all__ = [
     "Quarantine",
@@ -269,8 +271,8 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
         if order.role == "EXIT":
             trade.legs_done += 1
     remaining = trade.remaining
-    if order.filled == 0 and code.startswith("REJECTED:") and code != "REJECTED:NOT_FOUND":  # (never got there)
-        _refused(k, slot, trade, order, code[9:], now)
+    if order.filled == 0 and code.startswith("REJECTED") and code != _NEVER_GOT_THERE:
+        _refused(k, slot, trade, order, code.partition(":")[2] or code, now)  # (a query's: no code)
     trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
     if remaining > 0:
