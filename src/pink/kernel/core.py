@@ -74,6 +74,7 @@ _EXIT = Action.EXIT
 _LONG = Side.LONG
 _BUY = OrderSide.BUY
 _SELL = OrderSide.SELL
+_LIMIT = OrderType.LIMIT
 _S_IDLE, _S_DESYNC, _S_POSITION_OPEN = S.IDLE, S.DESYNC, S.POSITION_OPEN
 _T_ENTER, _T_EXIT = T.ENTER, T.EXIT
 
@@ -249,9 +250,14 @@ class Kernel:
         size = min(size, remaining)
         if size <= 0 or remaining - size < inst.min_qty:
             return remaining
-        if inst.min_notional > 0:
-            ref = price or trade.entry_vwap or (trade.entry_notional / trade.entry_qty)
-            if min(size, remaining - size) * ref < inst.min_notional:
+        least = inst.min_notional
+        if least > 0:
+            smaller = min(size, remaining - size)
+            if price is not None:
+                below = smaller * price < least
+            else:  # at the entry VWAP, notional / qty: both sides times qty, no division
+                below = smaller * trade.entry_notional < least * trade.entry_qty
+            if below:
                 return remaining
         return size
 
@@ -267,7 +273,7 @@ class Kernel:
             return self._refuse(intent, R_SLOT_BUSY, why, now)
         if slot.refusals and now < slot.retry_ts:
             return self._wait_after_refusal(slot, intent, now)
-        price = intent.limit_price if intent.order_type is OrderType.LIMIT else intent.reference_price
+        price = intent.limit_price if intent.order_type is _LIMIT else intent.reference_price
         size = self.exit_size(trade, close_all=intent.close_all, price=price)
         leg = trade.legs_done
         attempt = trade.leg_attempts.get(leg, 0) + 1

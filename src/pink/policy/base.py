@@ -165,6 +165,10 @@ def intent_from_decision(
     )
 
 
+_EXIT = Action.EXIT  # (a member through its Enum class costs a descriptor call, per decision)
+_MARKET = OrderType.MARKET
+
+
 class MarginSizer:
     """A ready-made intent engine: sizes ENTERs from margin, notional or quantity.
 
@@ -179,7 +183,7 @@ class MarginSizer:
     def plan(self, decisions: Sequence[Decision], snapshot: PolicySnapshot) -> list[Intent]:
         intents: list[Intent] = []
         for d in decisions:
-            if d.action is Action.EXIT and d.order_type is OrderType.MARKET:
+            if d.action is _EXIT and d.order_type is _MARKET:
                 intents.append(intent_from_decision(d, reference_price=_exit_touch(d.slot, snapshot)))
                 continue
             if d.action is not Action.ENTER:
