@@ -42,7 +42,7 @@ def test_bingx_refusals_reach_the_kernel_under_its_codes_but_a_pair_not_trading_
     assert below.code == "NOTIONAL_BELOW_MIN"
     assert closed.code == "101400" and closed.message == "The trading pair is not available for trading"
     assert rejection("c3", VenueError("110425", "min notional 2u")).code == "NOTIONAL_BELOW_MIN"
-    for code in ("101205", "80017"):
+    for code in ("101205", "80017", "101290"):
         none = rejection("c4", VenueError(code, "No position to close"))
         assert none.code == "NO_POSITION" and none.message == f"{code}: No position to close"
 

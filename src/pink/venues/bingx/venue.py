@@ -76,8 +76,9 @@ _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
 
-#: BingX's codes for a close with no position to close
-NO_POSITION_CODES = {"101205", "80017"}
+#: BingX's codes for a close with no position to close (101290, "reduce-only would open a
+#: position", is how one-way mode says it: every exit PINK sends there is reduce-only)
+NO_POSITION_CODES = {"101205", "80017", "101290"}
 
 
 def rejection(cid: str, exc: VenueError) -> OrderRejected:
