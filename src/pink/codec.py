@@ -35,6 +35,7 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
         m.FundsTransferred,
         m.OrderStatusReport,
         m.CommissionReported,
+        m.ClosedOutside,
         m.PositionReport,
         m.BalanceReport,
         m.Instrument,

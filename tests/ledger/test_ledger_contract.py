@@ -17,11 +17,13 @@ from pink.errors import ClosedError
 from pink.kernel import Kernel, KernelConfig
 from pink.kernel.messages import (
     Action,
+    ClosedOutside,
     FillBooked,
     Intent,
     IntentRecorded,
     KernelRecord,
     OrderFilled,
+    OutcomeStatus,
     PlaceOrder,
     PolicyMetadata,
     Settlement,
@@ -44,6 +46,30 @@ ACC, RT = "acc-1", "rt-1"
 
 def _insert(writer: LedgerWriter, records: list[KernelRecord]) -> None:
     writer.insert(r for rec in records for r in rows_for(rec, account_id=ACC, runtime_id=RT))
+
+
+def _round_trip(
+    trade_id: str, side: Side, entry: list[tuple[str, str]], exits: list[str]
+) -> tuple[Kernel, list[KernelRecord]]:
+    """A real kernel's records for a BTC-USDT trade in two exit legs: MARKET entry filled in
+    (qty, price) parts, then one filled exit leg per price in ``exits``; fees 0.01 per fill."""
+    kernel = Kernel(KernelConfig(slots=1), default_instruments())
+    qty = sum((D(q) for q, _ in entry), D(0))
+    out = kernel.submit(Intent(Action.ENTER, 0, trade_id, f"i{trade_id}", asset="BTC-USDT", side=side,
+                               quantity=qty, exit_legs=(D("0.5"), D("0.5"))), 1)  # fmt: skip
+    recs: list[KernelRecord] = list(out.records)
+    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    cum = D(0)
+    for n, (q, px) in enumerate(entry):
+        cum += D(q)
+        recs += kernel.apply(OrderFilled(cid, "v", f"e{n}", D(q), D(px), cum, D("0.01"), "USDT", 2), 2).records
+    for n, px in enumerate(exits):
+        x = kernel.submit(Intent(Action.EXIT, 0, trade_id, f"x{n}"), 3)
+        recs += x.records
+        p = next(e for e in x.effects if isinstance(e, PlaceOrder))
+        recs += kernel.apply(OrderFilled(p.client_order_id, "w", f"x{n}", p.quantity, D(px), p.quantity,
+                                         D("0.01"), "USDT", 4), 4).records  # fmt: skip
+    return kernel, recs
 
 
 class LedgerContract:
@@ -139,26 +165,28 @@ class LedgerContract:
         assert t["entry_vwap"] == D("2000.8")
         assert audit(writer.client, database=writer.database).ok
 
+    def test_e08_a_trade_closed_outside_pink_is_stored_as_a_close_and_audits(self, writer: LedgerWriter) -> None:
+        """A position closed by hand and booked on the operator's word (ClosedOutside): its order
+        ``<trade>-out`` and fill are linked like any other, and the trade adds up."""
+        kernel, recs = _round_trip("h", Side.SHORT, [("0.020", "60000.0")], ["59900.0"])
+        booked = kernel.apply(ClosedOutside(0, "h", D("60100.0"), D("0.012"), 5, note="liquidated"), 5)
+        assert booked.status is OutcomeStatus.CONFIRMED, booked
+        recs += booked.records
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        # short 0.020 at 60000: 0.010 bought back at 59900 (+1), 0.010 at 60100 (-1)
+        assert t["gross_pnl"] == 0 and t["fees"] == D("0.032") and t["exit_qty"] == D("0.020")
+        orders = {e["client_order_id"] for e in self._fetch(writer, "trade_events") if e["event"] == "ORDER"}
+        assert "h-out" in orders
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+
     def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(
         self, writer: LedgerWriter
     ) -> None:
         """The kernel books the close so the trade makes exit less entry notional exactly (its VWAP,
         59997.0935483870967..., is kept on tick / 1e6); the audit holds it to that, to the digit."""
-        kernel = Kernel(KernelConfig(slots=1), default_instruments())
-        recs: list[KernelRecord] = []
-        out = kernel.submit(Intent(Action.ENTER, 0, "w", "iw", asset="BTC-USDT", side=Side.LONG,
-                                   quantity=D("0.031"), exit_legs=(D("0.5"), D("0.5"))), 1)  # fmt: skip
-        recs += out.records
-        cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
-        for n, (qty, px, cum) in enumerate((("0.011", "59997.0", "0.011"), ("0.011", "59997.1", "0.022"),
-                                            ("0.009", "59997.2", "0.031"))):  # fmt: skip
-            recs += kernel.apply(OrderFilled(cid, "v", f"e{n}", D(qty), D(px), D(cum), D("0.01"), "USDT", 2), 2).records
-        for n, px in enumerate(("60010.3", "59990.9")):
-            x = kernel.submit(Intent(Action.EXIT, 0, "w", f"x{n}"), 3)
-            recs += x.records
-            p = next(e for e in x.effects if isinstance(e, PlaceOrder))
-            recs += kernel.apply(OrderFilled(p.client_order_id, "w", f"x{n}", p.quantity, D(px), p.quantity,
-                                             D("0.01"), "USDT", 4), 4).records  # fmt: skip
+        _, recs = _round_trip("w", Side.LONG, [("0.011", "59997.0"), ("0.011", "59997.1"), ("0.009", "59997.2")],
+                              ["60010.3", "59990.9"])  # fmt: skip
         _insert(writer, recs)
         (t,) = self._fetch(writer, "trade_reconstruction")
         entry = D("0.011") * D("59997.0") + D("0.011") * D("59997.1") + D("0.009") * D("59997.2")

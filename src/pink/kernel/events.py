@@ -26,6 +26,7 @@ from pink.kernel.fills import (
 from pink.kernel.messages import (
     ZERO,
     CancelRejected,
+    ClosedOutside,
     CommissionReported,
     Effect,
     FundingPaid,
@@ -42,6 +43,7 @@ from pink.kernel.messages import (
     ProtocolErrorRecorded,
     QueryOrder,
 )
+from pink.kernel.outside import on_closed_outside
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import T
 from pink.kernel.transfers import on_transfer
@@ -56,6 +58,7 @@ _ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
     FundingPaid: on_funding,
     CommissionReported: on_commission,
     FundsTransferred: on_transfer,
+    ClosedOutside: on_closed_outside,
 }
 """Events about the account rather than an order (messages are final classes: exact types)."""
 

@@ -42,6 +42,7 @@ __all__ = [
     "BalanceReport",
     "CancelOrder",
     "CancelRejected",
+    "ClosedOutside",
     "CommissionReported",
     "ControlChanged",
     "ControlSnapshot",
@@ -313,6 +314,25 @@ class FundsTransferred:
     asset: str
     amount: Decimal
     ts: int
+
+
+@direct_init
+@dataclass(frozen=True, slots=True)
+class ClosedOutside:
+    """The operator's word that a trade's position was closed outside PINK (by hand on the
+    venue, or by a liquidation) at ``price``, paying ``commission`` (>= 0).
+
+    The kernel books it as the trade's closing fill, on an order of its own
+    (``<trade_id>-out``, never sent), so that the trade is closed and its slot
+    freed; ``note`` (who, why) stays in the journal.
+    """
+
+    slot: int
+    trade_id: str
+    price: Decimal
+    commission: Decimal
+    ts: int
+    note: str = ""
 
 
 @direct_init
