@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
-from pink.kernel import Action, OrderSide, OrderType, Side, TimeInForce
+from pink.kernel import Action, ClosedOutside, OrderFilled, OrderSide, OrderType, OutcomeStatus, Side, TimeInForce
 from pink.policy.base import Decision, PolicySnapshot
 from pink.venues.sim import NewOrder
 from pink.venues.sim.engine import MatchingEngine
@@ -111,3 +112,31 @@ async def test_e08_a_position_closed_outside_pink_is_not_sent_a_refused_exit_eve
         # a row saw it: one reading may fall between a fill at the venue and its event
         last = rt.reconciler.last
         assert last is not None and last.position_mismatches == ["DOGE-USDT LONG: kernel 30 venue 0"]
+
+
+async def test_e08_a_position_closed_outside_pink_is_booked_on_the_operator_s_word_to_the_last_digit(
+    tmp_path: Path,
+) -> None:
+    venue = venue_with_min("2")
+    loop = {"reconcile_interval_s": 30.0, "books_settle_s": 40.0}
+    journal = tmp_path / "journal.sqlite"
+    async with sim_runtime(venue, decision=enter_then_exit("30", exit_from=5), slots=1, journal=journal,
+                           **loop) as (rt, _v, k):  # fmt: skip
+        await rt.run(cycles=4)
+        trade_id = k.slot_view(0).trade_id
+        by_hand = NewOrder("byhand", DOGE, OrderSide.SELL, Side.LONG, D("30"), OrderType.MARKET, None,
+                           TimeInForce.GTC, False)
+        (hand,) = [e for e in venue.engine.submit(by_hand, venue.engine.now) if isinstance(e, OrderFilled)]
+        await rt.run(cycles=10)  # its exits are refused: no position
+        assert k.slot_view(0).state == "POSITION_OPEN"
+        wrong = await rt.book_closed_outside(ClosedOutside(0, "nottheone", hand.last_price, hand.commission, 0))
+        assert wrong.status is OutcomeStatus.REFUSED and "not 'nottheone'" in wrong.detail
+        # the operator looks the close up on the venue and says so
+        out = await rt.book_closed_outside(ClosedOutside(0, trade_id, hand.last_price, hand.commission, 0,
+                                                         note="closed by hand"))  # fmt: skip
+        assert out.status is OutcomeStatus.CONFIRMED and k.slot_view(0).state == "IDLE"
+        await rt.run(cycles=100)  # the policy stops entering after cycle 3; the books are read
+        books = rt.reconciler.books
+        assert books.sightings >= 3 and books.mismatch == ""
+        assert k.account_view().capital == (await venue.balance()).balance  # to the last digit
+        assert rt.reconciler.last is not None and rt.reconciler.last.position_mismatches == []

@@ -37,6 +37,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
             console.print(f"restart reconciliation: {launcher.reconcile}")
+        for booked in launcher.closed_outside:
+            console.print(f"[yellow]booked as closed outside PINK: {booked}")
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, rt.request_stop)
             loop.add_signal_handler(signal.SIGTERM, rt.request_stop)
@@ -89,6 +91,11 @@ def register(app: typer.Typer) -> None:
             bool | None,
             typer.Option("--books-rebase", help="accept the venue's wallet as it is: a new books baseline"),
         ] = None,
+        closed_outside: Annotated[
+            str | None,
+            typer.Option(help="book positions closed outside PINK (by hand, liquidated): "
+                              "TRADE_ID=PRICE[:FEE],..."),
+        ] = None,
     ) -> None:
         """Paper-trade with the SAMPLE policy; Ctrl-C closes in order."""
         console = Console()
@@ -103,6 +110,7 @@ def register(app: typer.Typer) -> None:
             "view": False if no_view else None,
             "ledger_url": ledger_url,
             "books_rebase": books_rebase,
+            "closed_outside": closed_outside,
         }
         from pink.runtime.config import load_config
 

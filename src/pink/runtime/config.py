@@ -54,6 +54,9 @@ class RuntimeConfig:
     reconcile_interval_s: float = 300.0
     books_settle_s: float = 600.0  # see pink.runtime.books
     books_rebase: bool = False  # drop the books baseline the last run kept (a known difference accepted)
+    # positions closed outside PINK (by hand, or by a liquidation) to book at this start, before
+    # any cycle: "TRADE_ID=PRICE" or "TRADE_ID=PRICE:FEE", comma-separated (pink.kernel.outside)
+    closed_outside: str = ""
     health_interval_s: float = 5.0
     journal_durability: str = "normal"
 
@@ -78,6 +81,26 @@ class RuntimeConfig:
         for p in self.projection_backends:
             if p not in ("redis", "hazelcast"):
                 raise ConfigError(f"config projection: unknown backend {p!r}")
+        _ = self.closed_outside_entries  # a malformed entry is a start-up error, named
+
+    @property
+    def closed_outside_entries(self) -> tuple[tuple[str, Decimal, Decimal], ...]:
+        """``closed_outside`` as (trade id, price, fee) entries."""
+        out = []
+        for part in (p.strip() for p in self.closed_outside.split(",")):
+            if not part:
+                continue
+            trade_id, eq, rest = part.partition("=")
+            price, _, fee = rest.partition(":")
+            try:
+                values = Decimal(price), Decimal(fee or "0")
+            except InvalidOperation:
+                values = Decimal(-1), Decimal(-1)
+            if not eq or not trade_id.strip() or not all(v.is_finite() and v >= 0 for v in values) or values[0] == 0:
+                raise ConfigError(f"config closed_outside: {part!r} is not TRADE_ID=PRICE or TRADE_ID=PRICE:FEE "
+                                  f"(a price > 0, a fee >= 0)")
+            out.append((trade_id.strip(), *values))
+        return tuple(out)
 
     @property
     def projection_backends(self) -> tuple[str, ...]:

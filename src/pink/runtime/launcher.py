@@ -20,12 +20,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pink.errors import ClosedError, PinkError, StartupError
 from pink.journal import JournaledKernel
-from pink.kernel import Instrument, KernelConfig, VenueEvent
+from pink.kernel import ClosedOutside, Instrument, KernelConfig, OutcomeStatus, VenueEvent
 from pink.policy.base import DecisionEngine, IntentEngine
 from pink.policy.sample import sample_engines
 from pink.ports import Clock, Quote, Venue
@@ -99,6 +100,7 @@ class Launcher:
         self.runtime: Runtime | None = None
         self.clock: Clock | _PendingSimClock | None = None
         self.reconcile: ReconcileReport | None = None
+        self.closed_outside: list[str] = []  # what this start booked as closed outside PINK
         self._bg: list[asyncio.Task[None]] = []
         self._started = False
         self._close_report: CloseReport | None = None
@@ -167,6 +169,23 @@ class Launcher:
         )
         relay.attach(self.runtime.sink)
         self.reconcile = await self.runtime.start(resume_from_ns=last or None)
+        for trade_id, price, fee in cfg.closed_outside_entries:
+            self.closed_outside.append(await self._book_closed_outside(self.runtime, trade_id, price, fee))
+
+    @staticmethod
+    async def _book_closed_outside(rt: Runtime, trade_id: str, price: Decimal, fee: Decimal) -> str:
+        """Book a position the operator closed outside PINK, before any cycle; one that does not
+        fit (no such open trade, an order working) stops the start, named."""
+        slot = next((v.slot for v in rt.slots if v.trade_id == trade_id), None)
+        if slot is None:
+            raise StartupError("closed_outside", f"trade {trade_id!r} is not open on any slot (booked already? "
+                               f"then drop it from closed_outside)")
+        event = ClosedOutside(slot, trade_id, price, fee, rt.clock.now_ns(), note="closed_outside at start")
+        outcome = await rt.book_closed_outside(event)
+        if outcome.status is not OutcomeStatus.CONFIRMED:
+            raise StartupError("closed_outside", f"trade {trade_id!r}: {outcome.detail}")
+        log.warning("closed outside PINK: slot %d trade %s: %s", slot, trade_id, outcome.detail)
+        return f"slot {slot} trade {trade_id}: {outcome.detail}"
 
     async def _start_venue(self, relay: SinkRelay) -> dict[str, Instrument]:
         cfg = self.cfg

@@ -27,6 +27,7 @@ from typing import Any
 from pink.errors import ClosedError
 from pink.kernel.messages import (
     Action,
+    ClosedOutside,
     ControlSnapshot,
     Instrument,
     Intent,
@@ -242,6 +243,19 @@ class Runtime:
         self._q.put_nowait(_Call(fn, fut))
         self._wake.set()
         return await fut
+
+    async def book_closed_outside(self, event: ClosedOutside) -> Outcome:
+        """Book a position the operator says was closed outside PINK (by hand, or by a
+        liquidation): on the owner task, journaled with its batch. The outcome says what was
+        booked, or why not (see :mod:`pink.kernel.outside`)."""
+
+        def book() -> Outcome:
+            outcome = self._k.apply(event, self.clock.now_ns())
+            self.outputs.route(outcome)
+            return outcome
+
+        outcome: Outcome = await self.ask(book)
+        return outcome
 
     async def read_working_orders(self) -> list[OrderView]:
         """The kernel's working orders now (read on the owner task)."""

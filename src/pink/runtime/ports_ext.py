@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from pink.kernel.messages import (
+    ClosedOutside,
     ControlSnapshot,
     Intent,
     IntentRecorded,
@@ -51,7 +52,7 @@ class KernelOps(Protocol):
 
     def submit(self, intent: Intent, now: int) -> Outcome: ...
 
-    def apply(self, event: VenueEvent, now: int) -> Outcome: ...
+    def apply(self, event: VenueEvent | ClosedOutside, now: int) -> Outcome: ...
 
     def tick(self, now: int) -> Outcome: ...
 
