@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -71,3 +72,30 @@ def test_summary_shows_fee_corrections_only_when_there_are_some() -> None:
                               Decimal("-0.10"), Decimal("9999.70"), Decimal("9999.80"), 2)])  # fmt: skip
     shown = text(stats)
     assert "0.2000" in shown and "venue corrections" in shown and "-0.1000" in shown
+
+
+async def test_closing_the_view_ends_it_when_the_cancel_meets_a_read_completing(monkeypatch: Any) -> None:
+    """A CI run hung here: on Python 3.11, asyncio.wait_for swallows a cancellation that meets its
+    inner call's completion (CPython gh-86296), so close() waited for ever on a view that kept
+    refreshing. The read below asks for the close while it completes: exactly that meeting."""
+    from rich.console import Group
+
+    from pink.runtime import view as view_module
+
+    monkeypatch.setattr(view_module, "render", lambda *_args: Group())
+    closing: list[asyncio.Task[None]] = []
+
+    class Rt:
+        async def read_working_orders(self) -> list[Any]:
+            if not closing:
+                closing.append(asyncio.create_task(live.close()))
+            return []
+
+    live = LiveView(Rt(), Console(file=io.StringIO()), period_s=0.001)  # type: ignore[arg-type]
+    live.start()
+    refreshing = live._task
+    assert refreshing is not None
+    while not closing:
+        await asyncio.sleep(0.001)
+    await asyncio.wait_for(asyncio.shield(closing[0]), 5)  # a hang guard: without the fix it never ends
+    assert refreshing.done()

@@ -154,6 +154,7 @@ class LiveView:
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
         self._working: list[OrderView] | None = None
+        self._running = True
 
     def _frame(self) -> Group:
         return render(self._rt, self._working, self._console.width)
@@ -164,14 +165,18 @@ class LiveView:
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
-        while True:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # meets its inner call's completion (CPython gh-86296), and close() waited for ever
+        while self._running:
             await asyncio.sleep(self._period)
             with contextlib.suppress(TimeoutError):  # a busy owner: show the last ones
-                self._working = await asyncio.wait_for(self._rt.read_working_orders(), self._period)
+                async with asyncio.timeout(self._period):
+                    self._working = await self._rt.read_working_orders()
             if self._live is not None:
                 self._live.update(self._frame(), refresh=True)
 
     async def close(self) -> None:
+        self._running = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
