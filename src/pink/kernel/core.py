@@ -226,7 +226,7 @@ class Kernel:
         slot.desync_reason = ""
         order = self._new_order(slot, trade, intent, "ENTRY", 0, 1, intent.quantity, now)
         records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
-        records.append(self._order_record(order, intent, now))
+        records.append(self._order_record(order, now))
         self._move(slot, _T_ENTER, intent.intent_id, now, records)
         effects: tuple[Effect, ...] = (
             EnsureLeverage(trade.symbol, trade.side, trade.leverage),
@@ -281,7 +281,7 @@ class Kernel:
         order = self._new_order(slot, trade, intent, "EXIT", leg, attempt, size, now)
         records: list[KernelRecord] = [
             IntentRecorded(intent, "PENDING", "OK", "", now),
-            self._order_record(order, intent, now),
+            self._order_record(order, now),
         ]
         self._move(slot, _T_EXIT, intent.intent_id, now, records)
         effects = (self._place_effect(order, trade, reduce_only=True),)
@@ -414,12 +414,12 @@ class Kernel:
         return order
 
     @staticmethod
-    def _order_record(order: Order, intent: Intent, now: int) -> OrderRecorded:
+    def _order_record(order: Order, now: int) -> OrderRecorded:
         return OrderRecorded(
             slot=order.slot,
             trade_id=order.trade_id,
-            intent_id=intent.intent_id,
-            decision_id=intent.decision_id,
+            intent_id=order.intent_id,
+            decision_id=order.decision_id,
             client_order_id=order.client_order_id,
             role=order.role,
             leg=order.leg,

@@ -18,7 +18,6 @@ from pink.kernel.fills import book_fill
 from pink.kernel.messages import (
     ClosedOutside,
     KernelRecord,
-    OrderRecorded,
     OrderSide,
     OrderType,
     Outcome,
@@ -76,14 +75,10 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
     k.orders[cid] = order
     trade.orders.append(cid)
     slot.order_cid = cid
-    records: list[KernelRecord] = [
-        OrderRecorded(slot.index, trade.trade_id, "", "", cid, "EXIT", order.leg, 1, trade.symbol, order.side,
-                      qty, OrderType.MARKET, None, TimeInForce.GTC, now),
-    ]  # fmt: skip
+    records: list[KernelRecord] = [k._order_record(order, now)]
     k._move(slot, T.EXIT, f"closed outside: {ev.note}", now, records)
     fee = ev.commission
     booked = book_fill(k, slot, order, f"{cid}:closed-outside", qty, ev.price, fee, fee, k.config.settle_asset,
                        qty, now)  # fmt: skip
-    slot.deadline = 0
     detail = f"{qty} {trade.symbol} {trade.side.value} booked closed outside PINK at {ev.price}, fee {fee}"
     return Outcome(booked.status, booked.reason, detail, slot.index, (), (*records, *booked.records))
