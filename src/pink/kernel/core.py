@@ -137,6 +137,11 @@ class Kernel:
         # every trade id ever used, in the order of use (a dict: the journal reproduces the order,
         # so a snapshot needs no sort to be canonical)
         self.used_trade_ids: dict[str, None] = {}
+        # the fills of orders the kernel never sent that it has seen (pink.kernel.outside)
+        self.outside_fills: dict[str, None] = {}
+        # what orders the kernel never sent hold open, by "<symbol> <side>": such an order's close
+        # closes that first, PINK's trades after
+        self.outside_held: dict[str, Decimal] = {}
         self.account = fills.new_account(config.initial_capital)
         # ended orders whose commission the venue is to confirm (see pink.kernel.commission)
         self.fee_checks: dict[str, FeeCheck] = {}

@@ -43,7 +43,7 @@ from pink.kernel.messages import (
     ProtocolErrorRecorded,
     QueryOrder,
 )
-from pink.kernel.outside import on_closed_outside
+from pink.kernel.outside import on_closed_outside, on_filled_outside
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import T
 from pink.kernel.transfers import on_transfer
@@ -124,6 +124,12 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
         return Outcome(O_DUPLICATE, R_OK, f"order {cid} belongs to a finished trade")
     if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
         return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
+    if (
+        type(event) is OrderFilled
+        and (event.side is not None or event.symbol)
+        and cid.rpartition("-")[0] not in k.used_trade_ids  # not an order of the kernel's it forgot
+    ):
+        return on_filled_outside(k, event, now)
     k.quarantined += 1
     detail = f"{type(event).__name__} for unknown order {cid!r}"
     rec = ProtocolErrorRecorded(-1, "", cid, detail, now)

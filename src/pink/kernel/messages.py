@@ -245,6 +245,11 @@ class OrderFilled:
     ``fee_final`` is False when the venue's fee for it may be wrong (a fee field
     of unclear meaning, or none): once the order ends, the kernel asks the venue
     for the order's total commission (:class:`CommissionReported`).
+
+    ``symbol``, ``side`` and ``position_side`` (None: a one-way account) are what the venue's
+    push says the order traded. The kernel needs them only for a fill of an order it never
+    sent (placed by hand on the venue, or a liquidation): with them, such a fill that closes a
+    position the kernel holds is booked as closed outside PINK (:mod:`pink.kernel.outside`).
     """
 
     client_order_id: str
@@ -257,6 +262,9 @@ class OrderFilled:
     commission_asset: str
     ts: int
     fee_final: bool = True
+    symbol: str = ""
+    side: OrderSide | None = None
+    position_side: Side | None = None
 
 
 @direct_init

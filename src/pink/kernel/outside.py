@@ -1,26 +1,51 @@
-"""A position closed outside PINK (by hand on the venue, or by a liquidation), booked on the
-operator's word (:class:`~pink.kernel.messages.ClosedOutside`).
+"""Positions closed outside PINK (by hand on the venue, or by a liquidation).
 
-The venue then holds nothing for the trade: every exit the kernel sends is refused ("no
-position"), and the slot would hold the trade for ever. The operator says at what price it
-was closed; the kernel books that as the trade's closing fill on an order of its own,
-``<trade_id>-out``, which was never sent. Everything after is the ordinary close: the fill and
-its settlement, ``TradeClosed``, the slot back to IDLE, the ledger rows.
+The venue then holds less than the kernel's trades, or nothing: every exit the kernel sends
+for what is gone is refused ("no position"), and the slot would hold the trade for ever. Two
+ways in, both booked the same way:
+
+* :class:`~pink.kernel.messages.ClosedOutside`, the operator's word that a trade was closed
+  at a price (``pink run --closed-outside``): the whole trade is booked closed;
+* an :class:`~pink.kernel.messages.OrderFilled` of an order the kernel never sent, whose push
+  names its symbol and side (:func:`on_filled_outside`): a fill that closes (part of) a
+  position the kernel holds is booked on the trades holding it, oldest first. Only trades with
+  no order working are booked (an exit of PINK's own at the venue could still fill what the
+  kernel booked as closed); what no trade takes is reported, never guessed.
+
+A booking is the trade's exit fill on an order of its own, ``<trade_id>-out`` (``-out2``, ...
+after the first), which was never sent. Everything after is the ordinary exit: the fill and
+its settlement, the slot back to POSITION_OPEN or, when nothing is left, ``TradeClosed`` and
+IDLE, the ledger rows.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order, OrderPhase
-from pink.kernel.consts import O_REFUSED, R_INVALID_FIELD, R_SLOT_BUSY, R_WRONG_TRADE
+from pink.kernel.consts import (
+    O_CONFIRMED,
+    O_DUPLICATE,
+    O_QUARANTINED,
+    O_REFUSED,
+    R_INVALID_FIELD,
+    R_OK,
+    R_SLOT_BUSY,
+    R_UNKNOWN_ORDER,
+    R_WRONG_TRADE,
+)
 from pink.kernel.fills import book_fill
 from pink.kernel.messages import (
+    ZERO,
     ClosedOutside,
     KernelRecord,
+    OrderFilled,
     OrderSide,
     OrderType,
     Outcome,
+    OutcomeStatus,
+    ProtocolErrorRecorded,
     Reason,
     Side,
     TimeInForce,
@@ -29,9 +54,11 @@ from pink.kernel.states import S, T
 from pink.kernel.validation import check_decimal
 
 if TYPE_CHECKING:
-    from pink.kernel.core import Kernel
+    from pink.kernel.core import Kernel, Slot
 
-__all__ = ["on_closed_outside"]
+__all__ = ["on_closed_outside", "on_filled_outside"]
+
+_FEE_QUANTUM = Decimal("1e-12")  # a fee shared among trades: each share to this, the last takes the rest
 
 
 def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
@@ -56,7 +83,24 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
     if why:
         return Outcome(O_REFUSED, R_INVALID_FIELD, why, slot.index)
     qty = trade.remaining
-    cid = f"{trade.trade_id}-out"
+    status, reason, records = _book(k, slot, qty, ev.price, ev.commission, k.config.settle_asset,
+                                    "closed-outside", f"closed outside: {ev.note}", now)  # fmt: skip
+    detail = f"{qty} {trade.symbol} {trade.side.value} booked closed outside PINK at {ev.price}, fee {ev.commission}"
+    return Outcome(status, reason, detail, slot.index, (), records)
+
+
+def _book(
+    k: Kernel, slot: Slot, qty: Decimal, price: Decimal, fee: Decimal, asset: str, fill_id: str, why: str, now: int
+) -> tuple[OutcomeStatus, Reason, tuple[KernelRecord, ...]]:
+    """Book ``qty`` of ``slot``'s trade (POSITION_OPEN, no order working) closed at ``price``
+    on an order of its own; ``fill_id`` "closed-outside" names the order's own fill."""
+    trade = slot.trade
+    assert trade is not None
+    base = f"{trade.trade_id}-out"
+    cid, n = base, 1
+    while cid in k.orders:
+        n += 1
+        cid = f"{base}{n}"
     order = Order(
         client_order_id=cid,
         slot=slot.index,
@@ -76,9 +120,109 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
     trade.orders.append(cid)
     slot.order_cid = cid
     records: list[KernelRecord] = [k._order_record(order, now)]
-    k._move(slot, T.EXIT, f"closed outside: {ev.note}", now, records)
-    fee = ev.commission
-    booked = book_fill(k, slot, order, f"{cid}:closed-outside", qty, ev.price, fee, fee, k.config.settle_asset,
-                       qty, now)  # fmt: skip
-    detail = f"{qty} {trade.symbol} {trade.side.value} booked closed outside PINK at {ev.price}, fee {fee}"
-    return Outcome(booked.status, booked.reason, detail, slot.index, (), (*records, *booked.records))
+    k._move(slot, T.EXIT, why, now, records)
+    if fill_id == "closed-outside":
+        fill_id = f"{cid}:closed-outside"
+    booked = book_fill(k, slot, order, fill_id, qty, price, fee, fee, asset, qty, now)
+    return booked.status, booked.reason, (*records, *booked.records)
+
+
+def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
+    """Book a fill of an order the kernel never sent, when it closes a position the kernel
+    holds (see the module docstring); report, naming it, whatever it does not book."""
+    why = _check_fill(k, ev)
+    if why:
+        return _unbooked(k, f"fill {ev.fill_id!r} of an order PINK never sent: {why}", now)
+    if ev.fill_id in k.outside_fills:
+        return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} of an order PINK never sent: already seen")
+    k.outside_fills[ev.fill_id] = None
+    assert ev.side is not None
+    closes = Side.LONG if ev.side is OrderSide.SELL else Side.SHORT
+    what = f"{ev.last_qty} {ev.symbol} {ev.side.value} at {ev.last_price} (fill {ev.fill_id})"
+    if ev.position_side is not None and ev.position_side is not closes:
+        key = f"{ev.symbol} {ev.position_side.value}"
+        k.outside_held[key] = k.outside_held.get(key, ZERO) + ev.last_qty
+        return _unbooked(k, f"{what}: an order PINK never sent opened or added to a {ev.position_side.value} "
+                            f"position; not PINK's, not booked (PINK now counts {k.outside_held[key]} {key} "
+                            f"as held outside it)", now)  # fmt: skip
+    left = ev.last_qty
+    key = f"{ev.symbol} {closes.value}"
+    theirs = min(k.outside_held.get(key, ZERO), left)  # what orders PINK never sent opened closes first
+    if theirs:
+        left -= theirs
+        k.outside_held[key] -= theirs
+        if not k.outside_held[key]:
+            del k.outside_held[key]
+    holding = sorted(
+        (s for s in k.slots if s.trade is not None and s.trade.symbol == ev.symbol and s.trade.side is closes
+         and s.trade.remaining > 0),
+        key=lambda s: (s.trade.opened_ts if s.trade else 0, s.index),
+    )  # fmt: skip
+    free = [s for s in holding if s.state is S.POSITION_OPEN]
+    busy = [s.index for s in holding if s.state is not S.POSITION_OPEN]
+    shares: list[tuple[Slot, Decimal]] = []
+    for s in free:
+        if left <= 0:
+            break
+        assert s.trade is not None
+        q = min(s.trade.remaining, left)
+        shares.append((s, q))
+        left -= q
+    asset = ev.commission_asset or k.config.settle_asset
+    fee = ev.commission if asset == k.config.settle_asset else ZERO
+    records: list[KernelRecord] = []
+    booked: list[str] = []
+    fee_left = fee
+    for i, (s, q) in enumerate(shares):
+        last = i == len(shares) - 1
+        share = fee_left if last and left == 0 else (fee * q / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
+        fee_left -= share
+        fill_id = ev.fill_id if len(shares) == 1 else f"{ev.fill_id}#{i + 1}"
+        assert s.trade is not None
+        booked.append(f"{q} on slot {s.index} (trade {s.trade.trade_id})")
+        note = f"closed outside: fill {ev.fill_id} of venue order {ev.venue_order_id or '?'}"
+        _, _, recs = _book(k, s, q, ev.last_price, share, asset, fill_id, note, now)
+        records.extend(recs)
+    detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
+    if left > 0 or theirs or fee != ev.commission:
+        parts = []
+        if theirs:
+            parts.append(f"{theirs} closed what orders PINK never sent had opened, not booked")
+        if left > 0:
+            parts.append(f"{left} not booked: " + (
+                f"slots {busy} hold the rest but have an order working (book them with "
+                f"--closed-outside once it ends)" if busy else "no trade of PINK's holds it"))  # fmt: skip
+            if ev.position_side is None and not busy:  # one-way: what closed nothing opened the other side
+                other = f"{ev.symbol} {(Side.SHORT if closes is Side.LONG else Side.LONG).value}"
+                k.outside_held[other] = k.outside_held.get(other, ZERO) + left
+        if fee != ev.commission:
+            parts.append(f"commission {ev.commission} {ev.commission_asset} not booked (the account settles in "
+                         f"{k.config.settle_asset})")  # fmt: skip
+        detail = f"{detail}; " + "; ".join(parts)
+        k.quarantined += 1
+        records.append(ProtocolErrorRecorded(-1, "", "", detail, now))
+    if not shares:
+        return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), tuple(records))
+    return Outcome(O_CONFIRMED, R_OK, detail, shares[0][0].index, (), tuple(records))
+
+
+def _check_fill(k: Kernel, ev: OrderFilled) -> str | None:
+    if not isinstance(ev.fill_id, str) or not ev.fill_id:
+        return "fill_id: must be a non-empty string"
+    if not isinstance(ev.side, OrderSide):
+        return f"side: must be BUY or SELL, got {ev.side!r}"
+    if ev.position_side is not None and not isinstance(ev.position_side, Side):
+        return f"position_side: must be LONG, SHORT or None, got {ev.position_side!r}"
+    if ev.symbol not in k.instruments:
+        return f"symbol: {ev.symbol!r} is not an instrument PINK trades"
+    why = check_decimal(ev.last_qty, "last_qty") or check_decimal(ev.last_price, "last_price")
+    if why is None and (type(ev.commission) is not Decimal or not ev.commission.is_finite()):
+        why = f"commission: must be a finite Decimal, got {ev.commission!r}"
+    if why is None and not isinstance(ev.commission_asset, str):
+        why = "commission_asset: must be a string"
+    return why
+
+
+def _unbooked(k: Kernel, detail: str, now: int) -> Outcome:
+    k.quarantined += 1
+    return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), (ProtocolErrorRecorded(-1, "", "", detail, now),))

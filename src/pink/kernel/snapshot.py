@@ -147,6 +147,8 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
         **({"used_trade_ids": list(k.used_trade_ids)} if trade_ids else {}),
         "used_trade_id_count": len(k.used_trade_ids),
         "fee_checks": [[cid, c.symbol, c.due, c.tries] for cid, c in k.fee_checks.items()],
+        "outside_fills": list(k.outside_fills),
+        "outside_held": {key: str(q) for key, q in sorted(k.outside_held.items())},
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -209,6 +211,8 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
             k.venue_ids[vid] = cid
     k.used_trade_ids = used
     k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
+    k.outside_fills = dict.fromkeys(d.get("outside_fills", []))
+    k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]

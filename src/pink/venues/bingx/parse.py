@@ -23,6 +23,7 @@ from pink.kernel.messages import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderSide,
     OrderStatus,
     PositionReport,
     Side,
@@ -74,6 +75,8 @@ class OrderUpdate:
     commission_asset: str
     ts: int
     fee_stated: bool = True  # False: the push had no ``n`` (commission is then 0)
+    side: OrderSide | None = None  # ``S``
+    position_side: Side | None = None  # ``ps``; None: BOTH (a one-way account) or not given
 
 
 #: ``ACCOUNT_UPDATE`` reasons (``a.m``) of money moved outside trading; any reason naming a
@@ -148,7 +151,19 @@ def _order_update(frame: dict[str, Any]) -> OrderUpdate:
         commission_asset=text(o, w, "N", default=""),
         ts=(trade_ms or event_ms) * MS,
         fee_stated=commission is not None,
+        side=_order_side(o.get("S")),
+        position_side=_position_side(o.get("ps")),
     )
+
+
+def _order_side(raw: object) -> OrderSide | None:
+    up = raw.upper() if isinstance(raw, str) else ""
+    return OrderSide(up) if up in ("BUY", "SELL") else None
+
+
+def _position_side(raw: object) -> Side | None:
+    up = raw.upper() if isinstance(raw, str) else ""
+    return Side(up) if up in ("LONG", "SHORT") else None
 
 
 def _side_of(raw: str, amount: Decimal, where: str) -> Side:
@@ -293,4 +308,7 @@ class FillTracker:
             commission_asset=up.commission_asset,
             ts=up.ts,
             fee_final=fee_final,
+            symbol=up.symbol,
+            side=up.side,
+            position_side=up.position_side,
         )

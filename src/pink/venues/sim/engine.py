@@ -322,7 +322,8 @@ class MatchingEngine:
             )
         )  # fmt: skip
         vid, cum, asset = o.venue_order_id, o.cum_qty, self.fees.asset
-        return OrderFilled(o.client_order_id, vid, fid, q, price, cum, fee, asset, ts)
+        return OrderFilled(o.client_order_id, vid, fid, q, price, cum, fee, asset, ts, True, o.symbol, o.side,
+                           o.position_side)  # fmt: skip
 
     def _expire(self, o: EngineOrder, now: int) -> OrderExpired:
         o.status = OrderStatus.EXPIRED

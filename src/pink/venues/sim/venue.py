@@ -68,7 +68,7 @@ def order_report(o: EngineOrder, ts: int) -> OrderStatusReport:
 def fill_event(f: EngineFill, asset: str) -> OrderFilled:
     return OrderFilled(
         f.client_order_id, f.venue_order_id, f.fill_id, f.qty, f.price, f.cum_qty,
-        f.commission, asset, f.ts,
+        f.commission, asset, f.ts, True, f.symbol, f.side, f.position_side,
     )  # fmt: skip
 
 
@@ -286,6 +286,13 @@ class SimVenue:
         self._schedule(events, lose_ack=lost)
         if lost:
             raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
+
+    def place_by_hand(self, order: NewOrder) -> list[EngineEvent]:
+        """An order placed on the account by someone other than PINK (by hand on the venue's
+        site, another program): it trades, and its events reach the stream, like any other."""
+        events = self.engine.submit(order, self.engine.now)
+        self._schedule(events)
+        return events
 
     def cancel_now(self, order: CancelOrder) -> None:
         self._enter("cancel")

@@ -1,0 +1,186 @@
+"""A fill of an order PINK never sent (placed by hand on the venue, or a liquidation) that closes
+a position PINK holds is booked as it arrives (E8: no slot held for ever by a trade whose
+position the venue no longer has, no operator needed when the venue says what happened)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+
+from pink.journal import JournaledKernel, replay_records
+from pink.kernel import (
+    Action,
+    FillBooked,
+    Intent,
+    Kernel,
+    KernelConfig,
+    OrderFilled,
+    OrderSide,
+    OutcomeStatus,
+    ProtocolErrorRecorded,
+    Reason,
+    Side,
+    TradeClosed,
+)
+from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+
+
+def by_hand(
+    d: Driver, side: OrderSide, qty: str, price: str, *, fee: str = "0.02", fill_id: str = "h1",
+    position_side: Side | None = Side.LONG, symbol: str = BTC, cid: str = "", asset: str = "USDT",
+) -> OrderFilled:  # fmt: skip
+    """The venue's push of a fill of an order PINK never sent (BingX: ``c`` empty)."""
+    return OrderFilled(cid, "777", fill_id, D(qty), D(price), D(qty), D(fee), asset, d.now, True, symbol, side,
+                       position_side)  # fmt: skip
+
+
+def _held(d: Driver, slot: int = 0, qty: str = "1.000", price: str = "100", side: Side = Side.LONG) -> str:
+    p = place(d.enter(slot, qty, side=side, legs=("0.5", "0.5")))
+    d.fill(p.client_order_id, qty, price, qty)
+    trade = d.k.slots[slot].trade
+    assert trade is not None
+    return trade.trade_id
+
+
+def test_e08_a_position_closed_by_hand_on_the_venue_is_booked_from_the_venues_fill() -> None:
+    d = Driver()
+    tid = _held(d)
+    out = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", fee="0.05"))
+    assert out.status is OutcomeStatus.CONFIRMED, out
+    assert out.detail == ("1.000 BTC-USDT SELL at 90 (fill h1): an order PINK never sent; booked 1.000 on slot 0 "
+                          f"(trade {tid})")  # fmt: skip
+    assert d.state() == "IDLE"
+    (fill,) = [r for r in out.records if isinstance(r, FillBooked)]
+    (closed,) = [r for r in out.records if isinstance(r, TradeClosed)]
+    assert fill.client_order_id == f"{tid}-out" and fill.fill_id == "h1" and fill.commission == D("0.05")
+    assert closed.gross_pnl == D("-10.000")
+    assert d.k.account_view().capital == D("10000") - D("10") - D("0.01") - D("0.05")
+    d.assert_books_balance()
+    again = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", fee="0.05"))  # the push, delivered twice
+    assert again.status is OutcomeStatus.DUPLICATE and again.records == ()
+    place(d.enter(0))  # the slot trades again
+
+
+def test_e08_a_partial_close_by_hand_leaves_the_rest_to_pinks_exits() -> None:
+    d = Driver()
+    tid = _held(d)
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.300", "110", fee="0"))
+    assert out.status is OutcomeStatus.CONFIRMED and d.state() == "POSITION_OPEN"
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.remaining == D("0.700")
+    legs = [place(d.exit(0))]
+    d.fill(legs[0].client_order_id, str(legs[0].quantity), "100", str(legs[0].quantity))
+    while d.state() != "IDLE":
+        legs.append(place(d.exit(0)))
+        d.fill(legs[-1].client_order_id, str(legs[-1].quantity), "100", str(legs[-1].quantity))
+    assert sum(p.quantity for p in legs) == D("0.700")
+    closed = [r for r in d.records if isinstance(r, TradeClosed)]
+    assert [c.trade_id for c in closed] == [tid] and closed[0].gross_pnl == D("3.000")
+    d.assert_books_balance()
+
+
+def test_e08_a_liquidation_of_a_position_several_slots_hold_closes_them_oldest_first_fee_shared_exactly() -> None:
+    d = Driver()
+    first = _held(d, 0, "0.300", "100")
+    second = _held(d, 1, "0.300", "102")
+    _held(d, 2, "0.300", "100", side=Side.SHORT)  # the other side: not touched
+    fee = D("0.1000000000001")
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee=str(fee), fill_id="liq"))
+    assert out.status is OutcomeStatus.CONFIRMED, out
+    booked = [r for r in out.records if isinstance(r, FillBooked)]
+    assert [(b.slot, b.trade_id, b.last_qty, b.fill_id) for b in booked] == [
+        (0, first, D("0.300"), "liq#1"), (1, second, D("0.200"), "liq#2")]  # fmt: skip
+    assert sum(b.commission for b in booked) == fee  # to the last digit
+    assert [d.state(i) for i in range(3)] == ["IDLE", "POSITION_OPEN", "POSITION_OPEN"]
+    t1 = d.k.slots[1].trade
+    assert t1 is not None and t1.remaining == D("0.100")
+    d.assert_books_balance()
+
+
+def test_e08_what_no_free_trade_of_pinks_holds_is_reported_not_guessed() -> None:
+    d = Driver()
+    _held(d, 0, "0.300")
+    _held(d, 1, "0.300")
+    place(d.exit(1))  # slot 1 has an exit working: PINK's own order could still fill
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95"))
+    assert out.status is OutcomeStatus.CONFIRMED
+    assert [d.state(0), d.state(1)] == ["IDLE", "EXIT_PENDING"]
+    (alert,) = [r for r in out.records if isinstance(r, ProtocolErrorRecorded)]
+    assert "0.200 not booked: slots [1] hold the rest but have an order working" in alert.detail
+    before = d.k.snapshot()
+    cases = [
+        (by_hand(d, OrderSide.BUY, "0.1", "95", fill_id="o1"), "opened or added to a LONG position"),
+        (by_hand(d, OrderSide.SELL, "1", "0.1", fill_id="o2", symbol="DOGE-USDT"), "no trade of PINK's holds it"),
+        (by_hand(d, OrderSide.SELL, "0.1", "95", fill_id="o3", symbol="XYZ-USDT"), "symbol: 'XYZ-USDT' is not"),
+        (by_hand(d, OrderSide.SELL, "0", "95", fill_id="o4"), "last_qty: must be > 0"),
+        (by_hand(d, OrderSide.SELL, "0.1", "-1", fill_id="o5"), "last_price: must be > 0"),
+        (by_hand(d, OrderSide.SELL, "0.1", "95", fill_id=""), "fill_id: must be a non-empty string"),
+    ]
+    for event, text in cases:
+        out = d.apply(event)
+        assert out.status is OutcomeStatus.QUARANTINED and out.reason is Reason.UNKNOWN_ORDER, out
+        assert text in out.detail, out.detail
+        assert [type(r) for r in out.records] == [ProtocolErrorRecorded]
+    after = d.k.snapshot()
+    assert after["account"] == before["account"] and after["slots"] == before["slots"]
+
+
+def test_e08_a_one_way_account_close_is_told_by_its_side_alone() -> None:
+    d = Driver()
+    _held(d, 0, "0.300", side=Side.SHORT)
+    out = d.apply(by_hand(d, OrderSide.BUY, "0.300", "90", position_side=None))
+    assert out.status is OutcomeStatus.CONFIRMED and d.state() == "IDLE"
+    assert [r.gross_pnl for r in out.records if isinstance(r, TradeClosed)] == [D("3.000")]
+
+
+def test_a_forgotten_order_of_pinks_own_is_never_taken_for_one_sent_by_hand() -> None:
+    d = Driver()
+    tid = _held(d)
+    out = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", cid=f"{tid}-x9a1"))
+    assert out.status is OutcomeStatus.QUARANTINED and "for unknown order" in out.detail
+    assert d.state() == "POSITION_OPEN"
+
+
+def test_an_outside_booking_is_journaled_replays_and_is_still_known_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    live: list[object] = []
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.100")), 1)
+    live.extend(out.records)
+    p = place(out)
+    live.extend(jk.apply(OrderFilled(p.client_order_id, "v", "f1", D("0.100"), D("100"), D("0.100"), D("0.002"),
+                                     "USDT", 2), 2).records)  # fmt: skip
+    hand = OrderFilled("", "9", "h1", D("0.040"), D("95"), D("0.040"), D("0.001"), "USDT", 3, True, BTC,
+                       OrderSide.SELL, Side.LONG)  # fmt: skip
+    live.extend(jk.apply(hand, 3).records)
+    jk.close()
+    assert list(replay_records(path)) == live
+    again = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    try:
+        assert again.apply(hand, 4).status is OutcomeStatus.DUPLICATE
+        assert again.kernel.account_view().capital == D("10000") - D("0.2") - D("0.003")
+        restored = Kernel.restore(again.kernel.snapshot())
+        assert restored.outside_fills == {"h1": None}
+    finally:
+        again.close()
+
+
+def test_e08_a_round_trip_made_by_hand_beside_pinks_position_leaves_pinks_trade_alone() -> None:
+    d = Driver()
+    tid = _held(d, 0, "0.300")
+    opened = d.apply(by_hand(d, OrderSide.BUY, "0.200", "101", fill_id="hb"))  # hedge: LONG, added to
+    assert opened.status is OutcomeStatus.QUARANTINED and "opened or added to a LONG position" in opened.detail
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.250", "99", fill_id="hs"))
+    assert "0.200 closed what orders PINK never sent had opened, not booked" in out.detail
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.trade_id == tid and trade.remaining == D("0.250")  # 0.050 was PINK's
+    assert d.k.outside_held == {}
+    # one way (no position side): the same, told by the order's side alone
+    w = Driver()
+    w.apply(by_hand(w, OrderSide.BUY, "0.100", "100", fill_id="b", position_side=None))
+    _held(w, 0, "0.300", side=Side.SHORT)
+    assert w.k.outside_held == {"BTC-USDT LONG": D("0.100")}
+    assert Kernel.restore(w.k.snapshot()).outside_held == w.k.outside_held  # kept across a restart
+    out = w.apply(by_hand(w, OrderSide.SELL, "0.100", "100", fill_id="s", position_side=None))
+    assert out.status is OutcomeStatus.QUARANTINED and w.state() == "POSITION_OPEN" and w.k.outside_held == {}

@@ -1,0 +1,55 @@
+"""A position closed by hand on the venue while PINK runs is booked from the venue's own push,
+with no operator and no restart, to the wallet's last digit (E8)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from pink.kernel import Action, OrderFilled, OrderSide, OrderType, Side, TimeInForce
+from pink.policy.base import Decision, PolicySnapshot
+from pink.venues.sim import NewOrder
+from tests.runtime.helpers import Scripted, sim_runtime
+
+ENTRY = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D("0.5"), D("0.5"))}
+
+
+def _hand(venue: object, cid: str, side: OrderSide, qty: D) -> OrderFilled:
+    events = venue.place_by_hand(  # type: ignore[attr-defined]
+        NewOrder(cid, "BTC-USDT", side, Side.LONG, qty, OrderType.MARKET, None, TimeInForce.GTC, side is OrderSide.SELL)
+    )
+    (fill,) = [e for e in events if isinstance(e, OrderFilled)]
+    return fill
+
+
+async def test_e08_a_position_closed_by_hand_while_running_is_booked_and_the_slot_trades_again() -> None:
+    entered: list[int] = []
+
+    def decide(snap: PolicySnapshot) -> list[Decision]:
+        if snap.slots[0].state == "IDLE" and len(entered) < 2:
+            entered.append(len(policy.snapshots))
+            return [Decision(Action.ENTER, 0, **ENTRY)]  # type: ignore[arg-type]
+        return []
+
+    policy = Scripted(decide)
+    async with sim_runtime(decision=policy, reconcile_interval_s=5.0, books_settle_s=8.0) as (rt, venue, k):
+        await rt.run(cycles=5)
+        assert k.slot_view(0).state == "POSITION_OPEN" and len(entered) == 1
+        # a round trip by hand beside PINK's position first: PINK's trade is left alone
+        buy = _hand(venue, "hand-buy", OrderSide.BUY, D("0.004"))
+        sell = _hand(venue, "hand-sell", OrderSide.SELL, D("0.004"))
+        await rt.run(cycles=3)
+        assert k.slot_view(0).state == "POSITION_OPEN" and rt.stats.trades == 0
+        assert rt.stats.protocol_errors == 4  # each order's ack and fill reported: the account traded outside PINK
+        hand = _hand(venue, "hand-close", OrderSide.SELL, D("0.010"))  # then PINK's position, by hand
+        await rt.run(cycles=1)
+        (closed,) = rt.stats.last_trades
+        assert closed.exit_vwap == hand.last_price and closed.fees == k.account_view().fees
+        await rt.run(cycles=2)
+        assert len(entered) == 2 and k.slot_view(0).state != "IDLE"  # freed: the policy entered again
+        await rt.run(cycles=20)
+        # the wallet moved by PINK's trade as PINK booked it, and by the hand round trip, never booked
+        hand_round_trip = (sell.last_price - buy.last_price) * D("0.004") - buy.commission - sell.commission
+        wallet = (await venue.balance()).balance
+        assert wallet - k.account_view().capital == hand_round_trip  # to the last digit
+        assert rt.reconciler.books.moved == hand_round_trip  # and the books check says so
+        assert rt.reconciler.position_alerts == 0  # PINK's position and the venue's agree
