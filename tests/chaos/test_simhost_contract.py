@@ -6,8 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pink.chaos.simhost import RemoteSimVenue, SimHost
+from pink.kernel import OrderSide
 from pink.ports import Venue
 from pink.venues.sim import Latency, SimVenue
+from tests.contract.test_sim_contract import hand_order
 from tests.contract.venue_contract import Drive, VenueContract
 
 NS_PER_S = 1_000_000_000
@@ -32,3 +34,6 @@ class TestRemoteSimVenueContract(VenueContract):
 
     async def make_transfer(self, amount: Decimal) -> None:
         await self.sim.transfer(amount)  # the trader, at the venue: not through the runner's connection
+
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
+        self.sim.place_by_hand(hand_order(self.symbol, side, quantity))

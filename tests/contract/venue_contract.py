@@ -94,6 +94,11 @@ class VenueContract:
         """Move ``amount`` into (> 0) or out of (< 0) the venue account, as its owner would."""
         raise NotImplementedError
 
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
+        """Place a MARKET order on ``symbol`` with no client order id, as its owner would by hand
+        on the venue's site (one-way accounts: position side BOTH; else LONG)."""
+        raise NotImplementedError
+
     @pytest.fixture
     async def env(self) -> AsyncIterator[Env]:
         venue, drive = await self.make_venue()
@@ -224,6 +229,25 @@ class VenueContract:
         only = await env.venue.fills_since(0, [sell])
         assert {f.fill_id for f in only} == {f.fill_id for f in sold} and {f.client_order_id for f in only} == {sell}
         assert await env.venue.fills_since(0, []) == []
+
+    async def test_a_fill_of_an_order_placed_by_hand_names_its_symbol_and_sides(self, env: Env) -> None:
+        """What the kernel needs to book a close made outside PINK (E8), streamed and listed."""
+        buy = new_coid()
+        await env.venue.place(self.order(buy))
+        await self.filled(env, buy)
+        await self.make_hand_order(OrderSide.SELL, self.quantity)  # closes it, by hand
+
+        def by_hand() -> list[OrderFilled]:
+            return [e for e in env.events if isinstance(e, OrderFilled) and not e.client_order_id]
+
+        await env.wait(lambda: sum(f.last_qty for f in by_hand()) >= self.quantity, "the hand order's fills")
+        streamed = by_hand()
+        listed = await env.venue.fills_since(0, [], unnamed=True)
+        for f in streamed + listed:
+            assert f.symbol == self.symbol and f.side is OrderSide.SELL and f.position_side in (Side.LONG, None), f
+        assert {f.fill_id for f in listed} == {f.fill_id for f in streamed}  # the stream's ids
+        assert {f.client_order_id for f in await env.venue.fills_since(0, [buy])} == {buy}  # not asked for
+        assert [p for p in await env.venue.positions() if p.symbol == self.symbol] == []
 
     async def test_deposits_and_withdrawals_are_streamed_listed_and_in_the_balance(self, env: Env) -> None:
         before = (await env.venue.balance()).balance

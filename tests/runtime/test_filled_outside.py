@@ -4,11 +4,14 @@ with no operator and no restart, to the wallet's last digit (E8)."""
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
 from pink.kernel import Action, OrderFilled, OrderSide, OrderType, Side, TimeInForce
-from pink.policy.base import Decision, PolicySnapshot
+from pink.policy.base import Decision, MarginSizer, PolicySnapshot
+from pink.runtime.launcher import Launcher
 from pink.venues.sim import NewOrder
-from tests.runtime.helpers import Scripted, sim_runtime
+from tests.runtime.helpers import Scripted, make_venue, quiet_config, sim_runtime
+from tests.runtime.test_flatten_while_down import OpenSlotZero
 
 ENTRY = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D("0.5"), D("0.5"))}
 
@@ -53,3 +56,53 @@ async def test_e08_a_position_closed_by_hand_while_running_is_booked_and_the_slo
         assert wallet - k.account_view().capital == hand_round_trip  # to the last digit
         assert rt.reconciler.books.moved == hand_round_trip  # and the books check says so
         assert rt.reconciler.position_alerts == 0  # PINK's position and the venue's agree
+
+
+async def test_e08_a_close_by_hand_whose_push_was_lost_is_found_by_the_slow_reconcile_and_booked() -> None:
+    """The venue holding less than PINK twice in a row (no fill in flight) makes the reconcile
+    ask for the fills of orders with no client id: the close is booked, never reported."""
+    plan = {1: [Decision(Action.ENTER, 0, **ENTRY)]}  # type: ignore[arg-type]
+    policy = Scripted(lambda snap: plan.get(len(policy.snapshots), []))
+    async with sim_runtime(decision=policy, reconcile_interval_s=5.0, books_settle_s=8.0) as (rt, venue, k):
+        await rt.run(cycles=8)
+        assert k.slot_view(0).state == "POSITION_OPEN"
+        venue._drop_until = venue.now + 2_000_000_000  # the stream drops everything for 2 s
+        hand = _hand(venue, "hand-1", OrderSide.SELL, D("0.010"))
+        await rt.run(cycles=4)
+        assert hand in venue.dropped and k.slot_view(0).state == "POSITION_OPEN"  # PINK never heard
+        await rt.run(cycles=12)
+        assert k.slot_view(0).state == "IDLE"
+        (closed,) = rt.stats.last_trades
+        assert closed.exit_vwap == hand.last_price
+        assert (await venue.balance()).balance == k.account_view().capital  # to the last digit
+        assert rt.reconciler.position_alerts == 0 and rt.reconciler.books.mismatch == ""
+        asked = venue.calls["fills_since"]
+        await rt.run(cycles=20)
+        assert venue.calls["fills_since"] - asked <= 4  # the ordinary runs only: asked once, not every run
+
+
+async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_start_by_itself(
+    tmp_path: Path,
+) -> None:
+    venue = make_venue()
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
+        await first.run(cycles=5)
+        assert first.kernel is not None
+        view = first.kernel.kernel.slot_view(0)
+        assert view.state == "POSITION_OPEN"
+    venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
+    hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty)
+    idle = OpenSlotZero()
+    idle.sent = True
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer()) as second:
+        assert second.kernel is not None and second.runtime is not None
+        k = second.kernel.kernel
+        assert k.slot_view(0).state == "IDLE"  # before any cycle, no --closed-outside
+        assert second.runtime.reconciler.last is not None
+        assert second.runtime.reconciler.last.outside_fills == 1
+        assert second.runtime.reconciler.last.position_mismatches == []
+        venue._drop_until = -1
+        await second.run(cycles=5)
+        assert k.account_view().capital == (await venue.balance()).balance  # to the last digit
+        assert hand.fill_id in k.outside_fills
+    await venue.close()

@@ -133,7 +133,9 @@ class SimHost:
                         raise VenueError("SIMHOST_METHOD", f"unknown method {method!r}")
                     if method == "place":
                         self.places[args[0].client_order_id] += 1
-                    if method != "hello":
+                    if method == "fills_since":  # (ts, orders, unnamed)
+                        result = await self.venue.fills_since(args[0], args[1], unnamed=args[2])
+                    elif method != "hello":
                         result = await getattr(self.venue, method)(*args)
                 except Exception as exc:
                     err = _error(exc)
@@ -263,8 +265,12 @@ class RemoteSimVenue:
         result: list[OrderStatusReport] = await self._call("open_orders")
         return result
 
-    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
-        result: list[OrderFilled] = await self._call("fills_since", ts, None if orders is None else list(orders))
+    async def fills_since(
+        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+    ) -> list[OrderFilled]:
+        result: list[OrderFilled] = await self._call(
+            "fills_since", ts, None if orders is None else list(orders), unnamed
+        )
         return result
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:

@@ -27,6 +27,8 @@ __all__ = ["ReconcileReport", "Reconciler", "exposure"]
 
 log = logging.getLogger(__name__)
 
+_OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a minute before the run before
+
 
 @dataclass
 class ReconcileReport:
@@ -36,6 +38,7 @@ class ReconcileReport:
     open_orders: int = 0
     foreign_orders: list[str] = field(default_factory=list)  # open at venue, unknown to us
     fills: int = 0
+    outside_fills: int = 0  # fills of orders with no client id, asked for when PINK held more than the venue
     funding: int = 0
     transfers: int = 0
     position_mismatches: list[str] = field(default_factory=list)
@@ -76,6 +79,10 @@ class Reconciler:
         self._books_rebase = books_rebase
         self._position_differences: set[str] = set()  # seen by the last periodic run
         self.position_alerts = 0  # runs that reported a position differing from the venue's
+        # positions the venue holds less of than the kernel: since when to look for their
+        # outside close (the first run that saw one looked from then), and whether it was
+        self._short_since: dict[tuple[str, Side], int] = {}
+        self._short_asked: set[tuple[str, Side]] = set()
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -98,7 +105,9 @@ class Reconciler:
             rep.queried.append(order.client_order_id)
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
-        await self._positions(rep, views, n_slots)
+        short = await self._positions(rep, views, n_slots)
+        if short and await self._closed_outside(rep, since_ns if money_since_ns is None else money_since_ns):
+            await self._positions(rep, views, n_slots)
         await self._books(rep, views, wallet_before)
         self._finish(rep)
         return rep
@@ -115,7 +124,18 @@ class Reconciler:
         await self._common(rep, None, since_ns, orders={o.client_order_id for o in working})
         if n_slots is not None:
             seen = self._position_differences
-            await self._positions(rep, views, n_slots)
+            short = await self._positions(rep, views, n_slots)
+            for key in list(self._short_since):
+                if key not in short:
+                    del self._short_since[key]
+                    self._short_asked.discard(key)
+            held = {key for key in short if key in self._short_since and key not in self._short_asked}
+            for key in short:
+                self._short_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
+            if held:  # seen twice: no fill in flight, a close PINK never heard of (a lost push)
+                self._short_asked |= held
+                if await self._closed_outside(rep, min(self._short_since[key] for key in held)):
+                    await self._positions(rep, views, n_slots)
             self._position_differences = set(rep.position_mismatches)
             rep.position_mismatches = [m for m in rep.position_mismatches if m in seen]
         await self._books(rep, views)
@@ -153,21 +173,42 @@ class Reconciler:
         except VenueError as exc:
             rep.errors.append(str(exc))
 
-    async def _positions(self, rep: ReconcileReport, views: KernelViews, n_slots: int) -> None:
+    async def _closed_outside(self, rep: ReconcileReport, since_ns: int) -> bool:
+        """The venue holds less than the kernel: ask for the fills of orders with no client id
+        (a close by hand or a liquidation, whose push PINK never heard: it was down, or the
+        stream dropped it) and hand them to the kernel, which books a close of its positions
+        (and ignores what it has seen). True if there were any."""
+        try:
+            fills = await self._venue.fills_since(since_ns, (), unnamed=True)
+        except VenueError as exc:
+            rep.errors.append(f"fills of orders with no client id: {exc}")
+            return False
+        rep.outside_fills += len(fills)
+        for f in fills:
+            self._emit(f)
+        return bool(fills)
+
+    async def _positions(self, rep: ReconcileReport, views: KernelViews, n_slots: int) -> set[tuple[str, Side]]:
+        """Compare (``rep.position_mismatches``, replaced); return where the venue holds less."""
+        rep.position_mismatches = []
         try:
             positions = await self._venue.positions()
         except VenueError as exc:
             rep.errors.append(f"positions: {exc}")
-            return
+            return set()
         ours = await self._ask(lambda: exposure(views, n_slots))
         theirs: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
         for p in positions:
             if p.quantity != 0:
                 theirs[(p.symbol, p.side)] += abs(p.quantity)
+        short: set[tuple[str, Side]] = set()
         for key in sorted(set(ours) | set(theirs)):
             a, b = ours.get(key, Decimal(0)), theirs.get(key, Decimal(0))
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
+            if a > b:
+                short.add(key)
+        return short
 
     async def _wallet(self, rep: ReconcileReport) -> BalanceReport | None:
         try:

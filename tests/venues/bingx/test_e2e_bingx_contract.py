@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from pink.kernel import OrderSide, OrderType, Side, TimeInForce
 from pink.ports import Venue
 from pink.venues.bingx.config import BingxConfig
 from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
 from pink.venues.bingx.venue import BingxVenue
+from pink.venues.sim import NewOrder
 from tests.contract.venue_contract import Drive, VenueContract
 from tests.venues.bingx.e2e_kit import sim_transfer
 
@@ -39,3 +41,11 @@ class TestBingxVenueContract(VenueContract):
         """A deposit or withdrawal through the server's ``POST /_sim/transfer`` admin route."""
         status, body = await sim_transfer(self.server, amount)
         assert status == 200, body
+
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
+        """Straight into the server's engine, published on the stream, with no client id on the wire."""
+        state = self.server.state
+        engine_id = state.new_client_id()
+        state.submit(NewOrder(engine_id, self.symbol, side, Side.LONG, quantity, OrderType.MARKET, None,
+                              TimeInForce.GTC, False),
+                     state.instrument_meta(self.symbol, "", "BOTH", 5))  # fmt: skip

@@ -3,12 +3,19 @@ booked from the user-data push, over loopback HTTP and WebSocket (E8)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from pink.kernel.messages import TradeClosed
+from pink.kernel.messages import OrderSide, OrderType, Side, TimeInForce, TradeClosed
+from pink.runtime.recovery import Reconciler
+from pink.venues.bingx.reports import SINGLE_ORDER_PATH
+from pink.venues.sim import NewOrder
 from tests.venues.bingx.e2e_kit import ORDER, SYMBOL, stack, until
+
+S = 1_000_000_000
 
 
 async def _by_hand(st: object, side: str, qty: str, hedge: bool) -> None:
@@ -38,3 +45,38 @@ async def test_e08_a_position_closed_on_bingx_by_hand_is_booked_from_the_stream(
         assert st.engine.positions() == []
         st.check_against_venue()  # quantity, price and fee: the venue's, each once
         assert p.kernel.account_view().capital == st.engine.balance().balance  # to the last digit
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["one-way", "hedge"])
+async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_reconcile(hedge: bool) -> None:
+    """PINK was down (or the stream dropped the push): the position check finds BingX holding
+    less, and the fills of orders with no client id (``allFillOrders`` rows with an empty
+    ``clientOrderID``) are booked, with an order request each for their progress and sides."""
+    async with stack(hedge=hedge) as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0004"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await p.drain()
+        state = st.server.state
+        engine_id = state.new_client_id()  # the engine's own; BingX shows no client id
+        state.meta[engine_id] = state.instrument_meta(SYMBOL, "", "LONG" if hedge else "BOTH", 5)
+        hand = NewOrder(engine_id, SYMBOL, OrderSide.SELL, Side.LONG, Decimal("0.0004"), OrderType.MARKET, None,
+                        TimeInForce.GTC, True)  # fmt: skip
+        engine = st.engine
+        engine.submit(hand, engine.now)  # never published
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        before = st.server.request_counts[SINGLE_ORDER_PATH]
+        rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
+        rep = await rec.full(p.kernel, p.now() - 3_600 * S, 2)
+        assert rep.errors == [] and rep.outside_fills == 1 and rep.position_mismatches == []
+        # the hand order's progress and sides, asked by the fills of the orders in flight (a row with
+        # no client id may be one) and again by the look for closes by hand: that order only
+        assert st.server.request_counts[SINGLE_ORDER_PATH] - before == 2
+        assert p.slot() == "IDLE" and engine.positions() == []
+        st.check_against_venue()
+        assert p.kernel.account_view().capital == engine.balance().balance  # to the last digit
+        again = await rec.full(p.kernel, p.now() - 3_600 * S, 2)
+        assert again.outside_fills == 0  # nothing held apart any more: not asked

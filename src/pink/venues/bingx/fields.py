@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pink.errors import CodecError
-from pink.kernel.messages import OrderStatus
+from pink.kernel.messages import OrderSide, OrderStatus, Side
 
 __all__ = [
     "BingxParseError",
@@ -20,6 +20,8 @@ __all__ = [
     "int_field",
     "mapping",
     "opt_dec",
+    "order_side",
+    "position_side",
     "status_of",
     "text",
     "time_ms",
@@ -147,3 +149,15 @@ def status_of(raw: str, where: str, field: str = "status") -> OrderStatus:
         return _STATUS[raw.upper()]
     except KeyError:
         raise BingxParseError(where, field, f"has an unknown order status {raw!r}") from None
+
+
+def order_side(raw: object) -> OrderSide | None:
+    """``BUY``/``SELL`` (any case); None for anything else or nothing."""
+    up = raw.upper() if isinstance(raw, str) else ""
+    return OrderSide(up) if up in ("BUY", "SELL") else None
+
+
+def position_side(raw: object) -> Side | None:
+    """``LONG``/``SHORT`` (any case); None for ``BOTH`` (a one-way account), anything else or nothing."""
+    up = raw.upper() if isinstance(raw, str) else ""
+    return Side(up) if up in ("LONG", "SHORT") else None

@@ -36,6 +36,8 @@ from pink.venues.bingx.fields import (
     int_field,
     mapping,
     opt_dec,
+    order_side,
+    position_side,
     status_of,
     text,
 )
@@ -151,19 +153,10 @@ def _order_update(frame: dict[str, Any]) -> OrderUpdate:
         commission_asset=text(o, w, "N", default=""),
         ts=(trade_ms or event_ms) * MS,
         fee_stated=commission is not None,
-        side=_order_side(o.get("S")),
-        position_side=_position_side(o.get("ps")),
+        side=order_side(o.get("S")),
+        position_side=position_side(o.get("ps")),
     )
 
-
-def _order_side(raw: object) -> OrderSide | None:
-    up = raw.upper() if isinstance(raw, str) else ""
-    return OrderSide(up) if up in ("BUY", "SELL") else None
-
-
-def _position_side(raw: object) -> Side | None:
-    up = raw.upper() if isinstance(raw, str) else ""
-    return Side(up) if up in ("LONG", "SHORT") else None
 
 
 def _side_of(raw: str, amount: Decimal, where: str) -> Side:

@@ -19,6 +19,7 @@ from pink.kernel.messages import (
     FundsTransferred,
     Instrument,
     OrderFilled,
+    OrderSide,
     OrderStatus,
     OrderStatusReport,
     PositionReport,
@@ -31,6 +32,8 @@ from pink.venues.bingx.fields import (
     int_field,
     mapping,
     opt_dec,
+    order_side,
+    position_side,
     status_of,
     text,
     time_ms,
@@ -125,6 +128,8 @@ class FillRow:
     commission: Decimal  # positive = paid
     commission_asset: str
     ts_ms: int
+    side: OrderSide | None = None  # ``side``/``positionSide`` when the row has them (the docs
+    position_side: Side | None = None  # list them; the recorded samples lack them)
 
 
 def parse_fill_row(row: Any) -> FillRow:
@@ -142,15 +147,23 @@ def parse_fill_row(row: Any) -> FillRow:
         commission=-commission if commission is not None else ZERO,
         commission_asset=text(r, w, "commissionAsset", "currency", default=""),
         ts_ms=time_ms(r, w, "filledTime", "time", "filledTm"),
+        side=order_side(r.get("side")),
+        position_side=position_side(r.get("positionSide")),
     )
 
 
-def fills_from_rows(rows: list[FillRow], known: dict[str, tuple[str, Decimal]]) -> list[OrderFilled]:
+def fills_from_rows(
+    rows: list[FillRow],
+    known: dict[str, tuple[str, Decimal]],
+    sides: dict[str, tuple[OrderSide | None, Side | None]] | None = None,
+) -> list[OrderFilled]:
     """Fills in time order, cumulated per order from the order's earlier progress.
 
     ``known`` maps venue order id -> (client order id, cum qty before the
-    first row); it is updated. Rows with no positive price or size are skipped.
+    first row); it is updated. ``sides``: venue order id -> (side, position side) from the
+    order itself, for rows without them. Rows with no positive price or size are skipped.
     """
+    sides = sides or {}
     out: list[OrderFilled] = []
     for row in sorted(rows, key=lambda r: (r.ts_ms, r.trade_id)):
         if row.qty <= 0 or row.price <= 0:
@@ -169,6 +182,9 @@ def fills_from_rows(rows: list[FillRow], known: dict[str, tuple[str, Decimal]]) 
             commission=row.commission,
             commission_asset=row.commission_asset,
             ts=row.ts_ms * MS,
+            symbol=row.symbol,
+            side=row.side or sides.get(row.venue_order_id, (None, None))[0],
+            position_side=row.position_side or sides.get(row.venue_order_id, (None, None))[1],
         ))
     return out
 

@@ -25,11 +25,13 @@ from pink.kernel.messages import (
     FundingPaid,
     FundsTransferred,
     OrderFilled,
+    OrderSide,
     OrderStatusReport,
     PositionReport,
+    Side,
 )
 from pink.ports import EventSink
-from pink.venues.bingx.fields import BingxParseError
+from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
@@ -42,6 +44,7 @@ from pink.venues.bingx.parse_rest import (
     parse_order,
     parse_position,
     parse_transfer_row,
+    unwrap_order,
 )
 
 __all__ = [
@@ -105,11 +108,15 @@ class Reports:
         data = await self.http.request("GET", OPEN_ORDERS_PATH)
         return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
 
-    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
+    async def fills_since(
+        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+    ) -> list[OrderFilled]:
         """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids; given
-        ``orders``, only theirs. Each order's id needs its progress before the window (one
-        request per order), so rows naming another client order id are dropped first: after a
-        busy day a restart asks about the orders in flight, not about every order of the day."""
+        ``orders``, only theirs and, with ``unnamed``, those of orders with no client id (by
+        hand on BingX's site, a liquidation). Each order's id needs its progress before the
+        window (one request per order), so rows naming another client order id are dropped
+        first: after a busy day a restart asks about the orders in flight, not about every
+        order of the day."""
         self._check_open()
         end_ms = int(time.time() * 1000)
         data = await self.http.request(
@@ -123,16 +130,21 @@ class Reports:
         if wanted is not None:  # (a row without a client id is kept: its order names it)
             rows = [r for r in rows if not r.client_order_id or r.client_order_id.lower() in wanted]
         known: dict[str, tuple[str, Decimal]] = {}
+        sides: dict[str, tuple[OrderSide | None, Side | None]] = {}
         by_order: dict[str, list[FillRow]] = {}
         for row in rows:
             by_order.setdefault(row.venue_order_id, []).append(row)
         for order_id, order_rows in by_order.items():
-            known[order_id] = await self._base_progress(order_id, order_rows)
-        fills = fills_from_rows(rows, known)
-        return fills if wanted is None else [f for f in fills if f.client_order_id.lower() in wanted]
+            known[order_id], sides[order_id] = await self._base_progress(order_id, order_rows)
+        fills = fills_from_rows(rows, known, sides)
+        if wanted is None:
+            return fills
+        return [f for f in fills if f.client_order_id.lower() in wanted or (unnamed and not f.client_order_id)]
 
-    async def _base_progress(self, order_id: str, rows: list[FillRow]) -> tuple[str, Decimal]:
-        """(client id, qty filled before the window) from the order's executed qty."""
+    async def _base_progress(
+        self, order_id: str, rows: list[FillRow]
+    ) -> tuple[tuple[str, Decimal], tuple[OrderSide | None, Side | None]]:
+        """((client id, qty filled before the window), (side, position side)) from the order."""
         window_qty = sum((r.qty for r in rows), ZERO)
         client = next((r.client_order_id for r in rows if r.client_order_id), "")
         try:
@@ -140,10 +152,12 @@ class Reports:
                 "GET", SINGLE_ORDER_PATH, {"symbol": rows[0].symbol, "orderId": order_id}
             )
             report = parse_order(data, "order of a fill")
+            raw = unwrap_order(data, "order of a fill")
         except VenueError:
-            return client, ZERO
+            return (client, ZERO), (None, None)
         base = report.cum_qty - window_qty
-        return client or report.client_order_id, base if base > 0 else ZERO
+        sides = (order_side(raw.get("side")), position_side(raw.get("positionSide")))
+        return (client or report.client_order_id, base if base > 0 else ZERO), sides
 
     async def _income(self, kind: str, ts: int, parse: Callable[[Any], _Income]) -> list[_Income]:
         """Every income row of type ``kind`` from ``ts``'s millisecond to now, oldest first.

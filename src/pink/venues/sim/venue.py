@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any, cast
 
 from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError
 from pink.kernel.messages import (
@@ -97,6 +98,7 @@ class SimVenue:
         self._sink: EventSink | None = None
         self._closed = False
         self._drop_until = -1
+        self._by_hand: set[str] = set()  # engine ids of orders placed by hand: no client id outside
 
     @property
     def now(self) -> int:
@@ -217,7 +219,10 @@ class SimVenue:
         faults = self.faults
         faulty = faults.active
         batch: list[tuple[int, VenueEvent]] = []
+        by_hand = self._by_hand
         for ev in events:
+            if by_hand and getattr(ev, "client_order_id", "") in by_hand:
+                ev = replace(cast(Any, ev), client_order_id="")
             out: VenueEvent = ev
             if isinstance(ev, OrderAccepted):
                 if lose_ack:
@@ -288,11 +293,17 @@ class SimVenue:
             raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
 
     def place_by_hand(self, order: NewOrder) -> list[EngineEvent]:
-        """An order placed on the account by someone other than PINK (by hand on the venue's
-        site, another program): it trades, and its events reach the stream, like any other."""
-        events = self.engine.submit(order, self.engine.now)
+        """An order placed on the account by hand on the venue's site (or a liquidation): it
+        trades like any other, and its events (returned as the stream shows them) reach the
+        stream and the reports with no client order id (``order``'s is the engine's own, never
+        shown)."""
+        self._by_hand.add(order.client_order_id)
+        events = [replace(cast(Any, e), client_order_id="") for e in self.engine.submit(order, self.engine.now)]
         self._schedule(events)
         return events
+
+    def _shown(self, f: OrderFilled) -> OrderFilled:
+        return replace(f, client_order_id="") if f.client_order_id in self._by_hand else f
 
     def cancel_now(self, order: CancelOrder) -> None:
         self._enter("cancel")
@@ -331,14 +342,19 @@ class SimVenue:
     async def open_orders(self) -> list[OrderStatusReport]:
         self._enter("open_orders")
         now = self.engine.now
-        return [order_report(o, now) for o in self.engine.open_orders()]
+        by_hand = self._by_hand
+        return [replace(r, client_order_id="") if r.client_order_id in by_hand else r
+                for r in (order_report(o, now) for o in self.engine.open_orders())]
 
-    async def fills_since(self, ts: int, orders: Collection[str] | None = None) -> list[OrderFilled]:
+    async def fills_since(
+        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+    ) -> list[OrderFilled]:
         self._enter("fills_since")
         asset = self.engine.fees.asset
         wanted = None if orders is None else set(orders)
-        return [fill_event(f, asset) for f in self.engine.fills_since(ts)
-                if wanted is None or f.client_order_id in wanted]
+        by_hand = self._by_hand
+        return [self._shown(fill_event(f, asset)) for f in self.engine.fills_since(ts)
+                if wanted is None or f.client_order_id in wanted or (unnamed and f.client_order_id in by_hand)]
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         self._enter("funding_since")
