@@ -97,16 +97,45 @@ def test_e08_a_liquidation_of_a_position_several_slots_hold_closes_them_oldest_f
     d.assert_books_balance()
 
 
-def test_e08_what_no_free_trade_of_pinks_holds_is_reported_not_guessed() -> None:
+def test_e08_a_close_by_hand_of_a_trade_with_an_order_working_is_booked_once_that_order_ends() -> None:
     d = Driver()
     _held(d, 0, "0.300")
-    _held(d, 1, "0.300")
-    place(d.exit(1))  # slot 1 has an exit working: PINK's own order could still fill
-    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95"))
+    second = _held(d, 1, "0.300")
+    leg = place(d.exit(1))  # slot 1 has an exit working: PINK's own order could still fill
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee="0.05"))
     assert out.status is OutcomeStatus.CONFIRMED
+    assert "0.200 waits for slots [1] (an order of PINK's working)" in out.detail
     assert [d.state(0), d.state(1)] == ["IDLE", "EXIT_PENDING"]
-    (alert,) = [r for r in out.records if isinstance(r, ProtocolErrorRecorded)]
-    assert "0.200 not booked: slots [1] hold the rest but have an order working" in alert.detail
+    ended = d.canceled(leg.client_order_id)  # the venue cancels it: nothing left to reduce
+    (fill,) = [r for r in ended.records if isinstance(r, FillBooked)]
+    assert (fill.slot, fill.last_qty, fill.fill_id) == (1, D("0.200"), f"h1#{second}")
+    assert d.state(1) == "POSITION_OPEN" and d.k.outside_pending == {}
+    assert sum(r.commission for r in d.records if isinstance(r, FillBooked) and "h1" in r.fill_id) == D("0.05")
+    trade = d.k.slots[1].trade
+    assert trade is not None and trade.remaining == D("0.100")
+    d.assert_books_balance()
+
+
+def test_e08_a_close_waiting_for_a_trade_that_ends_by_its_own_order_is_reported_never_moved_to_another() -> None:
+    d = Driver()
+    _held(d, 0, "0.300")
+    out = place(d.exit(0, close_all=True))
+    waits = d.apply(by_hand(d, OrderSide.SELL, "0.100", "95"))
+    assert "0.100 waits for slots [0]" in waits.detail and list(d.k.outside_pending) == ["BTC-USDT LONG"]
+    assert Kernel.restore(d.k.snapshot()).outside_pending == d.k.outside_pending  # kept across a restart
+    ended = d.fill(out.client_order_id, "0.300", "99", "0.300")  # PINK's exit filled it all after all
+    (alert,) = [r for r in ended.records if isinstance(r, ProtocolErrorRecorded)]
+    assert "0.100 BTC-USDT LONG not booked: the trades it waited for" in alert.detail
+    assert d.k.outside_pending == {} and d.state() == "IDLE"
+    p = place(d.enter(0, "0.300"))  # a new trade on the same position takes nothing of it
+    d.fill(p.client_order_id, "0.300", "100", "0.300")
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.remaining == D("0.300")
+
+
+def test_e08_what_no_trade_of_pinks_holds_is_reported_not_guessed() -> None:
+    d = Driver()
+    _held(d, 0, "0.300")
     before = d.k.snapshot()
     cases = [
         (by_hand(d, OrderSide.BUY, "0.1", "95", fill_id="o1"), "opened or added to a LONG position"),

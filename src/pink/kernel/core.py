@@ -64,6 +64,7 @@ from pink.kernel.messages import (
     Side,
     SlotChanged,
 )
+from pink.kernel.outside import PendingClose
 from pink.kernel.states import IN_FLIGHT, S, SlotState, T, Trigger, next_state
 from pink.kernel.validation import validate_intent
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -142,6 +143,8 @@ class Kernel:
         # what orders the kernel never sent hold open, by "<symbol> <side>": such an order's close
         # closes that first, PINK's trades after
         self.outside_held: dict[str, Decimal] = {}
+        # what closes by hand took of trades with an order working, booked when it ends (by "<symbol> <side>")
+        self.outside_pending: dict[str, list[PendingClose]] = {}
         self.account = fills.new_account(config.initial_capital)
         # ended orders whose commission the venue is to confirm (see pink.kernel.commission)
         self.fee_checks: dict[str, FeeCheck] = {}

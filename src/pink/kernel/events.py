@@ -43,9 +43,9 @@ from pink.kernel.messages import (
     ProtocolErrorRecorded,
     QueryOrder,
 )
-from pink.kernel.outside import on_closed_outside, on_filled_outside
+from pink.kernel.outside import book_pending, on_closed_outside, on_filled_outside
 from pink.kernel.reconcile import on_report
-from pink.kernel.states import T
+from pink.kernel.states import S, T
 from pink.kernel.transfers import on_transfer
 
 if TYPE_CHECKING:
@@ -75,6 +75,15 @@ def apply_event(k: Kernel, event: object, now: int) -> Outcome:
     if order is None:
         return _on_unrouted(k, event, cid, now)
     slot = k.slots[order.slot]
+    out = _on_order_event(k, slot, order, event, now)
+    if k.outside_pending and (slot.state is S.POSITION_OPEN or slot.trade is None):  # its order ended
+        booked = book_pending(k, slot, now)
+        if booked:
+            out = Outcome(out.status, out.reason, out.detail, out.slot, out.effects, (*out.records, *booked))
+    return out
+
+
+def _on_order_event(k: Kernel, slot: Slot, order: Order, event: object, now: int) -> Outcome:
     try:
         if isinstance(event, OrderFilled):
             return on_fill(k, slot, order, event, now)

@@ -20,8 +20,9 @@ IDLE, the ledger rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import Order, OrderPhase
 from pink.kernel.consts import (
@@ -56,7 +57,7 @@ from pink.kernel.validation import check_decimal
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
 
-__all__ = ["on_closed_outside", "on_filled_outside"]
+__all__ = ["PendingClose", "book_pending", "on_closed_outside", "on_filled_outside"]
 
 _FEE_QUANTUM = Decimal("1e-12")  # a fee shared among trades: each share to this, the last takes the rest
 
@@ -172,7 +173,9 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
     fee = ev.commission if asset == k.config.settle_asset else ZERO
     records: list[KernelRecord] = []
     booked: list[str] = []
-    fee_left = fee
+    fee_left = fee  # less the share of what closed outside holdings (not PINK's)
+    if theirs:
+        fee_left = (fee * (ev.last_qty - theirs) / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
     for i, (s, q) in enumerate(shares):
         last = i == len(shares) - 1
         share = fee_left if last and left == 0 else (fee * q / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
@@ -184,15 +187,20 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         _, _, recs = _book(k, s, q, ev.last_price, share, asset, fill_id, note, now)
         records.extend(recs)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
+    if left > 0 and busy:  # their order could still fill: booked on them once it ends
+        trades = tuple(s.trade.trade_id for s in holding if s.state is not S.POSITION_OPEN and s.trade)
+        k.outside_pending.setdefault(key, []).append(PendingClose(ev.fill_id, left, ev.last_price, fee_left, asset,
+                                                                  trades))  # fmt: skip
+        detail = (f"{detail}; {left} waits for slots {busy} (an order of PINK's working): booked on them "
+                  f"when it ends")  # fmt: skip
+        left = ZERO
     if left > 0 or theirs or fee != ev.commission:
         parts = []
         if theirs:
             parts.append(f"{theirs} closed what orders PINK never sent had opened, not booked")
         if left > 0:
-            parts.append(f"{left} not booked: " + (
-                f"slots {busy} hold the rest but have an order working (book them with "
-                f"--closed-outside once it ends)" if busy else "no trade of PINK's holds it"))  # fmt: skip
-            if ev.position_side is None and not busy:  # one-way: what closed nothing opened the other side
+            parts.append(f"{left} not booked: no trade of PINK's holds it")
+            if ev.position_side is None:  # one-way: what closed nothing opened the other side
                 other = f"{ev.symbol} {(Side.SHORT if closes is Side.LONG else Side.LONG).value}"
                 k.outside_held[other] = k.outside_held.get(other, ZERO) + left
         if fee != ev.commission:
@@ -226,3 +234,57 @@ def _check_fill(k: Kernel, ev: OrderFilled) -> str | None:
 def _unbooked(k: Kernel, detail: str, now: int) -> Outcome:
     k.quarantined += 1
     return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), (ProtocolErrorRecorded(-1, "", "", detail, now),))
+
+
+@dataclass(slots=True)
+class PendingClose:
+    """What a close by hand took of a position whose trades had an order of PINK's working:
+    booked on one of ``trades`` once its order ends (it could still have filled)."""
+
+    fill_id: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    asset: str
+    trades: tuple[str, ...]
+
+    def plain(self) -> list[Any]:
+        return [self.fill_id, str(self.qty), str(self.price), str(self.fee), self.asset, list(self.trades)]
+
+    @classmethod
+    def load(cls, row: list[Any]) -> PendingClose:
+        fill_id, qty, price, fee, asset, trades = row
+        return cls(fill_id, Decimal(qty), Decimal(price), Decimal(fee), asset, tuple(trades))
+
+
+def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
+    """After an event on ``slot``'s order: if the slot is POSITION_OPEN again (its order ended),
+    book on its trade what a close by hand left waiting for it; then drop, reporting it, what
+    waits for trades that are all gone (ended by PINK's own order)."""
+    records: list[KernelRecord] = []
+    trade = slot.trade
+    queue = k.outside_pending.get(f"{trade.symbol} {trade.side.value}") if trade is not None else None
+    for p in list(queue or ()):
+        if trade is None or slot.trade is not trade or slot.state is not S.POSITION_OPEN or trade.remaining <= 0:
+            break
+        if trade.trade_id not in p.trades:
+            continue
+        q = min(p.qty, trade.remaining)
+        fee = p.fee if q == p.qty else (p.fee * q / p.qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
+        note = f"closed outside: fill {p.fill_id}, kept until the slot's order ended"
+        records.extend(_book(k, slot, q, p.price, fee, p.asset, f"{p.fill_id}#{trade.trade_id}", note, now)[2])
+        p.qty -= q
+        p.fee -= fee
+        if p.qty == 0 and queue is not None:
+            queue.remove(p)
+    open_ids = {s.trade.trade_id for s in k.slots if s.trade is not None}
+    for key, waiting in list(k.outside_pending.items()):
+        for p in [p for p in waiting if not open_ids.intersection(p.trades)]:
+            waiting.remove(p)
+            detail = (f"fill {p.fill_id} of an order PINK never sent: {p.qty} {key} not booked: the trades it "
+                      f"waited for ({', '.join(p.trades)}) ended without it")  # fmt: skip
+            k.quarantined += 1
+            records.append(ProtocolErrorRecorded(-1, "", "", detail, now))
+        if not waiting:
+            del k.outside_pending[key]
+    return tuple(records)

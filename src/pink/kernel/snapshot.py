@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import FeeCheck, OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
 from pink.kernel.messages import ZERO, ControlSnapshot, Instrument
+from pink.kernel.outside import PendingClose
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
 
@@ -149,6 +150,7 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
         "fee_checks": [[cid, c.symbol, c.due, c.tries] for cid, c in k.fee_checks.items()],
         "outside_fills": list(k.outside_fills),
         "outside_held": {key: str(q) for key, q in sorted(k.outside_held.items())},
+        "outside_pending": {key: [p.plain() for p in q] for key, q in sorted(k.outside_pending.items())},
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -213,6 +215,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
     k.outside_fills = dict.fromkeys(d.get("outside_fills", []))
     k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
+    k.outside_pending = {key: [PendingClose.load(r) for r in q] for key, q in d.get("outside_pending", {}).items()}
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
