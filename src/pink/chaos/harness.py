@@ -312,7 +312,8 @@ async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers:
             res.violations += invariants.check_orders(venue.engine, venue.places)
             loop = asyncio.get_running_loop()
             ledger_bad, res.fills = await loop.run_in_executor(
-                None, invariants.check_ledger, front.url, runtime_id, data / "journal.sqlite", venue.engine)
+                None, invariants.check_ledger, front.url, runtime_id, data / "journal.sqlite", venue.engine,
+                frozenset(getattr(venue, "by_hand", ())))
             res.violations += ledger_bad
         if res.runner_rss_mb > RUNNER_RSS_BOUND_MB:
             res.violations.append(("runner_memory", f"{res.runner_rss_mb:.0f} MB > {RUNNER_RSS_BOUND_MB:.0f} MB"))

@@ -20,9 +20,10 @@ from typing import Any
 from pink.chaos.simhost import SimHost
 from pink.venues.bingx.server_faults import RULES
 
-__all__ = ["BingxTrialVenue", "SimTrialVenue", "count_places", "counting_faults", "transfer_amount"]
+__all__ = ["BingxTrialVenue", "SimTrialVenue", "count_places", "counting_faults", "hand_close", "transfer_amount"]
 
 TRANSFER_RATE = 0.4  # per phase: a deposit or a withdrawal by the trader, mid-run
+HAND_CLOSE_RATE = 0.15  # per phase: the trader closes (part of) a position by hand on the venue
 
 
 def transfer_amount(rng: random.Random, available: Decimal) -> Decimal:
@@ -54,6 +55,7 @@ class SimTrialVenue:
         self.host = SimHost(self.venue)
         self.places = count_places(self.engine)
         self.transfers = 0
+        self.by_hand: set[str] = set()  # the engine's ids of the orders placed by hand
 
     async def start(self) -> None:
         await self.host.start()
@@ -73,11 +75,19 @@ class SimTrialVenue:
             if amount:
                 await self.venue.transfer(amount)
                 self.transfers += 1
+        if rng.random() < HAND_CLOSE_RATE:
+            await asyncio.sleep(rng.uniform(0.0, 0.6))
+            order = hand_close(rng, self.engine, f"hand-{len(self.by_hand) + 1}")
+            if order is not None:
+                self.by_hand.add(order.client_order_id)
+                self.venue.place_by_hand(order)
 
     def injected(self) -> Counter[str]:
         out = Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
         if self.transfers:
             out["sim.transfer"] = self.transfers
+        if self.by_hand:
+            out["sim.hand_close"] = len(self.by_hand)
         return out
 
     async def faults_off(self) -> None:
@@ -193,6 +203,28 @@ def counting_faults(spec: str, seed: int) -> Any:  # a ServerFaults subclass
     faults: Any = CountingFaults.parse(spec, seed=seed)
     faults.injected = Counter()
     return faults
+
+
+def hand_close(rng: random.Random, engine: Any, engine_id: str) -> Any:
+    """A MARKET close of all, or about half, of a random position that no resting close of
+    PINK's claims, as the trader would place it by hand (None when there is none)."""
+    from pink.kernel.messages import OrderSide, OrderType, Side, TimeInForce
+    from pink.venues.sim.orders import NewOrder
+
+    free = []
+    for (symbol, side), pos in sorted(engine.account.positions.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        claimed = sum((o.remaining for o in engine.open_orders(symbol) if not o.opens and o.position_side is side),
+                      Decimal(0))  # fmt: skip
+        if pos.qty - claimed > 0:
+            free.append((symbol, side, pos.qty - claimed))
+    if not free:
+        return None
+    symbol, side, qty = rng.choice(free)
+    if rng.random() < 0.5:  # a part, when the venue takes it (else it is refused, which is fine too)
+        step = engine.instruments[symbol].step
+        qty = max(step, (qty / 2 / step).to_integral_value() * step)
+    close = OrderSide.SELL if side is Side.LONG else OrderSide.BUY
+    return NewOrder(engine_id, symbol, close, side, qty, OrderType.MARKET, None, TimeInForce.GTC, True)
 
 
 def count_places(engine: Any) -> Counter[str]:
