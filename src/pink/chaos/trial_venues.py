@@ -125,6 +125,7 @@ class BingxTrialVenue:
         self.places = count_places(self.engine)
         self.drops = 0
         self.transfers = 0
+        self.by_hand: set[str] = set()  # the engine's ids of the orders placed by hand
 
     def _spec(self, rng: random.Random) -> str:
         parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES if r != "slow"]
@@ -161,6 +162,14 @@ class BingxTrialVenue:
                                           json={"amount": str(amount)}) as resp:
                     if resp.status == 200:
                         self.transfers += 1
+        if rng.random() < HAND_CLOSE_RATE:  # by hand on BingX's site: no client id on the wire
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            state = self.server.state
+            order = hand_close(rng, self.engine, state.new_client_id())
+            if order is not None:
+                self.by_hand.add(order.client_order_id)
+                state.submit(order, state.instrument_meta(order.symbol, "", order.position_side.value,
+                                                          self.engine.leverage(order.symbol, order.position_side)))
         await asyncio.sleep(rng.uniform(0.2, 1.0))
         await self._admin(spec=self._spec(rng))
         if rng.random() < 0.6:
@@ -174,6 +183,8 @@ class BingxTrialVenue:
             out["bingx.admin_drop_ws"] = self.drops
         if self.transfers:
             out["bingx.transfer"] = self.transfers
+        if self.by_hand:
+            out["bingx.hand_close"] = len(self.by_hand)
         return out
 
     async def faults_off(self) -> None:
