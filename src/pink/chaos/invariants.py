@@ -15,6 +15,7 @@ from typing import Any
 
 from pink.ledger.audit import audit
 from pink.ledger.writer import LedgerTarget, open_client
+from pink.venues.bingx.parse import fill_id as bingx_fill_id
 
 __all__ = [
     "check_capital",
@@ -117,7 +118,9 @@ def check_ledger(
     venue_n: Counter[str] = Counter()
     for f in engine.fills_since(0):
         if f.client_order_id in by_hand:  # PINK books what it held of it: at most the fill
-            booked = outside_qty.pop(f.fill_id, Decimal(0))
+            # (under the engine's fill id, or BingX's ``<order id>:<cum qty>`` over the BingX server)
+            booked = outside_qty.pop(f.fill_id, Decimal(0)) + outside_qty.pop(
+                bingx_fill_id(f.venue_order_id, f.cum_qty), Decimal(0))
             if booked > f.qty:
                 out.append(("hand_fill_overbooked", f"fill {f.fill_id}: {booked} booked of {f.qty}"))
             continue
