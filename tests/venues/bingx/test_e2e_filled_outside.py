@@ -80,3 +80,17 @@ async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_r
         assert p.kernel.account_view().capital == engine.balance().balance  # to the last digit
         again = await rec.full(p.kernel, p.now() - 3_600 * S, 2)
         assert again.outside_fills == 0  # nothing held apart any more: not asked
+
+
+async def test_e08_a_close_by_hand_pushed_without_its_fee_is_booked_with_the_orders_commission() -> None:
+    """The kernel has no order of its own to true up later: the adapter asks BingX for the hand
+    order's commission (by its order id) before handing the fill over."""
+    async with stack(faults="fee_missing=1") as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0004"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await _by_hand(st, "SELL", "0.0004", False)
+        await until(lambda: p.slot() == "IDLE", "closed")
+        (hand,) = [b for b in p.booked() if b.client_order_id == "t1-out"]
+        (venue_fill,) = [f for f in st.engine.fills_since(0) if hand.fill_id.startswith(f"{f.venue_order_id}:")]
+        assert hand.commission == venue_fill.commission and hand.commission > 0  # not the push's 0

@@ -406,9 +406,31 @@ class BingxVenue(Reports):
         self._remember(cid, up.venue_order_id)
         events, needs_query = self.tracker.apply(up)
         for event in events:
-            self._emit(event)
+            if not cid and isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN:
+                self._spawn(self._emit_outside_fill(event, up.symbol))  # its fee from the order first
+            else:
+                self._emit(event)
         if needs_query and cid:
             self._spawn(self._query_and_emit(cid, up.symbol, "stream fill without price/size"))
+
+    async def _emit_outside_fill(self, fill: OrderFilled, symbol: str) -> None:
+        """The last fill of an order with no client id (by hand, a liquidation) whose fee the push
+        did not state for sure: the kernel has no order to true up later, so the fee is the
+        order's total commission, asked by its venue id, less what its earlier fills carried."""
+        for attempt in range(3):
+            try:
+                data = await self.http.request("GET", ORDER_PATH, {"symbol": symbol, "orderId": fill.venue_order_id})
+                report = parse_order(data, "order with no client id")
+            except (VenueError, BingxParseError) as exc:
+                log.warning("BingX order %s (no client id): commission unknown: %s", fill.venue_order_id, exc)
+                await asyncio.sleep(0.5 * 2**attempt)
+                continue
+            if report.commission is not None and report.cum_qty == fill.cum_qty:
+                paid = self._fees.get(fill.venue_order_id, ZERO)
+                fill = replace(fill, commission=report.commission - paid, fee_final=True)
+                break
+        if not self._closed:
+            self._emit(fill)
 
     async def _gap_fill(self) -> None:
         """After a reconnect: query every order still live (orders and fills missed)."""
