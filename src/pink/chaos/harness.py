@@ -190,6 +190,8 @@ async def _phase(args: dict[str, Any], log: Path, rng: random.Random, venue: Any
                 raw = await asyncio.wait_for(proc.stdout.readline(), _HANG_S)
             except TimeoutError:
                 lines.append("HANG")
+                proc.send_signal(signal.SIGUSR1)  # its tasks' stacks, to the log, for the reader
+                await asyncio.sleep(2.0)
                 proc.send_signal(signal.SIGKILL)
                 break
             if not raw:
@@ -205,7 +207,7 @@ async def _phase(args: dict[str, Any], log: Path, rng: random.Random, venue: Any
         rc = await proc.wait()
         if rc == _STATUS_LOST and any(line.startswith("DONE") for line in lines):
             rc = 0  # it said it finished: asyncio's child watcher lost its status (see _STATUS_LOST)
-        if rc not in (0, -signal.SIGKILL, _START_REFUSED):
+        if rc not in (0, -signal.SIGKILL, _START_REFUSED) or "HANG" in lines:
             with log.open("a") as said:  # what it said, for the violation's reader
                 said.write(f"--- exit {rc}; its output:\n" + "\n".join(lines) + "\n")
     finally:

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import resource
+import signal
 import sys
 import time
 from collections import Counter
@@ -139,7 +140,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _dump_tasks() -> None:
+    """SIGUSR1 (the harness, before it kills a runner that hangs): every task's stack to stderr."""
+    tasks = asyncio.all_tasks()
+    print(f"--- {len(tasks)} tasks at the hang", file=sys.stderr)
+    for task in tasks:
+        task.print_stack(limit=12, file=sys.stderr)
+    sys.stderr.flush()
+
+
 async def run(args: dict[str, Any]) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
     kill = _Killer(args.get("kill"))
     kind = args["venue"]
     _install_hooks(kill, kind)
