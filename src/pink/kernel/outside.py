@@ -8,9 +8,10 @@ ways in, both booked the same way:
   at a price (``pink run --closed-outside``): the whole trade is booked closed;
 * an :class:`~pink.kernel.messages.OrderFilled` of an order the kernel never sent, whose push
   names its symbol and side (:func:`on_filled_outside`): a fill that closes (part of) a
-  position the kernel holds is booked on the trades holding it, oldest first. Only trades with
-  no order working are booked (an exit of PINK's own at the venue could still fill what the
-  kernel booked as closed); what no trade takes is reported, never guessed.
+  position the kernel holds is booked on the trades holding it, oldest first. A trade with an
+  order of PINK's working is booked only once that order ends (it could still fill what the
+  kernel would book as closed: :class:`PendingClose`); what no trade takes is reported, never
+  guessed.
 
 A booking is the trade's exit fill on an order of its own, ``<trade_id>-out`` (``-out2``, ...
 after the first), which was never sent. Everything after is the ordinary exit: the fill and
@@ -45,7 +46,6 @@ from pink.kernel.messages import (
     OrderSide,
     OrderType,
     Outcome,
-    OutcomeStatus,
     ProtocolErrorRecorded,
     Reason,
     Side,
@@ -84,17 +84,17 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
     if why:
         return Outcome(O_REFUSED, R_INVALID_FIELD, why, slot.index)
     qty = trade.remaining
-    status, reason, records = _book(k, slot, qty, ev.price, ev.commission, k.config.settle_asset,
-                                    "closed-outside", f"closed outside: {ev.note}", now)  # fmt: skip
+    booked = _book(k, slot, qty, ev.price, ev.commission, k.config.settle_asset, f"closed outside: {ev.note}", now)
     detail = f"{qty} {trade.symbol} {trade.side.value} booked closed outside PINK at {ev.price}, fee {ev.commission}"
-    return Outcome(status, reason, detail, slot.index, (), records)
+    return Outcome(booked.status, booked.reason, detail, slot.index, (), booked.records)
 
 
 def _book(
-    k: Kernel, slot: Slot, qty: Decimal, price: Decimal, fee: Decimal, asset: str, fill_id: str, why: str, now: int
-) -> tuple[OutcomeStatus, Reason, tuple[KernelRecord, ...]]:
+    k: Kernel, slot: Slot, qty: Decimal, price: Decimal, fee: Decimal, asset: str, why: str, now: int,
+    fill_id: str = "",
+) -> Outcome:
     """Book ``qty`` of ``slot``'s trade (POSITION_OPEN, no order working) closed at ``price``
-    on an order of its own; ``fill_id`` "closed-outside" names the order's own fill."""
+    on an order of its own; the fill is ``fill_id`` (the venue's), else ``<order>:closed-outside``."""
     trade = slot.trade
     assert trade is not None
     base = f"{trade.trade_id}-out"
@@ -122,10 +122,8 @@ def _book(
     slot.order_cid = cid
     records: list[KernelRecord] = [k._order_record(order, now)]
     k._move(slot, T.EXIT, why, now, records)
-    if fill_id == "closed-outside":
-        fill_id = f"{cid}:closed-outside"
-    booked = book_fill(k, slot, order, fill_id, qty, price, fee, fee, asset, qty, now)
-    return booked.status, booked.reason, (*records, *booked.records)
+    booked = book_fill(k, slot, order, fill_id or f"{cid}:closed-outside", qty, price, fee, fee, asset, qty, now)
+    return Outcome(booked.status, booked.reason, "", slot.index, (), (*records, *booked.records))
 
 
 def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
@@ -184,8 +182,7 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         assert s.trade is not None
         booked.append(f"{q} on slot {s.index} (trade {s.trade.trade_id})")
         note = f"closed outside: fill {ev.fill_id} of venue order {ev.venue_order_id or '?'}"
-        _, _, recs = _book(k, s, q, ev.last_price, share, asset, fill_id, note, now)
-        records.extend(recs)
+        records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id).records)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
     if left > 0 and busy:  # their order could still fill: booked on them once it ends
         trades = tuple(s.trade.trade_id for s in holding if s.state is not S.POSITION_OPEN and s.trade)
@@ -272,7 +269,7 @@ def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
         q = min(p.qty, trade.remaining)
         fee = p.fee if q == p.qty else (p.fee * q / p.qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
         note = f"closed outside: fill {p.fill_id}, kept until the slot's order ended"
-        records.extend(_book(k, slot, q, p.price, fee, p.asset, f"{p.fill_id}#{trade.trade_id}", note, now)[2])
+        records.extend(_book(k, slot, q, p.price, fee, p.asset, note, now, f"{p.fill_id}#{trade.trade_id}").records)
         p.qty -= q
         p.fee -= fee
         if p.qty == 0 and queue is not None:
