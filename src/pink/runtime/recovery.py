@@ -117,25 +117,16 @@ class Reconciler:
         run, then (given ``n_slots``) positions, then the books against the venue's wallet.
 
         A position that differs is reported once the same difference is seen by two runs in a
-        row: one reading may fall between a fill at the venue and its event here. It is how a
-        position closed outside PINK (by hand, or by liquidation) shows while PINK runs."""
+        row: one reading may fall between a fill at the venue and its event here. A venue that
+        holds less than the kernel so is first asked for closes PINK never heard of."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
         await self._common(rep, None, since_ns, orders={o.client_order_id for o in working})
         if n_slots is not None:
             seen = self._position_differences
             short = await self._positions(rep, views, n_slots)
-            for key in list(self._short_since):
-                if key not in short:
-                    del self._short_since[key]
-                    self._short_asked.discard(key)
-            held = {key for key in short if key in self._short_since and key not in self._short_asked}
-            for key in short:
-                self._short_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
-            if held:  # seen twice: no fill in flight, a close PINK never heard of (a lost push)
-                self._short_asked |= held
-                if await self._closed_outside(rep, min(self._short_since[key] for key in held)):
-                    await self._positions(rep, views, n_slots)
+            if await self._missed_closes(rep, short, since_ns):
+                await self._positions(rep, views, n_slots)
             self._position_differences = set(rep.position_mismatches)
             rep.position_mismatches = [m for m in rep.position_mismatches if m in seen]
         await self._books(rep, views)
@@ -172,6 +163,22 @@ class Reconciler:
                 self._emit(t)
         except VenueError as exc:
             rep.errors.append(str(exc))
+
+    async def _missed_closes(self, rep: ReconcileReport, short: set[tuple[str, Side]], since_ns: int) -> bool:
+        """Positions the venue holds less of than the kernel (``short``) in two runs in a row (so
+        no fill in flight): look once, from a minute before the run before the first of them, for
+        closes PINK never heard of (a lost push). True if any fills came."""
+        for key in list(self._short_since):
+            if key not in short:
+                del self._short_since[key]
+                self._short_asked.discard(key)
+        held = {key for key in short if key in self._short_since and key not in self._short_asked}
+        for key in short:
+            self._short_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
+        if not held:
+            return False
+        self._short_asked |= held
+        return await self._closed_outside(rep, min(self._short_since[key] for key in held))
 
     async def _closed_outside(self, rep: ReconcileReport, since_ns: int) -> bool:
         """The venue holds less than the kernel: ask for the fills of orders with no client id
