@@ -7,6 +7,11 @@ from __future__ import annotations
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
 from pink.journal import JournaledKernel, replay_records
 from pink.kernel import (
     Action,
@@ -16,11 +21,13 @@ from pink.kernel import (
     KernelConfig,
     OrderFilled,
     OrderSide,
+    Outcome,
     OutcomeStatus,
     ProtocolErrorRecorded,
     Reason,
     Side,
     TradeClosed,
+    outside,
 )
 from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
 
@@ -213,3 +220,98 @@ def test_e08_a_round_trip_made_by_hand_beside_pinks_position_leaves_pinks_trade_
     assert Kernel.restore(w.k.snapshot()).outside_held == w.k.outside_held  # kept across a restart
     out = w.apply(by_hand(w, OrderSide.SELL, "0.100", "100", fill_id="s", position_side=None))
     assert out.status is OutcomeStatus.QUARANTINED and w.state() == "POSITION_OPEN" and w.k.outside_held == {}
+
+
+class OutsideCloses(RuleBasedStateMachine):
+    """Positions PINK holds, its own exits working, filling and canceled, and fills of orders it
+    never sent closing them (or not), duplicated: every hand fill booked at most once over, the
+    books exact, no trade closed beyond what it held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.d = Driver(slots=3)
+        self.hand: dict[str, D] = {}  # fill id -> qty
+        self.booked: dict[str, D] = {}  # fill id -> booked by the kernel
+        self.sent: list[OrderFilled] = []
+        self.working: dict[int, tuple[str, D]] = {}  # slot -> PINK's exit order working (cid, qty)
+        self.n = 0
+
+    def _track(self, out: Outcome) -> None:
+        for r in out.records:
+            if isinstance(r, FillBooked) and "-out" in r.client_order_id:
+                base = r.fill_id.partition("#")[0]
+                self.booked[base] = self.booked.get(base, D(0)) + r.last_qty
+
+    def _slot_free(self, slot: int) -> bool:
+        return self.d.state(slot) == "POSITION_OPEN"
+
+    @rule(slot=st.integers(0, 2), side=st.sampled_from([Side.LONG, Side.SHORT]), qty=st.sampled_from(["0.3", "1"]))
+    def open_position(self, slot: int, side: Side, qty: str) -> None:
+        if self.d.state(slot) != "IDLE":
+            return
+        p = place(self.d.enter(slot, qty, side=side, legs=("0.5", "0.5")))
+        self._track(self.d.fill(p.client_order_id, qty, "100", qty))
+
+    @rule(slot=st.integers(0, 2), close_all=st.booleans())
+    def pink_exit(self, slot: int, close_all: bool) -> None:
+        if self._slot_free(slot) and slot not in self.working:
+            out = self.d.exit(slot, close_all=close_all)
+            if out.effects:
+                p = place(out)
+                self.working[slot] = (p.client_order_id, p.quantity)
+                self.d.ack(p.client_order_id)
+
+    @rule(slot=st.integers(0, 2), fill=st.booleans())
+    def pink_exit_ends(self, slot: int, fill: bool) -> None:
+        if slot not in self.working:
+            return
+        cid, qty = self.working.pop(slot)
+        trade = self.d.k.slots[slot].trade
+        if fill and trade is not None and trade.remaining >= qty:  # the venue still had it
+            self._track(self.d.fill(cid, str(qty), "101", str(qty)))
+        else:  # canceled by the venue: nothing left to reduce
+            self._track(self.d.canceled(cid))
+
+    @rule(data=st.data(), part=st.sampled_from(["all", "half", "more"]), one_way=st.booleans())
+    def close_by_hand(self, data: st.DataObject, part: str, one_way: bool) -> None:
+        held = [s.trade for s in self.d.k.slots if s.trade is not None and s.trade.remaining > 0]
+        if not held:
+            return
+        t = data.draw(st.sampled_from(held))
+        q = {"all": t.remaining, "half": max((t.remaining / 2).quantize(D("0.001")), D("0.001")),
+             "more": t.remaining + D("0.5")}[part]  # fmt: skip
+        self.n += 1
+        side = OrderSide.SELL if t.side is Side.LONG else OrderSide.BUY
+        ev = OrderFilled("", f"v{self.n}", f"h{self.n}", q, D("95"), q, D("0.0123"), "USDT", self.d.now, True,
+                         t.symbol, side, None if one_way else t.side)  # fmt: skip
+        self.hand[ev.fill_id] = q
+        self.sent.append(ev)
+        self._track(self.d.apply(ev))
+
+    @rule(data=st.data())
+    def duplicate(self, data: st.DataObject) -> None:
+        if self.sent:
+            self._track(self.d.apply(data.draw(st.sampled_from(self.sent))))
+
+    @invariant()
+    def booked_at_most_once_over_and_books_exact(self) -> None:
+        k = self.d.k
+        for fill_id, booked in self.booked.items():
+            waiting = sum((p.qty for q in k.outside_pending.values() for p in q if p.fill_id == fill_id), D(0))
+            assert booked + waiting <= self.hand[fill_id], (fill_id, booked, waiting)
+        for s in k.slots:
+            assert s.trade is None or s.trade.remaining >= 0
+        self.d.assert_books_balance()
+
+
+OutsideCloses.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None,
+                                           suppress_health_check=[HealthCheck.too_slow])
+TestOutsideCloses = OutsideCloses.TestCase
+
+
+def test_the_fills_by_hand_remembered_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outside, "OUTSIDE_FILLS_KEPT", 3)
+    d = Driver()
+    for i in range(5):
+        d.apply(by_hand(d, OrderSide.BUY, "0.001", "100", fill_id=f"h{i}"))
+    assert list(d.k.outside_fills) == ["h2", "h3", "h4"]

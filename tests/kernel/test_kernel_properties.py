@@ -18,10 +18,12 @@ from pink.kernel import (
     FundingPaid,
     FundsTransferred,
     OrderFilled,
+    OrderSide,
     OrderStatus,
     OutcomeStatus,
     PlaceOrder,
     Settlement,
+    Side,
 )
 from pink.kernel.messages import CommissionReported
 from tests.kernel.harness import BTC, Driver
@@ -40,6 +42,8 @@ class KernelMachine(RuleBasedStateMachine):
         self.sent_fills: list[OrderFilled] = []
         self.booked_fill_ids: list[tuple[str, str]] = []
         self.settlements: list[Settlement] = []
+        self.hand_fills: dict[str, D] = {}  # fills of orders PINK never sent, by fill id
+        self.hand_booked: dict[str, D] = {}  # what the kernel booked of each
         self.n = 0
         self.state = self._state()
 
@@ -60,6 +64,10 @@ class KernelMachine(RuleBasedStateMachine):
         for r in getattr(out, "records", ()):
             if isinstance(r, FillBooked):
                 self.booked_fill_ids.append((r.client_order_id, r.fill_id))
+                base = r.fill_id.partition("#")[0]
+                if base in self.hand_fills:
+                    assert "-out" in r.client_order_id, r
+                    self.hand_booked[base] = self.hand_booked.get(base, D(0)) + r.last_qty
             if isinstance(r, Settlement):
                 self.settlements.append(r)
 
@@ -126,6 +134,18 @@ class KernelMachine(RuleBasedStateMachine):
             self.d.now,
             fee_final=final,
         )
+        self.sent_fills.append(ev)
+        self._track(self.d.apply(ev))
+
+    @rule(side=st.sampled_from(list(OrderSide)), position_side=st.sampled_from([Side.LONG, Side.SHORT, None]),
+          qty=QTYS, price=PRICES, fee=st.sampled_from(["0", "0.013", "0.0000001"]))
+    def fill_by_hand(self, side: OrderSide, position_side: Side | None, qty: str, price: str, fee: str) -> None:
+        """A fill of an order PINK never sent (by hand, a liquidation): booked on PINK's trades
+        when it closes them, never more than it filled."""
+        self.n += 1
+        ev = OrderFilled("", f"hand-{self.n}", f"h{self.n}", D(qty), D(price), D(qty), D(fee), "USDT", self.d.now,
+                         True, BTC, side, position_side)  # fmt: skip
+        self.hand_fills[ev.fill_id] = ev.last_qty
         self.sent_fills.append(ev)
         self._track(self.d.apply(ev))
 
@@ -214,6 +234,15 @@ class KernelMachine(RuleBasedStateMachine):
                 assert t.entry_qty >= 0 and t.exit_qty >= 0 and t.remaining >= 0
         for o in self.d.k.orders.values():
             assert 0 <= o.filled <= o.quantity
+
+    @invariant()
+    def a_fill_by_hand_is_booked_at_most_once_over(self) -> None:
+        k = self.d.k
+        for fill_id, booked in self.hand_booked.items():
+            waiting = sum((p.qty for q in k.outside_pending.values() for p in q if p.fill_id == fill_id), D(0))
+            assert booked + waiting <= self.hand_fills[fill_id], fill_id
+        assert all(q > 0 for q in k.outside_held.values())
+        assert all(p.qty > 0 for q in k.outside_pending.values() for p in q)
 
     @invariant()
     def fee_checks_are_for_ended_orders_only(self) -> None:

@@ -57,8 +57,10 @@ from pink.kernel.validation import check_decimal
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
 
-__all__ = ["PendingClose", "book_pending", "on_closed_outside", "on_filled_outside"]
+__all__ = ["OUTSIDE_FILLS_KEPT", "PendingClose", "book_pending", "on_closed_outside", "on_filled_outside"]
 
+OUTSIDE_FILLS_KEPT = 10_000
+"""The fills of orders PINK never sent that the kernel remembers (to book each once)."""
 _FEE_QUANTUM = Decimal("1e-12")  # a fee shared among trades: each share to this, the last takes the rest
 
 
@@ -135,6 +137,8 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
     if ev.fill_id in k.outside_fills:
         return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} of an order PINK never sent: already seen")
     k.outside_fills[ev.fill_id] = None
+    if len(k.outside_fills) > OUTSIDE_FILLS_KEPT:  # the oldest: a repeat of it is long past
+        del k.outside_fills[next(iter(k.outside_fills))]
     assert ev.side is not None
     closes = Side.LONG if ev.side is OrderSide.SELL else Side.SHORT
     what = f"{ev.last_qty} {ev.symbol} {ev.side.value} at {ev.last_price} (fill {ev.fill_id})"
