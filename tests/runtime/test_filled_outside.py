@@ -6,9 +6,12 @@ from __future__ import annotations
 from decimal import Decimal as D
 from pathlib import Path
 
+from rich.console import Console
+
 from pink.kernel import Action, OrderFilled, OrderSide, OrderType, Side, TimeInForce
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.launcher import Launcher
+from pink.runtime.view import render
 from pink.venues.sim import NewOrder
 from tests.runtime.helpers import Scripted, make_venue, quiet_config, sim_runtime
 from tests.runtime.test_flatten_while_down import OpenSlotZero
@@ -47,6 +50,11 @@ async def test_e08_a_position_closed_by_hand_while_running_is_booked_and_the_slo
         await rt.run(cycles=1)
         (closed,) = rt.stats.last_trades
         assert closed.exit_vwap == hand.last_price and closed.fees == k.account_view().fees
+        said = f"BTC-USDT booked closed outside PINK at {hand.last_price}, fee {hand.commission}"
+        assert said in rt.stats.alerts[-1]  # the trader is told, in the live view and after the run
+        shown = Console(width=200, record=True)
+        shown.print(render(rt))
+        assert said in shown.export_text()
         await rt.run(cycles=2)
         assert len(entered) == 2 and k.slot_view(0).state != "IDLE"  # freed: the policy entered again
         await rt.run(cycles=20)

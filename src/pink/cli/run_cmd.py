@@ -57,6 +57,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
     if rt is not None:
         console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.account.initial_capital))
         console.print(f"close: {' -> '.join(report.steps)}")
+        for text in rt.stats.alerts:
+            console.print(f"[yellow]alert: {text}")
         if rt.reconciler.books.mismatch:
             console.print(f"[red]books against the venue's wallet: {rt.reconciler.books.mismatch}")
             console.print("(kept for the next run; once the difference is explained and accepted, "

@@ -18,7 +18,9 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 
-__all__ = ["RunStats", "Summary"]
+__all__ = ["ALERTS_KEPT", "RunStats", "Summary"]
+
+ALERTS_KEPT = 5  # the last alerts shown by the live view and after the summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class RunStats:
     peak: Decimal = ZERO
     max_drawdown: Decimal = ZERO
     last_trades: list[TradeClosed] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # the last few: kernel alerts, closes booked from outside
 
     def __post_init__(self) -> None:
         self.peak = self.initial_capital
@@ -87,6 +90,9 @@ class RunStats:
                     self.max_drawdown = self.peak - capital
             elif type(r) is FillBooked:
                 self.fills += 1
+                if "-out" in r.client_order_id:  # (the kernel's own order ids never hold it otherwise)
+                    self._alert(f"slot {r.slot} trade {r.trade_id}: {r.last_qty} {r.symbol} booked closed outside "
+                                f"PINK at {r.last_price}, fee {r.commission}")  # fmt: skip
             elif type(r) is TradeClosed:
                 self.trades += 1
                 self.wins += r.net_pnl > 0
@@ -99,7 +105,11 @@ class RunStats:
                     self.refusals[r.reason] += 1
             elif type(r) is ProtocolErrorRecorded:
                 self.protocol_errors += 1
+                self._alert(r.detail)
         return settled
+
+    def _alert(self, text: str) -> None:
+        self.alerts = [*self.alerts[-(ALERTS_KEPT - 1):], text]
 
     def summary(self) -> Summary:
         return Summary(

@@ -116,7 +116,12 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
         orders.add_row(cid, str(o.slot), f"{o.role.lower()}{o.leg if o.role == 'EXIT' else ''}",
                        o.side.value.lower(), o.order_type.value.lower(), num(o.quantity),
                        num(o.limit_price) if o.limit_price else "", num(o.filled_qty), o.state.lower())
-    return Group(acct, slots, orders)
+    if not st.alerts:
+        return Group(acct, slots, orders)
+    alerts = _table("alerts (the last; all of them after the run)", [("", False)], wide)
+    for text in st.alerts[-3:]:
+        alerts.add_row(text)  # cut to the width by rich
+    return Group(acct, slots, orders, alerts)
 
 
 def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
