@@ -105,7 +105,8 @@ class RunStats:
                     self.refusals[r.reason] += 1
             elif type(r) is ProtocolErrorRecorded:
                 self.protocol_errors += 1
-                self._alert(r.detail)
+                where = " ".join(([f"slot {r.slot}"] if r.slot >= 0 else []) + ([r.cause] if r.cause else []))
+                self._alert(f"{where}: {r.detail}" if where else r.detail)
         return settled
 
     def _alert(self, text: str) -> None:
