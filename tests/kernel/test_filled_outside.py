@@ -217,6 +217,7 @@ def test_e08_a_round_trip_made_by_hand_beside_pinks_position_leaves_pinks_trade_
     w.apply(by_hand(w, OrderSide.BUY, "0.100", "100", fill_id="b", position_side=None))
     _held(w, 0, "0.300", side=Side.SHORT)
     assert w.k.outside_held == {"BTC-USDT LONG": D("0.100")}
+    assert w.k.held_outside() == {(BTC, Side.LONG): D("0.100")}  # the position check counts it
     assert Kernel.restore(w.k.snapshot()).outside_held == w.k.outside_held  # kept across a restart
     out = w.apply(by_hand(w, OrderSide.SELL, "0.100", "100", fill_id="s", position_side=None))
     assert out.status is OutcomeStatus.QUARANTINED and w.state() == "POSITION_OPEN" and w.k.outside_held == {}

@@ -114,3 +114,32 @@ async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_st
         assert k.account_view().capital == (await venue.balance()).balance  # to the last digit
         assert hand.fill_id in k.outside_fills
     await venue.close()
+
+
+async def test_e08_a_position_opened_by_hand_while_pink_was_down_is_not_taken_for_pinks_when_closed(
+    tmp_path: Path,
+) -> None:
+    """The start-up reconcile sees the venue holding more than PINK and learns, from the fills of
+    orders with no client id, what was opened by hand: closing that later leaves PINK's trade."""
+    venue = make_venue()
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
+        await first.run(cycles=5)
+        assert first.kernel is not None
+        view = first.kernel.kernel.slot_view(0)
+        assert view.state == "POSITION_OPEN"
+    venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
+    _hand(venue, "hand-1", OrderSide.BUY, D("0.004"))
+    idle = OpenSlotZero()
+    idle.sent = True
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer()) as second:
+        assert second.kernel is not None and second.runtime is not None
+        k = second.kernel.kernel
+        assert second.runtime.reconciler.last is not None and second.runtime.reconciler.last.outside_fills == 1
+        assert k.outside_held == {"BTC-USDT LONG": D("0.004")}
+        venue._drop_until = -1
+        _hand(venue, "hand-2", OrderSide.SELL, D("0.004"))  # closes what the hand opened
+        await second.run(cycles=5)
+        assert k.slot_view(0).state == "POSITION_OPEN" and k.slot_view(0).remaining_qty == view.entry_qty
+        assert k.outside_held == {}
+        assert second.runtime.reconciler.position_alerts == 0
+    await venue.close()

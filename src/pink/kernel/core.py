@@ -502,6 +502,15 @@ class Kernel:
     def working_orders(self) -> list[OrderView]:
         return snapshots.working_orders(self)
 
+    def held_outside(self) -> dict[tuple[str, Side], Decimal]:
+        """What orders the kernel never sent hold open at the venue, by (symbol, side), as far as
+        their fills told it (:mod:`pink.kernel.outside`)."""
+        out: dict[tuple[str, Side], Decimal] = {}
+        for key, qty in self.outside_held.items():
+            symbol, _, side = key.rpartition(" ")
+            out[(symbol, Side(side))] = qty
+        return out
+
     def money_in_doubt(self) -> str:
         """Why capital need not match the venue's wallet now ("" if nothing).
 

@@ -22,6 +22,7 @@ from pink.kernel.messages import (
     IntentRecorded,
     KernelRecord,
     Outcome,
+    Side,
     VenueEvent,
 )
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -82,6 +83,8 @@ class KernelViews(Protocol):
     def working_orders(self) -> list[OrderView]: ...
 
     def money_in_doubt(self) -> str: ...
+
+    def held_outside(self) -> dict[tuple[str, Side], Decimal]: ...
 
     def next_deadline(self) -> int | None: ...
 

@@ -47,12 +47,15 @@ class ReconcileReport:
 
 
 def exposure(views: KernelViews, n_slots: int) -> dict[tuple[str, Side], Decimal]:
-    """The kernel's open quantity per (symbol, side), summed over slots."""
+    """What the venue should hold per (symbol, side): the kernel's open quantity summed over
+    slots, and what orders it never sent (by hand) opened, as their fills told it."""
     out: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
     for i in range(n_slots):
         v = views.slot_view(i)
         if v.side is not None and v.remaining_qty > 0:
             out[(v.symbol, v.side)] += v.remaining_qty
+    for key, qty in views.held_outside().items():
+        out[key] += qty
     return dict(out)
 
 
@@ -79,10 +82,11 @@ class Reconciler:
         self._books_rebase = books_rebase
         self._position_differences: set[str] = set()  # seen by the last periodic run
         self.position_alerts = 0  # runs that reported a position differing from the venue's
-        # positions the venue holds less of than the kernel: since when to look for their
-        # outside close (the first run that saw one looked from then), and whether it was
-        self._short_since: dict[tuple[str, Side], int] = {}
-        self._short_asked: set[tuple[str, Side]] = set()
+        # positions the venue holds more or less of than the kernel: since when to look for the
+        # orders placed outside PINK that did it (from the run before the first that saw one),
+        # and whether it was looked for
+        self._differ_since: dict[tuple[str, Side], int] = {}
+        self._differ_asked: set[tuple[str, Side]] = set()
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -105,8 +109,8 @@ class Reconciler:
             rep.queried.append(order.client_order_id)
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
-        short = await self._positions(rep, views, n_slots)
-        if short and await self._closed_outside(rep, since_ns if money_since_ns is None else money_since_ns):
+        differ = await self._positions(rep, views, n_slots)
+        if differ and await self._outside_fills(rep, since_ns if money_since_ns is None else money_since_ns):
             await self._positions(rep, views, n_slots)
         await self._books(rep, views, wallet_before)
         self._finish(rep)
@@ -117,15 +121,15 @@ class Reconciler:
         run, then (given ``n_slots``) positions, then the books against the venue's wallet.
 
         A position that differs is reported once the same difference is seen by two runs in a
-        row: one reading may fall between a fill at the venue and its event here. A venue that
-        holds less than the kernel so is first asked for closes PINK never heard of."""
+        row: one reading may fall between a fill at the venue and its event here. Such a
+        difference is first looked for in the fills of orders placed outside PINK."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
         await self._common(rep, None, since_ns, orders={o.client_order_id for o in working})
         if n_slots is not None:
             seen = self._position_differences
-            short = await self._positions(rep, views, n_slots)
-            if await self._missed_closes(rep, short, since_ns):
+            differ = await self._positions(rep, views, n_slots)
+            if await self._missed_outside_fills(rep, differ, since_ns):
                 await self._positions(rep, views, n_slots)
             self._position_differences = set(rep.position_mismatches)
             rep.position_mismatches = [m for m in rep.position_mismatches if m in seen]
@@ -164,27 +168,31 @@ class Reconciler:
         except VenueError as exc:
             rep.errors.append(str(exc))
 
-    async def _missed_closes(self, rep: ReconcileReport, short: set[tuple[str, Side]], since_ns: int) -> bool:
-        """Positions the venue holds less of than the kernel (``short``) in two runs in a row (so
-        no fill in flight): look once, from a minute before the run before the first of them, for
-        closes PINK never heard of (a lost push). True if any fills came."""
-        for key in list(self._short_since):
-            if key not in short:
-                del self._short_since[key]
-                self._short_asked.discard(key)
-        held = {key for key in short if key in self._short_since and key not in self._short_asked}
-        for key in short:
-            self._short_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
+    async def _missed_outside_fills(
+        self, rep: ReconcileReport, differ: set[tuple[str, Side]], since_ns: int
+    ) -> bool:
+        """Positions the venue holds more or less of than the kernel (``differ``) in two runs in a
+        row (so no fill in flight): look once, from a minute before the run before the first of
+        them, for fills of orders placed outside PINK that it never heard of (a lost push). True
+        if any came."""
+        for key in list(self._differ_since):
+            if key not in differ:
+                del self._differ_since[key]
+                self._differ_asked.discard(key)
+        held = {key for key in differ if key in self._differ_since and key not in self._differ_asked}
+        for key in differ:
+            self._differ_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
         if not held:
             return False
-        self._short_asked |= held
-        return await self._closed_outside(rep, min(self._short_since[key] for key in held))
+        self._differ_asked |= held
+        return await self._outside_fills(rep, min(self._differ_since[key] for key in held))
 
-    async def _closed_outside(self, rep: ReconcileReport, since_ns: int) -> bool:
-        """The venue holds less than the kernel: ask for the fills of orders with no client id
-        (a close by hand or a liquidation, whose push PINK never heard: it was down, or the
-        stream dropped it) and hand them to the kernel, which books a close of its positions
-        (and ignores what it has seen). True if there were any."""
+    async def _outside_fills(self, rep: ReconcileReport, since_ns: int) -> bool:
+        """The venue's positions differ from the kernel's: ask for the fills of orders with no
+        client id (by hand, a liquidation) whose push PINK never heard (it was down, or the
+        stream dropped it) and hand them to the kernel. It books a close of its positions,
+        counts an opening one as held outside PINK (so that its close is not taken for one of
+        PINK's) and ignores what it has seen. True if there were any."""
         try:
             fills = await self._venue.fills_since(since_ns, (), unnamed=True)
         except VenueError as exc:
@@ -196,7 +204,7 @@ class Reconciler:
         return bool(fills)
 
     async def _positions(self, rep: ReconcileReport, views: KernelViews, n_slots: int) -> set[tuple[str, Side]]:
-        """Compare (``rep.position_mismatches``, replaced); return where the venue holds less."""
+        """Compare (``rep.position_mismatches``, replaced); return where they differ."""
         rep.position_mismatches = []
         try:
             positions = await self._venue.positions()
@@ -208,14 +216,13 @@ class Reconciler:
         for p in positions:
             if p.quantity != 0:
                 theirs[(p.symbol, p.side)] += abs(p.quantity)
-        short: set[tuple[str, Side]] = set()
+        differ: set[tuple[str, Side]] = set()
         for key in sorted(set(ours) | set(theirs)):
             a, b = ours.get(key, Decimal(0)), theirs.get(key, Decimal(0))
             if a != b:
                 rep.position_mismatches.append(f"{key[0]} {key[1].value}: kernel {a} venue {b}")
-            if a > b:
-                short.add(key)
-        return short
+                differ.add(key)
+        return differ
 
     async def _wallet(self, rep: ReconcileReport) -> BalanceReport | None:
         try:
