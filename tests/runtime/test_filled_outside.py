@@ -9,20 +9,21 @@ from pathlib import Path
 from rich.console import Console
 
 from pink.kernel import Action, OrderFilled, OrderSide, OrderType, Side, TimeInForce
+from pink.kernel.views import SlotView
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.launcher import Launcher
 from pink.runtime.view import render
-from pink.venues.sim import NewOrder
+from pink.venues.sim import NewOrder, SimVenue
 from tests.runtime.helpers import Scripted, make_venue, quiet_config, sim_runtime
 from tests.runtime.test_flatten_while_down import OpenSlotZero
 
 ENTRY = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D("0.5"), D("0.5"))}
 
 
-def _hand(venue: object, cid: str, side: OrderSide, qty: D) -> OrderFilled:
-    events = venue.place_by_hand(  # type: ignore[attr-defined]
-        NewOrder(cid, "BTC-USDT", side, Side.LONG, qty, OrderType.MARKET, None, TimeInForce.GTC, side is OrderSide.SELL)
-    )
+def _hand(venue: SimVenue, engine_id: str, side: OrderSide, qty: D) -> OrderFilled:
+    """A MARKET order on the BTC LONG position placed by hand: its fill, as the stream shows it."""
+    events = venue.place_by_hand(NewOrder(engine_id, "BTC-USDT", side, Side.LONG, qty, OrderType.MARKET, None,
+                                          TimeInForce.GTC, side is OrderSide.SELL))  # fmt: skip
     (fill,) = [e for e in events if isinstance(e, OrderFilled)]
     return fill
 
@@ -89,9 +90,8 @@ async def test_e08_a_close_by_hand_whose_push_was_lost_is_found_by_the_slow_reco
         assert venue.calls["fills_since"] - asked <= 4  # the ordinary runs only: asked once, not every run
 
 
-async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_start_by_itself(
-    tmp_path: Path,
-) -> None:
+async def _held_then_down(tmp_path: Path) -> tuple[SimVenue, SlotView]:
+    """A run that opens a position on slot 0, then stops; the venue's stream then reaches no one."""
     venue = make_venue()
     async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
         await first.run(cycles=5)
@@ -99,10 +99,22 @@ async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_st
         view = first.kernel.kernel.slot_view(0)
         assert view.state == "POSITION_OPEN"
     venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
-    hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty)
+    return venue, view
+
+
+def _again(tmp_path: Path, venue: SimVenue) -> Launcher:
+    """The next start on the same journal and venue, with a policy that orders nothing."""
     idle = OpenSlotZero()
     idle.sent = True
-    async with Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer()) as second:
+    return Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer())
+
+
+async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_start_by_itself(
+    tmp_path: Path,
+) -> None:
+    venue, view = await _held_then_down(tmp_path)
+    hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty)
+    async with _again(tmp_path, venue) as second:
         assert second.kernel is not None and second.runtime is not None
         k = second.kernel.kernel
         assert k.slot_view(0).state == "IDLE"  # before any cycle, no --closed-outside
@@ -121,17 +133,9 @@ async def test_e08_a_position_opened_by_hand_while_pink_was_down_is_not_taken_fo
 ) -> None:
     """The start-up reconcile sees the venue holding more than PINK and learns, from the fills of
     orders with no client id, what was opened by hand: closing that later leaves PINK's trade."""
-    venue = make_venue()
-    async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
-        await first.run(cycles=5)
-        assert first.kernel is not None
-        view = first.kernel.kernel.slot_view(0)
-        assert view.state == "POSITION_OPEN"
-    venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
+    venue, view = await _held_then_down(tmp_path)
     _hand(venue, "hand-1", OrderSide.BUY, D("0.004"))
-    idle = OpenSlotZero()
-    idle.sent = True
-    async with Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer()) as second:
+    async with _again(tmp_path, venue) as second:
         assert second.kernel is not None and second.runtime is not None
         k = second.kernel.kernel
         assert second.runtime.reconciler.last is not None and second.runtime.reconciler.last.outside_fills == 1
