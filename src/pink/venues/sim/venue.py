@@ -221,8 +221,8 @@ class SimVenue:
         batch: list[tuple[int, VenueEvent]] = []
         by_hand = self._by_hand
         for ev in events:
-            if by_hand and getattr(ev, "client_order_id", "") in by_hand:
-                ev = replace(cast(Any, ev), client_order_id="")
+            if by_hand:
+                ev = self._unnamed(ev)
             out: VenueEvent = ev
             if isinstance(ev, OrderAccepted):
                 if lose_ack:
@@ -298,12 +298,15 @@ class SimVenue:
         stream and the reports with no client order id (``order``'s is the engine's own, never
         shown)."""
         self._by_hand.add(order.client_order_id)
-        events = [replace(cast(Any, e), client_order_id="") for e in self.engine.submit(order, self.engine.now)]
+        events = [self._unnamed(e) for e in self.engine.submit(order, self.engine.now)]
         self._schedule(events)
         return events
 
-    def _shown(self, f: OrderFilled) -> OrderFilled:
-        return replace(f, client_order_id="") if f.client_order_id in self._by_hand else f
+    def _unnamed(self, ev: EngineEvent) -> EngineEvent:
+        """``ev`` as the venue shows it: with no client order id if its order was placed by hand."""
+        if getattr(ev, "client_order_id", "") in self._by_hand:
+            return cast(EngineEvent, replace(cast(Any, ev), client_order_id=""))
+        return ev
 
     def cancel_now(self, order: CancelOrder) -> None:
         self._enter("cancel")
@@ -353,7 +356,7 @@ class SimVenue:
         asset = self.engine.fees.asset
         wanted = None if orders is None else set(orders)
         by_hand = self._by_hand
-        return [self._shown(fill_event(f, asset)) for f in self.engine.fills_since(ts)
+        return [cast(OrderFilled, self._unnamed(fill_event(f, asset))) for f in self.engine.fills_since(ts)
                 if wanted is None or f.client_order_id in wanted or (unnamed and f.client_order_id in by_hand)]
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
