@@ -118,7 +118,7 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
                        num(o.limit_price) if o.limit_price else "", num(o.filled_qty), o.state.lower())
     if not st.alerts:
         return Group(acct, slots, orders)
-    alerts = _table("alerts (the last; all of them after the run)", [("", False)], wide)
+    alerts = _table("alerts (the last three)", [("", False)], wide)
     for text in st.alerts[-3:]:
         alerts.add_row(text)  # cut to the width by rich
     return Group(acct, slots, orders, alerts)
