@@ -169,12 +169,17 @@ def test_e08_a_one_way_account_close_is_told_by_its_side_alone() -> None:
     assert [r.gross_pnl for r in out.records if isinstance(r, TradeClosed)] == [D("3.000")]
 
 
-def test_a_forgotten_order_of_pinks_own_is_never_taken_for_one_sent_by_hand() -> None:
+def test_an_unknown_order_of_pinks_own_form_is_never_taken_for_one_sent_by_hand() -> None:
+    """Forgotten by this kernel, or another PINK run's on the same account (a new data dir while
+    the old run's orders still work: the start-up reconcile reports those)."""
     d = Driver()
     tid = _held(d)
-    out = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", cid=f"{tid}-x9a1"))
-    assert out.status is OutcomeStatus.QUARANTINED and "for unknown order" in out.detail
+    for cid in (f"{tid}-x9a1", "tother1-x0a1", "tother1-e2", "tother1-out"):
+        out = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", cid=cid, fill_id=f"f-{cid}"))
+        assert out.status is OutcomeStatus.QUARANTINED and "for unknown order" in out.detail, cid
     assert d.state() == "POSITION_OPEN"
+    booked = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", cid="my-bot-exit-7"))  # another program's
+    assert booked.status is OutcomeStatus.CONFIRMED and d.state() == "IDLE"
 
 
 def test_an_outside_booking_is_journaled_replays_and_is_still_known_after_a_restart(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ with the reason recorded, and the order is queried (E12, F15).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,12 @@ _ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
     ClosedOutside: on_closed_outside,
 }
 """Events about the account rather than an order (messages are final classes: exact types)."""
+
+
+#: the form of the client order ids the kernel makes (``<trade>-e1``, ``-x0a1``, ``-out2``): an
+#: unknown order with one is PINK's (forgotten, or another PINK run's on the same account), never
+#: one placed by hand
+_PINKS_OWN = re.compile(r"-(?:e\d+|x\d+a\d+|out\d*)$")
 
 
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
@@ -133,11 +140,7 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
         return Outcome(O_DUPLICATE, R_OK, f"order {cid} belongs to a finished trade")
     if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
         return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
-    if (
-        type(event) is OrderFilled
-        and (event.side is not None or event.symbol)
-        and cid.rpartition("-")[0] not in k.used_trade_ids  # not an order of the kernel's it forgot
-    ):
+    if type(event) is OrderFilled and (event.side is not None or event.symbol) and not _PINKS_OWN.search(cid):
         return on_filled_outside(k, event, now)
     k.quarantined += 1
     detail = f"{type(event).__name__} for unknown order {cid!r}"
