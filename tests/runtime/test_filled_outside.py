@@ -47,6 +47,7 @@ async def test_e08_a_position_closed_by_hand_while_running_is_booked_and_the_slo
         await rt.run(cycles=3)
         assert k.slot_view(0).state == "POSITION_OPEN" and rt.stats.trades == 0
         assert rt.stats.protocol_errors == 4  # each order's ack and fill reported: the account traded outside PINK
+        assert any("OrderAccepted for unknown order with no client id (venue order" in a for a in rt.stats.alerts)
         hand = _hand(venue, "hand-close", OrderSide.SELL, D("0.010"))  # then PINK's position, by hand
         await rt.run(cycles=1)
         (closed,) = rt.stats.last_trades

@@ -143,6 +143,8 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     if type(event) is OrderFilled and (event.side is not None or event.symbol) and not _PINKS_OWN.search(cid):
         return on_filled_outside(k, event, now)
     k.quarantined += 1
-    detail = f"{type(event).__name__} for unknown order {cid!r}"
+    voi = getattr(event, "venue_order_id", "")
+    named = repr(cid) if cid else f"with no client id (venue order {voi or '?'}: placed by hand?)"
+    detail = f"{type(event).__name__} for unknown order {named}"
     rec = ProtocolErrorRecorded(-1, "", cid, detail, now)
     return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), (rec,))
