@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import pink.runtime as runtime_pkg
-from pink.errors import ClosedError, ConfigError, StartupError
+from pink.errors import ClosedError, ConfigError, StartupError, VenueError
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
 from tests.projection.svc import free_port
@@ -168,3 +169,50 @@ async def test_a_journal_refuses_a_run_with_another_settle_asset(tmp_path: Path)
     with pytest.raises(StartupError, match="settle_asset = USDC"):
         await launcher.start()
     await launcher.close()
+
+
+class _QuoteSwallowsItsCancel:
+    """A venue whose quote call turns a cancel into its own timeout error, as an HTTP client's
+    timeout meeting the cancel can (aiohttp on Python 3.11)."""
+
+    def __init__(self) -> None:
+        self.quotes = 0
+        self.swallow = True
+
+    async def quote(self, symbol: str) -> object:
+        self.quotes += 1
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if self.swallow:
+                raise VenueError("TIMEOUT", "the request timed out") from None
+            raise
+        raise AssertionError("never answered")
+
+
+class _RuntimeStub:
+    def __init__(self) -> None:
+        self.instruments = {"BTC-USDT": None}  # what the quote loop reads
+        self.steps: list[str] = []
+
+    async def shutdown(self) -> list[object]:
+        return []
+
+
+async def test_f21_close_ends_the_quote_loop_even_when_a_venue_call_swallows_its_cancel(tmp_path: Path) -> None:
+    """A chaos runner's close hung for ever on this (bingx-sim seed 266000810, task dump)."""
+    venue = _QuoteSwallowsItsCancel()
+    launcher = Launcher(quiet_config(tmp_path), venue=venue)  # type: ignore[arg-type]
+    launcher.runtime = _RuntimeStub()  # type: ignore[assignment]
+    launcher._quote_source()  # no simulator engine: the loop over the venue's quotes
+    await asyncio.sleep(0.05)
+    assert venue.quotes == 1  # in the call when the cancel comes
+    closing = asyncio.create_task(launcher.close())
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    if not done:  # it waited for ever before: end the loop for good, then fail
+        venue.swallow = False
+        for task in launcher._bg:
+            task.cancel()
+        await closing
+        pytest.fail("close() did not end: the quote loop went on after its cancel was swallowed")
+    assert closing.result().errors == [] and venue.quotes == 1

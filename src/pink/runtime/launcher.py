@@ -102,6 +102,7 @@ class Launcher:
         self.reconcile: ReconcileReport | None = None
         self.closed_outside: list[str] = []  # what this start booked as closed outside PINK
         self._bg: list[asyncio.Task[None]] = []
+        self._closing = False  # the background loops stop on it, not only on their cancel
         self._started = False
         self._close_report: CloseReport | None = None
         self.backends: dict[str, str] = {}
@@ -379,9 +380,13 @@ class Launcher:
         return cache.get
 
     async def _refresh_quotes(self, cache: dict[str, Quote]) -> None:
-        """Quotes from the venue's market stream cache, refreshed once per cycle."""
+        """Quotes from the venue's market stream cache, refreshed once per cycle.
+
+        It stops on ``_closing`` too: a cancel that meets a venue call's own timeout can come
+        back as that call's timeout error (aiohttp on Python 3.11), which is suppressed here.
+        A chaos runner's close hung on it: the loop went on, and close() waited for it."""
         assert self.venue is not None
-        while True:
+        while not self._closing:
             for symbol in list(getattr(self.runtime, "instruments", {})):
                 with contextlib.suppress(PinkError, TimeoutError):
                     async with asyncio.timeout(self.cfg.call_timeout_s):
@@ -427,7 +432,7 @@ class Launcher:
     async def _health_loop(self) -> None:
         from pink.plane.health import write_health
 
-        while True:
+        while not self._closing:
             with contextlib.suppress(OSError, PinkError):
                 write_health(self.cfg.data_dir, self.health())
             await asyncio.sleep(self.cfg.health_interval_s)
@@ -444,6 +449,7 @@ class Launcher:
             rep.steps.extend(self.runtime.steps)
         else:
             rep.steps.extend(["stop_policy", "stop_intake", "finish_in_flight"])
+        self._closing = True
         for t in self._bg:
             t.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)

@@ -82,8 +82,9 @@ class MarketStream:
         if symbol in self._errors:
             raise VenueError("MARKET_SUBSCRIBE", self._errors[symbol])
         if not self._ready[symbol].is_set():
-            try:
-                await asyncio.wait_for(self._ready[symbol].wait(), wait_s)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (gh-86296)
+                async with asyncio.timeout(wait_s):
+                    await self._ready[symbol].wait()
             except TimeoutError:
                 raise VenueError(
                     "NO_QUOTE", f"no book ticker for {symbol} yet", retryable=True

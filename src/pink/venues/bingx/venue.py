@@ -173,8 +173,9 @@ class BingxVenue(Reports):
 
     async def _await_stream(self) -> None:
         """Orders placed before the user stream is up would lose their stream fills."""
-        try:
-            await asyncio.wait_for(self.stream.connected.wait(), self.config.request_timeout_s)
+        try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (gh-86296)
+            async with asyncio.timeout(self.config.request_timeout_s):
+                await self.stream.connected.wait()
         except TimeoutError:
             raise VenueError("STREAM", "the user-data stream did not connect") from None
 
