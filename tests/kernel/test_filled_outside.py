@@ -321,3 +321,4 @@ def test_the_fills_by_hand_remembered_are_bounded_oldest_first(monkeypatch: pyte
     for i in range(5):
         d.apply(by_hand(d, OrderSide.BUY, "0.001", "100", fill_id=f"h{i}"))
     assert list(d.k.outside_fills) == ["h2", "h3", "h4"]
+

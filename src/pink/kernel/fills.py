@@ -12,7 +12,7 @@ replays and fills already covered by a report are no-ops (F2, E10).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Account, FeeCheck, Order, OrderPhase, Trade
@@ -189,7 +189,7 @@ def book_fill(
         if vwap == 0:
             if trade.entry_qty <= 0:
                 raise Quarantine("exit fill on a trade with no entry fills")
-            vwap = (trade.entry_notional / trade.entry_qty).quantize(k.vwap_quantum(trade.symbol))
+            vwap = (trade.entry_notional / trade.entry_qty).quantize(k.vwap_quantum(trade.symbol), ROUND_HALF_EVEN)
         if qty > trade.remaining:
             raise Quarantine(f"exit fill {qty} is more than the open {trade.remaining}")
         if qty == trade.remaining and k.config.exact_round_trip:  # the close: what the round trip made

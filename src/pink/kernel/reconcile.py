@@ -8,7 +8,7 @@ again), and a flagged (DESYNC) slot is put back where the order says.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order, OrderPhase
@@ -60,7 +60,7 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     if cum > order.filled:  # fills we never saw: book the difference from the venue's totals
         avg = amount(rep.avg_price, "avg_price")
         qty = cum - order.filled
-        price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol))
+        price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
         if price <= 0:
             raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
         total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
