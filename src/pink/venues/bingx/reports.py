@@ -148,16 +148,18 @@ class Reports:
         window_qty = sum((r.qty for r in rows), ZERO)
         client = next((r.client_order_id for r in rows if r.client_order_id), "")
         try:
-            data = await self.http.request(
-                "GET", SINGLE_ORDER_PATH, {"symbol": rows[0].symbol, "orderId": order_id}
-            )
-            report = parse_order(data, "order of a fill")
-            raw = unwrap_order(data, "order of a fill")
+            report, raw = await self.order_by_id(rows[0].symbol, order_id, "order of a fill")
         except VenueError:
             return (client, ZERO), (None, None)
         base = report.cum_qty - window_qty
         sides = (order_side(raw.get("side")), position_side(raw.get("positionSide")))
         return (client or report.client_order_id, base if base > 0 else ZERO), sides
+
+    async def order_by_id(self, symbol: str, order_id: str, where: str) -> tuple[OrderStatusReport, dict[str, Any]]:
+        """One order by BingX's id (for orders with no client id too): the report and the raw
+        order (its ``side``/``positionSide``, which the report leaves out)."""
+        data = await self.http.request("GET", SINGLE_ORDER_PATH, {"symbol": symbol, "orderId": order_id})
+        return parse_order(data, where), unwrap_order(data, where)
 
     async def _income(self, kind: str, ts: int, parse: Callable[[Any], _Income]) -> list[_Income]:
         """Every income row of type ``kind`` from ``ts``'s millisecond to now, oldest first.

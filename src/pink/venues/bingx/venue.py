@@ -420,8 +420,7 @@ class BingxVenue(Reports):
         order's total commission, asked by its venue id, less what its earlier fills carried."""
         for attempt in range(3):
             try:
-                data = await self.http.request("GET", ORDER_PATH, {"symbol": symbol, "orderId": fill.venue_order_id})
-                report = parse_order(data, "order with no client id")
+                report, _ = await self.order_by_id(symbol, fill.venue_order_id, "order with no client id")
             except (VenueError, BingxParseError) as exc:
                 log.warning("BingX order %s (no client id): commission unknown: %s", fill.venue_order_id, exc)
                 await asyncio.sleep(0.5 * 2**attempt)
