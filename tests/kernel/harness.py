@@ -154,3 +154,15 @@ def journaled_entry(path: Path) -> tuple[JournaledKernel, KernelConfig, str]:
     out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
                            exit_legs=(D(1),)), 1)  # fmt: skip
     return jk, cfg, place(out).client_order_id
+
+
+def journaled_position(path: Path) -> tuple[JournaledKernel, KernelConfig, list[object]]:
+    """A one-slot journaled kernel holding trade t1: 0.100 long at 100, fee 0.002 (kernel, config,
+    the records so far)."""
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.100")), 1)
+    live: list[object] = list(out.records)
+    fill = OrderFilled(place(out).client_order_id, "v", "f1", D("0.100"), D("100"), D("0.100"), D("0.002"), "USDT", 2)
+    live.extend(jk.apply(fill, 2).records)
+    return jk, cfg, live

@@ -8,21 +8,16 @@ from pathlib import Path
 
 from pink.journal import JournaledKernel, replay_records
 from pink.kernel import (
-    Action,
     ClosedOutside,
     FillBooked,
-    Intent,
-    KernelConfig,
-    OrderFilled,
     OrderRecorded,
     OrderRejected,
     OutcomeStatus,
     Reason,
     Settlement,
-    Side,
     TradeClosed,
 )
-from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+from tests.kernel.harness import INSTRUMENTS, Driver, journaled_position, place
 
 
 def _held(d: Driver, qty: str = "1.000", price: str = "100") -> str:
@@ -79,14 +74,7 @@ def test_a_closed_outside_word_that_does_not_fit_is_refused_naming_why_and_chang
 
 def test_a_closed_outside_booking_is_journaled_and_replays_to_the_same_records(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
-    live: list[object] = []
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.100")), 1)
-    live.extend(out.records)
-    p = place(out)
-    live.extend(jk.apply(OrderFilled(p.client_order_id, "v", "f1", D("0.100"), D("100"), D("0.100"), D("0.002"),
-                                     "USDT", 2), 2).records)  # fmt: skip
+    jk, cfg, live = journaled_position(path)
     live.extend(jk.apply(ClosedOutside(0, "t1", D("95"), D("0.001"), 3, note="liquidated"), 3).records)
     jk.close()
     assert list(replay_records(path)) == live

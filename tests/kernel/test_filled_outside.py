@@ -14,11 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pink.journal import JournaledKernel, replay_records
 from pink.kernel import (
-    Action,
     FillBooked,
-    Intent,
     Kernel,
-    KernelConfig,
     OrderFilled,
     OrderSide,
     Outcome,
@@ -29,7 +26,7 @@ from pink.kernel import (
     TradeClosed,
     outside,
 )
-from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+from tests.kernel.harness import BTC, INSTRUMENTS, Driver, journaled_position, place
 
 
 def by_hand(
@@ -184,14 +181,7 @@ def test_an_unknown_order_of_pinks_own_form_is_never_taken_for_one_sent_by_hand(
 
 def test_an_outside_booking_is_journaled_replays_and_is_still_known_after_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(path, cfg, INSTRUMENTS)
-    live: list[object] = []
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.100")), 1)
-    live.extend(out.records)
-    p = place(out)
-    live.extend(jk.apply(OrderFilled(p.client_order_id, "v", "f1", D("0.100"), D("100"), D("0.100"), D("0.002"),
-                                     "USDT", 2), 2).records)  # fmt: skip
+    jk, cfg, live = journaled_position(path)
     hand = OrderFilled("", "9", "h1", D("0.040"), D("95"), D("0.040"), D("0.001"), "USDT", 3, True, BTC,
                        OrderSide.SELL, Side.LONG)  # fmt: skip
     live.extend(jk.apply(hand, 3).records)
