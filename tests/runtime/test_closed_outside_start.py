@@ -14,19 +14,15 @@ from pink.policy.base import MarginSizer
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
 from pink.venues.sim import NewOrder
-from tests.runtime.helpers import make_venue, quiet_config
+from tests.runtime.helpers import quiet_config
+from tests.runtime.test_filled_outside import held_then_down
 from tests.runtime.test_flatten_while_down import OpenSlotZero
 
 
 async def test_e08_a_position_closed_by_hand_while_down_is_booked_at_start_and_frees_its_slot(
     tmp_path: Path,
 ) -> None:
-    venue = make_venue()
-    async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
-        await first.run(cycles=5)
-        assert first.kernel is not None
-        view = first.kernel.kernel.slot_view(0)
-        assert view.state == "POSITION_OPEN"
+    venue, view = await held_then_down(tmp_path, deaf=False)
     by_hand = NewOrder("byhand", "BTC-USDT", OrderSide.SELL, Side.LONG, view.entry_qty, OrderType.MARKET, None,
                        TimeInForce.GTC, False)  # fmt: skip
     (hand,) = [e for e in venue.engine.submit(by_hand, venue.engine.now) if isinstance(e, OrderFilled)]

@@ -91,15 +91,17 @@ async def test_e08_a_close_by_hand_whose_push_was_lost_is_found_by_the_slow_reco
         assert venue.calls["fills_since"] - asked <= 4  # the ordinary runs only: asked once, not every run
 
 
-async def _held_then_down(tmp_path: Path) -> tuple[SimVenue, SlotView]:
-    """A run that opens a position on slot 0, then stops; the venue's stream then reaches no one."""
+async def held_then_down(tmp_path: Path, *, deaf: bool = True) -> tuple[SimVenue, SlotView]:
+    """A run that opens a position on slot 0, then stops; ``deaf``: the venue's stream then
+    reaches no one (until ``_drop_until`` is reset)."""
     venue = make_venue()
     async with Launcher(quiet_config(tmp_path), venue=venue, decision=OpenSlotZero(), intents=MarginSizer()) as first:
         await first.run(cycles=5)
         assert first.kernel is not None
         view = first.kernel.kernel.slot_view(0)
         assert view.state == "POSITION_OPEN"
-    venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
+    if deaf:
+        venue._drop_until = venue.now + 10**12  # nothing listens while PINK is down
     return venue, view
 
 
@@ -113,7 +115,7 @@ def _again(tmp_path: Path, venue: SimVenue) -> Launcher:
 async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_start_by_itself(
     tmp_path: Path,
 ) -> None:
-    venue, view = await _held_then_down(tmp_path)
+    venue, view = await held_then_down(tmp_path)
     hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty)
     async with _again(tmp_path, venue) as second:
         assert second.kernel is not None and second.runtime is not None
@@ -134,7 +136,7 @@ async def test_e08_a_position_opened_by_hand_while_pink_was_down_is_not_taken_fo
 ) -> None:
     """The start-up reconcile sees the venue holding more than PINK and learns, from the fills of
     orders with no client id, what was opened by hand: closing that later leaves PINK's trade."""
-    venue, view = await _held_then_down(tmp_path)
+    venue, view = await held_then_down(tmp_path)
     _hand(venue, "hand-1", OrderSide.BUY, D("0.004"))
     async with _again(tmp_path, venue) as second:
         assert second.kernel is not None and second.runtime is not None
