@@ -14,12 +14,20 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pink.journal import JournaledKernel, replay_records
 from pink.kernel import (
+    CancelRejected,
     FillBooked,
     Kernel,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
     OrderFilled,
+    OrderRejected,
     OrderSide,
+    OrderStatus,
+    OrderStatusReport,
     Outcome,
     OutcomeStatus,
+    OutsideFillRecorded,
     ProtocolErrorRecorded,
     Reason,
     Side,
@@ -128,8 +136,9 @@ def test_e08_a_close_waiting_for_a_trade_that_ends_by_its_own_order_is_reported_
     assert "0.100 waits for slots [0]" in waits.detail and list(d.k.outside_pending) == ["BTC-USDT LONG"]
     assert Kernel.restore(d.k.snapshot()).outside_pending == d.k.outside_pending  # kept across a restart
     ended = d.fill(out.client_order_id, "0.300", "99", "0.300")  # PINK's exit filled it all after all
-    (alert,) = [r for r in ended.records if isinstance(r, ProtocolErrorRecorded)]
+    (alert,) = [r for r in ended.records if isinstance(r, OutsideFillRecorded)]
     assert "0.100 BTC-USDT LONG not booked: the trades it waited for" in alert.detail
+    assert not any(isinstance(r, ProtocolErrorRecorded) for r in ended.records) and d.k.quarantined == 0
     assert d.k.outside_pending == {} and d.state() == "IDLE"
     p = place(d.enter(0, "0.300"))  # a new trade on the same position takes nothing of it
     d.fill(p.client_order_id, "0.300", "100", "0.300")
@@ -141,19 +150,28 @@ def test_e08_what_no_trade_of_pinks_holds_is_reported_not_guessed() -> None:
     d = Driver()
     _held(d, 0, "0.300")
     before = d.k.snapshot()
-    cases = [
+    traded_outside = [  # the account traded outside PINK: told, never a protocol error
         (by_hand(d, OrderSide.BUY, "0.1", "95", fill_id="o1"), "opened or added to a LONG position"),
         (by_hand(d, OrderSide.SELL, "1", "0.1", fill_id="o2", symbol="DOGE-USDT"), "no trade of PINK's holds it"),
+    ]
+    for event, text in traded_outside:
+        out = d.apply(event)
+        assert out.status is OutcomeStatus.CONFIRMED and out.reason is Reason.UNKNOWN_ORDER, out
+        assert text in out.detail, out.detail
+        assert [type(r) for r in out.records] == [OutsideFillRecorded] and out.records[0].detail == out.detail
+    assert d.k.quarantined == 0
+    malformed = [  # the venue sent what no fill can be: a protocol error
         (by_hand(d, OrderSide.SELL, "0.1", "95", fill_id="o3", symbol="XYZ-USDT"), "symbol: 'XYZ-USDT' is not"),
         (by_hand(d, OrderSide.SELL, "0", "95", fill_id="o4"), "last_qty: must be > 0"),
         (by_hand(d, OrderSide.SELL, "0.1", "-1", fill_id="o5"), "last_price: must be > 0"),
         (by_hand(d, OrderSide.SELL, "0.1", "95", fill_id=""), "fill_id: must be a non-empty string"),
     ]
-    for event, text in cases:
+    for event, text in malformed:
         out = d.apply(event)
         assert out.status is OutcomeStatus.QUARANTINED and out.reason is Reason.UNKNOWN_ORDER, out
         assert text in out.detail, out.detail
         assert [type(r) for r in out.records] == [ProtocolErrorRecorded]
+    assert d.k.quarantined == len(malformed)
     after = d.k.snapshot()
     assert after["account"] == before["account"] and after["slots"] == before["slots"]
 
@@ -179,6 +197,38 @@ def test_an_unknown_order_of_pinks_own_form_is_never_taken_for_one_sent_by_hand(
     assert booked.status is OutcomeStatus.CONFIRMED and d.state() == "IDLE"
 
 
+def _lifecycle(cid: str, ts: int) -> list[object]:
+    """Every event and report of an order's life but its fills, as a venue sends them for ``cid``."""
+    return [
+        OrderAccepted(cid, "777", ts),
+        OrderCanceled(cid, "777", D("0"), ts),
+        OrderExpired(cid, "777", D("0.1"), ts),
+        OrderRejected(cid, "101204", "insufficient margin", ts),
+        CancelRejected(cid, "80018", "order not exist", None, ts),
+        OrderStatusReport(cid, "777", OrderStatus.NEW, D("0.1"), D("0"), D("0"), None, ts),
+        OrderStatusReport(cid, "777", OrderStatus.FILLED, D("0.1"), D("0.1"), D("99"), D("0.01"), ts),
+    ]
+
+
+def test_e08_the_life_of_an_order_placed_by_hand_is_left_alone_never_a_protocol_error() -> None:
+    """A trader's resting order on the venue's site (a take-profit, say): its ack, cancel and
+    the periodic reconcile's report of it change nothing and alert no one; only its fills
+    matter, and those are booked or told (above). An unknown order of PINK's own form is
+    still an error: PINK lost track of one of its own."""
+    d = Driver()
+    _held(d)
+    before = d.k.snapshot()
+    for cid in ("", "my-bot-tp-7"):  # placed by hand (no client id), by another program
+        for event in _lifecycle(cid, d.now):
+            out = d.apply(event)
+            assert out.status is OutcomeStatus.NO_CHANGE and out.reason is Reason.UNKNOWN_ORDER, (event, out)
+            assert "an order PINK never sent: left alone" in out.detail and out.records == ()
+    assert d.k.snapshot() == before and d.k.quarantined == 0 and d.state() == "POSITION_OPEN"
+    for event in _lifecycle("tother1-x0a1", d.now):
+        out = d.apply(event)
+        assert out.status is OutcomeStatus.QUARANTINED and [type(r) for r in out.records] == [ProtocolErrorRecorded]
+
+
 def test_an_outside_booking_is_journaled_replays_and_is_still_known_after_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     jk, cfg, live = journaled_position(path)
@@ -201,7 +251,7 @@ def test_e08_a_round_trip_made_by_hand_beside_pinks_position_leaves_pinks_trade_
     d = Driver()
     tid = _held(d, 0, "0.300")
     opened = d.apply(by_hand(d, OrderSide.BUY, "0.200", "101", fill_id="hb"))  # hedge: LONG, added to
-    assert opened.status is OutcomeStatus.QUARANTINED and "opened or added to a LONG position" in opened.detail
+    assert opened.status is OutcomeStatus.CONFIRMED and "opened or added to a LONG position" in opened.detail
     out = d.apply(by_hand(d, OrderSide.SELL, "0.250", "99", fill_id="hs"))
     assert "0.200 closed what orders PINK never sent had opened, not booked" in out.detail
     trade = d.k.slots[0].trade
@@ -215,7 +265,7 @@ def test_e08_a_round_trip_made_by_hand_beside_pinks_position_leaves_pinks_trade_
     assert w.k.held_outside() == {(BTC, Side.LONG): D("0.100")}  # the position check counts it
     assert Kernel.restore(w.k.snapshot()).outside_held == w.k.outside_held  # kept across a restart
     out = w.apply(by_hand(w, OrderSide.SELL, "0.100", "100", fill_id="s", position_side=None))
-    assert out.status is OutcomeStatus.QUARANTINED and w.state() == "POSITION_OPEN" and w.k.outside_held == {}
+    assert out.status is OutcomeStatus.CONFIRMED and w.state() == "POSITION_OPEN" and w.k.outside_held == {}
 
 
 class OutsideCloses(RuleBasedStateMachine):

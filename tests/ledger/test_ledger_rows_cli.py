@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pink.cli.ledger_cmd import register
 from pink.errors import ConfigError
-from pink.kernel.messages import ProtocolErrorRecorded, Settlement, SettlementKind, Side
+from pink.kernel.messages import OutsideFillRecorded, ProtocolErrorRecorded, Settlement, SettlementKind, Side
 from pink.ledger import LedgerRowError, LedgerWriter, resolve_target, row_id, rows_for
 from pink.ledger.rows import exact
 from pink.ledger.schema import TABLES
@@ -22,7 +22,10 @@ def test_rows_are_deterministic_and_cover_every_column() -> None:
     recs = trade(Book(), slot=0, trade_id="P", side=Side.LONG,
                  entry=[("1", "10", "0.01")], exits=[[("1", "11", "0.01")]])
     recs.append(ProtocolErrorRecorded(0, "P", "ev-9", "fill for unknown order", 5))
+    recs.append(OutsideFillRecorded("h1", "BTC-USDT", "0.1 BTC-USDT BUY at 95 (fill h1): opened a LONG position", 6))
     first = [r for rec in recs for r in rows_for(rec, account_id="a", runtime_id="r")]
+    kinds = [(row["kind"], row["after"]) for table, row in first if table == "position_state"]
+    assert kinds[-2:] == [("PROTOCOL_ERROR", "DESYNC"), ("OUTSIDE_FILL", "")]  # told, no slot flagged
     again = [r for rec in recs for r in rows_for(rec, account_id="a", runtime_id="r")]
     assert first == again
     assert len({row["id"] for _, row in first}) == len(first)

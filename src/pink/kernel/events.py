@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import Order
 from pink.kernel.commission import on_commission
-from pink.kernel.consts import O_DUPLICATE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR, R_UNKNOWN_ORDER
+from pink.kernel.consts import O_DUPLICATE, O_NO_CHANGE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR, R_UNKNOWN_ORDER
 from pink.kernel.fills import (
     Quarantine,
     amount,
@@ -68,6 +68,9 @@ _ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
 #: unknown order with one is PINK's (forgotten, or another PINK run's on the same account), never
 #: one placed by hand
 _PINKS_OWN = re.compile(r"-(?:e\d+|x\d+a\d+|out\d*)$")
+
+#: an order's events and reports but its fills: of an order placed outside PINK, nothing to book
+_ORDER_LIFE = frozenset({OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, CancelRejected, OrderStatusReport})
 
 
 def apply_event(k: Kernel, event: object, now: int) -> Outcome:
@@ -140,10 +143,15 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
         return Outcome(O_DUPLICATE, R_OK, f"order {cid} belongs to a finished trade")
     if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
         return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
-    if type(event) is OrderFilled and (event.side is not None or event.symbol) and not _PINKS_OWN.search(cid):
-        return on_filled_outside(k, event, now)
-    k.quarantined += 1
     voi = getattr(event, "venue_order_id", "")
+    if not _PINKS_OWN.search(cid):  # placed outside PINK: by hand, by another program, a liquidation
+        if type(event) is OrderFilled and (event.side is not None or event.symbol):
+            return on_filled_outside(k, event, now)
+        if type(event) in _ORDER_LIFE:  # its ack, cancel, expiry or status: nothing to book
+            named = repr(cid) if cid else f"venue order {voi or '?'}"
+            return Outcome(O_NO_CHANGE, R_UNKNOWN_ORDER,
+                           f"{type(event).__name__} of {named}, an order PINK never sent: left alone")  # fmt: skip
+    k.quarantined += 1
     named = repr(cid) if cid else f"with no client id (venue order {voi or '?'}: placed by hand?)"
     detail = f"{type(event).__name__} for unknown order {named}"
     rec = ProtocolErrorRecorded(-1, "", cid, detail, now)

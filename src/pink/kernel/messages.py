@@ -15,7 +15,7 @@ Vocabulary (after NautilusTrader):
 * kernel records (what happened, for the journal, ledger, planes) go out:
   :class:`SlotChanged`, :class:`OrderRecorded`, :class:`FillBooked`,
   :class:`Settlement`, :class:`TradeClosed`, :class:`IntentRecorded`,
-  :class:`ProtocolErrorRecorded`.
+  :class:`ProtocolErrorRecorded`, :class:`OutsideFillRecorded`.
 
 Money and quantities are :class:`decimal.Decimal`; time is integer
 nanoseconds since the epoch, always passed in by the caller.
@@ -67,6 +67,7 @@ __all__ = [
     "OrderType",
     "Outcome",
     "OutcomeStatus",
+    "OutsideFillRecorded",
     "PlaceOrder",
     "PolicyMetadata",
     "PositionReport",
@@ -590,6 +591,19 @@ class ProtocolErrorRecorded:
 
 
 @dataclass(slots=True)
+class OutsideFillRecorded:
+    """A fill of an order PINK never sent (placed by hand on the venue, by another program, or
+    a liquidation) that the kernel did not book, in whole or in part: what it opened, what
+    closed what such orders had opened, what no trade of PINK's held. The account traded
+    outside PINK; nothing is wrong with the venue (not a protocol error, no slot flagged)."""
+
+    fill_id: str
+    symbol: str
+    detail: str
+    ts: int
+
+
+@dataclass(slots=True)
 class ControlChanged:
     """The operator's control snapshot changed (who, when, what)."""
 
@@ -606,6 +620,7 @@ KernelRecord = (
     | TradeClosed
     | IntentRecorded
     | ProtocolErrorRecorded
+    | OutsideFillRecorded
 )
 
 # ------------------------------------------------------------------- outcomes

@@ -46,6 +46,7 @@ from pink.kernel.messages import (
     OrderSide,
     OrderType,
     Outcome,
+    OutsideFillRecorded,
     ProtocolErrorRecorded,
     Reason,
     Side,
@@ -145,9 +146,10 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
     if ev.position_side is not None and ev.position_side is not closes:
         key = f"{ev.symbol} {ev.position_side.value}"
         k.outside_held[key] = k.outside_held.get(key, ZERO) + ev.last_qty
-        return _unbooked(k, f"{what}: an order PINK never sent opened or added to a {ev.position_side.value} "
-                            f"position; not PINK's, not booked (PINK now counts {k.outside_held[key]} {key} "
-                            f"as held outside it)", now)  # fmt: skip
+        detail = (f"{what}: an order PINK never sent opened or added to a {ev.position_side.value} position; "
+                  f"not PINK's, not booked (PINK now counts {k.outside_held[key]} {key} as held outside it)")
+        return Outcome(O_CONFIRMED, R_UNKNOWN_ORDER, detail, -1, (), (OutsideFillRecorded(ev.fill_id, ev.symbol,
+                                                                                          detail, now),))  # fmt: skip
     left = ev.last_qty
     key = f"{ev.symbol} {closes.value}"
     theirs = min(k.outside_held.get(key, ZERO), left)  # what orders PINK never sent opened closes first
@@ -208,10 +210,9 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
             parts.append(f"commission {ev.commission} {ev.commission_asset} not booked (the account settles in "
                          f"{k.config.settle_asset})")  # fmt: skip
         detail = f"{detail}; " + "; ".join(parts)
-        k.quarantined += 1
-        records.append(ProtocolErrorRecorded(-1, "", "", detail, now))
+        records.append(OutsideFillRecorded(ev.fill_id, ev.symbol, detail, now))
     if not shares:
-        return Outcome(O_QUARANTINED, R_UNKNOWN_ORDER, detail, -1, (), tuple(records))
+        return Outcome(O_CONFIRMED, R_UNKNOWN_ORDER, detail, -1, (), tuple(records))
     return Outcome(O_CONFIRMED, R_OK, detail, shares[0][0].index, (), tuple(records))
 
 
@@ -284,8 +285,7 @@ def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
             waiting.remove(p)
             detail = (f"fill {p.fill_id} of an order PINK never sent: {p.qty} {key} not booked: the trades it "
                       f"waited for ({', '.join(p.trades)}) ended without it")  # fmt: skip
-            k.quarantined += 1
-            records.append(ProtocolErrorRecorded(-1, "", "", detail, now))
+            records.append(OutsideFillRecorded(p.fill_id, key.split(" ")[0], detail, now))
         if not waiting:
             del k.outside_pending[key]
     return tuple(records)

@@ -32,6 +32,7 @@ from pink.kernel.messages import (
     IntentRecorded,
     KernelRecord,
     OrderRecorded,
+    OutsideFillRecorded,
     ProtocolErrorRecorded,
     Settlement,
     SlotChanged,
@@ -192,6 +193,16 @@ def _protocol(r: ProtocolErrorRecorded, account_id: str, runtime_id: str) -> Row
     return row
 
 
+def _outside(r: OutsideFillRecorded, account_id: str, runtime_id: str) -> Row:
+    key = ("OUTSIDE_FILL", r.fill_id, r.detail, r.ts)
+    row = _base("position_state", account_id, runtime_id, r.ts, *key)
+    row.update(
+        kind="OUTSIDE_FILL", slot=-1, trade_id="", before="", after="",
+        cause=f"fill {r.fill_id} {r.symbol}", detail=r.detail,
+    )
+    return row
+
+
 def _control(r: ControlChanged, account_id: str, runtime_id: str) -> Row:
     c = r.snapshot
     key = ("CONTROL", c.version, r.ts)
@@ -233,6 +244,7 @@ _BUILDERS: dict[type, tuple[str, Any]] = {
     Settlement: ("account_events", _settlement),
     SlotChanged: ("position_state", _slot),
     ProtocolErrorRecorded: ("position_state", _protocol),
+    OutsideFillRecorded: ("position_state", _outside),
     TradeClosed: ("trade_reconstruction", _trade),
     ControlChanged: ("position_state", _control),
 }

@@ -129,7 +129,7 @@ TABLES: dict[str, Table] = {
         ),
         _table(
             "position_state",
-            ("kind", LC),  # TRANSITION or PROTOCOL_ERROR (flagged, quarantined)
+            ("kind", LC),  # TRANSITION, PROTOCOL_ERROR (flagged, quarantined), OUTSIDE_FILL, CONTROL
             ("slot", "Int32"),
             ("trade_id", "String"),
             ("before", LC),

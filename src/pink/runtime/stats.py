@@ -12,6 +12,7 @@ from pink.kernel.messages import (
     FillBooked,
     IntentRecorded,
     KernelRecord,
+    OutsideFillRecorded,
     ProtocolErrorRecorded,
     Settlement,
     SettlementKind,
@@ -40,6 +41,7 @@ class Summary:
     intents: int
     refusals: dict[str, int]
     protocol_errors: int
+    outside_fills: int  # fills of orders PINK never sent that it did not book (all or part)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class RunStats:
     funding: Decimal = ZERO
     transfers: Decimal = ZERO
     protocol_errors: int = 0
+    outside_fills: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     peak: Decimal = ZERO
@@ -107,6 +110,9 @@ class RunStats:
                 self.protocol_errors += 1
                 where = " ".join(([f"slot {r.slot}"] if r.slot >= 0 else []) + ([r.cause] if r.cause else []))
                 self._alert(f"{where}: {r.detail}" if where else r.detail)
+            elif type(r) is OutsideFillRecorded:
+                self.outside_fills += 1
+                self._alert(f"outside PINK: {r.detail}")
         return settled
 
     def _alert(self, text: str) -> None:
@@ -129,4 +135,5 @@ class RunStats:
             intents=self.intents,
             refusals=dict(self.refusals),
             protocol_errors=self.protocol_errors,
+            outside_fills=self.outside_fills,
         )

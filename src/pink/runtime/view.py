@@ -143,6 +143,7 @@ def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
         ("fills / intents", f"{s.fills} / {s.intents}"),
         ("refusals", ", ".join(f"{k}={v}" for k, v in sorted(s.refusals.items())) or "none"),
         ("protocol errors", str(s.protocol_errors)),
+        *([("fills outside PINK, not booked", str(s.outside_fills))] if s.outside_fills else []),
     ]
     for k, v in rows:
         t.add_row(k, v)

@@ -9,8 +9,20 @@ from typing import Any
 
 import pytest
 
-from pink.kernel.messages import OrderSide, OrderType, Side, TimeInForce, TradeClosed
+from pink.kernel.messages import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderSide,
+    OrderStatusReport,
+    OrderType,
+    OutcomeStatus,
+    ProtocolErrorRecorded,
+    Side,
+    TimeInForce,
+    TradeClosed,
+)
 from pink.runtime.recovery import Reconciler
+from pink.venues.bingx.parse_rest import parse_ack
 from pink.venues.bingx.reports import SINGLE_ORDER_PATH
 from pink.venues.sim import NewOrder
 from tests.venues.bingx.e2e_kit import ORDER, SYMBOL, stack, until
@@ -94,3 +106,38 @@ async def test_e08_a_close_by_hand_pushed_without_its_fee_is_booked_with_the_ord
         (hand,) = [b for b in p.booked() if b.client_order_id == "t1-out"]
         (venue_fill,) = [f for f in st.engine.fills_since(0) if hand.fill_id.startswith(f"{f.venue_order_id}:")]
         assert hand.commission == venue_fill.commission and hand.commission > 0  # not the push's 0
+
+
+@pytest.mark.parametrize("hedge", [False, True], ids=["one-way", "hedge"])
+async def test_e08_an_order_rested_on_bingx_by_hand_and_canceled_by_hand_is_left_alone(hedge: bool) -> None:
+    """A take-profit the trader rests on BingX's site beside PINK's position: its pushes (no
+    client id) and the slow reconcile's report of it (open, unknown to the kernel) flag nothing
+    and alert no one; PINK's trade is untouched."""
+    async with stack(hedge=hedge) as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0004"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        far = (st.engine.quote(SYMBOL).ask * 2).quantize(Decimal("0.1"))
+        data = await st.venue.http.request("POST", ORDER, {
+            "symbol": SYMBOL, "side": "SELL", "positionSide": "LONG" if hedge else "BOTH", "type": "LIMIT",
+            "price": str(far), "quantity": "0.0002",
+        }, mutating=True)  # fmt: skip
+        hand_id = parse_ack(data).venue_order_id
+        await until(lambda: any(type(e) is OrderAccepted and e.venue_order_id == hand_id for e in p.events), "ack")
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
+        rep = await rec.periodic(p.kernel, p.now() - 60 * S, 2)
+        assert rep.errors == [] and rep.open_orders == 1 and rep.position_mismatches == []
+        assert any(type(e) is OrderStatusReport and e.venue_order_id == hand_id for e in p.events)
+        await st.venue.http.request("DELETE", ORDER, {"symbol": SYMBOL, "orderId": hand_id}, mutating=True)
+        await until(lambda: any(type(e) is OrderCanceled and e.venue_order_id == hand_id for e in p.events),
+                    "canceled")  # fmt: skip
+        await p.drain()
+        assert p.kernel.quarantined == 0 and p.slot() == "POSITION_OPEN"
+        assert not any(o.status is OutcomeStatus.QUARANTINED for o in p.outcomes)
+        assert not any(isinstance(r, ProtocolErrorRecorded) for o in p.outcomes for r in o.records)
+        trade = p.kernel.slots[0].trade
+        assert trade is not None and trade.remaining == Decimal("0.0004")

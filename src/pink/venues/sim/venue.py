@@ -302,6 +302,13 @@ class SimVenue:
         self._schedule(events)
         return events
 
+    def cancel_by_hand(self, client_order_id: str) -> None:
+        """Cancel, as by hand on the venue's site, an order :meth:`place_by_hand` placed
+        (``client_order_id``: the engine's own); its events show no client order id."""
+        if client_order_id not in self._by_hand:
+            raise ValueError(f"client_order_id: {client_order_id!r} is not an order placed by hand")
+        self._schedule(self.engine.cancel(self.engine.now, client_order_id=client_order_id))
+
     def _unnamed(self, ev: EngineEvent) -> EngineEvent:
         """``ev`` as the venue shows it: with no client order id if its order was placed by hand."""
         if getattr(ev, "client_order_id", "") in self._by_hand:
