@@ -24,6 +24,7 @@ __all__ = [
     "ClosedError",
     "CodecError",
     "ConfigError",
+    "JournalWriteError",
     "LeverageError",
     "PinkError",
     "RateLimitedError",
@@ -58,6 +59,12 @@ class ClosedError(PinkError):
 
 class CodecError(PinkError):
     pass
+
+
+class JournalWriteError(PinkError):
+    """The journal could not make a message durable (a full disk, say): its effects were never
+    handed out, the kernel in memory is ahead of the journal and is not used again; the next
+    start restores from what the journal holds and reconciles with the venue."""
 
 
 class VenueError(PinkError):

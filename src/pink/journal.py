@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from pink.codec import decode_named, encode, type_name
-from pink.errors import ClosedError, CodecError
+from pink.errors import ClosedError, CodecError, JournalWriteError
 from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
 
 __all__ = [
@@ -85,21 +85,30 @@ class Journal:
 
     def append(self, kind: str, ts: int, payload: bytes, *, trade_id: str = "") -> int:
         """Append one message (and the trade id it used up, if any) in one transaction;
-        durable at once unless inside :meth:`batch`."""
-        self.seq += 1
+        durable at once unless inside :meth:`batch`. A write SQLite refuses (a full disk)
+        raises :class:`JournalWriteError`; outside a batch nothing of it is kept."""
         db = self.db
-        if trade_id and not self._batching:
-            db.execute("BEGIN")
-        db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)", (self.seq, ts, kind, payload))
-        if trade_id:
-            db.execute("INSERT INTO trade_ids VALUES (?, ?)", (self.seq, trade_id))
-        if not self._batching:
-            db.commit()
+        own = not self._batching
+        try:
+            if trade_id and own:
+                db.execute("BEGIN")
+            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)", (self.seq + 1, ts, kind, payload))
+            if trade_id:
+                db.execute("INSERT INTO trade_ids VALUES (?, ?)", (self.seq + 1, trade_id))
+            if own:
+                db.commit()
+        except sqlite3.Error as exc:
+            if own and db.in_transaction:
+                db.rollback()
+            raise JournalWriteError(f"journal {self.path}: message {self.seq + 1} ({kind}) not written: "
+                                    f"{exc}") from exc  # fmt: skip
+        self.seq += 1
         return self.seq
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group the appends of a batch into one transaction, committed on exit.
+        """Group the appends of a batch into one transaction: all of them durable on exit, or,
+        when the batch raises or the commit fails, none (rolled back, and the error raised).
 
         The runtime applies a batch of queued messages, leaves the batch (the
         commit makes them durable) and only then hands out their effects.
@@ -107,13 +116,23 @@ class Journal:
         if self._batching:
             yield
             return
-        self.db.execute("BEGIN")
+        db = self.db
+        start = self.seq
+        db.execute("BEGIN")
         self._batching = True
         try:
             yield
+            db.commit()
+        except BaseException as exc:
+            if db.in_transaction:
+                db.rollback()
+            self.seq = start
+            if isinstance(exc, sqlite3.Error):
+                raise JournalWriteError(f"journal {self.path}: the batch after message {start} not written: "
+                                        f"{exc}") from exc  # fmt: skip
+            raise
         finally:
             self._batching = False
-            self.db.commit()
 
     def write_snapshot(self, kernel: Kernel) -> None:
         """The kernel's snapshot at the current position, its used trade ids counted, not carried."""
@@ -199,6 +218,9 @@ class JournaledKernel:
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
         self.replayed = 0
+        #: a write the journal refused (a full disk): the kernel in memory holds messages the
+        #: journal does not, so it is used no more and never snapshotted
+        self.failed: BaseException | None = None
 
     @classmethod
     def open(
@@ -223,13 +245,24 @@ class JournaledKernel:
     def _check_open(self) -> None:
         if self.journal._db is None:
             raise ClosedError(f"journaled kernel on {self.journal.path}")
+        if self.failed is not None:
+            raise JournalWriteError(
+                f"journaled kernel on {self.journal.path} stopped after a write failed ({self.failed}): the kernel "
+                f"in memory is ahead of the journal; restart to restore it from the journal"
+            )
 
     def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome, trade_id: str = "") -> Outcome:
         if outcome.changed:
-            self.journal.append(kind, now, payload, trade_id=trade_id)
-            self._since_snapshot += 1
-            if self._since_snapshot >= self.snapshot_every:
-                self.checkpoint()
+            try:
+                self.journal.append(kind, now, payload, trade_id=trade_id)
+                self._since_snapshot += 1
+                if self._since_snapshot >= self.snapshot_every:
+                    self.checkpoint()
+            except (JournalWriteError, sqlite3.Error) as exc:  # the kernel has applied it: ahead of the journal
+                self.failed = exc
+                if isinstance(exc, JournalWriteError):
+                    raise
+                raise JournalWriteError(f"journal {self.journal.path}: snapshot not written: {exc}") from exc
         return outcome
 
     def submit(self, intent: Intent, now: int) -> Outcome:
@@ -279,9 +312,22 @@ class JournaledKernel:
         else:
             self.journal.set_meta(_BOOKS_BASELINE, str(offset))
 
-    def batch(self) -> AbstractContextManager[None]:
-        """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`)."""
-        return self.journal.batch()
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """``with jk.batch():`` one durable commit for many messages (see :meth:`Journal.batch`).
+        A batch that raises is rolled back: the kernel in memory, which applied its messages, is
+        then ahead of the journal and is used no more."""
+        self._check_open()
+        try:
+            with self.journal.batch():
+                yield
+                if self.failed is not None:  # a write failed and its caller went on (an operator's call,
+                    # say): SQLite may have dropped the whole transaction, so nothing of it is committed
+                    raise JournalWriteError(f"journal {self.journal.path}: the batch not written: {self.failed}")
+        except BaseException as exc:
+            if self.failed is None:
+                self.failed = exc
+            raise
 
     @property
     def position(self) -> int:
@@ -293,10 +339,17 @@ class JournaledKernel:
         self._since_snapshot = 0
 
     def close(self) -> None:
-        """Write a final snapshot and close the journal. Idempotent."""
-        if self.journal._db is not None:
-            self.checkpoint()
+        """Write a final snapshot and close the journal. Idempotent. After a failed write no
+        snapshot is written (the kernel in memory is ahead of the journal): the journal is
+        closed and :class:`JournalWriteError` says so once."""
+        if self.journal._db is None:
+            return
+        if self.failed is not None:
             self.journal.close()
+            raise JournalWriteError(f"journal {self.journal.path}: no final snapshot: a write failed earlier "
+                                    f"({self.failed}); the next start restores what the journal holds")  # fmt: skip
+        self.checkpoint()
+        self.journal.close()
 
 
 def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instrument]) -> tuple[Kernel, int]:

@@ -10,9 +10,11 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pink.errors import JournalWriteError
 from pink.journal import Journal, JournaledKernel, replay_records, snapshot_bytes
 from pink.kernel import (
     Action,
@@ -23,7 +25,10 @@ from pink.kernel import (
     OrderFilled,
     OrderSide,
     OrderType,
+    Outcome,
+    OutcomeStatus,
     PlaceOrder,
+    PolicyMetadata,
     Settlement,
     Side,
     TimeInForce,
@@ -231,3 +236,40 @@ def test_a_format_1_snapshot_with_full_retired_orders_still_restores(tmp_path: P
         OrderFilled("t0-e1", "v0", "late", D("0.1"), D("100.0"), D("0.6"), D("0"), "USDT", now), now
     ).status is late.status  # recognised the same way after the restore
     jk.close()
+
+
+def test_e26_a_batch_the_journal_cannot_write_is_kept_whole_or_not_at_all_and_never_snapshotted(
+    tmp_path: Path,
+) -> None:
+    """A full disk in the middle of a batch (SQLite's own "database or disk is full", the file
+    capped by ``max_page_count``): none of the batch is kept, its effects were never handed out,
+    and even with room again the kernel in memory (which applied the batch) is never written
+    as a snapshot. The next start holds exactly what was committed before."""
+    path = tmp_path / "j.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    now = _trade(jk, 1, 0, 1, "101")
+    committed = snapshot_bytes(jk.kernel)
+    big = PolicyMetadata(tags={"why": "x" * 200_000})  # needs pages the capped file does not have
+
+    def enter(slot: int, meta: PolicyMetadata | None = None) -> Outcome:
+        return jk.submit(Intent(Action.ENTER, slot, f"t{slot + 10}", f"i{slot + 10}", asset=BTC, side=Side.LONG,
+                                quantity=D("0.100"), metadata=meta or PolicyMetadata()), now)  # fmt: skip
+
+    (pages,) = jk.journal.db.execute("PRAGMA page_count").fetchone()
+    jk.journal.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(JournalWriteError, match="database or disk is full"), jk.batch():
+        assert enter(1).status is OutcomeStatus.PENDING  # written in the open transaction
+        enter(2, big)
+    assert jk.failed is not None and jk.kernel.slot_view(1).state == "ENTRY_PENDING"  # memory ran ahead
+    jk.journal.db.execute("PRAGMA max_page_count = 1073741823")  # room again
+    with pytest.raises(JournalWriteError, match="restart to restore it from the journal"):
+        enter(0)
+    with pytest.raises(JournalWriteError, match="no final snapshot"):
+        jk.close()
+    jk.close()  # once
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    try:
+        assert snapshot_bytes(again.kernel) == committed  # neither entry of the failed batch
+        assert again.kernel.slot_view(1).state == "IDLE" and again.journal.seq == jk.journal.seq
+    finally:
+        again.close()
