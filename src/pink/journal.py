@@ -247,8 +247,8 @@ class JournaledKernel:
             raise ClosedError(f"journaled kernel on {self.journal.path}")
         if self.failed is not None:
             raise JournalWriteError(
-                f"journaled kernel on {self.journal.path} stopped after a write failed ({self.failed}): the kernel "
-                f"in memory is ahead of the journal; restart to restore it from the journal"
+                f"journaled kernel on {self.journal.path} stopped: {_why(self.failed)}; the kernel in memory is "
+                f"ahead of the journal: restart to restore it from the journal"
             )
 
     def _record(self, kind: str, now: int, payload: bytes, outcome: Outcome, trade_id: str = "") -> Outcome:
@@ -346,10 +346,17 @@ class JournaledKernel:
             return
         if self.failed is not None:
             self.journal.close()
-            raise JournalWriteError(f"journal {self.journal.path}: no final snapshot: a write failed earlier "
-                                    f"({self.failed}); the next start restores what the journal holds")  # fmt: skip
+            raise JournalWriteError(f"journal {self.journal.path}: no final snapshot: {_why(self.failed)}, so the "
+                                    f"kernel in memory ran ahead of it; the next start restores what the journal "
+                                    f"holds")  # fmt: skip
         self.checkpoint()
         self.journal.close()
+
+
+def _why(failed: BaseException) -> str:
+    if isinstance(failed, JournalWriteError):
+        return f"a write failed ({failed})"
+    return f"a batch was rolled back ({type(failed).__name__}: {failed})"
 
 
 def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instrument]) -> tuple[Kernel, int]:

@@ -273,3 +273,25 @@ def test_e26_a_batch_the_journal_cannot_write_is_kept_whole_or_not_at_all_and_ne
         assert again.kernel.slot_view(1).state == "IDLE" and again.journal.seq == jk.journal.seq
     finally:
         again.close()
+
+
+def test_a_batch_that_raises_is_rolled_back_whole_and_the_kernel_that_ran_ahead_is_not_snapshotted(
+    tmp_path: Path,
+) -> None:
+    """Not only a full disk: whatever stops a batch half way (a bug in the shell, say) leaves the
+    journal as it was before it; no effect of it was handed out, so nothing of it happened."""
+    path = tmp_path / "j.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    _trade(jk, 1, 0, 1, "101")
+    committed, seq = snapshot_bytes(jk.kernel), jk.journal.seq
+    with pytest.raises(RuntimeError, match="a bug"), jk.batch():
+        jk.submit(Intent(Action.ENTER, 1, "t9", "i9", asset=BTC, side=Side.LONG, quantity=D("0.100")), 20)
+        raise RuntimeError("a bug")
+    assert jk.journal.seq == seq and jk.kernel.slot_view(1).state == "ENTRY_PENDING"
+    with pytest.raises(JournalWriteError, match=r"no final snapshot: a batch was rolled back \(RuntimeError: a bug\)"):
+        jk.close()
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    try:
+        assert snapshot_bytes(again.kernel) == committed
+    finally:
+        again.close()

@@ -52,7 +52,7 @@ async def test_e26_a_journal_that_cannot_write_stops_the_run_and_the_next_start_
         with pytest.raises(JournalWriteError, match="restart to restore it from the journal"):
             jk.apply(OrderAccepted("x-e1", "1", 0), 0)  # the kernel in memory is used no more
         report = await first.close()
-        assert any("no final snapshot: a write failed earlier" in e for e in report.errors), report.errors
+        assert any("no final snapshot: a write failed" in e for e in report.errors), report.errors
     sent = {o.client_order_id for o in venue.engine.orders_since(0)}
 
     idle = Scripted(lambda snap: [])
