@@ -178,3 +178,24 @@ async def test_e08_a_position_opened_by_hand_while_pink_was_down_is_not_taken_fo
         assert k.outside_held == {}
         assert second.runtime.reconciler.position_alerts == 0
     await venue.close()
+
+
+async def test_orders_open_at_start_are_told_apart_placed_outside_pink_or_of_pinks_form_but_unknown(
+    tmp_path: Path,
+) -> None:
+    """At start, an order the trader rests by hand is left alone quietly; one with PINK's form of
+    client id that this journal never placed (another PINK run on the account, or the data dir
+    that placed it is elsewhere) is left alone too, but named for the operator."""
+    venue = make_venue()
+    far = (venue.engine.quote("BTC-USDT").ask * 2).quantize(D("0.1"))
+    low = (venue.engine.quote("BTC-USDT").bid / 2).quantize(D("0.1"))
+    (ack, *_) = venue.place_by_hand(NewOrder("hand-bid", "BTC-USDT", OrderSide.BUY, Side.LONG, D("0.004"),
+                                             OrderType.LIMIT, low, TimeInForce.GTC, False))  # fmt: skip
+    venue.engine.submit(NewOrder("tother9-e1", "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.004"), OrderType.LIMIT,
+                                 far, TimeInForce.GTC, False), venue.now)  # fmt: skip
+    async with _again(tmp_path, venue) as start:
+        rep = start.reconcile
+        assert rep is not None and rep.open_orders == 2
+        assert rep.outside_orders == [f"venue order {ack.venue_order_id}"]
+        assert rep.unknown_own_orders == ["tother9-e1"]
+    assert len(await venue.open_orders()) == 2  # neither was touched

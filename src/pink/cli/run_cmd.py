@@ -37,6 +37,11 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
             console.print(f"restart reconciliation: {launcher.reconcile}")
+        if launcher.reconcile is not None and launcher.reconcile.unknown_own_orders:
+            console.print(f"[yellow]open at the venue, with PINK's form of client id, but never placed from this "
+                          f"data dir: {', '.join(launcher.reconcile.unknown_own_orders)}. Another PINK run on this "
+                          f"account, or the data dir that placed them is elsewhere: they are left alone (cancel "
+                          f"them on the venue, or run PINK on that data dir)")  # fmt: skip
         for booked in launcher.closed_outside:
             console.print(f"[yellow]booked as closed outside PINK: {booked}")
         with contextlib.suppress(NotImplementedError, RuntimeError):

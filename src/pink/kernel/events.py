@@ -69,6 +69,12 @@ _ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
 #: one placed by hand
 _PINKS_OWN = re.compile(r"-(?:e\d+|x\d+a\d+|out\d*)$")
 
+def is_pinks_own(client_order_id: str) -> bool:
+    """Whether ``client_order_id`` has the form of the ids the kernel makes (an order of PINK's,
+    of this run or another), as against one placed by hand or by another program."""
+    return _PINKS_OWN.search(client_order_id) is not None
+
+
 #: an order's events and reports but its fills: of an order placed outside PINK, nothing to book
 _ORDER_LIFE = frozenset({OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, CancelRejected, OrderStatusReport})
 
@@ -144,7 +150,7 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
         return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
     voi = getattr(event, "venue_order_id", "")
-    if not _PINKS_OWN.search(cid):  # placed outside PINK: by hand, by another program, a liquidation
+    if not is_pinks_own(cid):  # placed outside PINK: by hand, by another program, a liquidation
         if type(event) is OrderFilled and (event.side is not None or event.symbol):
             return on_filled_outside(k, event, now)
         if type(event) in _ORDER_LIFE:  # its ack, cancel, expiry or status: nothing to book

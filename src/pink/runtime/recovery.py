@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pink.errors import VenueError
+from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import BalanceReport, QueryOrder, Side, VenueEvent
 from pink.ports import Venue
 from pink.runtime.books import BooksCheck, BooksSighting
@@ -36,7 +37,10 @@ class ReconcileReport:
 
     queried: list[str] = field(default_factory=list)  # in-flight orders asked about
     open_orders: int = 0
-    foreign_orders: list[str] = field(default_factory=list)  # open at venue, unknown to us
+    outside_orders: list[str] = field(default_factory=list)  # open at the venue, placed outside PINK: left alone
+    #: open at the venue with a client id of PINK's form that this journal never placed: another PINK
+    #: run on the account, or a data dir other than the one that placed them (left alone; told at start)
+    unknown_own_orders: list[str] = field(default_factory=list)
     fills: int = 0
     outside_fills: int = 0  # fills of orders with no client id, asked for when PINK held more than the venue
     funding: int = 0
@@ -150,7 +154,10 @@ class Reconciler:
             rep.open_orders = len(open_orders)
             for r in open_orders:
                 if known is not None and r.client_order_id not in known:
-                    rep.foreign_orders.append(r.client_order_id)
+                    if is_pinks_own(r.client_order_id):
+                        rep.unknown_own_orders.append(r.client_order_id)
+                    else:
+                        rep.outside_orders.append(r.client_order_id or f"venue order {r.venue_order_id}")
                 elif known is None:
                     self._emit(r)  # status of our resting orders; unknown ones are refused
             fills = await self._venue.fills_since(since_ns, known if orders is None else orders)
@@ -274,6 +281,9 @@ class Reconciler:
         self.position_alerts += bool(rep.position_mismatches)
         for m in rep.position_mismatches:
             log.warning("reconcile: position mismatch %s", m)
-        for o in rep.foreign_orders:
-            log.warning("reconcile: venue order %s is unknown to the kernel", o)
+        for o in rep.outside_orders:
+            log.info("reconcile: open order %s was placed outside PINK: left alone", o)
+        for o in rep.unknown_own_orders:
+            log.warning("reconcile: open order %s has the form of PINK's own but this journal never placed it: "
+                        "left alone", o)  # fmt: skip
 
