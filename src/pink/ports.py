@@ -82,12 +82,19 @@ class Venue(Protocol):
     async def open_orders(self) -> list[OrderStatusReport]: ...
 
     async def fills_since(
-        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+        self,
+        ts: int,
+        orders: Collection[str] | None = None,
+        *,
+        outside: bool = False,
+        symbols: Collection[str] | None = None,
     ) -> list[OrderFilled]:
         """Fills after ``ts``; given ``orders`` (client order ids), only theirs (the reconciler
         needs no others: an order the kernel has finished has all its fills) and, with
-        ``unnamed``, those of orders placed with no client order id (by hand on the venue's
-        site, a liquidation), which name their symbol and sides (``OrderFilled.symbol``...)."""
+        ``outside``, those of orders placed outside PINK (with no client order id, by hand on
+        the venue's site or a liquidation, or with one not of PINK's form, by another program:
+        :func:`pink.kernel.events.is_pinks_own`), of ``symbols`` only when given; these name
+        their symbol and sides (``OrderFilled.symbol``...)."""
         ...
 
     async def funding_since(self, ts: int) -> list[FundingPaid]: ...

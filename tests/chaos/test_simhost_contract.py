@@ -35,5 +35,5 @@ class TestRemoteSimVenueContract(VenueContract):
     async def make_transfer(self, amount: Decimal) -> None:
         await self.sim.transfer(amount)  # the trader, at the venue: not through the runner's connection
 
-    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
-        self.sim.place_by_hand(hand_order(self.symbol, side, quantity))
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal, client_id: str = "") -> None:
+        self.sim.place_by_hand(hand_order(self.symbol, side, quantity), shown_id=client_id)

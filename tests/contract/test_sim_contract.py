@@ -24,8 +24,8 @@ class TestSimVenueContract(VenueContract):
     async def make_transfer(self, amount: Decimal) -> None:
         await self.venue.transfer(amount)
 
-    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
-        self.venue.place_by_hand(hand_order(self.symbol, side, quantity))
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal, client_id: str = "") -> None:
+        self.venue.place_by_hand(hand_order(self.symbol, side, quantity), shown_id=client_id)
 
     async def make_venue(self) -> tuple[Venue, Drive]:
         venue = self.venue = SimVenue(latency=Latency(ack_ns=20_000_000, fill_ns=30_000_000, jitter_ns=5_000_000))

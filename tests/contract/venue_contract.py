@@ -94,9 +94,10 @@ class VenueContract:
         """Move ``amount`` into (> 0) or out of (< 0) the venue account, as its owner would."""
         raise NotImplementedError
 
-    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal, client_id: str = "") -> None:
         """Place a MARKET order on ``symbol`` with no client order id, as its owner would by hand
-        on the venue's site (one-way accounts: position side BOTH; else LONG)."""
+        on the venue's site, or with ``client_id``, as another program of theirs would (one-way
+        accounts: position side BOTH; else LONG)."""
         raise NotImplementedError
 
     @pytest.fixture
@@ -242,12 +243,32 @@ class VenueContract:
 
         await env.wait(lambda: sum(f.last_qty for f in by_hand()) >= self.quantity, "the hand order's fills")
         streamed = by_hand()
-        listed = await env.venue.fills_since(0, [], unnamed=True)
+        listed = await env.venue.fills_since(0, [], outside=True)
         for f in streamed + listed:
             assert f.symbol == self.symbol and f.side is OrderSide.SELL and f.position_side in (Side.LONG, None), f
         assert {f.fill_id for f in listed} == {f.fill_id for f in streamed}  # the stream's ids
         assert {f.client_order_id for f in await env.venue.fills_since(0, [buy])} == {buy}  # not asked for
         assert [p for p in await env.venue.positions() if p.symbol == self.symbol] == []
+
+    async def test_the_fills_of_another_programs_order_are_listed_as_placed_outside_pink(self, env: Env) -> None:
+        """A close PINK never heard of, made by another program with its own client ids, is found
+        by the reconcile like one made by hand: listed with ``outside``, for the symbols asked."""
+        buy = new_coid()
+        await env.venue.place(self.order(buy))
+        await self.filled(env, buy)
+        await self.make_hand_order(OrderSide.SELL, self.quantity, client_id="mybot-7")
+
+        def theirs() -> list[OrderFilled]:
+            return [e for e in env.events if isinstance(e, OrderFilled) and e.client_order_id == "mybot-7"]
+
+        await env.wait(lambda: sum(f.last_qty for f in theirs()) >= self.quantity, "the other program's fills")
+        listed = await env.venue.fills_since(0, [], outside=True, symbols=[self.symbol])
+        assert {f.client_order_id for f in listed} == {"mybot-7"}  # not PINK's own, of the form it makes
+        assert {f.fill_id for f in listed} == {f.fill_id for f in theirs()}  # the stream's ids
+        for f in listed:
+            assert f.symbol == self.symbol and f.side is OrderSide.SELL and f.position_side in (Side.LONG, None), f
+        assert await env.venue.fills_since(0, [], outside=True, symbols=["ETH-USDT"]) == []
+        assert await env.venue.fills_since(0, []) == []
 
     async def test_deposits_and_withdrawals_are_streamed_listed_and_in_the_balance(self, env: Env) -> None:
         before = (await env.venue.balance()).balance

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from pink.kernel import Action, OrderFilled, OrderSide, OrderType, Side, TimeInForce
@@ -21,10 +22,11 @@ from tests.runtime.test_flatten_while_down import OpenSlotZero
 ENTRY = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D("0.5"), D("0.5"))}
 
 
-def _hand(venue: SimVenue, engine_id: str, side: OrderSide, qty: D) -> OrderFilled:
-    """A MARKET order on the BTC LONG position placed by hand: its fill, as the stream shows it."""
+def _hand(venue: SimVenue, engine_id: str, side: OrderSide, qty: D, shown_id: str = "") -> OrderFilled:
+    """A MARKET order on the BTC LONG position placed by hand (``shown_id``: by another program,
+    with that client id): its fill, as the stream shows it."""
     events = venue.place_by_hand(NewOrder(engine_id, "BTC-USDT", side, Side.LONG, qty, OrderType.MARKET, None,
-                                          TimeInForce.GTC, side is OrderSide.SELL))  # fmt: skip
+                                          TimeInForce.GTC, side is OrderSide.SELL), shown_id=shown_id)  # fmt: skip
     (fill,) = [e for e in events if isinstance(e, OrderFilled)]
     return fill
 
@@ -140,11 +142,13 @@ def _again(tmp_path: Path, venue: SimVenue) -> Launcher:
     return Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer())
 
 
+@pytest.mark.parametrize("shown_id", ["", "mybot-close-1"], ids=["by-hand", "another-program"])
 async def test_e08_a_position_closed_by_hand_while_pink_was_down_is_booked_at_start_by_itself(
-    tmp_path: Path,
+    tmp_path: Path, shown_id: str
 ) -> None:
     venue, view = await held_then_down(tmp_path)
-    hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty)
+    hand = _hand(venue, "hand-1", OrderSide.SELL, view.entry_qty, shown_id)
+    assert hand.client_order_id == shown_id
     async with _again(tmp_path, venue) as second:
         assert second.kernel is not None and second.runtime is not None
         k = second.kernel.kernel

@@ -133,8 +133,8 @@ class SimHost:
                         raise VenueError("SIMHOST_METHOD", f"unknown method {method!r}")
                     if method == "place":
                         self.places[args[0].client_order_id] += 1
-                    if method == "fills_since":  # (ts, orders, unnamed)
-                        result = await self.venue.fills_since(args[0], args[1], unnamed=args[2])
+                    if method == "fills_since":  # (ts, orders, outside, symbols)
+                        result = await self.venue.fills_since(args[0], args[1], outside=args[2], symbols=args[3])
                     elif method != "hello":
                         result = await getattr(self.venue, method)(*args)
                 except Exception as exc:
@@ -266,11 +266,17 @@ class RemoteSimVenue:
         return result
 
     async def fills_since(
-        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+        self,
+        ts: int,
+        orders: Collection[str] | None = None,
+        *,
+        outside: bool = False,
+        symbols: Collection[str] | None = None,
     ) -> list[OrderFilled]:
         result: list[OrderFilled] = await self._call(
-            "fills_since", ts, None if orders is None else list(orders), unnamed
-        )
+            "fills_since", ts, None if orders is None else list(orders), outside,
+            None if symbols is None else list(symbols),
+        )  # fmt: skip
         return result
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:

@@ -20,10 +20,19 @@ from typing import Any
 from pink.chaos.simhost import SimHost
 from pink.venues.bingx.server_faults import RULES
 
-__all__ = ["BingxTrialVenue", "SimTrialVenue", "count_places", "counting_faults", "hand_close", "transfer_amount"]
+__all__ = [
+    "BingxTrialVenue",
+    "SimTrialVenue",
+    "count_places",
+    "counting_faults",
+    "hand_close",
+    "shown_client_id",
+    "transfer_amount",
+]
 
 TRANSFER_RATE = 0.4  # per phase: a deposit or a withdrawal by the trader, mid-run
 HAND_CLOSE_RATE = 0.15  # per phase: the trader closes (part of) a position by hand on the venue
+OTHER_PROGRAM_SHARE = 0.3  # of those, made by another program of the trader's, with a client id of its own
 
 
 def transfer_amount(rng: random.Random, available: Decimal) -> Decimal:
@@ -80,7 +89,7 @@ class SimTrialVenue:
             order = hand_close(rng, self.engine, f"hand-{len(self.by_hand) + 1}")
             if order is not None:
                 self.by_hand.add(order.client_order_id)
-                self.venue.place_by_hand(order)
+                self.venue.place_by_hand(order, shown_id=shown_client_id(rng, len(self.by_hand)))
 
     def injected(self) -> Counter[str]:
         out = Counter({f"sim.{k}": v for k, v in self.venue.faults.injected.items()})
@@ -162,13 +171,14 @@ class BingxTrialVenue:
                                           json={"amount": str(amount)}) as resp:
                     if resp.status == 200:
                         self.transfers += 1
-        if rng.random() < HAND_CLOSE_RATE:  # by hand on BingX's site: no client id on the wire
+        if rng.random() < HAND_CLOSE_RATE:  # by hand on BingX's site (no client id on the wire), or another program
             await asyncio.sleep(rng.uniform(0.0, 0.5))
             state = self.server.state
             order = hand_close(rng, self.engine, state.new_client_id())
             if order is not None:
                 self.by_hand.add(order.client_order_id)
-                state.submit(order, state.instrument_meta(order.symbol, "", order.position_side.value,
+                shown = shown_client_id(rng, len(self.by_hand))
+                state.submit(order, state.instrument_meta(order.symbol, shown, order.position_side.value,
                                                           self.engine.leverage(order.symbol, order.position_side)))
         await asyncio.sleep(rng.uniform(0.2, 1.0))
         await self._admin(spec=self._spec(rng))
@@ -214,6 +224,11 @@ def counting_faults(spec: str, seed: int) -> Any:  # a ServerFaults subclass
     faults: Any = CountingFaults.parse(spec, seed=seed)
     faults.injected = Counter()
     return faults
+
+
+def shown_client_id(rng: random.Random, n: int) -> str:
+    """The client id a close made outside PINK shows: none (by hand), sometimes another program's."""
+    return f"mybot-{n}" if rng.random() < OTHER_PROGRAM_SHARE else ""
 
 
 def hand_close(rng: random.Random, engine: Any, engine_id: str) -> Any:

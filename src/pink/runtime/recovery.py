@@ -42,7 +42,7 @@ class ReconcileReport:
     #: run on the account, or a data dir other than the one that placed them (left alone; told at start)
     unknown_own_orders: list[str] = field(default_factory=list)
     fills: int = 0
-    outside_fills: int = 0  # fills of orders with no client id, asked for when PINK held more than the venue
+    outside_fills: int = 0  # fills of orders placed outside PINK, asked for when a position differed
     funding: int = 0
     transfers: int = 0
     position_mismatches: list[str] = field(default_factory=list)
@@ -114,7 +114,7 @@ class Reconciler:
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
         differ = await self._positions(rep, views, n_slots)
-        if differ and await self._outside_fills(rep, since_ns if money_since_ns is None else money_since_ns):
+        if differ and await self._outside_fills(rep, since_ns if money_since_ns is None else money_since_ns, differ):
             await self._positions(rep, views, n_slots)
         await self._books(rep, views, wallet_before)
         self._finish(rep)
@@ -192,18 +192,20 @@ class Reconciler:
         if not held:
             return False
         self._differ_asked |= held
-        return await self._outside_fills(rep, min(self._differ_since[key] for key in held))
+        return await self._outside_fills(rep, min(self._differ_since[key] for key in held), held)
 
-    async def _outside_fills(self, rep: ReconcileReport, since_ns: int) -> bool:
-        """The venue's positions differ from the kernel's: ask for the fills of orders with no
-        client id (by hand, a liquidation) whose push PINK never heard (it was down, or the
-        stream dropped it) and hand them to the kernel. It books a close of its positions,
-        counts an opening one as held outside PINK (so that its close is not taken for one of
-        PINK's) and ignores what it has seen. True if there were any."""
+    async def _outside_fills(self, rep: ReconcileReport, since_ns: int, differ: set[tuple[str, Side]]) -> bool:
+        """The venue's positions in ``differ`` differ from the kernel's: ask for the fills of
+        their symbols' orders placed outside PINK (no client id: by hand, a liquidation; or
+        another program's) whose push PINK never heard (it was down, or the stream dropped it)
+        and hand them to the kernel. It books a close of its positions, counts an opening one as
+        held outside PINK (so that its close is not taken for one of PINK's) and ignores what it
+        has seen. True if there were any."""
+        symbols = sorted({symbol for symbol, _ in differ})
         try:
-            fills = await self._venue.fills_since(since_ns, (), unnamed=True)
+            fills = await self._venue.fills_since(since_ns, (), outside=True, symbols=symbols)
         except VenueError as exc:
-            rep.errors.append(f"fills of orders with no client id: {exc}")
+            rep.errors.append(f"fills of orders placed outside PINK ({', '.join(symbols)}): {exc}")
             return False
         rep.outside_fills += len(fills)
         for f in fills:

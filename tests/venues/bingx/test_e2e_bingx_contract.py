@@ -42,10 +42,11 @@ class TestBingxVenueContract(VenueContract):
         status, body = await sim_transfer(self.server, amount)
         assert status == 200, body
 
-    async def make_hand_order(self, side: OrderSide, quantity: Decimal) -> None:
-        """Straight into the server's engine, published on the stream, with no client id on the wire."""
+    async def make_hand_order(self, side: OrderSide, quantity: Decimal, client_id: str = "") -> None:
+        """Straight into the server's engine, published on the stream, with ``client_id`` (none by
+        default) on the wire."""
         state = self.server.state
         engine_id = state.new_client_id()
         state.submit(NewOrder(engine_id, self.symbol, side, Side.LONG, quantity, OrderType.MARKET, None,
                               TimeInForce.GTC, False),
-                     state.instrument_meta(self.symbol, "", "BOTH", 5))  # fmt: skip
+                     state.instrument_meta(self.symbol, client_id, "BOTH", 5))  # fmt: skip

@@ -30,12 +30,12 @@ from tests.venues.bingx.e2e_kit import ORDER, SYMBOL, stack, until
 S = 1_000_000_000
 
 
-async def _by_hand(st: object, side: str, qty: str, hedge: bool) -> None:
-    """``POST /trade/order`` without ``clientOrderId``: the push then has ``"c": ""``."""
-    await st.venue.http.request("POST", ORDER, {  # type: ignore[attr-defined]
-        "symbol": SYMBOL, "side": side, "positionSide": "LONG" if hedge else "BOTH", "type": "MARKET",
-        "quantity": qty,
-    }, mutating=True)  # fmt: skip
+async def _by_hand(st: object, side: str, qty: str, hedge: bool, client_id: str = "") -> None:
+    """``POST /trade/order`` without ``clientOrderId``: the push then has ``"c": ""`` (with
+    ``client_id``: as another program of the trader's places it)."""
+    params = {"symbol": SYMBOL, "side": side, "positionSide": "LONG" if hedge else "BOTH", "type": "MARKET",
+              "quantity": qty, **({"clientOrderId": client_id} if client_id else {})}  # fmt: skip
+    await st.venue.http.request("POST", ORDER, params, mutating=True)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("hedge", [False, True], ids=["one-way", "hedge"])
@@ -59,11 +59,15 @@ async def test_e08_a_position_closed_on_bingx_by_hand_is_booked_from_the_stream(
         assert p.kernel.account_view().capital == st.engine.balance().balance  # to the last digit
 
 
+@pytest.mark.parametrize("shown_id", ["", "mybot-7"], ids=["by-hand", "another-program"])
 @pytest.mark.parametrize("hedge", [False, True], ids=["one-way", "hedge"])
-async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_reconcile(hedge: bool) -> None:
+async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_reconcile(
+    hedge: bool, shown_id: str
+) -> None:
     """PINK was down (or the stream dropped the push): the position check finds BingX holding
-    less, and the fills of orders with no client id (``allFillOrders`` rows with an empty
-    ``clientOrderID``) are booked, with an order request each for their progress and sides."""
+    less, and the fills of orders placed outside PINK (``allFillOrders`` rows with an empty
+    ``clientOrderID``, or another program's) are booked, with an order request each for their
+    progress and sides."""
     async with stack(hedge=hedge) as st:
         p = st.pump
         await p.submit(st.enter("t1", "0.0004"))
@@ -71,7 +75,7 @@ async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_r
         await p.drain()
         state = st.server.state
         engine_id = state.new_client_id()  # the engine's own; BingX shows no client id
-        state.meta[engine_id] = state.instrument_meta(SYMBOL, "", "LONG" if hedge else "BOTH", 5)
+        state.meta[engine_id] = state.instrument_meta(SYMBOL, shown_id, "LONG" if hedge else "BOTH", 5)
         hand = NewOrder(engine_id, SYMBOL, OrderSide.SELL, Side.LONG, Decimal("0.0004"), OrderType.MARKET, None,
                         TimeInForce.GTC, True)  # fmt: skip
         engine = st.engine
@@ -84,9 +88,9 @@ async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_r
         rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
         rep = await rec.full(p.kernel, p.now() - 3_600 * S, 2)
         assert rep.errors == [] and rep.outside_fills == 1 and rep.position_mismatches == []
-        # the hand order's progress and sides, asked by the fills of the orders in flight (a row with
-        # no client id may be one) and again by the look for closes by hand: that order only
-        assert st.server.request_counts[SINGLE_ORDER_PATH] - before == 2
+        # the hand order's progress and sides, asked once, by the look for closes made outside PINK
+        # (none of PINK's orders was in flight, so a row with no client id cannot be one of theirs)
+        assert st.server.request_counts[SINGLE_ORDER_PATH] - before == 1
         assert p.slot() == "IDLE" and engine.positions() == []
         st.check_against_venue()
         assert p.kernel.account_view().capital == engine.balance().balance  # to the last digit
@@ -94,14 +98,15 @@ async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_r
         assert again.outside_fills == 0  # nothing held apart any more: not asked
 
 
-async def test_e08_a_close_by_hand_pushed_without_its_fee_is_booked_with_the_orders_commission() -> None:
+@pytest.mark.parametrize("client_id", ["", "mybot-7"], ids=["by-hand", "another-program"])
+async def test_e08_a_close_by_hand_pushed_without_its_fee_is_booked_with_the_orders_commission(client_id: str) -> None:
     """The kernel has no order of its own to true up later: the adapter asks BingX for the hand
     order's commission (by its order id) before handing the fill over."""
     async with stack(faults="fee_missing=1") as st:
         p = st.pump
         await p.submit(st.enter("t1", "0.0004"))
         await until(lambda: p.slot() == "POSITION_OPEN", "entered")
-        await _by_hand(st, "SELL", "0.0004", False)
+        await _by_hand(st, "SELL", "0.0004", False, client_id)
         await until(lambda: p.slot() == "IDLE", "closed")
         (hand,) = [b for b in p.booked() if b.client_order_id == "t1-out"]
         (venue_fill,) = [f for f in st.engine.fills_since(0) if hand.fill_id.startswith(f"{f.venue_order_id}:")]

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pink.errors import VenueError
+from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
@@ -109,12 +110,18 @@ class Reports:
         return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
 
     async def fills_since(
-        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+        self,
+        ts: int,
+        orders: Collection[str] | None = None,
+        *,
+        outside: bool = False,
+        symbols: Collection[str] | None = None,
     ) -> list[OrderFilled]:
         """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids; given
-        ``orders``, only theirs and, with ``unnamed``, those of orders with no client id (by
-        hand on BingX's site, a liquidation). Each order's id needs its progress before the
-        window (one request per order), so rows naming another client order id are dropped
+        ``orders``, only theirs and, with ``outside``, those of orders placed outside PINK (no
+        client id: by hand on BingX's site, a liquidation; or one not of PINK's form: another
+        program's), of ``symbols`` only when given. Each order's id needs its progress before
+        the window (one request per order), so rows naming another client order id are dropped
         first: after a busy day a restart asks about the orders in flight, not about every
         order of the day."""
         self._check_open()
@@ -127,8 +134,13 @@ class Reports:
         rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
         rows = [r for r in rows if r.ts_ms * NS_PER_MS > ts]
         wanted = None if orders is None else {o.lower() for o in orders}
-        if wanted is not None:  # (a row without a client id is kept: its order names it)
-            rows = [r for r in rows if not r.client_order_id or r.client_order_id.lower() in wanted]
+
+        def theirs(cid: str, symbol: str) -> bool:  # an order placed outside PINK, asked for
+            return outside and not is_pinks_own(cid.lower()) and (symbols is None or symbol in symbols)
+
+        if wanted is not None:  # (a row without a client id may be one of ``orders``: its order names it)
+            rows = [r for r in rows if (wanted and not r.client_order_id) or r.client_order_id.lower() in wanted
+                    or theirs(r.client_order_id, r.symbol)]  # fmt: skip
         known: dict[str, tuple[str, Decimal]] = {}
         sides: dict[str, tuple[OrderSide | None, Side | None]] = {}
         by_order: dict[str, list[FillRow]] = {}
@@ -139,7 +151,7 @@ class Reports:
         fills = fills_from_rows(rows, known, sides)
         if wanted is None:
             return fills
-        return [f for f in fills if f.client_order_id.lower() in wanted or (unnamed and not f.client_order_id)]
+        return [f for f in fills if f.client_order_id.lower() in wanted or theirs(f.client_order_id, f.symbol)]
 
     async def _base_progress(
         self, order_id: str, rows: list[FillRow]

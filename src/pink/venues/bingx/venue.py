@@ -34,6 +34,7 @@ from pink.errors import (
     UnknownOutcomeError,
     VenueError,
 )
+from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import (
     ZERO,
     CancelOrder,
@@ -406,8 +407,9 @@ class BingxVenue(Reports):
             up = _with_update_client(up, cid)
         self._remember(cid, up.venue_order_id)
         events, needs_query = self.tracker.apply(up)
+        outside = not is_pinks_own(cid)  # by hand (no client id), a liquidation, another program's
         for event in events:
-            if not cid and isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN:
+            if outside and isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN:
                 self._spawn(self._emit_outside_fill(event, up.symbol))  # its fee from the order first
             else:
                 self._emit(event)
@@ -415,9 +417,10 @@ class BingxVenue(Reports):
             self._spawn(self._query_and_emit(cid, up.symbol, "stream fill without price/size"))
 
     async def _emit_outside_fill(self, fill: OrderFilled, symbol: str) -> None:
-        """The last fill of an order with no client id (by hand, a liquidation) whose fee the push
-        did not state for sure: the kernel has no order to true up later, so the fee is the
-        order's total commission, asked by its venue id, less what its earlier fills carried."""
+        """The last fill of an order placed outside PINK (no client id: by hand, a liquidation; or
+        another program's) whose fee the push did not state for sure: the kernel has no order to
+        true up later, so the fee is the order's total commission, asked by its venue id, less
+        what its earlier fills carried."""
         for attempt in range(3):
             try:
                 report, _ = await self.order_by_id(symbol, fill.venue_order_id, "order with no client id")

@@ -98,7 +98,8 @@ class SimVenue:
         self._sink: EventSink | None = None
         self._closed = False
         self._drop_until = -1
-        self._by_hand: set[str] = set()  # engine ids of orders placed by hand: no client id outside
+        #: engine ids of orders placed by hand (or by another program) -> the client id shown outside
+        self._by_hand: dict[str, str] = {}
 
     @property
     def now(self) -> int:
@@ -292,12 +293,12 @@ class SimVenue:
         if lost:
             raise UnknownOutcomeError("SIM_NO_RESPONSE", "reply lost; the order may exist")
 
-    def place_by_hand(self, order: NewOrder) -> list[EngineEvent]:
+    def place_by_hand(self, order: NewOrder, *, shown_id: str = "") -> list[EngineEvent]:
         """An order placed on the account by hand on the venue's site (or a liquidation): it
         trades like any other, and its events (returned as the stream shows them) reach the
         stream and the reports with no client order id (``order``'s is the engine's own, never
-        shown)."""
-        self._by_hand.add(order.client_order_id)
+        shown), or, as another program's would, with ``shown_id``."""
+        self._by_hand[order.client_order_id] = shown_id
         events = [self._unnamed(e) for e in self.engine.submit(order, self.engine.now)]
         self._schedule(events)
         return events
@@ -310,9 +311,11 @@ class SimVenue:
         self._schedule(self.engine.cancel(self.engine.now, client_order_id=client_order_id))
 
     def _unnamed(self, ev: EngineEvent) -> EngineEvent:
-        """``ev`` as the venue shows it: with no client order id if its order was placed by hand."""
-        if getattr(ev, "client_order_id", "") in self._by_hand:
-            return cast(EngineEvent, replace(cast(Any, ev), client_order_id=""))
+        """``ev`` as the venue shows it: with the client order id shown for an order placed by hand
+        (none, or another program's)."""
+        shown = self._by_hand.get(getattr(ev, "client_order_id", ""))
+        if shown is not None:
+            return cast(EngineEvent, replace(cast(Any, ev), client_order_id=shown))
         return ev
 
     def cancel_now(self, order: CancelOrder) -> None:
@@ -353,18 +356,24 @@ class SimVenue:
         self._enter("open_orders")
         now = self.engine.now
         by_hand = self._by_hand
-        return [replace(r, client_order_id="") if r.client_order_id in by_hand else r
+        return [replace(r, client_order_id=by_hand[r.client_order_id]) if r.client_order_id in by_hand else r
                 for r in (order_report(o, now) for o in self.engine.open_orders())]
 
     async def fills_since(
-        self, ts: int, orders: Collection[str] | None = None, *, unnamed: bool = False
+        self,
+        ts: int,
+        orders: Collection[str] | None = None,
+        *,
+        outside: bool = False,
+        symbols: Collection[str] | None = None,
     ) -> list[OrderFilled]:
         self._enter("fills_since")
         asset = self.engine.fees.asset
         wanted = None if orders is None else set(orders)
         by_hand = self._by_hand
         return [cast(OrderFilled, self._unnamed(fill_event(f, asset))) for f in self.engine.fills_since(ts)
-                if wanted is None or f.client_order_id in wanted or (unnamed and f.client_order_id in by_hand)]
+                if wanted is None or f.client_order_id in wanted
+                or (outside and f.client_order_id in by_hand and (symbols is None or f.symbol in symbols))]
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         self._enter("funding_since")
