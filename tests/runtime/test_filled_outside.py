@@ -197,9 +197,22 @@ async def test_orders_open_at_start_are_told_apart_placed_outside_pink_or_of_pin
                                              OrderType.LIMIT, low, TimeInForce.GTC, False))  # fmt: skip
     venue.engine.submit(NewOrder("tother9-e1", "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.004"), OrderType.LIMIT,
                                  far, TimeInForce.GTC, False), venue.now)  # fmt: skip
-    async with _again(tmp_path, venue) as start:
+    idle = OpenSlotZero()
+    idle.sent = True
+    cfg = quiet_config(tmp_path, reconcile_interval_s=5.0)
+    async with Launcher(cfg, venue=venue, decision=idle, intents=MarginSizer()) as start:
         rep = start.reconcile
         assert rep is not None and rep.open_orders == 2
         assert rep.outside_orders == [f"venue order {ack.venue_order_id}"]
         assert rep.unknown_own_orders == ["tother9-e1"]
-    assert len(await venue.open_orders()) == 2  # neither was touched
+        assert start.runtime is not None
+        asked = venue.calls["open_orders"]
+        await start.run(cycles=40)
+        assert venue.calls["open_orders"] - asked >= 6  # the slow reconcile saw them, run after run
+        assert start.runtime.stats.protocol_errors == 0  # named once at start, not again at every run
+        venue.engine.submit(NewOrder("tother9-e2", "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.004"),
+                                     OrderType.LIMIT, far, TimeInForce.GTC, False), venue.now)  # fmt: skip
+        await start.run(cycles=40)  # one placed later, by the other run: told once, as it is first seen
+        assert start.runtime.stats.protocol_errors == 1
+        assert "OrderStatusReport for unknown order 'tother9-e2'" in start.runtime.stats.alerts[-1]
+    assert len(await venue.open_orders()) == 3  # none was touched

@@ -91,6 +91,9 @@ class Reconciler:
         # and whether it was looked for
         self._differ_since: dict[tuple[str, Side], int] = {}
         self._differ_asked: set[tuple[str, Side]] = set()
+        # open orders that are not among the kernel's working ones, already shown to it (or named
+        # at start): their status goes to the kernel once, not at every slow run while they rest
+        self._shown_open: set[str] = set()
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -152,14 +155,20 @@ class Reconciler:
         try:
             open_orders = await self._venue.open_orders()
             rep.open_orders = len(open_orders)
+            shown, self._shown_open = self._shown_open, set()  # (kept for the orders still open)
             for r in open_orders:
+                name = r.client_order_id or f"venue order {r.venue_order_id}"
+                ours = orders is None or r.client_order_id in orders
                 if known is not None and r.client_order_id not in known:
+                    self._shown_open.add(name)
                     if is_pinks_own(r.client_order_id):
                         rep.unknown_own_orders.append(r.client_order_id)
                     else:
-                        rep.outside_orders.append(r.client_order_id or f"venue order {r.venue_order_id}")
-                elif known is None:
-                    self._emit(r)  # status of our resting orders; unknown ones are refused
+                        rep.outside_orders.append(name)
+                elif known is None and (ours or name not in shown):  # ours, or another's the first time
+                    self._emit(r)
+                if not ours:
+                    self._shown_open.add(name)
             fills = await self._venue.fills_since(since_ns, known if orders is None else orders)
             rep.fills = len(fills)
             for f in fills:
