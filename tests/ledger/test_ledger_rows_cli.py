@@ -92,3 +92,13 @@ def test_cli_audit_and_report_via_ledger_url(front: Front, database: str, tmp_pa
         assert "seq 9 where" in failed.output and "audit failed" in failed.output
     finally:
         writer.close()
+
+
+def test_every_kind_of_kernel_record_has_its_ledger_rows() -> None:
+    """A record type added to the kernel without rows would stop the ledger at its first one."""
+    from typing import get_args
+
+    from pink.kernel.messages import KernelRecord
+    from pink.ledger.rows import _BUILDERS
+
+    assert set(get_args(KernelRecord)) == set(_BUILDERS)
