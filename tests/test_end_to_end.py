@@ -301,3 +301,54 @@ def test_audit_of_a_data_dir_without_a_ledger_says_so_and_creates_nothing(tmp_pa
     assert res.returncode == 2
     assert "no ledger at" in res.stdout and "pink run" in res.stdout
     assert not (tmp_path / "nothing").exists()
+
+
+def test_f21_a_second_ctrl_c_while_closing_never_cuts_the_ordered_close_short(
+    live_run: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    """An impatient trader presses Ctrl-C twice (or a supervisor signals the whole process group
+    and the process itself). The second used to reach Python's default handler once the first
+    had stopped the run: the close was cut short (venue sessions left open, no summary, exit 130)."""
+    data, proc = live_run
+    for pause in (0.0, 0.0, 0.05):  # (two at once may arrive as one: a third a moment later)
+        time.sleep(pause)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-3000:]
+    assert "run summary" in out and "close_venue" in out, out[-3000:]
+    assert "Unclosed" not in out and "Traceback" not in out
+    audit = pink("audit", "--data-dir", str(data))
+    assert audit.returncode == 0, audit.stdout[-2000:]
+
+
+def test_f21_ctrl_c_while_starting_stops_the_start_and_closes_what_started(tmp_path: Path) -> None:
+    """A venue that never answers (its REST calls hang until their timeout): Ctrl-C stops the start
+    at once, closes what had started, and exits 0 with no traceback."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    env = _env(PINK_BINGX_BASE_URL=url, PINK_BINGX_WS_URL=url.replace("http", "ws"),
+               PINK_BINGX_MARKET_WS_URL=url.replace("http", "ws"), PINK_BINGX_API_KEY="k",
+               PINK_BINGX_SECRET_KEY="s")  # fmt: skip
+    proc = subprocess.Popen(
+        [*PINK, "run", "--venue", "bingx", "--data-dir", str(tmp_path / "d"), "--no-view"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # well into the start: the first REST call hangs
+        assert proc.poll() is None, proc.communicate()[0][-2000:]
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out[-3000:]
+        assert "stopped while starting" in out and "Traceback" not in out, out[-3000:]
+        assert time.monotonic() - started < 20  # not after the calls' own timeouts ran out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        silent.close()

@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from pink.errors import PinkError
 
 if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fast)
     from pink.runtime.config import RuntimeConfig
-    from pink.runtime.launcher import CloseReport
+    from pink.runtime.launcher import CloseReport, Launcher
 
 __all__ = ["register", "run_async"]
 
@@ -24,11 +24,46 @@ __all__ = ["register", "run_async"]
 async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
     """Start, run (cycles or until Ctrl-C), close in order, print the summary."""
     from pink.runtime.launcher import Launcher
-    from pink.runtime.view import LiveView, summary_table
 
     launcher = Launcher(cfg)
-    view: LiveView | None = None
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    asked: list[int] = []
+    running: list[bool] = []  # (set once the run has started: a stop then ends it after its cycle)
+
+    def on_signal(sig: int) -> None:
+        """Ctrl-C (or SIGTERM): the first stops the run (or the start) and closes in order; those
+        that follow while it closes are told so, never cut the close short (it is bounded)."""
+        asked.append(sig)
+        rt = launcher.runtime
+        if len(asked) > 1:
+            console.print(f"[yellow]closing in order (each step at most {cfg.close_timeout_s:g} s); "
+                          f"it ends by itself")  # fmt: skip
+        elif rt is not None and running:
+            rt.request_stop()
+        elif main is not None:
+            main.cancel()  # still starting: stop starting, then close what started
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await _run_and_report(launcher, cfg, console, asked, running, main)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+async def _run_and_report(
+    launcher: Launcher, cfg: RuntimeConfig, console: Console, asked: list[int], running: list[bool],
+    main: asyncio.Task[Any] | None,
+) -> CloseReport:
+    """Start, run, close in order, print the summary (the signal handlers of :func:`run_async`
+    stay installed throughout: a second Ctrl-C never cuts the close or the summary short)."""
+    from pink.runtime.view import LiveView, summary_table
+
+    view: LiveView | None = None
     try:
         await launcher.start()
         rt = launcher.runtime
@@ -44,17 +79,17 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
                           f"them on the venue, or run PINK on that data dir)")  # fmt: skip
         for booked in launcher.closed_outside:
             console.print(f"[yellow]booked as closed outside PINK: {booked}")
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, rt.request_stop)
-            loop.add_signal_handler(signal.SIGTERM, rt.request_stop)
         if cfg.view:
             view = LiveView(rt, console)
             view.start()
+        running.append(True)
         await launcher.run()
+    except asyncio.CancelledError:
+        if not asked or main is None:
+            raise
+        main.uncancel()  # the cancel was on_signal's, and it is handled: the close may time its steps
+        console.print("[yellow]stopped while starting")
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
         if view is not None:
             await view.close()
         report = await launcher.close()
@@ -121,9 +156,18 @@ def register(app: typer.Typer) -> None:
         }
         from pink.runtime.config import load_config
 
+        closed: list[CloseReport] = []
+
+        async def job(cfg: RuntimeConfig) -> None:
+            closed.append(await run_async(cfg, console))
+
         try:
-            cfg = load_config(config, os.environ, flags)
-            asyncio.run(run_async(cfg, console))
+            asyncio.run(job(load_config(config, os.environ, flags)))
         except PinkError as exc:
             console.print(f"[red]error: {exc}")
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            if not closed:  # before the run began: nothing to close
+                raise typer.Exit(130) from None
+        # closed in order and summed up: a Ctrl-C from now on (a late one) has nothing left to stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
