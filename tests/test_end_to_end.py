@@ -352,3 +352,27 @@ def test_f21_ctrl_c_while_starting_stops_the_start_and_closes_what_started(tmp_p
             proc.kill()
             proc.wait(timeout=30)
         silent.close()
+
+
+def test_e26_a_journal_out_of_room_stops_pink_run_loudly_with_its_summary_and_the_next_run_continues(
+    live_run: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    """The disk fills under a running `pink run` (for real: the process's file size limit, set from
+    outside, makes the journal's next write fail with SQLite's own "database or disk is full").
+    The run stops at once, says why, still prints what it did and how it closed, and a new run on
+    the same data dir continues the account from what the journal holds."""
+    import resource
+
+    data, proc = live_run
+    journal = data / "journal.sqlite"
+    _wait_for(journal.with_name("journal.sqlite-wal"))
+    time.sleep(2)  # some trading first
+    sizes = [p.stat().st_size for p in (journal, journal.with_name("journal.sqlite-wal"))]
+    resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (max(sizes) + 4096, max(sizes) + 4096))
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out[-3000:]
+    assert "error: journal" in out and "not written" in out, out[-3000:]
+    assert "run summary" in out and "no final snapshot" in out, out[-3000:]
+    again = pink("run", "--fast", "--cycles", "20", "--data-dir", str(data), "--no-view")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "run summary" in again.stdout

@@ -187,6 +187,20 @@ class Journal:
         row = self.db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()
         return int(row[0])
 
+    @staticmethod
+    def last_ts_at(path: Path) -> int:
+        """The time of the last message of the journal at ``path`` (read only; 0 if there is none)."""
+        if not path.exists():
+            return 0
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()
+        except sqlite3.OperationalError:  # no table yet: a journal created but never written
+            return 0
+        finally:
+            db.close()
+        return int(row[0])
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

@@ -216,3 +216,31 @@ async def test_f21_close_ends_the_quote_loop_even_when_a_venue_call_swallows_its
         await closing
         pytest.fail("close() did not end: the quote loop went on after its cancel was swallowed")
     assert closing.result().errors == [] and venue.quotes == 1
+
+
+async def test_e26_a_fast_run_after_a_wall_clock_run_on_the_same_data_dir_continues_from_the_journal(
+    tmp_path: Path,
+) -> None:
+    """A fresh simulator used to start at its epoch and step its prices, one by one, up to the
+    wall-clock time of the journal's last message: decades of steps, a start that never ended.
+    It now starts right after that message."""
+    async with Launcher(quiet_config(tmp_path, fast=False, cycle_s=0.1)) as first:
+        await first.run(cycles=3)
+        assert first.kernel is not None
+        last = first.kernel.journal.last_ts()
+    import signal
+
+    def hung(signum: int, frame: object) -> None:  # the stepping holds the loop: only a signal stops it
+        raise TimeoutError("the fast run's start never ended")
+
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        async with Launcher(quiet_config(tmp_path)) as second:
+            assert second.venue is not None and second.runtime is not None
+            assert last < second.venue.now < last + 10**9 * 60  # type: ignore[attr-defined]
+            await second.run(cycles=5)
+            assert second.runtime.stats.cycles == 5
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)

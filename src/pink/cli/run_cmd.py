@@ -61,7 +61,7 @@ async def _run_and_report(
 ) -> CloseReport:
     """Start, run, close in order, print the summary (the signal handlers of :func:`run_async`
     stay installed throughout: a second Ctrl-C never cuts the close or the summary short)."""
-    from pink.runtime.view import LiveView, summary_table
+    from pink.runtime.view import LiveView
 
     view: LiveView | None = None
     try:
@@ -93,6 +93,13 @@ async def _run_and_report(
         if view is not None:
             await view.close()
         report = await launcher.close()
+        _print_report(launcher, report, console)  # also when the run failed: what it did, how it closed
+    return report
+
+
+def _print_report(launcher: Launcher, report: CloseReport, console: Console) -> None:
+    from pink.runtime.view import summary_table
+
     rt = launcher.runtime
     if rt is not None:
         console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.account.initial_capital))
@@ -107,7 +114,6 @@ async def _run_and_report(
             console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")
         for err in report.errors:
             console.print(f"[red]close error: {err}")
-    return report
 
 
 def register(app: typer.Typer) -> None:
