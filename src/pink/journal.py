@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _TICK = "Tick"
+_LAST_TS = "SELECT COALESCE(MAX(ts), 0) FROM messages"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
                                      payload BLOB NOT NULL);
@@ -184,7 +185,7 @@ class Journal:
         yield from cur
 
     def last_ts(self) -> int:
-        row = self.db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()
+        row = self.db.execute(_LAST_TS).fetchone()
         return int(row[0])
 
     @staticmethod
@@ -194,7 +195,7 @@ class Journal:
             return 0
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            row = db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()
+            row = db.execute(_LAST_TS).fetchone()
         except sqlite3.OperationalError:  # no table yet: a journal created but never written
             return 0
         finally:

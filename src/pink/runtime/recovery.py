@@ -159,15 +159,15 @@ class Reconciler:
             for r in open_orders:
                 name = r.client_order_id or f"venue order {r.venue_order_id}"
                 ours = orders is None or r.client_order_id in orders
-                if known is not None and r.client_order_id not in known:
-                    self._shown_open.add(name)
+                named_at_start = known is not None and r.client_order_id not in known
+                if named_at_start:
                     if is_pinks_own(r.client_order_id):
                         rep.unknown_own_orders.append(r.client_order_id)
                     else:
                         rep.outside_orders.append(name)
                 elif known is None and (ours or name not in shown):  # ours, or another's the first time
                     self._emit(r)
-                if not ours:
+                if named_at_start or not ours:
                     self._shown_open.add(name)
             fills = await self._venue.fills_since(since_ns, known if orders is None else orders)
             rep.fills = len(fills)

@@ -407,9 +407,9 @@ class BingxVenue(Reports):
             up = _with_update_client(up, cid)
         self._remember(cid, up.venue_order_id)
         events, needs_query = self.tracker.apply(up)
-        outside = not is_pinks_own(cid)  # by hand (no client id), a liquidation, another program's
-        for event in events:
-            if outside and isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN:
+        for event in events:  # (an order placed outside PINK: by hand, a liquidation, another program's)
+            if (isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN
+                    and not is_pinks_own(cid)):  # fmt: skip
                 self._spawn(self._emit_outside_fill(event, up.symbol))  # its fee from the order first
             else:
                 self._emit(event)
@@ -423,9 +423,9 @@ class BingxVenue(Reports):
         what its earlier fills carried."""
         for attempt in range(3):
             try:
-                report, _ = await self.order_by_id(symbol, fill.venue_order_id, "order with no client id")
+                report, _ = await self.order_by_id(symbol, fill.venue_order_id, "order placed outside PINK")
             except (VenueError, BingxParseError) as exc:
-                log.warning("BingX order %s (no client id): commission unknown: %s", fill.venue_order_id, exc)
+                log.warning("BingX order %s (placed outside PINK): commission unknown: %s", fill.venue_order_id, exc)
                 await asyncio.sleep(0.5 * 2**attempt)
                 continue
             if report.commission is not None and report.cum_qty == fill.cum_qty:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError
 from pink.kernel.messages import (
@@ -57,6 +57,9 @@ class Latency:
     fill_ns: int = 10_000_000
     cancel_ns: int = 5_000_000
     jitter_ns: int = 0
+
+
+_Shown = TypeVar("_Shown")  # an event or report of an order, as the venue shows it
 
 
 def order_report(o: EngineOrder, ts: int) -> OrderStatusReport:
@@ -223,7 +226,7 @@ class SimVenue:
         by_hand = self._by_hand
         for ev in events:
             if by_hand:
-                ev = self._unnamed(ev)
+                ev = self._as_shown(ev)
             out: VenueEvent = ev
             if isinstance(ev, OrderAccepted):
                 if lose_ack:
@@ -299,23 +302,23 @@ class SimVenue:
         stream and the reports with no client order id (``order``'s is the engine's own, never
         shown), or, as another program's would, with ``shown_id``."""
         self._by_hand[order.client_order_id] = shown_id
-        events = [self._unnamed(e) for e in self.engine.submit(order, self.engine.now)]
-        self._schedule(events)
-        return events
+        events = self.engine.submit(order, self.engine.now)
+        self._schedule(events)  # (shown as the venue shows them there)
+        return [self._as_shown(e) for e in events]
 
     def cancel_by_hand(self, client_order_id: str) -> None:
         """Cancel, as by hand on the venue's site, an order :meth:`place_by_hand` placed
-        (``client_order_id``: the engine's own); its events show no client order id."""
+        (``client_order_id``: the engine's own); its events show the client id that one showed."""
         if client_order_id not in self._by_hand:
             raise ValueError(f"client_order_id: {client_order_id!r} is not an order placed by hand")
         self._schedule(self.engine.cancel(self.engine.now, client_order_id=client_order_id))
 
-    def _unnamed(self, ev: EngineEvent) -> EngineEvent:
+    def _as_shown(self, ev: _Shown) -> _Shown:
         """``ev`` as the venue shows it: with the client order id shown for an order placed by hand
         (none, or another program's)."""
         shown = self._by_hand.get(getattr(ev, "client_order_id", ""))
         if shown is not None:
-            return cast(EngineEvent, replace(cast(Any, ev), client_order_id=shown))
+            return cast(_Shown, replace(cast(Any, ev), client_order_id=shown))
         return ev
 
     def cancel_now(self, order: CancelOrder) -> None:
@@ -355,9 +358,7 @@ class SimVenue:
     async def open_orders(self) -> list[OrderStatusReport]:
         self._enter("open_orders")
         now = self.engine.now
-        by_hand = self._by_hand
-        return [replace(r, client_order_id=by_hand[r.client_order_id]) if r.client_order_id in by_hand else r
-                for r in (order_report(o, now) for o in self.engine.open_orders())]
+        return [self._as_shown(order_report(o, now)) for o in self.engine.open_orders()]
 
     async def fills_since(
         self,
@@ -371,7 +372,7 @@ class SimVenue:
         asset = self.engine.fees.asset
         wanted = None if orders is None else set(orders)
         by_hand = self._by_hand
-        return [cast(OrderFilled, self._unnamed(fill_event(f, asset))) for f in self.engine.fills_since(ts)
+        return [self._as_shown(fill_event(f, asset)) for f in self.engine.fills_since(ts)
                 if wanted is None or f.client_order_id in wanted
                 or (outside and f.client_order_id in by_hand and (symbols is None or f.symbol in symbols))]
 
