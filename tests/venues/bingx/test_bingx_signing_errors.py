@@ -60,6 +60,25 @@ def test_venue_codes_map_to_the_taxonomy(
     assert err.retryable is retryable
 
 
+@pytest.mark.parametrize(
+    ("code", "msg", "unknown"),
+    [
+        ("101500", "RPC timeout", True),
+        ("100500", "Internal system error", True),
+        ("80019", "Order is being processed", True),
+        ("80001", "service has some errors", True),
+        ("80012", "Service unavailable", True),
+        ("80012", "101253 margin is not enough", False),  # a refusal, certain
+        ("101204", "Insufficient margin", False),
+        ("100421", "timestamp mismatch", False),
+    ],
+)
+def test_f16_server_failures_leave_an_order_or_cancel_unknown(code: str, msg: str, unknown: bool) -> None:
+    err = bx.from_venue_code(code, msg, mutating=True)
+    assert isinstance(err, UnknownOutcomeError) is unknown
+    assert not isinstance(bx.from_venue_code(code, msg), UnknownOutcomeError)  # a read: retried
+
+
 def test_old_and_new_codes_for_not_found_and_filled() -> None:
     for code in ("80016", "109414", "109421"):
         assert bx.is_not_found(code, "order not exist")

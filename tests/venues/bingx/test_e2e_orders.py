@@ -103,6 +103,59 @@ async def test_f16_lost_reply_and_dropped_stream_gap_filled_once() -> None:
         st.check_against_venue()
 
 
+async def test_f16_order_answered_rpc_timeout_is_unknown_not_refused() -> None:
+    # HTTP 200 with code 101500 "RPC timeout" after the venue placed the order, and its
+    # frames lost: it must not be booked as refused (its fills would then be quarantined)
+    async with stack(faults="order_busy=#1,stream_loss=#3") as st:
+        p = st.pump
+        out = await p.submit(st.enter("t1", "0.002"))
+        assert [(type(e), e.code) for e in p.errors] == [(UnknownOutcomeError, "101500")]
+        (cid,) = [e.client_order_id for e in out.effects if hasattr(e, "order_type")]
+        (placed,) = st.engine_orders(cid)
+        assert placed.status is OrderStatus.FILLED
+        assert not [e for e in p.events if isinstance(e, OrderRejected)]
+        await p.tick(advance_s=30)  # past the ack deadline: queried by client order id
+        await p.drain()
+        await until(lambda: p.slot() == "POSITION_OPEN", "resolved by the venue's answer")
+        assert [f.last_qty for f in p.booked()] == [placed.quantity] and st.posts() == 1
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        st.check_against_venue()
+
+
+async def test_f16_cancel_answered_service_error_is_resolved_by_query() -> None:
+    # the venue cancels, answers 80001 "service has some errors" and its frame is lost
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.005", price=await st.far_bid()))
+        await until(lambda: p.slot() == "ENTRY_WORKING", "resting entry")
+        st.server.faults.update("cancel_busy=#1,stream_loss=#1")
+        await p.submit(st.cancel("t1"))
+        await p.drain()
+        await until(lambda: p.slot() == "IDLE", "the query says canceled")
+        assert not [e for e in p.events if isinstance(e, CancelRejected)]
+        assert p.booked() == []
+        st.check_against_venue()
+
+
+async def test_a_host_clock_step_is_met_by_reading_the_servers_clock_again() -> None:
+    # the host clock steps 60 s (an NTP correction) after start: every signed call is refused
+    # 100421 with the old offset; one new reading of the server's clock and the call goes through
+    async with stack() as st:
+        p = st.pump
+        st.venue.http.clock.offset_ms -= 60_000
+        assert (await st.venue.balance()).balance > 0
+        assert st.server.request_counts["/openApi/swap/v2/server/time"] == 2  # start, then once more
+        st.venue.http.clock.offset_ms += 60_000
+        await p.submit(st.enter("t1", "0.002"))  # an order refused 100421 is sent once more
+        await until(lambda: p.slot() == "POSITION_OPEN", "entry filled")
+        assert p.errors == [] and not [e for e in p.events if isinstance(e, OrderRejected)]
+        assert st.server.request_counts["/openApi/swap/v2/server/time"] == 3
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        st.check_against_venue()
+
+
 async def test_f16_http5xx_on_submit_is_unknown_and_query_finds_nothing() -> None:
     async with stack() as st:
         p = st.pump

@@ -8,7 +8,12 @@ Decision table::
     signature / key / permission / IP   -> AuthError          (never retried)
     HTTP 429/418, 100410, 109429        -> RateLimitedError   (retry after back-off)
     HTTP 5xx, 504, timeout (mutating)   -> UnknownOutcomeError (reconcile by query)
-    80012, 100500, 101500, 80019        -> VenueError retryable
+    100500, 101500, 80019, 80001, 80012 -> UnknownOutcomeError on an order or a cancel
+      (internal error, RPC timeout,        (the venue may have acted: an order refused
+      "being processed", service error,    this way may rest at the venue, so it is
+      unavailable; not 80012 "margin")     queried, never booked as refused);
+                                           VenueError retryable on a read
+    100421 timestamp mismatch           -> VenueError retryable (the clock is re-read)
     everything else                     -> VenueError not retryable
 """
 
@@ -22,6 +27,7 @@ __all__ = [
     "NOT_FOUND_CODES",
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
+    "UNKNOWN_OUTCOME_CODES",
     "from_http_status",
     "from_venue_code",
     "is_already_filled",
@@ -33,6 +39,10 @@ RATE_LIMIT_CODES = frozenset({"100410", "109429"})
 NOT_FOUND_CODES = frozenset({"80016", "109414", "109421"})
 ALREADY_FILLED_CODES = frozenset({"80018", "109422"})
 RETRYABLE_CODES = frozenset({"80012", "100500", "101500", "80019", "80001", "100421"})
+# Server-side failures that do not say whether an order or cancel took effect (errors.json:
+# "Internal system error", "RPC timeout", "Order is being processed (query allOrders later)",
+# "service has some errors", "Service unavailable"). 80012 also wraps a margin refusal.
+UNKNOWN_OUTCOME_CODES = frozenset({"100500", "101500", "80019", "80001", "80012"})
 
 _NOT_FOUND_WORDS = ("not exist", "does not exist", "doesn't exist", "not found", "unknown order")
 _FILLED_WORDS = ("already filled", "is filled", "has been filled")
@@ -52,9 +62,12 @@ def is_already_filled(code: str, message: str) -> bool:
     return code in ALREADY_FILLED_CODES or any(w in message.lower() for w in _FILLED_WORDS)
 
 
-def from_venue_code(code: str, message: str) -> VenueError:
-    """The error for a non-zero envelope ``code``; ``message`` is the venue's ``msg``."""
+def from_venue_code(code: str, message: str, *, mutating: bool = False) -> VenueError:
+    """The error for a non-zero envelope ``code``; ``message`` is the venue's ``msg``;
+    ``mutating``: the call places or cancels (a server-side failure leaves its outcome unknown)."""
     low = message.lower()
+    if mutating and code in UNKNOWN_OUTCOME_CODES and "margin" not in low:
+        return UnknownOutcomeError(code, message or "server error; outcome unknown")
     if code in AUTH_CODES or ("signature" in low and code != "100421"):
         return AuthError(code, message)
     if code in RATE_LIMIT_CODES:

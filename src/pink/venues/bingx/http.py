@@ -121,8 +121,11 @@ class BingxHttp:
         signed: bool = True,
         mutating: bool = False,
     ) -> Any:
-        """Send one call, retrying rate limits and (for reads) transient errors."""
+        """Send one call, retrying rate limits and (for reads) transient errors. A timestamp
+        refused (100421: the host clock stepped since the offset was measured) is a certain
+        refusal: the server's clock is read again and the call sent once more, even an order."""
         attempt = 0
+        resynced = False
         while True:
             try:
                 return await self._once(method, path, params or {}, signed, mutating)
@@ -136,6 +139,12 @@ class BingxHttp:
             except (AuthError, UnknownOutcomeError):
                 raise
             except VenueError as exc:
+                if exc.code == "100421" and exc.retryable and signed and not resynced:
+                    resynced = True
+                    log.warning("BingX %s %s: timestamp refused (%s); reading the server's "
+                                "clock again", method, path, exc.message)
+                    await self.sync_time()
+                    continue
                 if mutating or not exc.retryable or attempt >= self._config.max_retries:
                     raise
                 await asyncio.sleep(self._config.rate_limit_backoff_s * 0.1 * (2**attempt))
@@ -181,7 +190,7 @@ class BingxHttp:
         code = str(body["code"])
         if code != "0":
             msg = body.get("msg")
-            raise from_venue_code(code, msg if isinstance(msg, str) else "")
+            raise from_venue_code(code, msg if isinstance(msg, str) else "", mutating=mutating)
         return body.get("data")
 
     @staticmethod

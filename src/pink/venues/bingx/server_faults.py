@@ -13,6 +13,8 @@ Rules (each name a :data:`RULES` key):
 ``http5xx``        answer a REST request with HTTP 500 before handling it
 ``order504``       place the order, then answer HTTP 504 (outcome unknown)
 ``cancel504``      cancel the order, then answer HTTP 504
+``order_busy``     place the order, then answer code 101500 "RPC timeout" (HTTP 200)
+``cancel_busy``    cancel the order, then answer code 80001 "service has some errors"
 ``cancel_race``    fill a live order just before its cancel (answered 80018)
 ``slow``           delay a REST reply by ``slow_ms`` (default: every reply)
 ``ws_drop``        drop a user-data socket instead of sending a frame
@@ -40,6 +42,8 @@ RULES = (
     "http5xx",
     "order504",
     "cancel504",
+    "order_busy",
+    "cancel_busy",
     "cancel_race",
     "slow",
     "ws_drop",

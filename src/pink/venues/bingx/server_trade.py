@@ -176,6 +176,8 @@ async def place_order(request: web.Request) -> web.Response:
         return fail(request, *result)
     if faults.fire("order504"):
         return web.Response(status=504, text=_GATEWAY_TIMEOUT, content_type="text/html")
+    if faults.fire("order_busy"):
+        return fail(request, 101500, "RPC timeout")
     return _ack(result, state, faults)
 
 
@@ -236,6 +238,8 @@ async def cancel_order(request: web.Request) -> web.Response:
         return fail(request, *result)
     if faults.fire("cancel504"):
         return web.Response(status=504, text=_GATEWAY_TIMEOUT, content_type="text/html")
+    if faults.fire("cancel_busy"):
+        return fail(request, 80001, "service has some errors")
     return ok({"order": order_object(result, state.meta_of(result), hedge=state.hedge)})
 
 
