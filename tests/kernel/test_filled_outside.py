@@ -96,7 +96,7 @@ def test_e08_a_liquidation_of_a_position_several_slots_hold_closes_them_oldest_f
     first = _held(d, 0, "0.300", "100")
     second = _held(d, 1, "0.300", "102")
     _held(d, 2, "0.300", "100", side=Side.SHORT)  # the other side: not touched
-    fee = D("0.1000000000001")
+    fee = D("0.100000000001")  # 12 decimals, the most a fee may carry
     out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee=str(fee), fill_id="liq"))
     assert out.status is OutcomeStatus.CONFIRMED, out
     booked = [r for r in out.records if isinstance(r, FillBooked)]

@@ -34,6 +34,7 @@ from pink.kernel import (
     TimeInForce,
 )
 from pink.kernel.book import Order, OrderPhase, dump
+from pink.kernel.snapshot import SNAPSHOT_FORMAT
 from tests.kernel.harness import BTC, INSTRUMENTS
 
 CFG = KernelConfig(slots=3)
@@ -214,7 +215,7 @@ def test_a_format_1_snapshot_with_full_retired_orders_still_restores(tmp_path: P
     for n in range(3):
         now = _trade(jk, n, n % 3, now, "101.0")
     current = jk.kernel.snapshot()
-    assert current["format"] == 5 and len(current["retired"]) == 9
+    assert current["format"] == SNAPSHOT_FORMAT and len(current["retired"]) == 9
     old = dict(current, format=1, retired=[
         dump(Order(client_order_id=cid, slot=0, trade_id=trade_id, role="ENTRY", leg=0, attempt=1, symbol=BTC,
                    side=OrderSide.BUY, order_type=OrderType.MARKET, time_in_force=TimeInForce.GTC,

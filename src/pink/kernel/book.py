@@ -69,6 +69,9 @@ class Order:
     final_cum: Decimal | None = None  # cumulative qty the venue reported at the end
     covered_cum: Decimal = ZERO  # fills up to this cum qty came from a report
     fill_ids: set[str] = field(default_factory=set)
+    # the cumulative quantity each venue fill claims, (cum - qty, cum]: two that overlap claim one
+    # quantity twice (a fill sent again under another id), so only one is booked (E10, F2)
+    spans: list[tuple[Decimal, Decimal]] = field(default_factory=list)
     end_code: str = ""
     fee_check: bool = False  # a fill's fee may be wrong: ask the venue's total once it ends
 
@@ -231,6 +234,7 @@ def load_order(d: dict[str, Any]) -> Order:
         final_cum=_dec(d["final_cum"]),
         covered_cum=Decimal(d["covered_cum"]),
         fill_ids=set(d["fill_ids"]),
+        spans=[(Decimal(lo), Decimal(hi)) for lo, hi in d.get("spans", [])],  # absent before format 6
         end_code=d["end_code"],
         fee_check=d.get("fee_check", False),  # absent before snapshot format 3
     )

@@ -22,7 +22,6 @@ which names the order and its trade.
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.book import OrderPhase
@@ -47,7 +46,7 @@ from pink.kernel.messages import (
     Settlement,
     SettlementKind,
 )
-from pink.kernel.validation import check_decimal
+from pink.kernel.validation import check_decimal, check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
@@ -146,7 +145,5 @@ def _malformed(ev: CommissionReported) -> str:
         return "client_order_id: empty and no venue_order_id"
     if not isinstance(ev.commission_asset, str):
         return "commission_asset: must be a string"
-    if type(ev.commission) is not Decimal:
-        return f"commission: must be a Decimal, got {type(ev.commission).__name__}"
-    return (check_decimal(abs(ev.commission), "commission", positive=False)
+    return (check_signed(ev.commission, "commission")
             or check_decimal(ev.cum_qty, "cum_qty", positive=False) or "")

@@ -48,6 +48,7 @@ from pink.kernel.outside import book_pending, on_closed_outside, on_filled_outsi
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import S, T
 from pink.kernel.transfers import on_transfer
+from pink.kernel.validation import check_decimal
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -138,12 +139,22 @@ def quarantine(k: Kernel, slot: Slot, order: Order, detail: str, now: int, *, qu
     return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, slot.index, effects, tuple(records))
 
 
+def _unreadable_fill(ev: OrderFilled) -> str | None:
+    if type(ev.fill_id) is not str or not ev.fill_id:
+        return "fill_id: must be a non-empty string"
+    return check_decimal(ev.cum_qty, "cum_qty")
+
+
 def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     retired = k.retired.get(cid)
     if retired is not None:
-        if isinstance(event, OrderFilled) and event.fill_id not in retired.fill_ids and event.cum_qty > retired.filled:
+        why = _unreadable_fill(event) if isinstance(event, OrderFilled) else None
+        if isinstance(event, OrderFilled) and (
+            why or (event.fill_id not in retired.fill_ids and event.cum_qty > retired.filled)
+        ):
             k.quarantined += 1
-            detail = f"fill {event.fill_id} for order {cid} of finished trade {retired.trade_id}"
+            detail = f"fill {event.fill_id!r} for order {cid} of finished trade {retired.trade_id}"
+            detail += f": {why}" if why else ""
             rec = ProtocolErrorRecorded(-1, retired.trade_id, cid, detail, now)
             return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, -1, (), (rec,))
         return Outcome(O_DUPLICATE, R_OK, f"order {cid} belongs to a finished trade")

@@ -46,7 +46,7 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 from pink.kernel.states import S, T
-from pink.kernel.validation import check_decimal
+from pink.kernel.validation import check_decimal, check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -127,12 +127,23 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     qty, cum = ev.last_qty, ev.cum_qty
     if cum <= order.covered_cum:  # (its id is not kept: a no-op the journal skips changes nothing)
         return Outcome(O_DUPLICATE, R_OK, "fill already covered by a report", slot.index)
+    low = cum - qty
+    if low < 0:
+        raise Quarantine(f"fill {ev.fill_id}: last_qty {qty} is more than its cum_qty {cum}")
+    for a, b in order.spans:
+        if low < b and a < cum:  # it claims quantity an applied fill claimed
+            if a == low and b == cum:
+                return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} claims the {qty} up to {cum} that an "
+                               "applied fill claimed: the same fill under another id", slot.index)  # fmt: skip
+            raise Quarantine(f"fill {ev.fill_id} claims {low} to {cum} of the order, in part claimed by an "
+                             f"applied fill ({a} to {b})")  # fmt: skip
     why = check_decimal(ev.last_price, "last_price")
     if why:
         raise Quarantine(f"{why}: a fill needs a positive price (E12)")
     price = ev.last_price
-    if type(ev.commission) is not Decimal or not ev.commission.is_finite():
-        raise Quarantine(f"commission: must be a finite Decimal, got {ev.commission!r}")
+    why = check_signed(ev.commission, "commission")
+    if why:
+        raise Quarantine(why)
     foreign = ev.commission_asset not in (k.config.settle_asset, "")
     fee = ZERO if foreign else ev.commission
     if not isinstance(ev.venue_order_id, str):
@@ -142,6 +153,7 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
         k, slot, order, ev.fill_id, qty, price, fee, ev.commission, ev.commission_asset, cum, now,
         fee_final=ev.fee_final is not False,
     )
+    order.spans.append((low, cum))
     if foreign and ev.commission:  # paid in another asset: not in this account, but never silently
         detail = (f"fill {ev.fill_id}: commission {ev.commission} {ev.commission_asset} not booked "
                   f"(the account settles in {k.config.settle_asset})")
@@ -161,6 +173,22 @@ def _closed_in_part(k: Kernel, trade: Trade) -> None:
             t.closed_in_part = True
 
 
+def check_fill(slot: Slot, order: Order, qty: Decimal) -> Trade:
+    """The trade a fill of ``qty`` on ``order`` books into; raises :class:`Quarantine` for a fill
+    that cannot be booked (planning: nothing is changed)."""
+    trade = slot.trade
+    if trade is None or trade.trade_id != order.trade_id:
+        raise Quarantine(f"fill for order {order.client_order_id} whose trade is not on slot {slot.index}")
+    if order.filled + qty > order.quantity:
+        raise Quarantine(f"overfill: {order.filled + qty} filled of {order.quantity} on {order.client_order_id}")
+    if order.role == "EXIT":
+        if trade.entry_vwap == 0 and trade.entry_qty <= 0:
+            raise Quarantine("exit fill on a trade with no entry fills")
+        if qty > trade.remaining:
+            raise Quarantine(f"exit fill {qty} is more than the open {trade.remaining}")
+    return trade
+
+
 def book_fill(
     k: Kernel,
     slot: Slot,
@@ -177,21 +205,13 @@ def book_fill(
     fee_final: bool = True,
 ) -> Outcome:
     """Plan, then commit, one fill and its settlement."""
-    trade = slot.trade
-    if trade is None or trade.trade_id != order.trade_id:
-        raise Quarantine(f"fill for order {order.client_order_id} whose trade is not on slot {slot.index}")
+    trade = check_fill(slot, order, qty)
     filled = order.filled + qty
-    if filled > order.quantity:
-        raise Quarantine(f"overfill: {filled} filled of {order.quantity} on {order.client_order_id}")
     pnl = ZERO
     vwap = trade.entry_vwap
     if order.role == "EXIT":
         if vwap == 0:
-            if trade.entry_qty <= 0:
-                raise Quarantine("exit fill on a trade with no entry fills")
             vwap = (trade.entry_notional / trade.entry_qty).quantize(k.vwap_quantum(trade.symbol), ROUND_HALF_EVEN)
-        if qty > trade.remaining:
-            raise Quarantine(f"exit fill {qty} is more than the open {trade.remaining}")
         if qty == trade.remaining and k.config.exact_round_trip:  # the close: what the round trip made
             pnl = (trade.exit_notional + price * qty - trade.entry_notional) * trade.direction - trade.realized
         else:  # a leg: against the entry VWAP, kept on tick / 1e6 (it need not terminate)
@@ -247,6 +267,9 @@ def book_fill(
         Settlement(acct.seq, _FILL, slot.index, trade.trade_id, fill_id, pnl, fee, before, after, now),
     ]
     effects: list[Effect] = []
+    if order.phase == OrderPhase.DONE:  # the venue ended it at less, then this fill came
+        _late_fill(k, slot, trade, order, fill_id, fee_final, now, records)
+        return Outcome(O_CONFIRMED, R_OK, "fill of an order that had ended", slot.index, (), tuple(records))
     if order.phase == OrderPhase.PENDING:
         order.phase = OrderPhase.WORKING
     if filled == order.quantity or (order.final_cum is not None and filled >= order.final_cum):
@@ -256,6 +279,24 @@ def book_fill(
         if cum > filled:  # fills we have not seen yet: make sure we ask if they never come
             slot.deadline = min(slot.deadline or now + k.config.ack_timeout_ns, now + k.config.ack_timeout_ns)
     return Outcome(O_CONFIRMED, R_OK, "", slot.index, tuple(effects), tuple(records))
+
+
+def _late_fill(
+    k: Kernel, slot: Slot, trade: Trade, order: Order, fill_id: str, fee_final: bool, now: int,
+    records: list[KernelRecord],
+) -> None:
+    """A fill of an order that had ended (the venue said canceled at less, or the kernel concluded
+    it lost) is booked, since it happened, and named in an alert. The slot follows its current
+    order, not this one; a late exit fill that leaves the trade flat while no order is working
+    closes it."""
+    detail = (f"fill {fill_id} of order {order.client_order_id} after it ended ({order.end_code}): "
+              f"booked; trade {trade.trade_id} now holds {trade.remaining}")
+    records.append(ProtocolErrorRecorded(slot.index, trade.trade_id, order.client_order_id, detail, now))
+    if not fee_final:
+        k.fee_checks[order.client_order_id] = FeeCheck(order.symbol, now)
+    if trade.remaining == 0 and slot.state is S.POSITION_OPEN:
+        k._move(slot, _T_DONE_FLAT, fill_id, now, records)
+        _trade_closed(k, slot, trade, now, records)
 
 
 def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, records: list[KernelRecord]) -> None:
@@ -275,8 +316,12 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
         _refused(k, slot, trade, order, code.partition(":")[2] or code, now)  # (a query's: no code)
     trigger = _T_DONE_OPEN if remaining > 0 else _T_DONE_FLAT
     k._move(slot, trigger, order.client_order_id, now, records)
-    if remaining > 0:
-        return
+    if remaining == 0:
+        _trade_closed(k, slot, trade, now, records)
+
+
+def _trade_closed(k: Kernel, slot: Slot, trade: Trade, now: int, records: list[KernelRecord]) -> None:
+    """The trade holds nothing any more: record what it made and free its slot."""
     if trade.entry_qty > 0:
         net = trade.realized - trade.fees
         exit_vwap = trade.exit_notional / trade.exit_qty if trade.exit_qty else ZERO
@@ -366,7 +411,7 @@ def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "funding_id: must be a non-empty string")
     if ev.funding_id in acct.funding_ids:
         return Outcome(O_DUPLICATE, R_OK, f"funding {ev.funding_id} already booked")
-    why = check_decimal(abs(ev.amount) if type(ev.amount) is Decimal else ev.amount, "amount")
+    why = check_signed(ev.amount, "amount", zero=False)
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, why)
     before = acct.capital

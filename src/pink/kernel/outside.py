@@ -53,7 +53,7 @@ from pink.kernel.messages import (
     TimeInForce,
 )
 from pink.kernel.states import S, T
-from pink.kernel.validation import check_decimal
+from pink.kernel.validation import check_decimal, check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -226,8 +226,7 @@ def _check_fill(k: Kernel, ev: OrderFilled) -> str | None:
     if ev.symbol not in k.instruments:
         return f"symbol: {ev.symbol!r} is not an instrument PINK trades"
     why = check_decimal(ev.last_qty, "last_qty") or check_decimal(ev.last_price, "last_price")
-    if why is None and (type(ev.commission) is not Decimal or not ev.commission.is_finite()):
-        why = f"commission: must be a finite Decimal, got {ev.commission!r}"
+    why = why or check_signed(ev.commission, "commission")
     if why is None and not isinstance(ev.commission_asset, str):
         why = "commission_asset: must be a string"
     return why

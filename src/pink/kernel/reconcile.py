@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pink.kernel.book import Order, OrderPhase
 from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_UNKNOWN, R_OK, R_ORDER_NOT_FOUND
-from pink.kernel.fills import Quarantine, amount, book_fill, learn_venue_id, on_ended
+from pink.kernel.fills import Quarantine, amount, book_fill, check_fill, learn_venue_id, on_ended
 from pink.kernel.messages import (
     ZERO,
     CancelOrder,
@@ -25,6 +25,7 @@ from pink.kernel.messages import (
     ProtocolErrorRecorded,
 )
 from pink.kernel.states import S, T
+from pink.kernel.validation import check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -50,22 +51,16 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     cum = amount(rep.cum_qty, "cum_qty", positive=False)
     if rep.status is OrderStatus.NOT_FOUND:  # (its venue order id, if any, is not believed either)
         return _on_not_found(k, slot, order, now)
+    if cum < order.filled:
+        raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
+    gap = _plan_gap(k, slot, order, rep, cum) if cum > order.filled else None  # raises before any change
     outcomes: list[Outcome] = []
     voi = rep.venue_order_id
     if isinstance(voi, str) and voi and not order.venue_order_id:
         learn_venue_id(k, order, voi)  # a change even if nothing else is: journaled, so a replay learns it
         outcomes.append(Outcome(O_CONFIRMED, R_OK, "venue order id learned", slot.index))
-    if cum < order.filled:
-        raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
-    if cum > order.filled:  # fills we never saw: book the difference from the venue's totals
-        avg = amount(rep.avg_price, "avg_price")
-        qty = cum - order.filled
-        price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
-        if price <= 0:
-            raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
-        total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
-        stated = isinstance(total, Decimal)
-        commission = max(total - order.commission, ZERO) if isinstance(total, Decimal) else ZERO
+    if gap is not None:  # fills we never saw: book the difference from the venue's totals
+        qty, price, commission, stated = gap
         fill_id = f"{order.client_order_id}#cum{cum}"
         if slot.state is S.DESYNC:
             outcomes.append(_leave_desync(k, slot, order, now))
@@ -77,13 +72,16 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:
             outcomes.append(_leave_desync(k, slot, order, now))
         return _merge(slot, outcomes)
-    if rep.status in _END_CODES:
+    short = rep.status is OrderStatus.FILLED  # (in full it would have ended above): the venue cut
+    if short:  # it short, say a reduce-only exit trimmed to the position; it ended at what it filled
+        detail = f"venue says order {order.client_order_id} FILLED at {cum} of {order.quantity}: ended at {cum}"
+        alert = ProtocolErrorRecorded(slot.index, order.trade_id, order.client_order_id, detail, now)
+        outcomes.append(Outcome(O_CONFIRMED, R_OK, detail, slot.index, (), (alert,)))
+    if short or rep.status in _END_CODES:
         if slot.state is S.DESYNC:
             outcomes.append(_leave_desync(k, slot, order, now))
-        outcomes.append(on_ended(k, slot, order, cum, _END_CODES[rep.status], now))
+        outcomes.append(on_ended(k, slot, order, cum, "FILLED" if short else _END_CODES[rep.status], now))
         return _merge(slot, outcomes)
-    if rep.status is OrderStatus.FILLED:  # the venue's quantity differs from ours
-        raise Quarantine(f"venue says FILLED at {cum} of {order.quantity}")
     # still live at the venue
     records: list[KernelRecord] = []
     effects: list[Effect] = []
@@ -99,6 +97,30 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         slot.deadline = now + k.config.working_check_ns
     outcomes.append(Outcome(O_CONFIRMED, R_OK, "", slot.index, tuple(effects), tuple(records)))
     return _merge(slot, outcomes)
+
+
+def _plan_gap(
+    k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, cum: Decimal
+) -> tuple[Decimal, Decimal, Decimal, bool]:
+    """The fill a report implies beyond the fills applied: (qty, price, commission, whether the
+    venue stated the commission). Raises :class:`Quarantine` for a report that cannot be booked,
+    before anything is changed (an event is applied whole or not at all, F15)."""
+    avg = amount(rep.avg_price, "avg_price")
+    qty = cum - order.filled
+    if cum > order.quantity:
+        raise Quarantine(f"venue reports {cum} filled of an order for {order.quantity}")
+    price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
+    if price <= 0:
+        raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
+    check_fill(slot, order, qty)
+    total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
+    if total is None:
+        return qty, price, ZERO, False
+    why = check_signed(total, "commission")
+    if why:
+        raise Quarantine(why)
+    assert isinstance(total, Decimal)
+    return qty, price, max(total - order.commission, ZERO), True
 
 
 def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 5  # 5: a count of the used trade ids, which may be kept apart;
-# 4: the account books transfers; 3: retired rows keep their commission; 2: compact rows without it;
-# 1: full orders
+SNAPSHOT_FORMAT = 6  # 6: the quantity spans of each order's fills;
+# 5: a count of the used trade ids, which may be kept apart; 4: the account books transfers;
+# 3: retired rows keep their commission; 2: compact rows without it; 1: full orders
 
 
 def slot_view(k: Kernel, index: int) -> SlotView:
@@ -163,8 +163,8 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, 4, SNAPSHOT_FORMAT):
-        raise ValueError(f"snapshot format {fmt!r} is not 1, 2, 3, 4 or {SNAPSHOT_FORMAT}")
+    if fmt not in (1, 2, 3, 4, 5, SNAPSHOT_FORMAT):
+        raise ValueError(f"snapshot format {fmt!r} is not 1 to {SNAPSHOT_FORMAT}")
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
     cfg["initial_capital"] = Decimal(cfg["initial_capital"])

@@ -121,6 +121,8 @@ TRANSITIONS: dict[tuple[SlotState, Trigger], SlotState] = {
     (S.DESYNC, T.RESOLVED_EXIT): S.EXIT_WORKING,
     (S.DESYNC, T.ORDER_DONE_OPEN): S.POSITION_OPEN,
     (S.DESYNC, T.ORDER_DONE_FLAT): S.IDLE,
+    # real world: a late fill of an exit the venue had ended at less leaves the trade flat
+    (S.POSITION_OPEN, T.ORDER_DONE_FLAT): S.IDLE,
 }
 # an order ends: filled in full, canceled, expired or rejected
 for _s in (*_ENTRY_LIVE, *_EXIT_LIVE):

@@ -10,7 +10,6 @@ record, once.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR
@@ -22,7 +21,7 @@ from pink.kernel.messages import (
     Settlement,
     SettlementKind,
 )
-from pink.kernel.validation import check_decimal
+from pink.kernel.validation import check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
@@ -39,7 +38,7 @@ def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
         return Outcome(O_DUPLICATE, R_OK, f"transfer {tid} already booked")
     if not isinstance(ev.asset, str):
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: asset must be a string")
-    why = check_decimal(abs(ev.amount) if type(ev.amount) is Decimal else ev.amount, "amount")
+    why = check_signed(ev.amount, "amount", zero=False)
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: {why}")
     acct.transfer_ids.add(tid)

@@ -7,6 +7,7 @@ wrong type is reported like any other invalid value.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from pink.kernel.messages import (
     Instrument,
     Intent,
     OrderType,
+    PolicyMetadata,
     Reason,
     Side,
     TimeInForce,
@@ -28,7 +30,7 @@ _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
 _POST_ONLY = TimeInForce.POST_ONLY
 
-__all__ = ["MAX_MAGNITUDE", "check_decimal", "validate_intent"]
+__all__ = ["MAX_MAGNITUDE", "check_decimal", "check_signed", "validate_intent"]
 
 _TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
 MAX_MAGNITUDE = Decimal("1e12")
@@ -46,7 +48,9 @@ def check_decimal(value: object, name: str, *, positive: bool = True) -> str | N
     """Why ``value`` is not an acceptable exact amount, or None."""
     if type(value) is Decimal and value.is_finite():  # fast path: the common, valid case
         t = value.as_tuple()
-        if (value > 0 if positive else value >= 0) and len(t.digits) <= _MAX_DIGITS and t.exponent >= _MAX_EXPONENT:  # type: ignore[operator]
+        n, e = len(t.digits), t.exponent
+        # at most 12 digits, 12 decimals, 12 integer digits (1E+13 has one digit: its size is checked)
+        if (value > 0 if positive else value >= 0) and n <= _MAX_DIGITS and _MAX_EXPONENT <= e <= _MAX_DIGITS - n:  # type: ignore[operator]
             return None
     if type(value) is not Decimal:
         return f"{name}: must be a Decimal, got {type(value).__name__}"
@@ -66,6 +70,15 @@ def check_decimal(value: object, name: str, *, positive: bool = True) -> str | N
         if isinstance(normal, int) and normal < _MAX_EXPONENT:
             return f"{name}: more than 12 decimal places in {value}"
     return None
+
+
+def check_signed(value: object, name: str, *, zero: bool = True) -> str | None:
+    """Why ``value`` is not an acceptable signed amount (a fee, a rebate being negative; with
+    ``zero=False`` a funding payment or a transfer, which are never zero), held to the limits
+    of :func:`check_decimal` so that capital stays exact, or None."""
+    if type(value) is not Decimal or not value.is_finite():
+        return f"{name}: must be a finite Decimal, got {value!r}"
+    return check_decimal(abs(value), name, positive=not zero)
 
 
 def _on_grid(value: Decimal, grid: Decimal) -> bool:
@@ -139,6 +152,25 @@ def _validate_order_fields(intent: Intent, instruments: dict[str, Instrument], a
     return None
 
 
+def _validate_metadata(meta: object) -> Refusal | None:
+    """The policy's metadata is kept with the trade and persisted unchanged (E11, F28): it must
+    be what :class:`PolicyMetadata` says, or the trade could not be snapshotted or restored."""
+    if type(meta) is not PolicyMetadata:
+        return Reason.INVALID_FIELD, f"metadata: must be a PolicyMetadata, got {type(meta).__name__}"
+    conf = meta.confidence
+    if conf is not None and (type(conf) not in (int, float) or not math.isfinite(conf)):
+        return Reason.INVALID_FIELD, f"metadata.confidence: must be a finite number or None, got {meta.confidence!r}"
+    if meta.bars_held is not None and (type(meta.bars_held) is not int or meta.bars_held < 0):
+        return Reason.INVALID_FIELD, f"metadata.bars_held: must be an int >= 0 or None, got {meta.bars_held!r}"
+    if type(meta.features) is not dict or not all(
+        type(k) is str and type(v) in (int, float) and math.isfinite(v) for k, v in meta.features.items()
+    ):
+        return Reason.INVALID_FIELD, "metadata.features: must map names (str) to finite numbers"
+    if type(meta.tags) is not dict or not all(type(k) is str and type(v) is str for k, v in meta.tags.items()):
+        return Reason.INVALID_FIELD, "metadata.tags: must map names (str) to str"
+    return None
+
+
 def validate_intent(
     intent: object,
     *,
@@ -171,7 +203,7 @@ def validate_intent(
     if why:
         return why
     if intent.action is _ENTER:
-        return _validate_enter(intent, instruments, control)
+        return _validate_metadata(intent.metadata) or _validate_enter(intent, instruments, control)
     if intent.reference_price is not None:  # an exit's legs are held to the minimum at it
         bad = check_decimal(intent.reference_price, "reference_price")
         if bad:

@@ -1,0 +1,293 @@
+"""A venue that contradicts itself: a fill after it said the order ended, a fill sent again under
+another id, a FILLED report for less than the order, totals that are not amounts.
+
+Whatever it says, the kernel books each quantity once, keeps one order in flight per slot, applies
+an event whole or not at all, and never raises (E10, F2, F3, F15, E5, E11/F28).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule
+
+from pink.kernel import Kernel, OrderFilled, OrderStatus, OutcomeStatus, PolicyMetadata
+from pink.kernel.messages import FillBooked, OrderStatusReport, ProtocolErrorRecorded, TradeClosed
+from pink.kernel.validation import check_decimal
+from tests.kernel.harness import Driver, place
+from tests.kernel.test_kernel_properties import PRICES, KernelMachine
+
+
+def _live(d: Driver) -> list[str]:
+    return [o.client_order_id for o in d.k.orders.values() if o.live]
+
+
+def test_e10_a_fill_after_the_venue_ended_its_order_is_booked_and_the_slot_keeps_its_exit() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.ack(entry)
+    d.fill(entry, "0.500", "100.0", "0.500")
+    d.cancel(0)
+    d.canceled(entry, "0.500")  # the venue: canceled at 0.5 ...
+    exit1 = place(d.exit(0)).client_order_id
+    d.ack(exit1)
+    out = d.fill(entry, "0.500", "100.0", "1.000")  # ... then the rest fills after all
+    assert out.status is OutcomeStatus.CONFIRMED
+    assert [r.last_qty for r in out.records if isinstance(r, FillBooked)] == [D("0.500")]
+    assert any(isinstance(r, ProtocolErrorRecorded) and "after it ended" in r.detail for r in out.records)
+    assert d.state(0) == "EXIT_WORKING" and _live(d) == [exit1]  # the exit is still the slot's order
+    assert d.exit(0).status is OutcomeStatus.REFUSED  # no second exit beside it
+    d.fill(exit1, "0.500", "101.0", "0.500")
+    assert d.state(0) == "POSITION_OPEN"
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.remaining == D("0.500")  # what the late fill added
+    last = place(d.exit(0)).client_order_id
+    d.fill(last, "0.500", "101.0", "0.500")
+    assert d.state(0) == "IDLE"
+    d.assert_books_balance()
+
+
+def test_e10_fills_of_an_order_concluded_lost_are_booked_without_freeing_the_slot_for_a_second_exit() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.ack(entry)
+    d.fill(entry, "0.400", "100.0", "0.400")
+    for _ in range(4):  # the venue does not list it at the deadlines: concluded lost at 0.4
+        d.k.tick(d.tick_clock(200 * 10**9))
+        d.report(entry, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert d.k.orders[entry].end_code == "LOST:NOT_FOUND"
+    exit1 = place(d.exit(0)).client_order_id
+    d.ack(exit1)
+    assert d.fill(entry, "0.600", "100.0", "1.000").status is OutcomeStatus.CONFIRMED
+    assert d.state(0) == "EXIT_WORKING" and _live(d) == [exit1]
+    assert d.exit(0).status is OutcomeStatus.REFUSED
+    d.assert_books_balance()
+
+
+def test_e10_a_late_exit_fill_that_leaves_the_trade_flat_closes_it() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.fill(entry, "1.000", "100.0", "1.000")
+    exit1 = place(d.exit(0)).client_order_id
+    d.fill(exit1, "0.400", "101.0", "0.400")
+    d.cancel(0)
+    d.canceled(exit1, "0.400")
+    assert d.state(0) == "POSITION_OPEN"
+    out = d.fill(exit1, "0.600", "101.0", "1.000")  # the venue filled the rest before the cancel
+    assert d.state(0) == "IDLE"
+    (closed,) = [r for r in out.records if isinstance(r, TradeClosed)]
+    assert closed.exit_qty == D("1.000") and closed.gross_pnl == D("1.000")
+    d.assert_books_balance()
+
+
+def test_f02_e10_a_fill_sent_again_under_another_id_is_booked_once() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    d.ack(entry)
+    d.fill(entry, "0.500", "100.0", "0.500", fill_id="T1")
+    again = d.fill(entry, "0.500", "100.0", "0.500", fill_id="T1-resent")
+    assert again.status is OutcomeStatus.DUPLICATE and not again.records
+    assert d.k.orders[entry].filled == D("0.500")
+    report = d.report(entry, OrderStatus.PARTIALLY_FILLED, "1.000", "0.500", "100.0")
+    assert report.status is not OutcomeStatus.QUARANTINED and d.state(0) == "ENTRY_WORKING"
+    d.fill(entry, "0.500", "100.2", "1.000", fill_id="T2")  # fills out of order still book
+    assert d.state(0) == "POSITION_OPEN"
+    d.assert_books_balance()
+
+
+def test_f02_a_fill_claiming_quantity_another_fill_claimed_in_part_is_quarantined_whole() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    d.ack(entry)
+    d.fill(entry, "0.300", "100.0", "0.300", fill_id="T1")
+    before = d.k.snapshot()
+    out = d.fill(entry, "0.300", "100.0", "0.500", fill_id="shifted")  # claims 0.2 to 0.5
+    assert out.status is OutcomeStatus.QUARANTINED and "claimed by an applied fill" in out.detail
+    assert d.k.orders[entry].filled == D("0.300")
+    assert {k: v for k, v in d.k.snapshot().items() if k not in ("slots", "version", "quarantined")} == {
+        k: v for k, v in before.items() if k not in ("slots", "version", "quarantined")
+    }
+    d.fill(entry, "0.200", "100.0", "0.500", fill_id="T2")  # the real one: it books
+    assert d.k.orders[entry].filled == D("0.500")
+    assert d.fill(entry, "0.600", "100.0", "0.500").status is OutcomeStatus.QUARANTINED  # more than cum
+    d.assert_books_balance()
+
+
+def test_f15_a_filled_report_for_less_than_the_order_ends_it_there_and_books_whole() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    d.ack(entry)
+    out = d.report(entry, OrderStatus.FILLED, "1.000", "0.500", "100.0", fee="0.05")  # the venue cut it short
+    assert out.status is OutcomeStatus.CONFIRMED
+    kinds = [type(r).__name__ for r in out.records]
+    assert kinds[:2] == ["FillBooked", "Settlement"] and "ProtocolErrorRecorded" in kinds
+    assert d.state(0) == "POSITION_OPEN" and not _live(d)
+    assert d.k.account_view().capital == D("9999.95")
+    d.k.tick(d.tick_clock(300 * 10**9))  # nothing left to ask
+    assert d.state(0) == "POSITION_OPEN"
+    d.assert_books_balance()
+
+
+@pytest.mark.parametrize(
+    ("total", "named"),
+    [(D("Infinity"), "must be a finite Decimal"), (D("NaN"), "must be a finite Decimal"),
+     (D("1E-25"), "decimal places"), (1.5, "must be a finite Decimal")],
+)  # fmt: skip
+def test_f03_f15_a_report_whose_commission_is_not_an_amount_changes_nothing(total: object, named: str) -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    d.ack(entry)
+    before = d.k.snapshot()
+    bad = OrderStatusReport(entry, f"v-{entry}", OrderStatus.PARTIALLY_FILLED, D("1.000"), D("0.500"), D("100.0"),
+                            total, d.now)  # type: ignore[arg-type]  # fmt: skip
+    out = d.apply(bad)
+    assert out.status is OutcomeStatus.QUARANTINED and named in out.detail
+    assert d.k.orders[entry].filled == 0 and d.k.snapshot()["account"] == before["account"]
+
+
+def test_e05_a_fee_finer_than_twelve_decimals_is_quarantined_so_capital_stays_exact() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    out = d.fill(entry, "0.500", "100.0", "0.500", fee="4E-25")
+    assert out.status is OutcomeStatus.QUARANTINED and "commission" in out.detail
+    assert d.k.account_view().fees == 0
+    d.assert_books_balance()
+
+
+@pytest.mark.parametrize("value", ["1E+13", "1E+25", "999999999999E+20", "1000000000001"])
+def test_f03_sizes_and_prices_above_the_cap_are_refused(value: str) -> None:
+    assert check_decimal(D(value), "x") == f"x: {D(value)} is larger than 1E+12"
+    d = Driver()
+    assert d.enter(0, value).status is OutcomeStatus.REFUSED
+    entry = place(d.enter(1, "1.000")).client_order_id
+    out = d.fill(entry, "1.000", value, "1.000")
+    assert out.status is OutcomeStatus.QUARANTINED and "larger than" in out.detail
+
+
+def test_f03_within_the_cap_written_with_an_exponent_is_accepted() -> None:
+    assert check_decimal(D("5E+11"), "x") is None and check_decimal(D("1E+12"), "x") is None
+
+
+@pytest.mark.parametrize(("field", "value"), [("cum_qty", None), ("fill_id", []), ("cum_qty", D("NaN"))])
+def test_f15_a_malformed_fill_of_a_finished_trade_is_quarantined_never_raised(field: str, value: object) -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.fill(entry, "1.000", "100.0", "1.000")
+    leg = place(d.exit(0)).client_order_id
+    d.fill(leg, "1.000", "101.0", "1.000")
+    assert d.state(0) == "IDLE" and entry in d.k.retired
+    ev = OrderFilled(entry, f"v-{entry}", "late", D("0.1"), D("100.0"), D("1.1"), D(0), "USDT", d.now)
+    out = d.apply(dataclasses.replace(ev, **{field: value}))  # type: ignore[arg-type]
+    assert out.status is OutcomeStatus.QUARANTINED and field in out.detail
+
+
+@pytest.mark.parametrize(
+    ("meta", "named"),
+    [
+        (PolicyMetadata(features={"a": 1.0, 2: 3.0}), "metadata.features"),  # type: ignore[dict-item]
+        (None, "metadata: must be a PolicyMetadata"),
+        (PolicyMetadata(confidence=float("nan")), "metadata.confidence"),
+        (PolicyMetadata(bars_held=-1), "metadata.bars_held"),
+        (PolicyMetadata(tags={"k": 1}), "metadata.tags"),  # type: ignore[dict-item]
+    ],
+)
+def test_e11_f28_metadata_that_could_not_be_persisted_is_refused(meta: object, named: str) -> None:
+    d = Driver()
+    before = d.k.snapshot()
+    out = d.enter(0, "1.000", metadata=meta)
+    assert out.status is OutcomeStatus.REFUSED and named in out.detail
+    assert d.k.snapshot() == before
+    good = d.enter(0, "1.000", metadata=PolicyMetadata(0.7, 3, {"rsi": 41.5}, {"why": "breakout"}))
+    assert good.status is OutcomeStatus.PENDING
+    assert Kernel.restore(json.loads(json.dumps(d.k.snapshot()))).snapshot() == d.k.snapshot()
+
+
+def test_a_snapshot_of_format_5_without_fill_spans_restores() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000")).client_order_id
+    d.fill(entry, "0.500", "100.0", "0.500")
+    snap = json.loads(json.dumps(d.k.snapshot()))
+    for o in snap["orders"]:
+        del o["spans"]
+    k = Kernel.restore({**snap, "format": 5})
+    assert k.orders[entry].spans == [] and k.orders[entry].filled == D("0.500")
+
+
+class VenueContradictions(KernelMachine):
+    """The kernel machine plus a venue that contradicts itself: reports with its true totals
+    (FILLED for less than the order), fills after it said an order ended, fills whose push was
+    lost, and a snapshot restored midway. Extra invariants: one order in flight per slot, and
+    never more booked than the venue filled."""
+
+    @rule(data=st.data(), price=PRICES,
+          status=st.sampled_from([OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCELED,
+                                  OrderStatus.NEW]))  # fmt: skip
+    def report_true_total(self, data: st.DataObject, price: str, status: OrderStatus) -> None:
+        o = self._order(data)
+        if o:
+            cum = self.venue_filled[o.client_order_id]
+            self._track(self.d.report(o.client_order_id, status, str(o.quantity), str(cum), price if cum else "0"))
+
+    @rule(data=st.data(), price=PRICES)
+    def fill_after_the_end(self, data: st.DataObject, price: str) -> None:
+        o = self._order(data)
+        order = self.d.k.orders.get(o.client_order_id) if o else None
+        if o is None or order is None or order.live:
+            return
+        done = self.venue_filled[o.client_order_id]
+        q = min(D("0.001"), o.quantity - done)
+        if q <= 0:
+            return
+        self.venue_filled[o.client_order_id] = done + q
+        self.n += 1
+        ev = OrderFilled(o.client_order_id, f"v-{o.client_order_id}", f"f{self.n}", q, D(price), done + q,
+                         D("0.013"), "USDT", self.d.now)  # fmt: skip
+        self.sent_fills.append(ev)
+        self._track(self.d.apply(ev))
+
+    @rule(data=st.data(), half=st.booleans())
+    def fill_whose_push_is_lost(self, data: st.DataObject, half: bool) -> None:
+        o = self._order(data)
+        if o:
+            done = self.venue_filled[o.client_order_id]
+            rest = o.quantity - done
+            if rest > 0:
+                q = max((rest / 2).quantize(D("0.001")), D("0.001")) if half else rest
+                self.venue_filled[o.client_order_id] = done + min(q, rest)
+
+    @rule(pick=st.integers(0, 2))
+    def exit_now(self, pick: int) -> None:  # the common path, often: a slot with a position exits
+        self._track(self.d.exit(pick))
+
+    @rule()
+    def restore_midway(self) -> None:
+        snap = self.d.k.snapshot()
+        k2 = Kernel.restore(json.loads(json.dumps(snap)))
+        assert json.dumps(k2.snapshot(), sort_keys=True) == json.dumps(snap, sort_keys=True)
+        self.d.k = k2
+
+    @invariant()
+    def one_order_in_flight_per_slot(self) -> None:
+        k = self.d.k
+        for s in k.slots:
+            live = [c for c in (s.trade.orders if s.trade else ()) if c in k.orders and k.orders[c].live]
+            assert len(live) <= 1, (s.index, s.state, live)
+            if s.state.value in ("IDLE", "POSITION_OPEN"):
+                assert not live, (s.index, s.state, live)
+
+    @invariant()
+    def never_more_booked_than_the_venue_filled(self) -> None:
+        for cid, order in self.d.k.orders.items():
+            if cid in self.venue_filled:
+                assert order.filled <= self.venue_filled[cid], (cid, order.filled, self.venue_filled[cid])
+
+
+VenueContradictions.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestF15E10VenueThatContradictsItself = VenueContradictions.TestCase
