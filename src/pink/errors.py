@@ -5,6 +5,7 @@ Hierarchy::
     PinkError
     ├── ConfigError            bad configuration or command-line input
     ├── StartupError           a requested backend could not start (F22)
+    │   └── ReconcileError     the start-up reconcile could not read the venue: no cycle runs
     ├── ClosedError            a component was used after close() (E6, F20)
     ├── CodecError             a record failed strict decoding (F14, F30)
     └── VenueError             the venue refused or failed (code, retryable)
@@ -28,6 +29,7 @@ __all__ = [
     "LeverageError",
     "PinkError",
     "RateLimitedError",
+    "ReconcileError",
     "StartupError",
     "UnknownInstrumentError",
     "UnknownOutcomeError",
@@ -50,6 +52,18 @@ class StartupError(PinkError):
         super().__init__(f"{component} could not start: {cause}")
         self.component = component
         self.cause = cause
+
+
+class ReconcileError(StartupError):
+    """The start-up reconcile could not read part of what the venue holds, even after retries.
+
+    Trading on a kernel that missed what moved while PINK was down (a withdrawal, funding, a
+    fill) would size and book on wrong capital, so the start stops instead, naming the read."""
+
+    def __init__(self, what: str, cause: str) -> None:
+        super().__init__("start-up reconcile", f"could not read {what} from the venue: {cause}")
+        self.args = (f"the start-up reconcile could not read {what} from the venue: {cause}",)
+        self.what = what
 
 
 class ClosedError(PinkError):

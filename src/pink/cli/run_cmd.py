@@ -77,6 +77,8 @@ async def _run_and_report(
                           f"data dir: {', '.join(launcher.reconcile.unknown_own_orders)}. Another PINK run on this "
                           f"account, or the data dir that placed them is elsewhere: they are left alone (cancel "
                           f"them on the venue, or run PINK on that data dir)")  # fmt: skip
+        for err in launcher.reconcile.errors if launcher.reconcile is not None else ():
+            console.print(f"[yellow]start-up reconcile: {err}")
         for booked in launcher.closed_outside:
             console.print(f"[yellow]booked as closed outside PINK: {booked}")
         if cfg.view:

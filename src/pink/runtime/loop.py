@@ -81,6 +81,9 @@ class LoopConfig:
     # funding and transfers while the runtime was down, however long (BingX keeps 3 months of them)
     money_lookback_max_s: float = 90 * 86_400.0
     tick_s: float = 0.25  # re-tick period while a deadline stays overdue
+    # each read of the start-up reconcile: tries while the venue's error is retryable, first wait
+    start_read_attempts: int = 3
+    start_read_backoff_s: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,12 @@ class Runtime:
         self.steps: list[str] = []  # close steps, in order (F21)
         self.reconciler = Reconciler(venue, self._put, self.ask, clock.now_ns,
                                      int(self.cfg.books_settle_s * _NS),
-                                     books_log=books_log, books_rebase=self.cfg.books_rebase)
+                                     books_log=books_log, books_rebase=self.cfg.books_rebase,
+                                     start_attempts=self.cfg.start_read_attempts,
+                                     start_backoff_s=self.cfg.start_read_backoff_s)
+        # where the next slow reconcile reads from: the start-up one's start, then the start of
+        # the last slow run that read everything (one that failed a read leaves it where it was)
+        self._recon_since: int | None = None
         self._sim = isinstance(venue, SimDriver) and getattr(clock, "simulated", False)
         self._owner: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -270,7 +278,10 @@ class Runtime:
         ``resume_from_ns``: when the journal last saw anything. Funding and transfers are
         looked for from a minute before it (at most ``money_lookback_max_s`` back) when that
         is further back than ``reconcile_lookback_s``: a withdrawal made during a long stop
-        must be in capital before anything is sized."""
+        must be in capital before anything is sized.
+
+        Every read of that reconcile must succeed (each is retried a few times): one that still
+        fails raises :class:`~pink.errors.ReconcileError` and no cycle ever runs on this start."""
         if self._closed:
             raise ClosedError("runtime")
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
@@ -287,6 +298,7 @@ class Runtime:
             floor = now - int(self.cfg.money_lookback_max_s * _NS)
             money_since = min(since, max(resume_from_ns - 60 * _NS, floor))
         report = await self.reconciler.full(self._v, since, len(self.slots), money_since_ns=money_since)
+        self._recon_since = now
         await self.quiesce()
         if handled is not None and ctrl.flatten_seq > handled:
             # asked for while nothing ran: carry it out now, after reconciliation, before any cycle
@@ -481,7 +493,8 @@ class Runtime:
         now = self.clock.now_ns()
         next_cycle = now + cycle_ns
         next_recon = now + recon_ns
-        last_recon = now
+        if self._recon_since is None:  # (not started: nothing reconciled before)
+            self._recon_since = now
         n = self.stats.cycles
         last_tick = -1
         driver: SimDriver | None = self._venue if isinstance(self._venue, SimDriver) else None
@@ -524,8 +537,7 @@ class Runtime:
                     next_cycle = now + cycle_ns
             if now >= next_recon:
                 next_recon = now + recon_ns
-                self._spawn_bg(self.reconciler.periodic(self._v, last_recon, len(self.slots)))
-                last_recon = now
+                self._spawn_bg(self._slow_reconcile(now))
             ctrl = self._control.current()
             if ctrl.snapshot.version != self._control_version:
                 self._control_version = ctrl.snapshot.version
@@ -533,6 +545,16 @@ class Runtime:
             if ctrl.flatten_seq != self._flatten_seq:
                 self._flatten_seq = ctrl.flatten_seq
                 self._put(_Flatten(ctrl.flatten_seq))
+
+    async def _slow_reconcile(self, now: int) -> None:
+        """A slow reconcile from where the last complete one (or the start-up one) began: a read
+        the venue failed is read again next time over the whole window it missed."""
+        since = now if self._recon_since is None else self._recon_since
+        rep = await self.reconciler.periodic(self._v, since, len(self.slots))
+        if rep.errors:
+            log.warning("reconcile: %s; read again from the same time at the next run", "; ".join(rep.errors))
+        else:
+            self._recon_since = max(now, since)
 
     def _spawn_bg(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

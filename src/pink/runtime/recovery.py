@@ -6,6 +6,12 @@ owner task applies it to the kernel; the kernel's dedup (fill ids, funding
 and transfer ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
 owner task). Positions and the books against the venue's wallet
 (:mod:`pink.runtime.books`) are compared, not "fixed": a difference is reported.
+
+At start every read that books something must succeed (after retries,
+:mod:`pink.runtime.retry`) or the start stops: no cycle runs on a kernel that missed
+what moved while PINK was down. A slow run reads each part on its own; one that fails
+is in ``ReconcileReport.errors``, and the runtime reads from as far back again at its
+next run.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from pink.errors import VenueError
 from pink.kernel.events import is_pinks_own
@@ -23,11 +30,13 @@ from pink.kernel.messages import BalanceReport, QueryOrder, Side, VenueEvent
 from pink.ports import Venue
 from pink.runtime.books import BooksCheck, BooksSighting
 from pink.runtime.ports_ext import BooksLog, KernelViews
+from pink.runtime.retry import read_or_fail
 
 __all__ = ["ReconcileReport", "Reconciler", "exposure"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a minute before the run before
 
 
@@ -47,6 +56,7 @@ class ReconcileReport:
     transfers: int = 0
     position_mismatches: list[str] = field(default_factory=list)
     books_mismatch: str = ""  # kernel capital against the venue's wallet (see BooksCheck)
+    #: reads that failed: at start only the wallet's (it books nothing); any other stops the start
     errors: list[str] = field(default_factory=list)
 
 
@@ -74,6 +84,8 @@ class Reconciler:
         *,
         books_log: BooksLog | None = None,
         books_rebase: bool = False,
+        start_attempts: int = 3,
+        start_backoff_s: float = 0.5,
     ) -> None:
         self._venue = venue
         self._emit = emit
@@ -84,6 +96,8 @@ class Reconciler:
         self.books = BooksCheck(books_settle_ns)
         self._books_log = books_log  # where the baseline is kept between runs (the journal)
         self._books_rebase = books_rebase
+        self._start_attempts = start_attempts  # each start-up read, before the start fails
+        self._start_backoff_s = start_backoff_s
         self._position_differences: set[str] = set()  # seen by the last periodic run
         self.position_alerts = 0  # runs that reported a position differing from the venue's
         # positions the venue holds more or less of than the kernel: since when to look for the
@@ -100,25 +114,25 @@ class Reconciler:
     ) -> ReconcileReport:
         """Start-up reconciliation: every in-flight order's status, open orders,
         fills since ``since_ns``, funding and transfers since ``money_since_ns`` (default
-        ``since_ns``), then positions (E26), then the books against the venue's wallet."""
+        ``since_ns``), then positions (E26), then the books against the venue's wallet.
+
+        A read the venue still fails after retries raises :class:`~pink.errors.ReconcileError`."""
         rep = ReconcileReport()
         await self._kept_baseline()
         wallet_before = await self._wallet(rep)  # unchanged at the end: nothing moved meanwhile
         working = await self._ask(views.working_orders)
         for order in working:
-            try:
-                report = await self._venue.query(
-                    QueryOrder(order.client_order_id, order.symbol, "restart reconcile")
-                )
-            except VenueError as exc:
-                rep.errors.append(f"query {order.client_order_id}: {exc}")
-                continue
+            query = QueryOrder(order.client_order_id, order.symbol, "restart reconcile")
+            report = await self._read(rep, f"the status of order {order.client_order_id}",
+                                      partial(self._venue.query, query), at_start=True)
+            assert report is not None  # (at start a failed read raises)
             rep.queried.append(order.client_order_id)
             self._emit(report)
         await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
-        differ = await self._positions(rep, views, n_slots)
-        if differ and await self._outside_fills(rep, since_ns if money_since_ns is None else money_since_ns, differ):
-            await self._positions(rep, views, n_slots)
+        differ = await self._positions(rep, views, n_slots, at_start=True)
+        money_since = since_ns if money_since_ns is None else money_since_ns
+        if differ and await self._outside_fills(rep, money_since, differ, at_start=True):
+            await self._positions(rep, views, n_slots, at_start=True)
         await self._books(rep, views, wallet_before)
         self._finish(rep)
         return rep
@@ -150,10 +164,13 @@ class Reconciler:
     ) -> None:
         """Open orders (``known``: the kernel's working orders at start; others are foreign),
         then the fills of ``orders`` (default ``known``: an order the kernel has finished has
-        all its fills), funding and transfers."""
+        all its fills), funding and transfers. Each is read on its own: at start one that fails
+        stops the start; later it is reported and the others are still read."""
+        at_start = known is not None
         money_since = since_ns if money_since_ns is None else money_since_ns
-        try:
-            open_orders = await self._venue.open_orders()
+        venue = self._venue
+        open_orders = await self._read(rep, "open orders", venue.open_orders, at_start=at_start)
+        if open_orders is not None:
             rep.open_orders = len(open_orders)
             shown, self._shown_open = self._shown_open, set()  # (kept for the orders still open)
             for r in open_orders:
@@ -169,20 +186,37 @@ class Reconciler:
                     self._emit(r)
                 if named_at_start or not ours:
                     self._shown_open.add(name)
-            fills = await self._venue.fills_since(since_ns, known if orders is None else orders)
+        asked = known if orders is None else orders
+        fills = await self._read(rep, "fills", lambda: venue.fills_since(since_ns, asked), at_start=at_start)
+        if fills is not None:
             rep.fills = len(fills)
             for f in fills:
                 self._emit(f)
-            funding = await self._venue.funding_since(money_since)
+        funding = await self._read(rep, "funding payments", lambda: venue.funding_since(money_since),
+                                   at_start=at_start)
+        if funding is not None:
             rep.funding = len(funding)
             for p in funding:
                 self._emit(p)
-            transfers = await self._venue.transfers_since(money_since)
+        transfers = await self._read(rep, "transfers (deposits, withdrawals)",
+                                     lambda: venue.transfers_since(money_since), at_start=at_start)
+        if transfers is not None:
             rep.transfers = len(transfers)
             for t in transfers:
                 self._emit(t)
+
+    async def _read(
+        self, rep: ReconcileReport, what: str, call: Callable[[], Awaitable[T]], *, at_start: bool
+    ) -> T | None:
+        """One read of the venue. At start it is retried, then stops the start (ReconcileError);
+        in a slow run a failure goes to ``rep.errors`` (None), and the next run reads it again."""
+        if at_start:
+            return await read_or_fail(what, call, self._start_attempts, self._start_backoff_s)
+        try:
+            return await call()
         except VenueError as exc:
-            rep.errors.append(str(exc))
+            rep.errors.append(f"{what}: {exc}")
+            return None
 
     async def _missed_outside_fills(
         self, rep: ReconcileReport, differ: set[tuple[str, Side]], since_ns: int
@@ -203,7 +237,9 @@ class Reconciler:
         self._differ_asked |= held
         return await self._outside_fills(rep, min(self._differ_since[key] for key in held), held)
 
-    async def _outside_fills(self, rep: ReconcileReport, since_ns: int, differ: set[tuple[str, Side]]) -> bool:
+    async def _outside_fills(
+        self, rep: ReconcileReport, since_ns: int, differ: set[tuple[str, Side]], *, at_start: bool = False
+    ) -> bool:
         """The venue's positions in ``differ`` differ from the kernel's: ask for the fills of
         their symbols' orders placed outside PINK (no client id: by hand, a liquidation; or
         another program's) whose push PINK never heard (it was down, or the stream dropped it)
@@ -211,23 +247,23 @@ class Reconciler:
         held outside PINK (so that its close is not taken for one of PINK's) and ignores what it
         has seen. True if there were any."""
         symbols = sorted({symbol for symbol, _ in differ})
-        try:
-            fills = await self._venue.fills_since(since_ns, (), outside=True, symbols=symbols)
-        except VenueError as exc:
-            rep.errors.append(f"fills of orders placed outside PINK ({', '.join(symbols)}): {exc}")
+        fills = await self._read(rep, f"fills of orders placed outside PINK ({', '.join(symbols)})",
+                                 lambda: self._venue.fills_since(since_ns, (), outside=True, symbols=symbols),
+                                 at_start=at_start)
+        if fills is None:
             return False
         rep.outside_fills += len(fills)
         for f in fills:
             self._emit(f)
         return bool(fills)
 
-    async def _positions(self, rep: ReconcileReport, views: KernelViews, n_slots: int) -> set[tuple[str, Side]]:
+    async def _positions(
+        self, rep: ReconcileReport, views: KernelViews, n_slots: int, *, at_start: bool = False
+    ) -> set[tuple[str, Side]]:
         """Compare (``rep.position_mismatches``, replaced); return where they differ."""
         rep.position_mismatches = []
-        try:
-            positions = await self._venue.positions()
-        except VenueError as exc:
-            rep.errors.append(f"positions: {exc}")
+        positions = await self._read(rep, "positions", self._venue.positions, at_start=at_start)
+        if positions is None:
             return set()
         ours = await self._ask(lambda: exposure(views, n_slots))
         theirs: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
@@ -243,6 +279,8 @@ class Reconciler:
         return differ
 
     async def _wallet(self, rep: ReconcileReport) -> BalanceReport | None:
+        """The venue's wallet. It books nothing (the books check only compares it with capital),
+        so even at start a failure is reported, not fatal: a later reading is taken instead."""
         try:
             return await self._venue.balance()
         except VenueError as exc:
@@ -260,11 +298,11 @@ class Reconciler:
         wallet = await self._wallet(rep)
         if wallet is None:
             return
-        at_start = start_wallet is not None and wallet.balance == start_wallet.balance
+        unmoved = start_wallet is not None and wallet.balance == start_wallet.balance
         capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
         moved, baseline = self.books.moved, self.books.baseline
         sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution)
-        rep.books_mismatch = self.books.see(sighting, at_start=at_start)
+        rep.books_mismatch = self.books.see(sighting, at_start=unmoved)
         keep, new = self._books_log, self.books.baseline
         if keep is not None and baseline is None and new is not None:
             await self._ask(lambda: keep.record_books_baseline(new))
