@@ -246,7 +246,12 @@ class Runtime:
         self._put(_Flatten())
 
     async def ask(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the owner task (the only one that touches the kernel)."""
+        """Run ``fn`` on the owner task (the only one that touches the kernel).
+
+        With no owner to run it (not started, stopped, or dead of an error such as a journal
+        that cannot write), it fails at once with the owner's error or :class:`ClosedError`;
+        an owner that dies fails the asks still queued. Nothing waits for ever on a dead queue."""
+        self._owner_alive()
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._q.put_nowait(_Call(fn, fut))
         self._wake.set()
@@ -381,7 +386,25 @@ class Runtime:
 
     # ------------------------------------------------------------- owner task
 
+    def _owner_alive(self) -> None:
+        """Raise what stopped the owner task (or ClosedError) unless it runs."""
+        if self._fatal is not None:
+            raise self._fatal
+        if self._owner is None or self._owner.done():
+            raise ClosedError("runtime (its kernel owner task is not running)")
+
     async def _own(self) -> None:
+        try:
+            await self._own_batches()
+        finally:  # stopped (close) or dead: fail what can never run now
+            stopped = self._fatal or ClosedError("runtime (its kernel owner task stopped)")
+            while not self._q.empty():
+                item = self._q.get_nowait()
+                if isinstance(item, _Call) and not item.done.done():
+                    item.done.set_exception(stopped)
+                self._q.task_done()
+
+    async def _own_batches(self) -> None:
         while True:
             items = [await self._q.get()]
             while not self._q.empty() and len(items) < 256:
@@ -397,6 +420,9 @@ class Runtime:
                 self._fatal = exc
                 self._done.set()
                 log.exception("kernel owner stopped")
+                for item in items:  # those of the failed batch not answered yet
+                    if isinstance(item, _Call) and not item.done.done():
+                        item.done.set_exception(exc)
                 raise
             finally:
                 for _ in items:
