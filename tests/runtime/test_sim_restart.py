@@ -6,10 +6,11 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from pink.kernel import Action, Intent, OrderType, Side, TimeInForce
+from pink.kernel import Action, Intent, OrderType, QueryOrder, Side, TimeInForce
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
+from pink.venues.sim.venue import SimVenue
 from tests.runtime.helpers import quiet_config
 
 
@@ -87,3 +88,48 @@ async def test_e26_restarted_paper_run_keeps_its_resting_limit_orders(tmp_path: 
         await second.run(cycles=3)
         assert k.slot_view(0).state == "IDLE"
         assert await second.venue.open_orders() == []
+
+
+class BigLimitAtBid:
+    """Slot 0: one LIMIT entry of 5 BTC at the bid: it fills a part at a time, over many seconds."""
+
+    def __init__(self, send: bool) -> None:
+        self.send = send
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if not self.send or snap.slots[0].state != "IDLE":
+            return []
+        self.send = False
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("5.000"),
+                         order_type=OrderType.LIMIT, limit_price=snap.quotes["BTC-USDT"].bid,
+                         time_in_force=TimeInForce.GTC)]
+
+
+async def test_e26_a_partly_filled_limit_fills_on_after_a_paper_restart_with_new_fill_ids_and_fees(
+    tmp_path: Path,
+) -> None:
+    """Regression: the restarted simulator numbered the order's fills from 1 again, so its next
+    fill reused an id the kernel had booked: dropped as a repeat, its fee never booked."""
+    cfg = quiet_config(tmp_path, seed=4, initial_capital=Decimal(10_000_000))
+    async with Launcher(cfg, decision=BigLimitAtBid(True), intents=MarginSizer()) as first:
+        assert first.kernel is not None
+        k = first.kernel.kernel
+        for _ in range(400):
+            await first.run(cycles=1)
+            working = k.working_orders()
+            if working and 0 < working[0].filled_qty < working[0].quantity:
+                break
+        order = k.orders[working[0].client_order_id]
+        booked_before, fees_before = set(order.fill_ids), order.commission
+    assert booked_before and fees_before > 0
+
+    async with Launcher(cfg, decision=BigLimitAtBid(False), intents=MarginSizer()) as second:
+        assert isinstance(second.venue, SimVenue) and second.kernel is not None
+        await second.run(cycles=30)
+        k = second.kernel.kernel
+        assert k.slot_view(0).state == "POSITION_OPEN" and k.slot_view(0).remaining_qty == Decimal(5)
+        fills = [f for f in second.venue.engine._fills if f.client_order_id == order.client_order_id]
+        assert fills and not {f.fill_id for f in fills} & booked_before  # numbered on, none reused
+        report = second.venue.query_now(QueryOrder(order.client_order_id, "BTC-USDT", "test"))
+        assert report.commission == fees_before + sum(f.commission for f in fills)  # the order's total
+        assert k.account_view().capital == (await second.venue.balance()).balance  # every fee booked

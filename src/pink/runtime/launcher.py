@@ -238,7 +238,7 @@ class Launcher:
 
     def _adopt_book_into_fresh_sim(self) -> None:
         """A restarted paper run gets a new in-process simulator: give it the journal's book."""
-        from pink.venues.sim.venue import SimVenue
+        from pink.venues.sim.venue import Resting, SimVenue
 
         if not isinstance(self.venue, SimVenue) or self._venue_given is not None or self.kernel is None:
             return
@@ -248,7 +248,8 @@ class Launcher:
         views = [k.slot_view(i) for i in range(len(k.slots))]
         positions = [(v.symbol, v.side, v.remaining_qty, v.entry_vwap)
                      for v in views if v.side is not None and v.remaining_qty > 0]
-        resting = [(o, side) for o in k.working_orders()
+        resting = [Resting(o, side, (kept := k.orders[o.client_order_id]).fill_ids, kept.commission, kept.notional)
+                   for o in k.working_orders()
                    if o.state == "WORKING" and (side := views[o.slot].side) is not None]
         self.venue.adopt_book(k.account_view().capital, positions, resting)
         log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",

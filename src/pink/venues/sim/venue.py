@@ -13,6 +13,7 @@ import heapq
 import random
 from collections import Counter
 from collections.abc import Collection, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -44,9 +45,9 @@ from pink.ports import EventSink, Quote
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.faults import FaultConfig, Faults
 from pink.venues.sim.instruments import default_instruments
-from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, NewOrder
+from pink.venues.sim.orders import Q8, EngineEvent, EngineFill, EngineOrder, NewOrder
 
-__all__ = ["Latency", "SimVenue", "fill_event", "order_report"]
+__all__ = ["Latency", "Resting", "SimVenue", "fill_event", "order_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,27 @@ def fill_event(f: EngineFill, asset: str) -> OrderFilled:
         f.client_order_id, f.venue_order_id, f.fill_id, f.qty, f.price, f.cum_qty,
         f.commission, asset, f.ts, True, f.symbol, f.side, f.position_side,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """An acknowledged LIMIT order for :meth:`SimVenue.adopt_book`, with what the journal knows
+    the venue already did of it: the ids of its fills and its commission and notional so far. A
+    restarted simulator numbers the order's next fill after the last one (the kernel drops a
+    fill id it has booked as a repeat, and with it the fill's fee) and reports its totals."""
+
+    order: OrderView
+    position_side: Side
+    fill_ids: AbstractSet[str] = frozenset()
+    commission: Decimal = ZERO
+    notional: Decimal = ZERO
+
+    def fills(self) -> int:
+        """How many fills the simulator gave it: the highest n of its ids ``{venue id}-{n}``."""
+        prefix = f"{self.order.venue_order_id}-"
+        numbers = [int(rest) for f in self.fill_ids
+                   if f.startswith(prefix) and (rest := f[len(prefix):]).isdigit()]  # fmt: skip
+        return max(numbers, default=0)
 
 
 class SimVenue:
@@ -135,7 +157,7 @@ class SimVenue:
         self,
         capital: Decimal,
         positions: list[tuple[str, Side, Decimal, Decimal]],
-        resting: Sequence[tuple[OrderView, Side]] = (),
+        resting: Sequence[Resting] = (),
     ) -> None:
         """Start this (fresh) simulator from a book restored elsewhere: wallet, positions
         and resting LIMIT orders.
@@ -145,7 +167,8 @@ class SimVenue:
         positions (symbol, side, quantity, entry price) and the acknowledged
         LIMIT orders (with their position side) its journal restored; the venue
         and the kernel then agree, and those orders keep their ids, their
-        filled part and their place on the book. Orders not yet acknowledged
+        filled part, their fill count and commission so far, and their place
+        on the book. Orders not yet acknowledged
         are gone, as after a lost request; the kernel finds that out by
         querying them.
         """
@@ -157,16 +180,19 @@ class SimVenue:
             pos.qty += qty
             pos.cost += qty * price
         now = self.engine.now
-        for o, position_side in resting:
+        for r in resting:
+            o, position_side = r.order, r.position_side
             if o.order_type is not OrderType.LIMIT or o.limit_price is None or not o.venue_order_id:
                 continue
             status = OrderStatus.PARTIALLY_FILLED if o.filled_qty > 0 else OrderStatus.NEW
             opens = o.role == "ENTRY"
+            notional = r.notional if r.notional > 0 else o.filled_qty * o.limit_price
+            avg = (notional / o.filled_qty).quantize(Q8) if o.filled_qty > 0 else o.limit_price
             self.engine.rest(EngineOrder(
                 o.venue_order_id, o.client_order_id, o.symbol, o.side, position_side, OrderType.LIMIT,
-                TimeInForce.GTC, o.quantity, o.limit_price, o.filled_qty, o.limit_price, ZERO, status, now, now,
-                not opens, cum_notional=o.filled_qty * o.limit_price, opens=opens,
-                leverage=self.engine.leverage(o.symbol, position_side),
+                TimeInForce.GTC, o.quantity, o.limit_price, o.filled_qty, avg, r.commission, status, now, now,
+                not opens, cum_notional=notional, opens=opens,
+                leverage=self.engine.leverage(o.symbol, position_side), fills=r.fills(),
             ))  # fmt: skip
 
     def next_due(self) -> int | None:
