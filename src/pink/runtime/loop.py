@@ -37,6 +37,7 @@ from pink.kernel.messages import (
 from pink.kernel.views import AccountView, OrderView, SlotView
 from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
 from pink.ports import Clock, Quote, Venue
+from pink.runtime.clock import SteadyClock
 from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
@@ -146,7 +147,9 @@ class Runtime:
         self._k = kernel
         self._v = views
         self._venue = venue
-        self.clock = clock
+        # wall time never goes backwards for the kernel, nor stalls the scheduler (SteadyClock)
+        self.clock: Clock = clock if getattr(clock, "simulated", False) else SteadyClock(clock)
+        clock = self.clock
         self._decision = decision
         self._intents = intents
         self.instruments = dict(instruments)
