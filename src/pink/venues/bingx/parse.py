@@ -245,6 +245,11 @@ class FillTracker:
         if cum_qty > prog.cum_qty:
             prog.cum_qty, prog.notional = cum_qty, avg_price * cum_qty
 
+    def cum_qty(self, venue_order_id: str) -> Decimal:
+        """The order's cumulative fill as delivered so far (0 for an order not seen)."""
+        prog = self._orders.get(venue_order_id)
+        return prog.cum_qty if prog is not None else ZERO
+
     def apply(self, up: OrderUpdate) -> tuple[list[VenueEvent], bool]:
         """(events, needs_query): needs_query when a fill's price or size is unknown."""
         prog = self._orders.setdefault(up.venue_order_id, _OrderProgress())

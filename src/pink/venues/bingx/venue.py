@@ -356,7 +356,14 @@ class BingxVenue(Reports):
         """Fills the stream missed become fills (same ids as the stream's), then the report.
 
         Their fee is the order's total commission less what the stream delivered;
-        without a stated total it is not final (the kernel asks once the order ends)."""
+        without a stated total it is not final (the kernel asks once the order ends). A report
+        behind the pushes already delivered (they were read while it was on its way) is dropped."""
+        if report.cum_qty < self.tracker.cum_qty(report.venue_order_id):
+            # pushes read while the query was on its way told more: the report is older than
+            # what the kernel has (it would take the lower total for a lost fill)
+            log.info("BingX order %s: query (%s filled) older than its pushes; dropped",
+                     report.client_order_id, report.cum_qty)
+            return
         total = report.commission
         if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
             up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",

@@ -3,7 +3,8 @@
 :class:`GzipSocket` is the reconnecting connection both streams use.
 :class:`UserStream` is the user-data stream: listenKey create, extend every
 30 min (configurable), recreate on expiry or 404, and after every reconnect a
-gap-fill callback (the venue queries orders and fills missed meanwhile).
+gap-fill callback (the venue queries orders and fills missed meanwhile), run
+beside the reading of frames so that Ping is answered and pushes flow.
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ class GzipSocket:
                     self.connects += 1
                     delay = self._config.reconnect_min_s
                     self.connected.set()
-                    if self._on_open is not None:
-                        await self._on_open()
-                    await self._pump(ws)
+                    opened = self._start_on_open()
+                    try:
+                        await self._pump(ws)
+                    finally:
+                        await _stop(opened)
             except asyncio.CancelledError:
                 raise
             except AuthError:
@@ -121,6 +124,21 @@ class GzipSocket:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._config.reconnect_max_s)
+
+    def _start_on_open(self) -> asyncio.Task[None] | None:
+        """Run the open hook beside the pump, not before it: a hook that queries the venue
+        (the gap-fill, one request per live order) would leave Ping unanswered and pushes
+        unread meanwhile, and the server drops a client that has not said Pong for ~15 s."""
+        if self._on_open is None:
+            return None
+        return asyncio.create_task(self._guarded(self._on_open), name=f"bingx-{self._name}-open")
+
+    async def _guarded(self, hook: Hook) -> None:
+        """``hook``, its failure logged: it must not end the connection it runs beside."""
+        try:
+            await hook()
+        except PinkError as exc:
+            log.warning("BingX %s stream: after-connect work failed: %s", self._name, exc)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -145,6 +163,15 @@ class GzipSocket:
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
                               aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` (its connection is gone: the next one starts its own) and wait for it."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class UserStream:
