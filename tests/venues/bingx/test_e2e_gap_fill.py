@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
+from pink.errors import VenueError
+from pink.kernel.messages import CancelOrder, CancelRejected, QueryOrder
 from pink.venues.bingx.server_http import USER_STREAMS
-from tests.venues.bingx.e2e_kit import ORDER, Stack, fill_part, stack, until
+from tests.venues.bingx.e2e_kit import ORDER, SYMBOL, Stack, fill_part, stack, until
 
 D = Decimal
 QUERY_S = 0.4  # each REST reply is this late
@@ -47,4 +51,42 @@ async def test_pushes_and_pong_flow_while_the_gap_fill_queries_live_orders() -> 
         for n in range(LIVE):
             await p.submit(st.cancel(f"t{n}", slot=n))
         await until(lambda: all(p.slot(n) in ("IDLE", "POSITION_OPEN") for n in range(LIVE)), "cancelled")
+        st.check_against_venue()
+
+
+async def test_an_unreadable_query_in_the_gap_fill_leaves_the_stream_and_the_other_orders() -> None:
+    async with stack(slots=2) as st:
+        p = st.pump
+        cids = [await _resting(st, f"t{n}", n) for n in range(2)]
+        connects = st.venue.stream.connects
+        queries = st.server.request_calls[f"GET {ORDER}"]
+        st.server.faults.update("query_garbled=1")  # every order query unreadable
+        st.server.app[USER_STREAMS].drop_all()
+        await until(lambda: st.server.request_calls[f"GET {ORDER}"] >= queries + 2, "both orders asked")
+        fill_part(st.server, cids[1], D("0.004"))
+        await until(lambda: p.kernel.slot_view(1).entry_qty == D("0.004"), "the stream still delivers")
+        await asyncio.sleep(0.3)
+        assert st.venue.stream.connects == connects + 1
+        st.server.faults.clear()
+        for n in range(2):
+            await p.submit(st.cancel(f"t{n}", slot=n))
+        await until(lambda: p.slot(0) == "IDLE" and p.slot(1) == "POSITION_OPEN", "cancelled")
+        st.check_against_venue()
+
+
+async def test_an_unreadable_order_reply_is_a_venue_error_to_query_and_cancel() -> None:
+    """The runtime handles VenueError only: an unreadable reply must not escape as another."""
+    async with stack() as st:
+        cid = await _resting(st, "t1", 0)
+        st.server.faults.update("query_garbled=1,cancel_race=#1")
+        with pytest.raises(VenueError) as caught:
+            await st.venue.query(QueryOrder(cid, SYMBOL, "test"))
+        assert caught.value.code == "BAD_REPLY"
+        # cancel answered "already filled": the adapter asks the order (unreadable), then says unknown
+        await st.venue.cancel(CancelOrder(cid, SYMBOL, ""))
+        (rejected,) = [e for e in st.pump.events if isinstance(e, CancelRejected)]
+        assert rejected.still_open is None
+        st.server.faults.clear()
+        await st.pump.tick(60.0)  # the kernel's deadline asks again: now readable
+        await until(lambda: st.pump.slot() == "POSITION_OPEN", "the raced fill booked")
         st.check_against_venue()

@@ -14,16 +14,22 @@ Decision table::
       unavailable; not 80012 "margin")     queried, never booked as refused);
                                            VenueError retryable on a read
     100421 timestamp mismatch           -> VenueError retryable (the clock is re-read)
+    a reply the adapter cannot read     -> VenueError BAD_REPLY (callers handle VenueError only)
     everything else                     -> VenueError not retryable
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pink.errors import AuthError, RateLimitedError, UnknownOutcomeError, VenueError
+from pink.venues.bingx.fields import BingxParseError
 
 __all__ = [
     "ALREADY_FILLED_CODES",
     "AUTH_CODES",
+    "BAD_REPLY",
     "NOT_FOUND_CODES",
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
@@ -32,7 +38,11 @@ __all__ = [
     "from_venue_code",
     "is_already_filled",
     "is_not_found",
+    "unreadable_as_venue_error",
 ]
+
+#: the code of a venue reply the adapter could not read
+BAD_REPLY = "BAD_REPLY"
 
 AUTH_CODES = frozenset({"100001", "100412", "100413", "100004", "100419", "100414"})
 RATE_LIMIT_CODES = frozenset({"100410", "109429"})
@@ -92,3 +102,14 @@ def from_http_status(status: int, body: str, *, mutating: bool) -> VenueError:
             return UnknownOutcomeError(f"HTTP{status}", text or "server error; outcome unknown")
         return VenueError(f"HTTP{status}", text or "server error", retryable=True)
     return VenueError(f"HTTP{status}", text or "bad request", retryable=False)
+
+
+@contextmanager
+def unreadable_as_venue_error() -> Iterator[None]:
+    """A reply that cannot be read raises ``VenueError(BAD_REPLY)``: the callers (the runtime,
+    the gap-fill) handle a venue's failure, and a parse error would escape them (ending a
+    stream's gap-fill, or the task that asked)."""
+    try:
+        yield
+    except BingxParseError as exc:
+        raise VenueError(BAD_REPLY, str(exc)) from exc

@@ -32,6 +32,7 @@ from pink.kernel.messages import (
     Side,
 )
 from pink.ports import EventSink
+from pink.venues.bingx.errors import unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.parse import AccountUpdate
@@ -171,7 +172,8 @@ class Reports:
         """One order by BingX's id (for orders with no client id too): the report and the raw
         order (its ``side``/``positionSide``, which the report leaves out)."""
         data = await self.http.request("GET", SINGLE_ORDER_PATH, {"symbol": symbol, "orderId": order_id})
-        return parse_order(data, where), unwrap_order(data, where)
+        with unreadable_as_venue_error():
+            return parse_order(data, where), unwrap_order(data, where)
 
     async def _income(self, kind: str, ts: int, parse: Callable[[Any], _Income]) -> list[_Income]:
         """Every income row of type ``kind`` from ``ts``'s millisecond to now, oldest first.

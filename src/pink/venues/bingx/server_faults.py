@@ -26,6 +26,7 @@ Rules (each name a :data:`RULES` key):
 ``fee_cumulative`` a fill push's ``n`` is the order's commission so far, not this
                    fill's (BingX does not document which it is)
 ``fee_missing``    a fill push without ``n``
+``query_garbled``  answer an order query with a status no client knows
 =================  =========================================================
 
 Settings: ``slow_ms`` (int), ``listen_key_ttl_s`` (float, default 3600).
@@ -54,6 +55,7 @@ RULES = (
     "ack_flat",
     "fee_cumulative",
     "fee_missing",
+    "query_garbled",
 )
 _SETTINGS = ("slow_ms", "listen_key_ttl_s")
 

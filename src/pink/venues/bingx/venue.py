@@ -57,7 +57,7 @@ from pink.kernel.messages import (
 )
 from pink.ports import EventSink, Quote
 from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.errors import is_already_filled, is_not_found
+from pink.venues.bingx.errors import is_already_filled, is_not_found, unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.instruments import InstrumentBook
@@ -338,7 +338,8 @@ class BingxVenue(Reports):
                 return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
                                          _now_ns(), exc.code, exc.message)
             raise
-        report = parse_order(data, "query reply")
+        with unreadable_as_venue_error():
+            report = parse_order(data, "query reply")
         if not report.client_order_id:
             report = _with_client(report, cid)
         self._remember(cid, report.venue_order_id)
@@ -431,7 +432,7 @@ class BingxVenue(Reports):
         for attempt in range(3):
             try:
                 report, _ = await self.order_by_id(symbol, fill.venue_order_id, "order placed outside PINK")
-            except (VenueError, BingxParseError) as exc:
+            except VenueError as exc:
                 log.warning("BingX order %s (placed outside PINK): commission unknown: %s", fill.venue_order_id, exc)
                 await asyncio.sleep(0.5 * 2**attempt)
                 continue
@@ -443,7 +444,8 @@ class BingxVenue(Reports):
             self._emit(fill)
 
     async def _gap_fill(self) -> None:
-        """After a reconnect: query every order still live (orders and fills missed)."""
+        """After a reconnect: query every order still live (orders and fills missed), each
+        on its own (a failed query is logged and the next order asked)."""
         for cid, (symbol, _) in list(self._live.items()):
             await self._query_and_emit(cid, symbol, "stream reconnected")
 
