@@ -79,6 +79,14 @@ def _ms(ts_ns: int) -> int:
     return max(0, ts_ns // NS_PER_MS)
 
 
+def _second_ms(ts_ns: int) -> int:
+    """The start of ``ts_ns``'s second, in ms: ``allFillOrders`` stamps ``filledTime`` to the
+    second (every recorded row ends ``.000``), so a fill made after ``ts_ns`` in its second
+    shows the second's start; the window must take the whole second again (the kernel books
+    each fill id once) or that fill is lost to this and every later window."""
+    return _ms(ts_ns) // 1000 * 1000
+
+
 _Income = TypeVar("_Income", FundingPaid, FundsTransferred)
 
 
@@ -118,22 +126,23 @@ class Reports:
         outside: bool = False,
         symbols: Collection[str] | None = None,
     ) -> list[OrderFilled]:
-        """Fills after ``ts`` (ns) from ``allFillOrders``, with stream-compatible ids; given
-        ``orders``, only theirs and, with ``outside``, those of orders placed outside PINK (no
-        client id: by hand on BingX's site, a liquidation; or one not of PINK's form: another
-        program's), of ``symbols`` only when given. Each order's id needs its progress before
+        """Fills from ``ts``'s second on (``ts`` in ns; see :func:`_second_ms`) from
+        ``allFillOrders``, with stream-compatible ids; given ``orders``, only theirs and, with
+        ``outside``, those of orders placed outside PINK (no client id: by hand on BingX's site,
+        a liquidation; or one not of PINK's form: another program's), of ``symbols`` only when
+        given. Each order's id needs its progress before
         the window (one request per order), so rows naming another client order id are dropped
         first: after a busy day a restart asks about the orders in flight, not about every
         order of the day."""
         self._check_open()
-        end_ms = int(time.time() * 1000)
+        start_ms, end_ms = _second_ms(ts), int(time.time() * 1000)
         data = await self.http.request(
             "GET",
             FILLS_PATH,
-            {"tradingUnit": "COIN", "startTs": _ms(ts), "endTs": end_ms},
+            {"tradingUnit": "COIN", "startTs": start_ms, "endTs": end_ms},
         )
         rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
-        rows = [r for r in rows if r.ts_ms * NS_PER_MS > ts]
+        rows = [r for r in rows if r.ts_ms >= start_ms]
         wanted = None if orders is None else {o.lower() for o in orders}
 
         def theirs(cid: str, symbol: str) -> bool:  # an order placed outside PINK, asked for

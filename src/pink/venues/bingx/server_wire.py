@@ -238,7 +238,8 @@ def fill_row(
     *, order: WireOrder, meta: OrderMeta, qty: Decimal, price: Decimal, commission: Decimal,
     ts_ns: int,
 ) -> dict[str, Any]:
-    """One ``allFillOrders`` row (``filledTm`` is UTC+8 wall time ending in Z, as BingX)."""
+    """One ``allFillOrders`` row (``filledTm`` is UTC+8 wall time ending in Z, as BingX; both
+    times to the second, ``filledTime`` ending ``.000`` as in every recorded row)."""
     t = _plus8(ms(ts_ns))
     return {
         "filledTm": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -250,7 +251,7 @@ def fill_row(
         "orderId": str(order.venue_order_id),
         "liquidatedPrice": "",
         "liquidatedMarginRatio": "",
-        "filledTime": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms(ts_ns) % 1000:03d}+0800",
+        "filledTime": t.strftime("%Y-%m-%dT%H:%M:%S.000+0800"),
         "clientOrderID": meta.client_id,
         "clientOrderId": meta.client_id,
         "symbol": order.symbol,
