@@ -135,7 +135,9 @@ class Reports:
         first: after a busy day a restart asks about the orders in flight, not about every
         order of the day."""
         self._check_open()
-        start_ms, end_ms = _second_ms(ts), int(time.time() * 1000)
+        # the end is now on the venue's clock, with slack (as for income): a fill just made,
+        # stamped by a clock ahead of this one, must not fall after the window
+        start_ms, end_ms = _second_ms(ts), self.http.clock.now_ms() + INCOME_END_SLACK_MS
         data = await self.http.request(
             "GET",
             FILLS_PATH,
