@@ -162,6 +162,8 @@ def fills_from_rows(
     ``known`` maps venue order id -> (client order id, cum qty before the
     first row); it is updated. ``sides``: venue order id -> (side, position side) from the
     order itself, for rows without them. Rows with no positive price or size are skipped.
+    A row's commission may be cut short (recorded rows show ``-0.0025`` to 4 decimals), so its
+    fill's fee is not final: the kernel asks for the order's total once it has ended.
     """
     sides = sides or {}
     out: list[OrderFilled] = []
@@ -182,6 +184,7 @@ def fills_from_rows(
             commission=row.commission,
             commission_asset=row.commission_asset,
             ts=row.ts_ms * MS,
+            fee_final=False,  # rows may cut the commission (to 4 decimals): the order's total is exact
             symbol=row.symbol,
             side=row.side or sides.get(row.venue_order_id, (None, None))[0],
             position_side=row.position_side or sides.get(row.venue_order_id, (None, None))[1],

@@ -27,6 +27,8 @@ Rules (each name a :data:`RULES` key):
                    fill's (BingX does not document which it is)
 ``fee_missing``    a fill push without ``n``
 ``query_garbled``  answer an order query with a status no client knows
+``fill_fee_cut``   ``allFillOrders`` rows' commission cut to 4 decimals (as in the
+                   older recorded rows: ``-0.0025``)
 =================  =========================================================
 
 Settings: ``slow_ms`` (int), ``listen_key_ttl_s`` (float, default 3600).
@@ -56,6 +58,7 @@ RULES = (
     "fee_cumulative",
     "fee_missing",
     "query_garbled",
+    "fill_fee_cut",
 )
 _SETTINGS = ("slow_ms", "listen_key_ttl_s")
 

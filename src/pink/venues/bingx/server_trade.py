@@ -44,6 +44,8 @@ from pink.venues.sim.orders import EngineOrder, NewOrder
 __all__ = ["add_trade_routes", "place_one"]
 
 _NS_PER_MS = 1_000_000
+#: the commission of an ``allFillOrders`` row with the ``fill_fee_cut`` fault (4 decimals)
+FEE_CUT = Decimal("0.0001")
 _GATEWAY_TIMEOUT = "<html><body><h1>504 Gateway Time-out</h1></body></html>"
 
 
@@ -344,8 +346,11 @@ async def fills(request: web.Request) -> web.Response:
         if order is None:
             continue
         meta = state.meta_of(order)
+        commission = f.commission
+        if request.app[FAULTS].fire("fill_fee_cut"):
+            commission = commission.quantize(FEE_CUT, ROUND_DOWN)
         row = fill_row(order=order, meta=meta, qty=f.qty, price=f.price,
-                       commission=f.commission, ts_ns=f.ts)  # fmt: skip
+                       commission=commission, ts_ns=f.ts)  # fmt: skip
         if history:
             row.update(
                 {"tradeId": f.fill_id, "qty": row["volume"], "quoteQty": row["amount"],
