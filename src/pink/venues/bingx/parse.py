@@ -225,6 +225,11 @@ def parse_market_frame(frame: Any) -> MarketTick | None:
     return None
 
 
+#: statuses whose push states the order's final cumulative fill (``z``)
+_ENDED_WITH_CUM = (OrderStatus.CANCELED, OrderStatus.EXPIRED)
+_FINISHED = (OrderStatus.FILLED, *_ENDED_WITH_CUM, OrderStatus.REJECTED)
+
+
 @dataclass(slots=True)
 class _OrderProgress:
     cum_qty: Decimal = ZERO
@@ -237,13 +242,17 @@ class FillTracker:
 
     def __init__(self, max_orders: int = 10_000) -> None:
         self._orders: dict[str, _OrderProgress] = {}
+        self._finished: dict[str, None] = {}  # venue order ids of ended orders, oldest first
         self.max_orders = max_orders
 
-    def seed(self, venue_order_id: str, cum_qty: Decimal, avg_price: Decimal) -> None:
+    def seed(self, venue_order_id: str, cum_qty: Decimal, avg_price: Decimal, *, finished: bool = False) -> None:
         """Record progress already known from a query, so the next push is a delta."""
         prog = self._orders.setdefault(venue_order_id, _OrderProgress())
         if cum_qty > prog.cum_qty:
             prog.cum_qty, prog.notional = cum_qty, avg_price * cum_qty
+        if finished:
+            self._finished[venue_order_id] = None
+            self._forget_finished()
 
     def cum_qty(self, venue_order_id: str) -> Decimal:
         """The order's cumulative fill as delivered so far (0 for an order not seen)."""
@@ -266,15 +275,26 @@ class FillTracker:
                 events.append(fill)
         elif up.status is OrderStatus.FILLED and up.cum_qty < up.quantity:
             needs_query = True  # FILLED without the quantity (z missing or 0): ask the venue
-        if up.status is OrderStatus.CANCELED:
+        if up.status in _ENDED_WITH_CUM and up.cum_qty < prog.cum_qty:
+            needs_query = True  # its ``z`` is behind the fills delivered (BingX has sent "0"): ask
+        elif up.status is OrderStatus.CANCELED:
             events.append(OrderCanceled(up.client_order_id, up.venue_order_id, up.cum_qty, up.ts))
         elif up.status is OrderStatus.EXPIRED:
             events.append(OrderExpired(up.client_order_id, up.venue_order_id, up.cum_qty, up.ts))
         elif up.status is OrderStatus.REJECTED:
             events.append(OrderRejected(up.client_order_id, "REJECTED", up.exec_type, up.ts))
-        while len(self._orders) > self.max_orders:  # forget the oldest orders
-            self._orders.pop(next(iter(self._orders)))
+        if up.status in _FINISHED:
+            self._finished[up.venue_order_id] = None
+        self._forget_finished()
         return events, needs_query
+
+    def _forget_finished(self) -> None:
+        """Past ``max_orders``, forget the orders that finished first. A live order is kept
+        however many there are: forgotten, its next push would count its fills from 0 again."""
+        while len(self._orders) > self.max_orders and self._finished:
+            oldest = next(iter(self._finished))
+            del self._finished[oldest]
+            self._orders.pop(oldest, None)
 
     @staticmethod
     def _fill(prog: _OrderProgress, up: OrderUpdate) -> OrderFilled | None:

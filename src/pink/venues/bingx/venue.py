@@ -324,7 +324,8 @@ class BingxVenue(Reports):
         if total is not None and report.status not in _OPEN and report.venue_order_id:
             self._emit(CommissionReported(cid, report.venue_order_id, report.cum_qty, total, self.asset,
                                           _now_ns()))
-        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price)
+        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price,
+                          finished=report.status not in _OPEN)
         if report.status not in _OPEN:
             self._live.pop(cid, None)
         return report
