@@ -116,7 +116,8 @@ class Reports:
     async def open_orders(self) -> list[OrderStatusReport]:
         self._check_open()
         data = await self.http.request("GET", OPEN_ORDERS_PATH)
-        return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
+        with unreadable_as_venue_error():
+            return [parse_order(row, "open order") for row in list_of(data, "openOrders", "orders")]
 
     async def fills_since(
         self,
@@ -143,7 +144,8 @@ class Reports:
             FILLS_PATH,
             {"tradingUnit": "COIN", "startTs": start_ms, "endTs": end_ms},
         )
-        rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
+        with unreadable_as_venue_error():
+            rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
         rows = [r for r in rows if r.ts_ms >= start_ms]
         wanted = None if orders is None else {o.lower() for o in orders}
 
@@ -204,7 +206,8 @@ class Reports:
                 {"incomeType": kind, "startTime": start_ms, "endTime": end_ms,
                  "limit": INCOME_PAGE_ROWS},
             )  # fmt: skip
-            page = [parse(r) for r in list_of(data, "income", "rows", "list")]
+            with unreadable_as_venue_error():
+                page = [parse(r) for r in list_of(data, "income", "rows", "list")]
             full = len(page) >= INCOME_PAGE_ROWS
             oldest_ms = min((_ms(r.ts) for r in page), default=start_ms)
             for row in page:
@@ -258,10 +261,12 @@ class Reports:
         self._check_open()
         data = await self.http.request("GET", POSITIONS_PATH)
         now_ms = int(time.time() * 1000)
-        reports = [parse_position(r, now_ms) for r in list_of(data, "positions", "positions")]
+        with unreadable_as_venue_error():
+            reports = [parse_position(r, now_ms) for r in list_of(data, "positions", "positions")]
         return [p for p in reports if p.quantity > 0]
 
     async def balance(self) -> BalanceReport:
         self._check_open()
         data = await self.http.request("GET", BALANCE_PATH)
-        return parse_balance(data, self.asset, int(time.time() * 1000))
+        with unreadable_as_venue_error():
+            return parse_balance(data, self.asset, int(time.time() * 1000))
