@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pink.errors import ClosedError, PinkError, StartupError
 from pink.journal import Journal, JournaledKernel
@@ -37,10 +38,21 @@ from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.ports_ext import SimDriver
 from pink.runtime.recovery import ReconcileReport
 
-__all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay"]
+__all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay", "venue_identity"]
 
 log = logging.getLogger(__name__)
 SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
+
+
+_VENUE = "venue"  # journal meta: the venue the journal's trades were made on (venue_identity)
+
+
+def venue_identity(venue: Venue) -> str:
+    """What tells one venue account from another: ``sim``, or ``bingx <REST host>`` (the host tells
+    the VST demo from live trading, and both from a simulator server)."""
+    base = getattr(getattr(venue, "config", None), "base_url", "")
+    host = urlsplit(base).hostname if isinstance(base, str) and base else None
+    return f"{venue.name} {host}" if host else venue.name
 
 
 class SinkRelay:
@@ -266,6 +278,7 @@ class Launcher:
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
+        venue = self._check_venue(jk, path)
         if jk.kernel.config.hedge_mode != kcfg.hedge_mode:
             jk.close()
             mode = "hedge" if kcfg.hedge_mode else "one-way"
@@ -280,13 +293,26 @@ class Launcher:
                 jk.close()
                 raise StartupError(f"journal ({path})", f"it was created with {name} = {theirs}, but this run "
                                    f"asks for {ours}; run with {name} = {theirs} or use a new data dir")
-        for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
+        for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id), (_VENUE, venue)):
             known = jk.journal.meta(key)
             if known is not None and known != value:
                 jk.close()
                 raise StartupError(f"journal ({path})", f"it belongs to {key} {known!r}, not {value!r}")
             jk.journal.set_meta(key, value)
         return jk
+
+    def _check_venue(self, jk: JournaledKernel, path: Path) -> str:
+        """A journal's trades belong to the venue account it was made on: a run on another venue
+        would book its trades into them (a simulator would adopt a live book). A journal written
+        before the venue was recorded takes this run's."""
+        assert self.venue is not None
+        ours = venue_identity(self.venue)
+        known = jk.journal.meta(_VENUE)
+        if known is not None and known != ours:
+            jk.journal.close()  # as it was: no snapshot either
+            raise StartupError(f"journal ({path})", f"it was made on venue {known!r}, but this run is on "
+                               f"{ours!r}; run on {known!r} or use a new data dir")
+        return ours
 
     async def _start_ledger(self, data: Path) -> None:
         cfg = self.cfg

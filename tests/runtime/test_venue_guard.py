@@ -1,0 +1,78 @@
+"""A data dir belongs to the venue its journal was made on: a run on another venue is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pink.errors import StartupError
+from pink.runtime.launcher import Launcher
+from pink.venues.bingx.config import BingxConfig
+from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
+from pink.venues.bingx.venue import BingxVenue
+from tests.runtime.helpers import quiet_config
+
+
+def _messages(data: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(f"file:{data / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT * FROM messages ORDER BY seq").fetchall()
+    finally:
+        db.close()
+
+
+def _bingx(server: BingxSimServer) -> BingxVenue:
+    return BingxVenue(BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
+                                  server.market_ws_url))
+
+
+async def _run_bingx(data: Path, server: BingxSimServer) -> Launcher:
+    venue = _bingx(server)
+    launcher = Launcher(quiet_config(data, venue="bingx", fast=False, cycle_s=0.05), venue=venue)
+    try:
+        await launcher.start()
+        await launcher.run(cycles=2)
+    finally:
+        await launcher.close()
+        await venue.close()
+    return launcher
+
+
+async def test_a_data_dir_made_on_one_venue_is_refused_on_another_naming_both(tmp_path: Path) -> None:
+    server = await BingxSimServer(rate_limits=False, hedge=True).start()  # as the simulator: only the venue differs
+    try:
+        live, paper = tmp_path / "live", tmp_path / "paper"
+        await _run_bingx(live, server)
+        async with Launcher(quiet_config(paper)) as sim:
+            await sim.run(cycles=20)
+        before = {d: _messages(d) for d in (live, paper)}
+        assert before[live] and before[paper]
+
+        sim = Launcher(quiet_config(live))  # a simulated run would adopt the live book
+        with pytest.raises(StartupError, match=r"made on venue 'bingx 127\.0\.0\.1', but this run is on 'sim'"):
+            await sim.start()
+        await sim.close()
+
+        venue = _bingx(server)
+        other = Launcher(quiet_config(paper, venue="bingx", fast=False), venue=venue)
+        with pytest.raises(StartupError, match=r"made on venue 'sim', but this run is on 'bingx 127\.0\.0\.1'"):
+            await other.start()
+        await other.close()
+        await venue.close()
+        assert {d: _messages(d) for d in (live, paper)} == before  # nothing booked into either
+    finally:
+        await server.close()
+
+
+async def test_a_journal_without_a_venue_record_takes_this_runs(tmp_path: Path) -> None:
+    async with Launcher(quiet_config(tmp_path)) as first:
+        await first.run(cycles=3)
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    db.execute("DELETE FROM meta WHERE key = 'venue'")  # as a journal written before the record
+    db.commit()
+    db.close()
+    async with Launcher(quiet_config(tmp_path)) as second:
+        await second.run(cycles=3)
+        assert second.kernel is not None and second.kernel.journal.meta("venue") == "sim"
