@@ -33,6 +33,7 @@ from pink.policy.sample import sample_engines
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SimClock, WallClock
 from pink.runtime.config import RuntimeConfig
+from pink.runtime.datadir import DataDirLock
 from pink.runtime.executor import InFlight
 from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.ports_ext import SimDriver
@@ -118,6 +119,7 @@ class Launcher:
         self._started = False
         self._close_report: CloseReport | None = None
         self.backends: dict[str, str] = {}
+        self._lock: DataDirLock | None = None  # held from the start of start() to the end of close()
 
     async def __aenter__(self) -> Launcher:
         await self.start()
@@ -145,6 +147,7 @@ class Launcher:
         cfg = self.cfg
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock.acquire(data)  # before anything in it is opened: one run per data dir
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
@@ -494,6 +497,8 @@ class Launcher:
             await self._step(rep, "close_plane", self.plane.close)
         if self.venue is not None and self._venue_given is None:
             await self._step(rep, "close_venue", self.venue.close)
+        if self._lock is not None:
+            self._lock.release()  # last: the dir is the next run's only once everything here is closed
         return rep
 
     @staticmethod
