@@ -298,3 +298,31 @@ def test_vanished_regions_give_a_clear_message(tmp_path: Path) -> None:
             PlaneReader.open(tmp_path)
     finally:
         plane.close()
+
+
+def test_two_data_dirs_with_the_same_ids_keep_their_own_planes(tmp_path: Path) -> None:
+    """`pink status --data-dir A` showed B's account, and A's close unlinked B's regions."""
+    a = StatePlane.create(tmp_path / "a", "paper", "rt1", 2)
+    try:
+        b = StatePlane.create(tmp_path / "b", "paper", "rt1", 2)
+        try:
+            a.write_account(account_view(1))
+            b.write_account(account_view(2))
+            for plane, view in ((a, account_view(1)), (b, account_view(2))):
+                reader = PlaneReader.open(plane.data_dir)
+                try:
+                    assert reader.read_account() == view
+                finally:
+                    reader.close()
+            a.close()
+            reader = PlaneReader.open(tmp_path / "b")  # A's close left B's plane alone
+            try:
+                assert reader.read_account() == account_view(2)
+                b.write_account(account_view(3))
+                assert reader.read_account() == account_view(3)
+            finally:
+                reader.close()
+        finally:
+            b.close()
+    finally:
+        a.close()

@@ -3,8 +3,8 @@
 One writer (the runtime task that owns the kernel) and any number of reader
 processes (``pink status``, dashboards). Regions are files in ``/dev/shm``
 (mode 0600), one per slot, one for the account, one bounded intent ring and
-one meta region, named ``pink.<account>.<runtime>.<kind>`` (see
-:mod:`pink.plane.region` for the versioned layout). ``StatePlane.create``
+one meta region, named ``pink.<account>.<runtime>.<dir>.<kind>`` (``<dir>``: a hash of
+the data dir; see :mod:`pink.plane.region` for the versioned layout). ``StatePlane.create``
 writes ``<data_dir>/plane.json`` naming them; ``PlaneReader.open(data_dir)``
 finds them there.
 
@@ -16,6 +16,7 @@ wait for changes by polling the meta region's change counter with backoff
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import threading
@@ -65,8 +66,11 @@ class PlaneManifest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def _region_name(account_id: str, runtime_id: str, kind: str) -> str:
-    return f"pink.{_SAFE.sub('_', account_id)}.{_SAFE.sub('_', runtime_id)}.{kind}"
+def _region_name(data_dir: Path, account_id: str, runtime_id: str, kind: str) -> str:
+    """``pink.<account>.<runtime>.<dir>.<kind>``: ``<dir>`` is a short hash of the resolved data dir,
+    so two runs with the same ids in two data dirs never share (nor unlink) each other's regions."""
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return f"pink.{_SAFE.sub('_', account_id)}.{_SAFE.sub('_', runtime_id)}.{where}.{kind}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -147,11 +151,11 @@ class StatePlane:
             cleanup(ddir, old)
 
         def name(kind: str) -> str:
-            return os.path.join(shm_dir, _region_name(account_id, runtime_id, kind))
+            return os.path.join(shm_dir, _region_name(ddir, account_id, runtime_id, kind))
 
         paths = [name("meta"), name("account"), name("intents")]
         paths += [name(f"slot{i}") for i in numbers]
-        for stale in paths:  # a crashed writer of the same run, with no manifest left
+        for stale in paths:  # a crashed writer of the same run on this dir, with no manifest left
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         opened: list[MetaRegion | RecordRegion | RingRegion] = []
