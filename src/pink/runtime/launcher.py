@@ -348,7 +348,14 @@ class Launcher:
         assert self.kernel is not None and self.ledger is not None
         position = await self.ledger.resume_position() or 0
         journal = self.kernel.journal
-        if position >= journal.seq:
+        if position > journal.seq:  # the ledger's rows would chain onto a journal they are not from
+            cfg = self.cfg
+            raise StartupError(f"ledger ({self.backends['ledger']})", f"it holds rows of account "
+                               f"{cfg.account_id!r} / runtime {cfg.runtime_id!r} up to journal position {position}, "
+                               f"but the journal {journal.path} is at position {journal.seq} (deleted or replaced?); "
+                               "put that journal back, or start this account on a new data dir (or with another "
+                               "runtime_id)")
+        if position == journal.seq:
             return
         resent = 0
         for seq, records in records_after(journal, position):
