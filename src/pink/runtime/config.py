@@ -8,6 +8,7 @@ names them; a value that does not parse names its key and source.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -24,6 +25,29 @@ ENV_IGNORED = frozenset(
     {"PINK_LEDGER_URL_TEST", "PINK_LIVE", "PINK_PYTHON", "PINK_REDIS_PORT", "PINK_HAZELCAST_PORT"}
 )
 ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own configuration
+
+
+MAX_SLOTS = 1000
+MAX_SECONDS = 7 * 86_400.0  # the longest duration setting: a week
+MAX_CAPITAL = Decimal(10) ** 15  # money is exact to 8 places within 28 digits: room for PnL above it
+_DURATIONS = ("cycle_s", "call_timeout_s", "close_timeout_s", "reconcile_interval_s", "books_settle_s",
+              "health_interval_s")
+
+
+class _BadValue(ConfigError):
+    """A value out of its range; :func:`load_config` adds where it came from."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _duration(value: float) -> bool:
+    return math.isfinite(value) and 0 < value <= MAX_SECONDS
+
+
+def _is_id(value: str) -> bool:
+    return bool(value) and value == value.strip() and value.isprintable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +87,25 @@ class RuntimeConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.venue in ("sim", "bingx"), "venue", "must be sim or bingx"),
-            (self.slots > 0, "slots", "must be > 0"),
+            (0 < self.slots <= MAX_SLOTS, "slots", f"must be between 1 and {MAX_SLOTS}"),
             (self.cycles >= 0, "cycles", "must be >= 0"),
-            (self.cycle_s > 0, "cycle_s", "must be > 0"),
-            (self.initial_capital > 0, "initial_capital", "must be > 0"),
+            *((_duration(getattr(self, key)), key, f"must be > 0 and at most {MAX_SECONDS:g} (seconds)")
+              for key in _DURATIONS),
+            (self.initial_capital.is_finite() and 0 < self.initial_capital <= MAX_CAPITAL, "initial_capital",
+             f"must be > 0 and at most {MAX_CAPITAL:,}"),
+            *((_is_id(getattr(self, key)), key, "must be a name: not empty, no surrounding spaces, no control "
+               "characters") for key in ("account_id", "runtime_id")),
+            (self.journal_durability in ("normal", "full"), "journal_durability", "must be normal or full"),
             (self.settle_asset.isalnum(), "settle_asset", "must be an asset name such as USDT"),
             (self.ledger in ("chdb", "url", "none"), "ledger", "must be chdb, url or none"),
             (self.plane in ("shm", "none"), "plane", "must be shm or none"),
             (self.control in ("file", "none"), "control", "must be file or none"),
             (self.max_in_flight > 0, "max_in_flight", "must be > 0"),
-            (self.books_settle_s > 0, "books_settle_s", "must be > 0"),
             (not (self.fast and self.venue != "sim"), "fast", "needs venue=sim"),
         ]
         for ok, key, why in checks:
             if not ok:
-                raise ConfigError(f"config {key}: {why} (got {getattr(self, key)!r})")
+                raise _BadValue(key, f"config {key}: {why} (got {getattr(self, key)!r})")
         for p in self.projection_backends:
             if p not in ("redis", "hazelcast"):
                 raise ConfigError(f"config projection: unknown backend {p!r}")
@@ -162,6 +190,7 @@ def load_config(
 ) -> RuntimeConfig:
     """Merge defaults < ``file`` (TOML) < ``env`` (PINK_*) < ``flags`` (None = not given)."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # key -> where its value came from, for the error naming it
     if file is not None:
         try:
             data = tomllib.loads(Path(file).read_text())
@@ -175,6 +204,7 @@ def load_config(
         _check_known(list(data), f"config file {file}")
         for k, v in data.items():
             values[k] = _coerce(k, v, f"config file {file}")
+            sources[k] = f"config file {file}"
     if env:
         env_keys = {
             k[5:].lower(): k
@@ -186,9 +216,15 @@ def load_config(
         _check_known(list(env_keys), "environment", env_keys)
         for k, name in env_keys.items():
             values[k] = _coerce(k, env[name], f"environment {name}")
+            sources[k] = f"environment {name}"
     if flags:
         given = {k: v for k, v in flags.items() if v is not None}
         _check_known(list(given), "flags")
         for k, v in given.items():
             values[k] = _coerce(k, v, f"flag --{k.replace('_', '-')}")
-    return replace(RuntimeConfig(), **values)
+            sources[k] = f"flag --{k.replace('_', '-')}"
+    try:
+        return replace(RuntimeConfig(), **values)
+    except _BadValue as exc:
+        source = sources.get(exc.key)
+        raise ConfigError(f"{exc} (from {source})" if source else str(exc)) from None

@@ -1,0 +1,50 @@
+"""Every number setting is finite and in its range, every id a name: a bad one is named with its source."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pink.errors import ConfigError
+from pink.runtime.config import load_config
+
+BAD = [
+    ("PINK_RECONCILE_INTERVAL_S", "0", "reconcile_interval_s"),  # hung at 100% CPU
+    ("PINK_RECONCILE_INTERVAL_S", "-1", "reconcile_interval_s"),
+    ("PINK_CYCLE_S", "inf", "cycle_s"),  # a traceback
+    ("PINK_INITIAL_CAPITAL", "1e400", "initial_capital"),  # a traceback
+    ("PINK_INITIAL_CAPITAL", "1e30", "initial_capital"),
+    ("PINK_CALL_TIMEOUT_S", "-1", "call_timeout_s"),
+    ("PINK_CLOSE_TIMEOUT_S", "0", "close_timeout_s"),
+    ("PINK_HEALTH_INTERVAL_S", "-5", "health_interval_s"),
+    ("PINK_BOOKS_SETTLE_S", "1e9", "books_settle_s"),
+    ("PINK_ACCOUNT_ID", "", "account_id"),
+    ("PINK_RUNTIME_ID", " rt1", "runtime_id"),
+    ("PINK_SLOTS", "100000", "slots"),
+    ("PINK_JOURNAL_DURABILITY", "fsync", "journal_durability"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "key"), BAD)
+def test_a_value_out_of_range_is_refused_naming_key_and_source(name: str, value: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"config {key}: .*\(from environment {name}\)"):
+        load_config(None, {name: value})
+
+
+def test_the_command_refuses_it_without_a_traceback_nor_a_data_dir(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    out = subprocess.run([sys.executable, "-m", "pink.cli.main", "run", "--fast", "--no-view", "--cycles", "3",
+                          "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60,
+                         env={**env, "COLUMNS": "200", "PINK_RECONCILE_INTERVAL_S": "0"})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "config reconcile_interval_s: must be > 0 and at most 604800 (seconds)" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr and not (tmp_path / "d").exists()
+
+
+def test_the_defaults_and_sensible_values_still_load() -> None:
+    cfg = load_config(None, {"PINK_CYCLE_S": "0.05", "PINK_INITIAL_CAPITAL": "250000", "PINK_ACCOUNT_ID": "acc-1"})
+    assert cfg.cycle_s == 0.05 and cfg.account_id == "acc-1"
