@@ -65,18 +65,25 @@ def snapshot_bytes(kernel: Kernel, *, trade_ids: bool = True) -> bytes:
 class Journal:
     """Append-only message log plus snapshots in one SQLite file."""
 
-    def __init__(self, path: Path, *, durability: str = "normal") -> None:
+    def __init__(self, path: Path, *, durability: str = "normal", read_only: bool = False) -> None:
+        """Open (and create) the journal at ``path``; ``read_only`` (readers: audit, report) opens an
+        existing one without changing a byte of it, or raises :class:`CodecError` naming it."""
         if durability not in ("normal", "full"):
             raise ValueError(f"durability: must be 'normal' or 'full', got {durability!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db: sqlite3.Connection | None = sqlite3.connect(str(path), isolation_level=None)
         self._batching = False
+        self._db: sqlite3.Connection | None = None
+        if read_only:
+            self._db = _open_read_only(path)
+            self.seq: int = _read_seq(self._db, path)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={durability.upper()}")
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()
-        self.seq: int = row[0]
+        self.seq = row[0]
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -190,14 +197,17 @@ class Journal:
 
     @staticmethod
     def last_ts_at(path: Path) -> int:
-        """The time of the last message of the journal at ``path`` (read only; 0 if there is none)."""
+        """The time of the last message of the journal at ``path`` (read only; 0 if there is none).
+        A file that is no journal (garbled, truncated) is a :class:`CodecError` naming it."""
         if not path.exists():
             return 0
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = _open_read_only(path)
         try:
+            if not _has_messages(db, path):
+                return 0  # no table yet: a journal created but never written
             row = db.execute(_LAST_TS).fetchone()
-        except sqlite3.OperationalError:  # no table yet: a journal created but never written
-            return 0
+        except sqlite3.DatabaseError as exc:
+            raise _unreadable(path, exc) from None
         finally:
             db.close()
         return int(row[0])
@@ -206,6 +216,45 @@ class Journal:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _unreadable(path: Path, exc: BaseException) -> CodecError:
+    return CodecError(f"journal {path} cannot be read ({exc}): it is damaged or not a PINK journal; "
+                      "keep it aside and restore it from a copy, or use a new data dir")
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that can never write ``path`` (nor create it, nor switch its journal mode)."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        db.execute("PRAGMA query_only=ON")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is no database fails here
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from None
+    return db
+
+
+def _has_messages(db: sqlite3.Connection, path: Path) -> bool:
+    try:
+        row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from None
+    return row is not None
+
+
+def _read_seq(db: sqlite3.Connection, path: Path) -> int:
+    """The last message of a journal opened read only; one without PINK's tables is refused."""
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"messages", "snapshots", "meta"} <= tables:
+            raise CodecError(f"journal {path} is empty or not a PINK journal (no messages): did a run ever "
+                             "write it?")
+        return int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0])
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise _unreadable(path, exc) from None
+        raise
 
 
 def replay_one(kernel: Kernel, kind: str, ts: int, payload: bytes) -> Outcome:
@@ -425,18 +474,23 @@ def read_journal_records(path: Path) -> Any:
 
     if not path.exists():
         return None
-    journal = Journal(path)
+    journal = Journal(path, read_only=True)
     try:
         account_id = journal.meta("account_id") or "default"
         runtime_id = journal.meta("runtime_id") or ""
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from None
     finally:
         journal.close()
-    return JournalRecords(account_id, runtime_id, list(replay_records(path)))
+    try:
+        return JournalRecords(account_id, runtime_id, list(replay_records(path)))
+    except sqlite3.DatabaseError as exc:  # damaged past its first pages
+        raise _unreadable(path, exc) from None
 
 
 def replay_records(path: Path) -> Iterator[Any]:
     """Every kernel record the journal's messages produce, replayed from the start (for audits)."""
-    journal = Journal(path)
+    journal = Journal(path, read_only=True)
     try:
         initial = journal.meta("initial")
         if initial is None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from typing import Annotated
 
 import typer
 
+from pink.errors import PinkError
 from pink.venues.bingx.config import SIM_API_KEY as DEFAULT_API_KEY
 from pink.venues.bingx.config import SIM_SECRET_KEY as DEFAULT_SECRET_KEY
 from pink.venues.bingx.server_faults import ServerFaults
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sim-bingx")
     def sim_bingx(
         host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="port (0 = any free port)")] = 8080,
+        port: Annotated[int, typer.Option(help="port (0 = any free port)", min=0, max=65535)] = 8080,
         seed: Annotated[int, typer.Option(help="seed of prices and faults")] = 1,
         faults: Annotated[str, typer.Option(help="fault spec, e.g. 'order504=#1,slow_ms=200'")] = "",
         api_key: Annotated[str, typer.Option("--api-key")] = DEFAULT_API_KEY,
@@ -80,15 +82,19 @@ def register(app: typer.Typer) -> None:
             ServerFaults.parse(faults)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--faults") from exc
-        asyncio.run(
-            serve(
-                host=host,
-                port=port,
-                seed=seed,
-                faults=faults,
-                api_key=api_key,
-                secret_key=secret_key,
-                hedge=hedge,
-                rate_limits=rate_limits,
+        try:
+            asyncio.run(
+                serve(
+                    host=host,
+                    port=port,
+                    seed=seed,
+                    faults=faults,
+                    api_key=api_key,
+                    secret_key=secret_key,
+                    hedge=hedge,
+                    rate_limits=rate_limits,
+                )
             )
-        )
+        except (PinkError, OSError) as exc:  # the port in use, an address not of this host
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise typer.Exit(2) from None

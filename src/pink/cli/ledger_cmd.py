@@ -83,7 +83,11 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         console = Console()
         journal = None
         if journal_reader is not None and data_dir is not None:
-            journal = journal_reader(data_dir / "journal.sqlite")
+            try:
+                journal = journal_reader(data_dir / "journal.sqlite")  # read only: never changed
+            except PinkError as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from None
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             result = audit(client, journal, database=database, progress=step)
         for line in result.checked:
@@ -109,6 +113,14 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         from pink.ledger.report import write_report
 
         console = Console()
+        if out.exists() and not out.is_dir():
+            console.print(f"[red]--out {out} is a file: give a directory (the report is written as "
+                          f"<dir>/ledger_report.html)[/red]")
+            raise typer.Exit(2)
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
-            path = write_report(client, out, database=database, progress=step)
+            try:
+                path = write_report(client, out, database=database, progress=step)
+            except OSError as exc:
+                console.print(f"[red]cannot write the report in {out}: {exc.strerror or exc}[/red]")
+                raise typer.Exit(2) from None
         console.print(f"report written to {path}")

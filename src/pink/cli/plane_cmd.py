@@ -117,8 +117,11 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
     console = Console()
     try:
         reader = PlaneReader.open(data_dir)
-    except PlaneGoneError as exc:
+    except (PlaneGoneError, CodecError) as exc:
         console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"[red]cannot read the state plane of {data_dir}: {exc}[/red]")
         raise typer.Exit(2) from None
     try:
         if not watch:
@@ -160,6 +163,10 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     except ConfigError as exc:
         console.print(f"[red]refused: {exc}[/red] (the previous control snapshot stays in force)")
         raise typer.Exit(1) from None
+    except OSError as exc:
+        console.print(f"[red]cannot write the control switches in {data_dir}: {exc.strerror or exc}"
+                      f"{f' ({exc.filename})' if exc.filename else ''}[/red] (nothing was changed)")
+        raise typer.Exit(2) from None
     s = state.snapshot
     console.print(
         f"control v{s.version} by {s.changed_by}: pause_entries={s.pause_entries} "

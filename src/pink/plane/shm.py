@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -42,6 +43,7 @@ from pink.plane.region import (
 
 __all__ = ["Listener", "PlaneGoneError", "PlaneManifest", "PlaneReader", "StatePlane"]
 
+log = logging.getLogger(__name__)
 MANIFEST = "plane.json"
 Listener = Callable[[str, int], None]  # (kind: "slot" | "account" | "intent", index)
 
@@ -88,8 +90,8 @@ def _read_manifest(data_dir: Path) -> PlaneManifest | None:
         return msgspec.json.decode((data_dir / MANIFEST).read_bytes(), type=PlaneManifest)
     except FileNotFoundError:
         return None
-    except msgspec.ValidationError as exc:
-        raise CodecError(f"{data_dir / MANIFEST}: {exc}") from exc
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise CodecError(f"{data_dir / MANIFEST} is not a state plane manifest: {exc}") from None
 
 
 class StatePlane:
@@ -142,7 +144,11 @@ class StatePlane:
         numbers = list(range(slots)) if isinstance(slots, int) else sorted(set(slots))
         if ring_size < 1:
             raise ValueError("ring_size must be at least 1")
-        old = _read_manifest(ddir)
+        try:
+            old = _read_manifest(ddir)
+        except CodecError as exc:  # garbled by hand: no pid to ask; the data dir's run lock guards runs
+            log.warning("replacing %s", exc)
+            old = None
         if old is not None:
             if old.pid != os.getpid() and _pid_alive(old.pid):
                 raise StartupError(
@@ -286,7 +292,10 @@ def cleanup(data_dir: Path, manifest: PlaneManifest) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-    current = _read_manifest(data_dir)
+    try:
+        current = _read_manifest(data_dir)
+    except CodecError:  # garbled since: not ours to remove
+        current = None
     if current is not None and current.created_ns == manifest.created_ns:
         with contextlib.suppress(FileNotFoundError):
             (data_dir / MANIFEST).unlink()

@@ -196,6 +196,8 @@ def load_config(
             data = tomllib.loads(Path(file).read_text())
         except OSError as exc:
             raise ConfigError(f"config file {file}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {file}: not UTF-8 text (TOML must be): {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file}: not valid TOML: {exc}") from None
         nested = [k for k, v in data.items() if isinstance(v, dict)]

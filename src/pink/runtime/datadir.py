@@ -16,9 +16,22 @@ from pathlib import Path
 
 from pink.errors import StartupError
 
-__all__ = ["LOCK_FILE", "DataDirLock"]
+__all__ = ["LOCK_FILE", "DataDirLock", "make_data_dir"]
 
 LOCK_FILE = "run.lock"
+
+
+def make_data_dir(data_dir: Path) -> Path:
+    """``data_dir``, created if need be; a path that cannot be one is a :class:`StartupError` saying why."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StartupError(f"data dir ({data_dir})", "it exists and is not a directory") from None
+    except NotADirectoryError:
+        raise StartupError(f"data dir ({data_dir})", "a part of its path is a file, not a directory") from None
+    except OSError as exc:
+        raise StartupError(f"data dir ({data_dir})", f"cannot create it: {exc.strerror or exc}") from None
+    return data_dir
 
 
 class DataDirLock:

@@ -33,7 +33,7 @@ from pink.policy.sample import sample_engines
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SimClock, WallClock
 from pink.runtime.config import RuntimeConfig
-from pink.runtime.datadir import DataDirLock
+from pink.runtime.datadir import DataDirLock, make_data_dir
 from pink.runtime.executor import InFlight
 from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.ports_ext import SimDriver
@@ -146,8 +146,7 @@ class Launcher:
     async def _start(self) -> None:
         cfg = self.cfg
         data = Path(cfg.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
-        self._lock = DataDirLock.acquire(data)  # before anything in it is opened: one run per data dir
+        self._lock = DataDirLock.acquire(make_data_dir(data))  # before anything in it is opened: one run per data dir
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
