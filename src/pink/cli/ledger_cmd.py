@@ -27,8 +27,11 @@ if TYPE_CHECKING:  # the ledger's modules load when a command runs (the CLI star
 __all__ = ["register"]
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="data directory (<dir>/ledger is chDB)")
+    Path,
+    typer.Option("--data-dir", envvar="PINK_DATA_DIR",
+                 help="data dir of a `pink run` (<dir>/ledger is chDB, <dir>/journal.sqlite its journal)"),
 ]
+DEFAULT_DIR = Path("data")  # as `pink run`, `pink status`, `pink health` and `pink control`
 LedgerUrl = Annotated[
     str | None,
     typer.Option("--ledger-url", envvar=LEDGER_URL_ENV, help="ClickHouse server URL"),
@@ -37,14 +40,15 @@ Database = Annotated[str, typer.Option("--database", help="ClickHouse database")
 
 
 @contextmanager
-def _ledger(data_dir: Path | None, url: str | None, console: Console, database: str) -> Iterator[Client]:
+def _ledger(data_dir: Path, url: str | None, console: Console, database: str) -> Iterator[Client]:
     from pink.ledger.writer import open_client, resolve_target
 
     try:
-        target = resolve_target(data_dir=data_dir or Path("."), url=url)
+        target = resolve_target(data_dir=data_dir, url=url)
         if target.kind == "embedded" and not Path(target.location).is_dir():
-            console.print(f"[red]no ledger at {target.location}: run `pink run --data-dir "
-                          f"{data_dir or Path('.')}` first, or give --ledger-url[/red]")
+            console.print(f"[red]no ledger at {target.location}: no `pink run` with a ledger has used the data "
+                          f"dir {data_dir}; give the data dir of a run (--data-dir DIR or PINK_DATA_DIR), or a "
+                          f"ledger server (--ledger-url)[/red]")
             raise typer.Exit(2)
         client = open_client(target)
     except PinkError as exc:
@@ -75,14 +79,14 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
 
     @app.command("audit")
     def audit_cmd(
-        data_dir: DataDir = None, ledger_url: LedgerUrl = None, database: Database = "pink"
+        data_dir: DataDir = DEFAULT_DIR, ledger_url: LedgerUrl = None, database: Database = "pink"
     ) -> None:
         """Recompute capital and every trade from the ledger; non-zero exit on differences."""
         from pink.ledger.audit import audit
 
         console = Console()
         journal = None
-        if journal_reader is not None and data_dir is not None:
+        if journal_reader is not None:
             try:
                 journal = journal_reader(data_dir / "journal.sqlite")  # read only: never changed
             except PinkError as exc:
@@ -93,7 +97,7 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         for line in result.checked:
             console.print(f"checked: {line}")
         if journal is None:
-            console.print("journal: not compared (no journal reader or no --data-dir)")
+            console.print(f"journal: not compared (no journal reader, or no {data_dir / 'journal.sqlite'})")
         if result.ok:
             console.print("[green]audit passed[/green]")
             return
@@ -104,7 +108,7 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
 
     @app.command("report")
     def report_cmd(
-        data_dir: DataDir = None,
+        data_dir: DataDir = DEFAULT_DIR,
         ledger_url: LedgerUrl = None,
         out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("."),
         database: Database = "pink",
