@@ -68,6 +68,7 @@ def test_health_exit_code(tmp_path: Path) -> None:
 def test_control_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     d = ["--data-dir", str(tmp_path)]
+    (tmp_path / "journal.sqlite").touch()  # a data dir a run has used
     ok = runner.invoke(APP, ["control", "pause-entries", *d, "--by", "ann", "--note", "CPI"])
     assert ok.exit_code == 0, ok.output
     assert runner.invoke(APP, ["control", "set-max-leverage", "7", *d]).exit_code == 0
@@ -102,3 +103,12 @@ def test_status_fits_80_columns_and_shows_everything_from_130(tmp_path: Path) ->
     finally:
         reader.close()
         plane.close()
+
+
+def test_control_refuses_a_data_dir_no_run_has_used(tmp_path: Path) -> None:
+    """`pink control kill --data-dir typo` made the dir and reported success: no run would ever read it."""
+    typo = tmp_path / "typo"
+    result = CliRunner().invoke(APP, ["control", "kill", "--data-dir", str(typo)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert f"no `pink run` has used the data dir {typo}" in " ".join(result.output.split())
+    assert not typo.exists()

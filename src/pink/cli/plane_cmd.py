@@ -158,6 +158,10 @@ def health(data_dir: DataDir = DEFAULT_DIR) -> None:
 
 def _control(command: str, value: str | None, data_dir: Path, by: str, note: str) -> None:
     console = Console()
+    if not (data_dir / "journal.sqlite").is_file():  # a typo would make a dir no run reads, and say "done"
+        console.print(f"[red]refused: no `pink run` has used the data dir {data_dir} (it has no journal.sqlite); "
+                      f"give the data dir of the run (--data-dir DIR or PINK_DATA_DIR)[/red]")
+        raise typer.Exit(2)
     try:
         state = ControlWriter(data_dir).apply(command, value, by=by, note=note)
     except ConfigError as exc:
