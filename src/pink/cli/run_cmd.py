@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         venue: Annotated[str | None, typer.Option(help="sim or bingx [sim]")] = None,
-        cycles: Annotated[int | None, typer.Option(help="stop after N policy cycles")] = None,
+        cycles: Annotated[int | None, typer.Option(help="stop after N policy cycles (0: until stopped)")] = None,
         fast: Annotated[
             bool | None, typer.Option("--fast", help="simulated clock: jump to the next due time")
         ] = None,

@@ -455,6 +455,8 @@ class Runtime:
 
     def _cycle(self, n: int, now: int) -> None:
         self.stats.cycles += 1
+        if self._cycle_limit is not None and self.stats.cycles >= self._cycle_limit:
+            self._wake.set()  # the last cycle asked for is done: the scheduler ends now
         if self._flatten_armed:
             self._run_flatten(now)
             return
@@ -535,7 +537,8 @@ class Runtime:
             now = self.clock.now_ns()
             deadline = self._deadline
             due = [next_recon]
-            if self._policy_on or self._flatten_armed:
+            more = self._cycle_limit is None or n < self._cycle_limit  # counted when queued, not when handled
+            if more and (self._policy_on or self._flatten_armed):
                 due.append(next_cycle)
             if deadline is not None:
                 due.append(deadline if deadline > last_tick else last_tick + tick_ns)
@@ -558,7 +561,7 @@ class Runtime:
             if deadline is not None and deadline <= now and now > last_tick:
                 last_tick = now
                 self._put(_Tick())
-            if now >= next_cycle:
+            if more and now >= next_cycle:
                 n += 1
                 self._put(_Cycle(n))
                 next_cycle += cycle_ns
