@@ -11,6 +11,7 @@ import pytest
 
 import pink.runtime as runtime_pkg
 from pink.errors import ClosedError, ConfigError, StartupError, VenueError
+from pink.ports import Quote
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
 from tests.projection.svc import free_port
@@ -216,6 +217,33 @@ async def test_f21_close_ends_the_quote_loop_even_when_a_venue_call_swallows_its
         await closing
         pytest.fail("close() did not end: the quote loop went on after its cancel was swallowed")
     assert closing.result().errors == [] and venue.quotes == 1
+
+
+class _QuoteThenFails:
+    """A venue whose market data stops after the first quote."""
+
+    def __init__(self) -> None:
+        self.quotes = 0
+
+    async def quote(self, symbol: str) -> Quote:
+        self.quotes += 1
+        if self.quotes > 1:
+            raise VenueError("NO_QUOTE", f"no book ticker for {symbol} (market stream down)", retryable=True)
+        return Quote(symbol, Decimal(100), Decimal(101), Decimal(100), Decimal(100), Decimal(0), 1)
+
+
+async def test_e1_a_symbol_whose_quote_fails_has_no_quote_rather_than_a_stale_one(tmp_path: Path) -> None:
+    venue = _QuoteThenFails()
+    launcher = Launcher(quiet_config(tmp_path, cycle_s=0.01), venue=venue)  # type: ignore[arg-type]
+    launcher.runtime = _RuntimeStub()  # type: ignore[assignment]
+    quotes = launcher._quote_source()
+    while venue.quotes < 1:
+        await asyncio.sleep(0.005)
+    assert quotes("BTC-USDT") is not None
+    while venue.quotes < 3:
+        await asyncio.sleep(0.005)
+    assert quotes("BTC-USDT") is None  # the policy sees none: nothing is priced on the old book
+    await launcher.close()
 
 
 async def test_e26_a_fast_run_after_a_wall_clock_run_on_the_same_data_dir_continues_from_the_journal(

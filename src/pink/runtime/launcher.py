@@ -427,9 +427,11 @@ class Launcher:
         assert self.venue is not None
         while not self._closing:
             for symbol in list(getattr(self.runtime, "instruments", {})):
-                with contextlib.suppress(PinkError, TimeoutError):
+                try:
                     async with asyncio.timeout(self.cfg.call_timeout_s):
                         cache[symbol] = await self.venue.quote(symbol)
+                except (PinkError, TimeoutError):
+                    cache.pop(symbol, None)  # no quote rather than a stale one: nothing is priced on it
             await asyncio.sleep(self.cfg.cycle_s)
 
     # -------------------------------------------------------------------- run

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from bingx_fake import FakeBingx, fail, ok
 
-from pink.errors import LeverageError, UnknownInstrumentError, UnknownOutcomeError
+from pink.errors import LeverageError, UnknownInstrumentError, UnknownOutcomeError, VenueError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
@@ -248,3 +248,33 @@ async def test_e1_quote_comes_from_the_market_stream_cache(
         await v.quote("BTC-USDT")
     assert sum(v.calls.values()) == before  # an idle cycle makes zero REST calls
     assert fake.pongs >= 1  # Ping answered with Pong
+
+
+async def test_e1_a_book_from_before_the_market_stream_dropped_is_never_served(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    v, _ = venue
+    fake.reply("GET", "/openApi/swap/v2/quote/premiumIndex",
+               {"symbol": "BTC-USDT", "markPrice": "100.2", "lastFundingRate": "0.0001"})
+
+    def ticker(bid: str, ask: str, ts: int) -> dict[str, object]:
+        return {"code": 0, "dataType": "BTC-USDT@bookTicker", "data": {
+            "e": "bookTicker", "E": ts, "s": "BTC-USDT", "b": bid, "B": "1", "a": ask, "A": "2"}}
+
+    task = asyncio.create_task(v.quote("BTC-USDT"))
+    await asyncio.sleep(0.1)
+    await fake.push(ticker("100.1", "100.3", 5))
+    assert (await asyncio.wait_for(task, 2)).bid == D("100.1")
+    connects = v.market._socket.connects
+    for ws in list(fake.sockets):
+        await ws.close()  # the venue drops the streams; the price moves meanwhile
+    while v.market._socket.connects == connects:  # reconnected and subscribed again ...
+        await asyncio.sleep(0.01)
+    with pytest.raises(VenueError) as caught:
+        await v.market.quote("BTC-USDT", wait_s=0.05)  # ... but no new ticker yet
+    assert caught.value.code == "NO_QUOTE"
+    task = asyncio.create_task(v.quote("BTC-USDT"))
+    await asyncio.sleep(0.1)
+    await fake.push(ticker("90.1", "90.3", 9))
+    q = await asyncio.wait_for(task, 2)
+    assert (q.bid, q.ask) == (D("90.1"), D("90.3"))

@@ -73,7 +73,11 @@ class MarketStream:
         await self._socket.close()
 
     async def quote(self, symbol: str, wait_s: float = 5.0) -> Quote:
-        """The cached quote; the first call for a symbol subscribes and waits for a tick."""
+        """The cached quote; the first call for a symbol subscribes and waits for a tick.
+
+        A book from before the stream dropped is never served: while the socket is down, and
+        after it reconnects until the symbol's first new book ticker, the call waits for one
+        (``NO_QUOTE`` after ``wait_s``). A policy must not price an order on a book that stopped."""
         if symbol not in self._ready:
             self._ready[symbol] = asyncio.Event()
             self._books[symbol] = _Book()
@@ -81,13 +85,17 @@ class MarketStream:
             await self._refresh_funding(symbol)
         if symbol in self._errors:
             raise VenueError("MARKET_SUBSCRIBE", self._errors[symbol])
+        if not self._socket.connected.is_set():
+            self._ready[symbol].clear()  # its book is from before the drop
         if not self._ready[symbol].is_set():
             try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (gh-86296)
                 async with asyncio.timeout(wait_s):
                     await self._ready[symbol].wait()
             except TimeoutError:
+                up = self._socket.connected.is_set()
                 raise VenueError(
-                    "NO_QUOTE", f"no book ticker for {symbol} yet", retryable=True
+                    "NO_QUOTE", f"no book ticker for {symbol} " + ("yet" if up else "(market stream down)"),
+                    retryable=True,
                 ) from None
         if symbol in self._errors:
             raise VenueError("MARKET_SUBSCRIBE", self._errors[symbol])
@@ -105,7 +113,10 @@ class MarketStream:
             )
 
     async def _resubscribe(self) -> None:
+        """On each (re)connect: the books are from before it; each waits for a new ticker."""
         for symbol in list(self._books):
+            if symbol not in self._errors:
+                self._ready[symbol].clear()
             await self._subscribe(symbol)
 
     async def _on_json(self, obj: Any) -> None:
