@@ -86,7 +86,7 @@ async def run_pink(
     views: Any = jk.kernel if jk else kernel
     policy = RoundTrips(n) if cycles is None else Idle()
     rt = Runtime(kernel, views, venue, SimClock(T0), policy, MarginSizer(),
-                 instruments=inst, slots=slots, initial_capital=cfg.initial_capital,
+                 instruments=inst, slots=slots,
                  config=LoopConfig(cycle_s=0.05, reconcile_interval_s=1e9),
                  quotes=venue.engine.quote)
     await venue.start(rt.sink)

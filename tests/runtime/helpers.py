@@ -90,7 +90,7 @@ async def sim_runtime(
     clock = SimClock(max(venue.now, T0))
     rt = Runtime(
         ops, views, venue, clock, decision or Scripted(), intents or MarginSizer(),
-        instruments=inst, slots=slots, initial_capital=CAPITAL,
+        instruments=inst, slots=slots,
         config=LoopConfig(cycle_s=cycle_s, **loop), quotes=venue.engine.quote, ledger=ledger,
         books_log=jk,
     )

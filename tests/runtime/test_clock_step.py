@@ -48,7 +48,7 @@ async def test_cycles_go_on_and_the_kernels_time_never_goes_back_after_the_wall_
     kernel = Kernel(KernelConfig(slots=2, initial_capital=Decimal(10000), account_id="a"), inst)
     wall, decision = SteppedWall(), Scripted()
     rt = Runtime(kernel, kernel, venue, wall, decision, MarginSizer(), instruments=inst, slots=2,
-                 initial_capital=Decimal(10000), config=LoopConfig(cycle_s=0.05), quotes=venue.engine.quote)
+                 config=LoopConfig(cycle_s=0.05), quotes=venue.engine.quote)
     await venue.start(rt.sink)
     await rt.start()
     task = asyncio.create_task(rt.run())

@@ -104,7 +104,7 @@ def _print_report(launcher: Launcher, report: CloseReport, console: Console) -> 
 
     rt = launcher.runtime
     if rt is not None:
-        console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.account.initial_capital))
+        console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital))
         console.print(f"close: {' -> '.join(report.steps)}")
         for text in rt.stats.alerts:
             console.print(f"[yellow]alert: {text}")

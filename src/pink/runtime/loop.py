@@ -132,7 +132,6 @@ class Runtime:
         *,
         instruments: Mapping[str, Instrument],
         slots: int,
-        initial_capital: Any,
         config: LoopConfig | None = None,
         ledger: RecordSink | None = None,
         plane: StateSink | None = None,
@@ -166,7 +165,7 @@ class Runtime:
             max_in_flight=self.cfg.max_in_flight,
             call_timeout_s=self.cfg.call_timeout_s,
         )
-        self.stats = RunStats(initial_capital)
+        self.stats = RunStats(views.account_view().capital)  # this run's: a restart goes on from it
         journaled = kernel if isinstance(kernel, JournaledOps) else None
         self._batch = journaled.batch if journaled is not None else contextlib.nullcontext
         self.outputs = Outputs(

@@ -46,10 +46,12 @@ class Summary:
 
 @dataclass
 class RunStats:
-    """Counts and sums over records; ``max_drawdown`` from capital after each settlement,
-    less the transfers so far (a withdrawal is not a loss, a deposit not a gain)."""
+    """Counts and sums over this run's records; ``max_drawdown`` from capital after each
+    settlement, less this run's transfers so far (a withdrawal is not a loss, a deposit not a
+    gain), from ``start_capital``: the capital when this run started, which after a restart
+    holds what earlier runs made (their losses are not this run's drawdown)."""
 
-    initial_capital: Decimal
+    start_capital: Decimal
     cycles: int = 0
     intents: int = 0
     fills: int = 0
@@ -71,7 +73,7 @@ class RunStats:
     alerts: list[str] = field(default_factory=list)  # the last few: kernel alerts, closes booked from outside
 
     def __post_init__(self) -> None:
-        self.peak = self.initial_capital
+        self.peak = self.start_capital
 
     def observe(self, records: Iterable[KernelRecord]) -> bool:
         """Account for records; True when one of them was a settlement."""
