@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -63,6 +64,20 @@ def test_health_exit_code(tmp_path: Path) -> None:
     write_health(tmp_path, _report(connected=False))
     result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
     assert result.exit_code == 1 and "Connection refused" in result.output
+
+
+def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp_path: Path) -> None:
+    runner = CliRunner()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    write_health(tmp_path, replace(_report(connected=True), pid=int(gone.stdout)))
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "is gone: it was killed or crashed" in result.output
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), closed_ts=time.time_ns()))
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "closed at" in result.output
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid()))
+    assert runner.invoke(APP, ["health", "--data-dir", str(tmp_path)]).exit_code == 0  # alive, running
 
 
 def test_control_commands(tmp_path: Path) -> None:

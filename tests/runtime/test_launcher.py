@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 import pink.runtime as runtime_pkg
 from pink.errors import ClosedError, ConfigError, StartupError, VenueError
+from pink.plane.health import read_health
 from pink.ports import Quote
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
@@ -272,3 +274,28 @@ async def test_e26_a_fast_run_after_a_wall_clock_run_on_the_same_data_dir_contin
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, before)
+
+
+async def test_e26_a_restarted_run_counts_its_drawdown_from_the_capital_it_starts_with(tmp_path: Path) -> None:
+    """The summary's drawdown and capital are this run's: after a restart they used to start
+    from the journal's initial capital, so earlier runs' losses showed as this run's drawdown."""
+    async with Launcher(quiet_config(tmp_path, seed=3)) as first:
+        await first.run(cycles=40)
+        assert first.runtime is not None
+        end = first.runtime.account.capital
+    assert end != first.cfg.initial_capital  # the first run traded (fees at least)
+    async with Launcher(quiet_config(tmp_path, seed=3)) as second:
+        assert second.runtime is not None
+        stats = second.runtime.stats
+        assert stats.start_capital == end and stats.peak == end and stats.max_drawdown == 0
+
+
+async def test_f21_the_close_leaves_a_health_report_that_says_the_run_closed(tmp_path: Path) -> None:
+    async with Launcher(quiet_config(tmp_path, plane="shm", health_interval_s=0.05)) as launcher:
+        await launcher.run(cycles=3)
+        await asyncio.sleep(0.1)
+        running = read_health(tmp_path)
+        assert running is not None and running.closed_ts == 0
+    closed = read_health(tmp_path)
+    assert closed is not None and closed.closed_ts > 0
+    assert closed.problems(check_pid=True)[0].startswith(f"the run (pid {os.getpid()}) closed at")

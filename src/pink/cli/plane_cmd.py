@@ -91,7 +91,7 @@ def _health_table(report: HealthReport | None) -> Table:
         )
     for name, depth in sorted(report.queue_depths.items()):
         table.add_row(f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
-    problems = report.problems(time.time_ns())
+    problems = report.problems(time.time_ns(), check_pid=True)
     table.add_row("problems", "", "none" if not problems else "\n".join(problems))
     return table
 
@@ -152,7 +152,7 @@ def health(data_dir: DataDir = DEFAULT_DIR) -> None:
         console.print(f"[red]no health report in {data_dir}: is `pink run` running?[/red]")
         raise typer.Exit(2)
     console.print(_health_table(report))
-    if report.problems(time.time_ns()):
+    if report.problems(time.time_ns(), check_pid=True):
         raise typer.Exit(1)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "HEALTH_FILE",
     "HealthReport",
     "SinkHealth",
+    "pid_alive",
     "read_health",
     "write_health",
 ]
@@ -66,9 +67,16 @@ class HealthReport:
     max_ledger_backlog: int = 10_000
     max_event_age_ms: int = 120_000  # no venue event for longer is a problem
     interval_ms: int = 5_000  # how often the runtime rewrites the report
+    closed_ts: int = 0  # ns since the epoch when the run closed (its last report); 0 while it runs
 
-    def problems(self, now_ns: int | None = None) -> list[str]:
-        """What was asked for and is not working, one sentence each."""
+    def problems(self, now_ns: int | None = None, *, check_pid: bool = False) -> list[str]:
+        """What was asked for and is not working, one sentence each. ``check_pid`` (from another
+        process): a run that closed, or whose process is gone, is one."""
+        if self.closed_ts:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.closed_ts / 1e9))
+            return [f"the run (pid {self.pid}) closed at {when}: nothing is running"]
+        if check_pid and self.pid and not pid_alive(self.pid):
+            return [f"the run's process (pid {self.pid}) is gone: it was killed or crashed"]
         out: list[str] = []
         if now_ns is not None:
             age_ms = (now_ns - self.ts) // 1_000_000
@@ -100,6 +108,17 @@ class HealthReport:
         if self.desync_slots:
             out.append(f"slots in DESYNC: {', '.join(map(str, self.desync_slots))}")
         return out
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: it exists
+        return True
+    return True
 
 
 def write_health(data_dir: str | os.PathLike[str], report: HealthReport) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -116,6 +117,7 @@ class Launcher:
         self.closed_outside: list[str] = []  # what this start booked as closed outside PINK
         self._bg: list[asyncio.Task[None]] = []
         self._closing = False  # the background loops stop on it, not only on their cancel
+        self._health_written = False  # health.json kept by this run (its close writes a last one)
         self._started = False
         self._close_report: CloseReport | None = None
         self.backends: dict[str, str] = {}
@@ -172,7 +174,6 @@ class Launcher:
             intents,
             instruments=instruments,
             slots=cfg.slots,
-            initial_capital=cfg.initial_capital,
             config=self._loop_cfg or self._default_loop_config(),
             ledger=self.ledger,
             plane=self.plane,
@@ -440,6 +441,7 @@ class Launcher:
         if self.runtime is None:
             raise ClosedError("launcher (not started)")
         if self.cfg.plane == "shm" or self.cfg.projection_backends or self.ledger is not None:
+            self._health_written = True
             self._bg.append(asyncio.create_task(self._health_loop()))
         await self.runtime.run(cycles if cycles is not None else (self.cfg.cycles or None))
 
@@ -505,6 +507,11 @@ class Launcher:
             await self._step(rep, "close_plane", self.plane.close)
         if self.venue is not None and self._venue_given is None:
             await self._step(rep, "close_venue", self.venue.close)
+        if self._health_written:  # its last report says so: `pink health` must not call it healthy
+            from pink.plane.health import write_health
+
+            with contextlib.suppress(OSError, PinkError):
+                write_health(self.cfg.data_dir, dataclasses.replace(self.health(), closed_ts=time.time_ns()))
         if self._lock is not None:
             self._lock.release()  # last: the dir is the next run's only once everything here is closed
         return rep
