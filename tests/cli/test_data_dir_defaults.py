@@ -35,3 +35,13 @@ def test_audit_honours_pink_data_dir_and_says_what_to_do_without_a_ledger(tmp_pa
     text = " ".join(missing.stdout.split())
     assert "no `pink run` with a ledger has used the data dir data" in text and "--data-dir . first" not in text
     assert not (tmp_path / "data").exists()
+
+
+def test_audit_of_a_data_dir_whose_journal_is_gone_is_not_called_passed(tmp_path: Path) -> None:
+    run = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "20")
+    assert run.returncode == 0, run.stdout + run.stderr
+    for f in (tmp_path / "data").glob("journal.sqlite*"):
+        f.unlink()
+    audit = pink(tmp_path, "audit")
+    text = " ".join(audit.stdout.split())
+    assert audit.returncode == 1 and "audit incomplete" in text and "audit passed" not in text, text

@@ -96,6 +96,12 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
             result = audit(client, journal, database=database, progress=step)
         for line in result.checked:
             console.print(f"checked: {line}")
+        if journal is None and ledger_url is None and journal_reader is not None:  # its own ledger, no journal
+            for line in result.differences:
+                console.print(f"[red]DIFFERENCE[/red] {line}", soft_wrap=True)
+            console.print(f"[red]audit incomplete: {data_dir / 'journal.sqlite'} is missing, so the ledger of "
+                          f"this data dir cannot be compared with the journal it was written from[/red]")
+            raise typer.Exit(1)
         if journal is None:
             console.print(f"journal: not compared (no journal reader, or no {data_dir / 'journal.sqlite'})")
         if result.ok:
