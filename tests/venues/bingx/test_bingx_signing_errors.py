@@ -98,12 +98,26 @@ def test_http_status_mapping() -> None:
     assert isinstance(bx.from_http_status(401, "", mutating=False), AuthError)
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PINK_BINGX_BASEURL": "http://127.0.0.1:1"}, "unknown BingX setting(s) PINK_BINGX_BASEURL"),
+        ({"PINK_BINGX_BASE_URL": "http://127.0.0.1:1"}, "PINK_BINGX_BASE_URL is set without PINK_BINGX_WS_URL"),
+    ],
+)
+def test_a_misspelt_or_half_bingx_setting_is_refused_naming_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        BingxConfig.from_env("vst", env)
+    assert named in str(caught.value)
+
+
 def test_config_masks_secrets_and_reads_env() -> None:
     env = {"PINK_BINGX_API_KEY": "KEY123456", "PINK_BINGX_SECRET_KEY": "SECRET987654",
-           "PINK_BINGX_BASE_URL": "http://127.0.0.1:1/"}
+           "PINK_BINGX_BASE_URL": "http://127.0.0.1:1/", "PINK_BINGX_WS_URL": "ws://127.0.0.1:1/swap-market"}
     cfg = BingxConfig.from_env("vst", env)
     assert cfg.base_url == "http://127.0.0.1:1"
-    assert cfg.ws_url == "wss://vst-open-api-ws.bingx.com/swap-market"
+    assert cfg.ws_url == cfg.market_ws_url == "ws://127.0.0.1:1/swap-market"
+    assert BingxConfig.from_env("vst", {}).ws_url == "wss://vst-open-api-ws.bingx.com/swap-market"
     for text in (repr(cfg), str(cfg), f"{cfg}"):
         assert "KEY123456" not in text and "SECRET987654" not in text
     live = BingxConfig.preset("live")

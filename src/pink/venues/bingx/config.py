@@ -37,6 +37,11 @@ def _mask(secret: str) -> str:
     return "<unset>" if not secret else "***"
 
 
+#: the environment variables :meth:`BingxConfig.from_env` reads
+ENV_KEYS = frozenset({"PINK_BINGX_PRESET", "PINK_BINGX_API_KEY", "PINK_BINGX_SECRET_KEY", "PINK_BINGX_BASE_URL",
+                      "PINK_BINGX_WS_URL", "PINK_BINGX_MARKET_WS_URL"})
+
+
 @dataclass(frozen=True, slots=True)
 class BingxConfig:
     """Everything the adapter needs; build with :meth:`from_env` or :meth:`preset`."""
@@ -80,8 +85,19 @@ class BingxConfig:
     def from_env(
         cls, preset: str = "vst", env: Mapping[str, str] | None = None
     ) -> BingxConfig:
-        """Keys from ``PINK_BINGX_API_KEY``/``PINK_BINGX_SECRET_KEY``; URLs may be overridden."""
+        """Keys from ``PINK_BINGX_API_KEY``/``PINK_BINGX_SECRET_KEY``; URLs may be overridden
+        (the REST one only with the stream's: a REST server's listen key means nothing to another
+        venue's stream). An unknown ``PINK_BINGX_*`` variable is refused, naming the known ones: a
+        misspelt URL would otherwise send orders to the preset's venue."""
         e = os.environ if env is None else env
+        unknown = sorted(k for k in e if k.startswith("PINK_BINGX_") and k not in ENV_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown BingX setting(s) {', '.join(unknown)} in the environment "
+                              f"(known: {', '.join(sorted(ENV_KEYS))})")
+        if e.get("PINK_BINGX_BASE_URL") and not e.get("PINK_BINGX_WS_URL"):
+            raise ConfigError("PINK_BINGX_BASE_URL is set without PINK_BINGX_WS_URL: the streams would go "
+                              "to the preset's venue; set both (and PINK_BINGX_MARKET_WS_URL if its market "
+                              "stream is elsewhere)")
         cfg = cls.preset(
             e.get("PINK_BINGX_PRESET", preset),
             e.get("PINK_BINGX_API_KEY", ""),
