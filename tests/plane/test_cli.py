@@ -50,6 +50,21 @@ def test_status_from_another_process(tmp_path: Path) -> None:
     assert "projection sink redis" in text and "not connected" in text
 
 
+def test_status_at_80_columns_shows_the_capital_whole(tmp_path: Path) -> None:
+    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
+    try:
+        plane.write_account(account_view(250))
+        out = subprocess.run(
+            [sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60, env={"COLUMNS": "80", "PATH": ""},
+        )
+    finally:
+        plane.close()
+    assert out.returncode == 0, out.stderr
+    capital = next(line for line in out.stdout.splitlines() if "capital" in line)
+    assert "10,002.5" in capital and "…" not in capital
+
+
 def test_status_without_a_running_plane_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(APP, ["status", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2

@@ -39,23 +39,19 @@ def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
 
 
 def _account_table(reader: PlaneReader) -> Table:
+    """One row per figure: eight figures side by side cut the capital short at 80 columns."""
     table = Table(title="account")
-    for col in ("capital", "initial", "transfers", "gross PnL", "fees", "funding", "net PnL", "settlements"):
-        table.add_column(col, justify="right")
+    table.add_column("")
+    table.add_column("value", justify="right", no_wrap=True)
     a = reader.read_account()
     if a is None:
-        table.add_row("(not written yet)", *[""] * 7)
-    else:
-        table.add_row(
-            num(a.capital),
-            num(a.initial_capital),
-            num(a.transfers),
-            num(a.gross_pnl),
-            num(a.fees),
-            num(a.funding),
-            num(a.net_pnl),
-            str(a.seq),
-        )
+        table.add_row("(not written yet)", "")
+        return table
+    rows = [("capital", num(a.capital)), ("initial", num(a.initial_capital)), ("transfers", num(a.transfers)),
+            ("gross PnL", num(a.gross_pnl)), ("fees", num(a.fees)), ("funding", num(a.funding)),
+            ("net PnL", num(a.net_pnl)), ("settlements", str(a.seq))]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, value)
     return table
 
 
