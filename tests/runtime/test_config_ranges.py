@@ -48,3 +48,15 @@ def test_the_command_refuses_it_without_a_traceback_nor_a_data_dir(tmp_path: Pat
 def test_the_defaults_and_sensible_values_still_load() -> None:
     cfg = load_config(None, {"PINK_CYCLE_S": "0.05", "PINK_INITIAL_CAPITAL": "250000", "PINK_ACCOUNT_ID": "acc-1"})
     assert cfg.cycle_s == 0.05 and cfg.account_id == "acc-1"
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"PINK_VENUE": "bingx", "PINK_FAULTS": "reject=0.1"}, "faults"),  # ignored before, silently
+        ({"PINK_LEDGER": "none", "PINK_LEDGER_URL": "http://127.0.0.1:8123"}, "ledger_url"),
+    ],
+)
+def test_settings_that_would_be_ignored_are_refused(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"config {key}: "):
+        load_config(None, env)

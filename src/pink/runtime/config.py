@@ -102,6 +102,8 @@ class RuntimeConfig:
             (self.control in ("file", "none"), "control", "must be file or none"),
             (self.max_in_flight > 0, "max_in_flight", "must be > 0"),
             (not (self.fast and self.venue != "sim"), "fast", "needs venue=sim"),
+            (not (self.faults and self.venue != "sim"), "faults", "are the simulator's: they need venue=sim"),
+            (not (self.ledger_url and self.ledger == "none"), "ledger_url", "is given while ledger=none"),
         ]
         for ok, key, why in checks:
             if not ok:
