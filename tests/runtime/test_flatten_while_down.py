@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pink.kernel import Action, Side
+from pink.kernel.messages import ControlSnapshot
 from pink.plane.control import ControlWriter
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
@@ -57,3 +58,27 @@ async def test_flatten_asked_while_down_runs_at_start_and_only_once(tmp_path: Pa
     ControlWriter(tmp_path).apply("resume", by="ops")
     _, state, handled = await run_once(tmp_path, OpenSlotZero(), cycles=5)
     assert state == "POSITION_OPEN" and handled == 1  # the old flatten is not carried out again
+
+
+async def _control_in_force(tmp: Path) -> ControlSnapshot:
+    async with Launcher(config(tmp), decision=OpenSlotZero(), intents=MarginSizer()) as launcher:
+        await launcher.run(cycles=3)
+        assert launcher.kernel is not None
+        return launcher.kernel.kernel.control
+
+
+async def test_f27_a_switch_written_after_the_control_file_was_reset_takes_effect(tmp_path: Path) -> None:
+    """A reset control file numbers from v1 again; the kernel took only newer versions, so an
+    'unkill' (or worse, a 'kill') written after the reset was dropped without a word."""
+    ControlWriter(tmp_path).apply("kill", by="ops")
+    ControlWriter(tmp_path).apply("set-max-leverage", "3", by="ops")  # v2
+    held = await _control_in_force(tmp_path)
+    assert held.kill and held.max_leverage == 3 and held.version == 2
+    (tmp_path / "control.json").unlink()  # reset: the next command is v1 again
+    ControlWriter(tmp_path).apply("unkill", by="ops")
+    held = await _control_in_force(tmp_path)
+    assert not held.kill and held.version == 3 and held.changed_by == "ops"
+    (tmp_path / "control.json").unlink()
+    ControlWriter(tmp_path).apply("kill", by="ops", note="after a second reset")
+    held = await _control_in_force(tmp_path)
+    assert held.kill and held.version == 4 and held.note == "after a second reset"

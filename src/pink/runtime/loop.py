@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -443,7 +444,7 @@ class Runtime:
         elif isinstance(item, _Tick):
             self.outputs.route(self._k.tick(now))
         elif isinstance(item, _Control):
-            self.outputs.route(self._k.set_control(item.snapshot, now))
+            self.outputs.route(self._k.set_control(self._as_newer(item.snapshot), now))
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
             if item.seq is not None:
@@ -576,6 +577,23 @@ class Runtime:
             if ctrl.flatten_seq != self._flatten_seq:
                 self._flatten_seq = ctrl.flatten_seq
                 self._put(_Flatten(ctrl.flatten_seq))
+
+    def _as_newer(self, snap: ControlSnapshot) -> ControlSnapshot:
+        """``snap`` numbered so that the kernel takes it when it is the operator's latest word.
+
+        The control file numbers its versions from 1 again once it is removed or reset, while
+        the kernel (and its journal) takes only a version newer than the one in force: a
+        ``pink control kill`` written as v1 after a reset would be dropped, and the kill switch
+        never engage. A snapshot that differs from the one in force is adopted under the next
+        version; the file with no version at all (none written) changes nothing."""
+        held = self._v.control
+        if snap.version == 0 or snap.version > held.version:
+            return snap
+        if dataclasses.replace(snap, version=held.version) == held:
+            return snap  # the one in force: the kernel says so
+        log.warning("control: the control file says v%d, older than v%d in force (was it reset?); "
+                    "its switches are adopted as v%d", snap.version, held.version, held.version + 1)
+        return dataclasses.replace(snap, version=held.version + 1)
 
     async def _slow_reconcile(self, now: int) -> None:
         """A slow reconcile from where the last complete one (or the start-up one) began: a read

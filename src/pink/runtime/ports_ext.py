@@ -88,6 +88,9 @@ class KernelViews(Protocol):
 
     def next_deadline(self) -> int | None: ...
 
+    @property
+    def control(self) -> ControlSnapshot: ...
+
 
 class RecordSink(Protocol):
     """The ledger outbox: ``put`` is non-blocking (hot path)."""
