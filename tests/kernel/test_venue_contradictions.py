@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
-from pink.kernel import Kernel, OrderFilled, OrderStatus, OutcomeStatus, PolicyMetadata
+from pink.kernel import Instrument, Kernel, OrderFilled, OrderStatus, OutcomeStatus, PolicyMetadata
 from pink.kernel.messages import FillBooked, OrderStatusReport, ProtocolErrorRecorded, TradeClosed
 from pink.kernel.validation import check_decimal
 from tests.kernel.harness import Driver, place
@@ -291,3 +291,16 @@ VenueContradictions.TestCase.settings = settings(
     max_examples=300, stateful_step_count=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestF15E10VenueThatContradictsItself = VenueContradictions.TestCase
+
+
+def test_e05_an_instrument_whose_pnl_the_ledger_could_not_hold_exactly_is_not_traded() -> None:
+    """tick 1e-7 and step 1e-6 make a leg's PnL carry 19 decimals (7 + 6 of the VWAP's quantum
+    + 6): more than the ledger's 18, whose rows for it were dropped for good."""
+    d = Driver()
+    fine = Instrument("MICRO-USDT", D("0.0000001"), D("0.000001"), D("0.000001"), D("0.000001"))
+    d.k.instruments[fine.symbol] = fine
+    out = d.enter(0, "3.000000", asset=fine.symbol)
+    assert out.status is OutcomeStatus.REFUSED and "13 decimals between them, more than 12" in out.detail
+    coarse = Instrument("MILLI-USDT", D("0.000001"), D("0.000001"), D("0.000001"), D("0.000001"))
+    d.k.instruments[coarse.symbol] = coarse
+    assert d.enter(0, "3.000000", asset=coarse.symbol).status is OutcomeStatus.PENDING

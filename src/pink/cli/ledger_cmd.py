@@ -92,8 +92,12 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
             except PinkError as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from None
-        with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
-            result = audit(client, journal, database=database, progress=step)
+        try:
+            with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
+                result = audit(client, journal, database=database, progress=step)
+        except PinkError as exc:  # e.g. a journal record the ledger cannot hold exactly
+            console.print(f"[red]audit could not finish: {exc}[/red]")
+            raise typer.Exit(2) from None
         for line in result.checked:
             console.print(f"checked: {line}")
         if journal is None and ledger_url is None and journal_reader is not None:  # its own ledger, no journal

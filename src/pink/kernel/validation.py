@@ -81,6 +81,17 @@ def check_signed(value: object, name: str, *, zero: bool = True) -> str | None:
     return check_decimal(abs(value), name, positive=not zero)
 
 
+_MAX_TICK_STEP_DECIMALS = 12
+"""A leg's PnL, (price - entry VWAP on tick x 1e-6) x qty, carries the tick's decimals + 6 + the
+step's: with at most 12 between tick and step every amount booked has at most 18 decimals, what
+the ledger keeps exactly (and capital stays within 28 digits)."""
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def _on_grid(value: Decimal, grid: Decimal) -> bool:
     return grid > 0 and value % grid == 0
 
@@ -93,6 +104,12 @@ def _validate_enter(intent: Intent, instruments: dict[str, Instrument], control:
     inst = instruments.get(intent.asset) if isinstance(intent.asset, str) else None
     if inst is None:
         return Reason.UNKNOWN_ASSET, f"asset: unknown instrument {intent.asset!r}"
+    fine = _decimals(inst.tick) + _decimals(inst.step)
+    if fine > _MAX_TICK_STEP_DECIMALS:
+        return Reason.UNKNOWN_ASSET, (
+            f"asset: {inst.symbol}'s tick {inst.tick} and step {inst.step} carry {fine} decimals between them, "
+            f"more than {_MAX_TICK_STEP_DECIMALS}: a leg's PnL on it could not be booked to "
+            f"{_MAX_TICK_STEP_DECIMALS + 6} decimals")
     if not isinstance(intent.side, Side):
         return Reason.INVALID_FIELD, f"side: must be LONG or SHORT, got {intent.side!r}"
     why = check_decimal(intent.quantity, "quantity")

@@ -26,6 +26,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from hashlib import blake2b
 from typing import Any
 
+from pink.errors import PinkError
 from pink.kernel.messages import (
     ControlChanged,
     FillBooked,
@@ -50,7 +51,7 @@ _LIMITS = {
 _CONTEXT = Context(prec=100)
 
 
-class LedgerRowError(ValueError):
+class LedgerRowError(PinkError, ValueError):
     """A record that cannot be stored exactly (never silently rounded)."""
 
 
