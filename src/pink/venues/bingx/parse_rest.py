@@ -43,6 +43,7 @@ from pink.venues.bingx.parse import MS, fill_id
 __all__ = [
     "Ack",
     "FillRow",
+    "created_second_ms",
     "fills_from_rows",
     "list_of",
     "parse_ack",
@@ -115,6 +116,21 @@ def parse_order(data: Any, where: str = "order") -> OrderStatusReport:
         commission=-commission if commission is not None else None,
         ts=ts * MS,
     )
+
+
+#: BingX's order ids are snowflakes: ``(orderId >> 22) + SNOWFLAKE_EPOCH_MS`` is the order's
+#: creation time in ms, to within a second (three documented id/time pairs)
+SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
+def created_second_ms(order: dict[str, Any], order_id: str) -> int:
+    """The start of the second the order was created in (ms): its ``time``; without one, its
+    snowflake id's time, a second earlier (0 when the id is no snowflake). Fill rows are stamped
+    to the second, so a window from here lists all of the order's fills."""
+    created = time_ms(order, "order", "time", default=0)
+    if not created and order_id.isdigit():
+        created = (int(order_id) >> 22) + SNOWFLAKE_EPOCH_MS - 1000
+    return max(0, created) // 1000 * 1000
 
 
 @dataclass(frozen=True, slots=True)

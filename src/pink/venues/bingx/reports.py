@@ -6,8 +6,10 @@ booked from the venue's income rows, each once by its ``tranId``; an
 of them (:meth:`Reports.book_pushed_income`).
 
 Fills come from the venue's fill records (E13, F19): each fill is cumulated
-per order from the order's own executed quantity, so its id
-(``<orderId>:<cum qty>``) is the one the stream gives the same fill.
+per order from the order's own rows since its start, so its id
+(``<orderId>:<cum qty>``) is the one the stream gives the same fill. (The
+order's ``executedQty`` is no base: it may count a fill the window does not
+list, one made after its end or one the fill list has not caught up with.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from pink.errors import VenueError
@@ -26,10 +27,8 @@ from pink.kernel.messages import (
     FundingPaid,
     FundsTransferred,
     OrderFilled,
-    OrderSide,
     OrderStatusReport,
     PositionReport,
-    Side,
 )
 from pink.ports import EventSink
 from pink.venues.bingx.errors import unreadable_as_venue_error
@@ -38,6 +37,7 @@ from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
+    created_second_ms,
     fills_from_rows,
     list_of,
     parse_balance,
@@ -131,10 +131,10 @@ class Reports:
         ``allFillOrders``, with stream-compatible ids; given ``orders``, only theirs and, with
         ``outside``, those of orders placed outside PINK (no client id: by hand on BingX's site,
         a liquidation; or one not of PINK's form: another program's), of ``symbols`` only when
-        given. Each order's id needs its progress before
-        the window (one request per order), so rows naming another client order id are dropped
-        first: after a busy day a restart asks about the orders in flight, not about every
-        order of the day."""
+        given. Each order's ids need its progress before the window (a request per order, two
+        for one created before the window: see :meth:`_order_fills`), so rows naming another
+        client order id are dropped first: after a busy day a restart asks about the orders in
+        flight, not about every order of the day."""
         self._check_open()
         # the end is now on the venue's clock, with slack (as for income): a fill just made,
         # stamped by a clock ahead of this one, must not fall after the window
@@ -155,31 +155,46 @@ class Reports:
         if wanted is not None:  # (a row without a client id may be one of ``orders``: its order names it)
             rows = [r for r in rows if (wanted and not r.client_order_id) or r.client_order_id.lower() in wanted
                     or theirs(r.client_order_id, r.symbol)]  # fmt: skip
-        known: dict[str, tuple[str, Decimal]] = {}
-        sides: dict[str, tuple[OrderSide | None, Side | None]] = {}
         by_order: dict[str, list[FillRow]] = {}
         for row in rows:
             by_order.setdefault(row.venue_order_id, []).append(row)
+        fills: list[OrderFilled] = []
         for order_id, order_rows in by_order.items():
-            known[order_id], sides[order_id] = await self._base_progress(order_id, order_rows)
-        fills = fills_from_rows(rows, known, sides)
+            fills += await self._order_fills(order_id, order_rows, start_ms, end_ms)
+        fills.sort(key=lambda f: f.ts)  # (stable: each order's fills keep their order)
         if wanted is None:
             return fills
         return [f for f in fills if f.client_order_id.lower() in wanted or theirs(f.client_order_id, f.symbol)]
 
-    async def _base_progress(
-        self, order_id: str, rows: list[FillRow]
-    ) -> tuple[tuple[str, Decimal], tuple[OrderSide | None, Side | None]]:
-        """((client id, qty filled before the window), (side, position side)) from the order."""
-        window_qty = sum((r.qty for r in rows), ZERO)
+    async def _order_fills(self, order_id: str, rows: list[FillRow], start_ms: int, end_ms: int) -> list[OrderFilled]:
+        """The fills of one order's ``rows`` in the window ``start_ms``..``end_ms``, each cum qty
+        counted from the order's start: the order (its client id, sides and creation time),
+        then, for an order created before the window, its own rows from its start (one more
+        request; an order created in the window has all its rows in it)."""
         client = next((r.client_order_id for r in rows if r.client_order_id), "")
+        symbol = rows[0].symbol
         try:
-            report, raw = await self.order_by_id(rows[0].symbol, order_id, "order of a fill")
+            report, raw = await self.order_by_id(symbol, order_id, "order of a fill")
         except VenueError:
-            return (client, ZERO), (None, None)
-        base = report.cum_qty - window_qty
-        sides = (order_side(raw.get("side")), position_side(raw.get("positionSide")))
-        return (client or report.client_order_id, base if base > 0 else ZERO), sides
+            return fills_from_rows(rows, {order_id: (client, ZERO)})
+        sides = {order_id: (order_side(raw.get("side")), position_side(raw.get("positionSide")))}
+        with unreadable_as_venue_error():
+            created_ms = created_second_ms(raw, order_id)
+        if created_ms < start_ms:
+            rows = await self._rows_of_order(symbol, order_id, created_ms, end_ms)
+        fills = fills_from_rows(rows, {order_id: (client or report.client_order_id, ZERO)}, sides)
+        return [f for f in fills if f.ts >= start_ms * NS_PER_MS]
+
+    async def _rows_of_order(self, symbol: str, order_id: str, start_ms: int, end_ms: int) -> list[FillRow]:
+        """``allFillOrders`` of one order (its ``orderId``) from ``start_ms`` to ``end_ms``."""
+        data = await self.http.request(
+            "GET",
+            FILLS_PATH,
+            {"symbol": symbol, "orderId": order_id, "tradingUnit": "COIN", "startTs": start_ms, "endTs": end_ms},
+        )
+        with unreadable_as_venue_error():
+            rows = [parse_fill_row(r) for r in list_of(data, "allFillOrders", "fill_orders")]
+        return [r for r in rows if r.venue_order_id == order_id]
 
     async def order_by_id(self, symbol: str, order_id: str, where: str) -> tuple[OrderStatusReport, dict[str, Any]]:
         """One order by BingX's id (for orders with no client id too): the report and the raw

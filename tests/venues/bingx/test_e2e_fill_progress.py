@@ -1,0 +1,89 @@
+"""End to end: a fill rebuilt from ``allFillOrders`` rows gets the id the stream gives it.
+
+Its id is ``<orderId>:<cum qty>``, and its cum qty counts the order's fills from the order's
+start. The order record's ``executedQty`` may already count a fill the window does not list
+(one made after the window's end, or one the fill list has not caught up with): taking the
+progress before the window from it would shift every id, and the kernel would quarantine the
+stream's fills as overlapping (a DESYNC slot until a query).
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from pink.venues.bingx.parse import fill_id
+from pink.venues.bingx.reports import FILLS_PATH
+from tests.venues.bingx.e2e_kit import Stack, stack, until
+
+D = Decimal
+S = 1_000_000_000
+
+
+async def _rest(st: Stack) -> Any:
+    """A resting LIMIT entry of 0.010 on slot 0: the server's order."""
+    p = st.pump
+    await p.submit(st.enter("t1", "0.010", price=await st.far_bid()))
+    await until(lambda: p.slot() == "ENTRY_WORKING", "resting")
+    await p.drain()
+    return st.engine.order(client_order_id=p.kernel.slot_view(0).working_order)
+
+
+def _fill(st: Stack, order: Any, qty: str, *, ahead_s: int = 0, heard: bool = True) -> Any:
+    """Fill ``qty`` of ``order`` with the server's clock ``ahead_s`` further ahead of the
+    adapter's (a fill after the window's end); pushed only when ``heard``."""
+    state, engine = st.server.state, st.engine
+    state.advance(D(ahead_s))
+    fill = engine._fill(order, D(qty), order.price, True, engine.now)
+    if heard:
+        state.publish([fill], state.now_ns())
+    return fill
+
+
+def _stream_ids_booked_once(st: Stack, filled: str) -> None:
+    p = st.pump
+    assert p.slot() != "DESYNC", p.kernel.slot_view(0)
+    assert p.kernel.slot_view(0).entry_qty == D(filled)
+    st.check_against_venue()
+
+
+async def test_a_window_fill_keeps_its_id_when_the_order_already_counts_a_later_fill() -> None:
+    """The reviewer's case: the order was placed in the window, its first fill is listed, its
+    second (after the window's end) is not, while its ``executedQty`` counts both."""
+    async with stack() as st:
+        p = st.pump
+        since = time.time_ns()
+        order = await _rest(st)
+        first = _fill(st, order, "0.003", heard=False)
+        second = _fill(st, order, "0.002", ahead_s=10, heard=False)
+        calls = st.server.request_counts[FILLS_PATH]
+        fills = await st.venue.fills_since(since, [order.client_order_id])
+        assert [(f.fill_id, f.last_qty) for f in fills] == [(fill_id(order.venue_order_id, D("0.003")), D("0.003"))]
+        assert st.server.request_counts[FILLS_PATH] - calls == 1  # placed in the window: its rows start it
+        for f in fills:
+            p.sink(f)
+        st.server.state.publish([first, second], st.server.state.now_ns())  # the stream catches up
+        await until(lambda: p.kernel.slot_view(0).entry_qty == D("0.005"), "second fill")
+        _stream_ids_booked_once(st, "0.005")
+
+
+async def test_a_window_fill_of_an_older_order_counts_its_progress_from_the_order_start() -> None:
+    """The order filled before the window (heard), then in it (unheard), then after its end:
+    the progress before the window comes from the order's own rows, not its ``executedQty``."""
+    async with stack() as st:
+        p = st.pump
+        order = await _rest(st)
+        _fill(st, order, "0.003")
+        await until(lambda: p.kernel.slot_view(0).entry_qty == D("0.003"), "first fill")
+        second = _fill(st, order, "0.002", ahead_s=2, heard=False)
+        third = _fill(st, order, "0.001", ahead_s=10, heard=False)
+        calls = st.server.request_counts[FILLS_PATH]
+        fills = await st.venue.fills_since(second.ts, [order.client_order_id])
+        assert [(f.fill_id, f.last_qty) for f in fills] == [(fill_id(order.venue_order_id, D("0.005")), D("0.002"))]
+        assert st.server.request_counts[FILLS_PATH] - calls == 2  # the window, then the order's own rows
+        for f in fills:
+            p.sink(f)
+        st.server.state.publish([second, third], st.server.state.now_ns())
+        await until(lambda: p.kernel.slot_view(0).entry_qty == D("0.006"), "third fill")
+        _stream_ids_booked_once(st, "0.006")
