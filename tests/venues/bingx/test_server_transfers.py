@@ -97,3 +97,22 @@ async def test_bad_transfers_are_refused_with_400_naming_the_problem(body: Any, 
         status, answer = await _transfer(client, body)
         assert status == 400 and words in answer["error"]
         assert server.engine.transfers_since(0) == [] and (await _balance(client))["balance"] == wallet
+
+
+async def test_income_of_another_type_moves_the_wallet_and_is_listed_under_its_type() -> None:
+    async with running() as (server, client):
+        wallet = D((await _balance(client))["balance"])
+        url = f"{server.base_url}/_sim/income"
+        async with client.session.post(url, json={"incomeType": "INSURANCE_CLEAR", "amount": "-2.5",
+                                                  "symbol": "BTC-USDT"}) as resp:  # fmt: skip
+            assert resp.status == 200
+            made = await resp.json()
+        async with client.session.post(url, json={"incomeType": "FUNDING_FEE", "amount": "1"}) as resp:
+            assert resp.status == 400  # funding has its own source
+        assert D((await _balance(client))["balance"]) == wallet - D("2.5")
+        _, every = await client.call("GET", INCOME, {"startTime": 0})
+        assert [r for r in every["data"] if r["incomeType"] == "INSURANCE_CLEAR"] == [made]
+        _, clear = await client.call("GET", INCOME, {"incomeType": "INSURANCE_CLEAR"})
+        _, funding = await client.call("GET", INCOME, {"incomeType": "FUNDING_FEE"})
+        assert clear["data"] == [made] and funding["data"] == []
+        assert made["symbol"] == "BTC-USDT" and D(made["income"]) == D("-2.5") and made["tranId"]

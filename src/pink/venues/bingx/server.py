@@ -15,7 +15,9 @@ it on 127.0.0.1 for tests and the CLI. What it serves (REFERENCE.md §10):
   (< 0) now, pushed as ``ACCOUNT_UPDATE`` (``m`` ``DEPOSIT``/``WITHDRAW``) and
   listed as a ``TRANSFER`` income row; answers ``{"tranId", "amount", "asset",
   "time"}``, or HTTP 400 ``{"error"}`` for a missing, non-decimal or zero
-  amount or a withdrawal above what is available.
+  amount or a withdrawal above what is available; ``POST /_sim/income``: money
+  moved by another income type (``INSURANCE_CLEAR``, ``ADL`` …; see
+  :mod:`pink.venues.bingx.server_income`).
 
 The engine is advanced on the wall clock by a background task every
 ``tick_s`` and before every request; its events are pushed to the user-data
@@ -55,6 +57,7 @@ from pink.venues.bingx.server_http import (
     fail,
     json_response,
 )
+from pink.venues.bingx.server_income import add_income_admin_route
 from pink.venues.bingx.server_market import PUBLIC_PATHS, add_market_routes
 from pink.venues.bingx.server_state import EngineLike, SimState
 from pink.venues.bingx.server_trade import add_trade_routes
@@ -249,6 +252,7 @@ def create_app(
     app.router.add_get("/_sim/faults", _admin_faults)
     app.router.add_post("/_sim/faults", _admin_faults)
     app.router.add_post("/_sim/transfer", _admin_transfer)
+    add_income_admin_route(app)
 
     async def ticker(app: web.Application) -> AsyncIterator[None]:
         async def run() -> None:

@@ -136,6 +136,9 @@ async def income(request: web.Request) -> web.Response:
                                 "income": dec(f.realized_pnl), "asset": "USDT",
                                 "info": "Closing", "time": ms(f.ts),
                                 "tranId": f"{f.fill_id}_pnl", "tradeId": f.fill_id}))  # fmt: skip
+    for other in state.other_income:
+        if kind in ("", other.kind) and other.ts >= lo:
+            rows.append((other.ts, other.row("USDT")))
     # newest first, as BingX lists them, rows of one instant too (each source lists oldest first)
     newest_first = reversed(sorted(rows, key=lambda x: x[0]))
     picked = [r for ts, r in newest_first if ts <= hi and (not symbol or r["symbol"] == symbol)]

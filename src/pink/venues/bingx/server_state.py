@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pink.errors import ConfigError
 from pink.kernel.messages import (
@@ -36,7 +36,11 @@ from pink.kernel.messages import (
 from pink.ports import Quote
 from pink.venues.bingx.server_faults import ServerFaults
 from pink.venues.bingx.server_wire import OrderMeta, dec, ms, order_trade_update
+from pink.venues.sim.account import Account
 from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, FeeSchedule, NewOrder
+
+if TYPE_CHECKING:
+    from pink.venues.bingx.server_income import OtherIncome
 
 __all__ = ["EngineLike", "FrameSink", "SimState", "places"]
 
@@ -48,6 +52,7 @@ class EngineLike(Protocol):
 
     fees: FeeSchedule
     funding_history: list[tuple[str, Decimal, int]]
+    account: Account
 
     @property
     def now(self) -> int: ...
@@ -147,6 +152,7 @@ class SimState:
         self.sinks: list[FrameSink] = []
         self.cancel_times: dict[str, float] = {}
         self._reported: set[tuple[str, Side]] = set()
+        self.other_income: list[OtherIncome] = []  # income rows of other types (INSURANCE_CLEAR …)
 
     # ------------------------------------------------------------- time
     def wall_ms(self) -> int:
