@@ -121,6 +121,7 @@ class BingxVenue(Reports):
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
         self._delivered: set[tuple[str, str]] = set()
         self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
+        self.unbooked_income: Counter[str] = Counter()  # income rows PINK does not book, by type
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False

@@ -1,0 +1,85 @@
+"""Income rows of every type (``GET /openApi/swap/v2/user/income`` without ``incomeType``).
+
+PINK books ``FUNDING_FEE`` and ``TRANSFER`` rows; ``REALIZED_PNL`` and
+``TRADING_FEE`` are the fills' own (booked from the fills). Every other type
+(``INSURANCE_CLEAR``, ``TRIAL_FUND``, ``ADL``, ``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or
+one BingX adds) moves the wallet too, but is not booked: an ``INSURANCE_CLEAR``
+may be a liquidation's, whose fills already carry it. Such a row is named
+instead (:func:`name_unbooked`): one warning per ``tranId``, counted by type, so
+the books check's later "unexplained difference" has a name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pink.kernel.messages import FundingPaid
+from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
+from pink.venues.bingx.parse import MS
+
+__all__ = ["BOOKED_TYPES", "FILL_TYPES", "FUNDING_TYPE", "IncomeRow", "name_unbooked", "parse_any_income_row"]
+
+log = logging.getLogger(__name__)
+
+FUNDING_TYPE = "FUNDING_FEE"
+#: booked from their own rows (funding, deposits/withdrawals/transfers)
+BOOKED_TYPES = frozenset({FUNDING_TYPE, "TRANSFER"})
+#: the fills' own money, booked from the fills
+FILL_TYPES = frozenset({"REALIZED_PNL", "TRADING_FEE"})
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeRow:
+    """One income row of any type; ``amount`` signed (> 0 credited, < 0 debited)."""
+
+    tran_id: str
+    kind: str
+    symbol: str
+    asset: str
+    amount: Decimal
+    ts: int  # ns
+    info: str = ""
+
+    @property
+    def key(self) -> str:
+        """What the row is known by: its ``tranId`` (its fields when it has none)."""
+        return self.tran_id or f"{self.kind}|{self.symbol}|{self.amount}|{self.ts}"
+
+    def as_funding(self) -> FundingPaid:
+        return FundingPaid(funding_id=self.tran_id, symbol=self.symbol, amount=self.amount, ts=self.ts)
+
+
+def parse_any_income_row(row: Any) -> IncomeRow:
+    w = "income row"
+    r = mapping(row, w, "row")
+    return IncomeRow(
+        tran_id=ident(r, w, "tranId", default=""),
+        kind=text(r, w, "incomeType", default="").upper(),
+        symbol=text(r, w, "symbol", default=""),
+        asset=text(r, w, "asset", default=""),
+        amount=dec(r, w, "income"),
+        ts=time_ms(r, w, "time") * MS,
+        info=text(r, w, "info", default=""),
+    )
+
+
+def name_unbooked(rows: list[IncomeRow], named: set[tuple[str, str]], counts: Counter[str]) -> None:
+    """Warn once per row (``named`` holds ``("unbooked", key)``) of a type PINK does not book,
+    and count it in ``counts`` by type."""
+    for row in rows:
+        if row.kind in BOOKED_TYPES or row.kind in FILL_TYPES or ("unbooked", row.key) in named:
+            continue
+        named.add(("unbooked", row.key))
+        counts[row.kind or "?"] += 1
+        when = datetime.fromtimestamp(row.ts / 1e9, tz=UTC).isoformat(timespec="milliseconds")
+        log.warning(
+            "BingX income %s of %s %s%s at %s (tranId %s, info %r) moved the wallet; PINK does not "
+            "book this type: the books check will show it as a difference",
+            row.kind or "(no type)", row.amount, row.asset, f" on {row.symbol}" if row.symbol else "", when,
+            row.tran_id or "(none)", row.info,
+        )  # fmt: skip

@@ -1,0 +1,76 @@
+"""End to end: income of a type PINK does not book is named, not booked and not lost in silence.
+
+BingX lists every wallet movement as an income row. Funding and transfers are booked from
+theirs, a fill's realized PnL and fee from the fill; an ``INSURANCE_CLEAR`` (a liquidation's,
+maybe already in its fills), ``SYSTEM_DEDUCTION``, ``TRIAL_FUND``, ``ADL`` or ``GTD_PRICE``
+row moves the wallet too. Before, nothing read them: the books check only saw an unexplained
+difference later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from pink.runtime.recovery import Reconciler
+from pink.venues.bingx.reports import INCOME_PATH
+from tests.venues.bingx.e2e_kit import sim_transfer, stack, until
+
+D = Decimal
+
+
+async def _sim_income(base_url: str, kind: str, amount: str, symbol: str = "") -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{base_url}/_sim/income", json={"incomeType": kind, "amount": amount, "symbol": symbol}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+
+async def test_income_of_other_types_is_named_once_per_row_and_not_booked(caplog: pytest.LogCaptureFixture) -> None:
+    async with stack() as st:
+        p = st.pump
+        since = p.now()
+        await p.submit(st.enter("t1", "0.002"))  # a round trip: TRADING_FEE and REALIZED_PNL rows
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        assert (await sim_transfer(st.server, "100"))[0] == 200
+        wallet = st.engine.balance().balance
+        clear = await _sim_income(st.server.base_url, "INSURANCE_CLEAR", "-3.5", "BTC-USDT")
+        deduction = await _sim_income(st.server.base_url, "SYSTEM_DEDUCTION", "-1.25")
+        assert st.engine.balance().balance == wallet - D("4.75")  # the venue's wallet moved
+        await p.drain()
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        before = st.server.request_counts[INCOME_PATH]
+        rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
+        caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+        rep = await rec.full(p.kernel, since, 2)
+        assert st.server.request_counts[INCOME_PATH] - before == 2  # funding and transfers, as before
+        assert rep.errors == []
+        named = [r.getMessage() for r in caplog.records if "PINK does not book" in r.getMessage()]
+        assert len(named) == 2, named
+        for row, text in zip((clear, deduction), named, strict=True):
+            assert row["incomeType"] in text and row["income"] in text and row["tranId"] in text
+            assert datetime.fromtimestamp(row["time"] / 1000, tz=UTC).isoformat(timespec="milliseconds") in text
+        assert "on BTC-USDT" in named[0] and " on " not in named[1]
+        assert st.venue.unbooked_income == Counter({"INSURANCE_CLEAR": 1, "SYSTEM_DEDUCTION": 1})
+        acct = p.kernel.account_view()
+        assert acct.transfers == D(100) and acct.funding == 0  # neither booked as funding nor as a transfer
+
+        caplog.clear()
+        await st.venue.funding_since(since)  # read again: already named
+        assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
+        assert st.venue.unbooked_income == Counter({"INSURANCE_CLEAR": 1, "SYSTEM_DEDUCTION": 1})
+        st.check_against_venue()
