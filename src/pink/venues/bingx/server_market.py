@@ -55,6 +55,7 @@ async def contracts(request: web.Request) -> web.Response:
     rows = []
     for i, symbol in enumerate(_symbols(state, request)):
         inst = state.instruments[symbol]
+        status, api_open = state.contract_state.get(symbol, (1, "true"))
         rows.append(
             {
                 "contractId": str(100 + i),
@@ -72,8 +73,8 @@ async def contracts(request: web.Request) -> web.Response:
                 "maxShortLeverage": inst.max_leverage,
                 "currency": "USDT",
                 "asset": symbol.split("-")[0],
-                "status": 1,
-                "apiStateOpen": "true",
+                "status": status,
+                "apiStateOpen": api_open,
                 "apiStateClose": "true",
                 "brokerState": "true",
                 "launchTime": 1586275200000,

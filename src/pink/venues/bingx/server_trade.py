@@ -108,6 +108,18 @@ def _ack(order: EngineOrder, state: SimState, faults: ServerFaults) -> web.Respo
     return ok({"order": body})
 
 
+def _trading_state(state: SimState, symbol: str, *, opens: bool) -> tuple[int, str] | None:
+    """The refusal of an order the contract's state does not take: none on an offline or
+    pre-listing contract (101400), no new position on a close-only one or with
+    ``apiStateOpen`` "false" (101415)."""
+    status, api_open = state.contract_state.get(symbol, (1, "true"))
+    if status in (0, 5):
+        return 101400, "This pair is currently unavailable for trading"
+    if opens and (status != 1 or api_open != "true"):
+        return 101415, "Pair suspended from opening"
+    return None
+
+
 def place_one(state: SimState, params: dict[str, str]) -> EngineOrder | tuple[int, str]:
     """Validate and submit one order; the engine order, or BingX's (code, msg)."""
     symbol = str(params.get("symbol", ""))
@@ -133,6 +145,9 @@ def place_one(state: SimState, params: dict[str, str]) -> EngineOrder | tuple[in
         if ps != "BOTH":
             return 109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH"
         engine_side = _one_way_side(state, symbol, side, reduce_only)
+    refusal = _trading_state(state, symbol, opens=(side is OrderSide.BUY) == (engine_side is Side.LONG))
+    if refusal is not None:
+        return refusal
     qty = _dec(params, "quantity")
     if qty is None:
         return 80014, "parameter quantity is must"
