@@ -3,6 +3,12 @@
 Loaded once from ``GET /openApi/swap/v2/quote/contracts`` into a dict and
 refreshed on a timer; lookups are O(1). An unknown symbol raises
 :class:`pink.errors.UnknownInstrumentError`: there is no default step.
+
+A contract's ``status`` (1 online, 25 close-only, 5 pre-listing, 0 offline) and
+``apiStateOpen`` (the string ``"false"``: no opening through the API) say whether
+it takes new positions; the book keeps why not (:class:`NoOpensError`), and an
+order that would open one there is refused before it is sent (the venue would
+answer 101415/101400). Closes stay allowed.
 """
 
 from __future__ import annotations
@@ -11,17 +17,48 @@ import asyncio
 import contextlib
 import logging
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from pink.errors import PinkError, UnknownInstrumentError
 from pink.kernel.messages import Instrument
-from pink.venues.bingx.fields import BingxParseError
+from pink.venues.bingx.fields import BingxParseError, int_field, mapping
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.parse_rest import list_of, parse_contract
 
-__all__ = ["CONTRACTS_PATH", "InstrumentBook", "format_decimal"]
+__all__ = ["CONTRACTS_PATH", "InstrumentBook", "NoOpensError", "format_decimal", "opens_refused"]
 
 CONTRACTS_PATH = "/openApi/swap/v2/quote/contracts"
 log = logging.getLogger(__name__)
+
+#: contract ``status`` values other than 1 (online): (refusal code, what it is)
+_STATES = {25: ("SYMBOL_CLOSE_ONLY", "close-only"), 5: ("SYMBOL_PRE_LISTING", "pre-listing"),
+           0: ("SYMBOL_OFFLINE", "offline")}  # fmt: skip
+
+
+class NoOpensError(ValueError):
+    """An order that would open a position on a contract that takes none; ``code`` names why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def opens_refused(row: Any) -> NoOpensError | None:
+    """Why the contract ``row`` takes no new positions; None when it does (``status`` 1 or
+    absent, as in old payloads, and ``apiStateOpen`` not ``"false"``). A status not in the
+    docs is taken as not online: opening there is not known to work."""
+    w = "contract"
+    r = mapping(row, w, "row")
+    symbol = str(r.get("symbol", ""))
+    status = int_field(r, w, "status", default=1)
+    if status != 1:
+        code, name = _STATES.get(status, ("SYMBOL_NOT_ONLINE", "not online"))
+        return NoOpensError(code, f"{symbol} is {name} (contract status {status}): it takes no new positions")
+    api_open = r.get("apiStateOpen")
+    if api_open is False or (isinstance(api_open, str) and api_open.strip().lower() == "false"):
+        return NoOpensError("SYMBOL_API_OPEN_OFF", f"{symbol} takes no new positions through the API "
+                            "(apiStateOpen false)")  # fmt: skip
+    return None
 
 
 def format_decimal(value: Decimal, increment: Decimal) -> str:
@@ -35,6 +72,7 @@ class InstrumentBook:
 
     def __init__(self, instruments: dict[str, Instrument] | None = None) -> None:
         self._map: dict[str, Instrument] = dict(instruments or {})
+        self._no_opens: dict[str, NoOpensError] = {}  # symbol -> why it takes no new positions
         self.loads = 0
 
     @staticmethod
@@ -46,12 +84,21 @@ class InstrumentBook:
             out[inst.symbol] = inst
         return out
 
+    @staticmethod
+    def no_opens_from_payload(data: object) -> dict[str, NoOpensError]:
+        out: dict[str, NoOpensError] = {}
+        for row in list_of(data, "contracts", "contracts"):
+            refused = opens_refused(row)
+            if refused is not None:
+                out[parse_contract(row).symbol] = refused
+        return out
+
     async def load(self, http: BingxHttp) -> dict[str, Instrument]:
         data = await http.request("GET", CONTRACTS_PATH, signed=False)
         fresh = self.from_payload(data)
         if not fresh:
             raise BingxParseError("contracts", "data", "is empty")
-        self._map = fresh
+        self._map, self._no_opens = fresh, self.no_opens_from_payload(data)
         self.loads += 1
         return dict(fresh)
 
@@ -70,6 +117,12 @@ class InstrumentBook:
             return self._map[symbol]
         except KeyError:
             raise UnknownInstrumentError(symbol) from None
+
+    def check_opens(self, symbol: str) -> None:
+        """Raise :class:`NoOpensError` if ``symbol`` takes no new positions (as last loaded)."""
+        refused = self._no_opens.get(symbol)
+        if refused is not None:
+            raise NoOpensError(refused.code, str(refused))
 
     def format_qty(self, symbol: str, qty: Decimal) -> str:
         inst = self.get(symbol)

@@ -2,22 +2,36 @@
 
 Order type, limit price and time-in-force flow from the effect to the wire;
 quantity and price are formatted to the instrument's step and tick (an
-unknown symbol raises :class:`pink.errors.UnknownInstrumentError`).
+unknown symbol raises :class:`pink.errors.UnknownInstrumentError`). An order
+that would open a position on a contract that takes none (close-only,
+pre-listing, offline, ``apiStateOpen`` false) raises
+:class:`pink.venues.bingx.instruments.NoOpensError`; a close is sent.
 """
 
 from __future__ import annotations
 
-from pink.kernel.messages import OrderType, PlaceOrder, TimeInForce
+from pink.kernel.messages import OrderSide, OrderType, PlaceOrder, Side, TimeInForce
 from pink.venues.bingx.instruments import InstrumentBook
 
-__all__ = ["order_params"]
+__all__ = ["opens", "order_params"]
 
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
         TimeInForce.POST_ONLY: "PostOnly"}
 
 
+def opens(order: PlaceOrder, hedge_mode: bool) -> bool:
+    """Whether ``order`` may open or add to a position: every order but a reduce-only one; in
+    hedge mode only BUY LONG and SELL SHORT (SELL LONG and BUY SHORT close)."""
+    if order.reduce_only:
+        return False
+    return not hedge_mode or (order.side is OrderSide.BUY) == (order.position_side is Side.LONG)
+
+
 def order_params(book: InstrumentBook, hedge_mode: bool, order: PlaceOrder) -> dict[str, str]:
-    """The request params; ValueError when the order cannot be expressed."""
+    """The request params; ValueError when the order cannot be expressed (NoOpensError when
+    it would open a position on a contract that takes none)."""
+    if opens(order, hedge_mode):
+        book.check_opens(order.symbol)
     params = {
         "symbol": order.symbol,
         "side": order.side.value,
