@@ -8,14 +8,15 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pink.cli.plane_cmd import _slots_table, register
+from pink.cli.plane_cmd import _newer_plane, _slots_table, register
 from pink.plane.control import ControlReader
 from pink.plane.health import HealthReport, SinkHealth, write_health
-from pink.plane.shm import PlaneReader, StatePlane
+from pink.plane.shm import PlaneGoneError, PlaneReader, StatePlane
 
 from .helpers import account_view, slot_view
 
@@ -142,3 +143,38 @@ def test_control_refuses_a_data_dir_no_run_has_used(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"no `pink run` has used the data dir {typo}" in " ".join(result.output.split())
     assert not typo.exists()
+
+
+def _killed_writer(data_dir: Path) -> None:
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "crash_writer.py"), str(data_dir)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    proc.kill()
+    proc.communicate(timeout=10)
+
+
+def test_status_of_a_killed_run_says_its_values_are_not_current(tmp_path: Path) -> None:
+    _killed_writer(tmp_path)
+    out = subprocess.run([sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60, env={"COLUMNS": "250", "PATH": ""})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "is gone, killed or crashed: below are its last values, not current" in out.stdout
+
+
+def test_a_watching_reader_moves_to_the_plane_of_the_run_that_restarted(tmp_path: Path) -> None:
+    """`pink status --watch` kept showing a killed run's frozen values after the restart."""
+    _killed_writer(tmp_path)
+    old = PlaneReader.open(tmp_path)
+    assert not old.writer_alive and old.read_slot(0) is not None  # its last values, readable (F10)
+    plane = StatePlane.create(tmp_path, "acc", "crash", 2)  # the restart cleans the dead run's plane up
+    try:
+        plane.write_slot(slot_view(1, 7))
+        with pytest.raises(PlaneGoneError):  # marked closed before it was unlinked
+            old.read_slot(0)
+        reader = _newer_plane(old, tmp_path)
+        try:
+            assert reader is not old and reader.writer_alive and reader.read_slot(1) is not None
+        finally:
+            reader.close()
+    finally:
+        plane.close()

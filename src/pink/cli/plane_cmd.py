@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -105,7 +105,31 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
     except CodecError as exc:
         report = None
         switches += f"\nhealth.json unreadable: {exc}"
-    return Group(_slots_table(reader, width), _account_table(reader), switches, _health_table(report))
+    parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
+    if not reader.writer_alive:  # a killed writer leaves its last values readable (F10): say so
+        m = reader.manifest
+        parts.insert(0, f"[red]the run {m.runtime_id} (pid {m.pid}) is gone, killed or crashed: below are its "
+                        f"last values, not current[/red]")
+    return Group(*parts)
+
+
+def _newer_plane(reader: PlaneReader, data_dir: Path, gone: PlaneGoneError | None = None) -> PlaneReader:
+    """``reader``, or the plane of a run started since its writer died or closed (a restart);
+    with ``gone`` (the reader's plane was closed) and no newer plane, ``gone`` is raised."""
+    if gone is None and reader.writer_alive:
+        return reader
+    try:
+        fresh = PlaneReader.open(data_dir)
+    except (PlaneGoneError, CodecError, OSError):
+        fresh = None
+    if fresh is not None and fresh.manifest.created_ns != reader.manifest.created_ns:
+        reader.close()
+        return fresh
+    if fresh is not None:
+        fresh.close()
+    if gone is not None:
+        raise gone
+    return reader
 
 
 def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "--watch")) -> None:
@@ -125,8 +149,14 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
             return
         with Live(_status_view(reader, data_dir, console.width), console=console, auto_refresh=False) as live:
             while True:
-                reader.wait_for_change(1.0)  # refresh on change, or each second for health
-                live.update(_status_view(reader, data_dir, console.width), refresh=True)
+                try:
+                    reader.wait_for_change(1.0)  # refresh on change, or each second for health
+                    reader = _newer_plane(reader, data_dir)  # a run restarted after a kill
+                    view = _status_view(reader, data_dir, console.width)
+                except PlaneGoneError as exc:  # closed: a run started since, or the end
+                    reader = _newer_plane(reader, data_dir, exc)
+                    view = _status_view(reader, data_dir, console.width)
+                live.update(view, refresh=True)
     except PlaneGoneError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

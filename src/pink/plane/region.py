@@ -71,12 +71,13 @@ def create_file(path: str, size: int) -> mmap.mmap:
         os.close(fd)
 
 
-def open_file(path: str) -> mmap.mmap:
-    """Map an existing region read-only (raises FileNotFoundError when gone)."""
-    fd = os.open(path, os.O_RDONLY)
+def open_file(path: str, *, writable: bool = False) -> mmap.mmap:
+    """Map an existing region, read-only unless ``writable`` (raises FileNotFoundError when gone)."""
+    fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        return mmap.mmap(fd, size, mmap.MAP_SHARED, prot)
     finally:
         os.close(fd)
 

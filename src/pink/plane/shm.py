@@ -287,7 +287,12 @@ class StatePlane:
 
 
 def cleanup(data_dir: Path, manifest: PlaneManifest) -> None:
-    """Unlink a plane's regions, and its manifest if it still names this run."""
+    """Unlink a plane's regions, and its manifest if it still names this run. Its meta region is
+    marked closed first: a reader that still maps it learns the plane is gone."""
+    with contextlib.suppress(OSError, ValueError):
+        meta = MetaRegion(open_file(manifest.meta, writable=True), manifest.meta, fresh=False)
+        meta.mark_closed()
+        meta.close()
     paths = [manifest.meta, manifest.account, manifest.intents, *manifest.slot_regions.values()]
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
@@ -364,8 +369,10 @@ class PlaneReader:
             raise ClosedError("plane reader")
         if self._meta.closed:
             raise PlaneGoneError(
-                f"the state plane of runtime {self.manifest.runtime_id} was closed by its writer"
+                f"the state plane of runtime {self.manifest.runtime_id} was closed by its writer (or, "
+                "after its writer died, by the next run)"
             )
+
 
     def read_slot(self, slot: int) -> SlotView | None:
         """The slot's last published view; None if it was never written."""
