@@ -148,3 +148,11 @@ def test_control_that_cannot_write_says_so(tmp_path: Path) -> None:
     (data / "control.json").unlink(missing_ok=True)
     (data / "control.json").mkdir()  # a path that cannot be written (as root, a read-only mode is no bar)
     refused(pink(tmp_path, "control", "kill", "--data-dir", "data"), "cannot write the control switches in data")
+
+
+def test_no_fast_on_the_command_line_turns_off_fast_from_a_config_file(tmp_path: Path) -> None:
+    (tmp_path / "f.toml").write_text('venue = "bingx"\nfast = true\n')
+    refused(pink(tmp_path, "run", "--no-view", "--config", "f.toml"), "config fast: needs venue=sim")
+    out = pink(tmp_path, "run", "--no-view", "--config", "f.toml", "--no-fast")
+    assert "config fast" not in out.stdout + out.stderr  # it goes on to the next check (BingX keys)
+    refused(out, "BingX API key and secret are required")

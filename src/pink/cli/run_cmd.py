@@ -124,7 +124,8 @@ def register(app: typer.Typer) -> None:
         venue: Annotated[str | None, typer.Option(help="sim or bingx [sim]")] = None,
         cycles: Annotated[int | None, typer.Option(help="stop after N policy cycles (0: until stopped)")] = None,
         fast: Annotated[
-            bool | None, typer.Option("--fast", help="simulated clock: jump to the next due time")
+            bool | None,
+            typer.Option("--fast/--no-fast", help="simulated clock: jump to the next due time", show_default=False),
         ] = None,
         seed: Annotated[int | None, typer.Option(help="simulator and policy seed")] = None,
         data_dir: Annotated[
@@ -139,7 +140,8 @@ def register(app: typer.Typer) -> None:
         ledger_url: Annotated[str | None, typer.Option(help="ClickHouse server URL")] = None,
         books_rebase: Annotated[
             bool | None,
-            typer.Option("--books-rebase", help="accept the venue's wallet as it is: a new books baseline"),
+            typer.Option("--books-rebase/--no-books-rebase", show_default=False,
+                         help="accept the venue's wallet as it is: a new books baseline"),
         ] = None,
         closed_outside: Annotated[
             str | None,
