@@ -1,6 +1,6 @@
 """Ledger benchmark: hot-path put() cost and sustained ingest into embedded chDB.
 
-    .venv/bin/python bench/ledger_bench.py [--records N]
+    .venv/bin/python bench/ledger_bench.py [--trades N]
 
 Last line: {"bench": "ledger", "hot_path_us_per_event": ..., "ingest_rows_per_s": ...}
 Targets: <= 10 µs per put, >= 50,000 rows/s.

@@ -3,8 +3,9 @@
 #   Redis      127.0.0.1:6390 (no persistence)
 #   Hazelcast  127.0.0.1:5710 (cluster "pink-test", multicast/auto-detection off)
 # Usage: scripts/services.sh start|stop|status [redis|hazelcast]
-# Installs what is missing (Debian redis-server via apt-get; the Hazelcast 5.7.0
-# jar via Maven), waits until each service answers, writes PIDs under .services/.
+# Installs what is missing (Debian redis-server, a Java runtime and Maven via
+# apt-get; the Hazelcast 5.7.0 jar via Maven), waits until each service answers,
+# writes PIDs under .services/. Ports: PINK_REDIS_PORT, PINK_HAZELCAST_PORT.
 # Idempotent: starting a running service or stopping a stopped one is a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,15 +42,19 @@ port_free_or_die() {  # port_free_or_die NAME PORT: a port held by something els
 # ------------------------------------------------------------------ redis
 redis_bin() { command -v redis-server || { [ -x /usr/bin/redis-server ] && echo /usr/bin/redis-server; } || true; }
 
+apt_install() {  # apt_install PACKAGE...
+  log "installing $* (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! as_root apt-get install -y -q --no-install-recommends "$@" >"$DIR/apt.log" 2>&1; then
+    as_root apt-get update -q >>"$DIR/apt.log" 2>&1 || die "apt-get update failed (see $DIR/apt.log)"
+    as_root apt-get install -y -q --no-install-recommends "$@" >>"$DIR/apt.log" 2>&1 \
+      || die "apt-get install $* failed (see $DIR/apt.log)"
+  fi
+}
+
 redis_install() {
   [ -n "$(redis_bin)" ] && return 0
-  log "installing redis-server (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! as_root apt-get install -y -q --no-install-recommends redis-server >"$DIR/apt.log" 2>&1; then
-    as_root apt-get update -q >>"$DIR/apt.log" 2>&1 || die "apt-get update failed (see $DIR/apt.log)"
-    as_root apt-get install -y -q --no-install-recommends redis-server >>"$DIR/apt.log" 2>&1 \
-      || die "apt-get install redis-server failed (see $DIR/apt.log)"
-  fi
+  apt_install redis-server
   [ -n "$(redis_bin)" ] || die "redis-server still missing after install"
 }
 
@@ -81,9 +86,11 @@ redis_start() {
 
 # -------------------------------------------------------------- hazelcast
 hz_install() {
+  command -v java >/dev/null || apt_install default-jre-headless
+  command -v java >/dev/null || die "java is needed to run Hazelcast (apt-get install default-jre-headless)"
   [ -f "$HZ_JAR" ] && return 0
-  command -v mvn >/dev/null || die "maven (mvn) is needed to fetch the Hazelcast jar"
-  command -v java >/dev/null || die "java is needed to run Hazelcast"
+  command -v mvn >/dev/null || apt_install maven
+  command -v mvn >/dev/null || die "maven (mvn) is needed to fetch the Hazelcast jar (apt-get install maven)"
   log "fetching com.hazelcast:hazelcast:$HZ_VERSION (maven)"
   mvn -q dependency:get -Dtransitive=false -Dartifact="com.hazelcast:hazelcast:$HZ_VERSION" >"$DIR/mvn.log" 2>&1 \
     || die "mvn dependency:get failed (see $DIR/mvn.log)"

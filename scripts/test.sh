@@ -6,8 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
+# stop, at the end, the services this run started (not those that were running before it)
+started=()
+for svc in redis hazelcast; do
+  ./scripts/services.sh status "$svc" >/dev/null 2>&1 || started+=("$svc")
+done
+stop_started() { for svc in ${started[@]+"${started[@]}"}; do ./scripts/services.sh stop "$svc" >/dev/null 2>&1 || true; done; }
+trap stop_started EXIT
 ./scripts/services.sh start
-trap './scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+# the tests find the services where services.sh started them
+export PINK_REDIS_URL="redis://127.0.0.1:${PINK_REDIS_PORT:-6390}/0"
+export PINK_HAZELCAST_ADDR="127.0.0.1:${PINK_HAZELCAST_PORT:-5710}"
 
 echo "== lint: ruff, mypy (strict on the kernel), import contracts, unused code"
 .venv/bin/ruff check src tests bench

@@ -60,3 +60,15 @@ def test_the_defaults_and_sensible_values_still_load() -> None:
 def test_settings_that_would_be_ignored_are_refused(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=rf"config {key}: "):
         load_config(None, env)
+
+
+def test_a_value_that_is_not_a_number_says_so() -> None:
+    with pytest.raises(ConfigError, match=r"bad value 'abc': not a decimal number$"):
+        load_config(None, {"PINK_INITIAL_CAPITAL": "abc"})
+
+
+def test_the_test_scripts_variables_do_not_stop_a_run() -> None:
+    """scripts/test.sh exports them, and docs/plane.md names PINK_HAZELCAST_ADDR: `pink run` in
+    that shell refused to start ("unknown configuration key(s) in environment")."""
+    env = {"PINK_SERVICES": "1", "PINK_REDIS_URL": "redis://127.0.0.1:6390/0", "PINK_HAZELCAST_ADDR": "127.0.0.1:5710"}
+    assert load_config(None, env).venue == "sim"

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         hedge: Annotated[bool, typer.Option(help="start in hedge (dual-side) mode")] = False,
         rate_limits: Annotated[bool, typer.Option(help="enforce BingX rate limits")] = True,
     ) -> None:
-        """Serve a BingX-compatible REST + WebSocket simulator (see REFERENCE.md §10)."""
+        """Serve a BingX-compatible REST + WebSocket simulator of the USDT-M perpetual swap API."""
         try:
             ServerFaults.parse(faults)
         except ValueError as exc:

@@ -22,7 +22,8 @@ __all__ = ["ENV_IGNORED", "ENV_IGNORED_PREFIXES", "RuntimeConfig", "load_config"
 
 # PINK_* variables that belong to other components or test scripts, not to this file's keys
 ENV_IGNORED = frozenset(
-    {"PINK_LEDGER_URL_TEST", "PINK_LIVE", "PINK_PYTHON", "PINK_REDIS_PORT", "PINK_HAZELCAST_PORT"}
+    {"PINK_LEDGER_URL_TEST", "PINK_LIVE", "PINK_PYTHON", "PINK_REDIS_PORT", "PINK_HAZELCAST_PORT",
+     "PINK_SERVICES", "PINK_REDIS_URL", "PINK_HAZELCAST_ADDR"}  # the test scripts' (scripts/test.sh)
 )
 ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own configuration
 
@@ -171,7 +172,9 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if issubclass(kind, Path):
             return Path(str(raw))
         return str(raw)
-    except (ValueError, TypeError, InvalidOperation) as exc:
+    except InvalidOperation:  # its text is the class list of the signal: say what was expected
+        raise ConfigError(f"config {key} (from {source}): bad value {raw!r}: not a decimal number") from None
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"config {key} (from {source}): bad value {raw!r}: {exc}") from None
 
 
