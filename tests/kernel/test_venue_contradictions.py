@@ -85,6 +85,24 @@ def test_e10_a_late_exit_fill_that_leaves_the_trade_flat_closes_it() -> None:
     d.assert_books_balance()
 
 
+def test_f15_a_report_of_an_ended_order_does_not_free_a_flagged_slot_whose_exit_is_working() -> None:
+    """Found by the machine below: a FILLED report of the entry (canceled at less before) booked
+    the rest and took the slot out of DESYNC to POSITION_OPEN while its exit was still working."""
+    d = Driver()
+    entry = place(d.enter(2, "0.010", legs=("1",))).client_order_id
+    d.fill(entry, "0.005", "99.9", "0.005")
+    d.canceled(entry, "0.005")
+    exit1 = place(d.exit(2)).client_order_id
+    no_price = OrderFilled(exit1, f"v-{exit1}", "np", D("0.001"), D(0), D("0.001"), D(0), "USDT", d.now)
+    assert d.apply(no_price).status is OutcomeStatus.QUARANTINED and d.state(2) == "DESYNC"
+    out = d.report(entry, OrderStatus.FILLED, "0.010", "0.010", "99.9")
+    assert out.status is OutcomeStatus.CONFIRMED and d.k.orders[entry].filled == D("0.010")
+    assert d.state(2) == "DESYNC" and _live(d) == [exit1]  # the exit's own report decides
+    d.report(exit1, OrderStatus.NEW, "0.005", "0", "0")
+    assert d.state(2) == "EXIT_WORKING"
+    d.assert_books_balance()
+
+
 def test_f02_e10_a_fill_sent_again_under_another_id_is_booked_once() -> None:
     d = Driver()
     entry = place(d.enter(0, "1.000")).client_order_id

@@ -62,8 +62,8 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     if gap is not None:  # fills we never saw: book the difference from the venue's totals
         qty, price, commission, stated = gap
         fill_id = f"{order.client_order_id}#cum{cum}"
-        if slot.state is S.DESYNC:
-            outcomes.append(_leave_desync(k, slot, order, now))
+        if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:  # (an order that ended
+            outcomes.append(_leave_desync(k, slot, order, now))  # before the slot's current one cannot)
         outcomes.append(
             book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now, fee_final=stated)
         )
