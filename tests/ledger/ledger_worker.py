@@ -45,6 +45,10 @@ async def main(mode: str, data_dir: str) -> None:
         if position > start:
             outbox.put((record,), position)
     print(f"flushing from {start}", flush=True)
+    if mode == "write":  # say when a quarter is in: the test kills it then, mid-way whatever the speed
+        while (outbox.health().watermark or 0) < len(records) // 4:
+            await asyncio.sleep(0.001)
+        print("a quarter written", flush=True)
     assert await outbox.flush(120)
     await outbox.close()
     if mode == "resume":
