@@ -80,11 +80,11 @@ def test_cli_audit_and_report_via_ledger_url(front: Front, database: str, tmp_pa
         assert ok.exit_code == 0, ok.output
         assert "checked: capital chain a/r" in ok.output and "audit passed" in ok.output
         out = runner.invoke(app, ["report", "--ledger-url", front.url, "--database", database,
-                                  "--out", str(tmp_path)])
+                                  "--runtime", "r", "--out", str(tmp_path)])
         assert out.exit_code == 0, out.output
         page = (tmp_path / "ledger_report.html").read_text()
         assert page.count("data:image/png;base64,") == 4
-        assert "win rate" in page and "50.0 %" in page and "<td>Q</td>" in page
+        assert "win rate" in page and "100.0 %" in page and "<td>Q</td>" in page
         bad = Settlement(9, SettlementKind.FILL, 0, "Q", "x", D(1), D(0), D(0), D(2), 1)
         writer.insert(rows_for(bad, account_id="a", runtime_id="r"))
         failed = runner.invoke(app, ["audit", "--ledger-url", front.url, "--database", database])

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the ledger's modules load when a command runs (the CLI star
     from clickhouse_connect.driver.client import Client
 
     from pink.ledger.audit import JournalReader
+    from pink.ledger.selection import StreamChoice
 
 __all__ = ["register"]
 
@@ -122,8 +123,13 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         ledger_url: LedgerUrl = None,
         out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("."),
         database: Database = "pink",
+        account: Annotated[str | None, typer.Option(
+            "--account", help="report this account_id (default: the stream written last)")] = None,
+        runtime: Annotated[str | None, typer.Option(
+            "--runtime", help="report this runtime_id (default: the stream written last)")] = None,
     ) -> None:
-        """Write a self-contained HTML report (equity, drawdown, PnL, fees, trades)."""
+        """Write a self-contained HTML report of one account/runtime stream (equity, drawdown,
+        PnL, fees, trades)."""
         from pink.ledger.report import write_report
 
         console = Console()
@@ -133,8 +139,26 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
             raise typer.Exit(2)
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             try:
-                path = write_report(client, out, database=database, progress=step)
+                path, report = write_report(client, out, database=database, account=account,
+                                            runtime=runtime, progress=step)
+            except PinkError as exc:  # no stream matches --account/--runtime
+                console.print(f"[red]{exc}[/red]", soft_wrap=True)
+                raise typer.Exit(2) from None
             except OSError as exc:
                 console.print(f"[red]cannot write the report in {out}: {exc.strerror or exc}[/red]")
                 raise typer.Exit(2) from None
+        _say_stream(console, report.choice)
         console.print(f"report written to {path}")
+
+
+def _say_stream(console: Console, choice: StreamChoice) -> None:
+    if choice.stream is None:
+        console.print("the ledger holds no settlement and no trade: the report is empty")
+        return
+    account, runtime = choice.stream
+    why = f" (the one written last of {choice.among})" if choice.among > 1 else ""
+    console.print(f"stream: account {account}, runtime {runtime}{why}", soft_wrap=True)
+    if choice.others:
+        console.print(f"other streams in this ledger, not in the report: "
+                      f"{', '.join(f'{a}/{r}' for a, r in choice.others)}; "
+                      f"report one with --account ACCOUNT --runtime RUNTIME", soft_wrap=True)

@@ -11,12 +11,12 @@ from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, NamedTuple
 
 from pink.ledger.rows import Row
-from pink.ledger.schema import TABLES, select_sql
+from pink.ledger.schema import TABLES, WATERMARK_TABLE, select_sql
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-__all__ = ["ExitLeg", "exit_legs", "fetch", "raw_conflicts", "streams"]
+__all__ = ["ExitLeg", "exit_legs", "fetch", "raw_conflicts", "streams", "written_at"]
 
 
 def fetch(client: Client, table: str, *, database: str = "pink", where: str = "") -> list[Row]:
@@ -32,6 +32,16 @@ def streams(rows: list[Row]) -> Iterator[tuple[tuple[str, str], list[Row]]]:
     for row in rows:
         groups.setdefault((row["account_id"], row["runtime_id"]), []).append(row)
     yield from sorted(groups.items())
+
+
+def written_at(client: Client, *, database: str = "pink") -> dict[tuple[str, str], int]:
+    """When the runtime last wrote each (account_id, runtime_id) stream: wall-clock ns of its
+    latest watermark (a stream inserted without one, e.g. by hand, is absent)."""
+    result = client.query(
+        "SELECT account_id, runtime_id, max(toUnixTimestamp64Nano(ts))"
+        f" FROM `{database}`.`{WATERMARK_TABLE.name}` GROUP BY account_id, runtime_id"
+    )
+    return {(str(a), str(r)): int(t) for a, r, t in result.result_rows}
 
 
 def raw_conflicts(client: Client, *, database: str = "pink") -> list[tuple[str, str, int]]:

@@ -3,6 +3,10 @@
 Charts: equity curve, drawdown, per-trade net PnL, cumulative fees. Figures
 are computed in exact Decimal; only the plotted points become floats. The
 drawdown leaves deposits and withdrawals out (``TRANSFER`` entries).
+
+The report covers one (account_id, runtime_id) stream: by default the one
+written last (:mod:`pink.ledger.selection`), or the one asked for. Two runs'
+settlements never share a capital chain, so they are never mixed.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import matplotlib.pyplot as plt
 from clickhouse_connect.driver.client import Client
 from matplotlib.axes import Axes
 
-from pink.ledger.queries import fetch
+from pink.ledger.queries import fetch, written_at
 from pink.ledger.rows import Row
+from pink.ledger.selection import Stream, StreamChoice, choose_stream, last_written
 
-__all__ = ["Headline", "build_report", "headline", "write_report"]
+__all__ = ["Headline", "Report", "build_report", "headline", "write_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,14 @@ def _trading_capital(ordered: list[Row]) -> list[Decimal]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    html: str
+    choice: StreamChoice  # the stream the figures are of, and the ledger's other streams
+
+
 def headline(settlements: list[Row], trades: list[Row]) -> Headline:
+    """Figures of one stream's settlements and trades (never several streams': see the module)."""
     zero = Decimal(0)
     with localcontext() as ctx:
         ctx.prec = 100
@@ -123,18 +135,30 @@ _TRADE_COLUMNS = ("trade_id", "symbol", "side", "entry_qty", "entry_vwap", "exit
                   "exit_vwap", "legs", "gross_pnl", "fees", "net_pnl")
 
 
+def _of(rows: list[Row], stream: Stream | None) -> list[Row]:
+    return [r for r in rows if (r["account_id"], r["runtime_id"]) == stream]
+
+
 def build_report(
     client: Client,
     *,
     database: str = "pink",
+    account: str | None = None,
+    runtime: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> str:
-    """The report as one HTML string (no external files)."""
+) -> Report:
+    """The report of one stream as one HTML string (no external files).
+
+    ``account`` / ``runtime`` narrow the choice; a ConfigError names the ledger's
+    streams when nothing matches."""
     step = progress or (lambda _msg: None)
     step("reading account_events")
-    settlements = fetch(client, "account_events", database=database)
+    all_settlements = fetch(client, "account_events", database=database)
     step("reading trade_reconstruction")
-    trades = fetch(client, "trade_reconstruction", database=database)
+    all_trades = fetch(client, "trade_reconstruction", database=database)
+    written = last_written([*all_settlements, *all_trades], written_at(client, database=database))
+    choice = choose_stream(written, account, runtime)
+    settlements, trades = _of(all_settlements, choice.stream), _of(all_trades, choice.stream)
     step("computing figures")
     h = headline(settlements, trades)
     step("drawing charts")
@@ -151,12 +175,24 @@ def build_report(
         for t in trades
     )
     cols = "".join(f"<th>{c}</th>" for c in _TRADE_COLUMNS)
-    return (
+    return Report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>PINK ledger report</title>"
-        f"<style>{_CSS}</style></head><body><h1>PINK ledger report</h1>"
+        f"<style>{_CSS}</style></head><body><h1>PINK ledger report</h1>{_about(choice)}"
         f"<table class='h'>{head}</table>{''.join(charts)}"
-        f"<h2>Trades</h2><table><tr>{cols}</tr>{rows}</table></body></html>"
+        f"<h2>Trades</h2><table><tr>{cols}</tr>{rows}</table></body></html>",
+        choice,
     )
+
+
+def _about(choice: StreamChoice) -> str:
+    if choice.stream is None:
+        return "<p>The ledger holds no settlement and no trade.</p>"
+    account, runtime = choice.stream
+    text = f"<p>account <b>{html.escape(account)}</b>, runtime <b>{html.escape(runtime)}</b>"
+    if choice.others:
+        others = ", ".join(f"{a}/{r}" for a, r in choice.others)
+        text += f" (other streams in this ledger, not included: {html.escape(others)})"
+    return text + "</p>"
 
 
 def write_report(
@@ -164,9 +200,13 @@ def write_report(
     out_dir: Path,
     *,
     database: str = "pink",
+    account: str | None = None,
+    runtime: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> Path:
+) -> tuple[Path, Report]:
+    report = build_report(client, database=database, account=account, runtime=runtime,
+                          progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "ledger_report.html"
-    path.write_text(build_report(client, database=database, progress=progress))
-    return path
+    path.write_text(report.html)
+    return path, report
