@@ -9,7 +9,9 @@ Each sink has its own task and queue, so a slow or dead sink does not hold
 back another. A sink that fails is counted (``failures``, ``last_error``),
 reconnected with backoff (50 ms doubling to 2 s) and, once back, is sent the
 current state of every key again before anything else. Trade events that
-overflow its queue while it is down are dropped and counted.
+overflow its queue while it is down are dropped and counted. Events are
+numbered in put order (:class:`~pink.projection.sinks.Numbered`) so that a
+sink can tell a batch sent again after a failure from new events.
 
 At :meth:`start` a sink that cannot be reached is a :class:`StartupError`
 naming it, unless it was configured ``optional`` (F22); ``health()`` says so.
@@ -21,12 +23,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from pink.errors import ClosedError, StartupError
 from pink.kernel.views import AccountView, SlotView
 from pink.plane.health import SinkHealth
 from pink.projection.queue import SinkQueue
-from pink.projection.sinks import Sink
+from pink.projection.sinks import Numbered, Sink
 
 __all__ = ["Projector"]
 
@@ -67,6 +70,7 @@ class Projector:
         for st in self._states:
             st.sink.bind(self.prefix)
         self._current: dict[str, object] = {}
+        self._events_put = 0  # the number of the last event put
         self._batch = batch_events
         self._startup_timeout_s = startup_timeout_s
         self._started = False
@@ -93,8 +97,10 @@ class Projector:
         """A trade event (FillBooked, TradeClosed, Settlement...): never coalesced."""
         if self._closed:
             raise ClosedError("projector")
+        self._events_put += 1
+        numbered = Numbered(self._events_put, record)
         for st in self._states:
-            st.queue.put_event(record)
+            st.queue.put_event(numbered)
             if not st.wake.is_set():
                 st.wake.set()
 
@@ -158,7 +164,7 @@ class Projector:
             states, events = st.queue.take(self._batch)
             st.publishing = True
             try:
-                await st.sink.publish(states, events)
+                await st.sink.publish(states, cast("list[Numbered]", events))  # put_event queues them
             except Exception as exc:
                 st.fail(exc)
                 st.queue.give_back(states, events)

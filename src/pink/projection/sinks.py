@@ -4,9 +4,21 @@ A sink publishes a batch: latest states as ``(key, view)`` and trade events
 in order. It raises on failure; the :class:`~pink.projection.projector.Projector`
 counts it, reconnects with backoff and re-publishes the current state.
 
+Events come numbered (:class:`Numbered`): the projector numbers them 1, 2, ...
+in the order they were put, and a batch that failed is sent again with the
+same numbers, in the same order.
+
 Redis: one hash per slot / account (``HSET pink:{account}:{runtime}:slot:{i}``),
 trade events on a stream (``XADD pink:{account}:{runtime}:events MAXLEN ~ N``)
-with fields ``type`` and ``data`` (the record's strict JSON).
+with fields ``type`` and ``data`` (the record's strict JSON). A batch is a
+plain pipeline, and Redis applies it even when its reply is lost or late, so
+a re-sent batch must not add its events twice: each event is added with the
+explicit id ``{base}-{n}``, ``base`` fixed at the sink's first connection (the
+time in ms, past the stream's last id), and an XADD Redis refuses because the
+id is not above the stream's top was written before and is skipped. Ids only
+grow (the projector's numbers only grow, and Redis keeps a stream's last id
+through MAXLEN trims), so "not above the top" means "already in the stream"
+as long as this projector is the stream's only writer.
 
 Hazelcast: one IMap ``pink:{account}:{runtime}:state`` whose entries are
 ``slot:{i}`` and ``account`` (HazelcastJsonValue), and a ReliableTopic
@@ -19,10 +31,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import time
 import types
 import warnings
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -30,6 +43,7 @@ from pink.plane.codec import codec_for
 
 __all__ = [
     "HazelcastSink",
+    "Numbered",
     "RedisSink",
     "Sink",
     "event_json",
@@ -38,6 +52,13 @@ __all__ = [
 ]
 
 log = logging.getLogger("pink.projection")
+
+
+class Numbered(NamedTuple):
+    """A trade event and its number: 1, 2, ... in put order, the same when sent again."""
+
+    n: int
+    record: object
 
 
 class Sink(Protocol):
@@ -51,7 +72,7 @@ class Sink(Protocol):
     async def connect(self) -> None: ...
 
     async def publish(
-        self, states: Sequence[tuple[str, object]], events: Sequence[object]
+        self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]
     ) -> None: ...
 
     async def disconnect(self) -> None: ...
@@ -73,6 +94,9 @@ def event_json(record: object) -> bytes:
     return b'{"type":"' + type(record).__name__.encode() + b'","data":' + data + b"}"
 
 
+_ALREADY_WRITTEN = "equal or smaller than the target stream top item"
+
+
 class RedisSink:
     def __init__(
         self,
@@ -89,8 +113,10 @@ class RedisSink:
         self.optional = optional
         self.timeout_s = timeout_s
         self.stream_maxlen = stream_maxlen
+        self.already_written = 0  # re-sent events found in the stream, not added again
         self._prefix = "pink"
         self._client: Any = None
+        self._base_ms: int | None = None  # the ms part of every event id, fixed at first connect
 
     def bind(self, prefix: str) -> None:
         self._prefix = prefix
@@ -112,19 +138,42 @@ class RedisSink:
         client = aredis.Redis(connection_pool=pool)
         self._client = client
         await client.ping()
+        if self._base_ms is None:
+            self._base_ms = await self._free_ms(client)
 
-    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+    async def _free_ms(self, client: Any) -> int:
+        """Now in ms, or just past the stream's last id (a clock set back, a quick restart)."""
+        import redis
+
+        now = time.time_ns() // 1_000_000
+        try:
+            info = await client.xinfo_stream(f"{self._prefix}:events")
+        except redis.ResponseError:  # no such stream yet
+            return now
+        last = info["last-generated-id"]
+        last_ms = int((last.decode() if isinstance(last, bytes) else str(last)).split("-")[0])
+        return max(now, last_ms + 1)
+
+    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]) -> None:
+        import redis
+
         client = self._client
-        if client is None:
+        if client is None or self._base_ms is None:
             raise ConnectionError("redis sink is not connected")
         async with client.pipeline(transaction=False) as pipe:
             for key, view in states:
                 pipe.hset(f"{self._prefix}:{key}", mapping=flat_fields(view))
             stream = f"{self._prefix}:events"
-            for record in events:
+            for n, record in events:
                 fields = {"type": type(record).__name__, "data": codec_for(type(record)).encode(record)}
-                pipe.xadd(stream, fields, maxlen=self.stream_maxlen, approximate=True)
-            await pipe.execute()
+                pipe.xadd(stream, fields, id=f"{self._base_ms}-{n}", maxlen=self.stream_maxlen,
+                          approximate=True)
+            replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError) and _ALREADY_WRITTEN in str(reply):
+                self.already_written += 1
+            elif isinstance(reply, Exception):
+                raise reply
 
     async def disconnect(self) -> None:
         client, self._client = self._client, None
@@ -212,7 +261,7 @@ class HazelcastSink:
         self._map = client.get_map(f"{self._prefix}:state").blocking()
         self._topic = client.get_reliable_topic(f"{self._prefix}:events").blocking()
 
-    def _publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+    def _publish(self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]) -> None:
         json_value = self._hz.core.HazelcastJsonValue
         if self._map is None or self._topic is None:
             raise ConnectionError("hazelcast sink is not connected")
@@ -223,7 +272,7 @@ class HazelcastSink:
             }
             self._map.put_all(entries)
         if events:
-            self._topic.publish_all([event_json(r).decode() for r in events])
+            self._topic.publish_all([event_json(e.record).decode() for e in events])
 
     def _shutdown(self) -> None:
         client, self._client, self._map, self._topic = self._client, None, None, None
@@ -234,7 +283,7 @@ class HazelcastSink:
     async def connect(self) -> None:
         await self._call(self._connect)
 
-    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[object]) -> None:
+    async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]) -> None:
         await self._call(self._publish, states, events)
 
     async def disconnect(self) -> None:
