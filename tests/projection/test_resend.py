@@ -1,8 +1,12 @@
-"""A batch sent again after a failure adds nothing twice."""
+"""A batch sent again after a failure adds nothing twice, and flush waits for a sink
+that is down (within its bound)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 import redis.asyncio as aredis
@@ -15,6 +19,9 @@ from pink.projection.sinks import RedisSink
 from .slowproxy import SlowReplyProxy
 from .svc import _host_port
 from .views import fill
+
+if TYPE_CHECKING:
+    from pink.projection.sinks import Numbered
 
 
 @pytest.mark.services
@@ -47,3 +54,59 @@ async def test_redis_reply_too_late_then_resent_adds_each_event_once(redis_url: 
         await proxy.close()
         await client.delete(stream)
         await client.aclose()
+
+
+class _DownSink:
+    """Down (publish and connect fail) until ``up`` is set; records what landed."""
+
+    name = backend = "down"
+    optional = False
+
+    def __init__(self) -> None:
+        self.up = True
+        self.landed: list[int] = []
+
+    def bind(self, prefix: str) -> None:
+        return None
+
+    async def connect(self) -> None:
+        if not self.up:
+            raise ConnectionError("refused")
+
+    async def publish(self, states: object, events: list[Numbered]) -> None:
+        if not self.up:
+            raise ConnectionError("reset")
+        self.landed.extend(e.n for e in events)
+
+    async def disconnect(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_flush_waits_for_a_disconnected_sink_and_close_says_what_is_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = _DownSink()
+    proj = Projector("acc", "run", [sink])
+    await proj.start()
+    sink.up = False
+    proj.put_event(fill(1))
+    await asyncio.sleep(0.05)  # the send failed: the sink is disconnected, the event queued
+    assert not proj.health()[0].connected
+    asyncio.get_running_loop().call_later(0.3, setattr, sink, "up", True)
+    assert await proj.flush(5)  # returned only once the sink was back and had the event
+    assert sink.landed == [1]
+
+    sink.up = False
+    proj.put_event(fill(2))
+    proj.put_event(fill(3))
+    await asyncio.sleep(0.05)
+    with caplog.at_level(logging.WARNING, "pink.projection"):
+        assert not await proj.flush(0.2)
+        await proj.close(flush_timeout_s=0.2)
+    assert sink.landed == [1]
+    text = caplog.text
+    assert "sink down (down): 2 events and 0 states queued, disconnected" in text
+    assert "projection closed: lost sink down" in text

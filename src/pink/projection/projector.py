@@ -13,6 +13,11 @@ overflow its queue while it is down are dropped and counted. Events are
 numbered in put order (:class:`~pink.projection.sinks.Numbered`) so that a
 sink can tell a batch sent again after a failure from new events.
 
+:meth:`flush` (and :meth:`close`, which flushes first) waits, within its
+bound, for every sink's queue, a disconnected sink's included: it may come
+back within the bound. When the bound passes it logs what each sink still
+holds and returns False; at close that is lost.
+
 At :meth:`start` a sink that cannot be reached is a :class:`StartupError`
 naming it, unless it was configured ``optional`` (F22); ``health()`` says so.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from typing import cast
@@ -32,6 +38,8 @@ from pink.projection.queue import SinkQueue
 from pink.projection.sinks import Numbered, Sink
 
 __all__ = ["Projector"]
+
+log = logging.getLogger("pink.projection")
 
 
 class _SinkState:
@@ -189,8 +197,9 @@ class Projector:
             await st.wake.wait()
 
     async def flush(self, timeout_s: float = 2.0) -> bool:
-        """Wait until every connected sink has published what is queued (the batch it is
-        sending included: taken from the queue is not yet published)."""
+        """Wait until every sink has published what is queued (the batch it is sending
+        included: taken from the queue is not yet published). A disconnected sink is
+        waited for too, within the bound; past it, what is left is logged and False returned."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if all(self._idle(st) for st in self._states):
@@ -198,18 +207,36 @@ class Projector:
                 if all(self._idle(st) for st in self._states):
                     return True
             await asyncio.sleep(0.005)
+        for line in self.unpublished():
+            log.warning("projection flush: %.1f s passed with %s", timeout_s, line)
         return False
 
     @staticmethod
     def _idle(st: _SinkState) -> bool:
-        return not st.connected or (not st.queue and not st.publishing)
+        return not st.queue and not st.publishing
+
+    def unpublished(self) -> list[str]:
+        """What each sink still has to publish, one line per sink that has something."""
+        out = []
+        for st in self._states:
+            if not st.queue and not st.publishing:
+                continue
+            line = (f"sink {st.sink.name} ({st.sink.backend}): {len(st.queue.events)} events and "
+                    f"{len(st.queue.states)} states queued")
+            if st.publishing:
+                line += ", a batch being sent"
+            if not st.connected:
+                line += f", disconnected ({st.last_error or 'never connected'})"
+            out.append(line)
+        return out
 
     async def close(self, flush_timeout_s: float = 2.0) -> None:
         """Publish what is queued (bounded), stop the tasks, close the sinks. Idempotent."""
         if self._closed:
             return
-        if self._started:
-            await self.flush(flush_timeout_s)
+        if self._started and not await self.flush(flush_timeout_s):
+            for line in self.unpublished():
+                log.warning("projection closed: lost %s", line)
         self._closed = True
         for st in self._states:
             st.wake.set()
