@@ -47,15 +47,17 @@ def test_report_is_of_one_stream_the_last_written_by_default(
         page = (tmp_path / "last" / "ledger_report.html").read_text()
         fig = _figures(page)
         assert Decimal(fig["final capital"]) == Decimal("498.98")
-        assert Decimal(fig["net PnL"]) == Decimal("-1.02") and fig["trades"] == "1"
-        assert Decimal(fig["max drawdown"]) == Decimal("1.01") and Decimal(fig["fees"]) == Decimal("0.02")
+        assert Decimal(fig["net PnL (closed trades)"]) == Decimal("-1.02") and fig["trades"] == "1"
+        assert Decimal(fig["max drawdown"]) == Decimal("1.02")  # from the capital before the first settlement
+        assert Decimal(fig["fees (all fills, with venue corrections)"]) == Decimal("0.02")
+        assert Decimal(fig["initial capital"]) == Decimal(500)
         assert "<td>L</td>" in page and "<td>W</td>" not in page and "a/rt1" in page
 
         out = runner.invoke(app, [*base, "--runtime", "rt1", "--out", str(tmp_path / "old")])
         assert out.exit_code == 0, out.output
         fig = _figures((tmp_path / "old" / "ledger_report.html").read_text())
         assert Decimal(fig["final capital"]) == Decimal("10001.98")
-        assert Decimal(fig["net PnL"]) == Decimal("1.98") and fig["win rate"] == "100.0 %"
+        assert Decimal(fig["net PnL (closed trades)"]) == Decimal("1.98") and fig["win rate"] == "100.0 %"
 
         out = runner.invoke(app, [*base, "--account", "b", "--out", str(tmp_path / "none")])
         assert out.exit_code == 2

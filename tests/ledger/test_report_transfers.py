@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from pink.ledger.report import headline
+from pink.ledger.report import _shown, headline
 
 
 def _entry(seq: int, kind: str, amount: str, fee: str, after: str) -> dict[str, object]:
-    return {"seq": seq, "kind": kind, "amount": D(amount), "fee": D(fee), "capital_after": D(after)}
+    before = D(after) - D(amount) + D(fee)
+    return {"seq": seq, "kind": kind, "amount": D(amount), "fee": D(fee), "capital_before": before,
+            "capital_after": D(after)}
 
 
 def test_a_withdrawal_is_not_a_drawdown_and_a_deposit_not_a_peak() -> None:
@@ -22,3 +24,11 @@ def test_a_withdrawal_is_not_a_drawdown_and_a_deposit_not_a_peak() -> None:
     h = headline(settlements, [])
     assert h.max_drawdown == D(80)
     assert h.transfers == D(15000) and h.final_capital == D(25020)
+    assert h.initial_capital == D(10000) and h.funding == 0
+
+
+def test_report_figures_are_shown_for_a_person() -> None:
+    """The page printed 'net PnL -95.770370410000000000' and 38-decimal VWAPs."""
+    assert _shown(D("-95.770370410000000000")) == "-95.77037041"
+    assert _shown(D("2990.66157051282051282051282100000000000000"), "exit_vwap") == "2990.66157051"
+    assert _shown(D("1E+2")) == "100" and _shown(D("0E-18")) == "0" and _shown(None) == "-"

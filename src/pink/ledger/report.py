@@ -16,7 +16,7 @@ import html
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +43,8 @@ class Headline:
     max_drawdown: Decimal  # largest peak-to-trough fall of capital less transfers
     final_capital: Decimal | None
     transfers: Decimal = Decimal(0)  # deposits in minus withdrawals out
+    funding: Decimal = Decimal(0)  # funding payments, positive when received
+    initial_capital: Decimal | None = None  # before the stream's first settlement
 
 
 def _trading_capital(ordered: list[Row]) -> list[Decimal]:
@@ -67,9 +69,11 @@ def headline(settlements: list[Row], trades: list[Row]) -> Headline:
     zero = Decimal(0)
     with localcontext() as ctx:
         ctx.prec = 100
-        peak: Decimal | None = None
+        ordered = sorted(settlements, key=lambda r: r["seq"])
+        # from the capital before the first settlement: a first loss is a drawdown too
+        peak: Decimal | None = ordered[0]["capital_before"] if ordered else None
         max_dd = zero
-        for capital in _trading_capital(sorted(settlements, key=lambda r: r["seq"])):
+        for capital in _trading_capital(ordered):
             peak = capital if peak is None or capital > peak else peak
             max_dd = max(max_dd, peak - capital)
         wins = sum(1 for t in trades if t["net_pnl"] > 0)
@@ -83,6 +87,8 @@ def headline(settlements: list[Row], trades: list[Row]) -> Headline:
             final_capital=max(settlements, key=lambda r: r["seq"])["capital_after"]
             if settlements else None,
             transfers=sum((s["amount"] for s in settlements if s["kind"] == "TRANSFER"), zero),
+            funding=sum((s["amount"] for s in settlements if s["kind"] == "FUNDING"), zero),
+            initial_capital=min(settlements, key=lambda r: r["seq"])["capital_before"] if settlements else None,
         )
 
 
@@ -135,6 +141,19 @@ _TRADE_COLUMNS = ("trade_id", "symbol", "side", "entry_qty", "entry_vwap", "exit
                   "exit_vwap", "legs", "gross_pnl", "fees", "net_pnl")
 
 
+_SHOWN_VWAP = Decimal("1e-8")  # a VWAP is a quotient kept to 38 decimals: shown to 8
+
+
+def _shown(value: object, column: str = "") -> str:
+    """A figure for a person: no trailing zeros, no exponent (the ledger keeps it exact)."""
+    if not isinstance(value, Decimal):
+        return "-" if value is None else str(value)
+    if column.endswith("vwap"):
+        value = value.quantize(_SHOWN_VWAP, rounding=ROUND_HALF_EVEN)
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
 def _of(rows: list[Row], stream: Stream | None) -> list[Row]:
     return [r for r in rows if (r["account_id"], r["runtime_id"]) == stream]
 
@@ -164,14 +183,16 @@ def build_report(
     step("drawing charts")
     charts = _charts(settlements, trades)
     figures = [
-        ("net PnL", h.net_pnl), ("gross PnL", h.gross_pnl), ("fees", h.fees),
+        ("net PnL (closed trades)", h.net_pnl), ("gross PnL (closed trades)", h.gross_pnl),
+        ("fees (all fills, with venue corrections)", h.fees),
+        ("funding (+ received, - paid)", h.funding),
         ("win rate", f"{h.win_rate * 100:.1f} %"), ("max drawdown", h.max_drawdown),
-        ("trades", h.trades), ("final capital", h.final_capital),
+        ("trades", h.trades), ("initial capital", h.initial_capital), ("final capital", h.final_capital),
         *([("deposits - withdrawals", h.transfers)] if h.transfers else []),
     ]
-    head = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in figures)
+    head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_shown(v))}</td></tr>" for k, v in figures)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(t[c]))}</td>" for c in _TRADE_COLUMNS) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(_shown(t[c], c))}</td>" for c in _TRADE_COLUMNS) + "</tr>"
         for t in trades
     )
     cols = "".join(f"<th>{c}</th>" for c in _TRADE_COLUMNS)
