@@ -24,6 +24,9 @@ def test_audit_and_report_default_to_the_data_dir_run_uses(tmp_path: Path) -> No
     assert "journal: not compared" not in audit.stdout  # its journal too
     report = pink(tmp_path, "report", "--out", "out")
     assert report.returncode == 0 and (tmp_path / "out" / "ledger_report.html").is_file(), report.stdout
+    beside = pink(tmp_path, "report")  # without --out: in the data dir, not the working directory
+    assert beside.returncode == 0 and (tmp_path / "data" / "ledger_report.html").is_file(), beside.stdout
+    assert not (tmp_path / "ledger_report.html").exists()
 
 
 def test_audit_honours_pink_data_dir_and_says_what_to_do_without_a_ledger(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
     def report_cmd(
         data_dir: DataDir = DEFAULT_DIR,
         ledger_url: LedgerUrl = None,
-        out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("."),
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="output directory [the data dir]", show_default=False)] = None,
         database: Database = "pink",
         account: Annotated[str | None, typer.Option(
             "--account", help="report this account_id (default: the stream written last)")] = None,
@@ -133,6 +134,7 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         from pink.ledger.report import write_report
 
         console = Console()
+        out = data_dir if out is None else out  # beside the run's ledger, not in the working directory
         if out.exists() and not out.is_dir():
             console.print(f"[red]--out {out} is a file: give a directory (the report is written as "
                           f"<dir>/ledger_report.html)[/red]")
