@@ -64,8 +64,10 @@ async def _run_and_report(
     from pink.runtime.view import LiveView
 
     view: LiveView | None = None
+    started = False  # a start refused or stopped has no run to sum up
     try:
         await launcher.start()
+        started = True
         rt = launcher.runtime
         assert rt is not None
         if launcher.reconcile is not None and (
@@ -95,16 +97,18 @@ async def _run_and_report(
         if view is not None:
             await view.close()
         report = await launcher.close()
-        _print_report(launcher, report, console)  # also when the run failed: what it did, how it closed
+        # also when the run failed: what it did, how it closed
+        _print_report(launcher, report, console, started)
     return report
 
 
-def _print_report(launcher: Launcher, report: CloseReport, console: Console) -> None:
+def _print_report(launcher: Launcher, report: CloseReport, console: Console, started: bool) -> None:
     from pink.runtime.view import summary_table
 
     rt = launcher.runtime
     if rt is not None:
-        console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital))
+        if started:
+            console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital))
         console.print(f"close: {' -> '.join(report.steps)}")
         for text in rt.stats.alerts:
             console.print(f"[yellow]alert: {text}")
