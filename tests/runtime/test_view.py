@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ async def test_live_view_refreshes_with_orders_read_on_the_owner_task(tmp_path: 
         await launcher.run(cycles=40)
         await asyncio.sleep(0.05)  # a few refreshes
         await view.close()
-        assert view._working is not None  # fetched through rt.ask, not read off the kernel
+        assert view._shown is not None  # fetched through rt.ask, not read off the kernel
         assert "slots" in out.getvalue() and "working orders" in out.getvalue()
 
 
@@ -86,10 +87,10 @@ async def test_closing_the_view_ends_it_when_the_cancel_meets_a_read_completing(
     closing: list[asyncio.Task[None]] = []
 
     class Rt:
-        async def read_working_orders(self) -> list[Any]:
+        async def ask(self, _fn: Any) -> tuple[list[Any], list[Any]]:
             if not closing:
                 closing.append(asyncio.create_task(live.close()))
-            return []
+            return [], []
 
     live = LiveView(Rt(), Console(file=io.StringIO()), period_s=0.001)  # type: ignore[arg-type]
     live.start()
@@ -99,3 +100,33 @@ async def test_closing_the_view_ends_it_when_the_cancel_meets_a_read_completing(
         await asyncio.sleep(0.001)
     await asyncio.wait_for(asyncio.shield(closing[0]), 5)  # a hang guard: without the fix it never ends
     assert refreshing.done()
+
+
+def _frame_order_ids(text: str) -> tuple[set[str], set[str]]:
+    """From a frame at 130 columns: the working orders its slots table names, and those of its
+    working orders table."""
+    slots_part, _, orders_part = text.partition("working orders")
+    ids = re.compile(r"\b(t[0-9A-Za-z]+-[ex][0-9a-z]+)\b")
+    return set(ids.findall(slots_part)), set(ids.findall(orders_part))
+
+
+async def test_the_last_frame_shows_the_working_orders_of_its_slots(tmp_path: Path) -> None:
+    """With --fast the view's last read of the working orders (on its wall-clock timer) was
+    hundreds of cycles behind when the run ended: the last frame listed orders long done next to
+    slots that had moved on. The slots and the working orders are read together."""
+    async with Launcher(config(tmp_path)) as launcher:
+        rt = launcher.runtime
+        assert rt is not None
+        seen = 0
+        for period in [1000.0, 0.01] * 8:  # no refresh before the close; refreshes while it runs
+            out = io.StringIO()
+            view = LiveView(rt, Console(width=130, file=out, color_system=None, force_terminal=False),
+                            period_s=period)
+            view.start()
+            await launcher.run(cycles=7)
+            await view.close()
+            in_slots, in_orders = _frame_order_ids(out.getvalue())
+            assert in_slots == in_orders, out.getvalue()
+            assert in_orders == {o.client_order_id for o in await rt.read_working_orders()}
+            seen += bool(in_orders)
+        assert seen >= 3  # the sample policy often leaves orders working at a cycle's end

@@ -1,16 +1,16 @@
 """A live terminal view of a runtime (rich) and the end-of-run summary.
 
-The view reads the runtime's cached views (refreshed by the owner task for
-the touched slots only) and asks the owner task for the working orders; it
-never calls the kernel itself. It refreshes on a wall
-clock timer a few times per second, whatever the speed of the run.
+The view asks the owner task for the slots and the working orders, both taken
+at the same moment (a frame never shows an order its slots table has moved
+past); it never calls the kernel itself. It refreshes on a wall clock timer a
+few times per second, whatever the speed of the run, and once more at close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from rich import box
@@ -22,7 +22,7 @@ from pink.kernel.views import OrderView, SlotView
 from pink.runtime.loop import Runtime
 from pink.runtime.stats import Summary
 
-__all__ = ["STATE_LABELS", "WIDE", "LiveView", "num", "render", "slots_table", "summary_table"]
+__all__ = ["STATE_LABELS", "WIDE", "LiveView", "num", "read_frame", "render", "slots_table", "summary_table"]
 
 
 WIDE = 130  # from this many columns the tables show trade ids and full order ids
@@ -94,10 +94,28 @@ def slots_table(title: str, views: Iterable[tuple[int, SlotView | None]], width:
     return table
 
 
-def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WIDE) -> Group:
-    """One frame: account, slots, working orders (``working``: fresh from the owner task;
-    else the runtime's copy from its last cycle). Fits 80 columns; from :data:`WIDE`
-    columns it adds trade ids and full order ids."""
+Frame = tuple[list[SlotView], list[OrderView]]
+
+
+async def read_frame(rt: Runtime) -> Frame:
+    """The slots and the working orders at one moment, read on the owner task (the views of
+    the slots touched since its last batch rebuilt first, as for a policy snapshot)."""
+
+    def read() -> Frame:
+        out = rt.outputs
+        out.refresh()
+        return list(out.slots), list(out.working_orders())
+
+    frame: Frame = await rt.ask(read)
+    return frame
+
+
+def render(
+    rt: Runtime, working: list[OrderView] | None = None, width: int = WIDE, slots: Sequence[SlotView] | None = None
+) -> Group:
+    """One frame: account, slots, working orders (``slots`` and ``working``: read together by
+    :func:`read_frame`; else the runtime's copies, the working orders from its last cycle).
+    Fits 80 columns; from :data:`WIDE` columns it adds trade ids and full order ids."""
     wide = width >= WIDE
     a, st = rt.account, rt.stats
     acct = _table("account", [("cycle", True), ("capital", True), ("gross", True), ("fees", True),
@@ -107,7 +125,7 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
                  num(a.net_pnl), str(st.trades), str(st.fills), num(st.max_drawdown))
     if rt.reconciler.books.mismatch:
         acct.caption = f"BOOKS MISMATCH {rt.reconciler.books.mismatch}"
-    slots = slots_table("slots", ((s.slot, s) for s in rt.slots), width)
+    slots_shown = slots_table("slots", ((s.slot, s) for s in (rt.slots if slots is None else slots)), width)
     orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
                                        ("type", False), ("qty", True), ("price", True), ("filled", True),
                                        ("state", False)], wide)
@@ -117,11 +135,11 @@ def render(rt: Runtime, working: list[OrderView] | None = None, width: int = WID
                        o.side.value.lower(), o.order_type.value.lower(), num(o.quantity),
                        num(o.limit_price) if o.limit_price else "", num(o.filled_qty), o.state.lower())
     if not st.alerts:
-        return Group(acct, slots, orders)
+        return Group(acct, slots_shown, orders)
     alerts = _table("alerts (the last three)", [("", False)], wide)
     for text in st.alerts[-3:]:
         alerts.add_row(text)  # cut to the width by rich
-    return Group(acct, slots, orders, alerts)
+    return Group(acct, slots_shown, orders, alerts)
 
 
 def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
@@ -159,11 +177,20 @@ class LiveView:
         self._period = period_s
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
-        self._working: list[OrderView] | None = None
+        self._shown: Frame | None = None  # the slots and working orders of the last read
         self._running = True
 
     def _frame(self) -> Group:
-        return render(self._rt, self._working, self._console.width)
+        slots, working = self._shown or (None, None)
+        return render(self._rt, working, self._console.width, slots)
+
+    async def _read(self) -> None:
+        """Read the slots and working orders together; a busy owner leaves the last frame's
+        (a stopped or dead one too: the frame keeps the last pair read, never a mix; the
+        view never stops a run nor its close)."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._period):
+                self._shown = await read_frame(self._rt)
 
     def start(self) -> None:
         self._live = Live(self._frame(), console=self._console, auto_refresh=False)
@@ -175,9 +202,7 @@ class LiveView:
         # meets its inner call's completion (CPython gh-86296), and close() waited for ever
         while self._running:
             await asyncio.sleep(self._period)
-            with contextlib.suppress(TimeoutError):  # a busy owner: show the last ones
-                async with asyncio.timeout(self._period):
-                    self._working = await self._rt.read_working_orders()
+            await self._read()
             if self._live is not None:
                 self._live.update(self._frame(), refresh=True)
 
@@ -189,6 +214,7 @@ class LiveView:
                 await self._task
             self._task = None
         if self._live is not None:
+            await self._read()  # the last frame as the run left it, not as of the last timer
             self._live.update(self._frame(), refresh=True)
             self._live.stop()
             self._live = None
