@@ -63,7 +63,7 @@ class Outputs:
         """Take one outcome's effects and records; mark what it touched."""
         if outcome.effects:
             self._effects.append(outcome.effects)
-        self.stats.statuses[outcome.status.value] += 1
+        self.stats.observe_outcome(outcome)
         if outcome.slot >= 0:
             self._dirty.add(outcome.slot)
         records = outcome.records

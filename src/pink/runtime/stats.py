@@ -1,4 +1,10 @@
-"""Running statistics of a runtime, fed from kernel records (for the view and summary)."""
+"""Running statistics of a runtime, fed from kernel records (for the view and summary).
+
+The summary adds up: the capital change of a run is the net PnL of the trades it closed
+(less what those trades had booked in earlier runs), plus the net PnL booked on trades
+still open (realized by their exits so far, less all their fees), less the venue's fee
+corrections, plus funding (positive: received) and deposits less withdrawals.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pink.kernel.consts import R_VENUE_REJECTED
 from pink.kernel.messages import (
     ZERO,
     FillBooked,
     IntentRecorded,
     KernelRecord,
+    Outcome,
     OutsideFillRecorded,
     ProtocolErrorRecorded,
     Settlement,
@@ -30,18 +38,33 @@ class Summary:
     trades: int
     wins: int
     win_rate: float
-    gross_pnl: Decimal
+    gross_pnl: Decimal  # of the trades closed in this run (their whole life)
+    closed_fees: Decimal  # of the trades closed in this run (their whole life)
     fees: Decimal
     fee_corrections: Decimal  # part of ``fees``: venue totals that corrected fills' fees
-    funding: Decimal
+    funding: Decimal  # positive: received
     transfers: Decimal  # deposits in minus withdrawals out: capital, not PnL
-    net_pnl: Decimal
+    net_pnl: Decimal  # of the trades closed in this run: gross_pnl - closed_fees
+    earlier_net: Decimal  # part of ``net_pnl`` booked in earlier runs (trades open at the restart)
+    open_realized: Decimal  # booked in this run on trades still open: exits' realized PnL
+    open_fees: Decimal  # booked in this run on trades still open: their fills' fees
     max_drawdown: Decimal
     fills: int
     intents: int
     refusals: dict[str, int]
+    venue_rejections: dict[str, int]  # orders the venue refused, by its code
     protocol_errors: int
     outside_fills: int  # fills of orders PINK never sent that it did not book (all or part)
+
+    @property
+    def open_net(self) -> Decimal:
+        return self.open_realized - self.open_fees
+
+    @property
+    def capital_change(self) -> Decimal:
+        """What the run changed capital by, from its parts (equal to the change, exactly)."""
+        return (self.net_pnl - self.earlier_net + self.open_net - self.fee_corrections + self.funding
+                + self.transfers)  # fmt: skip
 
 
 @dataclass
@@ -66,6 +89,10 @@ class RunStats:
     protocol_errors: int = 0
     outside_fills: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
+    venue_rejections: Counter[str] = field(default_factory=Counter)
+    earlier_net: Decimal = ZERO  # what the trades closed in this run had booked before it
+    open_pnl: dict[str, Decimal] = field(default_factory=dict)  # trade -> realized, this run, while open
+    open_fee: dict[str, Decimal] = field(default_factory=dict)  # trade -> fill fees, this run, while open
     statuses: Counter[str] = field(default_factory=Counter)
     peak: Decimal = ZERO
     max_drawdown: Decimal = ZERO
@@ -88,6 +115,9 @@ class RunStats:
                     self.fee_corrections += r.fee
                 elif r.kind is SettlementKind.TRANSFER:
                     self.transfers += r.amount
+                else:  # a fill of a trade: the trade's until it closes
+                    self.open_pnl[r.trade_id] = self.open_pnl.get(r.trade_id, ZERO) + r.amount
+                    self.open_fee[r.trade_id] = self.open_fee.get(r.trade_id, ZERO) + r.fee
                 capital = r.capital_after - self.transfers
                 if capital > self.peak:
                     self.peak = capital
@@ -103,6 +133,8 @@ class RunStats:
                 self.wins += r.net_pnl > 0
                 self.gross_pnl += r.gross_pnl
                 self.trade_fees += r.fees
+                booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)
+                self.earlier_net += r.gross_pnl - r.fees - booked
                 self.last_trades = [*self.last_trades[-9:], r]
             elif type(r) is IntentRecorded:
                 self.intents += 1
@@ -117,6 +149,12 @@ class RunStats:
                 self._alert(f"outside PINK: {r.detail}")
         return settled
 
+    def observe_outcome(self, outcome: Outcome) -> None:
+        """Count an outcome's status, and an order the venue refused (by its code)."""
+        self.statuses[outcome.status.value] += 1
+        if outcome.reason is R_VENUE_REJECTED and outcome.detail.startswith("REJECTED:"):
+            self.venue_rejections[outcome.detail.removeprefix("REJECTED:")] += 1
+
     def _alert(self, text: str) -> None:
         self.alerts = [*self.alerts[-(ALERTS_KEPT - 1):], text]
 
@@ -127,15 +165,20 @@ class RunStats:
             wins=self.wins,
             win_rate=self.wins / self.trades if self.trades else 0.0,
             gross_pnl=self.gross_pnl,
+            closed_fees=self.trade_fees,
             fees=self.fees,
             fee_corrections=self.fee_corrections,
             funding=self.funding,
             transfers=self.transfers,
             net_pnl=self.gross_pnl - self.trade_fees,
+            earlier_net=self.earlier_net,
+            open_realized=sum(self.open_pnl.values(), ZERO),
+            open_fees=sum(self.open_fee.values(), ZERO),
             max_drawdown=self.max_drawdown,
             fills=self.fills,
             intents=self.intents,
             refusals=dict(self.refusals),
+            venue_rejections=dict(self.venue_rejections),
             protocol_errors=self.protocol_errors,
             outside_fills=self.outside_fills,
         )

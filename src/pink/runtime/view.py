@@ -142,25 +142,45 @@ def render(
     return Group(acct, slots_shown, orders, alerts)
 
 
-def summary_table(s: Summary, capital: Decimal, initial: Decimal) -> Table:
-    t = Table(title="run summary")
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
+
+
+def summary_table(
+    s: Summary, capital: Decimal, initial: Decimal, *, policy: str = "", policy_errors: int = 0
+) -> Table:
+    """The end-of-run summary: what the run made, in rows that add up to its capital change
+    (see :mod:`pink.runtime.stats`), then its counts."""
+    t = Table(title="run summary", caption="capital change = net PnL of closed and of open trades + funding "
+              "+ deposits - withdrawals (the rows above it add up to it); funding: positive received, "
+              "negative paid")  # fmt: skip
     t.add_column("metric")
     t.add_column("value", justify="right")
     rows = [
+        *([("policy", policy)] if policy else []),
         ("cycles", str(s.cycles)),
         ("trades", str(s.trades)),
         ("win rate", f"{s.win_rate:.1%}"),
         ("gross PnL (closed trades)", _money(s.gross_pnl)),
+        ("fees (closed trades)", _money(s.closed_fees)),
+        ("net PnL (closed trades)", _money(s.net_pnl)),
+        *([("  less: booked in earlier runs", _money(-s.earlier_net))] if s.earlier_net else []),
+        ("realized on open trades", _money(s.open_realized)),
+        ("fees on open trades", _money(s.open_fees)),
+        ("net PnL (open trades)", _money(s.open_net)),
+        *([("venue fee corrections", _money(-s.fee_corrections))] if s.fee_corrections else []),
+        ("funding (+ received, - paid)", _money(s.funding)),
+        *([("deposits - withdrawals", _money(s.transfers))] if s.transfers else []),
+        ("capital change", _money(s.capital_change)),
+        ("capital", f"{_money(initial)} -> {_money(capital)}"),
         ("fees (all fills)", _money(s.fees)),
         *([("  of which venue corrections", _money(s.fee_corrections))] if s.fee_corrections else []),
-        ("funding", _money(s.funding)),
-        ("net PnL (closed trades)", _money(s.net_pnl)),
         ("max drawdown", _money(s.max_drawdown)),
-        *([("deposits - withdrawals", _money(s.transfers))] if s.transfers else []),
-        ("capital", f"{_money(initial)} -> {_money(capital)}"),
         ("fills / intents", f"{s.fills} / {s.intents}"),
-        ("refusals", ", ".join(f"{k}={v}" for k, v in sorted(s.refusals.items())) or "none"),
+        ("refusals (by PINK)", _counts(s.refusals)),
+        ("venue rejections", _counts(s.venue_rejections)),
         ("protocol errors", str(s.protocol_errors)),
+        *([("policy errors (cycles skipped)", str(policy_errors))] if policy_errors else []),
         *([("fills outside PINK, not booked", str(s.outside_fills))] if s.outside_fills else []),
     ]
     for k, v in rows:

@@ -1,0 +1,44 @@
+"""The run summary adds up: its rows make the run's capital change exactly, and it counts what
+the venue refused (a trader reading it found fees, PnL and capital that did not agree)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from pink.runtime.launcher import Launcher
+from pink.runtime.stats import Summary
+from pink.runtime.view import summary_table
+from tests.runtime.helpers import quiet_config
+
+
+def _text(s: Summary, capital: object, initial: object) -> str:
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(summary_table(s, capital, initial, policy="SAMPLE", policy_errors=2))  # type: ignore[arg-type]
+    return " ".join(console.export_text().replace("│", " ").split())  # rows as "metric value"
+
+
+async def test_the_summary_rows_add_up_to_the_capital_change_also_after_a_restart(tmp_path: Path) -> None:
+    for run in range(2):  # the second run closes trades the first one opened (and exited in part)
+        cfg = quiet_config(tmp_path, slots=6, seed=5, faults="reject=0.05")
+        async with Launcher(cfg) as launcher:
+            rt = launcher.runtime
+            assert rt is not None
+            await launcher.run(cycles=300)
+            s = rt.stats.summary()
+            change = rt.account.capital - rt.stats.start_capital
+            assert s.trades > 0 and s.open_fees > 0, s  # closed trades, and trades open at the end
+            parts = (s.gross_pnl - s.closed_fees - s.earlier_net + s.open_realized - s.open_fees
+                     - s.fee_corrections + s.funding + s.transfers)  # fmt: skip
+            assert parts == s.capital_change == change, (s, change)
+            assert sum(s.venue_rejections.values()) > 0, s  # reject=0.05: the venue refused orders
+            text = _text(s, rt.account.capital, rt.stats.start_capital)
+            for row in ("realized on open trades", "fees on open trades", "net PnL (open trades)",
+                        "funding (+ received, - paid)", "capital change", "policy errors (cycles skipped) 2",
+                        "venue rejections", "SIM_REJECT=", "policy SAMPLE", f"{change:,.4f}"):
+                assert row in text, text
+            if run:
+                assert s.earlier_net, s  # trades closed here had booked fees (entries) in the first run
+                assert "less: booked in earlier runs" in text
