@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
 
-from tests.cli.test_bad_input import pink, refused
+import pytest
+
+from tests.cli.test_bad_input import PINK, pink, refused
+
+
+def run_pink(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A real ``pink`` process with its ledger (chDB): for ``pink audit``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    return subprocess.run([*PINK, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**env, "COLUMNS": "200", "PINK_PLANE": "none"})
 
 
 def test_a_refused_start_prints_its_error_and_no_summary(tmp_path: Path) -> None:
@@ -13,3 +25,60 @@ def test_a_refused_start_prints_its_error_and_no_summary(tmp_path: Path) -> None
     refused(out, "trade 'nosuch' is not open on any slot")
     assert out.returncode == 2
     assert "run summary" not in out.stdout, out.stdout  # no run: nothing to sum up
+
+
+def _guide_example() -> str:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
+    return re.findall(r"```python\n(.*?)```", guide.read_text(), re.S)[0]
+
+
+def test_the_guides_policy_file_runs_with_the_guides_command_and_its_run_passes_audit(tmp_path: Path) -> None:
+    (tmp_path / "dip.py").write_text(_guide_example())  # copied into a file, as the guide says
+    (tmp_path / "helper.py").write_text("def make():\n    from dip import DipBuyer\n    from pink.policy.base "
+                                        "import MarginSizer\n    return DipBuyer('ETH-USDT'), MarginSizer()\n")
+    for spec, data in (("dip.py:DipBuyer", "data/dip"), ("helper:make", "data/eth")):
+        out = run_pink(tmp_path, "run", "--policy", spec, "--fast", "--cycles", "2000", "--no-view",
+                       "--data-dir", data)
+        assert out.returncode == 0 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
+        text = " ".join(out.stdout.replace("│", " ").split())
+        assert f"policy {spec}" in text, text
+        fills = int(re.search(r"fills / intents (\d+) / \d+", text).group(1))  # type: ignore[union-attr]
+        assert fills > 0, text
+        audit = run_pink(tmp_path, "audit", "--data-dir", data)
+        assert audit.returncode == 0 and "audit passed" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_the_sample_policy_is_named_in_the_summary(tmp_path: Path) -> None:
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "3", "--data-dir", "data", PINK_PLANE="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "policy SAMPLE" in " ".join(out.stdout.replace("│", " ").split()), out.stdout
+
+
+BAD_POLICIES: list[tuple[str, str, str]] = [
+    # (--policy, what the error says, a file to write first: "name=source")
+    ("nosuch:Policy", "policy nosuch:Policy: no module nosuch", ""),
+    ("nosuch.py:Policy", "policy nosuch.py:Policy: no file nosuch.py", ""),
+    ("pol.py:Missing", "policy pol.py:Missing: pol.py has no Missing", "pol.py=class P:\n    pass\n"),
+    ("pol.py:P", "policy pol.py:P: P() gave a P, not a decision engine", "pol.py=class P:\n    pass\n"),
+    ("pol.py:x", "policy pol.py:x: x is of type int, not a class or a zero-argument factory", "pol.py=x = 1\n"),
+    ("pol.py:P", "policy pol.py:P: importing pol.py failed: SyntaxError", "pol.py=class P(\n"),
+    ("pol.py:P", "policy pol.py:P: importing pol.py failed: ModuleNotFoundError: No module named 'nothere'",
+     "pol.py=import nothere\n"),
+    ("pol:P", "policy pol:P: P() failed: TypeError", "pol.py=class P:\n    def __init__(self, a):\n"
+     "        pass\n    def decide(self, snap):\n        return []\n"),
+    ("pol.py", "policy 'pol.py': give MODULE:NAME", ""),
+]
+
+
+@pytest.mark.parametrize(("spec", "text", "source"), BAD_POLICIES, ids=[f"{c[0]} {c[1][-30:]}" for c in BAD_POLICIES])
+def test_a_bad_policy_is_named_and_nothing_starts(tmp_path: Path, spec: str, text: str, source: str) -> None:
+    if source:
+        name, _, code = source.partition("=")
+        (tmp_path / name).write_text(code)
+    for how in (("--policy", spec), ()):
+        env = {} if how else {"PINK_POLICY": spec}
+        out = pink(tmp_path, "run", *how, "--fast", "--no-view", "--cycles", "2", "--data-dir", "data", **env)
+        refused(out, text)
+        assert out.returncode == 2
+        assert "run summary" not in out.stdout
+        assert not (tmp_path / "data").exists()  # nothing started

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pink.policy.base import MarginSizer
 from pink.runtime.launcher import Launcher
 from tests.runtime.helpers import quiet_config
 
@@ -23,7 +24,7 @@ def example() -> dict[str, Any]:
 async def test_the_guides_dip_buyer_trades_in_the_simulator(tmp_path: Path) -> None:
     ns = example()
     cfg = quiet_config(tmp_path, slots=4, seed=2)
-    async with Launcher(cfg, decision=ns["decision"], intents=ns["intents"]) as launcher:
+    async with Launcher(cfg, decision=ns["DipBuyer"](), intents=MarginSizer()) as launcher:
         rt = launcher.runtime
         assert rt is not None
         await launcher.run(cycles=1500)

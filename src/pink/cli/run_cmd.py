@@ -1,4 +1,5 @@
-"""``pink run``: paper-trade on the simulator (or BingX) with the SAMPLE policy."""
+"""``pink run``: paper-trade on the simulator (or BingX) with the SAMPLE policy or your own
+(``--policy MODULE:NAME``, see docs/policy.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pink.errors import PinkError
 
@@ -108,7 +110,8 @@ def _print_report(launcher: Launcher, report: CloseReport, console: Console, sta
     rt = launcher.runtime
     if rt is not None:
         if started:
-            console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital))
+            console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital,
+                                        policy=launcher.policy_name, policy_errors=rt.policy_errors))
         console.print(f"close: {' -> '.join(report.steps)}")
         for text in rt.stats.alerts:
             console.print(f"[yellow]alert: {text}")
@@ -132,6 +135,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--fast/--no-fast", help="simulated clock: jump to the next due time", show_default=False),
         ] = None,
         seed: Annotated[int | None, typer.Option(help="simulator and policy seed")] = None,
+        policy: Annotated[
+            str | None,
+            typer.Option(help="your policy, MODULE:NAME: a module importable from here or a .py file; NAME a "
+                              "decision engine class or a zero-argument factory [the SAMPLE policy]"),
+        ] = None,
         data_dir: Annotated[
             Path | None, typer.Option(help="journal, ledger, planes [./data]")
         ] = None,
@@ -153,13 +161,14 @@ def register(app: typer.Typer) -> None:
                               "TRADE_ID=PRICE[:FEE],..."),
         ] = None,
     ) -> None:
-        """Paper-trade with the SAMPLE policy; Ctrl-C closes in order."""
+        """Paper-trade with the SAMPLE policy, or yours (--policy); Ctrl-C closes in order."""
         console = Console()
         flags = {
             "venue": venue,
             "cycles": cycles,
             "fast": fast,
             "seed": seed,
+            "policy": policy,
             "data_dir": data_dir,
             "slots": slots,
             "faults": faults,
@@ -178,7 +187,7 @@ def register(app: typer.Typer) -> None:
         try:
             asyncio.run(job(load_config(config, os.environ, flags)))
         except PinkError as exc:
-            console.print(f"[red]error: {exc}")
+            console.print(f"[red]error: {escape(str(exc))}", emoji=False)  # (a name such as dip.py:x is no emoji)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             if not closed:  # before the run began: nothing to close

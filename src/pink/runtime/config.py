@@ -57,6 +57,7 @@ class RuntimeConfig:
     cycles: int = 0  # 0: run until stopped
     fast: bool = False  # simulated clock that jumps to the next due time (sim only)
     seed: int = 0
+    policy: str = ""  # MODULE:NAME of the policy to run (pink.policy.loader); empty: the SAMPLE policy
     data_dir: Path = Path("./data")
     slots: int = 8
     faults: str = ""  # simulator fault spec, e.g. "reject=0.05,no_response=0.02"

@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 from pink.errors import ClosedError, PinkError, StartupError
 from pink.journal import Journal, JournaledKernel
 from pink.kernel import ClosedOutside, Instrument, KernelConfig, OutcomeStatus, VenueEvent
-from pink.policy.base import DecisionEngine, IntentEngine
+from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer
+from pink.policy.loader import load_policy
 from pink.policy.sample import sample_engines
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SimClock, WallClock
@@ -88,7 +89,10 @@ class Launcher:
     """Wires a runtime from a :class:`RuntimeConfig`; see the module docstring.
 
     ``venue``/``decision``/``intents`` may be given (tests, custom policies);
-    a venue given here is not owned, so it is not closed by :meth:`close`.
+    a venue given here is not owned, so it is not closed by :meth:`close`. With no
+    ``decision``, the config's ``policy`` (``MODULE:NAME``) is loaded here, before anything
+    starts, else the SAMPLE policy runs; ``intents`` defaults to a :class:`MarginSizer`.
+    ``policy_name`` says which policy runs.
     """
 
     def __init__(
@@ -101,6 +105,9 @@ class Launcher:
         loop_config: LoopConfig | None = None,
     ) -> None:
         self.cfg = config
+        self.policy_name = type(decision).__name__ if decision is not None else config.policy or "SAMPLE"
+        if decision is None and config.policy:
+            decision, intents = load_policy(config.policy)
         self._venue_given = venue
         self._decision = decision
         self._intents = intents
@@ -162,7 +169,7 @@ class Launcher:
         self._start_plane(data)
         await self._start_projection()
         decision, intents = self._decision, self._intents
-        if decision is None or intents is None:
+        if decision is None:
             decision, intents = sample_engines(cfg.seed)
         assert self.venue is not None
         self.runtime = Runtime(
@@ -171,7 +178,7 @@ class Launcher:
             self.venue,
             self.clock,
             decision,
-            intents,
+            intents or MarginSizer(),
             instruments=instruments,
             slots=cfg.slots,
             config=self._loop_cfg or self._default_loop_config(),

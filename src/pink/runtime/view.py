@@ -17,6 +17,7 @@ from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from pink.kernel.views import OrderView, SlotView
 from pink.runtime.loop import Runtime
@@ -156,8 +157,8 @@ def summary_table(
               "negative paid")  # fmt: skip
     t.add_column("metric")
     t.add_column("value", justify="right")
-    rows = [
-        *([("policy", policy)] if policy else []),
+    rows: list[tuple[str, str | Text]] = [
+        *([("policy", Text(policy))] if policy else []),  # (as written: no markup, no emoji)
         ("cycles", str(s.cycles)),
         ("trades", str(s.trades)),
         ("win rate", f"{s.win_rate:.1%}"),
