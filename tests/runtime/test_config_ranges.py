@@ -71,4 +71,4 @@ def test_the_test_scripts_variables_do_not_stop_a_run() -> None:
     """scripts/test.sh exports them, and docs/plane.md names PINK_HAZELCAST_ADDR: `pink run` in
     that shell refused to start ("unknown configuration key(s) in environment")."""
     env = {"PINK_SERVICES": "1", "PINK_REDIS_URL": "redis://127.0.0.1:6390/0", "PINK_HAZELCAST_ADDR": "127.0.0.1:5710"}
-    assert load_config(None, env).venue == "sim"
+    assert load_config(None, env).redis_url == "redis://127.0.0.1:6390/0"  # that one is a setting of its own

@@ -23,7 +23,7 @@ __all__ = ["ENV_IGNORED", "ENV_IGNORED_PREFIXES", "RuntimeConfig", "load_config"
 # PINK_* variables that belong to other components or test scripts, not to this file's keys
 ENV_IGNORED = frozenset(
     {"PINK_LEDGER_URL_TEST", "PINK_LIVE", "PINK_PYTHON", "PINK_REDIS_PORT", "PINK_HAZELCAST_PORT",
-     "PINK_SERVICES", "PINK_REDIS_URL", "PINK_HAZELCAST_ADDR"}  # the test scripts' (scripts/test.sh)
+     "PINK_SERVICES", "PINK_HAZELCAST_ADDR"}  # the test scripts' (PINK_REDIS_URL is redis_url's)
 )
 ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own configuration
 
