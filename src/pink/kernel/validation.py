@@ -7,6 +7,7 @@ wrong type is reported like any other invalid value.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal
@@ -87,6 +88,12 @@ step's: with at most 12 between tick and step every amount booked has at most 18
 the ledger keeps exactly (and capital stays within 28 digits)."""
 
 
+@functools.cache
+def _fine(tick: Decimal, step: Decimal) -> int:
+    """The decimals of ``tick`` and ``step`` together (an instrument's: cached, few of them)."""
+    return _decimals(tick) + _decimals(step)
+
+
 def _decimals(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
@@ -104,7 +111,7 @@ def _validate_enter(intent: Intent, instruments: dict[str, Instrument], control:
     inst = instruments.get(intent.asset) if isinstance(intent.asset, str) else None
     if inst is None:
         return Reason.UNKNOWN_ASSET, f"asset: unknown instrument {intent.asset!r}"
-    fine = _decimals(inst.tick) + _decimals(inst.step)
+    fine = _fine(inst.tick, inst.step)
     if fine > _MAX_TICK_STEP_DECIMALS:
         return Reason.UNKNOWN_ASSET, (
             f"asset: {inst.symbol}'s tick {inst.tick} and step {inst.step} carry {fine} decimals between them, "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pink.kernel.consts import R_VENUE_REJECTED
 from pink.kernel.messages import Effect, IntentRecorded, KernelRecord, Outcome, SlotChanged
 from pink.kernel.views import AccountView, OrderView, SlotView
 from pink.runtime.ports_ext import KernelViews, NullProjection, ProjectionSink, RecordSink, StateSink
@@ -63,7 +64,9 @@ class Outputs:
         """Take one outcome's effects and records; mark what it touched."""
         if outcome.effects:
             self._effects.append(outcome.effects)
-        self.stats.observe_outcome(outcome)
+        self.stats.statuses[outcome.status.value] += 1
+        if outcome.reason is R_VENUE_REJECTED:  # (rare: a call only then)
+            self.stats.observe_rejection(outcome)
         if outcome.slot >= 0:
             self._dirty.add(outcome.slot)
         records = outcome.records
