@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from pink.errors import ClosedError, PinkError, StartupError
@@ -56,6 +56,12 @@ def venue_identity(venue: Venue) -> str:
     base = getattr(getattr(venue, "config", None), "base_url", "")
     host = urlsplit(base).hostname if isinstance(base, str) and base else None
     return f"{venue.name} {host}" if host else venue.name
+
+
+def _refuse(jk: JournaledKernel, why: str) -> NoReturn:
+    """Refuse a journal this run must not continue, leaving it as it was (no snapshot written)."""
+    jk.journal.close()
+    raise StartupError(f"journal ({jk.journal.path})", why)
 
 
 class SinkRelay:
@@ -288,41 +294,27 @@ class Launcher:
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
-        venue = self._check_venue(jk, path)
-        if jk.kernel.config.hedge_mode != kcfg.hedge_mode:
-            jk.close()
-            mode = "hedge" if kcfg.hedge_mode else "one-way"
-            raise StartupError(f"journal ({path})", f"the venue account is now in {mode} position mode, but the "
-                               "journal's trades were made in the other mode; switch the account back or use a "
-                               "new data dir")
         made = jk.kernel.config  # what the journal was created with: its trades depend on it
-        for name, theirs, ours in (("slots", made.slots, kcfg.slots),
+        ours = {_VENUE: venue_identity(self.venue), "account_id": cfg.account_id, "runtime_id": cfg.runtime_id}
+        if (known := jk.journal.meta(_VENUE)) not in (None, ours[_VENUE]):  # (a simulator would adopt a live book)
+            _refuse(jk, f"it was made on venue {known!r}, but this run is on {ours[_VENUE]!r}; run on {known!r} "
+                        "or use a new data dir")
+        for key in ("account_id", "runtime_id"):
+            if (known := jk.journal.meta(key)) not in (None, ours[key]):
+                _refuse(jk, f"it belongs to {key} {known!r}, not {ours[key]!r}")
+        if made.hedge_mode != kcfg.hedge_mode:
+            mode = "hedge" if kcfg.hedge_mode else "one-way"
+            _refuse(jk, f"the venue account is now in {mode} position mode, but the journal's trades were made in "
+                        "the other mode; switch the account back or use a new data dir")
+        for name, theirs, mine in (("slots", made.slots, kcfg.slots),
                                    ("initial_capital", made.initial_capital, kcfg.initial_capital),
                                    ("settle_asset", made.settle_asset, kcfg.settle_asset)):
-            if theirs != ours:
-                jk.close()
-                raise StartupError(f"journal ({path})", f"it was created with {name} = {theirs}, but this run "
-                                   f"asks for {ours}; run with {name} = {theirs} or use a new data dir")
-        for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id), (_VENUE, venue)):
-            known = jk.journal.meta(key)
-            if known is not None and known != value:
-                jk.close()
-                raise StartupError(f"journal ({path})", f"it belongs to {key} {known!r}, not {value!r}")
+            if theirs != mine:
+                _refuse(jk, f"it was created with {name} = {theirs}, but this run asks for {mine}; run with "
+                            f"{name} = {theirs} or use a new data dir")
+        for key, value in ours.items():  # a journal from before a key was recorded takes this run's
             jk.journal.set_meta(key, value)
         return jk
-
-    def _check_venue(self, jk: JournaledKernel, path: Path) -> str:
-        """A journal's trades belong to the venue account it was made on: a run on another venue
-        would book its trades into them (a simulator would adopt a live book). A journal written
-        before the venue was recorded takes this run's."""
-        assert self.venue is not None
-        ours = venue_identity(self.venue)
-        known = jk.journal.meta(_VENUE)
-        if known is not None and known != ours:
-            jk.journal.close()  # as it was: no snapshot either
-            raise StartupError(f"journal ({path})", f"it was made on venue {known!r}, but this run is on "
-                               f"{ours!r}; run on {known!r} or use a new data dir")
-        return ours
 
     async def _start_ledger(self, data: Path) -> None:
         cfg = self.cfg
