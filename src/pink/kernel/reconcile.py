@@ -107,12 +107,10 @@ def _plan_gap(
     before anything is changed (an event is applied whole or not at all, F15)."""
     avg = amount(rep.avg_price, "avg_price")
     qty = cum - order.filled
-    if cum > order.quantity:
-        raise Quarantine(f"venue reports {cum} filled of an order for {order.quantity}")
+    check_fill(slot, order, qty)  # (its trade, more than the order, more than the position)
     price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
     if price <= 0:
         raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
-    check_fill(slot, order, qty)
     total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
     if total is None:
         return qty, price, ZERO, False

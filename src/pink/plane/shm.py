@@ -32,6 +32,7 @@ from pink.errors import ClosedError, CodecError, PinkError, StartupError
 from pink.kernel.messages import IntentRecorded
 from pink.kernel.views import AccountView, SlotView
 from pink.plane.codec import codec_for
+from pink.plane.health import pid_alive
 from pink.plane.region import (
     SHM_DIR,
     MetaRegion,
@@ -73,16 +74,6 @@ def _region_name(data_dir: Path, account_id: str, runtime_id: str, kind: str) ->
     so two runs with the same ids in two data dirs never share (nor unlink) each other's regions."""
     where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
     return f"pink.{_SAFE.sub('_', account_id)}.{_SAFE.sub('_', runtime_id)}.{where}.{kind}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_manifest(data_dir: Path) -> PlaneManifest | None:
@@ -150,7 +141,7 @@ class StatePlane:
             log.warning("replacing %s", exc)
             old = None
         if old is not None:
-            if old.pid != os.getpid() and _pid_alive(old.pid):
+            if old.pid != os.getpid() and pid_alive(old.pid):
                 raise StartupError(
                     "state plane", f"{ddir} is in use by pid {old.pid} ({old.runtime_id})"
                 )
@@ -343,7 +334,7 @@ class PlaneReader:
         except FileNotFoundError as exc:
             for region in opened:
                 region.close()
-            alive = "alive" if _pid_alive(manifest.pid) else "gone"
+            alive = "alive" if pid_alive(manifest.pid) else "gone"
             raise PlaneGoneError(
                 f"the state plane of runtime {manifest.runtime_id} (pid {manifest.pid}, {alive}) "
                 f"has vanished: {exc.filename} is missing; its writer closed or crashed"
@@ -356,7 +347,7 @@ class PlaneReader:
 
     @property
     def writer_alive(self) -> bool:
-        return _pid_alive(self.manifest.pid)
+        return pid_alive(self.manifest.pid)
 
     @property
     def rejected(self) -> int:

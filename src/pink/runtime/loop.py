@@ -603,7 +603,7 @@ class Runtime:
         if rep.errors:
             log.warning("reconcile: %s; read again from the same time at the next run", "; ".join(rep.errors))
         else:
-            self._recon_since = max(now, since)
+            self._recon_since = now
 
     def _spawn_bg(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
