@@ -31,6 +31,7 @@ import msgspec
 from pink.codec import decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError, JournalWriteError
 from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
+from pink.runtime.ports_ext import FlattenMark
 
 __all__ = [
     "Journal",
@@ -355,14 +356,18 @@ class JournaledKernel:
         outcome = self.kernel.set_control(snapshot, now)
         return self._record("ControlSnapshot", now, encode(snapshot), outcome) if outcome.changed else outcome
 
-    def flatten_handled(self) -> int | None:
-        """The last operator flatten (``flatten_seq``) carried out on this journal, if any."""
+    def flatten_handled(self) -> FlattenMark | None:
+        """The last operator flatten carried out on this journal, if any (its time is 0 when a
+        journal from before it was kept recorded it)."""
         value = self.journal.meta("flatten_seq")
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        return FlattenMark(int(value), int(self.journal.meta("flatten_ns") or 0))
 
-    def record_flatten(self, seq: int) -> None:
-        """Remember that flatten ``seq`` was carried out (committed with the current batch)."""
-        self.journal.set_meta("flatten_seq", str(seq))
+    def record_flatten(self, mark: FlattenMark) -> None:
+        """Remember that flatten ``mark`` was carried out (committed with the current batch)."""
+        self.journal.set_meta("flatten_seq", str(mark.seq))
+        self.journal.set_meta("flatten_ns", str(mark.ns))
 
     def books_baseline(self) -> Decimal | None:
         """The books check's baseline kept by an earlier run on this journal, if any."""

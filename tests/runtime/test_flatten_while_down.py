@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from pink.kernel import Action, Side
 from pink.kernel.messages import ControlSnapshot
 from pink.plane.control import ControlWriter
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.launcher import Launcher
+from pink.runtime.ports_ext import FlattenMark
 from tests.runtime.helpers import quiet_config
 
 
@@ -39,7 +42,8 @@ async def run_once(tmp: Path, policy: OpenSlotZero, cycles: int) -> tuple[str, s
         assert launcher.kernel is not None
         at_start = launcher.kernel.kernel.slot_view(0).state
         await launcher.run(cycles=cycles)
-        return at_start, launcher.kernel.kernel.slot_view(0).state, launcher.kernel.flatten_handled()
+        mark = launcher.kernel.flatten_handled()
+        return at_start, launcher.kernel.kernel.slot_view(0).state, None if mark is None else mark.seq
 
 
 async def test_flatten_asked_while_down_runs_at_start_and_only_once(tmp_path: Path) -> None:
@@ -82,3 +86,63 @@ async def test_f27_a_switch_written_after_the_control_file_was_reset_takes_effec
     ControlWriter(tmp_path).apply("kill", by="ops", note="after a second reset")
     held = await _control_in_force(tmp_path)
     assert held.kill and held.version == 4 and held.note == "after a second reset"
+
+
+class ResetsControlThenPauses(OpenSlotZero):
+    """Opens slot 0, then, while running, resets the control file and pauses entries."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if self.cycles_seen == 3:
+            (self.data_dir / "control.json").unlink()
+            ControlWriter(self.data_dir).apply("pause-entries", by="ops", note="after a reset")
+        return super().decide(snap)
+
+
+async def test_f27_a_reset_control_file_never_flattens_by_itself(tmp_path: Path) -> None:
+    """A control file reset while running numbers its flatten count from 0 again: that is no
+    operator's flatten, and it must not close the trader's positions at market."""
+    ControlWriter(tmp_path).apply("flatten", by="ops")  # flatten #1, carried out on an empty book
+    ControlWriter(tmp_path).apply("resume", by="ops")
+    _, state, handled = await run_once(tmp_path, OpenSlotZero(), cycles=3)
+    assert handled == 1 and state == "POSITION_OPEN"
+    _, state, _ = await run_once(tmp_path, ResetsControlThenPauses(tmp_path), cycles=8)
+    assert state == "POSITION_OPEN"
+
+
+async def test_f27_a_flatten_asked_after_a_reset_while_down_runs_at_start(tmp_path: Path) -> None:
+    """After a reset the file's flatten count restarts at 1, at or below the journal's: the
+    flatten asked for while nothing ran was taken for one already done, and never ran."""
+    ControlWriter(tmp_path).apply("flatten", by="ops")
+    ControlWriter(tmp_path).apply("resume", by="ops")
+    _, state, handled = await run_once(tmp_path, OpenSlotZero(), cycles=3)
+    assert handled == 1 and state == "POSITION_OPEN"
+    (tmp_path / "control.json").unlink()
+    ControlWriter(tmp_path).apply("flatten", by="ops", note="after a reset, while down")  # #1 again
+    policy = OpenSlotZero()
+    policy.sent = True
+    at_start, state, _ = await run_once(tmp_path, policy, cycles=5)
+    assert at_start in ("EXIT_PENDING", "EXIT_WORKING")
+    assert state == "IDLE"
+    _, state, _ = await run_once(tmp_path, OpenSlotZero(), cycles=3)  # paused by the flatten
+    ControlWriter(tmp_path).apply("resume", by="ops")
+    _, state, _ = await run_once(tmp_path, OpenSlotZero(), cycles=5)
+    assert state == "POSITION_OPEN"  # and that flatten is not carried out again
+
+
+@pytest.mark.parametrize(
+    ("handled", "later", "again"),
+    [
+        (FlattenMark(3, 100), FlattenMark(1, 200), True),  # asked after a reset: a lower count
+        (FlattenMark(3, 100), FlattenMark(0, 0), False),  # a reset file that never asked
+        (FlattenMark(3, 100), FlattenMark(3, 100), False),  # the one carried out
+        (FlattenMark(1, 0), FlattenMark(2, 50), True),  # a journal from before times were kept
+        (FlattenMark(2, 0), FlattenMark(2, 50), False),
+        (FlattenMark(2, 100), FlattenMark(3, 0), True),  # a file from before times were kept
+    ],
+)
+def test_f27_a_flatten_is_new_when_asked_later(handled: FlattenMark, later: FlattenMark, again: bool) -> None:
+    assert handled.asks_again(later) is again

@@ -2,14 +2,16 @@
 
 ``<data_dir>/control.json`` holds a :class:`ControlState`: the kernel's
 :class:`~pink.kernel.messages.ControlSnapshot` (version, pause_entries, kill,
-max_leverage, max_position_notional, changed_by, note) plus ``flatten_seq``
-and ``changed_ns``. The file is written atomically (temp file + fsync +
+max_leverage, max_position_notional, changed_by, note) plus ``flatten_seq``,
+``flatten_ns`` and ``changed_ns``. The file is written atomically (temp file + fsync +
 rename), mode 0600, and only by its owner.
 
 Flatten is a command, not a state: ``pink control flatten`` increments
-``flatten_seq`` (and pauses entries, so the policy does not re-open at
-once). The runtime keeps, in its journal, the last ``flatten_seq`` it
-carried out; when the current one is higher (also at start: a flatten asked
+``flatten_seq``, stamps ``flatten_ns`` with the time it was asked (and pauses
+entries, so the policy does not re-open at once). The runtime keeps, in its
+journal, the last flatten it carried out; when the current one was asked
+later (``flatten_ns``; a file reset counts ``flatten_seq`` from 0 again, so
+the count alone cannot say) it is carried out (also at start: a flatten asked
 for while nothing ran is carried out then, before the first policy cycle) it
 exits every open slot (close_all) and cancels working entries, and once every
 slot is idle it journals the sequence. A restart therefore never flattens
@@ -66,6 +68,7 @@ class ControlState:
     snapshot: ControlSnapshot = field(default_factory=ControlSnapshot)
     flatten_seq: int = 0
     changed_ns: int = 0
+    flatten_ns: int = 0  # when flatten_seq was asked (0: none, or a file written before this field)
 
     @property
     def version(self) -> int:
@@ -75,8 +78,8 @@ class ControlState:
 def validate(state: ControlState) -> None:
     """Raise ConfigError naming the first bad field."""
     snap = state.snapshot
-    if snap.version < 0 or state.flatten_seq < 0:
-        raise ConfigError("control: version and flatten_seq must be >= 0")
+    if snap.version < 0 or state.flatten_seq < 0 or state.flatten_ns < 0:
+        raise ConfigError("control: version, flatten_seq and flatten_ns must be >= 0")
     if not isinstance(snap.max_leverage, int) or not 1 <= snap.max_leverage <= MAX_LEVERAGE_LIMIT:
         raise ConfigError(
             f"control: max_leverage must be an integer in 1..{MAX_LEVERAGE_LIMIT}, "
@@ -167,7 +170,7 @@ class ControlWriter:
     def _apply(self, command: str, value: str | None, *, by: str, note: str) -> ControlState:
         prev = self.read()
         snap = prev.snapshot
-        flatten_seq = prev.flatten_seq
+        flatten_seq, flatten_ns = prev.flatten_seq, prev.flatten_ns
         if command == "pause-entries":
             snap = dataclasses.replace(snap, pause_entries=True)
         elif command == "resume":
@@ -179,6 +182,7 @@ class ControlWriter:
         elif command == "flatten":
             snap = dataclasses.replace(snap, pause_entries=True)
             flatten_seq += 1
+            flatten_ns = max(time.time_ns(), flatten_ns + 1)
         elif command == "set-max-leverage":
             snap = dataclasses.replace(snap, max_leverage=_parse_leverage(value))
         elif command == "set-max-notional":
@@ -188,7 +192,8 @@ class ControlWriter:
             raise ConfigError(f"control: unknown command {command!r} (one of {known})")
         who = by.strip() or getpass.getuser()
         snap = dataclasses.replace(snap, version=prev.version + 1, changed_by=who, note=note)
-        state = ControlState(snapshot=snap, flatten_seq=flatten_seq, changed_ns=time.time_ns())
+        state = ControlState(snapshot=snap, flatten_seq=flatten_seq, changed_ns=time.time_ns(),
+                             flatten_ns=flatten_ns)
         self.write(state, expect_version=prev.version)
         return state
 

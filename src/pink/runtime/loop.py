@@ -47,6 +47,7 @@ from pink.runtime.ports_ext import (
     BooksLog,
     ControlSource,
     FlattenLog,
+    FlattenMark,
     JournaledOps,
     KernelOps,
     KernelViews,
@@ -105,7 +106,7 @@ class _Control:
 
 @dataclass(frozen=True, slots=True)
 class _Flatten:
-    seq: int | None = None  # the control file's flatten_seq (None: asked in-process)
+    mark: FlattenMark | None = None  # the control file's flatten (None: asked in-process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +196,9 @@ class Runtime:
         self._accept_events = True
         self._flatten_armed = False
         self._flatten_log = flatten_log
-        self._flatten_doing: int | None = None  # the flatten_seq being carried out
+        self._flatten_doing: FlattenMark | None = None  # the control file's flatten being done
         self._control_version = -1
-        self._flatten_seq = 0
+        self._flatten_mark = FlattenMark()  # the control file's latest flatten
         self._cycle_limit: int | None = None
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
@@ -295,7 +296,7 @@ class Runtime:
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
         ctrl = self._control.current()
         self._control_version = ctrl.snapshot.version
-        self._flatten_seq = ctrl.flatten_seq
+        mark = self._flatten_mark = FlattenMark.of(ctrl)
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None
         self._put(_Control(ctrl.snapshot))
@@ -308,13 +309,13 @@ class Runtime:
         report = await self.reconciler.full(self._v, since, len(self.slots), money_since_ns=money_since)
         self._recon_since = now
         await self.quiesce()
-        if handled is not None and ctrl.flatten_seq > handled:
+        if handled is not None and handled.asks_again(mark):
             # asked for while nothing ran: carry it out now, after reconciliation, before any cycle
-            log.warning("flatten #%d was asked for while the runtime was down: flattening now", ctrl.flatten_seq)
-            self._put(_Flatten(ctrl.flatten_seq))
+            log.warning("flatten #%d was asked for while the runtime was down: flattening now", mark.seq)
+            self._put(_Flatten(mark))
             await self.quiesce()
-        elif log_ is not None and handled != ctrl.flatten_seq:
-            await self.ask(lambda: log_.record_flatten(ctrl.flatten_seq))  # this journal's baseline
+        elif log_ is not None and handled != mark:
+            await self.ask(lambda: log_.record_flatten(mark))  # this journal's baseline
         await self.ask(self.outputs.publish_all)  # readers never wait for the first change
         return report
 
@@ -447,8 +448,8 @@ class Runtime:
             self.outputs.route(self._k.set_control(self._as_newer(item.snapshot), now))
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
-            if item.seq is not None:
-                self._flatten_doing = item.seq
+            if item.mark is not None:
+                self._flatten_doing = item.mark
             self._run_flatten(now)
         else:
             self.outputs.route(self._k.apply(item, now))
@@ -574,9 +575,10 @@ class Runtime:
             if ctrl.snapshot.version != self._control_version:
                 self._control_version = ctrl.snapshot.version
                 self._put(_Control(ctrl.snapshot))
-            if ctrl.flatten_seq != self._flatten_seq:
-                self._flatten_seq = ctrl.flatten_seq
-                self._put(_Flatten(ctrl.flatten_seq))
+            mark = FlattenMark.of(ctrl)
+            if self._flatten_mark.asks_again(mark):  # not a reset file counting from 0 again
+                self._flatten_mark = mark
+                self._put(_Flatten(mark))
 
     def _as_newer(self, snap: ControlSnapshot) -> ControlSnapshot:
         """``snap`` numbered so that the kernel takes it when it is the operator's latest word.

@@ -33,6 +33,7 @@ __all__ = [
     "ControlState",
     "FixedControlState",
     "FlattenLog",
+    "FlattenMark",
     "JournaledOps",
     "KernelOps",
     "KernelViews",
@@ -127,6 +128,32 @@ class ControlState(Protocol):
     @property
     def flatten_seq(self) -> int: ...
 
+    @property
+    def flatten_ns(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenMark:
+    """One operator flatten: the control file's count and when it was asked (0: not known)."""
+
+    seq: int = 0
+    ns: int = 0
+
+    @staticmethod
+    def of(state: ControlState) -> FlattenMark:
+        return FlattenMark(state.flatten_seq, state.flatten_ns)
+
+    def asks_again(self, later: FlattenMark) -> bool:
+        """Whether ``later`` is a flatten asked after this one. Told by when it was asked: a
+        reset control file counts from 0 again, so a lower count may be a new flatten and a
+        different one none at all. Without both times (a file or journal from before they were
+        kept), by the count."""
+        if later.seq == 0:
+            return False  # this control file never asked for a flatten
+        if later.ns and self.ns:
+            return later.ns > self.ns
+        return later.seq > self.seq
+
 
 class ControlSource(Protocol):
     """Operator switches, cached by version (F27); flatten is a command counter."""
@@ -135,12 +162,12 @@ class ControlSource(Protocol):
 
 
 class FlattenLog(Protocol):
-    """Where the runtime keeps the last ``flatten_seq`` it carried out (the journal),
+    """Where the runtime keeps the last flatten it carried out (the journal),
     so that a flatten asked for while it was down is carried out when it starts."""
 
-    def flatten_handled(self) -> int | None: ...
+    def flatten_handled(self) -> FlattenMark | None: ...
 
-    def record_flatten(self, seq: int) -> None: ...
+    def record_flatten(self, mark: FlattenMark) -> None: ...
 
 
 class BooksLog(Protocol):
@@ -210,6 +237,7 @@ class NullProjection:
 class FixedControlState:
     snapshot: ControlSnapshot = field(default_factory=ControlSnapshot)
     flatten_seq: int = 0
+    flatten_ns: int = 0
 
 
 class NullControl:
