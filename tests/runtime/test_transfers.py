@@ -117,3 +117,15 @@ async def test_the_launcher_resumes_money_reconciliation_from_its_journal(venue:
         a = second.kernel.kernel.account_view()
         assert a.transfers == -1500  # the sample policy traded: gross, fees and funding too
         assert a.capital == (await venue.balance()).balance
+
+
+async def test_a_runtime_driven_one_cycle_at_a_time_still_reconciles_on_its_timer() -> None:
+    """Each ``run()`` restarted the slow-reconcile timer: a caller driving cycles one at a time
+    (a notebook, a test harness) never saw a slow reconcile, and a lost push stayed lost."""
+    async with sim_runtime(reconcile_interval_s=5.0) as (rt, venue, k):
+        at_start = rt.reconciler.runs
+        venue.engine.transfer(Decimal("42.5"))  # at the venue, never pushed on the stream
+        for _ in range(12):
+            await rt.run(cycles=1)
+        assert rt.reconciler.runs >= at_start + 2
+        assert k.account_view().capital == CAPITAL + Decimal("42.5")

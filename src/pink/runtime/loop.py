@@ -200,6 +200,7 @@ class Runtime:
         self._control_version = -1
         self._flatten_mark = FlattenMark()  # the control file's latest flatten
         self._cycle_limit: int | None = None
+        self._next_recon: int | None = None  # when the next slow reconcile is due
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
         self._fatal: BaseException | None = None
@@ -524,7 +525,8 @@ class Runtime:
         tick_ns = max(int(self.cfg.tick_s * _NS), 1)
         now = self.clock.now_ns()
         next_cycle = now + cycle_ns
-        next_recon = now + recon_ns
+        if self._next_recon is None:  # kept across run() calls: each must not restart the timer
+            self._next_recon = now + recon_ns
         if self._recon_since is None:  # (not started: nothing reconciled before)
             self._recon_since = now
         n = self.stats.cycles
@@ -537,7 +539,7 @@ class Runtime:
                 return
             now = self.clock.now_ns()
             deadline = self._deadline
-            due = [next_recon]
+            due = [self._next_recon]
             more = self._cycle_limit is None or n < self._cycle_limit  # counted when queued, not when handled
             if more and (self._policy_on or self._flatten_armed):
                 due.append(next_cycle)
@@ -568,8 +570,8 @@ class Runtime:
                 next_cycle += cycle_ns
                 if next_cycle <= now:  # wall clock fell behind: skip missed cycles
                     next_cycle = now + cycle_ns
-            if now >= next_recon:
-                next_recon = now + recon_ns
+            if now >= self._next_recon:
+                self._next_recon = now + recon_ns
                 self._spawn_bg(self._slow_reconcile(now))
             ctrl = self._control.current()
             if ctrl.snapshot.version != self._control_version:
