@@ -509,7 +509,8 @@ class Runtime:
     def _run_flatten(self, now: int) -> None:
         self.outputs.refresh()
         pending = flatten_intents(self.slots)
-        if not pending and all(s.state in ("IDLE", "DESYNC") for s in self.slots):
+        # a DESYNC slot may hold a position the venue has yet to tell of: done once it is idle too
+        if not pending and all(s.state == "IDLE" for s in self.slots):
             self._flatten_armed = False
             if self._flatten_doing is not None and self._flatten_log is not None:
                 self._flatten_log.record_flatten(self._flatten_doing)  # journaled with this batch
