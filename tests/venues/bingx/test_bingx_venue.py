@@ -19,6 +19,7 @@ from pink.kernel.messages import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
+    OrderRejected,
     OrderSide,
     OrderStatus,
     OrderStatusReport,
@@ -227,6 +228,21 @@ async def test_f16_place_without_reply_raises_unknown_then_query_resolves(
     fake.on("GET", ORDER, lambda _r, _p: fail(109421, "order does not exist"))
     missing = await v.query(QueryOrder("t00002-e1", "BTC-USDT", "deadline"))
     assert missing.status is OrderStatus.NOT_FOUND
+
+
+@pytest.mark.parametrize("body", ['{"success":true}', "[]", "null", '{"data":{"orderId":1}}'])
+async def test_f16_place_answered_without_an_envelope_code_is_unknown_not_rejected(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], body: str
+) -> None:
+    """HTTP 200 whose body is JSON but not BingX's envelope (a proxy's page, a changed shape):
+    the venue may have placed the order, so it is not booked as refused; the kernel queries."""
+    v, sink = venue
+    fake.on("POST", ORDER, lambda _r, _p: web.Response(text=body, content_type="application/json"))
+    with pytest.raises(UnknownOutcomeError) as caught:
+        await v.place(place())
+    assert caught.value.code == "BAD_REPLY"
+    assert not sink.of(OrderRejected)
+    assert fake.counts[f"POST {ORDER}"] == 1  # never sent again blindly
 
 
 async def test_e1_quote_comes_from_the_market_stream_cache(

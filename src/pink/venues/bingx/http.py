@@ -4,8 +4,8 @@
 * JSON is decoded with exact decimals (``parse_float=Decimal``); integers
   stay integers, so 19-digit ids never pass through float.
 * HTTP 429/418 or codes 100410/109429 -> :class:`RateLimitedError` (retried
-  after a back-off, then raised); 5xx/timeout on a mutating call ->
-  :class:`UnknownOutcomeError`; signature/key errors -> :class:`AuthError`,
+  after a back-off, then raised); 5xx/timeout, or a reply that is not
+  BingX's envelope, on a mutating call -> :class:`UnknownOutcomeError`; signature/key errors -> :class:`AuthError`,
   never retried.
 * Errors and logs never carry the key, the secret or request headers.
 """
@@ -186,6 +186,8 @@ class BingxHttp:
                 raise UnknownOutcomeError("BAD_REPLY", "reply is not JSON") from None
             raise VenueError("BAD_REPLY", "reply is not JSON", retryable=True) from None
         if not isinstance(body, dict) or "code" not in body:
+            if mutating:  # not BingX's answer (a proxy's page, a changed shape): it may have acted
+                raise UnknownOutcomeError("BAD_REPLY", f"reply without an envelope code on {path}")
             raise VenueError("BAD_REPLY", f"reply without an envelope code on {path}")
         code = str(body["code"])
         if code != "0":
