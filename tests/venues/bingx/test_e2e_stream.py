@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pink.venues.bingx.reports import POSITIONS_PATH
+from pink.venues.bingx.server_account import LISTEN_KEY_PATH
 from pink.venues.bingx.server_http import USER_STREAMS
 from tests.venues.bingx.e2e_kit import Stack, fill_part, stack, until
 
@@ -102,4 +103,22 @@ async def test_e13_f19_fills_come_from_order_records_not_positions_e2e() -> None
         await p.submit(st.exit("b", slot=1, close_all=True))
         await until(lambda: p.slot(1) == "IDLE", "slot 1 closed")
         assert st.venue.calls[f"GET {POSITIONS_PATH}"] == 1  # only the check above
+        st.check_against_venue()
+
+
+async def test_a_failed_listen_key_extend_is_tried_again_before_the_key_expires() -> None:
+    """BingX answers a keep-alive with HTTP 500 once: the key is extended again soon, not a whole
+    period later (by then it has expired and the stream has stopped, with fills in the gap)."""
+    config = {"listen_key_extend_s": 0.5}
+    async with stack(faults="listen_key_ttl_s=0.9", config=config) as st:
+        stream = st.venue.stream
+        puts = f"PUT {LISTEN_KEY_PATH}"
+        st.server.faults.update("http5xx=#1")  # the next request (the first keep-alive) fails
+        await until(lambda: st.server.request_calls[puts] >= 1, "first keep-alive sent")
+        await until(lambda: st.server.request_calls[puts] >= 4, "keep-alives after the failed one", 10)
+        assert stream.key_creates == 1 and stream.connects == 1  # the key never expired
+        assert stream.key_extends == st.server.request_calls[puts] - 1  # the HTTP 500 was no extend
+        cid = await _resting(st, "t1", "0.005")
+        fill_part(st.server, cid, D("0.005"))
+        await until(lambda: st.pump.slot() == "POSITION_OPEN", "fill pushed on the first key")
         st.check_against_venue()

@@ -2,7 +2,8 @@
 
 :class:`GzipSocket` is the reconnecting connection both streams use.
 :class:`UserStream` is the user-data stream: listenKey create, extend every
-30 min (configurable), recreate on expiry or 404, and after every reconnect a
+30 min (configurable; a failed extend is tried again soon), recreate on
+expiry or 404, and after every reconnect a
 gap-fill callback (the venue queries orders and fills missed meanwhile), run
 beside the reading of frames so that Ping is answered and pushes flow.
 """
@@ -234,17 +235,32 @@ class UserStream:
             await self._on_gap()
 
     async def _extend_loop(self) -> None:
+        """Extend the key every period. A keep-alive that fails (no answer, HTTP 5xx or 429) is
+        sent again soon, the wait doubling up to ``reconnect_max_s``: a key not extended expires
+        within two periods and the stream goes quiet. A 404 says it has expired: a new one."""
+        failures = 0
         while True:
-            await asyncio.sleep(self._config.listen_key_extend_s)
+            if failures:
+                await asyncio.sleep(min(self._config.reconnect_min_s * 2 ** (failures - 1),
+                                        self._config.reconnect_max_s, self._config.listen_key_extend_s))
+            else:
+                await asyncio.sleep(self._config.listen_key_extend_s)
             key = self.listen_key
             if not key:
+                failures = 0
                 continue
             try:
                 status, _ = await self._http.listen_key("PUT", key)
             except PinkError as exc:
-                log.warning("BingX listenKey extend failed: %s", exc.code if hasattr(exc, "code")
-                            else type(exc).__name__)
-                continue
-            self.key_extends += 1
+                status, why = 0, str(getattr(exc, "code", type(exc).__name__))
+            else:
+                why = f"HTTP {status}"
             if status == 404:
+                failures = 0
                 await self.expired()
+            elif 200 <= status < 300:
+                failures = 0
+                self.key_extends += 1
+            else:
+                failures += 1
+                log.warning("BingX listenKey extend failed (%s); trying again soon", why)
