@@ -139,6 +139,7 @@ def test_cancel_push_carries_cumulative_qty() -> None:
         (lambda f: f["o"].update(i=[1]), "i"),
         (lambda f: f.update(o="not an object"), "o"),
         (lambda f: f["o"].update(z="NaN"), "z"),
+        (lambda f: f.update(E="²"), "E"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_hostile_frames_raise_a_parse_error_naming_the_field(mutate: Any, field: str) -> None:

@@ -294,3 +294,24 @@ async def test_e1_a_book_from_before_the_market_stream_dropped_is_never_served(
     await fake.push(ticker("90.1", "90.3", 9))
     q = await asyncio.wait_for(task, 2)
     assert (q.bid, q.ask) == (D("90.1"), D("90.3"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("E", "²"), ("ap", "9E+999999")],  # a digit int() refuses; a price whose notional overflows
+)
+async def test_a_push_the_parser_chokes_on_leaves_the_stream_reading(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], field: str, value: str
+) -> None:
+    """A push with a value no reader foresaw is dropped (and logged); the stream reads on, so the
+    next push's fill is delivered and no reconnect is needed."""
+    v, sink = venue
+    fake.reply("POST", ORDER, {"order": {"orderId": VID, "clientOrderId": "t00001-e1"}})
+    await v.place(place("t00001-e1", OrderType.LIMIT))
+    bad = push("TRADE", "PARTIALLY_FILLED", "100", "100")
+    (bad if field == "E" else bad["o"])[field] = value
+    await fake.push(bad)
+    await fake.push(push("TRADE", "PARTIALLY_FILLED", "0.004", "100"))
+    (fill,) = await sink.wait_for(OrderFilled)
+    assert fill.cum_qty == D("0.004")
+    assert v.stream_connected and v.stream.connects == 1

@@ -109,7 +109,8 @@ def int_field(obj: dict[str, Any], where: str, *names: str, default: int | None 
         raise BingxParseError(where, names[0], f"must be an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit():  # (not "²": a digit to isdigit, not to int)
         return int(value)
     raise BingxParseError(where, names[0], f"must be an integer, got {value!r}")
 

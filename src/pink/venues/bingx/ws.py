@@ -135,11 +135,23 @@ class GzipSocket:
         return asyncio.create_task(self._guarded(self._on_open), name=f"bingx-{self._name}-open")
 
     async def _guarded(self, hook: Hook) -> None:
-        """``hook``, its failure logged: it must not end the connection it runs beside."""
+        """``hook``, its failure logged: it must not end the connection it runs beside (nor,
+        re-raised when the connection ends and it is awaited, the stream's task)."""
         try:
             await hook()
         except PinkError as exc:
             log.warning("BingX %s stream: after-connect work failed: %s", self._name, exc)
+        except Exception:
+            log.exception("BingX %s stream: after-connect work failed", self._name)
+
+    async def _handle(self, obj: Any) -> None:
+        """One frame to the handler. A frame it chokes on (a value no reader foresaw) is logged
+        and dropped: raised, it would end this task and the stream with it, for good, and every
+        later push would be lost (the order queries recover the dropped one)."""
+        try:
+            await self._on_json(obj)
+        except Exception:
+            log.exception("BingX %s stream: frame dropped, its handler failed", self._name)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -160,7 +172,7 @@ class GzipSocket:
                 except ValueError:
                     log.warning("BingX %s stream: non-JSON frame dropped", self._name)
                     continue
-                await self._on_json(obj)
+                await self._handle(obj)
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
                               aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return
