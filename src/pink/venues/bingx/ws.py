@@ -101,7 +101,11 @@ class GzipSocket:
             try:
                 url = await self._url()
                 assert self._session is not None
-                async with self._session.ws_connect(url, heartbeat=None, autoping=True) as ws:
+                # the upgrade under the request timeout: aiohttp's default waits 5 minutes for a
+                # host that took the connection and never answers
+                async with asyncio.timeout(self._config.request_timeout_s):
+                    ws = await self._session.ws_connect(url, heartbeat=None, autoping=True)
+                async with ws:
                     self._ws = ws
                     self.connects += 1
                     delay = self._config.reconnect_min_s
