@@ -315,3 +315,20 @@ async def test_a_push_the_parser_chokes_on_leaves_the_stream_reading(
     (fill,) = await sink.wait_for(OrderFilled)
     assert fill.cum_qty == D("0.004")
     assert v.stream_connected and v.stream.connects == 1
+
+
+async def test_e12_an_unreadable_push_of_a_known_order_is_resolved_by_a_query_at_once(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    """A fill push PINK cannot read (here a status it does not know) is not lost until the
+    kernel's next check of the order (a minute for a resting one): the order is queried now."""
+    v, sink = venue
+    fake.reply("POST", ORDER, {"order": {"orderId": VID, "clientOrderId": "t00001-e1"}})
+    await v.place(place("t00001-e1", OrderType.LIMIT))
+    fake.reply("GET", ORDER, {"order": order_obj("PARTIALLY_FILLED", "0.004", "100")})
+    unreadable = push("TRADE", "TRIGGERED", "0.004", "100")
+    unreadable["o"]["c"] = ""  # named by BingX's id only: the adapter knows it from the ack
+    await fake.push(unreadable)
+    (fill,) = await sink.wait_for(OrderFilled)
+    assert (fill.last_qty, fill.last_price) == (D("0.004"), D("100"))
+    assert sink.of(OrderStatusReport)[-1].client_order_id == "t00001-e1"

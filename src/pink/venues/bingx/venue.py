@@ -74,6 +74,7 @@ __all__ = ["ORDER_PATH", "BingxVenue"]
 log = logging.getLogger(__name__)
 ORDER_PATH = "/openApi/swap/v2/trade/order"
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_ORDER_EVENTS = ("ORDER_TRADE_UPDATE", "TRADE_UPDATE")
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
 
@@ -404,6 +405,7 @@ class BingxVenue(Reports):
             msg = parse_user_frame(obj)
         except BingxParseError as exc:
             log.error("BingX user frame rejected: %s", exc)
+            self._query_unreadable(obj)
             return
         if isinstance(msg, OrderUpdate):
             self._on_order_update(msg)
@@ -413,6 +415,18 @@ class BingxVenue(Reports):
                 self._spawn(self.book_pushed_income(msg))
         elif isinstance(msg, ListenKeyExpired):
             await self.stream.expired()
+
+    def _query_unreadable(self, frame: Any) -> None:
+        """An order push that could not be read may have been a fill: if it names an order of
+        PINK's (its client id, or BingX's id of one placed here) and a symbol, ask the order now
+        rather than at the kernel's next check of it."""
+        o = frame.get("o") if isinstance(frame, dict) and frame.get("e") in _ORDER_EVENTS else None
+        if not isinstance(o, dict) or not isinstance(o.get("s"), str) or not o["s"]:
+            return
+        named = o.get("c")
+        cid = (named.lower() if isinstance(named, str) else "") or self._by_venue_id.get(str(o.get("i")), "")
+        if is_pinks_own(cid):  # (another's order has no slot to wait on it: the reconcile books it)
+            self._spawn(self._query_and_emit(cid, o["s"], "unreadable stream push"))
 
     def _on_order_update(self, up: OrderUpdate) -> None:
         cid = up.client_order_id or self._by_venue_id.get(up.venue_order_id, "")
