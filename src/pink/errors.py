@@ -114,6 +114,6 @@ class LeverageError(VenueError):
 
 
 class UnknownInstrumentError(VenueError):
-    def __init__(self, symbol: str) -> None:
-        super().__init__("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
+    def __init__(self, symbol: str, why: str = "") -> None:
+        super().__init__("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}" + (f" ({why})" if why else ""))
         self.symbol = symbol

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from aiohttp import web
-from bingx_fake import API_KEY, SECRET, FakeBingx, fail, ok
+from bingx_fake import API_KEY, SECRET, FakeBingx, fail, fixture, ok
 
 from pink.errors import (
     AuthError,
@@ -151,3 +151,26 @@ async def test_e16_unknown_instrument_is_a_clear_error(fake: FakeBingx, http: Bi
     assert "DOGE-USDT" in str(info.value)
     with pytest.raises(UnknownInstrumentError):
         book.get("btc-usdt")  # no guessing, no default step
+
+
+async def test_e16_one_unreadable_contract_does_not_stop_the_others_loading(
+    fake: FakeBingx, http: BingxHttp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """BingX lists hundreds of contracts; one new listing with a field PINK cannot read must not
+    refuse the start for every symbol. It is left out, named in the log, and an order for it is
+    refused with the reason (never traded with a guessed step)."""
+    rows = fixture("contracts.json")["official"]["responseBody"]["data"]
+    weird = dict(rows[0], symbol="NEW-USDT", quantityPrecision=-1)
+    odd = dict(rows[0], symbol="ODD-USDT")
+    del odd["pricePrecision"]
+    fake.reply("GET", "/openApi/swap/v2/quote/contracts", [*rows, weird, odd])
+    book = InstrumentBook()
+    instruments = await book.load(http)
+    assert set(instruments) == {"BTC-USDT", "ETH-USDT"}
+    assert "NEW-USDT" in caplog.text and "quantityPrecision" in caplog.text
+    with pytest.raises(UnknownInstrumentError) as info:
+        book.format_qty("NEW-USDT", D("1"))
+    assert "quantityPrecision" in str(info.value)
+    with pytest.raises(UnknownInstrumentError) as info:
+        book.get("ODD-USDT")
+    assert "pricePrecision" in str(info.value) and "missing" in str(info.value)

@@ -2,7 +2,9 @@
 
 Loaded once from ``GET /openApi/swap/v2/quote/contracts`` into a dict and
 refreshed on a timer; lookups are O(1). An unknown symbol raises
-:class:`pink.errors.UnknownInstrumentError`: there is no default step.
+:class:`pink.errors.UnknownInstrumentError`: there is no default step. A contract
+row that cannot be read is left out (logged, and named in that error), not
+allowed to stop every other symbol loading.
 
 A contract's ``status`` (1 online, 25 close-only, 5 pre-listing, 0 offline) and
 ``apiStateOpen`` (the string ``"false"``: no opening through the API) say whether
@@ -73,14 +75,23 @@ class InstrumentBook:
     def __init__(self, instruments: dict[str, Instrument] | None = None) -> None:
         self._map: dict[str, Instrument] = dict(instruments or {})
         self._no_opens: dict[str, NoOpensError] = {}  # symbol -> why it takes no new positions
+        self._unreadable: dict[str, str] = {}  # symbol -> why its contract row was left out
         self.loads = 0
 
     @staticmethod
-    def from_payload(data: object) -> dict[str, Instrument]:
-        rows = list_of(data, "contracts", "contracts")
+    def from_payload(data: object, unreadable: dict[str, str] | None = None) -> dict[str, Instrument]:
+        """The contracts of ``data``; a row that cannot be read is left out (one new listing
+        must not stop every symbol), its symbol and the reason put in ``unreadable``."""
         out: dict[str, Instrument] = {}
-        for row in rows:
-            inst = parse_contract(row)
+        for row in list_of(data, "contracts", "contracts"):
+            try:
+                inst = parse_contract(row)
+            except BingxParseError as exc:
+                symbol = row.get("symbol") if isinstance(row, dict) else None
+                name = symbol if isinstance(symbol, str) and symbol else "<no symbol>"
+                if unreadable is not None:
+                    unreadable[name] = str(exc)
+                continue
             out[inst.symbol] = inst
         return out
 
@@ -88,17 +99,23 @@ class InstrumentBook:
     def no_opens_from_payload(data: object) -> dict[str, NoOpensError]:
         out: dict[str, NoOpensError] = {}
         for row in list_of(data, "contracts", "contracts"):
-            refused = opens_refused(row)
-            if refused is not None:
-                out[parse_contract(row).symbol] = refused
+            with contextlib.suppress(BingxParseError):  # (an unreadable row is not loaded at all)
+                refused = opens_refused(row)
+                if refused is not None:
+                    out[parse_contract(row).symbol] = refused
         return out
 
     async def load(self, http: BingxHttp) -> dict[str, Instrument]:
         data = await http.request("GET", CONTRACTS_PATH, signed=False)
-        fresh = self.from_payload(data)
+        unreadable: dict[str, str] = {}
+        fresh = self.from_payload(data, unreadable)
         if not fresh:
-            raise BingxParseError("contracts", "data", "is empty")
+            raise BingxParseError("contracts", "data", "is empty" if not unreadable else
+                                  f"has no readable contract ({next(iter(unreadable.values()))})")
+        for symbol in sorted(unreadable.keys() - self._unreadable.keys()):
+            log.warning("BingX contract %s left out: %s", symbol, unreadable[symbol])
         self._map, self._no_opens = fresh, self.no_opens_from_payload(data)
+        self._unreadable = unreadable
         self.loads += 1
         return dict(fresh)
 
@@ -116,7 +133,8 @@ class InstrumentBook:
         try:
             return self._map[symbol]
         except KeyError:
-            raise UnknownInstrumentError(symbol) from None
+            why = self._unreadable.get(symbol, "")
+            raise UnknownInstrumentError(symbol, f"its contract was left out: {why}" if why else "") from None
 
     def check_opens(self, symbol: str) -> None:
         """Raise :class:`NoOpensError` if ``symbol`` takes no new positions (as last loaded)."""

@@ -276,8 +276,9 @@ def parse_contract(row: Any) -> Instrument:
     r = mapping(row, w, "row")
     price_prec = int_field(r, w, "pricePrecision")
     qty_prec = int_field(r, w, "quantityPrecision")
-    if not 0 <= price_prec <= 18 or not 0 <= qty_prec <= 18:
-        raise BingxParseError(w, "pricePrecision", "is out of range")
+    for name, prec in (("pricePrecision", price_prec), ("quantityPrecision", qty_prec)):
+        if not 0 <= prec <= 18:
+            raise BingxParseError(w, name, f"is out of range (0..18): {prec}")
     step = Decimal(1).scaleb(-qty_prec)
     min_qty = opt_dec(r, w, "tradeMinQuantity") or step
     long_lev = int_field(r, w, "maxLongLeverage", default=125)
