@@ -332,3 +332,18 @@ async def test_e12_an_unreadable_push_of_a_known_order_is_resolved_by_a_query_at
     (fill,) = await sink.wait_for(OrderFilled)
     assert (fill.last_qty, fill.last_price) == (D("0.004"), D("100"))
     assert sink.of(OrderStatusReport)[-1].client_order_id == "t00001-e1"
+
+
+async def test_e9_a_cancel_reply_showing_the_order_filled_is_not_a_cancel(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    """A cancel answered with code 0 but the order object FILLED (it filled as the cancel came):
+    the kernel is told it filled, never that it was cancelled."""
+    v, sink = venue
+    fake.reply("DELETE", ORDER, {"order": order_obj("FILLED", "0.01", "100")})
+    await v.cancel(CancelOrder("t00001-e1", "BTC-USDT", str(VID)))
+    assert not sink.of(OrderCanceled)
+    assert sink.of(OrderStatusReport)[0].status is OrderStatus.FILLED  # (the reply is the order: no query)
+    assert [f.cum_qty for f in sink.of(OrderFilled)] == [D("0.01")]
+    (rejected,) = sink.of(CancelRejected)
+    assert rejected.code == "ORDER_ALREADY_FILLED" and rejected.still_open is False

@@ -299,6 +299,10 @@ class BingxVenue(Reports):
             await self._resolve_cancel(cid, order.symbol, "BAD_REPLY", str(exc))
             return
         self._remember(cid, report.venue_order_id)
+        if report.status is not OrderStatus.CANCELED:  # (it filled as the cancel came): no cancel
+            self._cancel_answered(cid, _with_client(report, cid), order.symbol, "CANCEL_NOT_DONE",
+                                  f"the cancel reply shows the order {report.status.value}")
+            return
         self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
 
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
@@ -308,6 +312,10 @@ class BingxVenue(Reports):
         except VenueError:
             self._emit(CancelRejected(cid, code, message, None, _now_ns()))
             return
+        self._cancel_answered(cid, report, symbol, code, message)
+
+    def _cancel_answered(self, cid: str, report: OrderStatusReport, symbol: str, code: str, message: str) -> None:
+        """The order as the venue has it (its fills, then itself), then cancelled / open / gone."""
         self._emit_report(report, symbol)
         if report.status is OrderStatus.CANCELED:
             self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
