@@ -347,3 +347,25 @@ async def test_e9_a_cancel_reply_showing_the_order_filled_is_not_a_cancel(
     assert [f.cum_qty for f in sink.of(OrderFilled)] == [D("0.01")]
     (rejected,) = sink.of(CancelRejected)
     assert rejected.code == "ORDER_ALREADY_FILLED" and rejected.still_open is False
+
+
+async def test_the_adapters_memory_of_delivered_orders_is_bounded_over_a_long_run(fake: FakeBingx) -> None:
+    """Each delivered fill, its fee and its venue id were kept for ever: memory grew with every
+    order of a run that lasts weeks. Only the most recent ones are kept; the newest still
+    de-duplicate."""
+    v = BingxVenue(fake.config(), fill_watch_s=0.2, remember=20)
+    sink = Sink()
+    await v.start(sink)
+    try:
+        await asyncio.wait_for(v.stream.connected.wait(), 2)
+        for n in range(60):
+            order = push("TRADE", "FILLED", "0.01", "100")
+            order["o"].update({"i": VID + n, "c": f"t{n:05d}-e1", "T": 1700000000000 + n})
+            await fake.push(order)
+        fills = await sink.wait_for(OrderFilled, 60)
+        await fake.push(order)  # the last one again: still known, dropped
+        await asyncio.sleep(0.05)
+        assert len(sink.of(OrderFilled)) == len(fills) == 60
+        assert len(v._delivered) <= 20 and len(v._fees) <= 20 and len(v._by_venue_id) <= 20
+    finally:
+        await v.close()

@@ -21,6 +21,7 @@ from typing import Any
 from pink.kernel.messages import FundingPaid
 from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
 from pink.venues.bingx.parse import MS
+from pink.venues.bingx.recent import RecentKeys
 
 __all__ = ["BOOKED_TYPES", "FILL_TYPES", "FUNDING_TYPE", "IncomeRow", "name_unbooked", "parse_any_income_row"]
 
@@ -68,7 +69,7 @@ def parse_any_income_row(row: Any) -> IncomeRow:
     )
 
 
-def name_unbooked(rows: list[IncomeRow], named: set[tuple[str, str]], counts: Counter[str]) -> None:
+def name_unbooked(rows: list[IncomeRow], named: RecentKeys, counts: Counter[str]) -> None:
     """Warn once per row (``named`` holds ``("unbooked", key)``) of a type PINK does not book,
     and count it in ``counts`` by type."""
     for row in rows:

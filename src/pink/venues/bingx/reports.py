@@ -49,6 +49,7 @@ from pink.venues.bingx.parse_rest import (
     parse_transfer_row,
     unwrap_order,
 )
+from pink.venues.bingx.recent import RecentKeys
 from pink.venues.bingx.signing import ParamValue
 
 __all__ = [
@@ -110,7 +111,7 @@ class Reports:
     http: BingxHttp
     asset: str
     _sink: EventSink | None
-    _delivered: set[tuple[str, str]]
+    _delivered: RecentKeys
     #: income rows of types PINK does not book, named so far (by type; see :meth:`funding_since`)
     unbooked_income: Counter[str]
 

@@ -66,6 +66,7 @@ from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
 from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
 from pink.venues.bingx.parse_rest import parse_ack, parse_order
+from pink.venues.bingx.recent import RecentKeys, keep_last
 from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
 
@@ -105,7 +106,7 @@ class BingxVenue(Reports):
     name = "bingx"
 
     def __init__(self, config: BingxConfig, *, asset: str = "USDT",
-                 fill_watch_s: float = 5.0) -> None:
+                 fill_watch_s: float = 5.0, remember: int = 100_000) -> None:
         self.config = config
         self.http = BingxHttp(config)
         self.book = InstrumentBook()
@@ -119,8 +120,11 @@ class BingxVenue(Reports):
         self._fill_watch_s = fill_watch_s
         self._sink: EventSink | None = None
         self._live: dict[str, tuple[str, Decimal]] = {}  # cid -> (symbol, qty) until done
+        # what was delivered, oldest first, each kept for the last ``remember`` orders or events: a
+        # long run must not grow without end (the kernel drops what repeats older ones anyway)
+        self._keep = remember
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
-        self._delivered: set[tuple[str, str]] = set()
+        self._delivered = RecentKeys(remember)
         self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
         self.unbooked_income: Counter[str] = Counter()  # income rows PINK does not book, by type
         self._tasks: set[asyncio.Task[None]] = set()
@@ -211,6 +215,7 @@ class BingxVenue(Reports):
         elif isinstance(event, OrderFilled):
             voi = event.venue_order_id
             self._fees[voi] = self._fees.get(voi, ZERO) + event.commission
+            keep_last(self._fees, self._keep)
             live = self._live.get(event.client_order_id)
             if live is not None and event.cum_qty >= live[1]:
                 del self._live[event.client_order_id]
@@ -223,6 +228,7 @@ class BingxVenue(Reports):
     def _remember(self, client_order_id: str, venue_order_id: str) -> None:
         if client_order_id and venue_order_id:
             self._by_venue_id[venue_order_id] = client_order_id
+            keep_last(self._by_venue_id, self._keep)
 
     # --------------------------------------------------------------- orders
 
