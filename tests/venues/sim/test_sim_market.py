@@ -66,6 +66,41 @@ def test_csv_errors_name_the_row(tmp_path: Path) -> None:
         load_price_csv(bad)
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("# prices\nts_ms,price\n\n0,100\n1000,abc\n", r"bad\.csv:5: price: not a number: 'abc'"),
+        ("ts_ms,price\n0,100\n1000x,101\n", r"bad\.csv:3: timestamp \(ms\): not a number: '1000x'"),
+        ("0,100\n1000,0\n", r"bad\.csv:2: price: must be > 0, got '0'"),
+        ("0,100\n\n1000,-5\n", r"bad\.csv:3: price: must be > 0, got '-5'"),
+        ("0,100,-1\n", r"bad\.csv:1: qty: must be >= 0, got '-1'"),
+        ("0,100\n60000,100,101,99,100\n", r"bad\.csv:2: a candle row in a file of trades \(line 1\)"),
+        ("0,100,90,110,100\n", r"bad\.csv:1: candle high 90 is below its low 110"),
+        ("0,120,110,90,100\n", r"bad\.csv:1: candle open 120 is outside its low 90 and high 110"),
+        ("0,100,110,90,100\nts_ms,open,high,low,close\n", r"bad\.csv:2: timestamp \(ms\): not a number: 'ts_ms'"),
+        ("ts_ms,price\n\n", r"bad\.csv: no rows of trades or candles"),
+    ],
+)
+def test_csv_errors_name_the_file_line_and_the_field(tmp_path: Path, text: str, named: str) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=named):
+        load_price_csv(bad)
+
+
+def test_csv_timestamps_may_be_decimal_ms_and_candles_come_in_any_order(tmp_path: Path) -> None:
+    trades = tmp_path / "trades.csv"
+    trades.write_text("1700000000000.0,100\n1700000001000.5,101\n")  # as a spreadsheet writes them
+    assert load_price_csv(trades) == [
+        (1_700_000_000_000 * 1_000_000, D(100), D(0)),
+        (1_700_000_001_000_500_000, D(101), D(0)),
+    ]
+    newest_first = tmp_path / "candles.csv"
+    lines = (FIXTURES / "btc_candles.csv").read_text().splitlines()
+    newest_first.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    assert load_price_csv(newest_first) == load_price_csv(FIXTURES / "btc_candles.csv")
+
+
 @pytest.mark.parametrize(("rate", "long_sign"), [("0.0001", -1), ("-0.0003", 1)])
 def test_funding_charged_each_interval_with_the_right_sign(rate: str, long_sign: int) -> None:
     cfg = MarketConfig(volatility_per_s=D(0), funding_rate=D(rate), step_ns=60 * S)

@@ -215,48 +215,90 @@ class ReplayPrices(PriceProcess):
         return ts
 
 
-def _dec(value: str, where: str) -> Decimal:
+def _number(value: str) -> Decimal | None:
     try:
         out = Decimal(value.strip())
     except InvalidOperation:
-        raise ConfigError(f"{where}: not a number: {value!r}") from None
-    if not out.is_finite() or out < 0:
-        raise ConfigError(f"{where}: bad value {value!r}")
+        return None
+    return out if out.is_finite() else None
+
+
+def _dec(value: str, where: str, what: str, *, positive: bool = False) -> Decimal:
+    out = _number(value)
+    if out is None:
+        raise ConfigError(f"{where}: {what}: not a number: {value!r}")
+    if out < 0 or (positive and out == 0):
+        raise ConfigError(f"{where}: {what}: must be {'>' if positive else '>='} 0, got {value.strip()!r}")
     return out
+
+
+def _ts(value: str, where: str) -> int:
+    """Milliseconds (a whole or decimal number, as spreadsheets write them) to ns."""
+    ms = _number(value)
+    if ms is None:
+        raise ConfigError(f"{where}: timestamp (ms): not a number: {value!r}")
+    ns = ms * NS_PER_MS
+    if ns != ns.to_integral_value():
+        raise ConfigError(f"{where}: timestamp (ms): finer than a nanosecond: {value!r}")
+    return int(ns)
+
+
+def _candle(row: list[str], where: str) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+    o, h, lo, c = (_dec(x, where, name, positive=True) for x, name in zip(row[1:5], _OHLC, strict=True))
+    if h < lo:
+        raise ConfigError(f"{where}: candle high {h} is below its low {lo}")
+    for name, px in (("open", o), ("close", c)):
+        if not lo <= px <= h:
+            raise ConfigError(f"{where}: candle {name} {px} is outside its low {lo} and high {h}")
+    return o, h, lo, c, _dec(row[5], where, "volume") if len(row) == 6 else Decimal(0)
+
+
+_OHLC = ("open", "high", "low", "close")
 
 
 def load_price_csv(path: str | Path) -> list[tuple[int, Decimal, Decimal]]:
     """Read trades or candles into ``(ts_ns, price, qty)`` points, in time order.
 
-    A header row is optional. Trades: ``ts_ms,price[,qty]``. Candles:
-    ``ts_ms,open,high,low,close[,volume]``, replayed as four points spread over
-    the gap to the next candle (60 s for the last one).
+    A header row is optional; blank lines and ``#`` comments are skipped. Trades:
+    ``ts_ms,price[,qty]``. Candles: ``ts_ms,open,high,low,close[,volume]``, in
+    any order, each replayed as four points spread over the gap to the next
+    candle (60 s for the last one). A bad row is refused naming its line in the
+    file and what is wrong with it: prices must be > 0, quantities >= 0, a
+    candle's open and close within its low and high, and one file holds trades
+    or candles, not both.
     """
-    rows: list[list[str]] = []
+    rows: list[tuple[int, str, list[str]]] = []  # (ts ns, "path:line", fields)
+    first = 0  # the line of the first data row
     with open(path, newline="") as fh:
-        for row in csv.reader(fh):
-            if not row or row[0].strip().startswith("#"):
+        reader = csv.reader(fh)
+        for row in reader:
+            if not "".join(row).strip() or row[0].strip().startswith("#"):
                 continue
-            if not rows and not row[0].strip().lstrip("-").isdigit():
+            if not rows and _number(row[0]) is None:
                 continue  # header
-            rows.append(row)
+            where = f"{path}:{reader.line_num}"
+            if len(row) not in (2, 3, 5, 6):
+                raise ConfigError(f"{where}: expected 2, 3, 5 or 6 columns, got {len(row)}")
+            if rows and (len(row) > 3) != (len(rows[0][2]) > 3):
+                kind, other = ("candle", "trades") if len(row) > 3 else ("trade", "candles")
+                raise ConfigError(f"{where}: a {kind} row in a file of {other} (line {first})")
+            first = first or reader.line_num
+            rows.append((_ts(row[0], where), where, row))
+    if not rows:
+        raise ConfigError(f"{path}: no rows of trades or candles")
+    rows.sort(key=lambda r: r[0])
     points: list[tuple[int, Decimal, Decimal]] = []
-    for n, row in enumerate(rows):
-        where = f"{path}:{n + 1}"
-        ts = int(row[0]) * NS_PER_MS
-        if len(row) in (2, 3):
-            qty = _dec(row[2], where) if len(row) == 3 else Decimal(0)
-            points.append((ts, _dec(row[1], where), qty))
-        elif len(row) in (5, 6):
-            o, h, lo, c = (_dec(x, where) for x in row[1:5])
-            vol = _dec(row[5], where) if len(row) == 6 else Decimal(0)
-            span = (int(rows[n + 1][0]) * NS_PER_MS - ts) if n + 1 < len(rows) else 60 * NS_PER_S
-            quarter = max(1, span // 4)
-            mid = (h, lo) if c < o else (lo, h)
-            for k, p in enumerate((o, *mid, c)):
-                points.append((ts + k * quarter, p, vol / 4))
-        else:
-            raise ConfigError(f"{where}: expected 2, 3, 5 or 6 columns, got {len(row)}")
+    for n, (ts, where, row) in enumerate(rows):
+        if len(row) <= 3:
+            qty = _dec(row[2], where, "qty") if len(row) == 3 else Decimal(0)
+            points.append((ts, _dec(row[1], where, "price", positive=True), qty))
+            continue
+        o, h, lo, c, vol = _candle(row, where)
+        span = rows[n + 1][0] - ts if n + 1 < len(rows) else 60 * NS_PER_S
+        quarter = max(1, span // 4)
+        mid = (h, lo) if c < o else (lo, h)
+        for k, p in enumerate((o, *mid, c)):
+            points.append((ts + k * quarter, p, vol / 4))
     points.sort(key=lambda p: p[0])
     return points
 
