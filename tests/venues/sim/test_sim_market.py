@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pink.venues.sim.prices import load_price_csv
 S = 1_000_000_000
 D = Decimal
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+BTC = "BTC-USDT"
 
 
 def market(coid: str, symbol: str, side: OrderSide, pos: Side, qty: str) -> NewOrder:
@@ -99,6 +101,26 @@ def test_csv_timestamps_may_be_decimal_ms_and_candles_come_in_any_order(tmp_path
     lines = (FIXTURES / "btc_candles.csv").read_text().splitlines()
     newest_first.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
     assert load_price_csv(newest_first) == load_price_csv(FIXTURES / "btc_candles.csv")
+
+
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        ({"volatility_per_s": D(-1)}, "volatility_per_s must be a finite number >= 0, got -1"),
+        ({"volatility_per_s": D("NaN")}, "volatility_per_s must be a finite number >= 0, got NaN"),
+        ({"level_qty": {BTC: D(0)}}, "level_qty of BTC-USDT must be a finite number > 0, got 0"),
+        ({"level_qty": {BTC: D(-1)}}, "level_qty of BTC-USDT must be a finite number > 0, got -1"),
+        ({"level_notional": D(0)}, "level_notional must be a finite number > 0, got 0"),
+        ({"start_prices": {BTC: D(-100)}}, "start_prices of BTC-USDT must be a finite number > 0, got -100"),
+        ({"default_start_price": D(0)}, "default_start_price must be a finite number > 0, got 0"),
+        ({"max_funding_rate": D("-0.01")}, "max_funding_rate must be a finite number >= 0, got -0.01"),
+        ({"base_funding_rate": D("Infinity")}, "base_funding_rate must be a finite number, got Infinity"),
+        ({"funding_rate": D("NaN")}, "funding_rate must be a finite number, got NaN"),
+    ],
+)
+def test_a_market_that_cannot_trade_is_refused_naming_the_setting(kw: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        MarketConfig(**kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("rate", "long_sign"), [("0.0001", -1), ("-0.0003", 1)])

@@ -89,6 +89,28 @@ class MarketConfig:
             raise ConfigError("spread_ticks, depth_levels and level_gap_ticks must be >= 1")
         if not Decimal(0) < self.resting_fill_fraction <= 1:
             raise ConfigError("resting_fill_fraction must be in (0, 1]")
+        for name, value, low in (
+            ("volatility_per_s", self.volatility_per_s, ">= 0"),
+            ("level_notional", self.level_notional, "> 0"),
+            ("default_start_price", self.default_start_price, "> 0"),
+            ("max_funding_rate", self.max_funding_rate, ">= 0"),
+            ("base_funding_rate", self.base_funding_rate, ""),
+            ("funding_rate", self.funding_rate, ""),
+            *((f"start_prices of {s}", p, "> 0") for s, p in self.start_prices.items()),
+            *((f"level_qty of {s}", q, "> 0") for s, q in self.level_qty.items()),
+        ):
+            _check_setting(name, value, low)
+
+
+def _check_setting(name: str, value: Decimal | None, low: str) -> None:
+    """``value`` is a finite Decimal, ``low`` ('> 0', '>= 0' or '') of it holds; None passes."""
+    if value is None:
+        return
+    ok = isinstance(value, Decimal) and value.is_finite()
+    if ok and low:
+        ok = value > 0 if low == "> 0" else value >= 0
+    if not ok:
+        raise ConfigError(f"{name} must be a finite number{' ' + low if low else ''}, got {value}")
 
 
 @dataclass(frozen=True, slots=True)
