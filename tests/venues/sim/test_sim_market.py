@@ -148,6 +148,19 @@ def test_funding_charged_each_interval_with_the_right_sign(rate: str, long_sign:
     ]
 
 
+def test_a_zero_funding_rate_pays_nothing_and_books_no_payment() -> None:
+    """A venue does not book a funding payment of 0 (the kernel refuses one as impossible)."""
+    cfg = MarketConfig(volatility_per_s=D(0), funding_rate=D(0), step_ns=60 * S)
+    eng = MatchingEngine(default_instruments(), market=cfg, funding_interval_s=3600)
+    eng.submit(market("l", "ETH-USDT", OrderSide.BUY, Side.LONG, "0.5"), 10 * S)
+    eng.submit(market("s", "ETH-USDT", OrderSide.SELL, Side.SHORT, "0.2"), 10 * S)
+    before = eng.balance().balance
+    assert eng.advance(7200 * S) == []
+    assert eng.funding_since(0) == []
+    assert eng.balance().balance == before
+    assert ("ETH-USDT", D(0), 3600 * S) in eng.funding_history  # the rate is still published
+
+
 def test_funding_rate_follows_the_price_process() -> None:
     eng = MatchingEngine(default_instruments(), seed=9, market=MarketConfig(volatility_per_s=D("0.001")))
     rates = set()

@@ -167,6 +167,8 @@ class MatchingEngine:
             rate = self.funding_rate(pos.symbol)
             direction = 1 if pos.side is Side.LONG else -1
             amount = (-direction * pos.qty * proc.price(proc.mark) * rate).quantize(Q8)
+            if not amount:
+                continue  # a zero rate (or a payment below 1e-8): a venue books no payment of 0
             self.account.charge_funding(pos, amount)
             ev = FundingPaid(f"{pos.symbol}-{pos.side.value}-{ts}", pos.symbol, amount, ts)
             self._funding.append(ev)
