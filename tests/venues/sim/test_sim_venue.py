@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from pink.errors import ClosedError, LeverageError
+from pink.errors import ClosedError, ConfigError, LeverageError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
@@ -160,3 +161,23 @@ def test_transfers_move_the_wallet_and_are_listed_by_time() -> None:
     assert dep.transfer_id != wd.transfer_id
     assert engine.balance().balance == Decimal("10149.5")
     assert engine.transfers_since(0) == [dep, wd] and engine.transfers_since(6) == [wd]
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: Latency(jitter_ns=-1), "latency jitter_ns must be an int >= 0, got -1"),
+        (lambda: Latency(ack_ns=-5), "latency ack_ns must be an int >= 0, got -5"),
+        (
+            lambda: Latency(fill_ns=1.5),  # type: ignore[arg-type]
+            "latency fill_ns must be an int >= 0, got 1.5",
+        ),
+        (lambda: MatchingEngine(default_instruments(), funding_interval_s=0), "funding_interval_s must be > 0, got 0"),
+        (lambda: MatchingEngine(default_instruments(), initial_balance=D("NaN")), "initial_balance must be a finite"),
+        (lambda: MatchingEngine(default_instruments(), initial_balance=D(-1)), "initial_balance must be a finite"),
+    ],
+)
+def test_a_simulator_setting_it_cannot_run_on_is_refused_naming_it(make: Callable[[], object], named: str) -> None:
+    """Not a division by zero at the first step, nor a NaN wallet, nor a crash at the first jittered event."""
+    with pytest.raises(ConfigError, match=named):
+        make()

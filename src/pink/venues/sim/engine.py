@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from decimal import ROUND_FLOOR, Decimal
 
-from pink.errors import LeverageError, UnknownInstrumentError
+from pink.errors import ConfigError, LeverageError, UnknownInstrumentError
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
@@ -83,6 +83,10 @@ class MatchingEngine:
     ) -> None:
         """``full_close_below_min``: a closing order for all that is left of a position is taken
         below the minimum notional (as venues let a small position be closed; False refuses it)."""
+        if funding_interval_s <= 0:
+            raise ConfigError(f"funding_interval_s must be > 0, got {funding_interval_s}")
+        if not initial_balance.is_finite() or initial_balance < 0:
+            raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance}")
         self.instruments = dict(instruments)
         self.full_close_below_min = full_close_below_min
         self.fees = fees

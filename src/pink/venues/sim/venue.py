@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from pink.errors import ClosedError, RateLimitedError, UnknownOutcomeError
+from pink.errors import ClosedError, ConfigError, RateLimitedError, UnknownOutcomeError
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
@@ -58,6 +58,12 @@ class Latency:
     fill_ns: int = 10_000_000
     cancel_ns: int = 5_000_000
     jitter_ns: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("ack_ns", "fill_ns", "cancel_ns", "jitter_ns"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise ConfigError(f"latency {name} must be an int >= 0, got {value!r}")
 
 
 _Shown = TypeVar("_Shown")  # an event or report of an order, as the venue shows it
