@@ -161,6 +161,19 @@ async def test_stream_drop_events_only_visible_in_reports() -> None:
     await venue.close()
 
 
+async def test_a_dropped_stream_shows_as_disconnected_until_it_is_back() -> None:
+    """Health tells the operator what the fault does: no events for a while, as after a disconnect."""
+    venue, got = await make("stream_drop=1,stream_drop_ns=10000000000")
+    assert venue.stream_connected
+    await venue.place(place("a"))
+    await venue.advance_to(S)
+    assert got == [] and venue.dropped
+    assert not venue.stream_connected
+    await venue.advance_to(12 * S)  # the window (10 s from the first lost event) is over
+    assert venue.stream_connected
+    await venue.close()
+
+
 def test_fault_spec_parsing() -> None:
     cfg = FaultConfig.parse("reject=0.05, no_response=0.02,stream_drop_ns=7,seed=3")
     assert cfg.reject == 0.05 and cfg.no_response == 0.02 and cfg.stream_drop_ns == 7

@@ -138,8 +138,9 @@ class SimVenue:
 
     @property
     def stream_connected(self) -> bool:
-        """In-process: the stream is up from :meth:`start` until :meth:`close`."""
-        return self._sink is not None and not self._closed
+        """In-process: the stream is up from :meth:`start` until :meth:`close`, except while
+        the ``stream_drop`` fault drops it."""
+        return self._sink is not None and not self._closed and self.engine.now >= self._drop_until
 
     def _enter(self, method: str) -> None:
         if self._closed:
