@@ -103,6 +103,14 @@ def test_csv_timestamps_may_be_decimal_ms_and_candles_come_in_any_order(tmp_path
     assert load_price_csv(newest_first) == load_price_csv(FIXTURES / "btc_candles.csv")
 
 
+def test_a_replay_that_ended_before_the_simulator_starts_is_refused() -> None:
+    """Else every row is applied at once and the market sits still at the last price."""
+    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")})
+    MatchingEngine(default_instruments(), market=market, start_ts=5 * S)  # starts inside the replay: fine
+    with pytest.raises(ConfigError, match=r"btc_down_trades\.csv: the replay of BTC-USDT ends at 7000 ms, before"):
+        MatchingEngine(default_instruments(), market=market, start_ts=1_700_000_000 * S)
+
+
 @pytest.mark.parametrize(
     ("kw", "named"),
     [

@@ -330,6 +330,11 @@ def make_process(inst: Instrument, *, seed: int, start_ts: int, config: MarketCo
     path = config.replay.get(inst.symbol)
     if path is not None:
         points = load_price_csv(path)
+        if points[-1][0] < start_ts:
+            raise ConfigError(
+                f"{path}: the replay of {inst.symbol} ends at {points[-1][0] // NS_PER_MS} ms, before the "
+                f"simulator starts ({start_ts // NS_PER_MS} ms): its prices would all be in the past"
+            )
         return ReplayPrices(inst.symbol, inst.tick, points, start_ts=start_ts, spread=config.spread_ticks)
     start = config.start_prices.get(inst.symbol, config.default_start_price)
     return RandomWalk(inst.symbol, inst.tick, start, seed=seed, start_ts=start_ts, config=config)
