@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 
 import pytest
@@ -37,6 +37,7 @@ from pink.kernel.messages import (
     FundsTransferred,
     OrderAccepted,
     OrderCanceled,
+    OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderSide,
@@ -162,6 +163,38 @@ class VenueContract:
         assert coid not in {r.client_order_id for r in await env.venue.open_orders()}
         report = await env.venue.query(QueryOrder(coid, self.symbol, "contract"))
         assert report.status is OrderStatus.CANCELED and report.cum_qty == 0
+
+    async def near_ask(self, env: Env, *, above: Decimal = Decimal("1.01")) -> Decimal:
+        """A buy price on the tick, ``above`` x the ask: it crosses the book (slippage room)."""
+        tick = (await env.venue.instruments())[self.symbol].tick
+        ask = (await env.venue.quote(self.symbol)).ask
+        return (ask * above / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+    async def test_a_limit_that_crosses_fills_at_once_never_above_its_price(self, env: Env) -> None:
+        coid = new_coid()
+        limit = await self.near_ask(env)
+        await env.venue.place(self.order(coid, price=limit))
+        fills = await self.filled(env, coid)
+        assert sum(f.last_qty for f in fills) == self.quantity
+        assert all(0 < f.last_price <= limit for f in fills), (limit, [f.last_price for f in fills])
+        report = await env.venue.query(QueryOrder(coid, self.symbol, "contract"))
+        assert report.status is OrderStatus.FILLED and report.avg_price <= limit
+
+    async def test_a_post_only_that_would_take_is_never_filled(self, env: Env) -> None:
+        coid = new_coid()
+        order = replace(self.order(coid, price=await self.near_ask(env)), time_in_force=TimeInForce.POST_ONLY)
+        try:
+            await env.venue.place(order)
+        except VenueError:
+            pass  # refusing on the request is fine too
+        else:
+            ended = (OrderRejected, OrderCanceled, OrderExpired)
+            await env.wait(lambda: any(isinstance(e, ended) for e in env.of(coid)), "refusal")
+        await env.drive(0.5)
+        assert env.fills(coid) == []
+        assert coid not in {r.client_order_id for r in await env.venue.open_orders()}
+        assert [f for f in await env.venue.fills_since(0) if f.client_order_id == coid] == []
+        assert [p for p in await env.venue.positions() if p.symbol == self.symbol] == []
 
     async def test_query_by_client_order_id(self, env: Env) -> None:
         coid = new_coid()
