@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pink.errors import LeverageError, UnknownInstrumentError
+from pink.errors import ConfigError, LeverageError, UnknownInstrumentError
 from pink.kernel.messages import (
     CancelRejected,
     OrderAccepted,
@@ -22,7 +22,7 @@ from pink.kernel.messages import (
     Side,
     TimeInForce,
 )
-from pink.venues.sim import MarketConfig, MatchingEngine, NewOrder, default_instruments
+from pink.venues.sim import FeeSchedule, MarketConfig, MatchingEngine, NewOrder, default_instruments
 
 S = 1_000_000_000
 D = Decimal
@@ -278,3 +278,16 @@ def test_leverage_and_quote_errors() -> None:
         eng.set_leverage(BTC, Side.LONG, 500)
     with pytest.raises(UnknownInstrumentError):
         eng.quote("NOPE-USDT")
+
+
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        ({"maker": D("NaN")}, "maker fee rate must be a finite number >= 0, got NaN"),
+        ({"taker": D("Infinity")}, "taker fee rate must be a finite number >= 0, got Infinity"),
+        ({"maker": D("-0.0001")}, "maker fee rate must be a finite number >= 0, got -0.0001"),
+    ],
+)
+def test_a_fee_rate_that_cannot_be_charged_is_refused_naming_it(kw: dict[str, Decimal], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        FeeSchedule(**kw)  # type: ignore[arg-type]

@@ -76,8 +76,9 @@ class FeeSchedule:
     asset: str = "USDT"
 
     def __post_init__(self) -> None:
-        if self.maker < 0 or self.taker < 0:
-            raise ConfigError("fee rates must be >= 0")
+        for name, rate in (("maker", self.maker), ("taker", self.taker)):
+            if not rate.is_finite() or rate < 0:  # (NaN would not even compare)
+                raise ConfigError(f"{name} fee rate must be a finite number >= 0, got {rate}")
 
 
 @direct_init
