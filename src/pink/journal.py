@@ -30,7 +30,7 @@ import msgspec
 
 from pink.codec import decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError, JournalWriteError
-from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome
+from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome, OutcomeStatus
 from pink.runtime.ports_ext import FlattenMark
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 _TICK = "Tick"
+_INSTRUMENT = "Instrument"
+_ADOPTED = Outcome(OutcomeStatus.CONFIRMED, detail="instrument rules adopted")
 _LAST_TS = "SELECT COALESCE(MAX(ts), 0) FROM messages"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -263,6 +265,9 @@ def replay_one(kernel: Kernel, kind: str, ts: int, payload: bytes) -> Outcome:
     if kind == _TICK:
         return kernel.tick(ts)
     message = decode_named(kind, payload)
+    if isinstance(message, Instrument):
+        kernel.set_instrument(message)
+        return _ADOPTED
     if isinstance(message, Intent):
         return kernel.submit(message, ts)
     if isinstance(message, ControlSnapshot):
@@ -296,7 +301,11 @@ class JournaledKernel:
         *,
         durability: str = "normal",
         snapshot_every: int = 10_000,
+        adopt: bool = True,
     ) -> JournaledKernel:
+        """The kernel the journal at ``path`` holds (a new one: ``config`` and ``instruments``),
+        then (``adopt``) ``instruments`` adopted; a caller that may still refuse the journal
+        adopts them itself once it has not (:meth:`adopt_instruments`)."""
         journal = Journal(path, durability=durability)
         try:
             kernel, replayed = restore(journal, config, instruments)
@@ -305,7 +314,31 @@ class JournaledKernel:
             raise
         jk = cls(kernel, journal, snapshot_every=snapshot_every)
         jk.replayed = replayed
+        if adopt:
+            try:
+                jk.adopt_instruments(instruments)
+            except Exception:
+                journal.close()
+                raise
         return jk
+
+    def adopt_instruments(self, instruments: dict[str, Instrument]) -> list[str]:
+        """Trade by the venue's rules as listed now: each instrument that is new or changed since
+        the journal's is journaled first (at the journal's last time: the reconcile after a
+        restart still reads from there), so that every replay of the messages after it (restore,
+        the ledger's catch-up, an audit) sees the rules they were made under. One no longer
+        listed stays (a trade on it may be open). Returns the symbols adopted."""
+        self._check_open()
+        changed = [i for i in instruments.values() if self.kernel.instruments.get(i.symbol) != i]
+        if not changed:
+            return []
+        changed.sort(key=lambda i: i.symbol)
+        ts = self.journal.last_ts()
+        with self.batch():
+            for inst in changed:
+                self.kernel.set_instrument(inst)
+                self._record(_INSTRUMENT, ts, encode(inst), _ADOPTED)
+        return [i.symbol for i in changed]
 
     def _check_open(self) -> None:
         if self.journal._db is None:
@@ -437,13 +470,7 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
             journal.set_meta("initial", initial)
             journal.set_meta(_TRADE_IDS_KEPT, "0")
     snap = journal.last_snapshot()
-    if snap is None:
-        kernel = Kernel.restore(json.loads(initial))
-        after = 0
-    else:
-        after = snap[0]
-        kernel = journal.kernel_at(snap)
-        kernel.instruments.update(instruments)
+    kernel, after = (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
     count = 0
     for _seq, ts, kind, payload in journal.messages(after):
         try:

@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pink.errors import JournalWriteError
-from pink.journal import Journal, JournaledKernel, replay_records, snapshot_bytes
+from pink.journal import Journal, JournaledKernel, records_after, replay_records, snapshot_bytes
 from pink.kernel import (
     Action,
     ControlSnapshot,
+    Instrument,
     Intent,
     Kernel,
     KernelConfig,
@@ -294,5 +295,37 @@ def test_a_batch_that_raises_is_rolled_back_whole_and_the_kernel_that_ran_ahead_
     again = JournaledKernel.open(path, CFG, INSTRUMENTS)
     try:
         assert snapshot_bytes(again.kernel) == committed
+    finally:
+        again.close()
+
+
+def test_e26_instruments_that_changed_between_runs_are_journaled_so_every_replay_is_the_live_run(
+    tmp_path: Path,
+) -> None:
+    """The venue lists a new contract (or changes a step) between two runs: the run that trades
+    it is replayed with the instruments it traded under, whatever the next start is given, by
+    the restore, the ledger's catch-up and the audit alike; a fill is never lost to a replay."""
+    eth = "ETH-USDT"
+    listed = {**INSTRUMENTS, eth: Instrument(eth, D("0.01"), D("0.01"), D("0.01"), D("5"))}
+    path = tmp_path / "journal.sqlite"
+    JournaledKernel.open(path, CFG, INSTRUMENTS).close()  # a clean close: a snapshot without ETH
+    jk = JournaledKernel.open(path, CFG, listed)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=eth, side=Side.LONG, quantity=D("1.00")), 10)
+    live_records = list(out.records)
+    place = next(e for e in out.effects if isinstance(e, PlaceOrder))
+    fill = OrderFilled(place.client_order_id, "v1", "f1", D("1.00"), D("2000"), D("1.00"), D("0.1"), "USDT", 11)
+    live_records += jk.apply(fill, 11).records
+    live = snapshot_bytes(jk.kernel)
+    assert jk.kernel.slot_view(0).state == "POSITION_OPEN"
+    jk.journal.close()  # killed: no final snapshot
+    journal = Journal(path, read_only=True)
+    try:
+        assert [r for _, recs in records_after(journal, 0) for r in recs] == live_records
+    finally:
+        journal.close()
+    assert list(replay_records(path)) == live_records
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)  # delisted meanwhile: the trade stays open
+    try:
+        assert snapshot_bytes(again.kernel) == live
     finally:
         again.close()

@@ -162,16 +162,23 @@ async def test_a_venue_whose_margin_asset_is_not_the_settle_asset_is_refused_at_
 
 
 async def test_a_journal_refuses_a_run_with_another_settle_asset(tmp_path: Path) -> None:
-    from pink.journal import JournaledKernel
+    from pink.journal import Journal, JournaledKernel
     from pink.kernel import KernelConfig
     from pink.venues.sim.instruments import default_instruments
 
+    listed = default_instruments()
+    older = {s: i for s, i in listed.items() if s != "ETH-USDT"}  # the venue listed ETH since
     JournaledKernel.open(tmp_path / "journal.sqlite", KernelConfig(slots=2, settle_asset="USDC"),
-                         default_instruments()).close()  # fmt: skip
+                         older).close()  # fmt: skip
     launcher = Launcher(quiet(tmp_path, slots=2))
     with pytest.raises(StartupError, match="settle_asset = USDC"):
         await launcher.start()
     await launcher.close()
+    journal = Journal(tmp_path / "journal.sqlite", read_only=True)
+    try:
+        assert journal.seq == 0  # refused as it was: not even the venue's new listing journaled
+    finally:
+        journal.close()
 
 
 class _QuoteSwallowsItsCancel:

@@ -533,6 +533,11 @@ class Kernel:
             return f"{len(self.fee_checks)} fee check(s) open"
         return ""
 
+    def set_instrument(self, instrument: Instrument) -> None:
+        """Trade ``instrument``'s symbol by its rules from now on (the journal keeps the change)."""
+        self.instruments[instrument.symbol] = instrument
+        self._vwap_quanta.pop(instrument.symbol, None)
+
     def snapshot(self, *, trade_ids: bool = True) -> dict[str, Any]:
         """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""
         return snapshots.snapshot(self, trade_ids=trade_ids)

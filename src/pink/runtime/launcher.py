@@ -290,7 +290,7 @@ class Launcher:
                             settle_asset=cfg.settle_asset, hedge_mode=self.venue.hedge_mode is not False)
         path = data / "journal.sqlite"
         try:
-            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability)
+            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability, adopt=False)
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
@@ -314,6 +314,8 @@ class Launcher:
                             f"{name} = {theirs} or use a new data dir")
         for key, value in ours.items():  # a journal from before a key was recorded takes this run's
             jk.journal.set_meta(key, value)
+        if adopted := jk.adopt_instruments(instruments):
+            log.info("journal: the venue's rules adopted for %s", ", ".join(adopted))
         return jk
 
     async def _start_ledger(self, data: Path) -> None:
