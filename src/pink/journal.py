@@ -81,11 +81,17 @@ class Journal:
             self.seq: int = _read_seq(self._db, path)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={durability.upper()}")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()
+        self._db = db = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={durability.upper()}")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()
+        except sqlite3.Error as exc:
+            self.close()
+            if _damaged(exc):
+                raise _unreadable(path, exc) from None
+            raise
         self.seq = row[0]
 
     @property
@@ -221,6 +227,11 @@ class Journal:
             self._db = None
 
 
+def _damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused a file as damaged or as no database (not: locked, full, no access)."""
+    return type(exc) is sqlite3.DatabaseError or exc.sqlite_errorname in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def _unreadable(path: Path, exc: BaseException) -> CodecError:
     return CodecError(f"journal {path} cannot be read ({exc}): it is damaged or not a PINK journal; "
                       "keep it aside and restore it from a copy, or use a new data dir")
@@ -309,8 +320,10 @@ class JournaledKernel:
         journal = Journal(path, durability=durability)
         try:
             kernel, replayed = restore(journal, config, instruments)
-        except Exception:
+        except Exception as exc:
             journal.close()
+            if isinstance(exc, sqlite3.Error) and _damaged(exc):  # past the pages the open read
+                raise _unreadable(path, exc) from None
             raise
         jk = cls(kernel, journal, snapshot_every=snapshot_every)
         jk.replayed = replayed

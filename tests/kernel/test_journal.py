@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pink.errors import JournalWriteError
+from pink.errors import CodecError, JournalWriteError
 from pink.journal import Journal, JournaledKernel, records_after, replay_records, snapshot_bytes
 from pink.kernel import (
     Action,
@@ -329,3 +329,23 @@ def test_e26_instruments_that_changed_between_runs_are_journaled_so_every_replay
         assert snapshot_bytes(again.kernel) == live
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_journal_opened_for_a_run_is_named_with_what_to_do(tmp_path: Path, damage: str) -> None:
+    """What a reader says (``pink audit``) a run says too, whether the damage is in the file's
+    first page or past it (a copy cut short): never a bare SQLite error."""
+    path = tmp_path / "journal.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    now = 1
+    for n in range(40):
+        now = _trade(jk, n, n % 3, now, "101.0")
+    jk.close()
+    if damage == "garbage":
+        path.write_bytes(b"not a journal at all" * 300)
+    else:
+        with path.open("r+b") as f:
+            f.truncate(path.stat().st_size // 2)
+    with pytest.raises(CodecError, match=r"journal .*journal.sqlite cannot be read \(.*\): it is damaged or not a "
+                                         r"PINK journal; keep it aside"):  # fmt: skip
+        JournaledKernel.open(path, CFG, INSTRUMENTS)
