@@ -19,6 +19,7 @@ hundreds of milliseconds).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,8 @@ __all__ = [
     "restore",
     "snapshot_bytes",
 ]
+
+log = logging.getLogger(__name__)
 
 _TICK = "Tick"
 _INSTRUMENT = "Instrument"
@@ -189,12 +192,22 @@ class Journal:
         return None if row is None else str(row[0])
 
     def last_snapshot(self, at_most: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        """The newest snapshot (taken at or before message ``at_most``, if given)."""
+        """The newest snapshot (taken at or before message ``at_most``, if given) that can be read:
+        one that cannot (cut short) is passed over, with a warning, for an earlier one, since the
+        messages after it give the same kernel."""
         limit = self.seq if at_most is None else at_most
-        row = self.db.execute(
-            "SELECT seq, payload FROM snapshots WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (limit,)
-        ).fetchone()
-        return None if row is None else (int(row[0]), json.loads(row[1]))
+        taken = [r[0] for r in self.db.execute("SELECT seq FROM snapshots WHERE seq <= ? ORDER BY seq DESC", (limit,))]
+        for seq in taken:
+            (payload,) = self.db.execute("SELECT payload FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+            try:
+                data = json.loads(payload)
+            except ValueError as exc:  # (not JSON, not UTF-8)
+                log.warning("journal %s: the snapshot at message %d cannot be read (%s): restoring from an "
+                            "earlier one and the messages after it", self.path, seq, exc)  # fmt: skip
+                continue
+            if isinstance(data, dict):
+                return int(seq), data
+        return None
 
     def messages(self, after: int = 0) -> Iterator[tuple[int, int, str, bytes]]:
         cur = self.db.execute("SELECT seq, ts, kind, payload FROM messages WHERE seq > ? ORDER BY seq", (after,))

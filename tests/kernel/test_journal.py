@@ -349,3 +349,27 @@ def test_a_damaged_journal_opened_for_a_run_is_named_with_what_to_do(tmp_path: P
     with pytest.raises(CodecError, match=r"journal .*journal.sqlite cannot be read \(.*\): it is damaged or not a "
                                          r"PINK journal; keep it aside"):  # fmt: skip
         JournaledKernel.open(path, CFG, INSTRUMENTS)
+
+
+def test_a_snapshot_that_cannot_be_read_is_passed_over_for_an_earlier_one_and_the_messages_after_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A snapshot is only a shortcut: one cut short (a copy that stopped early, a bad sector) costs
+    a longer replay and a warning, not the start; the kernel is the one the messages make."""
+    path = tmp_path / "journal.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=7)
+    now = 1
+    for n in range(6):
+        now = _trade(jk, n, n % 3, now, "101.0")
+    live = snapshot_bytes(jk.kernel)
+    jk.close()
+    journal = Journal(path)
+    (last,) = journal.db.execute("SELECT MAX(seq) FROM snapshots").fetchone()
+    journal.db.execute("UPDATE snapshots SET payload = substr(payload, 1, 300) WHERE seq >= ?", (last - 7,))
+    journal.close()
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    try:
+        assert snapshot_bytes(again.kernel) == live and again.replayed > 7
+    finally:
+        again.close()
+    assert f"the snapshot at message {last} cannot be read" in caplog.text
