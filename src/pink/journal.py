@@ -29,9 +29,19 @@ from typing import Any
 
 import msgspec
 
-from pink.codec import decode_named, encode, type_name
+from pink.codec import decode, decode_named, encode, type_name
 from pink.errors import ClosedError, CodecError, JournalWriteError
-from pink.kernel import ControlSnapshot, Instrument, Intent, Kernel, KernelConfig, Outcome, OutcomeStatus
+from pink.kernel import (
+    ControlSnapshot,
+    Instrument,
+    Intent,
+    Kernel,
+    KernelConfig,
+    OrderFilled,
+    Outcome,
+    OutcomeStatus,
+)
+from pink.kernel.snapshot import add_spans, orders_without_spans
 from pink.runtime.ports_ext import FlattenMark
 
 __all__ = [
@@ -48,6 +58,7 @@ log = logging.getLogger(__name__)
 
 _TICK = "Tick"
 _INSTRUMENT = "Instrument"
+_FILL = "OrderFilled"
 _ADOPTED = Outcome(OutcomeStatus.CONFIRMED, detail="instrument rules adopted")
 _LAST_TS = "SELECT COALESCE(MAX(ts), 0) FROM messages"
 _SCHEMA = """
@@ -165,14 +176,30 @@ class Journal:
         return [row[0] for row in cur]
 
     def kernel_at(self, snap: tuple[int, dict[str, Any]]) -> Kernel:
-        """The kernel a snapshot of this journal describes (its trade ids read from ``trade_ids``)."""
+        """The kernel a snapshot of this journal describes (its trade ids read from ``trade_ids``;
+        what an older format did not keep, from the messages before it)."""
         seq, data = snap
         if "used_trade_ids" in data:  # written before the ids were kept apart
-            return Kernel.restore(data)
-        try:
-            return Kernel.restore(data, self.trade_ids(seq))
-        except ValueError as exc:
-            raise CodecError(f"journal {self.path} snapshot at message {seq}: {exc}") from exc
+            kernel = Kernel.restore(data)
+        else:
+            try:
+                kernel = Kernel.restore(data, self.trade_ids(seq))
+            except ValueError as exc:
+                raise CodecError(f"journal {self.path} snapshot at message {seq}: {exc}") from exc
+        orders = orders_without_spans(kernel, data)
+        if orders:
+            add_spans(orders, self._fills(seq))
+        return kernel
+
+    def _fills(self, at_most: int) -> Iterator[OrderFilled]:
+        """The journaled venue fills up to message ``at_most``, in order."""
+        cur = self.db.execute("SELECT seq, payload FROM messages WHERE kind = ? AND seq <= ? ORDER BY seq",
+                              (_FILL, at_most))  # fmt: skip
+        for seq, payload in cur:
+            try:
+                yield decode(payload, OrderFilled)
+            except CodecError as exc:
+                raise CodecError(f"journal {self.path} message {seq}: {exc}") from exc
 
     def keep_trade_ids(self, kernel: Kernel) -> None:
         """Once: move the used trade ids of a journal that kept them in snapshots to ``trade_ids``."""

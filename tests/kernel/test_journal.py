@@ -373,3 +373,36 @@ def test_a_snapshot_that_cannot_be_read_is_passed_over_for_an_earlier_one_and_th
     finally:
         again.close()
     assert f"the snapshot at message {last} cannot be read" in caplog.text
+
+
+def test_f2_a_fill_sent_again_under_another_id_is_still_one_fill_after_restoring_a_format_5_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Snapshots before format 6 did not keep the quantity each order's fills claimed: restored
+    from one, a working order got them back from its journaled fills, so a fill the venue sends
+    again under another id is recognised, not booked a second time."""
+    path = tmp_path / "journal.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
+                           order_type=OrderType.LIMIT, limit_price=D("100.0")), 1)  # fmt: skip
+    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    for n, (qty, cum) in enumerate((("0.300", "0.300"), ("0.100", "0.400")), 1):
+        jk.apply(OrderFilled(cid, "v1", f"f{n}", D(qty), D("100.0"), D(cum), D("0.01"), "USDT", 1 + n), 1 + n)
+    live = snapshot_bytes(jk.kernel)
+    jk.close()
+    journal = Journal(path)
+    (seq, payload) = journal.db.execute("SELECT seq, payload FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+    old = json.loads(payload)
+    old["format"] = 5
+    for order in old["orders"]:
+        del order["spans"]
+    journal.db.execute("UPDATE snapshots SET payload = ? WHERE seq = ?", (json.dumps(old), seq))
+    journal.close()
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    try:
+        assert snapshot_bytes(again.kernel) == live
+        resent = OrderFilled(cid, "v1", "f2-again", D("0.100"), D("100.0"), D("0.400"), D("0.01"), "USDT", 9)
+        assert again.apply(resent, 9).status is OutcomeStatus.DUPLICATE
+        assert again.kernel.slot_view(0).entry_qty == D("0.400")
+    finally:
+        again.close()

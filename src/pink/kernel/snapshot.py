@@ -12,8 +12,8 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pink.kernel.book import FeeCheck, OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
-from pink.kernel.messages import ZERO, ControlSnapshot, Instrument
+from pink.kernel.book import FeeCheck, Order, OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
+from pink.kernel.messages import ZERO, ControlSnapshot, Instrument, OrderFilled
 from pink.kernel.outside import PendingClose
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
@@ -21,7 +21,7 @@ from pink.kernel.views import AccountView, OrderView, SlotView
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
 
-__all__ = ["account_view", "restore", "slot_view", "snapshot", "working_orders"]
+__all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
 
 SNAPSHOT_FORMAT = 6  # 6: the quantity spans of each order's fills;
 # 5: a count of the used trade ids, which may be kept apart; 4: the account books transfers;
@@ -220,6 +220,29 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     k.version = d["version"]
     k.quarantined = d["quarantined"]
     return k
+
+
+def orders_without_spans(k: Kernel, d: dict[str, Any]) -> list[Order]:
+    """The orders that booked fills of ``k``, restored from a snapshot ``d`` written before format
+    6, which did not keep the quantity each fill claimed: give them :func:`add_spans`, or a fill
+    the venue sends again under another id would be booked twice."""
+    if d.get("format", SNAPSHOT_FORMAT) >= 6:
+        return []
+    return [o for o in k.orders.values() if o.fill_ids and not o.spans]
+
+
+def add_spans(orders: Iterable[Order], fills: Iterable[OrderFilled]) -> None:
+    """Give ``orders`` the spans their fills claimed, from ``fills``: the fills applied to the
+    kernel until the snapshot, in the order applied (others are passed over)."""
+    by_fill = {(o.client_order_id, f): o for o in orders for f in o.fill_ids}
+    by_venue_id = {(o.venue_order_id, f): o for (_, f), o in by_fill.items() if o.venue_order_id}
+    for ev in fills:
+        key = (ev.client_order_id, ev.fill_id)
+        order = by_fill.pop(key, None) if ev.client_order_id else by_venue_id.pop((ev.venue_order_id, ev.fill_id), None)
+        if order is not None:
+            by_venue_id.pop((order.venue_order_id, ev.fill_id), None)
+            by_fill.pop((order.client_order_id, ev.fill_id), None)
+            order.spans.append((ev.cum_qty - ev.last_qty, ev.cum_qty))
 
 
 def _used_trade_ids(d: dict[str, Any], given: Iterable[str] | None) -> dict[str, None]:
