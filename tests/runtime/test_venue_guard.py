@@ -76,3 +76,26 @@ async def test_a_journal_without_a_venue_record_takes_this_runs(tmp_path: Path) 
     async with Launcher(quiet_config(tmp_path)) as second:
         await second.run(cycles=3)
         assert second.kernel is not None and second.kernel.journal.meta("venue") == "sim"
+
+
+async def test_a_bingx_journal_survives_power_loss_by_default_a_paper_one_need_not(tmp_path: Path) -> None:
+    """With synchronous=NORMAL a power cut or an OS crash can take back the last commits: an
+    order already sent to a real venue then vanishes from the journal, and the next start finds
+    an unknown order of its own. On a real venue the journal is fully synced by default."""
+    server = await BingxSimServer(rate_limits=False, hedge=True).start()
+    try:
+        venue = _bingx(server)
+        live = Launcher(quiet_config(tmp_path / "live", venue="bingx", fast=False, cycle_s=0.05), venue=venue)
+        try:
+            await live.start()
+            assert live.kernel is not None
+            assert live.kernel.journal._db is not None
+            assert live.kernel.journal._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        finally:
+            await live.close()
+            await venue.close()
+        async with Launcher(quiet_config(tmp_path / "paper")) as paper:
+            assert paper.kernel is not None and paper.kernel.journal._db is not None
+            assert paper.kernel.journal._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    finally:
+        await server.close()

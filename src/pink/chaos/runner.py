@@ -130,7 +130,7 @@ class _ChaosLauncher(Launcher):
         cfg = self.cfg
         kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
                             ack_timeout_ns=self.ack_timeout_ns, max_query_backoff_ns=4 * self.ack_timeout_ns)
-        jk = JournaledKernel.open(data / "journal.sqlite", kcfg, instruments, durability=cfg.journal_durability)
+        jk = JournaledKernel.open(data / "journal.sqlite", kcfg, instruments, durability=cfg.journal_sync)
         for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
             jk.journal.set_meta(key, value)
         return jk

@@ -290,7 +290,7 @@ class Launcher:
                             settle_asset=cfg.settle_asset, hedge_mode=self.venue.hedge_mode is not False)
         path = data / "journal.sqlite"
         try:
-            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_durability, adopt=False)
+            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_sync, adopt=False)
         except Exception as exc:
             raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
         self.backends["journal"] = f"sqlite {path}"
