@@ -231,7 +231,7 @@ class Launcher:
                 start = max(SIM_EPOCH_NS, last + 1) if cfg.fast else time.time_ns()
                 engine = MatchingEngine(default_instruments(), seed=cfg.seed, start_ts=start,
                                         initial_balance=cfg.initial_capital)
-                faults = FaultConfig.parse(cfg.faults) if cfg.faults else None
+                faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
                 self.venue = SimVenue(engine, faults=faults, seed=cfg.seed)
             else:
                 from pink.venues.bingx.config import BingxConfig

@@ -23,6 +23,7 @@ from pink.kernel.messages import (
     TimeInForce,
     VenueEvent,
 )
+from pink.runtime.launcher import Launcher
 from pink.venues.sim import (
     FAULT_KINDS,
     FaultConfig,
@@ -31,6 +32,7 @@ from pink.venues.sim import (
     SimVenue,
     default_instruments,
 )
+from tests.runtime.helpers import quiet_config
 
 S = 1_000_000_000
 D = Decimal
@@ -210,3 +212,16 @@ async def test_faulty_runs_are_deterministic_for_a_seed() -> None:
     assert first == second
     assert first != other
     assert set(first[1]) == set(FAULT_KINDS) - {"stream_drop"}
+
+
+def test_the_faults_follow_the_runs_seed_unless_the_spec_names_one() -> None:
+    """``--seed`` changed the prices but not the faults (always seed 7): two paper runs with
+    different seeds met the same rejects and lost replies at the same orders."""
+    assert FaultConfig.parse("reject=0.1", seed=42).seed == 42
+    assert FaultConfig.parse("reject=0.1,seed=3", seed=42).seed == 3
+    assert FaultConfig.parse("reject=0.1").seed == 7
+
+
+async def test_a_paper_runs_faults_are_drawn_from_its_seed(tmp_path: Path) -> None:
+    async with Launcher(quiet_config(tmp_path, faults="reject=0.1", seed=42)) as launcher:
+        assert isinstance(launcher.venue, SimVenue) and launcher.venue.faults.config.seed == 42

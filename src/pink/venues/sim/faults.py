@@ -69,8 +69,9 @@ class FaultConfig:
             raise ConfigError("fault durations must be >= 0")
 
     @classmethod
-    def parse(cls, spec: str) -> FaultConfig:
-        """``"reject=0.05,no_response=0.02,stream_drop_ns=3000000000,seed=3"``."""
+    def parse(cls, spec: str, *, seed: int | None = None) -> FaultConfig:
+        """``"reject=0.05,no_response=0.02,stream_drop_ns=3000000000,seed=3"``; ``seed`` (the
+        run's) is the faults' seed unless the spec names one."""
         known = {f.name for f in fields(cls)}
         values: dict[str, float | int] = {}
         for part in (p.strip() for p in spec.split(",")):
@@ -86,6 +87,8 @@ class FaultConfig:
                 values[key] = int(raw) if key in _DURATIONS else float(raw)
             except ValueError:
                 raise ConfigError(f"fault spec: bad value for {key}: {raw.strip()!r}") from None
+        if seed is not None:
+            values.setdefault("seed", seed)
         return cls(**values)  # type: ignore[arg-type]
 
     @property
