@@ -109,6 +109,10 @@ class Journal:
         self.seq = row[0]
 
     @property
+    def closed(self) -> bool:
+        return self._db is None
+
+    @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             raise ClosedError(f"journal {self.path}")
@@ -243,6 +247,22 @@ class Journal:
     def last_ts(self) -> int:
         row = self.db.execute(_LAST_TS).fetchone()
         return int(row[0])
+
+    @staticmethod
+    def meta_at(path: Path, key: str) -> str | None:
+        """Meta ``key`` of the journal at ``path`` (read only; None if it or the key is missing)."""
+        if not path.exists():
+            return None
+        db = _open_read_only(path)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None  # no meta table yet: a journal created but never written
+        except sqlite3.DatabaseError as exc:
+            raise _unreadable(path, exc) from None
+        finally:
+            db.close()
+        return None if row is None else str(row[0])
 
     @staticmethod
     def last_ts_at(path: Path) -> int:

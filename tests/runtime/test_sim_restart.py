@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -133,3 +135,39 @@ async def test_e26_a_partly_filled_limit_fills_on_after_a_paper_restart_with_new
         report = second.venue.query_now(QueryOrder(order.client_order_id, "BTC-USDT", "test"))
         assert report.commission == fees_before + sum(f.commission for f in fills)  # the order's total
         assert k.account_view().capital == (await second.venue.balance()).balance  # every fee booked
+
+
+def _last_prices(venue: object) -> dict[str, Decimal]:
+    assert isinstance(venue, SimVenue)
+    return {s: venue.engine.quote(s).last for s in sorted(venue.engine.instruments)}
+
+
+async def test_e26_a_restarted_paper_market_goes_on_from_its_last_prices_along_a_new_path(tmp_path: Path) -> None:
+    """Each restart began a new walk at the default start prices: the restored positions and
+    resting orders met a jump the market never made (a take-profit filled at once, a stop was
+    hit)."""
+    async with Launcher(_cfg(tmp_path, 400)) as first:
+        await first.run()
+        default = {s: first.venue.engine.market.start_prices[s] for s in _last_prices(first.venue)}  # type: ignore[union-attr]
+        before = _last_prices(first.venue)
+    assert before != default  # 2000 s of a random walk moved the market
+    async with Launcher(_cfg(tmp_path, 40)) as second:
+        assert second.venue is not None
+        assert second.venue.engine.market.start_prices == before  # type: ignore[attr-defined]
+        await second.run()
+        path_2 = _last_prices(second.venue)
+    moved = max(abs(path_2[s] / before[s] - 1) for s in before)
+    assert moved < Decimal("0.01")  # 200 s on from where it was, not from the defaults
+
+
+async def test_e26_a_paper_run_keeps_its_prices_while_it_runs(tmp_path: Path) -> None:
+    """A run killed (no close) still leaves prices within a few seconds of its end."""
+    from pink.journal import Journal
+    from pink.runtime.paper import SIM_PRICES
+
+    cfg = quiet_config(tmp_path, slots=2, cycle_s=5.0, cycles=20, seed=4, health_interval_s=0.01)
+    async with Launcher(cfg) as run:
+        await run.run()
+        await asyncio.sleep(0.05)
+        kept = Journal.meta_at(tmp_path / "journal.sqlite", SIM_PRICES)
+        assert kept is not None and json.loads(kept) == {s: str(p) for s, p in _last_prices(run.venue).items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from pink.errors import ClosedError, PinkError, StartupError
-from pink.journal import Journal, JournaledKernel
+from pink.journal import JournaledKernel
 from pink.kernel import ClosedOutside, Instrument, KernelConfig, OutcomeStatus, VenueEvent
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer
 from pink.policy.loader import load_policy
@@ -38,13 +39,13 @@ from pink.runtime.config import RuntimeConfig
 from pink.runtime.datadir import DataDirLock, make_data_dir
 from pink.runtime.executor import InFlight
 from pink.runtime.loop import LoopConfig, Runtime
+from pink.runtime.paper import SIM_EPOCH_NS, adopt_book, build_sim, keep_prices
 from pink.runtime.ports_ext import SimDriver
 from pink.runtime.recovery import ReconcileReport
 
 __all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay", "venue_identity"]
 
 log = logging.getLogger(__name__)
-SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
 
 
 _VENUE = "venue"  # journal meta: the venue the journal's trades were made on (venue_identity)
@@ -131,6 +132,7 @@ class Launcher:
         self._bg: list[asyncio.Task[None]] = []
         self._closing = False  # the background loops stop on it, not only on their cancel
         self._health_written = False  # health.json kept by this run (its close writes a last one)
+        self._keeping_prices = False  # a paper run's prices go to the journal every few seconds
         self._started = False
         self._close_report: CloseReport | None = None
         self.backends: dict[str, str] = {}
@@ -169,7 +171,8 @@ class Launcher:
         if isinstance(self.clock, _PendingSimClock):
             self.clock = SimClock(max(self.clock.start, last + 1))
             await self._align_sim_venue(self.clock.now_ns())
-        self._adopt_book_into_fresh_sim()  # after the alignment: the book lives on from now
+        if (sim := self._paper_sim()) is not None:
+            adopt_book(sim, self.kernel)  # after the alignment: the book lives on from now
         assert isinstance(self.clock, (SimClock, WallClock))
         await self._start_ledger(data)
         self._start_plane(data)
@@ -220,19 +223,7 @@ class Launcher:
         cfg = self.cfg
         if self.venue is None:
             if cfg.venue == "sim":
-                from pink.venues.sim.engine import MatchingEngine
-                from pink.venues.sim.faults import FaultConfig
-                from pink.venues.sim.instruments import default_instruments
-                from pink.venues.sim.venue import SimVenue
-
-                # a fast run starts after the journal's last message: stepping a fresh simulator
-                # from its epoch to a journal a wall-clock run wrote would take for ever
-                last = Journal.last_ts_at(Path(cfg.data_dir) / "journal.sqlite")
-                start = max(SIM_EPOCH_NS, last + 1) if cfg.fast else time.time_ns()
-                engine = MatchingEngine(default_instruments(), seed=cfg.seed, start_ts=start,
-                                        initial_balance=cfg.initial_capital)
-                faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
-                self.venue = SimVenue(engine, faults=faults, seed=cfg.seed)
+                self.venue = build_sim(cfg, Path(cfg.data_dir) / "journal.sqlite", time.time_ns())
             else:
                 from pink.venues.bingx.config import BingxConfig
                 from pink.venues.bingx.venue import BingxVenue
@@ -264,24 +255,13 @@ class Launcher:
         if isinstance(self.venue, SimDriver) and getattr(self.venue, "now", now) < now:
             await self.venue.advance_to(now)  # its events go to the relay's buffer
 
-    def _adopt_book_into_fresh_sim(self) -> None:
-        """A restarted paper run gets a new in-process simulator: give it the journal's book."""
-        from pink.venues.sim.venue import Resting, SimVenue
+    def _paper_sim(self) -> Any:
+        """The simulator this launcher built for a paper run (None: a venue given, or BingX)."""
+        from pink.venues.sim.venue import SimVenue
 
-        if not isinstance(self.venue, SimVenue) or self._venue_given is not None or self.kernel is None:
-            return
-        if self.kernel.journal.seq == 0:
-            return  # a fresh run: nothing to adopt
-        k = self.kernel.kernel
-        views = [k.slot_view(i) for i in range(len(k.slots))]
-        positions = [(v.symbol, v.side, v.remaining_qty, v.entry_vwap)
-                     for v in views if v.side is not None and v.remaining_qty > 0]
-        resting = [Resting(o, side, (kept := k.orders[o.client_order_id]).fill_ids, kept.commission, kept.notional)
-                   for o in k.working_orders()
-                   if o.state == "WORKING" and (side := views[o.slot].side) is not None]
-        self.venue.adopt_book(k.account_view().capital, positions, resting)
-        log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
-                 len(positions), len(resting))
+        if not isinstance(self.venue, SimVenue) or self._venue_given is not None:
+            return None
+        return self.venue
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
         cfg = self.cfg
@@ -441,9 +421,13 @@ class Launcher:
     async def run(self, cycles: int | None = None) -> None:
         if self.runtime is None:
             raise ClosedError("launcher (not started)")
-        if self.cfg.plane == "shm" or self.cfg.projection_backends or self.ledger is not None:
+        wanted = self.cfg.plane == "shm" or self.cfg.projection_backends or self.ledger is not None
+        if wanted and not self._health_written:  # one loop, however often run() is called
             self._health_written = True
             self._bg.append(asyncio.create_task(self._health_loop()))
+        if (sim := self._paper_sim()) is not None and not self._keeping_prices:
+            self._keeping_prices = True
+            self._bg.append(asyncio.create_task(self._keep_sim_prices(sim)))
         await self.runtime.run(cycles if cycles is not None else (self.cfg.cycles or None))
 
     def health(self) -> Any:
@@ -498,7 +482,7 @@ class Launcher:
             t.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)
         if self.kernel is not None:
-            await self._step(rep, "checkpoint_journal", self.kernel.close)
+            await self._step(rep, "checkpoint_journal", self._close_journal, self.kernel)
         if self.ledger is not None:
             await self._step(rep, "flush_ledger", self.ledger.close, self.cfg.close_timeout_s)
         rep.steps.append("flush_persistence")
@@ -516,6 +500,22 @@ class Launcher:
         if self._lock is not None:
             self._lock.release()  # last: the dir is the next run's only once everything here is closed
         return rep
+
+    def _close_journal(self, jk: JournaledKernel) -> None:
+        if (sim := self._paper_sim()) is not None and jk.failed is None and not jk.journal.closed:
+            try:
+                keep_prices(sim, jk.journal)  # the next paper run goes on from them
+            except Exception as exc:  # the journal's own close says what is wrong with it
+                log.warning("close: the simulator's last prices not kept: %s", exc)
+        jk.close()
+
+    async def _keep_sim_prices(self, sim: Any) -> None:
+        """Every few seconds, the simulator's prices into the journal: a run killed goes on from
+        where its market was, within that time."""
+        while not self._closing and self.runtime is not None and self.kernel is not None:
+            with contextlib.suppress(PinkError):
+                await self.runtime.ask(functools.partial(keep_prices, sim, self.kernel.journal))
+            await asyncio.sleep(self.cfg.health_interval_s)
 
     @staticmethod
     async def _step(rep: CloseReport, name: str, fn: Callable[..., Any], *args: Any) -> None:

@@ -1,0 +1,107 @@
+"""Paper trading: the in-process simulator a ``pink run --venue sim`` trades on, across restarts.
+
+Each start builds a new simulator. A restarted one must look like the same market going on,
+not a new one:
+
+- it is handed the journal's book (wallet, open positions, resting LIMIT orders with their
+  fills so far: :meth:`SimVenue.adopt_book`), so the venue and the kernel agree;
+- its prices go on from the last ones the previous run saw, which the journal keeps (meta
+  ``sim_prices``, written every few seconds and at close). A new walk from the default start
+  prices jumped: a take-profit filled at once, a stop was hit that the market never reached;
+- its random walk is drawn from the run's seed and the journal's last time, so each restart
+  goes on along a new path instead of replaying the first run's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pink.journal import Journal, JournaledKernel
+from pink.runtime.config import RuntimeConfig
+
+if TYPE_CHECKING:
+    from pink.venues.sim.venue import SimVenue
+
+__all__ = ["SIM_EPOCH_NS", "SIM_PRICES", "adopt_book", "build_sim", "keep_prices"]
+
+log = logging.getLogger(__name__)
+SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
+SIM_PRICES = "sim_prices"  # journal meta: {symbol: last price} of the simulator, as text
+
+
+def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
+    """The simulator for a paper run on the journal at ``journal_path`` (which may not exist)."""
+    from pink.venues.sim.engine import MatchingEngine
+    from pink.venues.sim.faults import FaultConfig
+    from pink.venues.sim.instruments import default_instruments
+    from pink.venues.sim.prices import MarketConfig
+    from pink.venues.sim.venue import SimVenue
+
+    # a fast run starts after the journal's last message: stepping a fresh simulator from its
+    # epoch to a journal a wall-clock run wrote would take for ever
+    last = Journal.last_ts_at(journal_path)
+    start = max(SIM_EPOCH_NS, last + 1) if cfg.fast else now_ns
+    market = MarketConfig()
+    if last:
+        prices = _kept_prices(journal_path)
+        market = replace(market, start_prices={**market.start_prices, **prices})
+        if prices:
+            log.info("simulator: prices go on from the last run's (%s)",
+                     ", ".join(f"{s} {p}" for s, p in sorted(prices.items())))
+        else:
+            log.warning("simulator: the journal kept no last prices (a run killed before it wrote "
+                        "any, or an older journal); the market starts again from its default prices")
+    seed = _restart_seed(cfg.seed, last)
+    engine = MatchingEngine(default_instruments(), seed=seed, start_ts=start,
+                            initial_balance=cfg.initial_capital, market=market)
+    faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
+    return SimVenue(engine, faults=faults, seed=seed)
+
+
+def _restart_seed(seed: int, last_ts: int) -> int:
+    """The run's seed for a new journal; mixed with the journal's last time after a restart."""
+    return seed if not last_ts else (seed * 1_000_003) ^ last_ts
+
+
+def _kept_prices(journal_path: Path) -> dict[str, Decimal]:
+    raw = Journal.meta_at(journal_path, SIM_PRICES)
+    if raw is None:
+        return {}
+    try:
+        data = json.loads(raw)
+        prices = {str(s): Decimal(str(p)) for s, p in data.items()}
+    except (ValueError, AttributeError, InvalidOperation) as exc:
+        log.warning("simulator: the journal's last prices cannot be read (%s); default prices", exc)
+        return {}
+    return {s: p for s, p in prices.items() if p.is_finite() and p > 0}
+
+
+def keep_prices(venue: SimVenue, journal: Journal) -> None:
+    """Keep the simulator's last prices in the journal (committed with the current batch, or at
+    once outside one), for the next run to go on from."""
+    engine = venue.engine
+    prices = {s: str(engine.quote(s).last) for s in sorted(engine.instruments)}
+    journal.set_meta(SIM_PRICES, json.dumps(prices))
+
+
+def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
+    """A restarted paper run gets a new in-process simulator: give it the journal's book."""
+    from pink.venues.sim.venue import Resting
+
+    if jk.journal.seq == 0:
+        return  # a fresh run: nothing to adopt
+    k = jk.kernel
+    views = [k.slot_view(i) for i in range(len(k.slots))]
+    positions = [(v.symbol, v.side, v.remaining_qty, v.entry_vwap)
+                 for v in views if v.side is not None and v.remaining_qty > 0]
+    resting = [Resting(o, side, (kept := k.orders[o.client_order_id]).fill_ids, kept.commission, kept.notional)
+               for o in k.working_orders()
+               if o.state == "WORKING" and (side := views[o.slot].side) is not None]
+    venue.adopt_book(k.account_view().capital, positions, resting)
+    log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
+             len(positions), len(resting))
