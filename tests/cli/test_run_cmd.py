@@ -82,3 +82,33 @@ def test_a_bad_policy_is_named_and_nothing_starts(tmp_path: Path, spec: str, tex
         assert out.returncode == 2
         assert "run summary" not in out.stdout
         assert not (tmp_path / "data").exists()  # nothing started
+
+
+SLOPPY_POLICY = """\
+from decimal import Decimal
+from pink.kernel import Action, Side
+from pink.policy.base import Decision
+
+
+class Sloppy:
+    def decide(self, snap):
+        if snap.cycle != 2:
+            return []
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, margin=Decimal(100), reason=None),
+                Decision(Action.ENTER, 1, asset="BTC-USDT", side=Side.LONG, margin=Decimal(100))]
+"""
+
+
+def test_e11_a_decision_the_journal_could_not_hold_is_named_counted_and_the_data_dir_restarts(
+    tmp_path: Path,
+) -> None:
+    """Flaw E11: a reason of None once left a journal that no later run could restore."""
+    (tmp_path / "sloppy.py").write_text(SLOPPY_POLICY)
+    out = pink(tmp_path, "run", "--policy", "sloppy.py:Sloppy", "--fast", "--no-view", "--cycles", "4",
+               "--data-dir", "data", PINK_PLANE="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = " ".join(out.stdout.replace("│", " ").split())
+    assert "policy output dropped (see the log) 1" in text and "fills / intents 1 / 1" in text, text
+    assert "policy cycle 2: decision 0 (ENTER slot 0): reason: must be a str, got NoneType None" in out.stderr
+    again = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "2", "--data-dir", "data", PINK_PLANE="none")
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -174,7 +174,9 @@ class MarginSizer:
 
     The reference price is the decision's limit price, else the touch the
     order would take (ask for LONG, bid for SHORT). An ENTER that sizes to
-    zero (below the instrument's minimum) is dropped. EXIT and CANCEL pass
+    zero (below the instrument's minimum), or that needs the touch of an asset
+    without a quote yet, is dropped; one for an unknown asset or without a size
+    goes to the kernel, which refuses it by name. EXIT and CANCEL pass
     through unchanged: the kernel sizes exits on current state (E4); a MARKET
     EXIT carries the touch it would take as its reference price, at which the
     kernel holds its leg to the instrument's minimum notional.
@@ -190,12 +192,12 @@ class MarginSizer:
                 intents.append(intent_from_decision(d))
                 continue
             qty = d.quantity
-            if qty is None:
-                instrument = snapshot.instruments.get(d.asset)
+            instrument = snapshot.instruments.get(d.asset)
+            if qty is None and instrument is not None and (d.margin is not None or d.notional is not None):
                 quote = snapshot.quotes.get(d.asset)
-                if instrument is None or quote is None:
-                    continue
-                price = d.limit_price or (quote.ask if d.side is Side.LONG else quote.bid)
+                price = d.limit_price or (None if quote is None else quote.ask if d.side is Side.LONG else quote.bid)
+                if price is None:
+                    continue  # no quote to size at yet
                 qty = quantity_for(
                     instrument=instrument,
                     price=price,
@@ -203,8 +205,10 @@ class MarginSizer:
                     margin=d.margin,
                     notional=d.notional,
                 )
-            if qty > 0:
-                intents.append(intent_from_decision(d, qty))
+                if qty <= 0:
+                    continue  # below the instrument's minimums
+            # an unknown asset, or no size given: the kernel refuses it by name, and records that
+            intents.append(intent_from_decision(d, ZERO if qty is None else qty))
         return intents
 
 

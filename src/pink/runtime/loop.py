@@ -37,6 +37,7 @@ from pink.kernel.messages import (
 )
 from pink.kernel.views import AccountView, OrderView, SlotView
 from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
+from pink.policy.check import screen_decisions, screen_intents
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
 from pink.runtime.executor import EffectExecutor, InFlight
@@ -206,7 +207,8 @@ class Runtime:
         self._fatal: BaseException | None = None
         self._closed = False
         self.events_dropped = 0
-        self.policy_errors = 0
+        self.policy_errors = 0  # cycles skipped: the policy raised
+        self.policy_dropped = 0  # decisions and intents not submitted: not of their types
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
     @property
@@ -466,13 +468,19 @@ class Runtime:
             return
         self.outputs.refresh()
         snap = self.snapshot(n, now)
-        try:
-            decisions = list(self._decision.decide(snap))
-            planned = list(self._intents.plan(decisions, snap)) if decisions else []
+        try:  # what the kernel could not record is dropped and named; the rest goes on
+            decisions, dropped = screen_decisions(self._decision.decide(snap))
+            planned: list[Intent] = []
+            if decisions:
+                planned, more = screen_intents(self._intents.plan(decisions, snap))
+                dropped += more
         except Exception:
             self.policy_errors += 1
             log.exception("policy failed in cycle %d; cycle skipped", n)
             return
+        for problem in dropped:
+            self.policy_dropped += 1
+            log.error("policy cycle %d: %s; not submitted", n, problem)
         for intent in planned:
             self.submit(intent, now)
 

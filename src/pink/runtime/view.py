@@ -148,7 +148,13 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def summary_table(
-    s: Summary, capital: Decimal, initial: Decimal, *, policy: str = "", policy_errors: int = 0
+    s: Summary,
+    capital: Decimal,
+    initial: Decimal,
+    *,
+    policy: str = "",
+    policy_errors: int = 0,
+    policy_dropped: int = 0,
 ) -> Table:
     """The end-of-run summary: what the run made, in rows that add up to its capital change
     (see :mod:`pink.runtime.stats`), then its counts."""
@@ -182,6 +188,7 @@ def summary_table(
         ("venue rejections", _counts(s.venue_rejections)),
         ("protocol errors", str(s.protocol_errors)),
         *([("policy errors (cycles skipped)", str(policy_errors))] if policy_errors else []),
+        *([("policy output dropped (see the log)", str(policy_dropped))] if policy_dropped else []),
         *([("fills outside PINK, not booked", str(s.outside_fills))] if s.outside_fills else []),
     ]
     for k, v in rows:

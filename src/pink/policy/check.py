@@ -1,0 +1,186 @@
+"""What the runtime holds a policy's output to before the kernel sees it.
+
+The kernel refuses an intent whose *values* are wrong (a quantity of 0, an unknown asset, a
+slot out of range, a LIMIT without a price) and records the refusal in the journal and the
+ledger. What it records must have the types those records hold: an intent with ``None`` for
+its reason, a str for its side, a float for a price, or a :class:`Decision` where an
+:class:`Intent` belongs would stall the ledger, stop the runtime or leave a journal that
+cannot be restored. So each decision (before the intent engine sizes it) and each intent
+(before it is submitted) is checked here. One that does not fit is dropped and named (which
+one, which field, which value) and the rest of the cycle goes on: a stop decided in the same
+cycle still goes out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import cast
+
+from pink.kernel.messages import Action, Intent, OrderType, PolicyMetadata, Side, TimeInForce
+from pink.policy.base import Decision
+
+__all__ = ["PolicyOutputError", "decision_problem", "intent_problem", "screen_decisions", "screen_intents"]
+
+_INT32 = 2**31  # slot and leverage are Int32 columns in the ledger
+_INT64 = 2**63  # bars_held is an Int64
+_ENUMS = (
+    ("action", Action, "an Action (ENTER, EXIT or CANCEL)"),
+    ("order_type", OrderType, "an OrderType (MARKET or LIMIT)"),
+    ("time_in_force", TimeInForce, "a TimeInForce"),
+)
+_STRINGS = ("asset", "reason", "decision_id")
+_SIZES = ("margin", "notional", "quantity")
+
+
+class PolicyOutputError(TypeError):
+    """``decide()`` or ``plan()`` returned something that is not a list."""
+
+
+def screen_decisions(result: object) -> tuple[list[Decision], list[str]]:
+    """The decisions of ``decide()``'s ``result`` that may be sized, and what is wrong with the rest."""
+    kept: list[Decision] = []
+    problems: list[str] = []
+    for i, d in enumerate(_items(result, "decide()", "Decisions")):
+        why = decision_problem(d)
+        if why is None:
+            kept.append(cast(Decision, d))
+        else:
+            problems.append(f"{_label('decision', i, d)}: {why}")
+    return kept, problems
+
+
+def screen_intents(result: object) -> tuple[list[Intent], list[str]]:
+    """The intents of ``plan()``'s ``result`` that may be submitted, and what is wrong with the rest."""
+    kept: list[Intent] = []
+    problems: list[str] = []
+    for i, x in enumerate(_items(result, "plan()", "Intents")):
+        why = intent_problem(x)
+        if why is None:
+            kept.append(cast(Intent, x))
+        else:
+            problems.append(f"{_label('intent', i, x)}: {why}")
+    return kept, problems
+
+
+def decision_problem(d: object) -> str | None:
+    """Why ``d`` cannot be handed to an intent engine, naming the field and value, or None."""
+    if type(d) is not Decision:
+        return f"expected a Decision, got {type(d).__name__}"
+    why = _shared(d)
+    if why is not None:
+        return why
+    given = [name for name in _SIZES if getattr(d, name) is not None]
+    for name in given:
+        why = _decimal(getattr(d, name), name, positive=True)
+        if why is not None:
+            return why
+    if len(given) > 1:
+        return f"{' and '.join(given)}: give one of margin, notional or quantity, not {len(given)}"
+    if d.action is Action.ENTER:  # what sizing divides by
+        if d.leverage < 1:
+            return f"leverage: must be >= 1, got {d.leverage}"
+        if d.limit_price is not None and d.limit_price <= 0:
+            return f"limit_price: must be > 0, got {d.limit_price}"
+    return None
+
+
+def intent_problem(x: object) -> str | None:
+    """Why ``x`` cannot be submitted (the kernel could not record it), or None."""
+    if type(x) is not Intent:
+        return f"expected an Intent, got {type(x).__name__}"
+    for name in ("trade_id", "intent_id"):
+        value = getattr(x, name)
+        if value is not None and type(value) is not str:  # (empty or None: stamped by the runtime)
+            return f"{name}: must be a str, got {_show(value)}"
+    return (
+        _shared(x)
+        or _decimal(x.quantity, "quantity")
+        or (None if x.reference_price is None else _decimal(x.reference_price, "reference_price"))
+    )
+
+
+def _shared(x: Decision | Intent) -> str | None:
+    for name, cls, what in _ENUMS:
+        value = getattr(x, name)
+        if not isinstance(value, cls):
+            return f"{name}: must be {what}, got {_show(value)}"
+    if x.side is not None and not isinstance(x.side, Side):
+        return f"side: must be a Side or None, got {_show(x.side)}"
+    for name in ("slot", "leverage"):
+        value = getattr(x, name)
+        if type(value) is not int:
+            return f"{name}: must be an int, got {_show(value)}"
+        if not -_INT32 < value < _INT32:
+            return f"{name}: {value} is out of range"
+    for name in _STRINGS:
+        value = getattr(x, name)
+        if type(value) is not str:
+            return f"{name}: must be a str, got {_show(value)}"
+    if x.limit_price is not None and (why := _decimal(x.limit_price, "limit_price")):
+        return why
+    if type(x.exit_legs) is not tuple:
+        return f"exit_legs: must be a tuple of Decimals, got {_show(x.exit_legs)}"
+    for i, ratio in enumerate(x.exit_legs):
+        if why := _decimal(ratio, f"exit_legs[{i}]"):
+            return why
+    if type(x.close_all) is not bool:
+        return f"close_all: must be a bool, got {_show(x.close_all)}"
+    return _metadata(x.metadata)
+
+
+def _metadata(meta: object) -> str | None:
+    if type(meta) is not PolicyMetadata:
+        return f"metadata: must be a PolicyMetadata, got {_show(meta)}"
+    conf = meta.confidence
+    if conf is not None and (type(conf) not in (int, float) or not math.isfinite(conf)):
+        return f"metadata.confidence: must be a finite number or None, got {_show(conf)}"
+    held = meta.bars_held
+    if held is not None and (type(held) is not int or not 0 <= held < _INT64):
+        return f"metadata.bars_held: must be an int >= 0 or None, got {_show(held)}"
+    if type(meta.features) is not dict:
+        return f"metadata.features: must be a dict, got {_show(meta.features)}"
+    for k, v in meta.features.items():
+        if type(k) is not str or type(v) not in (int, float) or not math.isfinite(v):
+            return f"metadata.features: must map names (str) to finite numbers, got {_show(k)}: {_show(v)}"
+    if type(meta.tags) is not dict:
+        return f"metadata.tags: must be a dict, got {_show(meta.tags)}"
+    for name, tag in meta.tags.items():
+        if type(name) is not str or type(tag) is not str:
+            return f"metadata.tags: must map names (str) to str, got {_show(name)}: {_show(tag)}"
+    return None
+
+
+def _decimal(value: object, name: str, *, positive: bool = False) -> str | None:
+    if type(value) is not Decimal:
+        return f"{name}: must be a Decimal, got {_show(value)}"
+    if not value.is_finite():
+        return f"{name}: must be finite, got {value}"
+    if positive and value <= 0:
+        return f"{name}: must be > 0, got {value}"
+    return None
+
+
+def _items(result: object, call: str, noun: str) -> Iterable[object]:
+    if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+        raise PolicyOutputError(
+            f"{call} returned {_show(result) if result is not None else None}, not a list of {noun}"
+        )
+    return result
+
+
+def _label(kind: str, i: int, x: object) -> str:
+    action, slot = getattr(x, "action", None), getattr(x, "slot", None)
+    if action is None:
+        return f"{kind} {i}"
+    what = action.value if isinstance(action, Action) else _show(action)
+    return f"{kind} {i} ({what} slot {_cut(repr(slot))})"
+
+
+def _show(value: object) -> str:
+    return f"{type(value).__name__} {_cut(repr(value))}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 60 else f"{text[:57]}..."

@@ -1,0 +1,167 @@
+"""A policy's output the kernel could not record is dropped and named, never let through.
+
+The kernel refuses and records an intent whose values are wrong; an intent whose fields are
+not of their types (None for a str, a str for a Side, a float for a Decimal, a Decision where an
+Intent belongs) would stall the ledger, stop the runtime or leave a journal that cannot be
+restored. These run a real kernel, journal and simulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pink.journal import JournaledKernel
+from pink.kernel import Action, KernelConfig, OrderType, PolicyMetadata, Side
+from pink.kernel.messages import Intent
+from pink.ledger.rows import rows_for
+from pink.policy.base import Decision, MarginSizer, PolicySnapshot
+from pink.venues.sim.instruments import default_instruments
+from tests.runtime.helpers import CAPITAL, Recorder, Scripted, sim_runtime
+
+ENTER = dict(asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.01"), leverage=2)
+
+
+def enter(slot: int, **fields: Any) -> Decision:
+    return Decision(Action.ENTER, slot, **{**ENTER, **fields})  # type: ignore[arg-type]
+
+
+class Raw:
+    """An intent engine that hands the kernel what it is given (a trader's own engine)."""
+
+    def __init__(self, intents: list[Any]) -> None:
+        self.intents = intents
+
+    def plan(self, decisions: Any, snapshot: PolicySnapshot) -> list[Any]:
+        return self.intents if snapshot.cycle == 2 else []
+
+
+def good_intent(slot: int = 1, **fields: Any) -> Intent:
+    base = dict(trade_id="", intent_id="", asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.01"), leverage=2)
+    return Intent(Action.ENTER, slot, **{**base, **fields})  # type: ignore[arg-type]
+
+
+# what a trader's decision engine or intent engine might hand over by mistake
+BAD_DECISIONS: dict[str, Any] = {
+    "reason None": enter(1, reason=None),
+    "decision_id int": enter(1, decision_id=7),
+    "side str": enter(1, side="LONG"),
+    "asset int": enter(1, asset=5),
+    "time_in_force str": enter(1, time_in_force="GTC"),
+    "order_type str": enter(1, order_type="LIMIT", limit_price=Decimal(50000)),
+    "metadata None": enter(1, metadata=None),
+    "feature str": enter(1, metadata=PolicyMetadata(features={"x": "y"})),  # type: ignore[dict-item]
+    "bars_held huge": enter(1, metadata=PolicyMetadata(bars_held=2**70)),
+    "leverage huge": enter(1, leverage=10**30),
+    "action str": Decision("EXIT", 0),  # type: ignore[arg-type]
+    "slot str": Decision(Action.CANCEL, "0"),  # type: ignore[arg-type]
+    "slot float": Decision(Action.EXIT, 0.0),  # type: ignore[arg-type]
+    "slot huge": Decision(Action.CANCEL, 10**30),
+    "EXIT metadata None": Decision(Action.EXIT, 0, metadata=None),  # type: ignore[arg-type]
+    "limit price float": enter(1, order_type=OrderType.LIMIT, limit_price=50000.0),
+    "limit price NaN": enter(1, order_type=OrderType.LIMIT, limit_price=Decimal("NaN")),
+    "margin float": enter(1, quantity=None, margin=100.0),
+    "margin negative": enter(1, quantity=None, margin=Decimal(-100)),
+    "margin and notional": enter(1, quantity=None, margin=Decimal(100), notional=Decimal(100)),
+    "not a decision": {"action": "ENTER", "slot": 1},
+    "None": None,
+}
+BAD_INTENTS: dict[str, Any] = {
+    "a Decision": enter(1),
+    "reason None": good_intent(reason=None),
+    "quantity float": good_intent(quantity=0.01),
+    "quantity NaN": good_intent(quantity=Decimal("NaN")),
+    "exit_legs list": good_intent(exit_legs=[Decimal(1)]),
+    "intent_id int": good_intent(intent_id=5),
+}
+
+
+async def _run(tmp_path: Path, decisions: list[Any], intents: Any = None) -> tuple[Any, Recorder, Path]:
+    """Four cycles: cycle 1 opens slot 0; cycle 2 hands over ``decisions`` (or the ``intents``)."""
+    journal = tmp_path / "journal.sqlite"
+    rec = Recorder()
+
+    def script(snap: PolicySnapshot) -> list[Any]:
+        if snap.cycle == 1:
+            return [enter(0)]
+        return decisions if snap.cycle == 2 else []
+
+    async with sim_runtime(decision=Scripted(script), intents=intents, journal=journal, ledger=rec) as (rt, _v, _k):
+        await rt.run(cycles=4)
+    return rt, rec, journal
+
+
+def _restores(journal: Path) -> None:
+    jk = JournaledKernel.open(
+        journal, KernelConfig(slots=4, initial_capital=CAPITAL, account_id="acct"), default_instruments()
+    )
+    jk.close()
+
+
+@pytest.mark.parametrize("bad", list(BAD_DECISIONS), ids=list(BAD_DECISIONS))
+async def test_e11_f28_a_bad_decision_is_dropped_and_named_and_all_else_is_recorded(
+    tmp_path: Path, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Flaws E11, F28: what the kernel records is recordable; the runtime goes on."""
+    rt, rec, journal = await _run(tmp_path, [BAD_DECISIONS[bad]])
+    assert rt.policy_errors == 0 and rt.policy_dropped == 1
+    assert "decision 0" in caplog.text, caplog.text
+    for record in rec.records:
+        rows_for(record, account_id="acct", runtime_id="r")  # every record makes its ledger rows
+    _restores(journal)
+
+
+@pytest.mark.parametrize("bad", list(BAD_INTENTS), ids=list(BAD_INTENTS))
+async def test_e11_f28_a_bad_intent_of_a_trader_s_engine_is_dropped_and_named(
+    tmp_path: Path, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Flaws E11, F28: an intent engine's output is held to the Intent's types too."""
+    rt, rec, journal = await _run(tmp_path, [Decision(Action.CANCEL, 3)], Raw([BAD_INTENTS[bad], good_intent(2)]))
+    assert rt.policy_errors == 0 and rt.policy_dropped == 1
+    assert "intent 0" in caplog.text, caplog.text
+    assert rt.slots[2].state != "IDLE"  # the good one beside it went through
+    for record in rec.records:
+        rows_for(record, account_id="acct", runtime_id="r")
+    _restores(journal)
+
+
+async def test_one_bad_decision_does_not_cost_a_stop_its_cycle(tmp_path: Path) -> None:
+    """A float limit price on one ENTER must not keep the stop of another slot from going out."""
+    stop = Decision(Action.EXIT, 0, close_all=True, reason="stop")
+    rt, _rec, _journal = await _run(tmp_path, [enter(1, order_type=OrderType.LIMIT, limit_price=1.5), stop])
+    assert rt.policy_errors == 0 and rt.policy_dropped == 1
+    assert rt.slots[0].state == "IDLE" and rt.stats.trades == 1
+
+
+def test_the_message_names_the_decision_the_field_and_the_value() -> None:
+    from pink.policy.check import decision_problem, intent_problem
+
+    assert decision_problem(enter(3, margin=100.0, quantity=None)) == ("margin: must be a Decimal, got float 100.0")
+    assert decision_problem(enter(3, side="LONG")) == "side: must be a Side or None, got str 'LONG'"
+    assert decision_problem(enter(3, margin=Decimal(-1), quantity=None)) == "margin: must be > 0, got -1"
+    assert decision_problem(enter(3)) is None
+    assert intent_problem(dataclasses.replace(good_intent(), reason=None)) == (
+        "reason: must be a str, got NoneType None"
+    )
+    assert intent_problem(enter(3)) == "expected an Intent, got Decision"
+    assert intent_problem(good_intent()) is None
+
+
+async def test_decide_returning_none_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class ForgetsToReturn:
+        def decide(self, snapshot: PolicySnapshot) -> None:
+            pass
+
+    async with sim_runtime(decision=ForgetsToReturn()) as (rt, _v, _k):
+        await rt.run(cycles=2)
+    assert rt.policy_errors == 2
+    assert "decide() returned None, not a list of Decisions" in caplog.text
+
+
+async def test_margin_sizer_passes_an_unknown_asset_to_the_kernel_to_refuse_by_name(tmp_path: Path) -> None:
+    rt, _rec, _j = await _run(tmp_path, [enter(1, asset="XRP-USDT", quantity=None, margin=Decimal(100))], MarginSizer())
+    assert rt.stats.summary().refusals == {"UNKNOWN_ASSET": 1}
