@@ -145,3 +145,19 @@ async def test_f24_one_event_loop_per_test() -> None:
     async with sim_runtime() as (rt, _v, _k):
         await rt.run(cycles=2)
         assert rt._loop is loop
+
+
+async def test_t01_a_policy_cannot_change_what_the_runtime_trades_through_its_snapshot() -> None:
+    """Flaw T1: the snapshot is the policy's to read; writing to it is a policy error, and the
+    next cycle still sees every instrument and quote."""
+    seen: list[int] = []
+
+    def vandal(snap: PolicySnapshot) -> list[Decision]:
+        seen.append(len(snap.instruments) + len(snap.quotes))
+        snap.instruments.clear()  # type: ignore[attr-defined]
+        return []
+
+    async with sim_runtime(decision=Scripted(vandal)) as (rt, _v, _k):
+        await rt.run(cycles=3)
+    assert rt.policy_errors == 3
+    assert seen == [6, 6, 6]

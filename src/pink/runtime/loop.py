@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from pink.errors import ClosedError
@@ -494,8 +495,8 @@ class Runtime:
             kernel_version=self._v.version,
             slots=tuple(out.slots),
             account=out.account,
-            quotes=quotes,
-            instruments=self.instruments,
+            quotes=MappingProxyType(quotes),  # the policy's to read, not to change
+            instruments=MappingProxyType(self.instruments),
             working_orders=tuple(out.working_orders()),  # read once per cycle, not once per event
         )
 
