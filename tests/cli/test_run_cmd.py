@@ -67,6 +67,10 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
     ("pol:P", "policy pol:P: P() failed: TypeError", "pol.py=class P:\n    def __init__(self, a):\n"
      "        pass\n    def decide(self, snap):\n        return []\n"),
     ("pol.py", "policy 'pol.py': give MODULE:NAME", ""),
+    ("pol.py:P", "policy pol.py:P: P().decide is async (async def): the runtime calls decide(snapshot) and "
+     "uses the list it returns", "pol.py=class P:\n    async def decide(self, snap):\n        return []\n"),
+    ("pol.py:make", "policy pol.py:make: make is async (async def): give a class or a plain function",
+     "pol.py=async def make():\n    pass\n"),
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def load_policy(spec: str) -> tuple[DecisionEngine, IntentEngine]:
     if not callable(factory):
         kind = "a decision engine object" if _decides(factory) else f"of type {type(factory).__name__}"
         raise ConfigError(f"policy {spec}: {name} is {kind}, not a class or a zero-argument factory")
+    if inspect.iscoroutinefunction(factory):
+        raise ConfigError(f"policy {spec}: {name} is async (async def): give a class or a plain function")
     try:
         made = factory()
     except Exception as exc:
@@ -46,6 +49,10 @@ def load_policy(spec: str) -> tuple[DecisionEngine, IntentEngine]:
     if not callable(getattr(intents, "plan", None)):
         raise ConfigError(f"policy {spec}: {name}() gave a {type(intents).__name__} as its intent engine: "
                           f"it has no plan(decisions, snapshot) method")
+    for engine, method, returns in ((decision, "decide", "decide(snapshot)"), (intents, "plan", "plan(...)")):
+        if inspect.iscoroutinefunction(getattr(engine, method)):
+            raise ConfigError(f"policy {spec}: {name}().{method} is async (async def): the runtime calls "
+                              f"{returns} and uses the list it returns")
     return decision, intents
 
 
