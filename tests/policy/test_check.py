@@ -165,3 +165,23 @@ async def test_decide_returning_none_is_named(tmp_path: Path, caplog: pytest.Log
 async def test_margin_sizer_passes_an_unknown_asset_to_the_kernel_to_refuse_by_name(tmp_path: Path) -> None:
     rt, _rec, _j = await _run(tmp_path, [enter(1, asset="XRP-USDT", quantity=None, margin=Decimal(100))], MarginSizer())
     assert rt.stats.summary().refusals == {"UNKNOWN_ASSET": 1}
+
+
+async def test_a_policy_slower_than_its_cycle_is_named_in_real_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Venue events and timers wait while the policy runs (one task owns the kernel): say so."""
+    import time
+
+    from pink.runtime.launcher import Launcher
+    from tests.runtime.helpers import quiet_config
+
+    class Slow:
+        def decide(self, snapshot: PolicySnapshot) -> list[Decision]:
+            time.sleep(0.3)  # the policy under test is slow; nothing waits on it to assert
+            return []
+
+    async with Launcher(quiet_config(tmp_path, fast=False, cycle_s=0.2), decision=Slow()) as launcher:
+        await launcher.run(cycles=2)
+        assert launcher.runtime is not None and launcher.runtime.policy_slow == 2
+    assert "policy cycle 1 took 0.3" in caplog.text and "longer than cycle_s (0.2 s)" in caplog.text, caplog.text

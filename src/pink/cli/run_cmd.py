@@ -112,7 +112,7 @@ def _print_report(launcher: Launcher, report: CloseReport, console: Console, sta
         if started:
             console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital,
                                         policy=launcher.policy_name, policy_errors=rt.policy_errors,
-                                        policy_dropped=rt.policy_dropped))
+                                        policy_dropped=rt.policy_dropped, policy_slow=rt.policy_slow))
         console.print(f"close: {' -> '.join(report.steps)}")
         for text in rt.stats.alerts:
             console.print(f"[yellow]alert: {text}")

@@ -210,6 +210,7 @@ class Runtime:
         self.events_dropped = 0
         self.policy_errors = 0  # cycles skipped: the policy raised
         self.policy_dropped = 0  # decisions and intents not submitted: not of their types
+        self.policy_slow = 0  # cycles whose policy took longer than cycle_s (real time)
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
     @property
@@ -469,6 +470,7 @@ class Runtime:
             return
         self.outputs.refresh()
         snap = self.snapshot(n, now)
+        started = time.monotonic()
         try:  # what the kernel could not record is dropped and named; the rest goes on
             decisions, dropped = screen_decisions(self._decision.decide(snap))
             planned: list[Intent] = []
@@ -479,11 +481,20 @@ class Runtime:
             self.policy_errors += 1
             log.exception("policy failed in cycle %d; cycle skipped", n)
             return
+        finally:
+            self._timed(n, time.monotonic() - started)
         for problem in dropped:
             self.policy_dropped += 1
             log.error("policy cycle %d: %s; not submitted", n, problem)
         for intent in planned:
             self.submit(intent, now)
+
+    def _timed(self, n: int, took: float) -> None:
+        """Say when the policy held the one task longer than a cycle (in real time)."""
+        if took > self.cfg.cycle_s and not getattr(self.clock, "simulated", False):
+            self.policy_slow += 1
+            log.warning("policy cycle %d took %.1f s, longer than cycle_s (%.1f s): venue events and timers "
+                        "waited for it", n, took, self.cfg.cycle_s)
 
     def snapshot(self, n: int, now: int) -> PolicySnapshot:
         """A consistent, versioned snapshot (no await between it and the submits)."""

@@ -155,6 +155,7 @@ def summary_table(
     policy: str = "",
     policy_errors: int = 0,
     policy_dropped: int = 0,
+    policy_slow: int = 0,
 ) -> Table:
     """The end-of-run summary: what the run made, in rows that add up to its capital change
     (see :mod:`pink.runtime.stats`), then its counts."""
@@ -189,6 +190,7 @@ def summary_table(
         ("protocol errors", str(s.protocol_errors)),
         *([("policy errors (cycles skipped)", str(policy_errors))] if policy_errors else []),
         *([("policy output dropped (see the log)", str(policy_dropped))] if policy_dropped else []),
+        *([("policy cycles longer than cycle_s", str(policy_slow))] if policy_slow else []),
         *([("fills outside PINK, not booked", str(s.outside_fills))] if s.outside_fills else []),
     ]
     for k, v in rows:
