@@ -185,3 +185,25 @@ async def test_a_policy_slower_than_its_cycle_is_named_in_real_time(
         await launcher.run(cycles=2)
         assert launcher.runtime is not None and launcher.runtime.policy_slow == 2
     assert "policy cycle 1 took 0.3" in caplog.text and "longer than cycle_s (0.2 s)" in caplog.text, caplog.text
+
+
+async def test_a_failing_policy_is_an_alert_once_not_only_a_log_line(tmp_path: Path) -> None:
+    """The live view shows alerts, not the log: a policy that keeps failing (its open slots get no
+    exit or stop meanwhile) or whose output is dropped must be one of them, once per problem."""
+
+    class Breaks:
+        def decide(self, snapshot: PolicySnapshot) -> list[Decision]:
+            if snapshot.cycle == 1:
+                return [enter(0)]
+            if snapshot.cycle <= 4:
+                raise KeyError("ETH-USDT")
+            return [enter(1, reason=None)]
+
+    async with sim_runtime(decision=Breaks()) as (rt, _v, _k):
+        await rt.run(cycles=7)
+    assert rt.policy_errors == 3 and rt.policy_dropped == 3
+    assert rt.stats.alerts == [
+        "policy failed in cycle 2 (KeyError: 'ETH-USDT'): its cycles are skipped while it fails, "
+        "and no exit or stop goes out for 1 open slot",
+        "policy cycle 5: decision 0 (ENTER slot 1): reason: must be a str, got NoneType None; not submitted",
+    ]

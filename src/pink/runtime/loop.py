@@ -211,6 +211,7 @@ class Runtime:
         self.policy_errors = 0  # cycles skipped: the policy raised
         self.policy_dropped = 0  # decisions and intents not submitted: not of their types
         self.policy_slow = 0  # cycles whose policy took longer than cycle_s (real time)
+        self._policy_problem = ""  # the policy's last problem, alerted once
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
     @property
@@ -477,17 +478,30 @@ class Runtime:
             if decisions:
                 planned, more = screen_intents(self._intents.plan(decisions, snap))
                 dropped += more
-        except Exception:
+        except Exception as exc:
             self.policy_errors += 1
             log.exception("policy failed in cycle %d; cycle skipped", n)
+            held = sum(1 for s in snap.slots if s.remaining_qty > 0)
+            self._policy_alert(f"{type(exc).__name__}: {exc}", f"policy failed in cycle {n} ({{}}): its cycles are "
+                               f"skipped while it fails, and no exit or stop goes out for {held} open "
+                               f"slot{'s' if held != 1 else ''}")
             return
         finally:
             self._timed(n, time.monotonic() - started)
         for problem in dropped:
             self.policy_dropped += 1
             log.error("policy cycle %d: %s; not submitted", n, problem)
+            self._policy_alert(problem, f"policy cycle {n}: {{}}; not submitted")
+        if not dropped:
+            self._policy_problem = ""
         for intent in planned:
             self.submit(intent, now)
+
+    def _policy_alert(self, problem: str, text: str) -> None:
+        """Alert (the live view shows alerts) when the policy's problem is a new one."""
+        if problem != self._policy_problem:
+            self._policy_problem = problem
+            self.stats.alert(text.format(problem))
 
     def _timed(self, n: int, took: float) -> None:
         """Say when the policy held the one task longer than a cycle (in real time)."""

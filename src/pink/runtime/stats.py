@@ -157,6 +157,10 @@ class RunStats:
     def _alert(self, text: str) -> None:
         self.alerts = [*self.alerts[-(ALERTS_KEPT - 1):], text]
 
+    def alert(self, text: str) -> None:
+        """An alert that is not a kernel record's (the policy's)."""
+        self._alert(text)
+
     def summary(self) -> Summary:
         return Summary(
             cycles=self.cycles,
