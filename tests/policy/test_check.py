@@ -207,3 +207,16 @@ async def test_a_failing_policy_is_an_alert_once_not_only_a_log_line(tmp_path: P
         "and no exit or stop goes out for 1 open slot",
         "policy cycle 5: decision 0 (ENTER slot 1): reason: must be a str, got NoneType None; not submitted",
     ]
+
+
+async def test_the_same_problems_on_many_slots_are_one_alert_each(tmp_path: Path) -> None:
+    def script(snap: PolicySnapshot) -> list[Decision]:
+        return [enter(s.slot, side="LONG") if s.slot % 2 else enter(s.slot, margin=1.5) for s in snap.slots]
+
+    async with sim_runtime(decision=Scripted(script)) as (rt, _v, _k):
+        await rt.run(cycles=3)
+    assert rt.policy_dropped == 12
+    assert [a.split(": ", 2)[2] for a in rt.stats.alerts] == [
+        "margin: must be a Decimal, got float 1.5; not submitted",
+        "side: must be a Side or None, got str 'LONG'; not submitted",
+    ]

@@ -38,29 +38,31 @@ class PolicyOutputError(TypeError):
     """``decide()`` or ``plan()`` returned something that is not a list."""
 
 
-def screen_decisions(result: object) -> tuple[list[Decision], list[str]]:
-    """The decisions of ``decide()``'s ``result`` that may be sized, and what is wrong with the rest."""
+def screen_decisions(result: object) -> tuple[list[Decision], list[tuple[str, str]]]:
+    """The decisions of ``decide()``'s ``result`` that may be sized, and for the rest which one
+    (``decision 2 (ENTER slot 0)``) and what is wrong with it."""
     kept: list[Decision] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for i, d in enumerate(_items(result, "decide()", "Decisions")):
         why = decision_problem(d)
         if why is None:
             kept.append(cast(Decision, d))
         else:
-            problems.append(f"{_label('decision', i, d)}: {why}")
+            problems.append((_label("decision", i, d), why))
     return kept, problems
 
 
-def screen_intents(result: object) -> tuple[list[Intent], list[str]]:
-    """The intents of ``plan()``'s ``result`` that may be submitted, and what is wrong with the rest."""
+def screen_intents(result: object) -> tuple[list[Intent], list[tuple[str, str]]]:
+    """The intents of ``plan()``'s ``result`` that may be submitted, and for the rest which one
+    and what is wrong with it."""
     kept: list[Intent] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for i, x in enumerate(_items(result, "plan()", "Intents")):
         why = intent_problem(x)
         if why is None:
             kept.append(cast(Intent, x))
         else:
-            problems.append(f"{_label('intent', i, x)}: {why}")
+            problems.append((_label("intent", i, x), why))
     return kept, problems
 
 

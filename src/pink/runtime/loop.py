@@ -211,7 +211,7 @@ class Runtime:
         self.policy_errors = 0  # cycles skipped: the policy raised
         self.policy_dropped = 0  # decisions and intents not submitted: not of their types
         self.policy_slow = 0  # cycles whose policy took longer than cycle_s (real time)
-        self._policy_problem = ""  # the policy's last problem, alerted once
+        self._policy_problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
     @property
@@ -479,29 +479,33 @@ class Runtime:
                 planned, more = screen_intents(self._intents.plan(decisions, snap))
                 dropped += more
         except Exception as exc:
-            self.policy_errors += 1
-            log.exception("policy failed in cycle %d; cycle skipped", n)
-            held = sum(1 for s in snap.slots if s.remaining_qty > 0)
-            self._policy_alert(f"{type(exc).__name__}: {exc}", f"policy failed in cycle {n} ({{}}): its cycles are "
-                               f"skipped while it fails, and no exit or stop goes out for {held} open "
-                               f"slot{'s' if held != 1 else ''}")
+            self._policy_failed(n, exc, snap)
             return
         finally:
             self._timed(n, time.monotonic() - started)
-        for problem in dropped:
+        for which, problem in dropped:
             self.policy_dropped += 1
-            log.error("policy cycle %d: %s; not submitted", n, problem)
-            self._policy_alert(problem, f"policy cycle {n}: {{}}; not submitted")
+            log.error("policy cycle %d: %s: %s; not submitted", n, which, problem)
+            self._policy_alert(problem.partition(", got ")[0], f"policy cycle {n}: {which}: {problem}; not submitted")
         if not dropped:
-            self._policy_problem = ""
+            self._policy_problems.clear()
         for intent in planned:
             self.submit(intent, now)
 
-    def _policy_alert(self, problem: str, text: str) -> None:
-        """Alert (the live view shows alerts) when the policy's problem is a new one."""
-        if problem != self._policy_problem:
-            self._policy_problem = problem
-            self.stats.alert(text.format(problem))
+    def _policy_failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
+        self.policy_errors += 1
+        log.exception("policy failed in cycle %d; cycle skipped", n)
+        held = sum(1 for s in snap.slots if s.remaining_qty > 0)
+        self._policy_alert(type(exc).__name__, f"policy failed in cycle {n} ({type(exc).__name__}: {exc}): its "
+                           f"cycles are skipped while it fails, and no exit or stop goes out for {held} open "
+                           f"slot{'s' if held != 1 else ''}")
+
+    def _policy_alert(self, kind: str, text: str) -> None:
+        """Alert ``text`` (the live view shows alerts) for the first problem of its ``kind`` (an
+        exception's type, a field and its rule) since the policy's last clean cycle."""
+        if kind not in self._policy_problems and len(self._policy_problems) < 100:
+            self._policy_problems.add(kind)
+            self.stats.alert(text)
 
     def _timed(self, n: int, took: float) -> None:
         """Say when the policy held the one task longer than a cycle (in real time)."""
