@@ -406,3 +406,29 @@ def test_f2_a_fill_sent_again_under_another_id_is_still_one_fill_after_restoring
         assert again.kernel.slot_view(0).entry_qty == D("0.400")
     finally:
         again.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reason", None), ("decision_id", 7), ("metadata", None), ("close_all", "yes"), ("reason", b"stop")],
+)
+@pytest.mark.parametrize("action", [Action.EXIT, Action.CANCEL])
+def test_an_intent_whose_fields_the_journal_cannot_keep_is_refused_naming_the_field(
+    tmp_path: Path, action: Action, field: str, value: object
+) -> None:
+    """An EXIT or CANCEL with ``reason=None`` (or a number as decision id, no metadata) was
+    admitted and journaled as it was: the next start could not read the journal back, and the
+    data dir was dead. It is refused, naming the field; what was journaled restores."""
+    path = tmp_path / "j.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.500")), 1)
+    place = next(e for e in out.effects if isinstance(e, PlaceOrder))
+    jk.apply(OrderFilled(place.client_order_id, "v1", "f1", D("0.500"), D("100"), D("0.500"), D("0.01"),
+                         "USDT", 2), 2)
+    fields: dict[str, object] = {"close_all": True, field: value}
+    bad = Intent(action, 0, "t1", "i2", order_type=OrderType.MARKET, **fields)  # type: ignore[arg-type]
+    out = jk.submit(bad, 3)
+    assert out.status is OutcomeStatus.REFUSED and out.detail.startswith(f"{field}:"), out
+    live = snapshot_bytes(jk.kernel)
+    jk.journal.close()
+    assert snapshot_bytes(JournaledKernel.open(path, CFG, INSTRUMENTS).kernel) == live

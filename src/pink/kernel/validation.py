@@ -218,6 +218,16 @@ def validate_intent(
         return Reason.INVALID_FIELD, "trade_id: must be 1 to 24 lowercase letters or digits"
     if not isinstance(intent.intent_id, str) or not intent.intent_id or len(intent.intent_id) > 64:
         return Reason.INVALID_FIELD, "intent_id: must be a non-empty string of at most 64 characters"
+    # kept as they are in the journal and the ledger: a wrong type there leaves a journal that
+    # cannot be read back (every action; a CANCEL's too)
+    for name in ("decision_id", "reason"):
+        if type(getattr(intent, name)) is not str:
+            return Reason.INVALID_FIELD, f"{name}: must be a str, got {type(getattr(intent, name)).__name__}"
+    if type(intent.close_all) is not bool:
+        return Reason.INVALID_FIELD, f"close_all: must be True or False, got {intent.close_all!r}"
+    bad_meta = _validate_metadata(intent.metadata)
+    if bad_meta:
+        return bad_meta
     if intent.action is _CANCEL:
         return None
     if intent.action is _ENTER and not isinstance(intent.asset, str):
@@ -227,7 +237,7 @@ def validate_intent(
     if why:
         return why
     if intent.action is _ENTER:
-        return _validate_metadata(intent.metadata) or _validate_enter(intent, instruments, control)
+        return _validate_enter(intent, instruments, control)
     if intent.reference_price is not None:  # an exit's legs are held to the minimum at it
         bad = check_decimal(intent.reference_price, "reference_price")
         if bad:
