@@ -222,6 +222,27 @@ class LedgerContract:
         assert rows["M-c"]["confidence"] is None and rows["M-c"]["bars_held"] is None  # no placeholders
         assert rows["M-c"]["features"] == {}
 
+    @pytest.mark.parametrize(
+        "bad",
+        [{"slot": 10**12}, {"side": "LONG"}, {"reason": None}, {"metadata": None},
+         {"quantity": math.nan}, {"leverage": "3"}, {"exit_legs": None}, {"order_type": "LIMIT"}],
+    )
+    def test_a_refused_intent_of_any_shape_is_stored_with_its_refusal(
+        self, writer: LedgerWriter, bad: dict[str, object]
+    ) -> None:
+        """A kernel refuses an intent whose fields are of the wrong type or out of range, and
+        records the refusal with the intent as it came. Its row could not be built (a str side
+        has no .value) or stored (a slot beyond Int32): the ledger retried that batch for good,
+        and nothing behind it was written. It is stored, the odd fields as text or empty."""
+        kernel = Kernel(KernelConfig(slots=1), default_instruments())
+        fields: dict[str, object] = {"action": Action.ENTER, "slot": 0, "trade_id": "b1", "intent_id": "b-i",
+                                     "asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.01"), **bad}
+        out = kernel.submit(Intent(**fields), 1)  # type: ignore[arg-type]
+        assert out.status.value == "REFUSED" and out.records
+        _insert(writer, list(out.records))
+        rows = self._fetch(writer, "policy_events")
+        assert [(r["intent_id"], r["status"], r["detail"]) for r in rows] == [("b-i", "REFUSED", out.detail)]
+
     def test_replayed_insert_never_duplicates(self, writer: LedgerWriter) -> None:
         book = Book()
         recs = trade(book, slot=0, trade_id="R", side=Side.LONG,

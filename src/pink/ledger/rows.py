@@ -23,6 +23,7 @@ rather than being silently rounded by the database.
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from enum import Enum
 from hashlib import blake2b
 from typing import Any
 
@@ -34,6 +35,7 @@ from pink.kernel.messages import (
     KernelRecord,
     OrderRecorded,
     OutsideFillRecorded,
+    PolicyMetadata,
     ProtocolErrorRecorded,
     Settlement,
     SlotChanged,
@@ -94,33 +96,68 @@ def _base(table: str, account_id: str, runtime_id: str, ts: int, *key: object) -
 
 
 def _intent(r: IntentRecorded, account_id: str, runtime_id: str) -> Row:
-    i, meta = r.intent, r.intent.metadata
-    row = _base("policy_events", account_id, runtime_id, r.ts, i.intent_id, r.ts, r.status)
+    """A policy event. A refused intent may carry what the kernel refused it for (a field of the
+    wrong type, a slot out of range): those are written as text or left empty, so that the row
+    (and the refusal it shows) is stored, and nothing behind it waits on it."""
+    i = r.intent
+    meta = i.metadata if type(i.metadata) is PolicyMetadata else PolicyMetadata()
+    lenient = r.status == "REFUSED"
+    row = _base("policy_events", account_id, runtime_id, r.ts, _text(i.intent_id), r.ts, r.status)
     row.update(
-        intent_id=i.intent_id,
-        decision_id=i.decision_id,
-        trade_id=i.trade_id,
-        slot=i.slot,
-        action=i.action.value,
-        asset=i.asset,
-        side=i.side.value if i.side is not None else "",
-        quantity=exact(i.quantity, field="quantity"),
-        leverage=i.leverage,
-        order_type=i.order_type.value,
-        limit_price=None if i.limit_price is None else exact(i.limit_price, field="limit_price"),
-        time_in_force=i.time_in_force.value,
-        exit_legs=[exact(x, field="exit_legs") for x in i.exit_legs],
-        close_all=i.close_all,
-        intent_reason=i.reason,
+        intent_id=_text(i.intent_id),
+        decision_id=_text(i.decision_id),
+        trade_id=_text(i.trade_id),
+        slot=_int32(i.slot),
+        action=_name(i.action),
+        asset=_text(i.asset),
+        side=_name(i.side) if i.side is not None else "",
+        quantity=_amount(i.quantity, "quantity", lenient) or Decimal(0),
+        leverage=_int32(i.leverage),
+        order_type=_name(i.order_type),
+        limit_price=None if i.limit_price is None else _amount(i.limit_price, "limit_price", lenient),
+        time_in_force=_name(i.time_in_force),
+        exit_legs=_legs(i.exit_legs, lenient),
+        close_all=i.close_all is True,
+        intent_reason=_text(i.reason),
         status=r.status,
         answer_reason=r.reason,
         detail=r.detail,
-        confidence=meta.confidence,
-        bars_held=meta.bars_held,
-        features=dict(meta.features),
-        tags=dict(meta.tags),
+        confidence=meta.confidence if type(meta.confidence) in (int, float) else None,
+        bars_held=meta.bars_held if type(meta.bars_held) is int else None,
+        features={k: v for k, v in meta.features.items() if type(k) is str and type(v) in (int, float)}
+        if type(meta.features) is dict else {},
+        tags={k: v for k, v in meta.tags.items() if type(k) is str and type(v) is str}
+        if type(meta.tags) is dict else {},
     )
     return row
+
+
+def _text(value: object) -> str:
+    return value if type(value) is str else repr(value)
+
+
+def _name(value: object) -> str:
+    return value.value if isinstance(value, Enum) and type(value.value) is str else repr(value)
+
+
+def _int32(value: object) -> int:
+    return value if type(value) is int and -(2**31) <= value < 2**31 else -1
+
+
+def _amount(value: object, field: str, lenient: bool) -> Decimal | None:
+    try:
+        return exact(value, field=field)  # type: ignore[arg-type]
+    except LedgerRowError:
+        if lenient:
+            return None
+        raise
+
+
+def _legs(legs: object, lenient: bool) -> list[Decimal]:
+    if lenient and not isinstance(legs, tuple | list):
+        return []
+    out = [_amount(x, "exit_legs", lenient) for x in legs]  # type: ignore[attr-defined]
+    return [x for x in out if x is not None]
 
 
 _ORDER_BLANK: Row = {
@@ -257,4 +294,9 @@ def rows_for(record: KernelRecord, *, account_id: str, runtime_id: str) -> list[
         table, build = _BUILDERS[type(record)]
     except KeyError:
         raise LedgerRowError(f"no ledger rows for {type(record).__name__}") from None
-    return [(table, build(record, account_id, runtime_id))]
+    try:
+        return [(table, build(record, account_id, runtime_id))]
+    except LedgerRowError:
+        raise
+    except Exception as exc:  # a record no row can be made of is rejected, never retried for ever
+        raise LedgerRowError(f"{type(exc).__name__}: {exc}") from exc
