@@ -40,7 +40,7 @@ async def test_the_guides_dip_buyer_trades_in_the_simulator(tmp_path: Path) -> N
 
 
 async def test_the_guides_stop_over_a_resting_take_profit_is_never_refused_busy(tmp_path: Path) -> None:
-    """The guide's one-order-per-slot example: its stops cancel the resting leg, then close."""
+    """The guide's one-order-per-slot example: its stops (close all) over a resting leg are never refused."""
     ns = example("class RestingTakeProfit")
     cfg = quiet_config(tmp_path, slots=3, seed=4)
     async with Launcher(cfg, decision=ns["RestingTakeProfit"]()) as launcher:

@@ -41,6 +41,7 @@ from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
 from pink.policy.check import screen_decisions, screen_intents
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
+from pink.runtime.closes import ClosesAfterCancel
 from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
@@ -211,6 +212,7 @@ class Runtime:
         self.policy_errors = 0  # cycles skipped: the policy raised
         self.policy_dropped = 0  # decisions and intents not submitted: not of their types
         self.policy_slow = 0  # cycles whose policy took longer than cycle_s (real time)
+        self._closes = ClosesAfterCancel()  # policy close-alls waiting for a working order to end
         self._policy_problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
@@ -424,6 +426,9 @@ class Runtime:
                 with self._batch():
                     for item in items:
                         self._handle(item)
+                    if self._closes.waiting:
+                        for close in self._closes.due(self.outputs.slot):
+                            self.submit(close, self.clock.now_ns())
                 self._deadline = self._v.next_deadline()
                 self.outputs.hand_over(self.executor.submit)  # journal first: after the commit
             except BaseException as exc:
@@ -490,6 +495,13 @@ class Runtime:
         if not dropped:
             self._policy_problems.clear()
         for intent in planned:
+            if intent.close_all is True and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
+                view = self.outputs.slot(intent.slot)
+                if view.working_order:  # (a stop over a resting order: rare)
+                    taken = self._closes.take(intent, view, self.outputs.working_orders())
+                    if taken is None:
+                        continue
+                    intent = taken
             self.submit(intent, now)
 
     def _policy_failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
