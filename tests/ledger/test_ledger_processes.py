@@ -79,7 +79,7 @@ def test_requested_server_that_cannot_start_is_a_startup_error_naming_it() -> No
         LedgerWriter.open(resolve_target(url="http://127.0.0.1:9"), connect_timeout=0.5)
 
 
-async def test_outage_put_never_blocks_backlog_drains_nothing_lost(tmp_path: Path) -> None:
+async def test_outage_put_never_blocks_backlog_drains_nothing_lost_health_clears(tmp_path: Path) -> None:
     front = Front(tmp_path / "ch").start()
     try:
         writer = await asyncio.to_thread(LedgerWriter.open, resolve_target(url=front.url),
@@ -105,6 +105,8 @@ async def test_outage_put_never_blocks_backlog_drains_nothing_lost(tmp_path: Pat
         front.start()  # same port, same directory
         assert await outbox.flush(20)
         assert outbox.health().backlog == 0 and outbox.health().watermark == len(recs)
+        # back and caught up: no error left to report (`pink health` would fail for ever on it)
+        assert outbox.health().last_error == "" and outbox.health().failures > 0
         report = audit(writer.client, JournalRecords("a", "r", recs), database="outage")
         assert report.ok, report.differences
         assert len(fetch(writer.client, "account_events", database="outage")) == 4

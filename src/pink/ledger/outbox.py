@@ -39,6 +39,8 @@ __all__ = ["LedgerHealth", "LedgerOutbox"]
 log = logging.getLogger("pink.ledger")
 
 _Entry = tuple[int | None, Sequence[KernelRecord]]
+_ERROR_CHARS = 300  # of an error kept for health (a failed insert's message holds its whole query)
+_LOG_EVERY = 30  # failed attempts in a row between two warnings (about a minute at the longest back-off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ class LedgerHealth:
     batches_written: int
     failures: int  # failed insert attempts (each retried)
     rejected: int  # records that cannot be stored exactly (never retried)
-    last_error: str
+    last_error: str  # why inserts fail now, else the last rejection; "" when all is well
     watermark: int | None  # highest journal position written
     closed: bool
 
@@ -98,6 +100,8 @@ class LedgerOutbox:
         self._failures = 0
         self._rejected = 0
         self._last_error = ""
+        self._reject_error = ""  # the last record that could not be stored: reported for good
+        self._failing = 0  # insert attempts failed in a row (0: the ledger is writing)
         self._watermark: int | None = None
 
     # ------------------------------------------------------------ hot path
@@ -146,8 +150,11 @@ class LedgerOutbox:
                     result = await loop.run_in_executor(self._executor, self._write, batch)
                 except Exception as exc:  # outage, timeout, server error: retry
                     self._failures += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("ledger insert failed (retrying in %.2fs): %s", delay, exc)
+                    self._failing += 1
+                    self._last_error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+                    if self._failing % _LOG_EVERY == 1:  # the first of an outage, then now and then
+                        log.warning("ledger insert failed %d time(s) in a row, %d records waiting (retrying "
+                                    "in %.2fs): %s", self._failing, self._backlog, delay, self._last_error)
                     if self._stop.is_set():
                         return
                     with contextlib.suppress(TimeoutError):
@@ -158,11 +165,16 @@ class LedgerOutbox:
                 for _ in batch:
                     self._queue.popleft()
                 self._backlog -= sum(len(records) for _, records in batch)
+                if self._failing:
+                    log.warning("ledger writes again after %d failed attempts; %d records still to write",
+                                self._failing, self._backlog)
+                    self._failing = 0
+                    self._last_error = self._reject_error  # the outage is over; a rejection stays
                 self._rows_written += result.rows
                 self._batches += 1
                 if result.rejected:
                     self._rejected += result.rejected
-                    self._last_error = result.reject_error
+                    self._last_error = self._reject_error = result.reject_error
                 if result.position is not None:
                     self._watermark = result.position
         finally:
