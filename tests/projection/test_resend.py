@@ -110,3 +110,32 @@ async def test_flush_waits_for_a_disconnected_sink_and_close_says_what_is_lost(
     text = caplog.text
     assert "sink down (down): 2 events and 0 states queued, disconnected" in text
     assert "projection closed: lost sink down" in text
+
+
+async def test_f8_a_sink_going_down_and_coming_back_is_logged_once_each_way(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The operator reads of an outage in the run's log: once when it starts (not at every
+    reconnect attempt), once when it ends, with what was dropped meanwhile."""
+    sink = _DownSink()
+    proj = Projector("acc", "run", [sink], max_events=2)
+    await proj.start()
+    with caplog.at_level(logging.INFO, "pink.projection"):
+        sink.up = False
+        proj.put_event(fill(1))
+        while proj.health()[0].connected:
+            await asyncio.sleep(0.01)
+        for n in range(2, 6):  # two fit in its queue: 1, 2 and 3 are dropped
+            proj.put_event(fill(n))
+        while proj.health()[0].failures < 4:  # several reconnects failed
+            await asyncio.sleep(0.02)
+        sink.up = True
+        assert await proj.flush(5)
+        await proj.close()
+    down = [r for r in caplog.records if "is down" in r.getMessage()]
+    back = [r for r in caplog.records if "is back" in r.getMessage()]
+    assert len(down) == 1 and down[0].levelno == logging.WARNING
+    assert "sink down (down)" in down[0].getMessage() and "ConnectionError: reset" in down[0].getMessage()
+    assert len(back) == 1 and back[0].levelno == logging.WARNING
+    assert "3 events dropped" in back[0].getMessage()
+    assert sink.landed == [4, 5]

@@ -55,11 +55,27 @@ class _SinkState:
         self.reconnects = 0
         self.last_error = ""
         self.task: asyncio.Task[None] | None = None
+        self.down_since: float | None = None  # monotonic time of the outage's first failure
+        self.drops_before = 0  # the queue's drops when the outage began
 
     def fail(self, exc: BaseException) -> None:
         self.failures += 1
         self.connected = False
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        if self.down_since is None:  # once per outage, not at every reconnect attempt
+            self.down_since = time.monotonic()
+            self.drops_before = self.queue.drops
+            log.warning("projection sink %s (%s) is down: %s; trading goes on, and its updates wait for it "
+                        "(the latest state of each key, and the last %d events: older ones are dropped)",
+                        self.sink.name, self.sink.backend, self.last_error, self.queue.max_events)
+
+    def back(self) -> None:
+        self.connected = True
+        if self.down_since is not None:
+            log.warning("projection sink %s (%s) is back after %.1f s; %d events dropped while it was down",
+                        self.sink.name, self.sink.backend, time.monotonic() - self.down_since,
+                        self.queue.drops - self.drops_before)
+            self.down_since = None
 
 
 class Projector:
@@ -144,7 +160,8 @@ class Projector:
             with contextlib.suppress(Exception):
                 await st.sink.disconnect()
             raise
-        st.connected = st.ever_connected = True
+        st.back()
+        st.ever_connected = True
 
     async def _run(self, st: _SinkState) -> None:
         backoff = 0.05
@@ -159,7 +176,7 @@ class Projector:
                     await self._sleep(st, backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
-                st.connected = True
+                st.back()
                 st.reconnects += st.ever_connected
                 st.ever_connected = True
                 backoff = 0.05
