@@ -22,7 +22,11 @@ as long as this projector is the stream's only writer.
 
 Hazelcast: one IMap ``pink:{account}:{runtime}:state`` whose entries are
 ``slot:{i}`` and ``account`` (HazelcastJsonValue), and a ReliableTopic
-``pink:{account}:{runtime}:events`` carrying ``{"type": ..., "data": ...}``.
+``pink:{account}:{runtime}:events`` carrying ``{"id": ..., "type": ..., "data": ...}``.
+A topic cannot refuse a message it holds, so a batch whose answer was lost after
+the member stored it reaches listeners twice; ``id`` is ``{base}-{n}`` as on Redis
+(``base`` the ms time of the sink's first connection), the same when sent again:
+a listener keeps the first message of each id.
 """
 
 from __future__ import annotations
@@ -89,9 +93,11 @@ def flat_fields(view: object) -> dict[str, str]:
     return out
 
 
-def event_json(record: object) -> bytes:
+def event_json(record: object, event_id: str = "") -> bytes:
+    """``{"id": ..., "type": ..., "data": ...}`` (``id`` only when given)."""
     data = codec_for(type(record)).encode(record)
-    return b'{"type":"' + type(record).__name__.encode() + b'","data":' + data + b"}"
+    head = b'{"id":"' + event_id.encode() + b'",' if event_id else b"{"
+    return head + b'"type":"' + type(record).__name__.encode() + b'","data":' + data + b"}"
 
 
 _ALREADY_WRITTEN = "equal or smaller than the target stream top item"
@@ -234,6 +240,7 @@ class HazelcastSink:
         self._client: Any = None
         self._map: Any = None
         self._topic: Any = None
+        self._base_ms: int | None = None  # the ms part of every event id, fixed at first connect
         self._hz = load_hazelcast()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pink-hz")
         hz_log = logging.getLogger("hazelcast")
@@ -258,6 +265,8 @@ class HazelcastSink:
             statistics_enabled=False,
         )
         self._client = client
+        if self._base_ms is None:
+            self._base_ms = time.time_ns() // 1_000_000
         self._map = client.get_map(f"{self._prefix}:state").blocking()
         self._topic = client.get_reliable_topic(f"{self._prefix}:events").blocking()
 
@@ -272,7 +281,8 @@ class HazelcastSink:
             }
             self._map.put_all(entries)
         if events:
-            self._topic.publish_all([event_json(e.record).decode() for e in events])
+            base = self._base_ms
+            self._topic.publish_all([event_json(e.record, f"{base}-{e.n}").decode() for e in events])
 
     def _shutdown(self) -> None:
         client, self._client, self._map, self._topic = self._client, None, None, None
