@@ -49,6 +49,7 @@ __all__ = [
     "JournaledKernel",
     "read_journal_records",
     "records_after",
+    "records_between",
     "replay_records",
     "restore",
     "snapshot_bytes",
@@ -571,6 +572,19 @@ def records_after(journal: Journal, position: int) -> Iterator[tuple[int, tuple[
         out = replay_one(kernel, kind, ts, payload)
         if seq > position and out.records:
             yield seq, out.records
+
+
+def records_between(path: Path, after: int, upto: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """:func:`records_after` ``after`` up to message ``upto``, on a read-only connection of its own
+    (the ledger's writer thread reads while the runtime appends)."""
+    journal = Journal(path, read_only=True)
+    try:
+        for seq, records in records_after(journal, after):
+            if seq > upto:
+                return
+            yield seq, records
+    finally:
+        journal.close()
 
 
 def read_journal_records(path: Path) -> Any:

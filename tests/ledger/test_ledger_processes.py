@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from ledger_front import Front
 from ledger_records import Book, trade
 
 from pink.errors import StartupError
-from pink.kernel.messages import Side
+from pink.kernel.messages import KernelRecord, Side
 from pink.ledger import JournalRecords, LedgerOutbox, LedgerWriter, audit, resolve_target
 from pink.ledger.queries import fetch
 
@@ -110,6 +111,56 @@ async def test_outage_put_never_blocks_backlog_drains_nothing_lost_health_clears
         report = audit(writer.client, JournalRecords("a", "r", recs), database="outage")
         assert report.ok, report.differences
         assert len(fetch(writer.client, "account_events", database="outage")) == 4
+        await outbox.close()
+    finally:
+        front.stop()
+
+
+async def test_f8_outage_memory_is_bounded_and_the_journal_fills_the_gap(tmp_path: Path) -> None:
+    """A long outage: past ``max_backlog`` the outbox lets go of what the journal holds (memory
+    stays bounded while trading goes on) and, once the ledger is back, reads it again from the
+    journal: every row exactly once, the capital chain whole."""
+    front = Front(tmp_path / "ch").start()
+    try:
+        writer = await asyncio.to_thread(LedgerWriter.open, resolve_target(url=front.url),
+                                         database="bounded", send_receive_timeout=2.0)
+        book = Book()
+        recs = [r for t in range(12) for r in trade(
+            book, slot=t % 3, trade_id=f"B{t}", side=Side.LONG if t % 2 else Side.SHORT,
+            entry=[("1", "10", "0.01")], exits=[[("0.5", "11", "0.01")], [("0.5", "9", "0.01")]])]
+        journal = dict(enumerate(((r,) for r in recs), start=1))  # position -> its records
+        reads: list[tuple[int, int]] = []
+
+        def from_journal(after: int, upto: int) -> Iterator[tuple[int, tuple[KernelRecord, ...]]]:
+            reads.append((after, upto))
+            for seq in range(after + 1, upto + 1):
+                yield seq, journal[seq]
+
+        outbox = LedgerOutbox(writer, account_id="a", runtime_id="r", batch_records=10, linger_s=0,
+                              backoff_initial_s=0.02, backoff_max_s=0.1, max_backlog=20, journal=from_journal)
+        outbox.start()
+        for seq in range(1, 6):
+            outbox.put(journal[seq], seq)
+        assert await outbox.flush(10)
+        front.stop()  # outage
+        for seq in range(6, len(recs) - 9):
+            outbox.put(journal[seq], seq)
+        while outbox.health().failures < 3:
+            await asyncio.sleep(0.02)
+        health = outbox.health()
+        assert health.backlog <= 20 and health.from_journal == len(recs) - 15  # let go: in the journal
+        for seq in range(len(recs) - 9, len(recs) + 1):  # trading goes on
+            outbox.put(journal[seq], seq)
+        assert outbox.health().backlog <= 20
+        assert not await outbox.flush(0.2)  # not in the ledger yet: flush says so
+        front.start()
+        assert await outbox.flush(30)
+        health = outbox.health()
+        assert health.backlog == 0 and health.from_journal == 0 and health.watermark == len(recs)
+        assert health.last_error == "" and reads and reads[0][0] == 5
+        report = audit(writer.client, JournalRecords("a", "r", recs), database="bounded")
+        assert report.ok, report.differences
+        assert len(fetch(writer.client, "account_events", database="bounded")) == 12 * 3
         await outbox.close()
     finally:
         front.stop()

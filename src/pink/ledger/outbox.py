@@ -12,8 +12,16 @@ a retry after an insert that did land replaces, never duplicates.
 Durability is the kernel journal's (see docs/ledger.md): ``position`` is the
 journal position of the records; after each batch the writer stores the
 highest position it has written (the watermark). On restart the runtime asks
-:meth:`LedgerOutbox.resume_position` and re-puts the journal records after
-it; anything re-put twice is idempotent.
+:meth:`LedgerOutbox.resume_position` and has the writer read the journal's
+records after it (:meth:`LedgerOutbox.from_journal`); anything written twice
+is idempotent.
+
+Memory stays bounded in an outage: past ``max_backlog`` records the queue is
+let go of (the journal holds those records) and, until the ledger is back,
+``put`` leaves journaled records to the journal too; the writer then reads
+them from the journal, in its thread, before what was put since. Only the
+rows of refused intents, which the journal never holds, are lost that way
+(counted in ``refusals_dropped`` and logged).
 
 ``put`` must be called from the event loop's thread.
 """
@@ -24,13 +32,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from pink.errors import ClosedError
-from pink.kernel.messages import KernelRecord
+from pink.kernel.messages import IntentRecorded, KernelRecord
 from pink.ledger.rows import LedgerRowError, Row, rows_for
 from pink.ledger.writer import LedgerWriter
 
@@ -39,6 +48,8 @@ __all__ = ["LedgerHealth", "LedgerOutbox"]
 log = logging.getLogger("pink.ledger")
 
 _Entry = tuple[int | None, Sequence[KernelRecord]]
+#: the journal's records after a position up to another (inclusive), as ``(position, records)``
+JournalSource = Callable[[int, int], Iterable[tuple[int, Sequence[KernelRecord]]]]
 _ERROR_CHARS = 300  # of an error kept for health (a failed insert's message holds its whole query)
 _LOG_EVERY = 30  # failed attempts in a row between two warnings (about a minute at the longest back-off)
 
@@ -54,6 +65,8 @@ class LedgerHealth:
     last_error: str  # why inserts fail now, else the last rejection; "" when all is well
     watermark: int | None  # highest journal position written
     closed: bool
+    from_journal: int = 0  # journal messages let go from memory in an outage, to be read from it again
+    refusals_dropped: int = 0  # refused intents' rows let go with them: the journal never holds those
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +90,19 @@ class LedgerOutbox:
         linger_s: float = 0.05,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
+        max_backlog: int = 50_000,
+        journal: JournalSource | None = None,
     ) -> None:
         self._writer = writer
+        self._max_backlog = max_backlog
+        self._journal = journal
+        self._journal_upto: int | None = None  # let go of records up to here: the journal gives them again
+        self._spilling = False  # put() leaves journaled records to the journal (an outage, past max_backlog)
+        # the journal being read, up to which position (made, used and closed in the worker thread only)
+        self._reader: tuple[Iterator[tuple[int, Sequence[KernelRecord]]], int] | None = None
+        self._spill_logged = False  # the outage's first let-go is logged, not every one
+        self._refusals_dropped = 0
+        self._delay = backoff_initial_s
         self.account_id = account_id
         self.runtime_id = runtime_id
         self._batch_records = batch_records
@@ -110,9 +134,27 @@ class LedgerOutbox:
         """Accept a kernel message's records (``outcome.records``); never blocks."""
         if self._closed:
             raise ClosedError("ledger outbox")
-        if records:
-            self._queue.append((position, records))
-            self._backlog += len(records)
+        if not records:
+            return
+        if self._spilling:
+            if position is not None:
+                self._journal_upto = position
+            self._refusals_dropped += _refusals(records)
+            return
+        self._queue.append((position, records))
+        self._backlog += len(records)
+        self._idle.clear()
+        self._wake.set()
+
+    def from_journal(self, upto: int) -> None:
+        """Have the writer read the journal's records after the watermark up to message ``upto``
+        (a start-up catch-up): in its thread, in batches, before the records put from now on."""
+        if self._closed:
+            raise ClosedError("ledger outbox")
+        if self._journal is None:
+            raise ValueError("ledger outbox: no journal to read from")
+        if upto > (self._watermark or 0):
+            self._journal_upto = max(self._journal_upto or 0, upto)
             self._idle.clear()
             self._wake.set()
 
@@ -132,9 +174,25 @@ class LedgerOutbox:
             raise RuntimeError("ledger outbox writer is already running")
         self._running = True
         loop = asyncio.get_running_loop()
-        delay = self._backoff[0]
         try:
             while True:
+                if self._journal_upto is not None:  # let go of in an outage: read it again from the journal
+                    upto = self._journal_upto
+                    self._spilling = False  # newer records queue in memory again (all after ``upto``)
+                    # while it fails, a cheap query tells when it is back (not a replay of the journal)
+                    probe = self._probe if self._failing else self._write_from_journal
+                    result = await self._attempt(loop, probe, upto)
+                    if result is None:
+                        if self._stop.is_set():
+                            return
+                        continue
+                    if result.position is not None:
+                        self._count(result)
+                    if self._backlog > self._max_backlog:  # put faster than the journal is read
+                        self._spill()
+                    if probe == self._write_from_journal and self._reader is None and self._journal_upto == upto:
+                        self._journal_upto = None
+                    continue  # (closing too: as the queue, the journal's records are written while it works)
                 if not self._queue:
                     self._idle.set()
                     if self._stop.is_set():
@@ -146,40 +204,115 @@ class LedgerOutbox:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), self._linger_s)
                 batch = self._take()
-                try:
-                    result = await loop.run_in_executor(self._executor, self._write, batch)
-                except Exception as exc:  # outage, timeout, server error: retry
-                    self._failures += 1
-                    self._failing += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
-                    if self._failing % _LOG_EVERY == 1:  # the first of an outage, then now and then
-                        log.warning("ledger insert failed %d time(s) in a row, %d records waiting (retrying "
-                                    "in %.2fs): %s", self._failing, self._backlog, delay, self._last_error)
+                result = await self._attempt(loop, self._write, batch)
+                if result is None:
                     if self._stop.is_set():
                         return
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                    delay = min(delay * 2, self._backoff[1])
                     continue
-                delay = self._backoff[0]
                 for _ in batch:
                     self._queue.popleft()
                 self._backlog -= sum(len(records) for _, records in batch)
-                if self._failing:
-                    log.warning("ledger writes again after %d failed attempts; %d records still to write",
-                                self._failing, self._backlog)
-                    self._failing = 0
-                    self._last_error = self._reject_error  # the outage is over; a rejection stays
-                self._rows_written += result.rows
-                self._batches += 1
-                if result.rejected:
-                    self._rejected += result.rejected
-                    self._last_error = self._reject_error = result.reject_error
-                if result.position is not None:
-                    self._watermark = result.position
+                self._count(result)
         finally:
             self._running = False
             self._done.set()
+
+    async def _attempt(self, loop: asyncio.AbstractEventLoop, write: Callable[[Any], _BatchResult],
+                       arg: Any) -> _BatchResult | None:
+        """``write(arg)`` in the worker thread; None when it failed (outage, timeout, server
+        error: counted, logged at the start of an outage, waited for with back-off)."""
+        try:
+            result = await loop.run_in_executor(self._executor, write, arg)
+        except Exception as exc:
+            self._failures += 1
+            self._failing += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+            if self._failing % _LOG_EVERY == 1:  # the first of an outage, then now and then
+                log.warning("ledger insert failed %d time(s) in a row, %d records waiting (retrying "
+                            "in %.2fs): %s", self._failing, self._backlog, self._delay, self._last_error)
+            if self._journal is not None and self._backlog > self._max_backlog:
+                self._spill()
+            if not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self._delay)
+                self._delay = min(self._delay * 2, self._backoff[1])
+            return None
+        self._delay = self._backoff[0]
+        if self._failing:
+            log.warning("ledger writes again after %d failed attempts; %d records still to write%s",
+                        self._failing, self._backlog, "" if self._journal_upto is None else
+                        f", and the journal's up to position {self._journal_upto}")  # fmt: skip
+            self._failing = 0
+            self._spill_logged = False
+            self._last_error = self._reject_error  # the outage is over; a rejection stays
+        return result
+
+    def _count(self, result: _BatchResult) -> None:
+        self._rows_written += result.rows
+        self._batches += 1
+        if result.rejected:
+            self._rejected += result.rejected
+            self._last_error = self._reject_error = result.reject_error
+        if result.position is not None:
+            self._watermark = result.position
+
+    def _spill(self) -> None:
+        """Past ``max_backlog`` in an outage: let go of the queued records (the journal holds them;
+        they are read from it again once the ledger is back) and leave newer ones to it too."""
+        last, refusals = None, 0
+        for position, records in self._queue:
+            if position is not None:
+                last = position
+            refusals += _refusals(records)
+        if last is not None:
+            self._journal_upto = max(self._journal_upto or 0, last)
+        self._refusals_dropped += refusals
+        if not self._spill_logged:
+            self._spill_logged = True
+            log.warning("ledger behind by %d records (more than %d): they are let go from memory and "
+                        "read again from the journal (after position %s)%s", self._backlog,
+                        self._max_backlog, self._watermark or 0, f"; {refusals} refused intents' rows, which the "
+                        "journal does not keep, are lost" if refusals else "")  # fmt: skip
+        self._queue.clear()
+        self._backlog = 0
+        self._spilling = True
+
+    def _probe(self, _upto: int) -> _BatchResult:
+        """Runs in the worker thread: raises while the ledger cannot be reached."""
+        self._writer.watermark(self.account_id, self.runtime_id)
+        return _BatchResult(0, 0, "", None)
+
+    def _write_from_journal(self, upto: int) -> _BatchResult:
+        """Runs in the worker thread: the next batch of the journal's records after the watermark
+        up to ``upto``; the reader is dropped once it got there (or on a failure)."""
+        assert self._journal is not None
+        if self._reader is None or self._reader[1] != upto:
+            self._close_reader()
+            self._reader = (iter(self._journal(self._watermark or 0, upto)), upto)
+        reader = self._reader[0]
+        batch: list[_Entry] = []
+        count = 0
+        try:
+            for position, records in reader:
+                if position > upto:
+                    break
+                batch.append((position, records))
+                count += len(records)
+                if count >= self._batch_records or position >= upto:
+                    break
+            if not batch or (batch[-1][0] is not None and batch[-1][0] >= upto):
+                self._close_reader()
+            return self._write(batch) if batch else _BatchResult(0, 0, "", None)
+        except BaseException:
+            self._close_reader()
+            raise
+
+    def _close_reader(self) -> None:
+        """(Worker thread: the reader's journal connection belongs to it.)"""
+        reader, self._reader = self._reader, None
+        close = getattr(reader[0], "close", None) if reader is not None else None
+        if close is not None:
+            close()
 
     def _take(self) -> list[_Entry]:
         batch: list[_Entry] = []
@@ -252,13 +385,15 @@ class LedgerOutbox:
             await self._done.wait()
         if self._task is not None:
             await self._task
-        if self._backlog:
+        if self._backlog or self._journal_upto is not None:
             log.error(
-                "ledger closed with %d records not written (%s); they are in the journal "
+                "ledger closed with %d records not written%s (%s); they are in the journal "
                 "after position %s and are re-put on restart",
-                self._backlog, self._last_error, self._watermark,
-            )
+                self._backlog, "" if self._journal_upto is None else
+                f" and the journal's up to position {self._journal_upto}", self._last_error, self._watermark,
+            )  # fmt: skip
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_reader)
         await loop.run_in_executor(self._executor, self._writer.close)
         self._executor.shutdown(wait=True)
 
@@ -273,4 +408,10 @@ class LedgerOutbox:
             last_error=self._last_error,
             watermark=self._watermark,
             closed=self._closed,
+            from_journal=0 if self._journal_upto is None else self._journal_upto - (self._watermark or 0),
+            refusals_dropped=self._refusals_dropped,
         )
+
+
+def _refusals(records: Sequence[KernelRecord]) -> int:
+    return sum(1 for r in records if type(r) is IntentRecorded and r.status == "REFUSED")

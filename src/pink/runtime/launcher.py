@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from pink.errors import ClosedError, PinkError, StartupError
-from pink.journal import JournaledKernel
+from pink.journal import JournaledKernel, records_between
 from pink.kernel import ClosedOutside, Instrument, KernelConfig, OutcomeStatus, VenueEvent
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer
 from pink.policy.loader import load_policy
@@ -317,15 +317,16 @@ class Launcher:
             raise
         except Exception as exc:
             raise StartupError(f"ledger ({target.describe()})", str(exc)) from exc
-        self.ledger = LedgerOutbox(writer, account_id=cfg.account_id, runtime_id=cfg.runtime_id)
+        assert self.kernel is not None
+        self.ledger = LedgerOutbox(writer, account_id=cfg.account_id, runtime_id=cfg.runtime_id,
+                                   journal=functools.partial(records_between, self.kernel.journal.path))
         self.ledger.start()
         self.backends["ledger"] = target.describe()
         await self._catch_up_ledger()
 
     async def _catch_up_ledger(self) -> None:
-        """Hand the ledger every journaled record it may not have written (crash, outage)."""
-        from pink.journal import records_after
-
+        """Have the ledger read from the journal every record it may not have written (crash,
+        outage): in its writer thread, in batches, while the runtime starts and trades."""
         assert self.kernel is not None and self.ledger is not None
         position = await self.ledger.resume_position() or 0
         journal = self.kernel.journal
@@ -338,11 +339,8 @@ class Launcher:
                                "runtime_id)")
         if position == journal.seq:
             return
-        resent = 0
-        for seq, records in records_after(journal, position):
-            self.ledger.put(records, seq)
-            resent += len(records)
-        log.info("ledger catch-up: %d records after journal position %d", resent, position)
+        self.ledger.from_journal(journal.seq)
+        log.info("ledger catch-up: journal messages %d to %d", position + 1, journal.seq)
 
     def _start_plane(self, data: Path) -> None:
         cfg = self.cfg
@@ -443,7 +441,7 @@ class Launcher:
             ledger_backend=lh.backend if lh else "",
             ledger_requested=self.ledger is not None,
             ledger_ok=bool(lh is None or not lh.last_error),
-            ledger_backlog=lh.backlog if lh else 0,
+            ledger_backlog=lh.backlog + lh.from_journal if lh else 0,
             ledger_error=lh.last_error if lh else "",
             sinks=tuple(self.projection.health()) if self.projection is not None else (),
             venue=self.backends.get("venue", ""),
