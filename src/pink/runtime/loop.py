@@ -204,6 +204,7 @@ class Runtime:
         self._flatten_mark = FlattenMark()  # the control file's latest flatten
         self._cycle_limit: int | None = None
         self._next_recon: int | None = None  # when the next slow reconcile is due
+        self._reconciling = False  # a slow reconcile runs (never two at once)
         self._done = asyncio.Event()
         self._deadline: int | None = views.next_deadline()
         self._fatal: BaseException | None = None
@@ -623,7 +624,9 @@ class Runtime:
                     next_cycle = now + cycle_ns
             if now >= self._next_recon:
                 self._next_recon = now + recon_ns
-                self._spawn_bg(self._slow_reconcile(now))
+                if not self._reconciling:  # (one still reading a slow venue: the next is due later)
+                    self._reconciling = True
+                    self._spawn_bg(self._slow_reconcile(now))
             ctrl = self._control.current()
             if ctrl.snapshot.version != self._control_version:
                 self._control_version = ctrl.snapshot.version
@@ -654,7 +657,10 @@ class Runtime:
         """A slow reconcile from where the last complete one (or the start-up one) began: a read
         the venue failed is read again next time over the whole window it missed."""
         since = now if self._recon_since is None else self._recon_since
-        rep = await self.reconciler.periodic(self._v, since, len(self.slots))
+        try:
+            rep = await self.reconciler.periodic(self._v, since, len(self.slots))
+        finally:
+            self._reconciling = False
         if rep.errors:
             log.warning("reconcile: %s; read again from the same time at the next run", "; ".join(rep.errors))
         else:
