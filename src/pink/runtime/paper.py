@@ -32,6 +32,7 @@ __all__ = ["SIM_EPOCH_NS", "SIM_PRICES", "adopt_book", "build_sim", "keep_prices
 log = logging.getLogger(__name__)
 SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
 SIM_PRICES = "sim_prices"  # journal meta: {symbol: last price} of the simulator, as text
+PAPER_HISTORY_S = 2 * 86_400  # what the paper simulator remembers of ended orders and fills
 
 
 def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
@@ -57,8 +58,10 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
             log.warning("simulator: the journal kept no last prices (a run killed before it wrote "
                         "any, or an older journal); the market starts again from its default prices")
     seed = _restart_seed(cfg.seed, last)
+    # this simulator lives and dies with the run (a restart builds a new one), so its history need
+    # only outlast the runtime's reconcile lookback (a day): two days of it bound a long run's memory
     engine = MatchingEngine(default_instruments(), seed=seed, start_ts=start,
-                            initial_balance=cfg.initial_capital, market=market)
+                            initial_balance=cfg.initial_capital, market=market, history_s=PAPER_HISTORY_S)
     faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
     return SimVenue(engine, faults=faults, seed=seed)
 

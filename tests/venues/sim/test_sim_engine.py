@@ -291,3 +291,25 @@ def test_leverage_and_quote_errors() -> None:
 def test_a_fee_rate_that_cannot_be_charged_is_refused_naming_it(kw: dict[str, Decimal], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         FeeSchedule(**kw)  # type: ignore[arg-type]
+
+
+def test_a_long_run_forgets_ended_orders_and_old_fills_but_never_a_live_order() -> None:
+    """Every order and fill was kept for ever: a long paper run grew by megabytes an hour, and
+    each slow reconcile scanned every order ever placed. History older than ``history_s`` goes,
+    as at a venue; a resting order, however old, stays."""
+    eng = MatchingEngine(default_instruments(), history_s=600)
+    rest = eng.submit(order("rest-1", OrderSide.BUY, "0.01", price="1000.0"), 0)  # far under the market
+    assert [type(e) for e in rest] == [OrderAccepted]
+    now = 0
+    for n in range(200):  # a round trip every 30 s, for 100 minutes
+        now = n * 30 * S
+        eng.advance(now)
+        assert fills(eng.submit(order(f"b{n}", OrderSide.BUY, "0.001"), now))
+        assert fills(eng.submit(order(f"s{n}", OrderSide.SELL, "0.001", pos=Side.LONG, reduce_only=True), now))
+    window = 600 * S
+    assert len(eng.orders_since(0)) <= 2 * (window + window // 48) // (30 * S) + 3
+    assert len(eng.fills_since(0)) <= 2 * (window + window // 48) // (30 * S) + 2
+    assert eng.order(client_order_id="rest-1") is not None  # live: kept
+    assert eng.order(client_order_id="b199") is not None  # recent: kept
+    assert eng.order(client_order_id="b0") is None  # ended long ago: forgotten
+    assert [f.client_order_id for f in eng.fills_since(now - 60 * S)][-2:] == ["b199", "s199"]

@@ -80,11 +80,20 @@ class MatchingEngine:
         market: MarketConfig = MarketConfig(),  # noqa: B008 - frozen
         funding_interval_s: int = 8 * 3600,
         full_close_below_min: bool = True,
+        history_s: int = 90 * 86_400,
     ) -> None:
         """``full_close_below_min``: a closing order for all that is left of a position is taken
-        below the minimum notional (as venues let a small position be closed; False refuses it)."""
+        below the minimum notional (as venues let a small position be closed; False refuses it).
+        ``history_s``: ended orders and fills older than this are forgotten, as a venue keeps a
+        limited history: a long paper run's memory and each reconcile's scan stay bounded. Keep
+        it longer than any stop of the runtime trading on it (its restart reconcile reads what
+        happened meanwhile) and than its reconcile lookback (a day by default)."""
         if funding_interval_s <= 0:
             raise ConfigError(f"funding_interval_s must be > 0, got {funding_interval_s}")
+        if history_s <= 0:
+            raise ConfigError(f"history_s must be > 0, got {history_s}")
+        self._history_ns = history_s * NS_PER_S
+        self._next_forget = start_ts + self._history_ns // 48
         if not initial_balance.is_finite() or initial_balance < 0:
             raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance}")
         self.instruments = dict(instruments)
@@ -139,7 +148,22 @@ class MatchingEngine:
             self._now = max(self._now, t)
             self._on_step(which.symbol, t, events)
         self._now = max(self._now, now)
+        if self._now >= self._next_forget:
+            self._forget_before(self._now - self._history_ns)
+            self._next_forget = self._now + self._history_ns // 48
         return events
+
+    def _forget_before(self, cut: int) -> None:
+        """Forget orders that ended before ``cut`` and fills before it (never a live order)."""
+        for vid, o in list(self._orders.items()):
+            if o.updated_ts < cut and not o.live:
+                del self._orders[vid]
+                if self._by_coid.get(o.client_order_id.lower()) is o:
+                    del self._by_coid[o.client_order_id.lower()]
+        for coid, o in list(self._rejected.items()):
+            if o.updated_ts < cut:
+                del self._rejected[coid]
+        del self._fills[: bisect_left(self._fills, cut, key=_fill_ts)]
 
     def _on_step(self, symbol: str, ts: int, events: list[EngineEvent]) -> None:
         proc = self._procs[symbol]
