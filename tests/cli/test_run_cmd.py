@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -113,6 +114,31 @@ def test_e11_a_decision_the_journal_could_not_hold_is_named_counted_and_the_data
     assert out.returncode == 0, out.stdout + out.stderr
     text = " ".join(out.stdout.replace("│", " ").split())
     assert "policy output dropped (see the log) 1" in text and "fills / intents 1 / 1" in text, text
-    assert "policy cycle 2: decision 0 (ENTER slot 0): reason: must be a str, got NoneType None" in out.stderr
+    named = "policy cycle 2: decision 0 (ENTER slot 0): reason: must be a str, got NoneType None"
+    assert named in (tmp_path / "data" / "pink.log").read_text() and named in text
     again = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "2", "--data-dir", "data", PINK_PLANE="none")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_run_logs_to_its_data_dir_with_times_and_warns_on_the_terminal(tmp_path: Path) -> None:
+    """Nothing set logging up: PINK's INFO lines went nowhere, and its warnings reached the
+    terminal bare, without a time, through Python's last-resort handler."""
+    for _ in range(2):
+        out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "20", "--data-dir", "data",
+                   PINK_PLANE="none", PINK_LEDGER="none")
+        assert out.returncode == 0, out.stdout + out.stderr
+    log = (tmp_path / "data" / "pink.log").read_text()
+    line = next(x for x in log.splitlines() if "simulator restarted from the journal's book" in x)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO pink\.runtime\.paper: ", line), line
+    assert "simulator restarted" not in out.stdout + out.stderr  # INFO: the file only
+    db = sqlite3.connect(tmp_path / "data" / "journal.sqlite")
+    with db:
+        db.execute("DELETE FROM meta WHERE key = 'sim_prices'")  # (a journal from before they were kept)
+    db.close()
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "3", "--data-dir", "data",
+               PINK_PLANE="none", PINK_LEDGER="none")
+    said = "the journal kept no last prices"
+    assert any(" WARNING pink.runtime.paper: simulator: " + said in x
+               for x in (tmp_path / "data" / "pink.log").read_text().splitlines())
+    shown = " ".join(out.stdout.split())
+    assert "WARNING" in shown and said in shown, out.stdout

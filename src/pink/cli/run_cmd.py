@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pink.cli.logs import run_logging
 from pink.errors import PinkError
 
 if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fast)
@@ -50,7 +51,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig)
     try:
-        return await _run_and_report(launcher, cfg, console, asked, running, main)
+        with run_logging(Path(cfg.data_dir), console):
+            return await _run_and_report(launcher, cfg, console, asked, running, main)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
