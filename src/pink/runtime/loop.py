@@ -38,7 +38,6 @@ from pink.kernel.messages import (
 )
 from pink.kernel.views import AccountView, OrderView, SlotView
 from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
-from pink.policy.check import screen_decisions, screen_intents
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
 from pink.runtime.closes import ClosesAfterCancel
@@ -46,6 +45,7 @@ from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
 from pink.runtime.outputs import Outputs
+from pink.runtime.policy_run import PolicyRunner
 from pink.runtime.ports_ext import (
     BooksLog,
     ControlSource,
@@ -154,8 +154,6 @@ class Runtime:
         # wall time never goes backwards for the kernel, nor stalls the scheduler (SteadyClock)
         self.clock: Clock = clock if getattr(clock, "simulated", False) else SteadyClock(clock)
         clock = self.clock
-        self._decision = decision
-        self._intents = intents
         self.instruments = dict(instruments)
         self._control = control or NullControl()
         self._quotes = quotes or (lambda _s: None)
@@ -210,12 +208,25 @@ class Runtime:
         self._fatal: BaseException | None = None
         self._closed = False
         self.events_dropped = 0
-        self.policy_errors = 0  # cycles skipped: the policy raised
-        self.policy_dropped = 0  # decisions and intents not submitted: not of their types
-        self.policy_slow = 0  # cycles whose policy took longer than cycle_s (real time)
+        self.policy = PolicyRunner(decision, intents, self.stats, self.cfg.cycle_s,
+                                   real_time=not getattr(clock, "simulated", False))
         self._closes = ClosesAfterCancel()  # policy close-alls waiting for a working order to end
-        self._policy_problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
+
+    @property
+    def policy_errors(self) -> int:
+        """Cycles skipped: the policy raised."""
+        return self.policy.errors
+
+    @property
+    def policy_dropped(self) -> int:
+        """Decisions and intents not submitted: not of their types."""
+        return self.policy.dropped
+
+    @property
+    def policy_slow(self) -> int:
+        """Cycles whose policy took longer than cycle_s (real time)."""
+        return self.policy.slow
 
     @property
     def slots(self) -> list[SlotView]:
@@ -476,26 +487,7 @@ class Runtime:
         if not self._policy_on:
             return
         self.outputs.refresh()
-        snap = self.snapshot(n, now)
-        started = time.monotonic()
-        try:  # what the kernel could not record is dropped and named; the rest goes on
-            decisions, dropped = screen_decisions(self._decision.decide(snap))
-            planned: list[Intent] = []
-            if decisions:
-                planned, more = screen_intents(self._intents.plan(decisions, snap))
-                dropped += more
-        except Exception as exc:
-            self._policy_failed(n, exc, snap)
-            return
-        finally:
-            self._timed(n, time.monotonic() - started)
-        for which, problem in dropped:
-            self.policy_dropped += 1
-            log.error("policy cycle %d: %s: %s; not submitted", n, which, problem)
-            self._policy_alert(problem.partition(", got ")[0], f"policy cycle {n}: {which}: {problem}; not submitted")
-        if not dropped:
-            self._policy_problems.clear()
-        for intent in planned:
+        for intent in self.policy.plan(n, self.snapshot(n, now)):
             if intent.close_all is True and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
                 view = self.outputs.slot(intent.slot)
                 if view.working_order:  # (a stop over a resting order: rare)
@@ -504,28 +496,6 @@ class Runtime:
                         continue
                     intent = taken
             self.submit(intent, now)
-
-    def _policy_failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
-        self.policy_errors += 1
-        log.exception("policy failed in cycle %d; cycle skipped", n)
-        held = sum(1 for s in snap.slots if s.remaining_qty > 0)
-        self._policy_alert(type(exc).__name__, f"policy failed in cycle {n} ({type(exc).__name__}: {exc}): its "
-                           f"cycles are skipped while it fails, and no exit or stop goes out for {held} open "
-                           f"slot{'s' if held != 1 else ''}")
-
-    def _policy_alert(self, kind: str, text: str) -> None:
-        """Alert ``text`` (the live view shows alerts) for the first problem of its ``kind`` (an
-        exception's type, a field and its rule) since the policy's last clean cycle."""
-        if kind not in self._policy_problems and len(self._policy_problems) < 100:
-            self._policy_problems.add(kind)
-            self.stats.alert(text)
-
-    def _timed(self, n: int, took: float) -> None:
-        """Say when the policy held the one task longer than a cycle (in real time)."""
-        if took > self.cfg.cycle_s and not getattr(self.clock, "simulated", False):
-            self.policy_slow += 1
-            log.warning("policy cycle %d took %.1f s, longer than cycle_s (%.1f s): venue events and timers "
-                        "waited for it", n, took, self.cfg.cycle_s)
 
     def snapshot(self, n: int, now: int) -> PolicySnapshot:
         """A consistent, versioned snapshot (no await between it and the submits)."""

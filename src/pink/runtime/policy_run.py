@@ -1,0 +1,83 @@
+"""The policy's part of a cycle: decide and plan on one snapshot, and take only what can be kept.
+
+The decision engine and the intent engine are the trader's code. What they return is screened
+(:mod:`pink.policy.check`): a decision or intent of the wrong shape is dropped and named, and
+the rest of the cycle goes on. A policy that raises skips its cycle. Either is an alert in the
+live view, once per kind of problem until the policy has a clean cycle; a policy slower than
+its cycle (in real time) is logged and counted. Nothing here touches the kernel: the runtime
+submits what :meth:`PolicyRunner.plan` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pink.kernel.messages import Intent
+from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
+from pink.policy.check import screen_decisions, screen_intents
+from pink.runtime.stats import RunStats
+
+__all__ = ["PolicyRunner"]
+
+log = logging.getLogger("pink.runtime.loop")  # (where a trader's log filters already look)
+
+
+class PolicyRunner:
+    """One trader's policy, run once per cycle."""
+
+    def __init__(self, decision: DecisionEngine, intents: IntentEngine, stats: RunStats, cycle_s: float, *,
+                 real_time: bool) -> None:
+        self.decision = decision
+        self.intents = intents
+        self._stats = stats
+        self._cycle_s = cycle_s
+        self._real_time = real_time
+        self.errors = 0  # cycles skipped: the policy raised
+        self.dropped = 0  # decisions and intents not submitted: not of their types
+        self.slow = 0  # cycles whose policy took longer than cycle_s (real time)
+        self._problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
+
+    def plan(self, n: int, snap: PolicySnapshot) -> list[Intent]:
+        """The intents of cycle ``n`` that can be submitted (none if the policy raised)."""
+        started = time.monotonic()
+        try:
+            decisions, dropped = screen_decisions(self.decision.decide(snap))
+            planned: list[Intent] = []
+            if decisions:
+                planned, more = screen_intents(self.intents.plan(decisions, snap))
+                dropped += more
+        except Exception as exc:
+            self._failed(n, exc, snap)
+            return []
+        finally:
+            self._timed(n, time.monotonic() - started)
+        for which, problem in dropped:
+            self.dropped += 1
+            log.error("policy cycle %d: %s: %s; not submitted", n, which, problem)
+            self._alert(problem.partition(", got ")[0], f"policy cycle {n}: {which}: {problem}; not submitted")
+        if not dropped:
+            self._problems.clear()
+        return planned
+
+    def _failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
+        self.errors += 1
+        log.exception("policy failed in cycle %d; cycle skipped", n)
+        held = sum(1 for s in snap.slots if s.remaining_qty > 0)
+        self._alert(type(exc).__name__, f"policy failed in cycle {n} ({type(exc).__name__}: {exc}): its "
+                    f"cycles are skipped while it fails, and no exit or stop goes out for {held} open "
+                    f"slot{'s' if held != 1 else ''}")
+
+    def _alert(self, kind: str, text: str) -> None:
+        """Alert ``text`` (the live view shows alerts) for the first problem of its ``kind`` (an
+        exception's type, a field and its rule) since the policy's last clean cycle."""
+        if kind not in self._problems and len(self._problems) < 100:
+            self._problems.add(kind)
+            self._stats.alert(text)
+
+    def _timed(self, n: int, took: float) -> None:
+        """Say when the policy held the one task longer than a cycle (in real time)."""
+        if took > self._cycle_s and self._real_time:
+            self.slow += 1
+            log.warning("policy cycle %d took %.1f s, longer than cycle_s (%.1f s): venue events and timers "
+                        "waited for it", n, took, self._cycle_s)
