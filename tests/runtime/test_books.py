@@ -308,3 +308,67 @@ async def test_money_moved_by_hand_while_pink_was_down_is_found_at_the_next_star
         await rt.run(cycles=20)
         assert rt.reconciler.books.mismatch == ""
     await venue.close()
+
+
+class TwoEntriesOneLegOut:
+    """Slots 0 and 1 enter long BTC some cycles apart (at different prices); slot 0 then sends
+    the first of its two exit legs, and nothing more: the venue's position stays partly closed."""
+
+    def __init__(self) -> None:
+        self.sent: set[str] = set()
+
+    def __call__(self, snap: Any) -> list[Decision]:
+        out: list[Decision] = []
+        for slot, when in ((0, 1), (1, 6)):
+            if snap.cycle >= when and f"enter{slot}" not in self.sent:
+                self.sent.add(f"enter{slot}")
+                out.append(Decision(Action.ENTER, slot, asset="BTC-USDT", side=Side.LONG, quantity=D("0.010"),
+                                    exit_legs=(D("0.5"), D("0.5"))))
+        s0 = snap.slots[0]
+        if snap.cycle >= 12 and s0.state == "POSITION_OPEN" and "leg" not in self.sent:
+            self.sent.add("leg")
+            out.append(Decision(Action.EXIT, 0, reason="first leg"))
+        return out
+
+
+@pytest.mark.parametrize("overcharge", [D(0), D("0.37")])
+async def test_the_books_hold_while_the_venue_position_is_partly_closed_and_a_fee_missed_then_shows(
+    monkeypatch: pytest.MonkeyPatch, overcharge: Decimal
+) -> None:
+    """While a position the venue pools over two slots was partly closed, every reading was in
+    doubt: the venue realizes at its average entry, the kernel at each trade's own, so a fee
+    charged twice on that leg showed only once the position was flat, if ever. The difference
+    is corrected for from the venue's position report: the books hold, and the fee shows."""
+    fill = Account.fill
+
+    def charging(self: Account, symbol: str, side: Side, opens: bool, qty: Decimal, price: Decimal,
+                 fee: Decimal) -> Decimal:
+        return fill(self, symbol, side, opens, qty, price, fee + (overcharge if not opens else 0))
+
+    monkeypatch.setattr(Account, "fill", charging)
+    async with sim_runtime(None, Scripted(TwoEntriesOneLegOut()), reconcile_interval_s=5.0,
+                           books_settle_s=20.0) as (rt, venue, k):
+        await rt.run(cycles=80)
+        books = rt.reconciler.books
+        held = k.partly_closed()
+        assert list(held) == [("BTC-USDT", Side.LONG)] and held[("BTC-USDT", Side.LONG)][0] == D("0.015")
+        venue_pos = [p for p in await venue.positions() if p.quantity]
+        assert len(venue_pos) == 1 and venue_pos[0].entry_price * D("0.015") != held[("BTC-USDT", Side.LONG)][1]
+        assert k.money_in_doubt(partly_closed=False) == "" and books.sightings >= 10
+        if overcharge:
+            assert books.moved == -overcharge, books.mismatch
+        else:
+            assert books.baseline == 0 and books.mismatch == "" and books.moved is None
+
+
+def test_the_venue_cost_gap_has_the_sign_of_the_side_and_the_venues_rounding_as_its_doubt() -> None:
+    from pink.runtime.books import venue_cost_gap
+
+    long_, short = ("BTC-USDT", Side.LONG), ("ETH-USDT", Side.SHORT)
+    pos = [PositionReport("BTC-USDT", Side.LONG, D("0.015"), D("60010.35"), 0),
+           PositionReport("ETH-USDT", Side.SHORT, D("2"), D("3000.5"), 0)]
+    # long: the venue keeps 0.015 at 60010.35 = 900.15525 of cost, the kernel 900.1; short mirrors
+    got = venue_cost_gap({long_: (D("0.015"), D("900.1")), short: (D("2"), D("6002"))}, pos)
+    assert got == (D("0.05525") + D("1"), D("0.015") * D("0.01") + D("2") * D("0.1"))
+    assert venue_cost_gap({long_: (D("0.020"), D("1200"))}, pos) is None  # not the kernel's quantity
+    assert venue_cost_gap({long_: (D("0.015"), D("900"))}, pos[1:]) is None  # no venue position

@@ -511,7 +511,27 @@ class Kernel:
             out[(symbol, Side(side))] = qty
         return out
 
-    def money_in_doubt(self) -> str:
+    def partly_closed(self) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
+        """The (symbol, side) positions the venue has partly closed while a trade held them, each
+        with what the kernel's trades hold there: (quantity, cost at their entry prices). The
+        venue pools a symbol and side at one average entry, so the profit it realized on such a
+        position differs from the kernel's by exactly its remaining cost less the kernel's
+        (:mod:`pink.runtime.books` corrects for that, from the venue's position report)."""
+        keys = {(t.symbol, t.side) for s in self.slots if (t := s.trade) is not None and t.closed_in_part
+                and t.remaining > 0}
+        out: dict[tuple[str, Side], tuple[Decimal, Decimal]] = {}
+        for key in sorted(keys):
+            qty = cost = Decimal(0)
+            for s in self.slots:
+                t = s.trade
+                if t is not None and (t.symbol, t.side) == key and t.remaining > 0:
+                    qty += t.remaining
+                    # (the entry VWAP is frozen at a trade's first exit fill; before it, all is held)
+                    cost += t.remaining * t.entry_vwap if t.exit_qty else t.entry_notional
+            out[key] = (qty, cost)
+        return out
+
+    def money_in_doubt(self, *, partly_closed: bool = True) -> str:
         """Why capital need not match the venue's wallet now ("" if nothing).
 
         An order sent or being canceled (its fills may be on their way), a DESYNC slot, a fee
@@ -519,7 +539,8 @@ class Kernel:
         it: the venue prices a position at its average entry over every slot holding that
         symbol and side (and rounds the share of cost a partial close releases), so the profit
         it realizes differs from the kernel's until the position is flat. A position nothing
-        has closed yet is no doubt: neither side has realized anything on it."""
+        has closed yet is no doubt: neither side has realized anything on it. ``partly_closed``
+        False leaves that last reason out, for a reader that corrects for it (:meth:`partly_closed`)."""
         for o in self.orders.values():
             if o.phase == OrderPhase.PENDING or o.phase == OrderPhase.CANCELING:
                 return f"order {o.client_order_id} {o.phase.lower()}"
@@ -527,7 +548,7 @@ class Kernel:
             if slot.state is _S_DESYNC:
                 return f"slot {slot.index} DESYNC"
             t = slot.trade
-            if t is not None and t.closed_in_part and t.remaining > 0:
+            if partly_closed and t is not None and t.closed_in_part and t.remaining > 0:
                 return f"slot {slot.index} holds a position the venue has partly closed"
         if self.fee_checks:
             return f"{len(self.fee_checks)} fee check(s) open"

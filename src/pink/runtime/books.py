@@ -12,12 +12,21 @@ moments or, when a push is lost, until the next reconcile books it. So an
 offset counts only once it has held, unchanged, over readings spanning at
 least ``settle_ns``; a reading taken while the kernel itself knows the two
 need not agree (an order sent or being canceled, a DESYNC slot, a fee the
-venue must confirm, a position the venue has partly closed:
-``Kernel.money_in_doubt``) counts as a change. The last is there because the
-venue prices a position at its average entry over every slot holding that
-symbol and side, so once an exit closed part of it, the profit the venue
-realized is not the kernel's until the position is flat; a position nothing
-has closed yet has realized nothing on either side and is compared.
+venue must confirm: ``Kernel.money_in_doubt``) counts as a change.
+
+A position the venue has partly closed is corrected for, not doubted. The
+venue prices a symbol and side at one average entry over every slot holding
+it, so once an exit closed part of it, the profit the venue realized differs
+from the kernel's, which prices each trade at its own entry. Cost is
+conserved on both sides, so the difference is exactly the position's
+remaining cost at the venue (its quantity times its average entry, from the
+position report of the same reconcile) less the kernel's (``Kernel.
+partly_closed``), with the sign of the side (:func:`venue_cost_gap`). The
+venue shows its average entry rounded (BingX: to a few decimals), so that
+reading is uncertain by the quantity times that rounding, added to the
+band below. A reading whose venue position is not the kernel's quantity
+(a fill on its way, an order placed by hand) is in doubt. (A position
+nothing has closed yet has realized nothing on either side: no correction.)
 
 The baseline is the start-up reading when the kernel doubts nothing then
 and the wallet did not move while the start-up reconcile ran (it has just
@@ -35,10 +44,13 @@ account, a liquidation fee) moves the offset for good and is reported.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["BooksCheck", "BooksSighting"]
+from pink.kernel.messages import PositionReport, Side
+
+__all__ = ["BooksCheck", "BooksSighting", "venue_cost_gap"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,30 @@ class BooksSighting:
     @property
     def offset(self) -> Decimal:
         return self.venue_wallet - self.kernel_capital
+
+
+def venue_cost_gap(
+    held: Mapping[tuple[str, Side], tuple[Decimal, Decimal]], positions: Iterable[PositionReport]
+) -> tuple[Decimal, Decimal] | None:
+    """What the venue realized beyond the kernel on the positions it has partly closed, and how
+    uncertain that is: ``held`` maps (symbol, side) to the kernel's (quantity, cost at entry)
+    there. None when a venue position is not the kernel's quantity (the two cannot be paired)."""
+    venue: dict[tuple[str, Side], PositionReport] = {}
+    for p in positions:
+        if p.quantity:
+            if (p.symbol, p.side) in venue:
+                return None  # (one position per symbol and side is what can be paired)
+            venue[(p.symbol, p.side)] = p
+    gap = fuzz = Decimal(0)
+    for key, (qty, cost) in held.items():
+        pos = venue.get(key)
+        if pos is None or abs(pos.quantity) != qty:
+            return None
+        sign = 1 if key[1] is Side.LONG else -1
+        gap += sign * (qty * pos.entry_price - cost)
+        exponent = pos.entry_price.as_tuple().exponent
+        fuzz += qty * Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+    return gap, fuzz
 
 
 def _plain(x: Decimal) -> str:

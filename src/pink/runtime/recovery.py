@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 from pink.errors import VenueError
 from pink.kernel.events import is_pinks_own
-from pink.kernel.messages import BalanceReport, QueryOrder, Side, VenueEvent
+from pink.kernel.messages import BalanceReport, PositionReport, QueryOrder, Side, VenueEvent
 from pink.ports import Venue
-from pink.runtime.books import BooksCheck, BooksSighting
+from pink.runtime.books import BooksCheck, BooksSighting, venue_cost_gap
 from pink.runtime.ports_ext import BooksLog, KernelViews
 from pink.runtime.retry import read_or_fail
 
@@ -99,6 +99,7 @@ class Reconciler:
         self._start_attempts = start_attempts  # each start-up read, before the start fails
         self._start_backoff_s = start_backoff_s
         self._position_differences: set[str] = set()  # seen by the last periodic run
+        self._venue_positions: list[PositionReport] | None = None  # this run's positions read
         self.position_alerts = 0  # runs that reported a position differing from the venue's
         # positions the venue holds more or less of than the kernel: since when to look for the
         # orders placed outside PINK that did it (from the run before the first that saw one),
@@ -262,9 +263,11 @@ class Reconciler:
     ) -> set[tuple[str, Side]]:
         """Compare (``rep.position_mismatches``, replaced); return where they differ."""
         rep.position_mismatches = []
+        self._venue_positions = None
         positions = await self._read(rep, "positions", self._venue.positions, at_start=at_start)
         if positions is None:
             return set()
+        self._venue_positions = positions  # for this run's books reading
         ours = await self._ask(lambda: exposure(views, n_slots))
         theirs: dict[tuple[str, Side], Decimal] = defaultdict(Decimal)
         for p in positions:
@@ -299,9 +302,18 @@ class Reconciler:
         if wallet is None:
             return
         unmoved = start_wallet is not None and wallet.balance == start_wallet.balance
-        capital, doubt = await self._ask(lambda: (views.account_view().capital, views.money_in_doubt()))
+        capital, doubt, held = await self._ask(
+            lambda: (views.account_view().capital, views.money_in_doubt(partly_closed=False), views.partly_closed()))
+        fuzz = Decimal(0)
+        if held and not doubt:  # what the venue realized beyond the kernel on them (venue_cost_gap)
+            positions, self._venue_positions = self._venue_positions, None  # (this run's only)
+            gap = None if positions is None else venue_cost_gap(held, positions)
+            if gap is None:
+                doubt = "a position the venue has partly closed, not paired with its report"
+            else:
+                capital, fuzz = capital + gap[0], gap[1]
         moved, baseline = self.books.moved, self.books.baseline
-        sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution)
+        sighting = BooksSighting(capital, wallet.balance, self._now(), bool(doubt), wallet.resolution + fuzz)
         rep.books_mismatch = self.books.see(sighting, at_start=unmoved)
         keep, new = self._books_log, self.books.baseline
         if keep is not None and baseline is None and new is not None:
