@@ -7,6 +7,8 @@ reads, and ``Launcher.start`` hung: it must fail at once, with the owner's error
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +56,24 @@ async def test_an_ask_after_shutdown_fails_at_once() -> None:
     with pytest.raises(ClosedError, match="runtime"):
         async with asyncio.timeout(5):
             await rt.ask(lambda: 42)
+
+
+async def test_an_ask_whose_batch_is_not_committed_fails_and_never_returns_its_result(tmp_path: Path) -> None:
+    """An asked function ran inside a journal batch and its answer was handed over before the
+    batch committed: when the commit failed (a full disk), the caller had already been told
+    'done' (a close booked outside PINK, a flatten recorded) of something the journal never kept."""
+    venue = make_venue()
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=Scripted(), intents=MarginSizer()) as launcher:
+        rt, jk = launcher.runtime, launcher.kernel
+        assert rt is not None and jk is not None
+        batch = jk.journal.batch
+
+        @contextlib.contextmanager
+        def commit_fails() -> Iterator[None]:
+            with batch():
+                yield
+            raise JournalWriteError("journal: database or disk is full (at the commit)")
+
+        jk.journal.batch = commit_fails  # type: ignore[method-assign]
+        with pytest.raises(JournalWriteError, match="at the commit"):
+            await rt.ask(lambda: "booked")

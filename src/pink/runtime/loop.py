@@ -435,12 +435,22 @@ class Runtime:
                 items.append(self._q.get_nowait())
             try:
                 # one durable journal commit for the batch, then its effects (journal first)
+                answers: list[tuple[_Call, Any, Exception | None]] = []
                 with self._batch():
                     for item in items:
-                        self._handle(item)
+                        if isinstance(item, _Call):
+                            answers.append(self._answer(item))
+                        else:
+                            self._handle(item)
                     if self._closes.waiting:
                         for close in self._closes.due(self.outputs.slot):
                             self.submit(close, self.clock.now_ns())
+                for call, value, error in answers:  # after the commit: what they changed is durable
+                    if not call.done.done():
+                        if error is None:
+                            call.done.set_result(value)
+                        else:
+                            call.done.set_exception(error)
                 self._deadline = self._v.next_deadline()
                 self.outputs.hand_over(self.executor.submit)  # journal first: after the commit
             except BaseException as exc:
@@ -455,14 +465,22 @@ class Runtime:
                 for _ in items:
                     self._q.task_done()
 
+    @staticmethod
+    def _answer(call: _Call) -> tuple[_Call, Any, Exception | None]:
+        """Run an asked function; its answer is given once its batch is committed."""
+        if call.done.done():
+            return call, None, None
+        try:
+            return call, call.fn(), None
+        except Exception as exc:
+            return call, None, exc
+
     def _handle(self, item: _Item) -> None:
         now = self.clock.now_ns()
         if isinstance(item, _Call):
-            if not item.done.done():
-                try:
-                    item.done.set_result(item.fn())
-                except Exception as exc:
-                    item.done.set_exception(exc)
+            call, value, error = self._answer(item)
+            if not call.done.done():
+                call.done.set_result(value) if error is None else call.done.set_exception(error)
         elif isinstance(item, _Cycle):
             self._cycle(item.n, now)
         elif isinstance(item, _Tick):
