@@ -14,7 +14,7 @@ cycle still goes out.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import cast
 
@@ -41,28 +41,28 @@ class PolicyOutputError(TypeError):
 def screen_decisions(result: object) -> tuple[list[Decision], list[tuple[str, str]]]:
     """The decisions of ``decide()``'s ``result`` that may be sized, and for the rest which one
     (``decision 2 (ENTER slot 0)``) and what is wrong with it."""
-    kept: list[Decision] = []
-    problems: list[tuple[str, str]] = []
-    for i, d in enumerate(_items(result, "decide()", "Decisions")):
-        why = decision_problem(d)
-        if why is None:
-            kept.append(cast(Decision, d))
-        else:
-            problems.append((_label("decision", i, d), why))
-    return kept, problems
+    kept, problems = _screen(result, "decide()", "Decisions", "decision", decision_problem)
+    return cast(list[Decision], kept), problems
 
 
 def screen_intents(result: object) -> tuple[list[Intent], list[tuple[str, str]]]:
     """The intents of ``plan()``'s ``result`` that may be submitted, and for the rest which one
     and what is wrong with it."""
-    kept: list[Intent] = []
+    kept, problems = _screen(result, "plan()", "Intents", "intent", intent_problem)
+    return cast(list[Intent], kept), problems
+
+
+def _screen(
+    result: object, call: str, noun: str, kind: str, problem: Callable[[object], str | None]
+) -> tuple[list[object], list[tuple[str, str]]]:
+    kept: list[object] = []
     problems: list[tuple[str, str]] = []
-    for i, x in enumerate(_items(result, "plan()", "Intents")):
-        why = intent_problem(x)
+    for i, x in enumerate(_items(result, call, noun)):
+        why = problem(x)
         if why is None:
-            kept.append(cast(Intent, x))
+            kept.append(x)
         else:
-            problems.append((_label("intent", i, x), why))
+            problems.append((_label(kind, i, x), why))
     return kept, problems
 
 
