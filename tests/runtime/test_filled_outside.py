@@ -16,7 +16,8 @@ from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.launcher import Launcher
 from pink.runtime.view import render, summary_table
 from pink.venues.sim import NewOrder, SimVenue
-from tests.runtime.helpers import Scripted, make_venue, quiet_config, sim_runtime
+from pink.venues.sim.prices import MarketConfig
+from tests.runtime.helpers import T0, Scripted, make_venue, quiet_config, sim_runtime
 from tests.runtime.test_flatten_while_down import OpenSlotZero
 
 ENTRY = {"asset": "BTC-USDT", "side": Side.LONG, "quantity": D("0.010"), "exit_legs": (D("0.5"), D("0.5"))}
@@ -119,6 +120,41 @@ async def test_e08_a_close_by_hand_whose_push_was_lost_is_found_by_the_slow_reco
         asked = venue.calls["fills_since"]
         await rt.run(cycles=20)
         assert venue.calls["fills_since"] - asked <= 4  # the ordinary runs only: asked once, not every run
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["pushed", "push-lost"])
+async def test_e08_a_position_liquidated_by_the_venue_is_booked_and_capital_equals_the_wallet(
+    tmp_path: Path, lost: bool
+) -> None:
+    """A 20x long through a crash: the simulator never liquidated it (its margin ignored the
+    unrealized loss), so the trade stayed open at a loss no exchange allows. The venue now
+    closes it by an order of its own under its maintenance margin; the kernel books that fill
+    from the push, or, the push lost, from the reconcile's ask for fills of orders placed
+    outside PINK (the slot ends IDLE with the loss) and its capital is the wallet, exactly."""
+    crash = tmp_path / "btc_crash.csv"
+    path = [60000] * 10 + [59500, 59000, 58500, 58000, 57500, 57200, 56000, 55000] + [55000] * 40
+    crash.write_text("ts_ms,price\n" + "".join(f"{T0 // 1_000_000 + n * 1000},{p}\n" for n, p in enumerate(path)))
+    venue = make_venue(market=MarketConfig(replay={"BTC-USDT": str(crash)}))
+    entry = dict(ENTRY, quantity=D("0.1"), leverage=20)
+    plan = {1: [Decision(Action.ENTER, 0, **entry)]}  # type: ignore[arg-type]
+    policy = Scripted(lambda snap: plan.get(len(policy.snapshots), []))
+    async with sim_runtime(venue, policy, reconcile_interval_s=5.0, books_settle_s=8.0) as (rt, venue, k):
+        await rt.run(cycles=8)
+        assert k.slot_view(0).state == "POSITION_OPEN" and venue.engine.leverage("BTC-USDT", Side.LONG) == 20
+        if lost:
+            venue._drop_until = venue.now + 20 * 10**9  # the stream drops everything through the crash
+        await rt.run(cycles=20 if lost else 12)
+        (liq,) = [f for f in venue.engine.fills_since(0) if not f.client_order_id]  # the venue's own order
+        assert liq.price == D("57200.0") and await venue.positions() == []
+        assert lost == any(isinstance(e, OrderFilled) and e.fill_id == liq.fill_id for e in venue.dropped)
+        assert k.slot_view(0).state == "IDLE"
+        (closed,) = rt.stats.last_trades
+        assert closed.exit_vwap == liq.price and closed.gross_pnl == liq.realized_pnl < 0
+        assert closed.fees == k.account_view().fees and liq.commission > 0  # the liquidation fee booked too
+        await rt.run(cycles=20)
+        assert (await venue.balance()).balance == k.account_view().capital  # to the last digit
+        assert rt.reconciler.position_alerts == 0 and rt.reconciler.books.mismatch == ""
+        assert rt.stats.protocol_errors == 0 and k.quarantined == 0
 
 
 async def held_then_down(tmp_path: Path, *, deaf: bool = True) -> tuple[SimVenue, SlotView]:

@@ -22,7 +22,7 @@ from pink.kernel.messages import (
     Side,
     TimeInForce,
 )
-from pink.venues.sim import FeeSchedule, MarketConfig, MatchingEngine, NewOrder, default_instruments
+from pink.venues.sim import FeeSchedule, LiquidationRules, MarketConfig, MatchingEngine, NewOrder, default_instruments
 
 S = 1_000_000_000
 D = Decimal
@@ -313,3 +313,85 @@ def test_a_long_run_forgets_ended_orders_and_old_fills_but_never_a_live_order() 
     assert eng.order(client_order_id="b199") is not None  # recent: kept
     assert eng.order(client_order_id="b0") is None  # ended long ago: forgotten
     assert [f.client_order_id for f in eng.fills_since(now - 60 * S)][-2:] == ["b199", "s199"]
+
+
+def crash_engine(tmp_path: Path, prices: list[str], *, balance: str = "10000", **kw: object) -> MatchingEngine:
+    """BTC replayed from ``prices``, one a second from t=0; no random walk."""
+    csv = tmp_path / "crash.csv"
+    csv.write_text("ts_ms,price\n" + "".join(f"{n * 1000},{p}\n" for n, p in enumerate(prices)))
+    market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")}, volatility_per_s=D(0))
+    return MatchingEngine(default_instruments(), market=market, initial_balance=D(balance), **kw)  # type: ignore[arg-type]
+
+
+def test_a_losing_leveraged_position_is_liquidated_at_the_mark_by_an_order_of_the_venues_own(tmp_path: Path) -> None:
+    """The margin ignored unrealized PnL: a 20x long held through a 10 % fall was never
+    liquidated and its close took more than its margin from the wallet. Under maintenance it is
+    closed by the venue at the mark, with no client id, a liquidation fee, and the reports agree."""
+    rules = LiquidationRules(fee_rate=D("0.001"))
+    eng = crash_engine(tmp_path, ["60000", "59000", "58000", "57500", "57200", "56000", "54000"], liquidation=rules)
+    eng.set_leverage(BTC, Side.LONG, 20)
+    (entry,) = fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))
+    margin = entry.last_qty * entry.last_price / 20
+    eng.submit(order("tp", OrderSide.SELL, "0.1", price="65000.0", pos=Side.LONG, reduce_only=True), 0)
+    assert fills(eng.advance(3 * S)) == [] and eng.positions()  # 57500: above its maintenance
+    events = eng.advance(6 * S)
+    (liq,) = fills(events)
+    assert liq.ts == 4 * S and liq.client_order_id == "" and liq.venue_order_id  # the venue's own order
+    assert (liq.side, liq.position_side, liq.last_qty) == (OrderSide.SELL, Side.LONG, D("0.1"))
+    assert liq.last_price == D("57200.0")  # the mark then, above the bankruptcy price (57000.095)
+    (canceled,) = [e for e in events if isinstance(e, OrderCanceled)]
+    assert canceled.client_order_id == "tp"  # the position's resting close went first
+    assert eng.open_orders() == [] and eng.positions() == []
+    pnl = (liq.last_price - entry.last_price) * D("0.1")
+    assert liq.commission == liq.last_qty * liq.last_price * D("0.001")  # the liquidation fee
+    assert eng.balance().balance == D("10000") - entry.commission + pnl - liq.commission
+    assert eng.balance().available == eng.balance().balance.quantize(D("1e-8"))
+    assert -pnl + liq.commission <= margin  # never more than the position's margin
+    (listed,) = [f for f in eng.fills_since(0) if not f.client_order_id]
+    assert (listed.fill_id, listed.realized_pnl) == (liq.fill_id, pnl)
+    assert eng.order(venue_order_id=liq.venue_order_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
+    assert fills(eng.advance(6 * S)) == []  # the take-profit is gone, never to close a position that is not there
+
+
+def test_a_price_gap_through_the_bankruptcy_price_costs_the_trader_only_the_positions_margin(tmp_path: Path) -> None:
+    """A gap from 60000 to 40000 in one update: the close at the mark would take 2000 from a
+    wallet of 320, which went negative. The venue takes it over at the bankruptcy price (on the
+    tick) and its fee takes what margin is left: the wallet keeps what was not margin."""
+    eng = crash_engine(tmp_path, ["60000", "40000", "80000"], balance="320")
+    eng.set_leverage(BTC, Side.SHORT, 20)
+    eng.set_leverage(BTC, Side.LONG, 20)
+    (entry,) = fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))
+    margin = entry.last_qty * entry.last_price / 20
+    (liq,) = fills(eng.advance(S))
+    bankrupt = entry.last_price - margin / D("0.1")
+    assert liq.last_price == bankrupt.quantize(D("0.1"), rounding="ROUND_CEILING")
+    assert liq.commission == margin + (liq.last_price - entry.last_price) * D("0.1")  # what was left of it
+    assert eng.balance().balance == D("320") - entry.commission - margin  # the margin, no more
+    assert eng.positions() == []
+    # and a short through a gap up
+    (short,) = fills(eng.submit(order("s", OrderSide.SELL, "0.003"), S))
+    (liq,) = fills(eng.advance(2 * S))
+    assert liq.side is OrderSide.BUY and liq.position_side is Side.SHORT and liq.last_qty == D("0.003")
+    assert liq.last_price <= short.last_price * (1 + D(1) / 20)
+    assert eng.balance().balance >= 0
+
+
+def test_a_position_above_its_maintenance_margin_is_left_alone(tmp_path: Path) -> None:
+    """5x (the default) through a 10 % fall: losing, but far from liquidation."""
+    eng = crash_engine(tmp_path, ["60000", "57000", "54000"])
+    fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))
+    assert fills(eng.advance(2 * S)) == [] and eng.positions()[0].quantity == D("0.1")
+
+
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        ({"maintenance_rate": D("-0.01")}, "maintenance_rate must be a finite number >= 0 and < 1, got -0.01"),
+        ({"fee_rate": D("NaN")}, "fee_rate must be a finite number >= 0 and < 1, got NaN"),
+        ({"maintenance_rates": {BTC: D("0.01")}}, "maintenance rate of BTC-USDT.*1/125"),
+        ({"maintenance_rates": {"NOPE-USDT": D("0.001")}}, "maintenance rate of NOPE-USDT: not an instrument"),
+    ],
+)
+def test_liquidation_rules_that_cannot_hold_are_refused_naming_them(kw: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        MatchingEngine(default_instruments(), liquidation=LiquidationRules(**kw))  # type: ignore[arg-type]

@@ -181,3 +181,29 @@ def test_a_simulator_setting_it_cannot_run_on_is_refused_naming_it(make: Callabl
     """Not a division by zero at the first step, nor a NaN wallet, nor a crash at the first jittered event."""
     with pytest.raises(ConfigError, match=named):
         make()
+
+
+async def test_e08_a_liquidation_is_pushed_and_listed_as_a_fill_of_an_order_pink_never_sent(tmp_path: Path) -> None:
+    """The venue's close of a position under its maintenance margin reaches the stream with no
+    client id, and the reconcile's ask for fills of orders placed outside PINK lists it (a push
+    lost would leave the position booked open for ever)."""
+    csv = tmp_path / "crash.csv"
+    csv.write_text("ts_ms,price\n0,60000\n1000,59000\n2000,50000\n")
+    market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")})
+    venue = SimVenue(MatchingEngine(default_instruments(), market=market))
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    try:
+        await venue.ensure_leverage(EnsureLeverage(BTC, Side.LONG, 20))
+        await venue.place(place("t00001-e1", OrderSide.BUY, "0.01"))
+        await venue.advance_to(3 * S)
+        (entry, liq) = [e for e in got if isinstance(e, OrderFilled)]
+        assert (liq.client_order_id, liq.side, liq.position_side) == ("", OrderSide.SELL, Side.LONG)
+        assert liq.ts == 2 * S and await venue.positions() == []
+        assert await venue.fills_since(0, (), outside=True, symbols={BTC}) == [liq]
+        assert await venue.fills_since(0, (), outside=True, symbols={"ETH-USDT"}) == []
+        assert await venue.fills_since(0, ()) == []  # not asked for outside fills: PINK's own only
+        wallet = D(10_000) - entry.commission + (liq.last_price - entry.last_price) * D("0.01") - liq.commission
+        assert (await venue.balance()).balance == wallet
+    finally:
+        await venue.close()

@@ -29,8 +29,9 @@ from pink.kernel.messages import (
     TimeInForce,
 )
 from pink.ports import Quote
-from pink.venues.sim.account import Account
+from pink.venues.sim.account import Account, Position
 from pink.venues.sim.book import Book, floor_to
+from pink.venues.sim.margin import LiquidationRules, liquidation_close, under_maintenance
 from pink.venues.sim.orders import (
     CODES,
     Q8,
@@ -66,6 +67,7 @@ _FOK = TimeInForce.FOK
 _NEW = OrderStatus.NEW
 _FILLED = OrderStatus.FILLED
 _PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+_SIDES = (Side.LONG, Side.SHORT)
 
 
 class MatchingEngine:
@@ -81,13 +83,16 @@ class MatchingEngine:
         funding_interval_s: int = 8 * 3600,
         full_close_below_min: bool = True,
         history_s: int = 90 * 86_400,
+        liquidation: LiquidationRules = LiquidationRules(),  # noqa: B008 - frozen
     ) -> None:
         """``full_close_below_min``: a closing order for all that is left of a position is taken
         below the minimum notional (as venues let a small position be closed; False refuses it).
         ``history_s``: ended orders and fills older than this are forgotten, as a venue keeps a
         limited history: a long paper run's memory and each reconcile's scan stay bounded. Keep
         it longer than any stop of the runtime trading on it (its restart reconcile reads what
-        happened meanwhile) and than its reconcile lookback (a day by default)."""
+        happened meanwhile) and than its reconcile lookback (a day by default).
+        ``liquidation``: the maintenance margin and liquidation fee rates (see
+        :mod:`pink.venues.sim.margin`)."""
         if funding_interval_s <= 0:
             raise ConfigError(f"funding_interval_s must be > 0, got {funding_interval_s}")
         if history_s <= 0:
@@ -97,6 +102,8 @@ class MatchingEngine:
         if not initial_balance.is_finite() or initial_balance < 0:
             raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance}")
         self.instruments = dict(instruments)
+        liquidation.check(self.instruments)
+        self.liquidation = liquidation
         self.full_close_below_min = full_close_below_min
         self.fees = fees
         self.market = market
@@ -169,8 +176,18 @@ class MatchingEngine:
         proc = self._procs[symbol]
         self._books[symbol].on_step(ts)
         book = self._open[symbol]
-        if not book:
-            return
+        if book:
+            self._fill_resting(symbol, proc, ts, events)
+        positions = self.account.positions
+        for side in _SIDES:
+            pos = positions.get((symbol, side))
+            if pos is not None and pos.qty and under_maintenance(
+                pos, self.leverage(symbol, side), proc.price(proc.mark), self.liquidation.rate(symbol)
+            ):
+                self._liquidate(pos, ts, events)
+
+    def _fill_resting(self, symbol: str, proc: PriceProcess, ts: int, events: list[EngineEvent]) -> None:
+        book = self._open[symbol]
         gap = self.market.level_gap_ticks
         depth = self.market.depth_levels
         share = self._books[symbol].level_qty * self.market.resting_fill_fraction
@@ -184,6 +201,25 @@ class MatchingEngine:
             avail = max(step, floor_to(share * levels, step))
             assert o.price is not None
             events.append(self._fill(o, min(o.remaining, avail), o.price, True, ts))
+
+    def _liquidate(self, pos: Position, ts: int, events: list[EngineEvent]) -> None:
+        """Close all of ``pos`` by the venue's own order (no client id) at the mark, its resting
+        orders canceled first (see :mod:`pink.venues.sim.margin`)."""
+        symbol, side = pos.symbol, pos.side
+        for o in list(self._open[symbol].values()):
+            if o.position_side is side:
+                events.append(self._cancel(o, ts))
+        proc = self._procs[symbol]
+        lev = self.leverage(symbol, side)
+        price, fee = liquidation_close(pos, lev, proc.price(proc.mark), self.instruments[symbol].tick,
+                                       self.liquidation.fee_rate)  # fmt: skip
+        vid = self._next_vid(ts)
+        o = EngineOrder(
+            vid, "", symbol, OrderSide.SELL if side is Side.LONG else _BUY, side, OrderType.MARKET, _IOC, pos.qty,
+            None, ZERO, ZERO, ZERO, _NEW, ts, ts, True, opens=False, leverage=lev,
+        )  # fmt: skip
+        self._orders[vid] = o  # by its venue id only: it has no client id
+        events.append(self._fill(o, pos.qty, price, False, ts, fee))
 
     def _settle_funding(self, ts: int, events: list[EngineEvent]) -> None:
         for sym in self._procs:
@@ -329,9 +365,13 @@ class MatchingEngine:
             if not o.live:
                 break
 
-    def _fill(self, o: EngineOrder, q: Decimal, price: Decimal, maker: bool, ts: int) -> OrderFilled:
+    def _fill(
+        self, o: EngineOrder, q: Decimal, price: Decimal, maker: bool, ts: int, fee: Decimal | None = None
+    ) -> OrderFilled:
+        """``fee``: what the fill costs (default: the maker or taker rate of its notional)."""
         notional = q * price
-        fee = (notional * (self.fees.maker if maker else self.fees.taker)).quantize(Q8)
+        if fee is None:
+            fee = (notional * (self.fees.maker if maker else self.fees.taker)).quantize(Q8)
         o.cum_qty += q
         o.cum_notional += notional
         o.avg_price = (o.cum_notional / o.cum_qty).quantize(Q8)
@@ -384,11 +424,14 @@ class MatchingEngine:
             code = "ORDER_NOT_OPEN"
             events.append(CancelRejected(o.client_order_id, code, CODES[code], False, now))
         else:
-            o.status = OrderStatus.CANCELED
-            o.updated_ts = now
-            self._open[o.symbol].pop(o.venue_order_id, None)
-            events.append(OrderCanceled(o.client_order_id, o.venue_order_id, o.cum_qty, now))
+            events.append(self._cancel(o, now))
         return events
+
+    def _cancel(self, o: EngineOrder, now: int) -> OrderCanceled:
+        o.status = OrderStatus.CANCELED
+        o.updated_ts = now
+        self._open[o.symbol].pop(o.venue_order_id, None)
+        return OrderCanceled(o.client_order_id, o.venue_order_id, o.cum_qty, now)
 
     def force_fill(
         self, now: int, *, client_order_id: str | None = None, venue_order_id: str | None = None

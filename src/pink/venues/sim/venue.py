@@ -405,9 +405,11 @@ class SimVenue:
         asset = self.engine.fees.asset
         wanted = None if orders is None else set(orders)
         by_hand = self._by_hand
+        # placed outside PINK: by hand (or by another program), or the venue's own (a liquidation: no client id)
         return [self._as_shown(fill_event(f, asset)) for f in self.engine.fills_since(ts)
                 if wanted is None or f.client_order_id in wanted
-                or (outside and f.client_order_id in by_hand and (symbols is None or f.symbol in symbols))]
+                or (outside and (f.client_order_id in by_hand or not f.client_order_id)
+                    and (symbols is None or f.symbol in symbols))]
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         self._enter("funding_since")

@@ -1,0 +1,95 @@
+"""Margin and liquidation in the simulator: each position on a margin of its own (isolated).
+
+A position's margin is its entry cost / its leverage (what opening it took from the available
+balance). At every price update the venue marks it: when the margin plus the unrealized PnL at
+the mark price falls below the maintenance margin (quantity x mark x the symbol's maintenance
+rate), the venue liquidates it, as BingX does for USDT-M perpetuals:
+
+* the position's resting orders are canceled, then the venue closes all of it by a MARKET
+  order of its own (no client order id, like BingX's push ``"c": ""``) at the mark price, but
+  never beyond the bankruptcy price (where the loss is the whole margin; on the tick, in the
+  trader's favour): a gap through it costs the trader the margin, not more, and the wallet
+  never goes negative;
+* the fill's commission is the liquidation fee (BingX books it as income ``INSURANCE_CLEAR``,
+  "Strong liquidation"): quantity x price x ``fee_rate``, at most what is left of the margin.
+
+BingX's tiered maintenance rates and its fee are not recorded; the rates here are a simple,
+documented rule, configurable per symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from pink.errors import ConfigError
+from pink.kernel.messages import ZERO, Instrument, Side
+from pink.venues.sim.account import Position
+from pink.venues.sim.orders import Q8
+
+__all__ = ["LiquidationRules", "liquidation_close", "under_maintenance"]
+
+
+def _empty() -> dict[str, Decimal]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRules:
+    """``maintenance_rate``: the maintenance margin as a fraction of the notional at the mark
+    (``maintenance_rates`` overrides it per symbol); ``fee_rate``: the liquidation fee, a
+    fraction of the liquidated notional."""
+
+    maintenance_rate: Decimal = Decimal("0.005")
+    maintenance_rates: Mapping[str, Decimal] = field(default_factory=_empty)
+    fee_rate: Decimal = Decimal("0.005")
+
+    def __post_init__(self) -> None:
+        for name, rate in (("maintenance_rate", self.maintenance_rate), ("fee_rate", self.fee_rate),
+                           *((f"maintenance rate of {s}", r) for s, r in self.maintenance_rates.items())):  # fmt: skip
+            if not isinstance(rate, Decimal) or not rate.is_finite() or not ZERO <= rate < 1:
+                raise ConfigError(f"{name} must be a finite number >= 0 and < 1, got {rate}")
+
+    def rate(self, symbol: str) -> Decimal:
+        return self.maintenance_rates.get(symbol, self.maintenance_rate)
+
+    def check(self, instruments: Mapping[str, Instrument]) -> None:
+        """Refuse a rate that would liquidate a position opened at its symbol's max leverage at
+        once (margin 1/max leverage of the notional), and a rate for a symbol not listed."""
+        for symbol in self.maintenance_rates:
+            if symbol not in instruments:
+                raise ConfigError(f"maintenance rate of {symbol}: not an instrument of the simulator "
+                                  f"({', '.join(sorted(instruments))})")  # fmt: skip
+        for symbol, inst in instruments.items():
+            rate = self.rate(symbol)
+            if rate * inst.max_leverage >= 1:
+                raise ConfigError(f"maintenance rate of {symbol} ({rate}) must be below 1/{inst.max_leverage} "
+                                  f"(its max leverage): a position at that leverage would be liquidated as it "
+                                  f"opened")  # fmt: skip
+
+
+def under_maintenance(pos: Position, leverage: int, mark: Decimal, rate: Decimal) -> bool:
+    """Margin + unrealized PnL at ``mark`` < maintenance margin (times ``leverage``: exact)."""
+    value = pos.qty * mark
+    upnl = value - pos.cost if pos.side is Side.LONG else pos.cost - value
+    return pos.cost + leverage * upnl < leverage * value * rate
+
+
+def liquidation_close(
+    pos: Position, leverage: int, mark: Decimal, tick: Decimal, fee_rate: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(price, fee) of the venue's close of all of ``pos``: at ``mark``, never beyond the
+    bankruptcy price (on the tick, in the trader's favour); the fee at most the margin left."""
+    long = pos.side is Side.LONG
+    lev = Decimal(leverage)
+    if long:
+        bankrupt = pos.cost * (lev - 1) / (lev * pos.qty)
+        price = max(mark, (bankrupt / tick).to_integral_value(ROUND_CEILING) * tick)
+    else:
+        bankrupt = pos.cost * (lev + 1) / (lev * pos.qty)
+        price = min(mark, (bankrupt / tick).to_integral_value(ROUND_FLOOR) * tick)
+    value = pos.qty * price
+    pnl = value - pos.cost if long else pos.cost - value
+    left = max(ZERO, (pos.cost / lev + pnl).quantize(Q8, rounding=ROUND_FLOOR))
+    return price, min((value * fee_rate).quantize(Q8), left)
