@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -131,3 +132,32 @@ async def test_market_stream_subscribe_and_push() -> None:
         kline = seen["ETH-USDT@kline_1m"]
         assert kline["s"] == "ETH-USDT" and set(kline["data"][0]) == {"o", "h", "l", "c", "v", "T"}
         await ws.close()
+
+
+def test_each_liquidation_is_pushed_with_no_client_id_and_its_own_position_side(tmp_path: Path) -> None:
+    """The engine's liquidations have no client id; the server kept the wire details of orders
+    by client id, so the second liquidation was pushed with the first one's position side (a
+    SHORT's close told as a LONG's) and price places."""
+    from pink.kernel.messages import OrderSide, OrderType, Side, TimeInForce
+    from pink.venues.bingx.server_state import SimState
+    from pink.venues.sim import MarketConfig, MatchingEngine, NewOrder, default_instruments
+
+    btc, eth = tmp_path / "btc.csv", tmp_path / "eth.csv"
+    btc.write_text("ts_ms,price\n0,60000\n1000,50000\n")
+    eth.write_text("ts_ms,price\n0,3000\n1000,3000\n2000,3600\n")
+    market = MarketConfig(replay={"BTC-USDT": str(btc), "ETH-USDT": str(eth)}, volatility_per_s=Decimal(0))
+    engine = MatchingEngine(default_instruments(), market=market)
+    state = SimState(engine, engine.instruments, hedge=True, realtime=False)
+    frames: list[dict[str, Any]] = []
+    state.sinks.append(frames.append)
+    for cid, symbol, side, pos, qty in (("a", "BTC-USDT", OrderSide.BUY, Side.LONG, "0.01"),
+                                        ("b", "ETH-USDT", OrderSide.SELL, Side.SHORT, "0.1")):  # fmt: skip
+        engine.set_leverage(symbol, pos, 20)
+        state.submit(NewOrder(cid, symbol, side, pos, Decimal(qty), OrderType.MARKET, None, TimeInForce.GTC, False),
+                     state.instrument_meta(symbol, cid, pos.value, 20))  # fmt: skip
+    state.advance(Decimal(3))
+    liquidations = [f["o"] for f in frames if f["e"] == "ORDER_TRADE_UPDATE" and f["o"]["x"] == "TRADE"
+                    and f["o"]["c"] == ""]  # fmt: skip
+    assert [(o["s"], o["S"], o["ps"]) for o in liquidations] == [("BTC-USDT", "SELL", "LONG"),
+                                                                 ("ETH-USDT", "BUY", "SHORT")]  # fmt: skip
+    assert engine.positions() == []

@@ -146,7 +146,7 @@ class SimState:
             )
         self.offset_ns = 0
         self._last_ns = 0
-        self.meta: dict[str, OrderMeta] = {}  # by engine client_order_id
+        self.meta: dict[str, OrderMeta] = {}  # by engine client_order_id (venue order id when it has none)
         self._aggs: dict[str, _Agg] = {}
         self._seq = itertools.count(1)
         self.sinks: list[FrameSink] = []
@@ -237,11 +237,12 @@ class SimState:
         return events
 
     def meta_of(self, order: EngineOrder) -> OrderMeta:
-        meta = self.meta.get(order.client_order_id)
+        key = order.client_order_id or order.venue_order_id  # the venue's own (a liquidation) has no client id
+        meta = self.meta.get(key)
         if meta is None:
             ps = "BOTH" if not self.hedge else order.position_side.value
             meta = self.instrument_meta(order.symbol, order.client_order_id, ps, order.leverage)
-            self.meta[order.client_order_id] = meta
+            self.meta[key] = meta
         return meta
 
     def find(self, *, client_id: str | None, order_id: str | None) -> EngineOrder | None:
