@@ -171,3 +171,34 @@ async def test_e26_a_paper_run_keeps_its_prices_while_it_runs(tmp_path: Path) ->
         await asyncio.sleep(0.05)
         kept = Journal.meta_at(tmp_path / "journal.sqlite", SIM_PRICES)
         assert kept is not None and json.loads(kept) == {s: str(p) for s, p in _last_prices(run.venue).items()}
+
+
+class OpenAt20x:
+    """Slot 0: one 20x BTC long, then nothing."""
+
+    def __init__(self, send: bool) -> None:
+        self.send = send
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if not self.send or snap.slots[0].state != "IDLE":
+            return []
+        self.send = False
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.010"), leverage=20)]
+
+
+async def test_e26_a_restarted_paper_simulator_holds_an_adopted_position_at_its_trades_leverage(
+    tmp_path: Path,
+) -> None:
+    """The fresh simulator held a 20x position at its default 5x: four times its margin taken
+    from the available balance, and liquidated only after a fall four times deeper than on the
+    run that opened it."""
+    cfg = quiet_config(tmp_path, seed=4)
+    async with Launcher(cfg, decision=OpenAt20x(True), intents=MarginSizer()) as first:
+        await first.run(cycles=5)
+        assert first.venue is not None and first.kernel is not None
+        assert first.kernel.kernel.slot_view(0).state == "POSITION_OPEN"
+        available = (await first.venue.balance()).available
+    async with Launcher(cfg, decision=OpenAt20x(False), intents=MarginSizer()) as second:
+        assert isinstance(second.venue, SimVenue)
+        assert second.venue.engine.leverage("BTC-USDT", Side.LONG) == 20
+        assert (await second.venue.balance()).available == available

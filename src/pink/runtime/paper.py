@@ -3,8 +3,9 @@
 Each start builds a new simulator. A restarted one must look like the same market going on,
 not a new one:
 
-- it is handed the journal's book (wallet, open positions, resting LIMIT orders with their
-  fills so far: :meth:`SimVenue.adopt_book`), so the venue and the kernel agree;
+- it is handed the journal's book (wallet, open positions at their trades' leverage, resting
+  LIMIT orders with their fills so far: :meth:`SimVenue.adopt_book`), so the venue and the
+  kernel agree (a position's margin and its liquidation too);
 - its prices go on from the last ones the previous run saw, which the journal keeps (meta
   ``sim_prices``, written every few seconds and at close). A new walk from the default start
   prices jumped: a take-profit filled at once, a stop was hit that the market never reached;
@@ -105,6 +106,9 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
     resting = [Resting(o, side, (kept := k.orders[o.client_order_id]).fill_ids, kept.commission, kept.notional)
                for o in k.working_orders()
                if o.state == "WORKING" and (side := views[o.slot].side) is not None]
-    venue.adopt_book(k.account_view().capital, positions, resting)
+    # the venue holds one leverage per symbol and side: the one the latest trade's entry set
+    trades = sorted((s.trade for s in k.slots if s.trade is not None), key=lambda t: t.opened_ts)
+    leverage = {(t.symbol, t.side): t.leverage for t in trades}
+    venue.adopt_book(k.account_view().capital, positions, resting, leverage)
     log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
              len(positions), len(resting))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -165,9 +165,11 @@ class SimVenue:
         capital: Decimal,
         positions: list[tuple[str, Side, Decimal, Decimal]],
         resting: Sequence[Resting] = (),
+        leverage: Mapping[tuple[str, Side], int] | None = None,
     ) -> None:
-        """Start this (fresh) simulator from a book restored elsewhere: wallet, positions
-        and resting LIMIT orders.
+        """Start this (fresh) simulator from a book restored elsewhere: wallet, positions,
+        resting LIMIT orders and the leverage of each (symbol, position side) they are held at
+        (their margin, and so their liquidation, depend on it).
 
         For paper trading: a restarted ``pink run --venue sim`` gets a new
         in-process simulator, so the launcher hands it the capital, the open
@@ -182,6 +184,8 @@ class SimVenue:
         acct = self.engine.account
         acct.initial, acct.realized, acct.fees, acct.funding = capital, ZERO, ZERO, ZERO
         acct.positions.clear()
+        for (symbol, side), lev in (leverage or {}).items():
+            self.engine.set_leverage(symbol, side, lev)
         for symbol, side, qty, price in positions:
             pos = acct.position(symbol, side)
             pos.qty += qty
