@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from pink.kernel.messages import Side
 from tests.venues.bingx.conftest_server import fixture, running
 
 ORDER = "/openApi/swap/v2/trade/order"
@@ -124,7 +125,7 @@ async def test_cancel_of_filled_order_answers_80018_and_cancel_race_fault() -> N
 
 
 async def test_position_mode_rules_and_account_shapes() -> None:
-    async with running() as (_, client):
+    async with running() as (server, client):
         _, bad = await client.place(type="MARKET", side="BUY", quantity="0.01", positionSide="LONG")
         assert bad["code"] == 109400 and "One-way" in bad["msg"]
         await client.place(type="MARKET", side="BUY", quantity="0.02")
@@ -132,6 +133,8 @@ async def test_position_mode_rules_and_account_shapes() -> None:
         recorded = fixture("positions.json")["ccxt_code_comment_sample"]["response"]["data"][0]
         _assert_shape(pos["data"][0], recorded, skip={"liquidationPrice"})
         assert pos["data"][0]["positionAmt"] == "0.02" and pos["data"][0]["positionSide"] == "LONG"
+        liquidation = server.state.engine.liquidation_price("BTC-USDT", Side.LONG)  # where the simulator liquidates
+        assert liquidation is not None and pos["data"][0]["liquidationPrice"] == float(liquidation) > 0
         _, bal = await client.call("GET", "/openApi/swap/v3/user/balance")
         _assert_shape(bal["data"][0], fixture("balance.json")["ccxt_fixture_v3"]["response"]["data"][0])
         # one-way close: SELL BOTH reduces the long

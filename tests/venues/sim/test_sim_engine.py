@@ -333,6 +333,8 @@ def test_a_losing_leveraged_position_is_liquidated_at_the_mark_by_an_order_of_th
     (entry,) = fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))
     margin = entry.last_qty * entry.last_price / 20
     eng.submit(order("tp", OrderSide.SELL, "0.1", price="65000.0", pos=Side.LONG, reduce_only=True), 0)
+    assert eng.liquidation_price(BTC, Side.LONG) == D("57286.5")  # liquidated under 57286.5276...
+    assert eng.liquidation_price(BTC, Side.SHORT) is None  # no short held
     assert fills(eng.advance(3 * S)) == [] and eng.positions()  # 57500: above its maintenance
     events = eng.advance(6 * S)
     (liq,) = fills(events)

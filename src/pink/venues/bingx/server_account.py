@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from pink.errors import LeverageError, UnknownInstrumentError
-from pink.kernel.messages import ZERO, Side
+from pink.kernel.messages import ZERO, PositionReport, Side
 from pink.venues.bingx.server_http import STATE, USER_STREAMS, BadParam, fail, json_response, ok
 from pink.venues.bingx.server_http import param as p
 from pink.venues.bingx.server_state import SimState
@@ -67,6 +67,12 @@ async def balance(request: web.Request) -> web.Response:
     return ok([row])
 
 
+def _liquidation_price(state: SimState, pos: PositionReport) -> Decimal:
+    """Where the engine liquidates the position (0, as BingX shows none, when it never would)."""
+    price = state.engine.liquidation_price(pos.symbol, pos.side)
+    return price if price is not None else ZERO
+
+
 async def positions(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol = p(request, "symbol")
@@ -93,7 +99,7 @@ async def positions(request: web.Request) -> web.Response:
                 "leverage": lev,
                 "unrealizedProfit": dec(v["up"], 4),
                 "realisedProfit": "0",
-                "liquidationPrice": num(0),
+                "liquidationPrice": num(_liquidation_price(state, pos)),
                 "pnlRatio": dec((v["up"] / margin).quantize(ZERO.scaleb(-4)) if margin else ZERO),
                 "maxMarginReduction": "0.0000",
                 "riskRate": "0.0000",

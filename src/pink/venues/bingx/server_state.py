@@ -103,6 +103,8 @@ class EngineLike(Protocol):
 
     def leverage(self, symbol: str, side: Side) -> int: ...
 
+    def liquidation_price(self, symbol: str, side: Side) -> Decimal | None: ...
+
 
 def places(step: Decimal) -> int:
     """Decimal places of a tick or step (0.001 -> 3, 1 -> 0)."""

@@ -31,7 +31,7 @@ from pink.kernel.messages import (
 from pink.ports import Quote
 from pink.venues.sim.account import Account, Position
 from pink.venues.sim.book import Book, floor_to
-from pink.venues.sim.margin import LiquidationRules, liquidation_close, under_maintenance
+from pink.venues.sim.margin import LiquidationRules, liquidation_close, liquidation_price, under_maintenance
 from pink.venues.sim.orders import (
     CODES,
     Q8,
@@ -493,6 +493,15 @@ class MatchingEngine:
 
     def positions(self) -> list[PositionReport]:
         return self.account.reports(self._now)
+
+    def liquidation_price(self, symbol: str, side: Side) -> Decimal | None:
+        """The first mark price at which the venue liquidates the position held now (None: no
+        position, or one never liquidated)."""
+        pos = self.account.positions.get((symbol, side))
+        if pos is None or not pos.qty:
+            return None
+        lev = self.leverage(symbol, side)
+        return liquidation_price(pos, lev, self.liquidation.rate(symbol), self.instruments[symbol].tick)
 
     def used_margin(self) -> Decimal:
         used = sum(

@@ -28,7 +28,7 @@ from pink.kernel.messages import ZERO, Instrument, Side
 from pink.venues.sim.account import Position
 from pink.venues.sim.orders import Q8
 
-__all__ = ["LiquidationRules", "liquidation_close", "under_maintenance"]
+__all__ = ["LiquidationRules", "liquidation_close", "liquidation_price", "under_maintenance"]
 
 
 def _empty() -> dict[str, Decimal]:
@@ -74,6 +74,18 @@ def under_maintenance(pos: Position, leverage: int, mark: Decimal, rate: Decimal
     value = pos.qty * mark
     upnl = value - pos.cost if pos.side is Side.LONG else pos.cost - value
     return pos.cost + leverage * upnl < leverage * value * rate
+
+
+def liquidation_price(pos: Position, leverage: int, rate: Decimal, tick: Decimal) -> Decimal | None:
+    """The first mark price on the tick at which ``pos`` is liquidated (None: never, as a long
+    at 1x): :func:`under_maintenance` solved for the mark."""
+    lev = Decimal(leverage)
+    if pos.side is Side.LONG:
+        limit = pos.cost * (lev - 1) / (lev * pos.qty * (1 - rate))  # liquidated below it
+        price = (limit / tick).to_integral_value(ROUND_CEILING) * tick - tick
+        return price if price > 0 else None
+    limit = pos.cost * (lev + 1) / (lev * pos.qty * (1 + rate))  # liquidated above it
+    return (limit / tick).to_integral_value(ROUND_FLOOR) * tick + tick
 
 
 def liquidation_close(
