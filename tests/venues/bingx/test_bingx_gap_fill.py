@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 from aiohttp import web
-from bingx_fake import FakeBingx, ok
+from bingx_fake import FakeBingx, fail, ok
 from test_bingx_venue import ORDER, VID, Sink, order_obj, place, push, venue  # noqa: F401
 
 from pink.errors import VenueError
-from pink.kernel.messages import OrderFilled, OrderStatusReport, OrderType
+from pink.kernel.messages import OrderFilled, OrderStatus, OrderStatusReport, OrderType
 from pink.venues.bingx.reports import BALANCE_PATH, FILLS_PATH, INCOME_PATH, OPEN_ORDERS_PATH, POSITIONS_PATH
 from pink.venues.bingx.venue import BingxVenue
 
@@ -80,3 +80,34 @@ async def test_every_unreadable_report_is_a_venue_error_the_reconcile_handles(
     with pytest.raises(VenueError) as caught:
         await read(v)
     assert caught.value.code == "BAD_REPLY"
+
+
+async def test_e12_a_gap_fill_not_found_while_the_place_is_on_its_way_does_not_drop_the_order(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]  # noqa: F811 (the fixture)
+) -> None:
+    """The stream reconnects while a MARKET order's place request is still on its way: the
+    gap-fill's query finds no such order yet. The order must stay watched: when the ack comes,
+    its fill watch still asks and the fill the stream missed is delivered; the early "not found"
+    (no news about an order the venue has not seen yet) is not handed to the kernel."""
+    v, sink = venue
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_place(_r: web.Request, _p: dict[str, str]) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return ok({"order": {"orderId": VID, "clientOrderId": "t00001-e1"}})
+
+    fake.on("POST", ORDER, slow_place)
+    fake.on("GET", ORDER, lambda _r, _p: fail(80016, "order not exist"))
+    placing = asyncio.create_task(v.place(place("t00001-e1", OrderType.MARKET)))
+    await asyncio.wait_for(arrived.wait(), 2)
+    await _reconnect(fake, v)
+    while fake.counts[f"GET {ORDER}"] < 1:  # the gap-fill asked, and heard "not found"
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    fake.reply("GET", ORDER, {"order": order_obj("FILLED", "0.01", "100.5")})
+    release.set()
+    await placing
+    (fill,) = await sink.wait_for(OrderFilled)  # the fill watch asked after the ack
+    assert (fill.cum_qty, fill.last_price) == (D("0.01"), D("100.5"))
+    assert [r.status for r in sink.of(OrderStatusReport)] == [OrderStatus.FILLED]

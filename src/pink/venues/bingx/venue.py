@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +79,11 @@ _ORDER_EVENTS = ("ORDER_TRADE_UPDATE", "TRADE_UPDATE")
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
 
+#: how long after its place call ended an order's "not found" is no news: BingX's order query
+#: may not know an order it acknowledged a moment ago (and one whose place is still on its way
+#: is not known at all)
+NOT_FOUND_GRACE_S = 10.0
+
 #: BingX's codes for a close with no position to close (101290, "reduce-only would open a
 #: position", is how one-way mode says it: every exit PINK sends there is reduce-only)
 NO_POSITION_CODES = {"101205", "80017", "101290"}
@@ -100,6 +105,16 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
+@dataclass(slots=True)
+class _Live:
+    """An order placed here, until it ends; ``settled`` is when its place call ended
+    (monotonic seconds), None while the call is on its way."""
+
+    symbol: str
+    qty: Decimal
+    settled: float | None = None
+
+
 class BingxVenue(Reports):
     """The BingX adapter; ``async with`` is not required, but :meth:`close` is."""
 
@@ -119,7 +134,7 @@ class BingxVenue(Reports):
         self.last_account: AccountUpdate | None = None
         self._fill_watch_s = fill_watch_s
         self._sink: EventSink | None = None
-        self._live: dict[str, tuple[str, Decimal]] = {}  # cid -> (symbol, qty) until done
+        self._live: dict[str, _Live] = {}  # cid -> the order, until done
         # what was delivered, oldest first, each kept for the last ``remember`` orders or events: a
         # long run must not grow without end (the kernel drops what repeats older ones anyway)
         self._keep = remember
@@ -217,13 +232,25 @@ class BingxVenue(Reports):
             self._fees[voi] = self._fees.get(voi, ZERO) + event.commission
             keep_last(self._fees, self._keep)
             live = self._live.get(event.client_order_id)
-            if live is not None and event.cum_qty >= live[1]:
+            if live is not None and event.cum_qty >= live.qty:
                 del self._live[event.client_order_id]
-        elif isinstance(event, OrderStatusReport) and event.status not in _OPEN:
-            self._live.pop(event.client_order_id, None)
+        elif isinstance(event, OrderStatusReport):
+            self._drop_if_ended(event.client_order_id, event.status)
         if self._sink is None:
             raise ClosedError("bingx venue sink (start() was not called)")
         self._sink(event)
+
+    def _young(self, cid: str) -> bool:
+        """``cid``'s place call is on its way or ended under :data:`NOT_FOUND_GRACE_S` ago."""
+        live = self._live.get(cid)
+        return live is not None and (live.settled is None or time.monotonic() - live.settled < NOT_FOUND_GRACE_S)
+
+    def _drop_if_ended(self, cid: str, status: OrderStatus) -> None:
+        """An order the venue reports ended leaves the live list (no more watch or gap-fill);
+        one it does not know (yet) stays while it is young (see :data:`NOT_FOUND_GRACE_S`)."""
+        if status in _OPEN or (status is OrderStatus.NOT_FOUND and self._young(cid)):
+            return
+        self._live.pop(cid, None)
 
     def _remember(self, client_order_id: str, venue_order_id: str) -> None:
         if client_order_id and venue_order_id:
@@ -253,17 +280,19 @@ class BingxVenue(Reports):
         except ValueError as exc:
             self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), _now_ns()))
             return
-        self._live[cid] = (order.symbol, order.quantity)
+        live = self._live[cid] = _Live(order.symbol, order.quantity)
         try:
             data = await self.http.request("POST", ORDER_PATH, dict(params), mutating=True)
         except AuthError:
             self._live.pop(cid, None)
             raise
         except VenueError as exc:
+            live.settled = time.monotonic()
             if isinstance(exc, UnknownOutcomeError):
                 raise  # F16: the kernel queries by client order id at its deadline
             self._emit(rejection(cid, exc))
             return
+        live.settled = time.monotonic()
         try:
             ack = parse_ack(data)
         except BingxParseError as exc:
@@ -345,8 +374,7 @@ class BingxVenue(Reports):
                                           _now_ns()))
         self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price,
                           finished=report.status not in _OPEN)
-        if report.status not in _OPEN:
-            self._live.pop(cid, None)
+        self._drop_if_ended(cid, report.status)
         return report
 
     async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
@@ -370,6 +398,12 @@ class BingxVenue(Reports):
             report = await self._fetch(cid, symbol)
         except VenueError as exc:
             log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
+            return
+        if report.status is OrderStatus.NOT_FOUND and self._young(cid):
+            # placed a moment ago (or still on its way): the venue has not indexed it yet. No news
+            # for the kernel (it would take an acknowledged order's "not found" as a desync); the
+            # order stays watched, and the kernel's own queries settle one that never shows up
+            log.info("BingX order %s (%s): not found yet, placed a moment ago; still watched", cid, why)
             return
         self._emit_report(report, symbol)
 
@@ -479,8 +513,8 @@ class BingxVenue(Reports):
     async def _gap_fill(self) -> None:
         """After a reconnect: query every order still live (orders and fills missed), each
         on its own (a failed query is logged and the next order asked)."""
-        for cid, (symbol, _) in list(self._live.items()):
-            await self._query_and_emit(cid, symbol, "stream reconnected")
+        for cid, live in list(self._live.items()):
+            await self._query_and_emit(cid, live.symbol, "stream reconnected")
 
 
 def _with_client(report: OrderStatusReport, cid: str) -> OrderStatusReport:
