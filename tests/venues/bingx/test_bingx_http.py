@@ -17,7 +17,7 @@ from pink.errors import (
     VenueError,
 )
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.instruments import InstrumentBook, format_decimal
+from pink.venues.bingx.instruments import InstrumentBook, OffGridError, format_decimal
 
 D = Decimal
 ORDER = "/openApi/swap/v2/trade/order"
@@ -135,12 +135,29 @@ async def test_instruments_load_once_into_a_map(fake: FakeBingx, http: BingxHttp
     book = InstrumentBook()
     instruments = await book.load(http)
     assert set(instruments) == {"BTC-USDT", "ETH-USDT"}
-    assert book.format_qty("BTC-USDT", D("0.123456")) == "0.1234"
-    assert book.format_price("ETH-USDT", D("2500.129")) == "2500.12"
+    assert book.format_qty("BTC-USDT", D("0.1234")) == "0.1234"
+    assert book.format_qty("BTC-USDT", D("0.123400")) == "0.1234"
+    assert book.format_price("ETH-USDT", D("2500.12")) == "2500.12"
     assert book.format_price("BTC-USDT", D("100")) == "100.0"
     with pytest.raises(ValueError):
         book.format_qty("ETH-USDT", D("0.009"))
     assert format_decimal(D("1.99999"), D("0.01")) == "1.99"
+
+
+async def test_e16_a_value_off_the_venues_grid_is_refused_not_cut(fake: FakeBingx, http: BingxHttp) -> None:
+    """The kernel only sends values on the grid it loaded at start; one off the venue's current
+    grid means BingX changed the contract's precision since. Cut down to the new step, the order
+    would no longer be the kernel's: it is refused, naming the symbol, field, value and grid."""
+    book = InstrumentBook()
+    await book.load(http)
+    with pytest.raises(OffGridError) as qty:
+        book.format_qty("BTC-USDT", D("0.123456"))
+    assert qty.value.code == "QTY_OFF_STEP"
+    assert all(w in str(qty.value) for w in ("BTC-USDT", "quantity", "0.123456", "step 0.0001"))
+    with pytest.raises(OffGridError) as price:
+        book.format_price("ETH-USDT", D("2500.129"))
+    assert price.value.code == "PRICE_OFF_TICK"
+    assert all(w in str(price.value) for w in ("ETH-USDT", "price", "2500.129", "tick 0.01"))
 
 
 async def test_e16_unknown_instrument_is_a_clear_error(fake: FakeBingx, http: BingxHttp) -> None:

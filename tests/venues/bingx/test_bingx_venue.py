@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from bingx_fake import FakeBingx, fail, ok
+from bingx_fake import FakeBingx, fail, fixture, ok
 
 from pink.errors import LeverageError, UnknownInstrumentError, UnknownOutcomeError, VenueError
 from pink.kernel.messages import (
@@ -97,13 +97,42 @@ async def test_place_sends_the_kernel_id_and_formatted_fields(
         return ok({"order": {"orderId": VID, "clientOrderId": p["clientOrderId"]}})
 
     fake.on("POST", ORDER, on_place)
-    order = PlaceOrder("t00002-e1", 2, "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.01239"),
-                       OrderType.LIMIT, D("50000.07"), TimeInForce.POST_ONLY, True, 3)
+    order = PlaceOrder("t00002-e1", 2, "BTC-USDT", OrderSide.SELL, Side.SHORT, D("0.0123"),
+                       OrderType.LIMIT, D("50000"), TimeInForce.POST_ONLY, True, 3)
     await v.place(order)
     assert seen["clientOrderId"] == "t00002-e1" and seen["quantity"] == "0.0123"
     assert seen["price"] == "50000.0" and seen["timeInForce"] == "PostOnly"
     assert seen["positionSide"] == "BOTH" and seen["reduceOnly"] == "true"
     assert sink.of(OrderAccepted)[0].venue_order_id == str(VID)
+
+
+@pytest.mark.parametrize(
+    ("field", "change", "qty", "price", "code", "named"),
+    [("quantity", {"quantityPrecision": 3, "tradeMinQuantity": 0.001}, "0.0123", "100", "QTY_OFF_STEP",
+      "step 0.001"),
+     ("price", {"pricePrecision": 0}, "0.01", "100.5", "PRICE_OFF_TICK", "tick 1")],
+)
+async def test_e16_an_order_off_a_precision_changed_mid_run_is_refused_not_cut(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], caplog: pytest.LogCaptureFixture,
+    field: str, change: dict[str, Any], qty: str, price: str, code: str, named: str,
+) -> None:
+    """BingX coarsens BTC-USDT's precision mid-run; the adapter's hourly reload takes it, the
+    kernel keeps the grid it started with. An order on the old grid is not cut down silently
+    (the venue's order would differ from the kernel's record): it is refused, not sent, with a
+    code and a message naming the symbol, the field, the value and the new grid, logged loudly."""
+    v, sink = venue
+    rows = fixture("contracts.json")["official"]["responseBody"]["data"]
+    fake.reply("GET", "/openApi/swap/v2/quote/contracts",
+               [dict(r, **change) if r["symbol"] == "BTC-USDT" else r for r in rows])
+    await v.book.load(v.http)  # (the hourly refresh)
+    order = PlaceOrder("t00003-e1", 3, "BTC-USDT", OrderSide.BUY, Side.LONG, D(qty), OrderType.LIMIT,
+                       D(price), TimeInForce.GTC, False, 5)
+    await v.place(order)
+    (rejected,) = sink.of(OrderRejected)
+    assert rejected.code == code and rejected.client_order_id == "t00003-e1"
+    assert all(w in rejected.message for w in ("BTC-USDT", field, qty if field == "quantity" else price, named))
+    assert fake.counts[f"POST {ORDER}"] == 0
+    assert any(r.levelname == "ERROR" and "BTC-USDT" in r.getMessage() for r in caplog.records)
 
 
 async def test_e12_market_ack_without_price_is_never_settled_at_zero(

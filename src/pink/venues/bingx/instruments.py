@@ -11,6 +11,11 @@ A contract's ``status`` (1 online, 25 close-only, 5 pre-listing, 0 offline) and
 it takes new positions; the book keeps why not (:class:`NoOpensError`), and an
 order that would open one there is refused before it is sent (the venue would
 answer 101415/101400). Closes stay allowed.
+
+A quantity or price is sent as it is, in plain notation, and only if it lies on the
+contract's step or tick as last loaded: the kernel sends values on the grid it loaded at
+start, so one off the current grid means BingX changed the precision since. Cutting it
+down would send an order the kernel has no record of; it is refused (:class:`OffGridError`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pink.venues.bingx.fields import BingxParseError, int_field, mapping
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.parse_rest import list_of, parse_contract
 
-__all__ = ["CONTRACTS_PATH", "InstrumentBook", "NoOpensError", "format_decimal", "opens_refused"]
+__all__ = ["CONTRACTS_PATH", "InstrumentBook", "NoOpensError", "OffGridError", "format_decimal", "opens_refused"]
 
 CONTRACTS_PATH = "/openApi/swap/v2/quote/contracts"
 log = logging.getLogger(__name__)
@@ -43,6 +48,28 @@ class NoOpensError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class OffGridError(ValueError):
+    """A quantity or price not on the contract's current step or tick; ``code`` names which."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _on_grid(symbol: str, field: str, value: Decimal, increment: Decimal, grid: str) -> str:
+    """``value`` in plain notation on ``increment``'s decimals; OffGridError if it is not a multiple."""
+    try:
+        off = value % increment != 0
+    except ArithmeticError:  # (too many steps for the decimal context: no order of that size exists)
+        raise ValueError(f"{field} {value} of {symbol} cannot be expressed on {grid} {increment}") from None
+    if off:
+        code = "QTY_OFF_STEP" if field == "quantity" else "PRICE_OFF_TICK"
+        raise OffGridError(code, f"{field} {value} of {symbol} is not a multiple of the venue's {grid} {increment} "
+                                 f"(BingX changed the contract's precision since PINK started? restart PINK to "
+                                 f"take it); not sent")
+    return format(value.quantize(increment), "f")
 
 
 def opens_refused(row: Any) -> NoOpensError | None:
@@ -143,17 +170,16 @@ class InstrumentBook:
             raise NoOpensError(refused.code, str(refused))
 
     def format_qty(self, symbol: str, qty: Decimal) -> str:
+        """``qty`` as sent; OffGridError off the current step, ValueError below the minimum."""
         inst = self.get(symbol)
-        text = format_decimal(qty, inst.step)
-        if Decimal(text) < inst.min_qty:
-            raise ValueError(
-                f"quantity {qty} of {symbol} is below the minimum {inst.min_qty} "
-                f"after rounding to step {inst.step}"
-            )
+        text = _on_grid(symbol, "quantity", qty, inst.step, "step")
+        if qty < inst.min_qty:
+            raise ValueError(f"quantity {qty} of {symbol} is below the minimum {inst.min_qty}")
         return text
 
     def format_price(self, symbol: str, price: Decimal) -> str:
+        """``price`` as sent; OffGridError off the current tick, ValueError unless positive."""
         inst = self.get(symbol)
         if price <= 0:
             raise ValueError(f"price {price} of {symbol} must be positive")
-        return format_decimal(price, inst.tick)
+        return _on_grid(symbol, "price", price, inst.tick, "tick")

@@ -1,7 +1,8 @@
 """The place-order request of a :class:`PlaceOrder` effect (E3, E16).
 
 Order type, limit price and time-in-force flow from the effect to the wire;
-quantity and price are formatted to the instrument's step and tick (an
+quantity and price are sent as they are, if on the instrument's step and tick
+(else :class:`pink.venues.bingx.instruments.OffGridError`: never cut to fit; an
 unknown symbol raises :class:`pink.errors.UnknownInstrumentError`). An order
 that would open a position on a contract that takes none (close-only,
 pre-listing, offline, ``apiStateOpen`` false) raises

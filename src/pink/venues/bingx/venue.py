@@ -60,7 +60,7 @@ from pink.venues.bingx.config import BingxConfig
 from pink.venues.bingx.errors import is_already_filled, is_not_found, unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.instruments import InstrumentBook, NoOpensError
+from pink.venues.bingx.instruments import InstrumentBook, NoOpensError, OffGridError
 from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
 from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
@@ -275,6 +275,10 @@ class BingxVenue(Reports):
         try:
             params = self.order_params(order)
         except NoOpensError as exc:  # the contract takes no new positions: not sent
+            self._emit(OrderRejected(cid, exc.code, str(exc), _now_ns()))
+            return
+        except OffGridError as exc:  # never cut to fit: the venue's order would not be the kernel's
+            log.error("BingX order %s refused: %s", cid, exc)
             self._emit(OrderRejected(cid, exc.code, str(exc), _now_ns()))
             return
         except ValueError as exc:
