@@ -16,6 +16,7 @@ from pink.errors import (
     UnknownOutcomeError,
     VenueError,
 )
+from pink.venues.bingx.errors import parse_retry_after
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.instruments import InstrumentBook, OffGridError, format_decimal
 
@@ -191,3 +192,44 @@ async def test_e16_one_unreadable_contract_does_not_stop_the_others_loading(
     with pytest.raises(UnknownInstrumentError) as info:
         book.get("ODD-USDT")
     assert "pricePrecision" in str(info.value) and "missing" in str(info.value)
+
+
+async def test_a_read_waits_the_rate_limits_stated_retry_after(fake: FakeBingx, http: BingxHttp) -> None:
+    """A 429 saying Retry-After 0.3 s: the read is sent again after that long, not after the
+    (here 0.01 s) fixed back-off, which would only earn another 429 and, kept up, a ban (418)."""
+    loop = asyncio.get_running_loop()
+    seen: list[float] = []
+
+    def answer(_r: web.Request, _p: dict[str, str]) -> web.Response:
+        seen.append(loop.time())
+        return web.Response(status=429, headers={"Retry-After": "0.3"}) if len(seen) == 1 else ok({"n": 1})
+
+    fake.on("GET", ORDER, answer)
+    assert await http.request("GET", ORDER) == {"n": 1}
+    assert len(seen) == 2 and seen[1] - seen[0] >= 0.3
+
+
+@pytest.mark.parametrize(("method", "mutating", "stated"), [("GET", False, "30"), ("POST", True, "2")])
+async def test_a_stated_retry_after_past_what_the_call_may_wait_is_raised_at_once(
+    fake: FakeBingx, http: BingxHttp, method: str, mutating: bool, stated: str
+) -> None:
+    """A read is not held past its own timeout (10 s) for a 30 s Retry-After, and an order is not
+    sent seconds after the kernel decided it: the rate limit is raised at once, carrying the
+    venue's wait for the caller, and nothing is sent again."""
+    fake.on(method, ORDER, lambda _r, _p: web.Response(status=429, headers={"Retry-After": stated}))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(RateLimitedError) as caught:
+        await http.request(method, ORDER, mutating=mutating)
+    assert loop.time() - start < 1.0
+    assert caught.value.retry_after_s == float(stated)
+    assert fake.counts[f"{method} {ORDER}"] == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("2", 2.0), (" 0.5 ", 0.5), ("-3", 0.0), ("", None), ("soon", None), ("nan", None),
+     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],  # a date in the past: no wait
+)
+def test_retry_after_is_read_as_seconds_or_a_date(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds

@@ -6,7 +6,8 @@ some numbers are overloaded, so the message is checked as well.
 Decision table::
 
     signature / key / permission / IP   -> AuthError          (never retried)
-    HTTP 429/418, 100410, 109429        -> RateLimitedError   (retry after back-off)
+    HTTP 429/418, 100410, 109429        -> RateLimitedError   (retry after back-off, or
+                                           after the reply's Retry-After: StatedRateLimitError)
     HTTP 5xx, 504, timeout (mutating)   -> UnknownOutcomeError (reconcile by query)
     100500, 101500, 80019, 80001, 80012 -> UnknownOutcomeError on an order or a cancel
       (internal error, RPC timeout,        (the venue may have acted: an order refused
@@ -20,8 +21,10 @@ Decision table::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 
 from pink.errors import AuthError, RateLimitedError, UnknownOutcomeError, VenueError
 from pink.venues.bingx.fields import BingxParseError
@@ -34,11 +37,14 @@ __all__ = [
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "UNKNOWN_OUTCOME_CODES",
+    "StatedRateLimitError",
     "from_http_status",
     "from_venue_code",
     "is_already_filled",
     "is_not_found",
+    "parse_retry_after",
     "unreadable_as_venue_error",
+    "with_retry_after",
 ]
 
 #: the code of a venue reply the adapter could not read
@@ -56,6 +62,34 @@ UNKNOWN_OUTCOME_CODES = frozenset({"100500", "101500", "80019", "80001", "80012"
 
 _NOT_FOUND_WORDS = ("not exist", "does not exist", "doesn't exist", "not found", "unknown order")
 _FILLED_WORDS = ("already filled", "is filled", "has been filled")
+
+
+class StatedRateLimitError(RateLimitedError):
+    """A rate limit whose reply said how long to wait (``Retry-After``): ``retry_after_s``."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (a number of seconds or an HTTP date); None
+    when there is none or it cannot be read."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(seconds, 0.0) if seconds == seconds and seconds != float("inf") else None
+
+
+def with_retry_after(exc: VenueError, stated_s: float | None) -> VenueError:
+    """``exc``, as a :class:`StatedRateLimitError` when it is a rate limit and the reply said
+    how long to wait."""
+    if stated_s is None or not isinstance(exc, RateLimitedError):
+        return exc
+    return StatedRateLimitError(exc.code, exc.message, retry_after_s=stated_s)
 
 
 def is_not_found(code: str, message: str) -> bool:

@@ -4,7 +4,10 @@
 * JSON is decoded with exact decimals (``parse_float=Decimal``); integers
   stay integers, so 19-digit ids never pass through float.
 * HTTP 429/418 or codes 100410/109429 -> :class:`RateLimitedError` (retried
-  after a back-off, then raised); 5xx/timeout, or a reply that is not
+  after a back-off, then raised). A ``Retry-After`` the reply states is waited
+  instead, if the call's own timeout allows it (else raised at once, the wait in
+  ``retry_after_s``); an order or a cancel is never sent again later than the
+  fixed back-off (late, it is not what the kernel decided). 5xx/timeout, or a reply that is not
   BingX's envelope, on a mutating call -> :class:`UnknownOutcomeError`; signature/key errors -> :class:`AuthError`,
   never retried.
 * Errors and logs never carry the key, the secret or request headers.
@@ -24,7 +27,13 @@ import aiohttp
 
 from pink.errors import AuthError, ClosedError, RateLimitedError, UnknownOutcomeError, VenueError
 from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.errors import from_http_status, from_venue_code
+from pink.venues.bingx.errors import (
+    StatedRateLimitError,
+    from_http_status,
+    from_venue_code,
+    parse_retry_after,
+    with_retry_after,
+)
 from pink.venues.bingx.signing import ParamValue, ServerClock, param_string, signed_query
 
 __all__ = ["BingxHttp", "RateLimiter", "endpoint_rate"]
@@ -126,13 +135,14 @@ class BingxHttp:
         refusal: the server's clock is read again and the call sent once more, even an order."""
         attempt = 0
         resynced = False
+        started = time.monotonic()
         while True:
             try:
                 return await self._once(method, path, params or {}, signed, mutating)
             except RateLimitedError as exc:
-                if exc.code == "HTTP418" or attempt >= self._config.max_retries:
+                wait = self._rate_limit_wait(exc, attempt, mutating, started)
+                if wait is None:
                     raise
-                wait = self._config.rate_limit_backoff_s * (2**attempt)
                 log.warning("BingX %s %s rate limited (%s); retry in %.2fs", method, path,
                             exc.code, wait)
                 await asyncio.sleep(wait)
@@ -149,6 +159,20 @@ class BingxHttp:
                     raise
                 await asyncio.sleep(self._config.rate_limit_backoff_s * 0.1 * (2**attempt))
             attempt += 1
+
+    def _rate_limit_wait(self, exc: RateLimitedError, attempt: int, mutating: bool, started: float) -> float | None:
+        """How long to wait before sending again after ``exc``; None to raise it now: a ban (418),
+        no retries left, a stated wait that would run past the call's own timeout, or, for an
+        order or a cancel, one longer than the fixed back-off."""
+        if exc.code == "HTTP418" or attempt >= self._config.max_retries:
+            return None
+        wait: float = self._config.rate_limit_backoff_s * 2.0**attempt
+        if isinstance(exc, StatedRateLimitError) and exc.retry_after_s > wait:
+            elapsed = time.monotonic() - started
+            if mutating or elapsed + exc.retry_after_s > self._config.request_timeout_s:
+                return None
+            wait = exc.retry_after_s
+        return wait
 
     async def _once(
         self, method: str, path: str, params: dict[str, ParamValue], signed: bool, mutating: bool
@@ -170,6 +194,7 @@ class BingxHttp:
             async with session.request(method, url, headers=headers) as resp:
                 status = resp.status
                 text = await resp.text()
+                stated = parse_retry_after(resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise self._transport_error("TIMEOUT", exc, mutating) from None
         except aiohttp.ClientError as exc:
@@ -178,7 +203,7 @@ class BingxHttp:
                 "NETWORK", exc, mutating and not connect_failed
             ) from None
         if status != 200:
-            raise from_http_status(status, text, mutating=mutating)
+            raise with_retry_after(from_http_status(status, text, mutating=mutating), stated)
         try:
             body = _decode(text)
         except ValueError:
@@ -192,7 +217,8 @@ class BingxHttp:
         code = str(body["code"])
         if code != "0":
             msg = body.get("msg")
-            raise from_venue_code(code, msg if isinstance(msg, str) else "", mutating=mutating)
+            raise with_retry_after(from_venue_code(code, msg if isinstance(msg, str) else "", mutating=mutating),
+                                   stated)
         return body.get("data")
 
     @staticmethod
