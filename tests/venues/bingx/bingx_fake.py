@@ -55,6 +55,9 @@ class FakeBingx:
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     pongs: int = 0
     secret: str = SECRET
+    listen_keys: list[str] = field(default_factory=list)  # created, oldest first
+    expired_keys: set[str] = field(default_factory=set)  # a keep-alive of one of these is answered 404
+    ws_keys: list[str] = field(default_factory=list)  # the listenKey of each user-stream connection
 
     def on(self, method: str, path: str, handler: Handler) -> None:
         self.routes[(method, path)] = handler
@@ -95,8 +98,10 @@ class FakeBingx:
             return await self._ws(request)
         if path == "/openApi/user/auth/userDataStream":
             if method == "POST":
-                return web.json_response({"listenKey": "k" * 64})
-            return web.Response(status=200)
+                key = "k" * 64 if not self.listen_keys else f"{len(self.listen_keys):k>64}"
+                self.listen_keys.append(key)
+                return web.json_response({"listenKey": key})
+            return web.Response(status=404 if request.query.get("listenKey") in self.expired_keys else 200)
         handler = self.routes.get((method, path))
         public = path.startswith("/openApi/swap/v2/quote/") or path.endswith("/server/time")
         params = dict(request.query) if public else self._verify(request)
@@ -116,6 +121,8 @@ class FakeBingx:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
+        if "listenKey" in request.query:
+            self.ws_keys.append(request.query["listenKey"])
         await ws.send_bytes(gzip.compress(b"Ping"))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "Pong":

@@ -111,3 +111,20 @@ async def test_e12_a_gap_fill_not_found_while_the_place_is_on_its_way_does_not_d
     (fill,) = await sink.wait_for(OrderFilled)  # the fill watch asked after the ack
     assert (fill.cum_qty, fill.last_price) == (D("0.01"), D("100.5"))
     assert [r.status for r in sink.of(OrderStatusReport)] == [OrderStatus.FILLED]
+
+
+async def test_a_reconnect_checks_the_listen_key_and_replaces_one_that_expired(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]  # noqa: F811 (the fixture)
+) -> None:
+    """The stream drops after its listen key expired (the keep-alive is half an hour away): the
+    reconnect must not open a stream on the dead key, which stays quiet (every push lost) until
+    that keep-alive fails. The key is extended first; told it is gone (404), a new one is made."""
+    v, _ = venue
+    (old,) = fake.listen_keys
+    await _reconnect(fake, v)
+    assert fake.ws_keys == [old, old]  # a live key is kept ...
+    assert fake.counts["PUT /openApi/user/auth/userDataStream"] >= 1  # ... once checked
+    fake.expired_keys.add(old)
+    await _reconnect(fake, v)
+    assert len(fake.listen_keys) == 2 and fake.ws_keys[-1] == fake.listen_keys[1] != old
+    assert v.stream.listen_key == fake.listen_keys[1]

@@ -3,7 +3,8 @@
 :class:`GzipSocket` is the reconnecting connection both streams use.
 :class:`UserStream` is the user-data stream: listenKey create, extend every
 30 min (configurable; a failed extend is tried again soon), recreate on
-expiry or 404, and after every reconnect a
+expiry or 404, the key checked (extended) before each reconnect with it (a
+stream opened on an expired key stays quiet), and after every reconnect a
 gap-fill callback (the venue queries orders and fills missed meanwhile), run
 beside the reading of frames so that Ping is answered and pushes flow.
 """
@@ -241,10 +242,28 @@ class UserStream:
         self.key_creates += 1
 
     async def _next_url(self) -> str:
+        if self.listen_key and self._socket.connects:
+            await self._check_key()
         if not self.listen_key:
             await self._create_key()
         sep = "&" if "?" in self._config.ws_url else "?"
         return f"{self._config.ws_url}{sep}listenKey={self.listen_key}"
+
+    async def _check_key(self) -> None:
+        """Before a reconnect: extend the key; one the venue no longer knows (404) is dropped,
+        so a new one is made. A keep-alive that fails otherwise keeps the key (it may well live:
+        the extend loop tries again soon)."""
+        try:
+            status, _ = await self._http.listen_key("PUT", self.listen_key)
+        except PinkError as exc:
+            log.warning("BingX listenKey check before reconnecting failed (%s); using it anyway",
+                        getattr(exc, "code", type(exc).__name__))
+            return
+        if status == 404:
+            log.info("BingX listenKey expired while the stream was down; making a new one")
+            self.listen_key = ""
+        elif 200 <= status < 300:
+            self.key_extends += 1
 
     async def _opened(self) -> None:
         if self._socket.connects > 1:
