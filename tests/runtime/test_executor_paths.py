@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from pink.kernel import Action, Side
+from pink.kernel.messages import OrderSide, OrderType, PlaceOrder, QueryOrder, TimeInForce
 from pink.policy.base import Decision, PolicySnapshot
 from pink.ports import InProcessVenue
+from pink.runtime.clock import WallClock
+from pink.runtime.executor import EffectExecutor
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.faults import FaultConfig
 from pink.venues.sim.instruments import default_instruments
@@ -115,3 +118,20 @@ async def test_an_effect_that_crashes_is_counted_and_the_runtime_goes_on(direct:
         assert k.slot_view(1).state == "POSITION_OPEN"  # the next effect went out
         assert rt._fatal is None  # the owner task did not stop
     assert "crashed" in caplog.text
+
+
+async def test_f21_a_venue_closed_under_the_executor_is_no_crash_on_the_plain_path(caplog: Any) -> None:
+    """A place and a query handed to an in-process venue its owner already closed (ClosedError,
+    not a VenueError): outcomes, unknown and failed, logged; not crashes with a traceback."""
+    venue = SimVenue(MatchingEngine(default_instruments(), seed=3, start_ts=T0), seed=3)
+    events: list[Any] = []
+    await venue.start(events.append)
+    await venue.close()
+    executor = EffectExecutor(venue, events.append, WallClock())
+    executor.submit([PlaceOrder("t00001-e1", 0, "BTC-USDT", OrderSide.BUY, Side.LONG, Decimal("0.01"),
+                                OrderType.MARKET, None, TimeInForce.GTC, False, 5),
+                     QueryOrder("t00002-e1", "BTC-USDT", "deadline")])
+    assert executor.stats["crashed"] == 0
+    assert executor.stats["place_unknown"] == 1 and executor.stats["query_failed"] == 1
+    assert not events and "closed" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

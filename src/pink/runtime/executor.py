@@ -11,6 +11,10 @@ is called directly, in order, with the same outcomes: it cannot hang.
   more: the kernel's deadline produces a ``QueryOrder`` (F16).
 * ``QueryOrder`` -> ``venue.query`` -> the ``OrderStatusReport`` is emitted
   back into the runtime's queue, to ``kernel.apply``.
+* A call the venue's close cut short (``ClosedError``: its owner closed it with
+  the call in flight) is an outcome, not a crash: unknown for a place or a
+  cancel (it may have gone out), failed for a query; the restart reconcile
+  settles it.
 
 Nothing here touches the kernel: results go through ``emit`` (the queue).
 """
@@ -24,7 +28,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pink.errors import UnknownOutcomeError, VenueError
+from pink.errors import ClosedError, UnknownOutcomeError, VenueError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
@@ -42,7 +46,8 @@ __all__ = ["EffectExecutor", "InFlight"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-Failure = VenueError | TimeoutError  # a call that failed: refused, unknown outcome, or past its deadline
+# a call that failed: refused, unknown outcome, past its deadline, or cut short by the venue's close
+Failure = VenueError | TimeoutError | ClosedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,8 @@ class EffectExecutor:
                 return await call(arg), None
         except (VenueError, TimeoutError) as exc:
             return None, exc
+        except ClosedError as exc:
+            return None, _closed(exc, arg)
 
     async def _place(self, leverage: list[EnsureLeverage], order: PlaceOrder) -> None:
         async with self._sem:
@@ -201,7 +208,7 @@ class EffectExecutor:
     def _placed(self, order: PlaceOrder, failure: Failure | None) -> None:
         if failure is None:
             self.stats["place"] += 1
-        elif isinstance(failure, (UnknownOutcomeError, TimeoutError)):
+        elif isinstance(failure, (UnknownOutcomeError, TimeoutError, ClosedError)):
             self.stats["place_unknown"] += 1  # the kernel's deadline will query
         else:
             self.stats["place_refused"] += 1
@@ -210,7 +217,7 @@ class EffectExecutor:
     def _canceled(self, cancel: CancelOrder, failure: Failure | None) -> None:
         if failure is None:
             self.stats["cancel"] += 1
-        elif isinstance(failure, (UnknownOutcomeError, TimeoutError)):
+        elif isinstance(failure, (UnknownOutcomeError, TimeoutError, ClosedError)):
             self.stats["cancel_unknown"] += 1
         else:
             self.stats["cancel_refused"] += 1
@@ -240,15 +247,26 @@ class EffectExecutor:
         return False
 
 
-def _call_now(call: Callable[[Any], R], arg: Any) -> tuple[R | None, VenueError | None]:
-    """One call to an in-process venue: (result, None) or (None, the venue's refusal)."""
+def _call_now(call: Callable[[Any], R], arg: Any) -> tuple[R | None, VenueError | ClosedError | None]:
+    """One call to an in-process venue: (result, None) or (None, the venue's refusal or close)."""
     try:
         return call(arg), None
     except VenueError as exc:
         return None, exc
+    except ClosedError as exc:
+        return None, _closed(exc, arg)
+
+
+def _closed(exc: ClosedError, effect: Any) -> ClosedError:
+    """``exc``, logged: the venue was closed under a call (its owner closed it first)."""
+    what = getattr(effect, "client_order_id", "") or getattr(effect, "symbol", "")
+    log.warning("%s %s not done: %s (the restart reconcile settles it)", type(effect).__name__, what, exc)
+    return exc
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, VenueError):
         return exc.code, exc.message
+    if isinstance(exc, ClosedError):
+        return "CLOSED", str(exc)
     return "TIMEOUT", "no reply within the call deadline"

@@ -30,6 +30,8 @@ from pink.kernel.messages import (
     TimeInForce,
     VenueEvent,
 )
+from pink.runtime.clock import WallClock
+from pink.runtime.executor import EffectExecutor
 from pink.venues.bingx.venue import BingxVenue
 
 D = Decimal
@@ -398,3 +400,33 @@ async def test_the_adapters_memory_of_delivered_orders_is_bounded_over_a_long_ru
         assert len(v._delivered) <= 20 and len(v._fees) <= 20 and len(v._by_venue_id) <= 20
     finally:
         await v.close()
+
+
+async def test_f21_calls_in_flight_when_the_adapter_closes_end_quietly_in_the_executor(
+    fake: FakeBingx, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The adapter is closed (by its owner, before the runtime) while the executor's query backs
+    off after a 500, and a place comes after: both end in ClosedError, which is not a VenueError.
+    The executor must take them as calls the close cut short (the restart reconcile settles
+    them), not as crashes logged with a traceback as if PINK had a bug."""
+    v = BingxVenue(fake.config(rate_limit_backoff_s=5.0), fill_watch_s=0.2)
+    sink = Sink()
+    await v.start(sink)
+    asked = asyncio.Event()
+
+    def busy(_r: web.Request, _p: dict[str, str]) -> web.Response:
+        asked.set()
+        return web.Response(status=500)
+
+    fake.on("GET", ORDER, busy)
+    executor = EffectExecutor(v, sink, WallClock())
+    executor.submit([QueryOrder("t00001-e1", "BTC-USDT", "deadline")])
+    await asyncio.wait_for(asked.wait(), 2)
+    await v.close()  # the query waits 0.5 s before asking again: it meets a closed client
+    executor.submit([place("t00002-e1")])
+    await asyncio.wait_for(executor.wait_idle(), 5)
+    assert executor.stats["crashed"] == 0
+    assert executor.stats["query_failed"] == 1 and executor.stats["place_unknown"] == 1
+    assert not sink.events  # nothing made up: the order is not said refused
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "closed" in caplog.text
