@@ -236,3 +236,38 @@ async def test_rate_limit_and_5xx_faults() -> None:
         assert status == 500 and loop.time() - t0 >= 0.14
         status, _ = await client.call("GET", "/openApi/swap/v2/server/time", signed=False)
         assert status == 200
+
+
+_KLINES = "/openApi/swap/v3/quote/klines"
+
+
+async def test_a_bad_limit_or_interval_is_refused_with_an_error_reply() -> None:
+    """A negative ``limit`` returned the whole candle history (and one level short of the whole
+    book, or all but one funding row); a limit or a time that is not a number answered a bare
+    HTTP 500. BingX refuses them: an error reply (109400) naming the field."""
+    async with running() as (_, client):
+        public = [
+            (_KLINES, {"symbol": "BTC-USDT", "interval": "1m", "limit": -1}, "limit"),
+            (_KLINES, {"symbol": "BTC-USDT", "interval": "1m", "limit": 0}, "limit"),
+            (_KLINES, {"symbol": "BTC-USDT", "interval": "1m", "limit": "abc"}, "limit"),
+            (_KLINES, {"symbol": "BTC-USDT", "interval": "0", "limit": 2}, "interval"),
+            ("/openApi/swap/v2/quote/depth", {"symbol": "BTC-USDT", "limit": -1}, "limit"),
+            ("/openApi/swap/v2/quote/depth", {"symbol": "BTC-USDT", "limit": "x"}, "limit"),
+            ("/openApi/swap/v2/quote/fundingRate", {"symbol": "BTC-USDT", "limit": -1}, "limit"),
+        ]
+        for path, params, field in public:
+            status, body = await client.call("GET", path, params, signed=False)
+            assert (status, body["code"]) == (200, 109400), (path, params, body)
+            assert field in body["msg"] and "data" not in body
+        signed = [
+            ("/openApi/swap/v2/user/income", {"limit": -5}, "limit"),
+            ("/openApi/swap/v2/user/income", {"startTime": "soon"}, "startTime"),
+            ("/openApi/swap/v1/trade/fullOrder", {"symbol": "BTC-USDT", "limit": "-2"}, "limit"),
+            ("/openApi/swap/v1/trade/fullOrder", {"symbol": "BTC-USDT", "endTime": "x"}, "endTime"),
+        ]
+        for path, params, field in signed:
+            status, body = await client.call("GET", path, params)
+            assert (status, body["code"]) == (200, 109400), (path, params, body)
+            assert field in body["msg"]
+        _, kl = await client.call("GET", _KLINES, {"symbol": "BTC-USDT", "interval": "1m", "limit": 2}, signed=False)
+        assert len(kl["data"]) <= 2

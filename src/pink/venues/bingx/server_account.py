@@ -10,7 +10,7 @@ from aiohttp import web
 
 from pink.errors import LeverageError, UnknownInstrumentError
 from pink.kernel.messages import ZERO, PositionReport, Side
-from pink.venues.bingx.server_http import STATE, USER_STREAMS, BadParam, fail, json_response, ok
+from pink.venues.bingx.server_http import STATE, USER_STREAMS, BadParam, fail, json_response, ok, param_int, param_limit
 from pink.venues.bingx.server_http import param as p
 from pink.venues.bingx.server_state import SimState
 from pink.venues.bingx.server_wire import dec, ms, num
@@ -115,10 +115,10 @@ async def positions(request: web.Request) -> web.Response:
 async def income(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol, kind = p(request, "symbol"), p(request, "incomeType")
-    lo = int(p(request, "startTime") or 0) * _NS_PER_MS
-    hi_text = p(request, "endTime")
-    hi = (int(hi_text) + 1) * _NS_PER_MS - 1 if hi_text else 2**62  # endTime's whole millisecond
-    limit = min(int(p(request, "limit") or 100), 1000)
+    lo = param_int(request, "startTime") * _NS_PER_MS
+    hi_ms = param_int(request, "endTime", -1)
+    hi = (hi_ms + 1) * _NS_PER_MS - 1 if hi_ms >= 0 else 2**62  # endTime's whole millisecond
+    limit = param_limit(request, 100, 1000)
     rows: list[tuple[int, dict[str, Any]]] = []
     if kind in ("", "FUNDING_FEE"):
         for fp in state.engine.funding_since(lo):

@@ -25,6 +25,8 @@ __all__ = [
     "ok",
     "param",
     "param_decimal",
+    "param_int",
+    "param_limit",
     "params_of",
 ]
 
@@ -73,6 +75,27 @@ def param(request: web.Request, name: str, *alts: str, required: bool = False) -
     if required:
         raise BadParam(f"Invalid parameters, {name}: This field is required.")
     return ""
+
+
+def param_int(request: web.Request, name: str, default: int = 0) -> int:
+    """A whole number ``>= 0`` (a time in ms, an id); ``default`` when absent. Anything else is
+    refused (109400, naming the field), never answered with a bare HTTP 500."""
+    text = param(request, name)
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit():
+        raise BadParam(f"Invalid parameters, {name}: {text!r} is not a whole number >= 0", 109400)
+    return int(text)
+
+
+def param_limit(request: web.Request, default: int, maximum: int) -> int:
+    """``limit``: at least 1 (a negative one used to list everything), at most ``maximum``."""
+    text = param(request, "limit")
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise BadParam(f"Invalid parameters, limit: {text!r} must be a whole number from 1 to {maximum}", 109400)
+    return min(int(text), maximum)
 
 
 def param_decimal(request: web.Request, name: str, *, required: bool = False) -> Decimal | None:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from pink.kernel.messages import ZERO
-from pink.venues.bingx.server_http import STATE, BadParam, ok, param
+from pink.venues.bingx.server_http import STATE, BadParam, ok, param, param_limit
 from pink.venues.bingx.server_state import SimState, places
 from pink.venues.bingx.server_wire import dec, ms, num
 from pink.venues.bingx.server_ws import INTERVALS
@@ -149,7 +149,7 @@ async def book_ticker(request: web.Request) -> web.Response:
 async def depth(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol = _symbols(state, request, required=True)[0]
-    limit = int(param(request, "limit") or 20)
+    limit = param_limit(request, 20, 1000)
     inst = state.instruments[symbol]
     pp, qp = places(inst.tick), places(inst.step)
     bids, asks = state.engine.depth(symbol)
@@ -173,7 +173,7 @@ async def klines(request: web.Request) -> web.Response:
     interval = param(request, "interval", required=True)
     if interval not in INTERVALS:
         raise BadParam(f"Invalid parameters, interval: {interval}", 109400)
-    limit = min(int(param(request, "limit") or 500), 1440)
+    limit = param_limit(request, 500, 1440)
     bars = state.engine.candles(symbol, INTERVALS[interval], limit)
     mark = request.path.endswith("markPriceKlines")
     rows = []
@@ -215,7 +215,7 @@ async def premium_index(request: web.Request) -> web.Response:
 async def funding_rate(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol = param(request, "symbol")
-    limit = min(int(param(request, "limit") or 100), 1000)
+    limit = param_limit(request, 100, 1000)
     rows = [
         {"symbol": s, "fundingRate": dec(rate, 8), "fundingTime": ms(ts)}
         for s, rate, ts in state.funding_history()

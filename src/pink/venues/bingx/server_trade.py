@@ -26,6 +26,8 @@ from pink.venues.bingx.server_http import (
     fail,
     ok,
     param,
+    param_int,
+    param_limit,
     params_of,
 )
 from pink.venues.bingx.server_state import SimState
@@ -321,9 +323,9 @@ async def open_orders(request: web.Request) -> web.Response:
 
 
 def _window(request: web.Request, start: str, end: str) -> tuple[int, int]:
-    lo = int(param(request, start) or 0) * _NS_PER_MS
-    hi_text = param(request, end)
-    hi = int(hi_text) * _NS_PER_MS if hi_text else 2**62
+    lo = param_int(request, start) * _NS_PER_MS
+    hi_ms = param_int(request, end, -1)
+    hi = hi_ms * _NS_PER_MS if hi_ms >= 0 else 2**62
     return lo, hi
 
 
@@ -331,9 +333,9 @@ async def order_history(request: web.Request) -> web.Response:
     """``allOrders`` (finished only) and ``fullOrder`` (every status)."""
     state = request.app[STATE]
     symbol = param(request, "symbol")
-    after = int(param(request, "orderId") or 0)
+    after = param_int(request, "orderId")
     lo, hi = _window(request, "startTime", "endTime")
-    limit = min(int(param(request, "limit") or 500), 1000)
+    limit = param_limit(request, 500, 1000)
     finished_only = request.path.endswith("allOrders")
     rows = []
     for o in sorted(state.engine.orders_since(lo), key=lambda o: int(o.venue_order_id)):
