@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pink.errors import CodecError
-from pink.plane.health import HealthReport, SinkHealth, read_health, write_health
+from pink.plane.health import HealthReport, SinkHealth, pid_alive, read_health, write_health
 
 
 def _healthy(now: int) -> HealthReport:
@@ -56,3 +58,20 @@ def test_malformed_health_file_is_a_codec_error(tmp_path: Path) -> None:
     (tmp_path / "health.json").write_text('{"ts": 1, "mystery": 2}')
     with pytest.raises(CodecError, match="unknown field `mystery`"):
         read_health(tmp_path)
+
+
+def test_a_killed_run_not_yet_reaped_is_gone() -> None:
+    """kill -9 leaves a zombie until its parent reaps it (for ever under a parent that does
+    not): `pink health` and `pink status` must call that run gone, not alive."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert pid_alive(proc.pid)
+        proc.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed child never became a zombie"
+            time.sleep(0.01)  # (polling for the state, not an assertion)
+        assert not pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()

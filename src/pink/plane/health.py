@@ -111,14 +111,21 @@ class HealthReport:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (on this machine)."""
+    """Whether process ``pid`` runs (on this machine). A zombie does not: a run killed outright
+    stays one until its parent reaps it, and for ever under a parent that never does."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's: it exists
+        pass
+    try:  # Linux: the state is the first field after the command's closing parenthesis
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:  # reaped since, or no /proc here (then os.kill's word stands)
+        return not Path("/proc/self/stat").exists()
+    except (OSError, IndexError):
         return True
-    return True
+    return state not in ("Z", "X")
 
 
 def write_health(data_dir: str | os.PathLike[str], report: HealthReport) -> Path:
