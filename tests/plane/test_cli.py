@@ -26,6 +26,12 @@ RUN = ("import typer; from pink.cli.plane_cmd import register; "
        "app = typer.Typer(); register(app); app()")
 
 
+def _env(columns: int) -> dict[str, str]:
+    """A bare environment of ``columns``, with the PYTHONPATH (if any) that imports the code under test."""
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    return {"COLUMNS": str(columns), "PATH": "", **path}
+
+
 def _report(connected: bool) -> HealthReport:
     return HealthReport(ts=time.time_ns(), sinks=(
         SinkHealth("redis", "redis://127.0.0.1:6390/0", connected=connected,
@@ -40,7 +46,7 @@ def test_status_from_another_process(tmp_path: Path) -> None:
         write_health(tmp_path, _report(connected=False))
         out = subprocess.run(
             [sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=60, env={"COLUMNS": "250", "PATH": ""},
+            capture_output=True, text=True, timeout=60, env=_env(250),
         )
     finally:
         plane.close()
@@ -57,7 +63,7 @@ def test_status_at_80_columns_shows_the_capital_whole(tmp_path: Path) -> None:
         plane.write_account(account_view(250))
         out = subprocess.run(
             [sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=60, env={"COLUMNS": "80", "PATH": ""},
+            capture_output=True, text=True, timeout=60, env=_env(80),
         )
     finally:
         plane.close()
@@ -94,6 +100,31 @@ def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp
     assert result.exit_code == 1 and "closed at" in result.output
     write_health(tmp_path, replace(_report(connected=True), pid=os.getpid()))
     assert runner.invoke(APP, ["health", "--data-dir", str(tmp_path)]).exit_code == 0  # alive, running
+
+
+def test_health_and_status_say_the_policy_fails(tmp_path: Path) -> None:
+    """A policy raising in every cycle leaves open slots unmanaged: `pink health` is not healthy
+    and names it, and `pink status` says it above everything else."""
+    failing = replace(_report(connected=True), pid=os.getpid(), policy_errors=9, policy_failing_cycles=7,
+                      policy_failing_since=time.time_ns() - 70 * 10**9, policy_failing_open_slots=2,
+                      policy_last_error="KeyError: 'ETH-USDT'")  # fmt: skip
+    write_health(tmp_path, failing)
+    runner = CliRunner()
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "policy failed in its last 7 cycles" in result.output and "KeyError: 'ETH-USDT'" in result.output
+    assert "no exit or stop goes out for 2 open slots" in result.output
+    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
+    try:
+        result = runner.invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    finally:
+        plane.close()
+    assert result.exit_code == 0, result.output
+    first = result.output.lstrip().splitlines()[0]
+    assert "policy failed in its last 7 cycles" in first, result.output
+    write_health(tmp_path, replace(failing, policy_failing_cycles=0))  # a clean cycle since
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and "9 cycles skipped" in result.output
 
 
 def test_control_commands(tmp_path: Path) -> None:
@@ -156,7 +187,7 @@ def _killed_writer(data_dir: Path) -> None:
 def test_status_of_a_killed_run_says_its_values_are_not_current(tmp_path: Path) -> None:
     _killed_writer(tmp_path)
     out = subprocess.run([sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60, env={"COLUMNS": "250", "PATH": ""})  # fmt: skip
+                         capture_output=True, text=True, timeout=60, env=_env(250))  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "is gone, killed or crashed: below are its last values, not current" in out.stdout
 

@@ -12,7 +12,9 @@ import pytest
 
 import pink.runtime as runtime_pkg
 from pink.errors import ClosedError, ConfigError, StartupError, VenueError
+from pink.kernel.messages import Side
 from pink.plane.health import read_health
+from pink.policy.base import Action, Decision, MarginSizer, PolicySnapshot
 from pink.ports import Quote
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
@@ -306,3 +308,39 @@ async def test_f21_the_close_leaves_a_health_report_that_says_the_run_closed(tmp
     closed = read_health(tmp_path)
     assert closed is not None and closed.closed_ts > 0
     assert closed.problems(check_pid=True)[0].startswith(f"the run (pid {os.getpid()}) closed at")
+
+
+class OpenThenRaise:
+    """Opens slot 0 in its first cycle, then raises in every cycle until ``healed``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.healed = False
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        self.calls += 1
+        if self.calls == 1:
+            return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.010"))]
+        if self.healed:
+            return []
+        raise RuntimeError("model file missing")
+
+
+async def test_health_says_the_policy_fails_while_it_fails_and_not_after(tmp_path: Path) -> None:
+    """A policy that raises in every cycle leaves its open slots with no exit or stop: health
+    names it (cycles in a row, since when, the last error) until a clean cycle."""
+    policy = OpenThenRaise()
+    async with Launcher(quiet(tmp_path), decision=policy, intents=MarginSizer()) as launcher:
+        await launcher.run(cycles=6)
+        report = launcher.health()
+        assert report.policy_failing_cycles == 5 and report.policy_errors == 5
+        assert report.policy_last_error == "RuntimeError: model file missing"
+        assert 0 < report.policy_failing_since <= report.ts
+        text = "\n".join(report.problems(report.ts))
+        assert "policy failed in its last 5 cycles" in text and "RuntimeError: model file missing" in text
+        assert "1 open slot" in text
+        policy.healed = True
+        await launcher.run(cycles=1)
+        report = launcher.health()
+        assert report.policy_failing_cycles == 0 and report.policy_errors == 5
+        assert report.problems(report.ts) == []

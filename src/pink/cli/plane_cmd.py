@@ -15,6 +15,7 @@ import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from pink.errors import CodecError, ConfigError
 from pink.plane.control import ControlReader, ControlWriter
@@ -85,6 +86,11 @@ def _health_table(report: HealthReport | None) -> Table:
             f"{'up' if report.stream_connected else 'DOWN'}, last event "
             f"{'-' if age is None else f'{age / 1000:.1f} s'} ago",
         )
+    if report.policy_failing_cycles:
+        table.add_row("policy", "", f"FAILING, {report.policy_failing_cycles} cycles in a row (see problems); "
+                      f"{report.policy_errors} skipped in this run")
+    elif report.policy_errors:
+        table.add_row("policy", "", f"ok; {report.policy_errors} cycles skipped in this run (it raised: see the log)")
     for name, depth in sorted(report.queue_depths.items()):
         table.add_row(f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
     problems = report.problems(time.time_ns(), check_pid=True)
@@ -106,6 +112,8 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
         report = None
         switches += f"\nhealth.json unreadable: {exc}"
     parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
+    if report is not None and (failing := report.policy_failing()) and reader.writer_alive:
+        parts.insert(0, Text(f"POLICY FAILING: {failing}", style="bold red"))  # (as written: no markup)
     if not reader.writer_alive:  # a killed writer leaves its last values readable (F10): say so
         m = reader.manifest
         parts.insert(0, f"[red]the run {m.runtime_id} (pid {m.pid}) is gone, killed or crashed: below are its "

@@ -68,13 +68,17 @@ class HealthReport:
     max_event_age_ms: int = 120_000  # no venue event for longer is a problem
     interval_ms: int = 5_000  # how often the runtime rewrites the report
     closed_ts: int = 0  # ns since the epoch when the run closed (its last report); 0 while it runs
+    policy_errors: int = 0  # cycles skipped since the run started: the policy raised
+    policy_failing_cycles: int = 0  # of them, the last cycles in a row (0: the last cycle was clean)
+    policy_failing_since: int = 0  # ns since the epoch of the first of those
+    policy_failing_open_slots: int = 0  # open slots in the last of those: nothing manages them
+    policy_last_error: str = ""  # the policy's last exception, "Type: message"
 
     def problems(self, now_ns: int | None = None, *, check_pid: bool = False) -> list[str]:
         """What was asked for and is not working, one sentence each. ``check_pid`` (from another
         process): a run that closed, or whose process is gone, is one."""
         if self.closed_ts:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.closed_ts / 1e9))
-            return [f"the run (pid {self.pid}) closed at {when}: nothing is running"]
+            return [f"the run (pid {self.pid}) closed at {_when(self.closed_ts)}: nothing is running"]
         if check_pid and self.pid and not pid_alive(self.pid):
             return [f"the run's process (pid {self.pid}) is gone: it was killed or crashed"]
         out: list[str] = []
@@ -107,7 +111,23 @@ class HealthReport:
                 out.append(f"no venue event for {age / 1000:.0f} s")
         if self.desync_slots:
             out.append(f"slots in DESYNC: {', '.join(map(str, self.desync_slots))}")
+        if failing := self.policy_failing():
+            out.append(failing)
         return out
+
+    def policy_failing(self) -> str:
+        """The policy raising in every cycle, in one sentence ("" when its last cycle was clean)."""
+        n = self.policy_failing_cycles
+        if not n:
+            return ""
+        held = self.policy_failing_open_slots
+        return (f"policy failed in its last {n} cycle{'s' if n != 1 else ''} (since "
+                f"{_when(self.policy_failing_since)}; {self.policy_last_error}): its cycles are skipped, and no "
+                f"exit or stop goes out for {held} open slot{'s' if held != 1 else ''}")
+
+
+def _when(ts_ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts_ns / 1e9))
 
 
 def pid_alive(pid: int) -> bool:

@@ -432,6 +432,7 @@ class Launcher:
         from pink.plane.health import HealthReport
 
         rt = self.runtime
+        pol = rt.policy if rt is not None else None
         lh = self.ledger.health() if self.ledger is not None else None
         return HealthReport(
             ts=time.time_ns(),
@@ -453,6 +454,11 @@ class Launcher:
             if rt is not None else {},
             drops={"events_after_close": rt.events_dropped} if rt is not None else {},
             desync_slots=tuple(s.slot for s in rt.slots if s.state == "DESYNC") if rt else (),
+            policy_errors=pol.errors if pol is not None else 0,
+            policy_failing_cycles=pol.failing if pol is not None else 0,
+            policy_failing_since=pol.failing_since_ns if pol is not None and pol.failing else 0,
+            policy_failing_open_slots=pol.failing_held if pol is not None and pol.failing else 0,
+            policy_last_error=pol.last_error if pol is not None else "",
         )
 
     async def _health_loop(self) -> None:

@@ -36,6 +36,10 @@ class PolicyRunner:
         self.errors = 0  # cycles skipped: the policy raised
         self.dropped = 0  # decisions and intents not submitted: not of their types
         self.slow = 0  # cycles whose policy took longer than cycle_s (real time)
+        self.failing = 0  # cycles in a row the policy raised in, up to now (0: its last cycle was clean)
+        self.failing_since_ns = 0  # wall time (ns since the epoch) of the first of them
+        self.failing_held = 0  # open slots in the last of them: no exit or stop goes out for them
+        self.last_error = ""  # the policy's last exception, as "Type: message"
         self._problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
 
     def plan(self, n: int, snap: PolicySnapshot) -> list[Intent]:
@@ -52,6 +56,7 @@ class PolicyRunner:
             return []
         finally:
             self._timed(n, time.monotonic() - started)
+        self.failing = 0
         for which, problem in dropped:
             self.dropped += 1
             log.error("policy cycle %d: %s: %s; not submitted", n, which, problem)
@@ -62,8 +67,12 @@ class PolicyRunner:
 
     def _failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
         self.errors += 1
+        if not self.failing:
+            self.failing_since_ns = time.time_ns()
+        self.failing += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
         log.exception("policy failed in cycle %d; cycle skipped", n)
-        held = sum(1 for s in snap.slots if s.remaining_qty > 0)
+        held = self.failing_held = sum(1 for s in snap.slots if s.remaining_qty > 0)
         self._alert(type(exc).__name__, f"policy failed in cycle {n} ({type(exc).__name__}: {exc}): its "
                     f"cycles are skipped while it fails, and no exit or stop goes out for {held} open "
                     f"slot{'s' if held != 1 else ''}")
