@@ -88,6 +88,17 @@ def test_health_exit_code(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Connection refused" in result.output
 
 
+def test_health_of_a_sink_that_dropped_updates_says_when(tmp_path: Path) -> None:
+    """Drops long ago: healthy, the total and the time of the last one still shown."""
+    then = time.time_ns() - 3600 * 10**9
+    sink = SinkHealth("redis", "redis://127.0.0.1:6390/0", connected=True, drops=42, last_drop_ts=then)
+    write_health(tmp_path, HealthReport(ts=time.time_ns(), sinks=(sink,)))
+    result = CliRunner().invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(then / 1e9))
+    assert f"drops 42 (the last at {when})" in result.output
+
+
 def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp_path: Path) -> None:
     runner = CliRunner()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_problems_name_what_was_asked_for_and_is_not_working() -> None:
         ts=now - 60 * 10**9, ledger_backend="chdb:///x", ledger_requested=True,
         ledger_ok=False, ledger_error="disk full", ledger_backlog=20_000,
         sinks=(SinkHealth("redis", "redis://h", connected=False, last_error="refused"),
-               SinkHealth("hz", "hazelcast://h", connected=True, drops=3),
+               SinkHealth("hz", "hazelcast://h", connected=True, drops=3, last_drop_ts=now - 10**9),
                SinkHealth("off", "none", requested=False)),
         venue="bingx", venue_connected=False, stream_connected=True,
         last_venue_event_age_ms=600_000, desync_slots=(2, 5),
@@ -47,7 +48,7 @@ def test_problems_name_what_was_asked_for_and_is_not_working() -> None:
     assert "ledger chdb:///x is not working: disk full" in text
     assert "ledger backlog 20000" in text
     assert "projection sink redis (redis://h) is not connected: refused" in text
-    assert "projection sink hz dropped 3 updates" in text
+    assert "projection sink hz dropped updates, the last 1 s ago (3 in this run)" in text
     assert "off" not in text
     assert "venue bingx is not connected" in text
     assert "no venue event for 600 s" in text
@@ -75,3 +76,14 @@ def test_a_killed_run_not_yet_reaped_is_gone() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_drops_are_a_problem_while_recent_and_stay_counted_after() -> None:
+    """A sink that dropped updates in an outage and has been back for a while reads healthy
+    again; while the drops are recent they are a problem that says when the last one was."""
+    now = time.time_ns()
+    sink = SinkHealth("hz", "hazelcast://h", connected=True, drops=3, last_drop_ts=now - 20 * 10**9)
+    recent = replace(_healthy(now), sinks=(sink,))
+    assert recent.problems(now) == ["projection sink hz dropped updates, the last 20 s ago (3 in this run)"]
+    old = replace(recent, sinks=(replace(sink, last_drop_ts=now - recent.drop_window_ms * 10**6 - 1),))
+    assert old.problems(now) == []

@@ -23,7 +23,7 @@ def test_queue_coalesces_states_and_keeps_events_in_order() -> None:
     q.put_state("account", "a")
     for n in range(8):
         q.put_event(n)
-    assert q.depth == 2 + 5 and q.drops == 3
+    assert q.depth == 2 + 5 and q.drops == 3 and q.last_drop_ns > 0
     states, events = q.take(3)
     assert states == [("slot:1", 99), ("account", "a")]
     assert events == [3, 4, 5]
@@ -39,6 +39,7 @@ async def test_f8_projection_down_does_not_block_trading() -> None:
     hz = HazelcastSink(f"127.0.0.1:{free_port()}", optional=True, connect_timeout_s=0.3)
     proj = Projector("acc", "run", [redis, hz], max_events=1000)
     await proj.start()
+    before = time.time_ns()
     try:
         # put_* are plain calls that never wait on a sink: 20,000 of them complete without the event
         # loop running at all (a put that waited for a sink would hang here, since sinks run on the loop)
@@ -51,6 +52,7 @@ async def test_f8_projection_down_does_not_block_trading() -> None:
         for h in proj.health():
             assert not h.connected and h.failures >= 1 and h.last_error
             assert h.drops == 20_000 - 1000  # events past the bound: dropped and counted
+            assert before <= h.last_drop_ts <= time.time_ns()  # and when the last one was
             assert h.queue_depth == 8 + 1 + 1000  # states coalesced per key
     finally:
         await proj.close()

@@ -56,6 +56,10 @@ def _account_table(reader: PlaneReader) -> Table:
     return table
 
 
+def _clock(ts_ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts_ns / 1e9))
+
+
 def _health_table(report: HealthReport | None) -> Table:
     table = Table(title="health")
     table.add_column("part")
@@ -72,10 +76,12 @@ def _health_table(report: HealthReport | None) -> Table:
             table.add_row(f"sink {s.name}", "absent", "not configured")
             continue
         state = "connected" if s.connected else f"DOWN: {s.last_error}"
+        last = f" (the last at {_clock(s.last_drop_ts)})" if s.drops and s.last_drop_ts else ""
         table.add_row(
             f"sink {s.name}",
             s.backend,
-            f"{state}; depth {s.queue_depth}, published {s.published}, failures {s.failures}, drops {s.drops}",
+            f"{state}; depth {s.queue_depth}, published {s.published}, failures {s.failures}, drops {s.drops}"
+            f"{last}",
         )
     if report.venue:
         age = report.last_venue_event_age_ms

@@ -40,7 +40,8 @@ class SinkHealth:
     queue_depth: int = 0
     published: int = 0
     failures: int = 0
-    drops: int = 0
+    drops: int = 0  # trade events dropped since the run started (its queue was full in an outage)
+    last_drop_ts: int = 0  # ns since the epoch of the last of them (0: none)
     reconnects: int = 0
     last_error: str = ""
 
@@ -67,6 +68,7 @@ class HealthReport:
     max_ledger_backlog: int = 10_000
     max_event_age_ms: int = 120_000  # no venue event for longer is a problem
     interval_ms: int = 5_000  # how often the runtime rewrites the report
+    drop_window_ms: int = 300_000  # a sink's drops are a problem until this long after the last one
     closed_ts: int = 0  # ns since the epoch when the run closed (its last report); 0 while it runs
     policy_errors: int = 0  # cycles skipped since the run started: the policy raised
     policy_failing_cycles: int = 0  # of them, the last cycles in a row (0: the last cycle was clean)
@@ -99,8 +101,9 @@ class HealthReport:
             if not sink.connected:
                 why = f": {sink.last_error}" if sink.last_error else ""
                 out.append(f"projection sink {sink.name} ({sink.backend}) is not connected{why}")
-            elif sink.drops:
-                out.append(f"projection sink {sink.name} dropped {sink.drops} updates")
+            elif sink.drops and (ago := self._ago_ms(sink.last_drop_ts, now_ns)) < self.drop_window_ms:
+                out.append(f"projection sink {sink.name} dropped updates, the last {ago / 1000:.0f} s ago "
+                           f"({sink.drops} in this run)")
         if self.venue:
             if not self.venue_connected:
                 out.append(f"venue {self.venue} is not connected")
@@ -114,6 +117,10 @@ class HealthReport:
         if failing := self.policy_failing():
             out.append(failing)
         return out
+
+    def _ago_ms(self, ts_ns: int, now_ns: int | None) -> int:
+        """How long before ``now_ns`` (else this report's time) ``ts_ns`` was, in ms."""
+        return max(0, ((self.ts if now_ns is None else now_ns) - ts_ns) // 1_000_000)
 
     def policy_failing(self) -> str:
         """The policy raising in every cycle, in one sentence ("" when its last cycle was clean)."""

@@ -280,6 +280,7 @@ class Projector:
                 published=st.published,
                 failures=st.failures,
                 drops=st.queue.drops,
+                last_drop_ts=st.queue.last_drop_ns,
                 reconnects=st.reconnects,
                 last_error=st.last_error,
             )

@@ -4,11 +4,12 @@ States (slot and account views) coalesce: only the latest view per key is
 kept, so their number is bounded by the number of keys. Trade events
 (FillBooked, TradeClosed, Settlement, ...) are never coalesced: they are kept
 in order, up to ``max_events``; past the bound the oldest is dropped and
-counted in ``drops``. Every operation is O(1) and never blocks.
+counted in ``drops`` (the last one's wall time in ``last_drop_ns``). Every operation is O(1) and never blocks.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable
 
@@ -16,7 +17,7 @@ __all__ = ["SinkQueue"]
 
 
 class SinkQueue:
-    __slots__ = ("drops", "events", "max_events", "states")
+    __slots__ = ("drops", "events", "last_drop_ns", "max_events", "states")
 
     def __init__(self, max_events: int = 10_000) -> None:
         if max_events < 1:
@@ -25,6 +26,7 @@ class SinkQueue:
         self.states: dict[str, object] = {}
         self.events: deque[object] = deque()
         self.drops = 0
+        self.last_drop_ns = 0  # ns since the epoch of the last drop (0: none yet)
 
     def put_state(self, key: str, view: object) -> None:
         self.states[key] = view
@@ -34,6 +36,7 @@ class SinkQueue:
         if len(events) >= self.max_events:
             events.popleft()
             self.drops += 1
+            self.last_drop_ns = time.time_ns()
         events.append(record)
 
     @property
@@ -59,3 +62,4 @@ class SinkQueue:
         while len(self.events) > self.max_events:
             self.events.popleft()
             self.drops += 1
+            self.last_drop_ns = time.time_ns()
