@@ -99,6 +99,17 @@ def test_health_of_a_sink_that_dropped_updates_says_when(tmp_path: Path) -> None
     assert f"drops 42 (the last at {when})" in result.output
 
 
+def test_health_shows_the_ledger_rows_lost_in_an_outage(tmp_path: Path) -> None:
+    """Refused intents' rows let go in a long ledger outage are in neither the ledger nor the
+    journal: health shows how many, and the rows that could not be stored exactly."""
+    report = HealthReport(ts=time.time_ns(), ledger_backend="embedded chdb /d/ledger", ledger_requested=True,
+                          ledger_refusals_dropped=17, ledger_rejected=2)  # fmt: skip
+    write_health(tmp_path, report)
+    result = CliRunner().invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert "17 refused intents' rows lost in an outage (not in the journal either)" in result.output
+    assert "2 rows could not be stored exactly" in result.output
+
+
 def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp_path: Path) -> None:
     runner = CliRunner()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

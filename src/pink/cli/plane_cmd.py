@@ -70,7 +70,12 @@ def _health_table(report: HealthReport | None) -> Table:
         return table
     if report.ledger_requested:
         state = "ok" if report.ledger_ok else f"FAILING: {report.ledger_error}"
-        table.add_row("ledger", report.ledger_backend, f"{state}, backlog {report.ledger_backlog}")
+        lost = "".join((
+            f"; {report.ledger_refusals_dropped} refused intents' rows lost in an outage (not in the journal "
+            "either)" if report.ledger_refusals_dropped else "",
+            f"; {report.ledger_rejected} rows could not be stored exactly" if report.ledger_rejected else "",
+        ))
+        table.add_row("ledger", report.ledger_backend, f"{state}, backlog {report.ledger_backlog}{lost}")
     for s in report.sinks:
         if not s.requested:
             table.add_row(f"sink {s.name}", "absent", "not configured")

@@ -57,6 +57,8 @@ class HealthReport:
     ledger_ok: bool = True
     ledger_backlog: int = 0  # rows in the outbox not yet in the ledger
     ledger_error: str = ""
+    ledger_rejected: int = 0  # rows that could not be stored exactly (never retried)
+    ledger_refusals_dropped: int = 0  # refused intents' rows let go in an outage: in no journal either
     sinks: tuple[SinkHealth, ...] = ()
     venue: str = ""
     venue_connected: bool = False

@@ -444,6 +444,8 @@ class Launcher:
             ledger_ok=bool(lh is None or not lh.last_error),
             ledger_backlog=lh.backlog + lh.from_journal if lh else 0,
             ledger_error=lh.last_error if lh else "",
+            ledger_rejected=lh.rejected if lh else 0,
+            ledger_refusals_dropped=lh.refusals_dropped if lh else 0,
             sinks=tuple(self.projection.health()) if self.projection is not None else (),
             venue=self.backends.get("venue", ""),
             venue_connected=self.venue is not None,
