@@ -164,6 +164,30 @@ def test_control_commands(tmp_path: Path) -> None:
     assert state.snapshot.changed_by == "ann" and state.version == 3
 
 
+def test_control_of_a_run_that_does_not_read_the_switches_is_refused(tmp_path: Path) -> None:
+    """A run started with control = none never reads control.json: `pink control kill` said
+    it was done, and the kill switch was never on."""
+    (tmp_path / "journal.sqlite").touch()
+    (tmp_path / "run.lock").write_text(f"{os.getpid()}\n")  # a run holds the dir
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="none"))
+    result = CliRunner().invoke(APP, ["control", "kill", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert f"the run (pid {os.getpid()}) was started with control = none" in result.output
+    assert ControlReader(tmp_path).current().snapshot.version == 0  # nothing written
+
+
+def test_control_with_no_run_running_says_the_next_run_applies_it(tmp_path: Path) -> None:
+    (tmp_path / "journal.sqlite").touch()
+    (tmp_path / "run.lock").write_text("")  # the last run closed
+    result = CliRunner().invoke(APP, ["control", "flatten", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and ControlReader(tmp_path).current().flatten_seq == 1
+    assert "no `pink run` is running on this data dir now: the next one applies it when it starts" in result.output
+    (tmp_path / "run.lock").write_text(f"{os.getpid()}\n")
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="file"))
+    result = CliRunner().invoke(APP, ["control", "resume", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and f"the running `pink run` (pid {os.getpid()}) takes it up" in result.output
+
+
 def test_status_fits_80_columns_and_shows_everything_from_130(tmp_path: Path) -> None:
     plane = StatePlane.create(tmp_path, "paper", "rt1", 3)
     busy = replace(

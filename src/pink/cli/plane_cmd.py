@@ -19,8 +19,9 @@ from rich.text import Text
 
 from pink.errors import CodecError, ConfigError
 from pink.plane.control import ControlReader, ControlWriter
-from pink.plane.health import HealthReport, read_health
+from pink.plane.health import HealthReport, pid_alive, read_health
 from pink.plane.shm import PlaneGoneError, PlaneReader
+from pink.runtime.datadir import LOCK_FILE
 from pink.runtime.view import WIDE, num, slots_table
 
 __all__ = ["register"]
@@ -122,6 +123,8 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
     except CodecError as exc:
         report = None
         switches += f"\nhealth.json unreadable: {exc}"
+    if report is not None and report.control == "none" and report.pid == reader.manifest.pid:
+        switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
     parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
     if report is not None and (failing := report.policy_failing()) and reader.writer_alive:
         parts.insert(0, Text(f"POLICY FAILING: {failing}", style="bold red"))  # (as written: no markup)
@@ -207,6 +210,16 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         console.print(f"[red]refused: no `pink run` has used the data dir {data_dir} (it has no journal.sqlite); "
                       f"give the data dir of the run (--data-dir DIR or PINK_DATA_DIR)[/red]")
         raise typer.Exit(2)
+    pid = _running_pid(data_dir)
+    try:
+        report = read_health(data_dir) if pid else None
+    except CodecError:
+        report = None
+    if report is not None and report.pid == pid and report.control == "none":
+        console.print(f"[red]refused: the run (pid {pid}) was started with control = none: it does not read "
+                      f"the switches in {data_dir} (nothing was changed); stop it, or restart it with control = "
+                      f"file[/red]")
+        raise typer.Exit(2)
     try:
         state = ControlWriter(data_dir).apply(command, value, by=by, note=note)
     except ConfigError as exc:
@@ -222,6 +235,24 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         f"kill={s.kill} max_leverage={s.max_leverage} "
         f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}"
     )
+    if pid and report is not None and report.pid == pid and report.control == "file":
+        console.print(f"the running `pink run` (pid {pid}) takes it up at its next cycle")
+    elif pid:
+        console.print(f"a `pink run` (pid {pid}) holds this data dir: it takes it up at its next cycle if it "
+                      f"reads the switches (control = file, the default; its health report does not say)")
+    else:
+        console.print("[yellow]no `pink run` is running on this data dir now: the next one applies it when it "
+                      "starts[/yellow]")
+
+
+def _running_pid(data_dir: Path) -> int:
+    """The pid of the `pink run` holding ``data_dir`` now (0: none; a run's lock file names it
+    while it runs, and is emptied at its close)."""
+    try:
+        text = (data_dir / LOCK_FILE).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    return int(text) if text.isdigit() and pid_alive(int(text)) else 0
 
 
 def _simple(command: str, doc: str):  # type: ignore[no-untyped-def]

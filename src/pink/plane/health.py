@@ -60,6 +60,7 @@ class HealthReport:
     ledger_rejected: int = 0  # rows that could not be stored exactly (never retried)
     ledger_refusals_dropped: int = 0  # refused intents' rows let go in an outage: in no journal either
     sinks: tuple[SinkHealth, ...] = ()
+    control: str = ""  # where the run reads its switches: "file" (control.json), "none"; "" not known
     venue: str = ""
     venue_connected: bool = False
     stream_connected: bool = False

@@ -447,6 +447,7 @@ class Launcher:
             ledger_rejected=lh.rejected if lh else 0,
             ledger_refusals_dropped=lh.refusals_dropped if lh else 0,
             sinks=tuple(self.projection.health()) if self.projection is not None else (),
+            control=self.cfg.control,
             venue=self.backends.get("venue", ""),
             venue_connected=self.venue is not None,
             stream_connected=self.venue is not None and self.venue.stream_connected,
