@@ -188,6 +188,30 @@ def test_control_with_no_run_running_says_the_next_run_applies_it(tmp_path: Path
     assert result.exit_code == 0 and f"the running `pink run` (pid {os.getpid()}) takes it up" in result.output
 
 
+def test_status_and_health_show_notes_and_errors_as_written(tmp_path: Path) -> None:
+    """A note, a name or an error with square brackets crashed `pink status` with a markup error."""
+    (tmp_path / "journal.sqlite").touch()
+    runner = CliRunner()
+    note = "[/x] oops [bold]CPI"
+    result = runner.invoke(APP, ["control", "pause-entries", "--data-dir", str(tmp_path), "--by", "[/ann]",
+                                 "--note", note], env={"COLUMNS": "250"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "by [/ann]" in result.output
+    sink = SinkHealth("redis", "redis://h", connected=False, last_error="Boom: [/red] [Errno 111]")
+    write_health(tmp_path, replace(_report(connected=True), sinks=(sink,), policy_failing_cycles=1,
+                                   policy_last_error="KeyError: '[/p]'", pid=os.getpid()))  # fmt: skip
+    result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 1 and "Boom: [/red] [Errno 111]" in result.output, result.output
+    assert "KeyError: '[/p]'" in result.output
+    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
+    try:
+        result = runner.invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    finally:
+        plane.close()
+    assert result.exit_code == 0, result.output
+    assert f"(by [/ann]: {note})" in result.output and "Boom: [/red] [Errno 111]" in result.output
+
+
 def test_status_fits_80_columns_and_shows_everything_from_130(tmp_path: Path) -> None:
     plane = StatePlane.create(tmp_path, "paper", "rt1", 3)
     busy = replace(

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -36,7 +37,7 @@ DEFAULT_DIR = Path("data")
 
 
 def _slots_table(reader: PlaneReader, width: int = WIDE) -> Table:
-    title = f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}"
+    title = escape(f"slots of {reader.manifest.account_id} / {reader.manifest.runtime_id}")
     return slots_table(title, ((i, reader.read_slot(i)) for i in reader.slots), width)
 
 
@@ -61,13 +62,18 @@ def _clock(ts_ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts_ns / 1e9))
 
 
+def _row(table: Table, *cells: str) -> None:
+    """A row of text as written: an error or a name with square brackets is not rich markup."""
+    table.add_row(*(Text(c) for c in cells))
+
+
 def _health_table(report: HealthReport | None) -> Table:
     table = Table(title="health")
     table.add_column("part")
     table.add_column("backend")
     table.add_column("state")
     if report is None:
-        table.add_row("runtime", "", "no health.json yet")
+        _row(table, "runtime", "", "no health.json yet")
         return table
     if report.ledger_requested:
         state = "ok" if report.ledger_ok else f"FAILING: {report.ledger_error}"
@@ -76,14 +82,15 @@ def _health_table(report: HealthReport | None) -> Table:
             "either)" if report.ledger_refusals_dropped else "",
             f"; {report.ledger_rejected} rows could not be stored exactly" if report.ledger_rejected else "",
         ))
-        table.add_row("ledger", report.ledger_backend, f"{state}, backlog {report.ledger_backlog}{lost}")
+        _row(table, "ledger", report.ledger_backend, f"{state}, backlog {report.ledger_backlog}{lost}")
     for s in report.sinks:
         if not s.requested:
-            table.add_row(f"sink {s.name}", "absent", "not configured")
+            _row(table, f"sink {s.name}", "absent", "not configured")
             continue
         state = "connected" if s.connected else f"DOWN: {s.last_error}"
         last = f" (the last at {_clock(s.last_drop_ts)})" if s.drops and s.last_drop_ts else ""
-        table.add_row(
+        _row(
+            table,
             f"sink {s.name}",
             s.backend,
             f"{state}; depth {s.queue_depth}, published {s.published}, failures {s.failures}, drops {s.drops}"
@@ -91,7 +98,8 @@ def _health_table(report: HealthReport | None) -> Table:
         )
     if report.venue:
         age = report.last_venue_event_age_ms
-        table.add_row(
+        _row(
+            table,
             "venue",
             report.venue,
             f"rest {'up' if report.venue_connected else 'DOWN'}, stream "
@@ -99,14 +107,14 @@ def _health_table(report: HealthReport | None) -> Table:
             f"{'-' if age is None else f'{age / 1000:.1f} s'} ago",
         )
     if report.policy_failing_cycles:
-        table.add_row("policy", "", f"FAILING, {report.policy_failing_cycles} cycles in a row (see problems); "
+        _row(table, "policy", "", f"FAILING, {report.policy_failing_cycles} cycles in a row (see problems); "
                       f"{report.policy_errors} skipped in this run")
     elif report.policy_errors:
-        table.add_row("policy", "", f"ok; {report.policy_errors} cycles skipped in this run (it raised: see the log)")
+        _row(table, "policy", "", f"ok; {report.policy_errors} cycles skipped in this run (it raised: see the log)")
     for name, depth in sorted(report.queue_depths.items()):
-        table.add_row(f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
+        _row(table, f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
     problems = report.problems(time.time_ns(), check_pid=True)
-    table.add_row("problems", "", "none" if not problems else "\n".join(problems))
+    _row(table, "problems", "", "none" if not problems else "\n".join(problems))
     return table
 
 
@@ -116,13 +124,13 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
         f"control v{control.version}: pause_entries={control.pause_entries} "
         f"kill={control.kill} max_leverage={control.max_leverage} "
         f"max_notional={control.max_position_notional} "
-        f"(by {control.changed_by or '-'}: {control.note or '-'})"
+        f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
     )
     try:
         report = read_health(data_dir)
     except CodecError as exc:
         report = None
-        switches += f"\nhealth.json unreadable: {exc}"
+        switches += f"\nhealth.json unreadable: {escape(str(exc))}"
     if report is not None and report.control == "none" and report.pid == reader.manifest.pid:
         switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
     parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
@@ -130,7 +138,7 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
         parts.insert(0, Text(f"POLICY FAILING: {failing}", style="bold red"))  # (as written: no markup)
     if not reader.writer_alive:  # a killed writer leaves its last values readable (F10): say so
         m = reader.manifest
-        parts.insert(0, f"[red]the run {m.runtime_id} (pid {m.pid}) is gone, killed or crashed: below are its "
+        parts.insert(0, f"[red]the run {escape(m.runtime_id)} (pid {m.pid}) is gone, killed or crashed: below are its "
                         f"last values, not current[/red]")
     return Group(*parts)
 
@@ -160,10 +168,10 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
     try:
         reader = PlaneReader.open(data_dir)
     except (PlaneGoneError, CodecError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        _error(console, str(exc))
         raise typer.Exit(2) from None
     except OSError as exc:
-        console.print(f"[red]cannot read the state plane of {data_dir}: {exc}[/red]")
+        _error(console, f"cannot read the state plane of {data_dir}: {exc}")
         raise typer.Exit(2) from None
     try:
         if not watch:
@@ -180,7 +188,7 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
                     view = _status_view(reader, data_dir, console.width)
                 live.update(view, refresh=True)
     except PlaneGoneError as exc:
-        console.print(f"[red]{exc}[/red]")
+        _error(console, str(exc))
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
@@ -194,10 +202,10 @@ def health(data_dir: DataDir = DEFAULT_DIR) -> None:
     try:
         report = read_health(data_dir)
     except CodecError as exc:
-        console.print(f"[red]health.json is malformed: {exc}[/red]")
+        _error(console, f"health.json is malformed: {exc}")
         raise typer.Exit(2) from None
     if report is None:
-        console.print(f"[red]no health report in {data_dir}: is `pink run` running?[/red]")
+        _error(console, f"no health report in {data_dir}: is `pink run` running?")
         raise typer.Exit(2)
     console.print(_health_table(report))
     if report.problems(time.time_ns(), check_pid=True):
@@ -207,8 +215,8 @@ def health(data_dir: DataDir = DEFAULT_DIR) -> None:
 def _control(command: str, value: str | None, data_dir: Path, by: str, note: str) -> None:
     console = Console()
     if not (data_dir / "journal.sqlite").is_file():  # a typo would make a dir no run reads, and say "done"
-        console.print(f"[red]refused: no `pink run` has used the data dir {data_dir} (it has no journal.sqlite); "
-                      f"give the data dir of the run (--data-dir DIR or PINK_DATA_DIR)[/red]")
+        _error(console, f"refused: no `pink run` has used the data dir {data_dir} (it has no journal.sqlite); "
+                        f"give the data dir of the run (--data-dir DIR or PINK_DATA_DIR)")
         raise typer.Exit(2)
     pid = _running_pid(data_dir)
     try:
@@ -216,22 +224,21 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     except CodecError:
         report = None
     if report is not None and report.pid == pid and report.control == "none":
-        console.print(f"[red]refused: the run (pid {pid}) was started with control = none: it does not read "
-                      f"the switches in {data_dir} (nothing was changed); stop it, or restart it with control = "
-                      f"file[/red]")
+        _error(console, f"refused: the run (pid {pid}) was started with control = none: it does not read the "
+                        f"switches in {data_dir} (nothing was changed); stop it, or restart it with control = file")
         raise typer.Exit(2)
     try:
         state = ControlWriter(data_dir).apply(command, value, by=by, note=note)
     except ConfigError as exc:
-        console.print(f"[red]refused: {exc}[/red] (the previous control snapshot stays in force)")
+        _error(console, f"refused: {exc} (the previous control snapshot stays in force)")
         raise typer.Exit(1) from None
     except OSError as exc:
-        console.print(f"[red]cannot write the control switches in {data_dir}: {exc.strerror or exc}"
-                      f"{f' ({exc.filename})' if exc.filename else ''}[/red] (nothing was changed)")
+        _error(console, f"cannot write the control switches in {data_dir}: {exc.strerror or exc}"
+                        f"{f' ({exc.filename})' if exc.filename else ''} (nothing was changed)")
         raise typer.Exit(2) from None
     s = state.snapshot
     console.print(
-        f"control v{s.version} by {s.changed_by}: pause_entries={s.pause_entries} "
+        f"control v{s.version} by {escape(s.changed_by)}: pause_entries={s.pause_entries} "
         f"kill={s.kill} max_leverage={s.max_leverage} "
         f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}"
     )
@@ -243,6 +250,11 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     else:
         console.print("[yellow]no `pink run` is running on this data dir now: the next one applies it when it "
                       "starts[/yellow]")
+
+
+def _error(console: Console, text: str) -> None:
+    """``text`` in red, as written (a path, a value or an error with square brackets is not markup)."""
+    console.print(text, style="red", markup=False, highlight=False)
 
 
 def _running_pid(data_dir: Path) -> int:
