@@ -110,6 +110,15 @@ def test_health_shows_the_ledger_rows_lost_in_an_outage(tmp_path: Path) -> None:
     assert "2 rows could not be stored exactly" in result.output
 
 
+def test_health_says_whose_report_it_is_and_how_old(tmp_path: Path) -> None:
+    """The table named no run and no time: a report of a dead run read like a live one."""
+    written = time.time_ns() - 42 * 10**9
+    write_health(tmp_path, HealthReport(ts=written, account_id="acc-9", runtime_id="run-9", pid=4321))
+    result = CliRunner().invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(written / 1e9))
+    assert f"health of acc-9 / run-9 (pid 4321), written {when} (42 s ago)" in result.output, result.output
+
+
 def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp_path: Path) -> None:
     runner = CliRunner()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

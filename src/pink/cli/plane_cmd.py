@@ -75,6 +75,9 @@ def _health_table(report: HealthReport | None) -> Table:
     if report is None:
         _row(table, "runtime", "", "no health.json yet")
         return table
+    ago = max(0, time.time_ns() - report.ts) // 10**9
+    table.title = Text(f"health of {report.account_id or '-'} / {report.runtime_id or '-'} (pid {report.pid}), "
+                       f"written {_clock(report.ts)} ({ago} s ago)")
     if report.ledger_requested:
         state = "ok" if report.ledger_ok else f"FAILING: {report.ledger_error}"
         lost = "".join((
