@@ -119,6 +119,16 @@ def test_health_says_whose_report_it_is_and_how_old(tmp_path: Path) -> None:
     assert f"health of acc-9 / run-9 (pid 4321), written {when} (42 s ago)" in result.output, result.output
 
 
+def test_health_shows_every_drop_count(tmp_path: Path) -> None:
+    """The runtime's drops are named by what was dropped, not by a queue: 'queue kernel ... drops 0'
+    showed while the count it has was never shown."""
+    write_health(tmp_path, HealthReport(ts=time.time_ns(), queue_depths={"kernel": 3, "in_flight": 1},
+                                        drops={"events_after_close": 5}))  # fmt: skip
+    result = CliRunner().invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert "depth 3" in result.output and "drops 0" not in result.output
+    assert "dropped events_after_close" in result.output and "5" in result.output
+
+
 def test_health_of_a_run_whose_process_is_gone_or_that_closed_is_not_healthy(tmp_path: Path) -> None:
     runner = CliRunner()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

@@ -115,7 +115,9 @@ def _health_table(report: HealthReport | None) -> Table:
     elif report.policy_errors:
         _row(table, "policy", "", f"ok; {report.policy_errors} cycles skipped in this run (it raised: see the log)")
     for name, depth in sorted(report.queue_depths.items()):
-        _row(table, f"queue {name}", "", f"depth {depth}, drops {report.drops.get(name, 0)}")
+        _row(table, f"queue {name}", "", f"depth {depth}")
+    for name, n in sorted(report.drops.items()):
+        _row(table, f"dropped {name}", "", str(n))
     problems = report.problems(time.time_ns(), check_pid=True)
     _row(table, "problems", "", "none" if not problems else "\n".join(problems))
     return table
