@@ -130,3 +130,22 @@ async def test_the_last_frame_shows_the_working_orders_of_its_slots(tmp_path: Pa
             assert in_orders == {o.client_order_id for o in await rt.read_working_orders()}
             seen += bool(in_orders)
         assert seen >= 3  # the sample policy often leaves orders working at a cycle's end
+
+
+async def test_the_view_says_the_policy_fails_while_it_fails(tmp_path: Path) -> None:
+    """The policy's failure was one alert among the last three: later alerts pushed it out of
+    the view while its cycles were still skipped and its open slot unmanaged."""
+    from pink.policy.base import MarginSizer
+    from tests.runtime.test_launcher import OpenThenRaise
+
+    async with Launcher(config(tmp_path), decision=OpenThenRaise(), intents=MarginSizer()) as launcher:
+        rt = launcher.runtime
+        assert rt is not None
+        await launcher.run(cycles=4)
+        for n in range(3):
+            rt.stats.alert(f"something else {n}")
+        console = Console(width=130, record=True, color_system=None, file=io.StringIO())
+        console.print(render(rt))
+        text = " ".join(console.export_text().split())
+        assert "POLICY FAILING: its last 3 cycles raised (RuntimeError: model file missing)" in text, text
+

@@ -135,12 +135,18 @@ def render(
         orders.add_row(cid, str(o.slot), f"{o.role.lower()}{o.leg if o.role == 'EXIT' else ''}",
                        o.side.value.lower(), o.order_type.value.lower(), num(o.quantity),
                        num(o.limit_price) if o.limit_price else "", num(o.filled_qty), o.state.lower())
-    if not st.alerts:
-        return Group(acct, slots_shown, orders)
-    alerts = _table("alerts (the last three)", [("", False)], wide)
-    for text in st.alerts[-3:]:
-        alerts.add_row(text)  # cut to the width by rich
-    return Group(acct, slots_shown, orders, alerts)
+    parts: list[Table | Text] = [acct, slots_shown, orders]
+    if (pol := rt.policy).failing:  # for as long as it lasts: later alerts push its own out
+        n, held = pol.failing, pol.failing_held
+        parts.insert(0, Text(f"POLICY FAILING: its last {n} cycle{'s' if n != 1 else ''} raised ({pol.last_error}): "
+                             f"no exit or stop goes out for {held} open slot{'s' if held != 1 else ''}",
+                             style="bold red"))
+    if st.alerts:
+        alerts = _table("alerts (the last three)", [("", False)], wide)
+        for text in st.alerts[-3:]:
+            alerts.add_row(text)  # cut to the width by rich
+        parts.append(alerts)
+    return Group(*parts)
 
 
 def _counts(counts: dict[str, int]) -> str:
