@@ -149,3 +149,15 @@ async def test_the_view_says_the_policy_fails_while_it_fails(tmp_path: Path) -> 
         text = " ".join(console.export_text().split())
         assert "POLICY FAILING: its last 3 cycles raised (RuntimeError: model file missing)" in text, text
 
+
+async def test_alerts_and_desync_reasons_are_shown_as_written(tmp_path: Path) -> None:
+    """An alert with square brackets (a venue's or a policy's error text) is not rich markup:
+    '[/x]' made the view raise, and the live view stopped refreshing."""
+    async with Launcher(config(tmp_path)) as launcher:
+        rt = launcher.runtime
+        assert rt is not None
+        await launcher.run(cycles=2)
+        rt.stats.alert("policy failed in cycle 2 (KeyError: '[/x]')")
+        console = Console(width=130, record=True, color_system=None, file=io.StringIO())
+        console.print(render(rt))
+        assert "KeyError: '[/x]'" in console.export_text()

@@ -91,7 +91,7 @@ def slots_table(title: str, views: Iterable[tuple[int, SlotView | None]], width:
         if v.desync_reason:
             desync.append(f"slot {i}: {v.desync_reason}")
     if desync:
-        table.caption = "DESYNC " + "; ".join(desync)
+        table.caption = Text("DESYNC " + "; ".join(desync))  # (a venue's words: not markup)
     return table
 
 
@@ -125,7 +125,7 @@ def render(
     acct.add_row(str(st.cycles), num(a.capital), num(a.gross_pnl), num(a.fees), num(a.funding),
                  num(a.net_pnl), str(st.trades), str(st.fills), num(st.max_drawdown))
     if rt.reconciler.books.mismatch:
-        acct.caption = f"BOOKS MISMATCH {rt.reconciler.books.mismatch}"
+        acct.caption = Text(f"BOOKS MISMATCH {rt.reconciler.books.mismatch}")
     slots_shown = slots_table("slots", ((s.slot, s) for s in (rt.slots if slots is None else slots)), width)
     orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
                                        ("type", False), ("qty", True), ("price", True), ("filled", True),
@@ -144,7 +144,7 @@ def render(
     if st.alerts:
         alerts = _table("alerts (the last three)", [("", False)], wide)
         for text in st.alerts[-3:]:
-            alerts.add_row(text)  # cut to the width by rich
+            alerts.add_row(Text(text))  # as written (an error's brackets are not markup); cut to the width
         parts.append(alerts)
     return Group(*parts)
 
