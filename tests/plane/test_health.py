@@ -40,7 +40,7 @@ def test_problems_name_what_was_asked_for_and_is_not_working() -> None:
                SinkHealth("hz", "hazelcast://h", connected=True, drops=3, last_drop_ts=now - 10**9),
                SinkHealth("off", "none", requested=False)),
         venue="bingx", venue_connected=False, stream_connected=True,
-        last_venue_event_age_ms=600_000, desync_slots=(2, 5),
+        last_venue_event_age_ms=600_000, awaiting_venue=2, desync_slots=(2, 5),
     )
     problems = report.problems(now)
     text = "\n".join(problems)
@@ -51,7 +51,7 @@ def test_problems_name_what_was_asked_for_and_is_not_working() -> None:
     assert "projection sink hz dropped updates, the last 1 s ago (3 in this run)" in text
     assert "off" not in text
     assert "venue bingx is not connected" in text
-    assert "no venue event for 600 s" in text
+    assert "no venue event for 600 s while 2 orders or requests wait for its answer" in text
     assert "slots in DESYNC: 2, 5" in text
 
 
@@ -87,3 +87,13 @@ def test_drops_are_a_problem_while_recent_and_stay_counted_after() -> None:
     assert recent.problems(now) == ["projection sink hz dropped updates, the last 20 s ago (3 in this run)"]
     old = replace(recent, sinks=(replace(sink, last_drop_ts=now - recent.drop_window_ms * 10**6 - 1),))
     assert old.problems(now) == []
+
+
+def test_a_quiet_account_with_nothing_asked_of_the_venue_is_healthy() -> None:
+    """The private stream says nothing while nothing is asked of the venue: a policy that
+    trades a few times a day made health fail every night, 2 minutes after its last fill."""
+    now = time.time_ns()
+    quiet = replace(_healthy(now), last_venue_event_age_ms=3_600_000)
+    assert quiet.problems(now) == []
+    waiting = replace(quiet, awaiting_venue=1)
+    assert waiting.problems(now) == ["no venue event for 3600 s while 1 order or request waits for its answer"]

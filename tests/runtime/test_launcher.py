@@ -343,4 +343,5 @@ async def test_health_says_the_policy_fails_while_it_fails_and_not_after(tmp_pat
         await launcher.run(cycles=1)
         report = launcher.health()
         assert report.policy_failing_cycles == 0 and report.policy_errors == 5
+        assert report.awaiting_venue == 0  # the position is open: nothing asked of the venue
         assert report.problems(report.ts) == []

@@ -65,6 +65,7 @@ class HealthReport:
     venue_connected: bool = False
     stream_connected: bool = False
     last_venue_event_age_ms: int | None = None
+    awaiting_venue: int = 0  # requests in flight and slots waiting for the venue's ack or cancel
     queue_depths: dict[str, int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
     desync_slots: tuple[int, ...] = ()
@@ -113,8 +114,10 @@ class HealthReport:
             if not self.stream_connected:
                 out.append(f"venue {self.venue} event stream is not connected")
             age = self.last_venue_event_age_ms
-            if self.stream_connected and age is not None and age > self.max_event_age_ms:
-                out.append(f"no venue event for {age / 1000:.0f} s")
+            waiting = self.awaiting_venue  # (a quiet account's stream says nothing, rightly)
+            if self.stream_connected and waiting and age is not None and age > self.max_event_age_ms:
+                out.append(f"no venue event for {age / 1000:.0f} s while {waiting} "
+                           f"{'orders or requests wait' if waiting != 1 else 'order or request waits'} for its answer")
         if self.desync_slots:
             out.append(f"slots in DESYNC: {', '.join(map(str, self.desync_slots))}")
         if failing := self.policy_failing():

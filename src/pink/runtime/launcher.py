@@ -453,6 +453,8 @@ class Launcher:
             stream_connected=self.venue is not None and self.venue.stream_connected,
             last_venue_event_age_ms=(time.time_ns() - rt.last_event_wall_ns) // 1_000_000
             if rt is not None and rt.last_event_wall_ns else None,
+            awaiting_venue=rt.executor.in_flight
+            + sum(1 for s in rt.slots if s.state.endswith(("_PENDING", "_CANCELING"))) if rt is not None else 0,
             queue_depths={"kernel": rt._q.qsize(), "in_flight": rt.executor.in_flight}
             if rt is not None else {},
             drops={"events_after_close": rt.events_dropped} if rt is not None else {},
