@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pink.errors import PinkError
@@ -47,18 +48,20 @@ def _ledger(data_dir: Path, url: str | None, console: Console, database: str) ->
     try:
         target = resolve_target(data_dir=data_dir, url=url)
         if target.kind == "embedded" and not Path(target.location).is_dir():
-            console.print(f"[red]no ledger at {target.location}: no `pink run` with a ledger has used the data "
-                          f"dir {data_dir}; give the data dir of a run (--data-dir DIR or PINK_DATA_DIR), or a "
+            where, run_dir = escape(str(target.location)), escape(str(data_dir))
+            console.print(f"[red]no ledger at {where}: no `pink run` with a ledger has used the data dir "
+                          f"{run_dir}; give the data dir of a run (--data-dir DIR or PINK_DATA_DIR), or a "
                           f"ledger server (--ledger-url)[/red]")
             raise typer.Exit(2)
         client = open_client(target)
     except PinkError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
-    console.print(f"ledger: {target.describe()}")
+    console.print(f"ledger: {escape(target.describe())}")
     try:
         if not client.command(f"EXISTS DATABASE `{database}`"):
-            console.print(f"[red]{target.describe()} has no PINK ledger (database {database!r} is missing)[/red]")
+            named = escape(repr(database))
+            console.print(f"[red]{escape(target.describe())} has no PINK ledger (database {named} is missing)[/red]")
             raise typer.Exit(2)
         yield client
     finally:
@@ -91,29 +94,31 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
             try:
                 journal = journal_reader(data_dir / "journal.sqlite")  # read only: never changed
             except PinkError as exc:
-                console.print(f"[red]{exc}[/red]")
+                console.print(f"[red]{escape(str(exc))}[/red]")
                 raise typer.Exit(2) from None
         try:
             with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
                 result = audit(client, journal, database=database, progress=step)
         except PinkError as exc:  # e.g. a journal record the ledger cannot hold exactly
-            console.print(f"[red]audit could not finish: {exc}[/red]")
+            console.print(f"[red]audit could not finish: {escape(str(exc))}[/red]")
             raise typer.Exit(2) from None
         for line in result.checked:
-            console.print(f"checked: {line}")
+            console.print(f"checked: {escape(line)}")
         if journal is None and ledger_url is None and journal_reader is not None:  # its own ledger, no journal
             for line in result.differences:
-                console.print(f"[red]DIFFERENCE[/red] {line}", soft_wrap=True)
-            console.print(f"[red]audit incomplete: {data_dir / 'journal.sqlite'} is missing, so the ledger of "
+                console.print(f"[red]DIFFERENCE[/red] {escape(line)}", soft_wrap=True)
+            missing = escape(str(data_dir / "journal.sqlite"))
+            console.print(f"[red]audit incomplete: {missing} is missing, so the ledger of "
                           f"this data dir cannot be compared with the journal it was written from[/red]")
             raise typer.Exit(1)
         if journal is None:
-            console.print(f"journal: not compared (no journal reader, or no {data_dir / 'journal.sqlite'})")
+            missing = escape(str(data_dir / "journal.sqlite"))
+            console.print(f"journal: not compared (no journal reader, or no {missing})")
         if result.ok:
             console.print("[green]audit passed[/green]")
             return
         for line in result.differences:
-            console.print(f"[red]DIFFERENCE[/red] {line}", soft_wrap=True)
+            console.print(f"[red]DIFFERENCE[/red] {escape(line)}", soft_wrap=True)
         console.print(f"[red]audit failed: {len(result.differences)} differences[/red]")
         raise typer.Exit(1)
 
@@ -136,7 +141,7 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
         console = Console()
         out = data_dir if out is None else out  # beside the run's ledger, not in the working directory
         if out.exists() and not out.is_dir():
-            console.print(f"[red]--out {out} is a file: give a directory (the report is written as "
+            console.print(f"[red]--out {escape(str(out))} is a file: give a directory (the report is written as "
                           f"<dir>/ledger_report.html)[/red]")
             raise typer.Exit(2)
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
@@ -144,13 +149,14 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
                 path, report = write_report(client, out, database=database, account=account,
                                             runtime=runtime, progress=step)
             except PinkError as exc:  # no stream matches --account/--runtime
-                console.print(f"[red]{exc}[/red]", soft_wrap=True)
+                console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
                 raise typer.Exit(2) from None
             except OSError as exc:
-                console.print(f"[red]cannot write the report in {out}: {exc.strerror or exc}[/red]")
+                why = escape(str(exc.strerror or exc))
+                console.print(f"[red]cannot write the report in {escape(str(out))}: {why}[/red]")
                 raise typer.Exit(2) from None
         _say_stream(console, report.choice)
-        console.print(f"report written to {path}")
+        console.print(f"report written to {escape(str(path))}")
 
 
 def _say_stream(console: Console, choice: StreamChoice) -> None:
@@ -159,8 +165,8 @@ def _say_stream(console: Console, choice: StreamChoice) -> None:
         return
     account, runtime = choice.stream
     why = f" (the one written last of {choice.among})" if choice.among > 1 else ""
-    console.print(f"stream: account {account}, runtime {runtime}{why}", soft_wrap=True)
+    console.print(f"stream: account {escape(account)}, runtime {escape(runtime)}{why}", soft_wrap=True)
     if choice.others:
         console.print(f"other streams in this ledger, not in the report: "
-                      f"{', '.join(f'{a}/{r}' for a, r in choice.others)}; "
+                      f"{escape(', '.join(f'{a}/{r}' for a, r in choice.others))}; "
                       f"report one with --account ACCOUNT --runtime RUNTIME", soft_wrap=True)

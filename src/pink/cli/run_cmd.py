@@ -77,16 +77,17 @@ async def _run_and_report(
         if launcher.reconcile is not None and (
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
-            console.print(f"restart reconciliation: {launcher.reconcile}")
+            console.print(f"restart reconciliation: {escape(str(launcher.reconcile))}")
         if launcher.reconcile is not None and launcher.reconcile.unknown_own_orders:
+            unknown = escape(", ".join(launcher.reconcile.unknown_own_orders))
             console.print(f"[yellow]open at the venue, with PINK's form of client id, but never placed from this "
-                          f"data dir: {', '.join(launcher.reconcile.unknown_own_orders)}. Another PINK run on this "
+                          f"data dir: {unknown}. Another PINK run on this "
                           f"account, or the data dir that placed them is elsewhere: they are left alone (cancel "
                           f"them on the venue, or run PINK on that data dir)")  # fmt: skip
         for err in launcher.reconcile.errors if launcher.reconcile is not None else ():
-            console.print(f"[yellow]start-up reconcile: {err}")
+            console.print(f"[yellow]start-up reconcile: {escape(err)}")
         for booked in launcher.closed_outside:
-            console.print(f"[yellow]booked as closed outside PINK: {booked}")
+            console.print(f"[yellow]booked as closed outside PINK: {escape(booked)}")
         if cfg.view:
             view = LiveView(rt, console)
             view.start()
@@ -115,17 +116,17 @@ def _print_report(launcher: Launcher, report: CloseReport, console: Console, sta
             console.print(summary_table(rt.stats.summary(), rt.account.capital, rt.stats.start_capital,
                                         policy=launcher.policy_name, policy_errors=rt.policy_errors,
                                         policy_dropped=rt.policy_dropped, policy_slow=rt.policy_slow))
-        console.print(f"close: {' -> '.join(report.steps)}")
+        console.print(f"close: {escape(' -> '.join(report.steps))}")
         for text in rt.stats.alerts:
-            console.print(f"[yellow]alert: {text}")
+            console.print(f"[yellow]alert: {escape(text)}")
         if rt.reconciler.books.mismatch:
-            console.print(f"[red]books against the venue's wallet: {rt.reconciler.books.mismatch}")
+            console.print(f"[red]books against the venue's wallet: {escape(rt.reconciler.books.mismatch)}")
             console.print("(kept for the next run; once the difference is explained and accepted, "
                           "start with --books-rebase)")
         if report.in_flight:
-            console.print(f"[yellow]in flight at close (restart reconciles): {report.in_flight}")
+            console.print(f"[yellow]in flight at close (restart reconciles): {escape(str(report.in_flight))}")
         for err in report.errors:
-            console.print(f"[red]close error: {err}")
+            console.print(f"[red]close error: {escape(err)}")
 
 
 def register(app: typer.Typer) -> None:
