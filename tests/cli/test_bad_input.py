@@ -156,3 +156,23 @@ def test_no_fast_on_the_command_line_turns_off_fast_from_a_config_file(tmp_path:
     out = pink(tmp_path, "run", "--no-view", "--config", "f.toml", "--no-fast")
     assert "config fast" not in out.stdout + out.stderr  # it goes on to the next check (BingX keys)
     refused(out, "BingX API key and secret are required")
+
+
+SIM = {"PINK_BINGX_BASE_URL": "http://127.0.0.1:9", "PINK_BINGX_WS_URL": "ws://127.0.0.1:9/swap-market",
+       "PINK_BINGX_API_KEY": "k", "PINK_BINGX_SECRET_KEY": "s"}
+
+
+@pytest.mark.parametrize(("env", "text"), [
+    ({**SIM, "PINK_BINGX_API_KEY": "k\n"}, "PINK_BINGX_API_KEY has a space or a control character"),
+    ({**SIM, "PINK_BINGX_PRESET": "demo"}, "PINK_BINGX_PRESET='demo' is not a BingX preset"),
+    ({**SIM, "PINK_BINGX_BASE_URL": "127.0.0.1:9"}, "PINK_BINGX_BASE_URL='127.0.0.1:9' is not an http(s) URL"),
+    ({"PINK_BINGX_WS_URL": "ws://127.0.0.1:9/swap-market", "PINK_BINGX_API_KEY": "k", "PINK_BINGX_SECRET_KEY": "s"},
+     "PINK_BINGX_WS_URL is set without PINK_BINGX_BASE_URL"),
+], ids=["key with a line end", "preset misspelt", "URL without a scheme", "stream without REST"])
+def test_a_bingx_setting_a_trader_gets_wrong_is_named_without_a_traceback(tmp_path: Path, env: dict[str, str],
+                                                                          text: str) -> None:
+    """A key pasted with its line end reached the HTTP client's header check: a traceback."""
+    assert pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "3", "--data-dir", "data").returncode == 0
+    before = {p: _digest(p) for p in (tmp_path / "data").rglob("*") if p.is_file() and p.name != "pink.log"}
+    refused(pink(tmp_path, "run", "--venue", "bingx", "--no-view", "--cycles", "1", "--data-dir", "data", **env), text)
+    assert {p: _digest(p) for p in before} == before

@@ -103,12 +103,47 @@ def test_http_status_mapping() -> None:
     [
         ({"PINK_BINGX_BASEURL": "http://127.0.0.1:1"}, "unknown BingX setting(s) PINK_BINGX_BASEURL"),
         ({"PINK_BINGX_BASE_URL": "http://127.0.0.1:1"}, "PINK_BINGX_BASE_URL is set without PINK_BINGX_WS_URL"),
+        # the stream moved and the orders not: they would go to the preset's venue (live, with live keys)
+        ({"PINK_BINGX_WS_URL": "ws://127.0.0.1:1/swap-market"}, "PINK_BINGX_WS_URL is set without PINK_BINGX_BASE_URL"),
+        ({"PINK_BINGX_MARKET_WS_URL": "ws://127.0.0.1:1/swap-market"},
+         "PINK_BINGX_MARKET_WS_URL is set without PINK_BINGX_BASE_URL"),
+        ({"PINK_BINGX_PRESET": "demo"}, "PINK_BINGX_PRESET='demo' is not a BingX preset"),
+        ({"PINK_BINGX_BASE_URL": "127.0.0.1:8765", "PINK_BINGX_WS_URL": "ws://127.0.0.1:8765/swap-market"},
+         "PINK_BINGX_BASE_URL='127.0.0.1:8765' is not an http(s) URL"),
+        ({"PINK_BINGX_BASE_URL": "http://127.0.0.1:8765/openApi", "PINK_BINGX_WS_URL": "ws://127.0.0.1:8765/x"},
+         "PINK_BINGX_BASE_URL='http://127.0.0.1:8765/openApi' has a path"),
+        ({"PINK_BINGX_BASE_URL": "http://127.0.0.1:8765", "PINK_BINGX_WS_URL": "127.0.0.1:8765/swap-market"},
+         "PINK_BINGX_WS_URL='127.0.0.1:8765/swap-market' is not a ws(s) URL"),
+        ({"PINK_BINGX_BASE_URL": "http://127.0.0.1:8765",  # as `pink sim-bingx` prints it
+          "PINK_BINGX_WS_URL": "ws://127.0.0.1:8765/swap-market?listenKey=<key>"},
+         "PINK_BINGX_WS_URL='ws://127.0.0.1:8765/swap-market?listenKey=<key>' has a query"),
+        ({"PINK_BINGX_API_KEY": "abc\n"}, "PINK_BINGX_API_KEY has a space or a control character"),
+        ({"PINK_BINGX_SECRET_KEY": " abc"}, "PINK_BINGX_SECRET_KEY has a space or a control character"),
+        # the demo's REST host with the live streams: orders on one account, fills heard from another
+        ({"PINK_BINGX_BASE_URL": "https://open-api-vst.bingx.com",
+          "PINK_BINGX_WS_URL": "wss://open-api-swap.bingx.com/swap-market"},
+         "PINK_BINGX_BASE_URL is the vst host but PINK_BINGX_WS_URL is the live host"),
+        ({"PINK_BINGX_PRESET": "live", "PINK_BINGX_BASE_URL": "https://open-api-vst.bingx.com",
+          "PINK_BINGX_WS_URL": "wss://vst-open-api-ws.bingx.com/swap-market"},
+         "PINK_BINGX_PRESET=live but PINK_BINGX_BASE_URL is the vst host"),
     ],
 )
 def test_a_misspelt_or_half_bingx_setting_is_refused_naming_it(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as caught:
         BingxConfig.from_env("vst", env)
     assert named in str(caught.value)
+    assert "abc" not in str(caught.value)  # a key's value is never shown
+
+
+def test_the_presets_own_urls_and_a_simulator_are_accepted() -> None:
+    vst = BingxConfig.from_env("vst", {"PINK_BINGX_PRESET": "vst", "PINK_BINGX_BASE_URL": "https://open-api-vst.bingx.com/",
+                                       "PINK_BINGX_WS_URL": "wss://vst-open-api-ws.bingx.com/swap-market"})
+    assert vst.base_url == "https://open-api-vst.bingx.com"
+    live = BingxConfig.from_env("vst", {"PINK_BINGX_PRESET": "live"})
+    assert (live.base_url, live.ws_url) == ("https://open-api.bingx.com", "wss://open-api-swap.bingx.com/swap-market")
+    sim = BingxConfig.from_env("vst", {"PINK_BINGX_PRESET": "live", "PINK_BINGX_BASE_URL": "http://127.0.0.1:8765",
+                                       "PINK_BINGX_WS_URL": "ws://127.0.0.1:8765/swap-market"})
+    assert sim.market_ws_url == "ws://127.0.0.1:8765/swap-market"
 
 
 def test_config_masks_secrets_and_reads_env() -> None:

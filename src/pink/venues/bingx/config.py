@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from pink.errors import ConfigError
 
@@ -40,6 +41,60 @@ def _mask(secret: str) -> str:
 #: the environment variables :meth:`BingxConfig.from_env` reads
 ENV_KEYS = frozenset({"PINK_BINGX_PRESET", "PINK_BINGX_API_KEY", "PINK_BINGX_SECRET_KEY", "PINK_BINGX_BASE_URL",
                       "PINK_BINGX_WS_URL", "PINK_BINGX_MARKET_WS_URL"})
+
+
+def _preset_of(url: str) -> str | None:
+    """The preset whose host ``url`` is on (None: another host, a simulator's say)."""
+    host = urlsplit(url).hostname
+    return next((name for name, urls in PRESETS.items() if any(urlsplit(u).hostname == host for u in urls)), None)
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...], kind: str, *, path: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{name}={url!r} is not {kind} URL (like {schemes[0]}://127.0.0.1:8765)")
+    if not path and parts.path.strip("/"):
+        raise ConfigError(f"{name}={url!r} has a path: give the host only ({parts.scheme}://{parts.netloc}); "
+                          "PINK adds the API's paths")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name}={url!r} has a query: drop what follows '?' (PINK adds the listen key)")
+
+
+def _check_env(e: Mapping[str, str], default: str) -> None:
+    """Refuse a setting that would send orders where the trader did not mean them to go, naming it."""
+    unknown = sorted(k for k in e if k.startswith("PINK_BINGX_") and k not in ENV_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown BingX setting(s) {', '.join(unknown)} in the environment "
+                          f"(known: {', '.join(sorted(ENV_KEYS))})")
+    if (preset := e.get("PINK_BINGX_PRESET")) is not None and preset not in PRESETS:
+        raise ConfigError(f"PINK_BINGX_PRESET={preset!r} is not a BingX preset; use 'vst' (the demo) or 'live'")
+    for key in ("PINK_BINGX_API_KEY", "PINK_BINGX_SECRET_KEY"):
+        if any(c.isspace() or not c.isprintable() for c in e.get(key, "")):  # (the value is never shown)
+            raise ConfigError(f"{key} has a space or a control character (a pasted line end?); set the key alone")
+    base, ws = e.get("PINK_BINGX_BASE_URL"), e.get("PINK_BINGX_WS_URL")
+    if base and not ws:
+        raise ConfigError("PINK_BINGX_BASE_URL is set without PINK_BINGX_WS_URL: the streams would go "
+                          "to the preset's venue; set both (and PINK_BINGX_MARKET_WS_URL if its market "
+                          "stream is elsewhere)")
+    moved = [k for k in ("PINK_BINGX_WS_URL", "PINK_BINGX_MARKET_WS_URL") if e.get(k)]
+    if moved and not base:
+        raise ConfigError(f"{moved[0]} is set without PINK_BINGX_BASE_URL: orders would go to the preset's "
+                          "venue while fills or prices come from another; set both (the preset's REST host "
+                          f"is {PRESETS.get(preset or default, ('?',))[0]})")
+    if not (base and ws):
+        return
+    _check_url("PINK_BINGX_BASE_URL", base, ("http", "https"), "an http(s)", path=False)
+    urls = {"PINK_BINGX_WS_URL": ws, "PINK_BINGX_MARKET_WS_URL": e.get("PINK_BINGX_MARKET_WS_URL") or ws}
+    for name, url in urls.items():
+        _check_url(name, url, ("ws", "wss", "http", "https"), "a ws(s)", path=True)
+    rest = _preset_of(base)
+    for name, url in urls.items():
+        if (other := _preset_of(url)) != rest:
+            raise ConfigError(f"PINK_BINGX_BASE_URL is the {rest or 'non-BingX'} host but {name} is the "
+                              f"{other or 'non-BingX'} host: orders and fills must be on one venue")
+    if preset is not None and rest is not None and rest != preset:
+        raise ConfigError(f"PINK_BINGX_PRESET={preset} but PINK_BINGX_BASE_URL is the {rest} host; "
+                          f"drop one of them (the URLs alone say where to trade)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +145,7 @@ class BingxConfig:
         venue's stream). An unknown ``PINK_BINGX_*`` variable is refused, naming the known ones: a
         misspelt URL would otherwise send orders to the preset's venue."""
         e = os.environ if env is None else env
-        unknown = sorted(k for k in e if k.startswith("PINK_BINGX_") and k not in ENV_KEYS)
-        if unknown:
-            raise ConfigError(f"unknown BingX setting(s) {', '.join(unknown)} in the environment "
-                              f"(known: {', '.join(sorted(ENV_KEYS))})")
-        if e.get("PINK_BINGX_BASE_URL") and not e.get("PINK_BINGX_WS_URL"):
-            raise ConfigError("PINK_BINGX_BASE_URL is set without PINK_BINGX_WS_URL: the streams would go "
-                              "to the preset's venue; set both (and PINK_BINGX_MARKET_WS_URL if its market "
-                              "stream is elsewhere)")
+        _check_env(e, preset)
         cfg = cls.preset(
             e.get("PINK_BINGX_PRESET", preset),
             e.get("PINK_BINGX_API_KEY", ""),
