@@ -8,10 +8,12 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.projection.svc import free_port
 
 PINK = [sys.executable, "-m", "pink.cli.main"]
 
@@ -176,3 +178,45 @@ def test_a_bingx_setting_a_trader_gets_wrong_is_named_without_a_traceback(tmp_pa
     before = {p: _digest(p) for p in (tmp_path / "data").rglob("*") if p.is_file() and p.name != "pink.log"}
     refused(pink(tmp_path, "run", "--venue", "bingx", "--no-view", "--cycles", "1", "--data-dir", "data", **env), text)
     assert {p: _digest(p) for p in before} == before
+
+
+@pytest.fixture(scope="module")
+def sim_bingx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real `pink sim-bingx` on a free loopback port."""
+    port = free_port()
+    server = subprocess.Popen([*PINK, "sim-bingx", "--port", str(port)], cwd=tmp_path_factory.mktemp("sim"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        assert f"127.0.0.1:{port}" in server.stdout.readline()
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        assert server.stdout is not None
+        server.stdout.close()
+
+
+def _at(port: int, **more: str) -> dict[str, str]:
+    return {"PINK_BINGX_BASE_URL": f"http://127.0.0.1:{port}", "PINK_BINGX_WS_URL": f"ws://127.0.0.1:{port}/swap-market",
+            "PINK_BINGX_API_KEY": "pink-sim-api-key", "PINK_BINGX_SECRET_KEY": "pink-sim-secret-key", **more}
+
+
+@pytest.mark.parametrize(("env", "texts"), [
+    (lambda port: _at(free_port()),
+     ["nothing answered at http://127.0.0.1:", "PINK_BINGX_BASE_URL", "is `pink sim-bingx` running"]),
+    (lambda port: _at(port, PINK_BINGX_SECRET_KEY="not-the-secret"),
+     ["BingX refused the API key", "PINK_BINGX_API_KEY and PINK_BINGX_SECRET_KEY"]),
+    (lambda port: _at(port, PINK_BINGX_API_KEY="not-the-key"),
+     ["BingX refused the API key", "PINK_BINGX_API_KEY and PINK_BINGX_SECRET_KEY"]),
+], ids=["no network", "wrong secret", "wrong key"])
+def test_a_bingx_venue_that_cannot_start_names_the_setting_to_check(
+    tmp_path: Path, sim_bingx: int, env: Callable[[int], dict[str, str]], texts: list[str]
+) -> None:
+    """It said only 'venue error NETWORK: NETWORK: ClientConnectorError', or BingX's own text."""
+    out = pink(tmp_path, "run", "--venue", "bingx", "--no-view", "--cycles", "1", "--data-dir", "data",
+               **env(sim_bingx))
+    for text in texts:
+        refused(out, text)
+    assert "not-the-secret" not in out.stdout + out.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pink.log", "run.lock"]  # nothing recorded

@@ -59,6 +59,14 @@ def venue_identity(venue: Venue) -> str:
     return f"{venue.name} {host}" if host else venue.name
 
 
+def _venue_start_error(venue: Venue, exc: PinkError) -> StartupError:
+    """The venue could not start: what it said, and what to check (a BingX venue names the setting)."""
+    cause = exc.cause if isinstance(exc, StartupError) else str(exc)
+    said = (exc.__cause__ or exc.__context__) if isinstance(exc, StartupError) else exc  # (the venue's own error)
+    hint = getattr(getattr(venue, "config", None), "start_hint", lambda _e: "")(said)
+    return StartupError(f"venue ({venue_identity(venue)})", f"{cause}; {hint}" if hint else cause)
+
+
 def _refuse(jk: JournaledKernel, why: str) -> NoReturn:
     """Refuse a journal this run must not continue, leaving it as it was (no snapshot written)."""
     jk.journal.close()
@@ -239,10 +247,8 @@ class Launcher:
             await venue.start(relay)
             instruments = await venue.instruments()
             asset = (await venue.balance()).asset
-        except StartupError:
-            raise
         except PinkError as exc:
-            raise StartupError(f"venue ({venue.name})", str(exc)) from exc
+            raise _venue_start_error(venue, exc) from exc
         if asset != cfg.settle_asset:  # else every fee would be in an asset the account does not book
             raise StartupError(f"venue ({venue.name})", f"the account's margin asset is {asset}, but this run "
                                f"settles in {cfg.settle_asset}; set settle_asset = \"{asset}\" "

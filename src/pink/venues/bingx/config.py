@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from pink.errors import ConfigError
+from pink.errors import AuthError, ConfigError
 
 SIM_API_KEY = "pink-sim-api-key"
 SIM_SECRET_KEY = "pink-sim-secret-key"
@@ -157,6 +157,22 @@ class BingxConfig:
             ws if e.get("PINK_BINGX_WS_URL") else cfg.market_ws_url
         )
         return replace(cfg, base_url=base.rstrip("/"), ws_url=ws, market_ws_url=market)
+
+    def start_hint(self, error: BaseException | None) -> str:
+        """What the trader should check when the venue could not start with ``error`` (the
+        venue's own error), naming the setting; "" when there is nothing to add."""
+        code = getattr(error, "code", "")
+        if isinstance(error, AuthError):
+            return ("BingX refused the API key: check that PINK_BINGX_API_KEY and PINK_BINGX_SECRET_KEY are one "
+                    "pair, each copied whole (the same pair serves the VST demo and live), and that the key may "
+                    "trade perpetual futures from this machine's IP address")
+        if code in ("NETWORK", "TIMEOUT"):
+            return (f"nothing answered at {self.base_url}: check the network and PINK_BINGX_BASE_URL (unset: the "
+                    "preset's host; a simulator: is `pink sim-bingx` running there?)")
+        if code == "STREAM":
+            return (f"check PINK_BINGX_WS_URL ({self.ws_url}, waited {self.request_timeout_s:g} s; for `pink "
+                    "sim-bingx`: ws://HOST:PORT/swap-market)")
+        return ""
 
     def require_keys(self) -> None:
         if not self.api_key or not self.secret_key:
