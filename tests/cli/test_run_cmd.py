@@ -142,3 +142,33 @@ def test_a_run_logs_to_its_data_dir_with_times_and_warns_on_the_terminal(tmp_pat
                for x in (tmp_path / "data" / "pink.log").read_text().splitlines())
     shown = " ".join(out.stdout.split())
     assert "WARNING" in shown and said in shown, out.stdout
+
+
+def test_e26_positions_the_venue_no_longer_holds_are_named_with_how_to_book_them(tmp_path: Path) -> None:
+    """A restarted `pink sim-bingx` is a new, empty account (as a position closed at BingX whose
+    fills PINK cannot find): the start said only 'position mismatch ... kernel 0.03 venue 0', and
+    the slots stayed open for ever, every exit refused NO_VENUE_POSITION."""
+    from tests.cli.test_bad_input import _at
+    from tests.projection.svc import free_port
+
+    port = free_port()
+    env = {**_at(port), "PINK_CYCLE_S": "0.3"}
+    for cycles in ("15", "1"):  # the first run leaves positions open (a stop does not flatten)
+        server = subprocess.Popen([*PINK, "sim-bingx", "--port", str(port)], cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert server.stdout is not None
+            assert f"127.0.0.1:{port}" in server.stdout.readline()
+            out = pink(tmp_path, "run", "--venue", "bingx", "--no-view", "--cycles", cycles, "--data-dir", "data",
+                       **env)
+            assert out.returncode == 0, out.stdout + out.stderr
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            assert server.stdout is not None
+            server.stdout.close()
+    text = " ".join(out.stdout.split())
+    assert "position mismatch" in text, text
+    hint = re.search(r"not held at the venue: trade\(s\) ([\w, -]+) on (.*?)\. If they were closed outside PINK", text)
+    assert hint is not None, text
+    assert "--closed-outside TRADE_ID=PRICE[:FEE]" in text, text

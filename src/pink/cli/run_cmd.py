@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,6 +80,8 @@ async def _run_and_report(
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
             console.print(f"restart reconciliation: {escape(str(launcher.reconcile))}")
+        if hint := _not_held_hint(launcher):
+            console.print(f"[yellow]{escape(hint)}")
         if launcher.reconcile is not None and launcher.reconcile.unknown_own_orders:
             unknown = escape(", ".join(launcher.reconcile.unknown_own_orders))
             console.print(f"[yellow]open at the venue, with PINK's form of client id, but never placed from this "
@@ -105,6 +109,29 @@ async def _run_and_report(
         # also when the run failed: what it did, how it closed
         _print_report(launcher, report, console, started)
     return report
+
+
+def _not_held_hint(launcher: Launcher) -> str:
+    """The trades whose position the venue holds less of than PINK (closed while PINK was down,
+    fills it could not find), and how to book them: else their slots stay open, exits refused."""
+    rt, rep = launcher.runtime, launcher.reconcile
+    if rt is None or rep is None:
+        return ""
+    trades: list[str] = []
+    where: list[str] = []
+    for text in rep.position_mismatches:  # "BTC-USDT LONG: kernel 0.03 venue 0"
+        m = re.fullmatch(r"(\S+) (\S+): kernel (\S+) venue (\S+)", text)
+        if m is None or Decimal(m[4]) >= Decimal(m[3]):
+            continue
+        where.append(text)
+        trades += [v.trade_id for v in rt.slots
+                   if v.symbol == m[1] and v.side is not None and v.side.value == m[2] and v.remaining_qty > 0]
+    if not trades:
+        return ""
+    return (f"not held at the venue: trade(s) {', '.join(trades)} on {'; '.join(where)}. If they were closed "
+            "outside PINK (by hand, liquidated) and the venue lists no fill for it, stop and book those closed "
+            "at their close price: pink run --closed-outside TRADE_ID=PRICE[:FEE],... (docs/kernel.md); until "
+            "then their exits are refused NO_VENUE_POSITION")
 
 
 def _print_report(launcher: Launcher, report: CloseReport, console: Console, started: bool) -> None:
