@@ -129,3 +129,20 @@ async def test_a_runtime_driven_one_cycle_at_a_time_still_reconciles_on_its_time
             await rt.run(cycles=1)
         assert rt.reconciler.runs >= at_start + 2
         assert k.account_view().capital == CAPITAL + Decimal("42.5")
+
+
+async def test_a_first_start_on_a_new_data_dir_books_no_money_moved_before_it(venue: SimVenue, tmp_path: Path) -> None:
+    """A deposit made this morning is in the wallet the trader states as ``initial_capital``: the
+    first start on a new journal booked it again (the last day's transfers and funding), and
+    sized every entry on money that was never there (seen on BingX: 10,000 -> 15,000)."""
+    venue.engine.transfer(Decimal("5000"))  # before PINK ever ran on this account
+    await venue.advance_to(venue.now + 3_600 * 10**9)  # an hour later, the first start
+    async with Launcher(quiet_config(tmp_path, cycles=1), venue=venue) as first:
+        assert first.reconcile is not None and first.reconcile.transfers == 0
+        assert first.kernel is not None
+        a = first.kernel.kernel.account_view()
+        assert a.transfers == 0 and a.capital == CAPITAL
+    venue.engine.transfer(Decimal("-700"))  # while stopped: the journal's money now
+    async with Launcher(quiet_config(tmp_path, cycles=1), venue=venue) as second:
+        assert second.reconcile is not None and second.reconcile.transfers == 1
+        assert second.kernel is not None and second.kernel.kernel.account_view().transfers == -700

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 
 _VENUE = "venue"  # journal meta: the venue the journal's trades were made on (venue_identity)
+_BOOK_SINCE = "book_since_ns"  # journal meta: when its book began (Launcher._book_since)
 
 
 def venue_identity(venue: Venue) -> str:
@@ -208,9 +209,21 @@ class Launcher:
             books_log=self.kernel,
         )
         relay.attach(self.runtime.sink)
-        self.reconcile = await self.runtime.start(resume_from_ns=last or None)
+        self.reconcile = await self.runtime.start(resume_from_ns=last or None, book_since_ns=self._book_since(last))
         for trade_id, price, fee in cfg.closed_outside_entries:
             self.closed_outside.append(await self._book_closed_outside(self.runtime, trade_id, price, fee))
+
+    def _book_since(self, last: int) -> int:
+        """When this journal's book began (kept in it from its first start): the money the venue
+        moved before is in ``initial_capital`` already, never booked again. 0: a journal that booked
+        before this was kept (it is looked for as it always was)."""
+        assert self.kernel is not None and self.clock is not None and not isinstance(self.clock, _PendingSimClock)
+        journal = self.kernel.journal
+        if (kept := journal.meta(_BOOK_SINCE)) is not None:
+            return int(kept)
+        since = 0 if last else self.clock.now_ns()
+        journal.set_meta(_BOOK_SINCE, str(since))
+        return since
 
     @staticmethod
     async def _book_closed_outside(rt: Runtime, trade_id: str, price: Decimal, fee: Decimal) -> str:

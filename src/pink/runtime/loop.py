@@ -301,13 +301,15 @@ class Runtime:
 
     # ------------------------------------------------------------------- life
 
-    async def start(self, resume_from_ns: int | None = None) -> ReconcileReport:
+    async def start(self, resume_from_ns: int | None = None, *, book_since_ns: int = 0) -> ReconcileReport:
         """Start the owner task and reconcile with the venue before any cycle (E26).
 
         ``resume_from_ns``: when the journal last saw anything. Funding and transfers are
         looked for from a minute before it (at most ``money_lookback_max_s`` back) when that
         is further back than ``reconcile_lookback_s``: a withdrawal made during a long stop
-        must be in capital before anything is sized.
+        must be in capital before anything is sized. ``book_since_ns``: when the journal was
+        made; no money moved before it is its own (``initial_capital`` is what it started with:
+        a deposit made that morning was already in it).
 
         Every read of that reconcile must succeed (each is retried a few times): one that still
         fails raises :class:`~pink.errors.ReconcileError` and no cycle ever runs on this start."""
@@ -326,6 +328,7 @@ class Runtime:
         if resume_from_ns:
             floor = now - int(self.cfg.money_lookback_max_s * _NS)
             money_since = min(since, max(resume_from_ns - 60 * _NS, floor))
+        money_since = max(money_since, book_since_ns)
         report = await self.reconciler.full(self._v, since, len(self.slots), money_since_ns=money_since)
         self._recon_since = now
         await self.quiesce()
