@@ -7,6 +7,7 @@ Ping/Pong) but its answers are scripted per test; the full simulator is
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import hmac
@@ -58,6 +59,13 @@ class FakeBingx:
     listen_keys: list[str] = field(default_factory=list)  # created, oldest first
     expired_keys: set[str] = field(default_factory=set)  # a keep-alive of one of these is answered 404
     ws_keys: list[str] = field(default_factory=list)  # the listenKey of each user-stream connection
+    ws_refused_until: float = 0.0  # (event loop time) stream upgrades are refused with a 503 until then
+
+    async def stop_ws_for(self, seconds: float) -> None:
+        """Close every stream and refuse new ones for ``seconds``: the venue's stream is away."""
+        self.ws_refused_until = asyncio.get_running_loop().time() + seconds
+        for ws in list(self.sockets):
+            await ws.close()
 
     def on(self, method: str, path: str, handler: Handler) -> None:
         self.routes[(method, path)] = handler
@@ -95,6 +103,8 @@ class FakeBingx:
         path, method = request.path, request.method
         self.counts[f"{method} {path}"] += 1
         if path == "/swap-market":
+            if asyncio.get_running_loop().time() < self.ws_refused_until:
+                return web.Response(status=503)
             return await self._ws(request)
         if path == "/openApi/user/auth/userDataStream":
             if method == "POST":

@@ -233,3 +233,37 @@ async def test_a_stated_retry_after_past_what_the_call_may_wait_is_raised_at_onc
 )
 def test_retry_after_is_read_as_seconds_or_a_date(header: str, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
+
+
+async def test_a_connection_refused_is_named_with_its_host_and_reason(fake: FakeBingx) -> None:
+    """A start with nothing answering said only 'NETWORK: ClientConnectorError': not where, nor why."""
+    fake.base_url = "http://127.0.0.1:9"  # nothing listens there
+    client = BingxHttp(fake.config())
+    try:
+        with pytest.raises(VenueError) as info:
+            await client.request("GET", "/openApi/swap/v2/quote/contracts", signed=False)
+    finally:
+        await client.close()
+    assert "ClientConnectorError (127.0.0.1:9: Connection refused)" in str(info.value)
+    assert API_KEY not in str(info.value) and SECRET not in str(info.value)
+
+
+async def test_a_stream_that_cannot_reconnect_warns_once_and_says_when_it_is_back(
+    fake: FakeBingx, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the venue was away the stream logged a warning at every back-off step, many a second."""
+    from pink.venues.bingx.venue import BingxVenue
+
+    caplog.set_level(logging.WARNING, logger="pink.venues.bingx.ws")
+    venue = BingxVenue(fake.config(reconnect_max_s=0.05))
+    events: list[object] = []
+    await venue.start(events.append)
+    try:
+        await asyncio.wait_for(venue.stream.connected.wait(), 2)
+        await fake.stop_ws_for(0.6)  # closes the streams and refuses them for a while
+        await asyncio.wait_for(venue.stream.connected.wait(), 5)
+    finally:
+        await venue.close()
+    lines = [r.getMessage() for r in caplog.records if "user stream" in r.getMessage()]
+    assert sum("disconnected" in x for x in lines) == 1, lines
+    assert any("connected again after" in x for x in lines), lines

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections import Counter, deque
 from decimal import Decimal
@@ -36,7 +37,7 @@ from pink.venues.bingx.errors import (
 )
 from pink.venues.bingx.signing import ParamValue, ServerClock, param_string, signed_query
 
-__all__ = ["BingxHttp", "RateLimiter", "endpoint_rate"]
+__all__ = ["BingxHttp", "RateLimiter", "endpoint_rate", "safe_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,21 @@ def endpoint_rate(path: str, default: float) -> tuple[str, float]:
         return path, 2.0
     return path, default
 
+
+
+def safe_reason(exc: BaseException) -> str:
+    """What went wrong on the wire, safe to log: the exception's type and, for a connection that
+    could not be made, the host, port and the system's reason ("Connection refused"). The
+    exception's own text is left out on purpose: aiohttp's request info holds the headers (the
+    API key)."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        err = exc.os_error
+        why = os.strerror(err.errno) if err is not None and err.errno else ""
+        return f"{name} ({exc.host}:{exc.port}{': ' + why if why else ''})"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{name} ({os.strerror(exc.errno)})"
+    return name
 
 class RateLimiter:
     """Sliding one-second window per key; ``acquire`` waits for a free slot."""
@@ -223,8 +239,7 @@ class BingxHttp:
 
     @staticmethod
     def _transport_error(kind: str, exc: BaseException, mutating: bool) -> VenueError:
-        # The exception text is left out on purpose: aiohttp's request info holds headers.
-        detail = f"{kind}: {type(exc).__name__}"
+        detail = f"{kind}: {safe_reason(exc)}"
         if mutating:
             return UnknownOutcomeError(kind, f"{detail}; the request may have taken effect")
         return VenueError(kind, detail, retryable=True)

@@ -24,7 +24,7 @@ import aiohttp
 
 from pink.errors import AuthError, PinkError
 from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.http import BingxHttp
+from pink.venues.bingx.http import BingxHttp, safe_reason
 
 __all__ = ["GzipSocket", "UserStream", "decode_frame"]
 
@@ -98,6 +98,7 @@ class GzipSocket:
 
     async def _run(self) -> None:
         delay = self._config.reconnect_min_s
+        failed = 0  # attempts in a row that did not connect (logged once, then on reconnecting)
         while not self._closing:
             try:
                 url = await self._url()
@@ -109,6 +110,9 @@ class GzipSocket:
                 async with ws:
                     self._ws = ws
                     self.connects += 1
+                    if failed:
+                        log.warning("BingX %s stream connected again after %d failed attempt(s)", self._name, failed)
+                        failed = 0
                     delay = self._config.reconnect_min_s
                     self.connected.set()
                     opened = self._start_on_open()
@@ -122,7 +126,11 @@ class GzipSocket:
                 log.error("BingX %s stream: authentication refused; retrying slowly", self._name)
                 delay = self._config.reconnect_max_s
             except (aiohttp.ClientError, OSError, TimeoutError, PinkError) as exc:
-                log.warning("BingX %s stream disconnected: %s", self._name, type(exc).__name__)
+                failed += 1
+                if failed == 1:  # (not once per back-off step while the venue is away)
+                    log.warning("BingX %s stream disconnected: %s; reconnecting", self._name, safe_reason(exc))
+                else:
+                    log.debug("BingX %s stream: attempt %d failed: %s", self._name, failed, safe_reason(exc))
             finally:
                 self._ws = None
                 self.connected.clear()
