@@ -146,3 +146,31 @@ async def test_f27_a_flatten_asked_after_a_reset_while_down_runs_at_start(tmp_pa
 )
 def test_f27_a_flatten_is_new_when_asked_later(handled: FlattenMark, later: FlattenMark, again: bool) -> None:
     assert handled.asks_again(later) is again
+
+
+async def test_f27_a_kill_switch_is_in_force_within_a_second_however_long_the_cycle_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real-time run read the control file only when its loop woke, at most once a cycle
+    (5 s by default): a kill took up to a cycle to engage. And nothing logged it when it did."""
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pink.runtime.loop")
+    cfg = quiet_config(tmp_path, control="file", fast=False, cycle_s=30.0)
+    async with Launcher(cfg, decision=OpenSlotZero(), intents=MarginSizer()) as launcher:
+        assert launcher.kernel is not None and launcher.runtime is not None
+        task = asyncio.create_task(launcher.run())
+        try:
+            await asyncio.sleep(0.2)
+            ControlWriter(tmp_path).apply("kill", by="ops", note="stop it")
+            for _ in range(30):
+                if launcher.kernel.kernel.control.kill:
+                    break
+                await asyncio.sleep(0.05)
+            assert launcher.kernel.kernel.control.kill  # within 1.5 s, not 30
+        finally:
+            launcher.runtime.request_stop()
+            await task
+    assert any("in force (ops: stop it)" in r.getMessage() and "kill=True" in r.getMessage()
+               for r in caplog.records)

@@ -248,9 +248,9 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}"
     )
     if pid and report is not None and report.pid == pid and report.control == "file":
-        console.print(f"the running `pink run` (pid {pid}) takes it up at its next cycle")
+        console.print(f"the running `pink run` (pid {pid}) takes it up within a second")
     elif pid:
-        console.print(f"a `pink run` (pid {pid}) holds this data dir: it takes it up at its next cycle if it "
+        console.print(f"a `pink run` (pid {pid}) holds this data dir: it takes it up within a second if it "
                       f"reads the switches (control = file, the default; its health report does not say)")
     else:
         console.print("[yellow]no `pink run` is running on this data dir now: the next one applies it when it "

@@ -70,6 +70,7 @@ __all__ = ["LoopConfig", "Runtime"]
 
 log = logging.getLogger(__name__)
 _NS = 1_000_000_000
+_CONTROL_POLL_NS = _NS // 2  # how often a real-time run reads the control file (one stat) at least
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,7 +490,14 @@ class Runtime:
         elif isinstance(item, _Tick):
             self.outputs.route(self._k.tick(now))
         elif isinstance(item, _Control):
-            self.outputs.route(self._k.set_control(self._as_newer(item.snapshot), now))
+            snap = self._as_newer(item.snapshot)
+            outcome = self._k.set_control(snap, now)
+            self.outputs.route(outcome)
+            if outcome.status.value == "CONFIRMED":
+                log.info("control v%d in force (%s%s): pause_entries=%s kill=%s max_leverage=%d "
+                            "max_position_notional=%s", snap.version, snap.changed_by,
+                            f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
+                            snap.max_leverage, snap.max_position_notional)
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
             if item.mark is not None:
@@ -591,6 +599,8 @@ class Runtime:
             venue_due = driver.next_due() if driver is not None else None
             if venue_due is not None:
                 due.append(venue_due)
+            if not self._sim:  # an operator's switch (a kill) is read within this, not a cycle later
+                due.append(now + _CONTROL_POLL_NS)
             target = max(min(due), now)
             if self._sim:
                 self.clock.advance(target)  # type: ignore[attr-defined]
