@@ -345,3 +345,17 @@ async def test_health_says_the_policy_fails_while_it_fails_and_not_after(tmp_pat
         assert report.policy_failing_cycles == 0 and report.policy_errors == 5
         assert report.awaiting_venue == 0  # the position is open: nothing asked of the venue
         assert report.problems(report.ts) == []
+
+
+async def test_a_run_without_plane_ledger_or_projection_still_reports_its_health(tmp_path: Path) -> None:
+    """health.json was written only when a plane, ledger or projection was on: such a run, going,
+    read as not running to `pink health`, and `pink control` could not tell whether it read the
+    switches."""
+    from pink.plane.health import read_health
+
+    async with Launcher(quiet_config(tmp_path)) as launcher:
+        await launcher.run(cycles=3)
+        report = read_health(tmp_path)
+        assert report is not None and report.pid == os.getpid() and not report.closed_ts
+    closed = read_health(tmp_path)
+    assert closed is not None and closed.closed_ts

@@ -438,8 +438,8 @@ class Launcher:
     async def run(self, cycles: int | None = None) -> None:
         if self.runtime is None:
             raise ClosedError("launcher (not started)")
-        wanted = self.cfg.plane == "shm" or self.cfg.projection_backends or self.ledger is not None
-        if wanted and not self._health_written:  # one loop, however often run() is called
+        if not self._health_written:  # one loop, however often run() is called (and whatever backends:
+            # pink health and pink control tell a run that is going from one that is not by it)
             self._health_written = True
             self._bg.append(asyncio.create_task(self._health_loop()))
         if (sim := self._paper_sim()) is not None and not self._keeping_prices:
