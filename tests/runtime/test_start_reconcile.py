@@ -83,3 +83,14 @@ async def test_a_read_that_keeps_failing_stops_the_start_named_and_nothing_trade
     assert decision.snapshots == []  # no policy cycle ran
     assert venue.calls["place"] == places
     assert (await second.close()).steps  # closed in order by the failed start
+
+
+def test_the_start_up_reconciliation_is_told_in_words_not_as_a_dump() -> None:
+    """pink run printed the report's repr: ReconcileReport(queried=['t1-e1'], open_orders=0, ...)."""
+    from pink.runtime.recovery import ReconcileReport
+
+    rep = ReconcileReport(queried=["t1-e1", "t2-x0a1"], open_orders=1, fills=3,
+                          position_mismatches=["BTC-USDT LONG: kernel 0.01 venue 0"])
+    assert rep.summary() == ("2 order(s) in flight asked about; 1 open at the venue; 3 fill(s), 0 funding "
+                             "payment(s) and 0 transfer(s) read; positions differ: BTC-USDT LONG: kernel 0.01 "
+                             "venue 0")

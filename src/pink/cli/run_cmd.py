@@ -79,7 +79,7 @@ async def _run_and_report(
         if launcher.reconcile is not None and (
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
-            console.print(f"restart reconciliation: {escape(str(launcher.reconcile))}")
+            console.print(f"start-up reconciliation: {escape(launcher.reconcile.summary())}")
         if hint := _not_held_hint(launcher):
             console.print(f"[yellow]{escape(hint)}")
         if launcher.reconcile is not None and launcher.reconcile.unknown_own_orders:

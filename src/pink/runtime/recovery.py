@@ -59,6 +59,18 @@ class ReconcileReport:
     #: reads that failed: at start only the wallet's (it books nothing); any other stops the start
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for a person: what was asked and booked, what differs."""
+        parts = [f"{len(self.queried)} order(s) in flight asked about", f"{self.open_orders} open at the venue",
+                 f"{self.fills} fill(s), {self.funding} funding payment(s) and {self.transfers} transfer(s) read"]
+        if self.outside_fills:
+            parts.append(f"{self.outside_fills} fill(s) of orders placed outside PINK")
+        if self.outside_orders:
+            parts.append(f"left alone, placed outside PINK: {', '.join(self.outside_orders)}")
+        if self.position_mismatches:
+            parts.append(f"positions differ: {'; '.join(self.position_mismatches)}")
+        return "; ".join(parts)
+
 
 def exposure(views: KernelViews, n_slots: int) -> dict[tuple[str, Side], Decimal]:
     """What the venue should hold per (symbol, side): the kernel's open quantity summed over
