@@ -99,3 +99,25 @@ async def test_a_bingx_journal_survives_power_loss_by_default_a_paper_one_need_n
             assert paper.kernel.journal._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     finally:
         await server.close()
+
+
+async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_own(tmp_path: Path) -> None:
+    """The journal knew the venue's host only: the API keys of another BingX account on the same
+    data dir went unnoticed, and that account's positions were reconciled against this book."""
+    mine = await BingxSimServer(rate_limits=False, hedge=True).start()
+    other = await BingxSimServer(rate_limits=False, hedge=True, user_id="2000000002").start()
+    try:
+        await _run_bingx(tmp_path, mine)
+        before = _messages(tmp_path)
+        venue = _bingx(other)
+        launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False), venue=venue)
+        with pytest.raises(StartupError, match=r"made on the venue's account 1000000001, but this run's API keys "
+                                               r"open account 2000000002"):
+            await launcher.start()
+        await launcher.close()
+        await venue.close()
+        assert _messages(tmp_path) == before
+        await _run_bingx(tmp_path, mine)  # its own account's keys: as before
+    finally:
+        await mine.close()
+        await other.close()

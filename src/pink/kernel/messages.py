@@ -402,6 +402,7 @@ class BalanceReport:
     available: Decimal
     ts: int
     resolution: Decimal = ZERO  # the venue shows the balance only to this (rounded or cut); 0: exactly
+    account: str = ""  # the venue's id of the account (BingX: its user id); "" when it gives none
 
 
 VenueEvent = (

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 
 _VENUE = "venue"  # journal meta: the venue the journal's trades were made on (venue_identity)
+_VENUE_ACCOUNT = "venue_account"  # journal meta: the venue's id of the account (keys may rotate, it stays)
 _BOOK_SINCE = "book_since_ns"  # journal meta: when its book began (Launcher._book_since)
 
 
@@ -140,6 +141,7 @@ class Launcher:
         self.closed_outside: list[str] = []  # what this start booked as closed outside PINK
         self._bg: list[asyncio.Task[None]] = []
         self._closing = False  # the background loops stop on it, not only on their cancel
+        self._venue_account = ""  # the venue's id of the account its keys open ("" if it gives none)
         self._health_written = False  # health.json kept by this run (its close writes a last one)
         self._keeping_prices = False  # a paper run's prices go to the journal every few seconds
         self._started = False
@@ -259,7 +261,8 @@ class Launcher:
         try:
             await venue.start(relay)
             instruments = await venue.instruments()
-            asset = (await venue.balance()).asset
+            wallet = await venue.balance()
+            asset, self._venue_account = wallet.asset, wallet.account
         except PinkError as exc:
             raise _venue_start_error(venue, exc) from exc
         if asset != cfg.settle_asset:  # else every fee would be in an asset the account does not book
@@ -301,6 +304,12 @@ class Launcher:
         for key in ("account_id", "runtime_id"):
             if (known := jk.journal.meta(key)) not in (None, ours[key]):
                 _refuse(jk, f"it belongs to {key} {known!r}, not {ours[key]!r}")
+        if self._venue_account:  # the venue's own id of the account the keys open (BingX: the user id)
+            ours[_VENUE_ACCOUNT] = self._venue_account
+            if (known := jk.journal.meta(_VENUE_ACCOUNT)) not in (None, self._venue_account):
+                _refuse(jk, f"its trades were made on the venue's account {known}, but this run's API keys open "
+                            f"account {self._venue_account}; use the keys of account {known}, or a new data dir "
+                            "for the other account")
         if made.hedge_mode != kcfg.hedge_mode:
             mode = "hedge" if kcfg.hedge_mode else "one-way"
             _refuse(jk, f"the venue account is now in {mode} position mode, but the journal's trades were made in "

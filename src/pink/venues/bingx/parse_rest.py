@@ -262,12 +262,14 @@ def parse_balance(data: Any, asset: str, now_ms: int) -> BalanceReport:
     if not parsed:
         raise BingxParseError(w, "data", "is empty")
     row = next((r for r in parsed if r.get("asset") == asset), parsed[0])
+    user = row.get("userId")
     return BalanceReport(
         asset=text(row, w, "asset"),
         balance=dec(row, w, "balance"),
         available=dec(row, w, "availableMargin"),
         ts=now_ms * MS,
         resolution=BALANCE_RESOLUTION,
+        account=str(user) if isinstance(user, str | int) and not isinstance(user, bool) else "",
     )
 
 

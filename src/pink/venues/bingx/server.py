@@ -225,6 +225,7 @@ def create_app(
     market_interval_s: float = 0.5,
     funding_interval_s: int = 8 * 3600,
     seed: int = 1,
+    user_id: str = "1000000001",
 ) -> web.Application:
     """The simulator as an aiohttp application over ``engine`` (a ``MatchingEngine``)."""
     if not isinstance(faults, ServerFaults):
@@ -232,7 +233,7 @@ def create_app(
     insts = instruments if instruments is not None else dict(getattr(engine, "instruments", {}))
     state = SimState(
         engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s,
-        faults=faults,
+        faults=faults, user_id=user_id,
     )
     app = web.Application(middlewares=[_middleware(api_key, secret_key, RateLimiter(enabled=rate_limits))])  # type: ignore[list-item]
     app[STATE] = state

@@ -35,7 +35,7 @@ def _balance_row(state: SimState) -> dict[str, Any]:
     upnl = sum((r["up"] for r in _position_values(state)), ZERO)
     used = bal.balance - bal.available
     return {
-        "userId": "1000000001",
+        "userId": state.user_id,
         "asset": bal.asset,
         "balance": _shown(bal.balance),
         "equity": _shown(bal.balance + upnl),

@@ -132,9 +132,11 @@ class SimState:
         clock_ns: Callable[[], int] = time.time_ns,
         funding_interval_s: int = 8 * 3600,
         faults: ServerFaults | None = None,
+        user_id: str = "1000000001",
     ) -> None:
         self.engine = engine
         self.faults = faults
+        self.user_id = user_id  # the account's id, as the balance shows it
         self.instruments = instruments
         self.hedge = hedge
         self.realtime = realtime
