@@ -477,7 +477,7 @@ class Launcher:
             sinks=tuple(self.projection.health()) if self.projection is not None else (),
             control=self.cfg.control,
             venue=self.backends.get("venue", ""),
-            venue_connected=self.venue is not None,
+            venue_connected=self.venue is not None and getattr(self.venue, "rest_reachable", True),
             stream_connected=self.venue is not None and self.venue.stream_connected,
             last_venue_event_age_ms=(time.time_ns() - rt.last_event_wall_ns) // 1_000_000
             if rt is not None and rt.last_event_wall_ns else None,

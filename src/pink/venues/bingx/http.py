@@ -108,6 +108,9 @@ class BingxHttp:
         self.clock = ServerClock()
         self.limiter = RateLimiter()
         self.calls: Counter[str] = Counter()
+        #: requests in a row the venue did not answer (no connection, a timeout, an HTTP 5xx): 0 once
+        #: it answers again; health reports REST as down while it is not 0
+        self.unanswered = 0
         self.trace_configs: list[aiohttp.TraceConfig] = []  # set before the first request
 
     def _sess(self) -> aiohttp.ClientSession:
@@ -212,12 +215,15 @@ class BingxHttp:
                 text = await resp.text()
                 stated = parse_retry_after(resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            self.unanswered += 1
             raise self._transport_error("TIMEOUT", exc, mutating) from None
         except aiohttp.ClientError as exc:
+            self.unanswered += 1
             connect_failed = isinstance(exc, aiohttp.ClientConnectorError)
             raise self._transport_error(
                 "NETWORK", exc, mutating and not connect_failed
             ) from None
+        self.unanswered = 0 if status < 500 else self.unanswered + 1
         if status != 200:
             raise with_retry_after(from_http_status(status, text, mutating=mutating), stated)
         try:

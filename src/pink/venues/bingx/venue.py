@@ -147,6 +147,11 @@ class BingxVenue(Reports):
         self._closed = False
 
     @property
+    def rest_reachable(self) -> bool:
+        """The venue answered the last REST request (none unanswered since)."""
+        return not self._closed and self.http.unanswered == 0
+
+    @property
     def stream_connected(self) -> bool:
         """The user-data WebSocket is open (it reconnects by itself; health says when it is not)."""
         return not self._closed and self.stream.connected.is_set()
