@@ -258,9 +258,9 @@ def count_places(engine: Any) -> Counter[str]:
     places: Counter[str] = Counter()
     submit = engine.submit
 
-    def counted(order: Any, now: int) -> Any:
+    def counted(order: Any, now: int, **kw: Any) -> Any:
         places[order.client_order_id] += 1
-        return submit(order, now)
+        return submit(order, now, **kw)
 
     engine.submit = counted
     return places

@@ -27,6 +27,7 @@ from pink.runtime.launcher import Launcher
 from pink.venues.sim import (
     FAULT_KINDS,
     FaultConfig,
+    Faults,
     MarketConfig,
     MatchingEngine,
     SimVenue,
@@ -67,8 +68,27 @@ async def test_reject() -> None:
     await venue.advance_to(S // 2)
     (ev,) = got
     assert isinstance(ev, OrderRejected) and ev.code == "SIM_REJECT"
-    assert (await venue.query(QueryOrder("a", BTC, "t"))).status is OrderStatus.NOT_FOUND
     assert venue.faults.injected == {"reject": 1}
+    await venue.close()
+
+
+async def test_e24_an_injected_reject_is_in_the_venues_reports_and_its_client_id_stays_used() -> None:
+    """The stream said REJECTED, but a query answered NOT_FOUND (the fault bypassed the engine),
+    and the same client id could be placed again and fill: a kernel that missed the push and
+    queried was told the order never existed, and a retried place traded an order it had booked
+    as rejected. The venue's reports know the injected reject, as they know its own."""
+    venue, got = await make("reject=1")
+    await venue.place(place("a"))
+    await venue.advance_to(S // 2)
+    report = await venue.query(QueryOrder("a", BTC, "t"))
+    assert report.status is OrderStatus.REJECTED and report.code == "SIM_REJECT"
+    assert report.client_order_id == "a" and report.cum_qty == 0
+    venue.faults = Faults()  # faults off: the engine alone decides
+    await venue.place(place("A"))  # client ids are case-insensitive, as on BingX
+    await venue.advance_to(S)
+    assert [e.code for e in got if isinstance(e, OrderRejected)] == ["SIM_REJECT", "DUPLICATE_CLIENT_ORDER_ID"]
+    assert await venue.fills_since(0) == [] and venue.engine.account.positions == {}
+    assert (await venue.query(QueryOrder("a", BTC, "t"))).status is OrderStatus.REJECTED
     await venue.close()
 
 

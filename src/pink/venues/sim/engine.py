@@ -251,11 +251,13 @@ class MatchingEngine:
 
     # ------------------------------------------------------------ orders
 
-    def submit(self, order: NewOrder, now: int) -> list[EngineEvent]:
+    def submit(self, order: NewOrder, now: int, *, refuse: str = "") -> list[EngineEvent]:
+        """``refuse``: a code (of :data:`CODES`) to reject the order with whatever it is (an
+        injected fault); the reject is recorded like the engine's own, and the client id used."""
         events = self.advance(now) if now > self._now else []
         now = self._now
         coid = order.client_order_id.lower()
-        code = self._validate(order, coid)
+        code = self._validate(order, coid) or refuse
         if code:
             return [*events, self._reject(order, coid, code, now)]
         inst = self.instruments[order.symbol]
@@ -295,7 +297,7 @@ class MatchingEngine:
     def _validate(self, order: NewOrder, coid: str) -> str:
         if not 1 <= len(coid) <= 40:
             return "INVALID_CLIENT_ORDER_ID"
-        if coid in self._by_coid:
+        if coid in self._by_coid or coid in self._rejected:  # a rejected order's id is used too
             return "DUPLICATE_CLIENT_ORDER_ID"
         inst = self.instruments.get(order.symbol)
         if inst is None:

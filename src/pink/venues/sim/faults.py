@@ -2,7 +2,8 @@
 
 Kinds (each a probability in [0, 1]):
 
-* ``reject``: the venue rejects a place (code ``SIM_REJECT``); nothing placed.
+* ``reject``: the venue rejects a place (code ``SIM_REJECT``); nothing placed, but the
+  venue knows the order as REJECTED (a query says so) and its client id as used.
 * ``no_response``: the order is placed but the reply is lost: ``place``
   raises :class:`pink.errors.UnknownOutcomeError` and the ack never comes
   (fills still arrive on the stream).

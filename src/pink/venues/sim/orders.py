@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "ORDER_NOT_FOUND": "no such order",
     "ORDER_ALREADY_FILLED": "order is already filled",
     "ORDER_NOT_OPEN": "order is already canceled or expired",
+    "SIM_REJECT": "injected reject",
 }
 
 

@@ -29,7 +29,6 @@ from pink.kernel.messages import (
     Instrument,
     OrderAccepted,
     OrderFilled,
-    OrderRejected,
     OrderStatus,
     OrderStatusReport,
     OrderType,
@@ -317,17 +316,17 @@ class SimVenue:
         self._limited()
         now = self.engine.now
         faults = self.faults
-        if faults.active and faults.hit("reject"):
-            ev = OrderRejected(order.client_order_id, "SIM_REJECT", "injected reject", now)
-            self._push(now + self.latency.ack_ns, ev)
-            return
+        refuse = "SIM_REJECT" if faults.active and faults.hit("reject") else ""
         request = NewOrder(
             order.client_order_id, order.symbol, order.side, order.position_side,
             order.quantity, order.order_type,
             order.limit_price if order.order_type is OrderType.LIMIT else None,
             order.time_in_force, order.reduce_only,
         )  # fmt: skip
-        events = self.engine.submit(request, now)
+        events = self.engine.submit(request, now, refuse=refuse)  # a reject is the venue's record too
+        if refuse:
+            self._schedule(events)
+            return
         lost = faults.active and faults.hit("no_response")
         self._schedule(events, lose_ack=lost)
         if lost:
