@@ -11,6 +11,7 @@ from pink.errors import ConfigError, RateLimitedError, UnknownOutcomeError
 from pink.kernel.messages import (
     CancelOrder,
     CancelRejected,
+    EnsureLeverage,
     OrderAccepted,
     OrderFilled,
     OrderRejected,
@@ -245,3 +246,53 @@ def test_the_faults_follow_the_runs_seed_unless_the_spec_names_one() -> None:
 async def test_a_paper_runs_faults_are_drawn_from_its_seed(tmp_path: Path) -> None:
     async with Launcher(quiet_config(tmp_path, faults="reject=0.1", seed=42)) as launcher:
         assert isinstance(launcher.venue, SimVenue) and launcher.venue.faults.config.seed == 42
+
+
+async def _shocked(spec: str) -> tuple[SimVenue, list[VenueEvent], Decimal]:
+    """A 5x long on a random-walk BTC (start 60000, the only symbol listed), then one price
+    update under ``spec``."""
+    btc = {BTC: default_instruments()[BTC]}
+    engine = MatchingEngine(btc, market=MarketConfig(level_qty={BTC: D("1")}))
+    venue = SimVenue(engine, faults=FaultConfig.parse(spec))
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    await venue.ensure_leverage(EnsureLeverage(BTC, Side.LONG, 5))
+    before = engine.quote(BTC).mark
+    venue.faults, faults = Faults(), venue.faults  # the entry itself unfaulted
+    await venue.place(place("t1-e1", qty="0.01"))
+    venue.faults = faults
+    await venue.advance_to(S + S // 2)  # one price update, at 1 s; its events delivered
+    return venue, got, before
+
+
+async def test_e24_a_price_shock_jumps_the_mark_and_liquidates_a_position_it_puts_under_maintenance() -> None:
+    """The simulator's market only walked (0.02 % a second): no fault ever moved the price far
+    enough to liquidate a position, so liquidation was never exercised under faults and kills.
+    A ``price_shock`` gaps the mark by ``price_shock_size`` of it, up or down (seeded), and the
+    engine sees it like any price update: a 5x long through a 40 % fall is liquidated."""
+    downs = 0
+    for seed in range(1, 9):
+        venue, got, before = await _shocked(f"price_shock=1,price_shock_size=0.4,seed={seed}")
+        mark = venue.engine.quote(BTC).mark
+        assert venue.faults.injected["price_shock"] == 1  # one a price update: one second, one shock
+        assert abs(mark / before - 1) > D("0.39"), (seed, before, mark)
+        liquidations = [e for e in got if isinstance(e, OrderFilled) and not e.client_order_id]
+        if mark < before:
+            downs += 1
+            assert len(liquidations) == 1 and await venue.positions() == []
+            assert liquidations[0].ts == S
+        else:  # a long gains from a squeeze
+            assert liquidations == [] and (await venue.positions())[0].quantity == D("0.01")
+        await venue.close()
+    assert 0 < downs < 8  # either direction
+
+
+async def test_a_price_shock_is_a_fault_spec_key_and_a_bad_size_is_refused_naming_it() -> None:
+    assert FaultConfig.parse("price_shock=0.1,price_shock_size=0.3").price_shock_size == 0.3
+    assert "price_shock" in FAULT_KINDS
+    for bad in ("0", "1", "-0.2", "1.5", "nan"):
+        with pytest.raises(ConfigError, match="price_shock_size"):
+            FaultConfig.parse(f"price_shock=0.1,price_shock_size={bad}")
+    venue, _, _ = await _shocked("price_shock=0")  # off: no jump, no liquidation
+    assert venue.faults.injected == {} and (await venue.positions())[0].quantity == D("0.01")
+    await venue.close()

@@ -186,6 +186,17 @@ class MatchingEngine:
             ):
                 self._liquidate(pos, ts, events)
 
+    def shock(self, symbol: str, fraction: Decimal) -> list[EngineEvent]:
+        """Gap the price of ``symbol`` now by ``fraction`` of it (> -1; < 0 down): a price update
+        like any other, so resting orders it crosses fill and the positions it puts under their
+        maintenance margin are liquidated (a fault: see :mod:`pink.venues.sim.faults`)."""
+        if not fraction.is_finite() or fraction <= -1:
+            raise ValueError(f"shock fraction: must be a finite number > -1, got {fraction}")
+        self._proc(symbol).jump(fraction)
+        events: list[EngineEvent] = []
+        self._on_step(symbol, self._now, events)
+        return events
+
     def _fill_resting(self, symbol: str, proc: PriceProcess, ts: int, events: list[EngineEvent]) -> None:
         book = self._open[symbol]
         gap = self.market.level_gap_ticks

@@ -18,13 +18,20 @@ Kinds (each a probability in [0, 1]):
 * ``rate_limit``: the call raises :class:`pink.errors.RateLimitedError`.
 * ``stream_drop``: the stream drops every event for ``stream_drop_ns``; they
   are only visible in the reports (a gap-fill).
+* ``price_shock`` (drawn at each price update): the price of one symbol gaps by
+  ``price_shock_size`` of it, up or down (a squeeze or a crash); the engine sees
+  it as a price update: resting orders it crosses fill, positions it puts under
+  their maintenance margin are liquidated.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import TypeVar
 
 from pink.errors import ConfigError
@@ -41,6 +48,7 @@ FAULT_KINDS = (
     "fill_without_price",
     "rate_limit",
     "stream_drop",
+    "price_shock",
 )
 T = TypeVar("T")
 _DURATIONS = ("delayed_ack_ns", "stream_drop_ns", "seed")
@@ -57,6 +65,8 @@ class FaultConfig:
     fill_without_price: float = 0.0
     rate_limit: float = 0.0
     stream_drop: float = 0.0
+    price_shock: float = 0.0
+    price_shock_size: float = 0.25  # a fraction of the price, in (0, 1)
     delayed_ack_ns: int = 2_000_000_000
     stream_drop_ns: int = 5_000_000_000
     seed: int = 7
@@ -68,6 +78,9 @@ class FaultConfig:
                 raise ConfigError(f"fault {kind}: probability must be in [0, 1], got {p}")
         if self.delayed_ack_ns < 0 or self.stream_drop_ns < 0:
             raise ConfigError("fault durations must be >= 0")
+        size = self.price_shock_size
+        if not (math.isfinite(size) and 0.0 < size < 1.0):
+            raise ConfigError(f"fault price_shock_size: a fraction of the price in (0, 1), got {size}")
 
     @classmethod
     def parse(cls, spec: str, *, seed: int | None = None) -> FaultConfig:
@@ -123,3 +136,11 @@ class Faults:
 
     def shuffle(self, items: list[T]) -> None:
         self._rng.shuffle(items)
+
+    def shock(self, symbols: Sequence[str]) -> tuple[str, Decimal] | None:
+        """Whether a ``price_shock`` happens now (counted): which symbol, and by what fraction of
+        its price (> 0 up, < 0 down); None when none does."""
+        if not symbols or not self.hit("price_shock"):
+            return None
+        size = Decimal(repr(self._config.price_shock_size))  # the shortest text of the float: "0.25"
+        return self._rng.choice(symbols), size if self._rng.random() < 0.5 else -size

@@ -159,6 +159,13 @@ class PriceProcess:
     def price(self, ticks: int) -> Decimal:
         return self.tick * ticks
 
+    def jump(self, fraction: Decimal) -> None:
+        """Gap the price by ``fraction`` of it (< 0 a crash, > 0 a squeeze), on the tick; a random
+        walk goes on from there, a replay until its next point."""
+        move = int((fraction * self.bid).to_integral_value())
+        self.bid = max(1, self.bid + move)
+        self.last = self.bid if move < 0 else self.bid + self.spread
+
 
 class RandomWalk(PriceProcess):
     __slots__ = ("_rng", "_sigma", "step_ns")

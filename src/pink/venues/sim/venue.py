@@ -228,9 +228,17 @@ class SimVenue:
             if queue and self._sink is not None and queue[0][0] < target:
                 target = max(queue[0][0], engine.now)
             self._schedule(engine.advance(target))
+            if nxt is not None and nxt <= target and self.faults.active:  # the prices moved
+                self._shock()
             self._deliver(target)
             if target >= now:
                 return
+
+    def _shock(self) -> None:
+        """The ``price_shock`` fault, drawn at each price update."""
+        shock = self.faults.shock(sorted(self.engine.instruments))
+        if shock is not None:
+            self._schedule(self.engine.shock(*shock))
 
     def _deliver(self, upto: int) -> None:
         sink = self._sink
