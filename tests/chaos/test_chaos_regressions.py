@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
@@ -143,3 +145,60 @@ async def test_a_runner_that_said_done_is_not_failed_by_an_exit_status_asyncio_l
         rc, ready, lines = await harness._phase({"final": True}, log, random.Random(1), _NoVenue(), None)
         assert rc == expected and ready is not None, (rc, lines)
         assert ("exit 255" in log.read_text()) is (expected == 255)  # its output kept for the reader
+
+
+def _liquidated_engine() -> Any:
+    """An engine whose two 5x longs (BTC, ETH) were liquidated by a 50 % crash of each."""
+    from pink.kernel.messages import OrderSide, OrderType, TimeInForce
+    from pink.venues.sim.engine import MatchingEngine
+    from pink.venues.sim.orders import NewOrder
+
+    engine = MatchingEngine(default_instruments())
+    for cid, symbol, qty in (("t1-e1", "BTC-USDT", "0.01"), ("t2-e1", "ETH-USDT", "0.1")):
+        engine.submit(NewOrder(cid, symbol, OrderSide.BUY, Side.LONG, Decimal(qty), OrderType.MARKET, None,
+                               TimeInForce.GTC, False), 0)  # fmt: skip
+        engine.shock(symbol, Decimal("-0.5"))
+    assert engine.positions() == []
+    return engine
+
+
+def test_liquidations_are_not_client_order_ids_used_twice() -> None:
+    """The venue's own closes (liquidations) carry no client order id: two of them in a trial are
+    not one client id reused (the invariant reported every trial with two liquidations)."""
+    from collections import Counter
+
+    from pink.chaos.invariants import check_orders
+
+    engine = _liquidated_engine()
+    assert [o.client_order_id for o in engine.orders_since(0)].count("") == 2
+    assert check_orders(engine, Counter({"t1-e1": 1, "t2-e1": 1})) == []
+
+
+def test_a_trial_counts_the_liquidations_it_saw_and_the_scorecard_reports_them(capsys: Any) -> None:
+    """Shocks are drawn so that positions are liquidated while runtimes are killed; the trial says
+    how many were (else a run that never liquidated would look like one that passed them)."""
+    from rich.console import Console
+
+    from pink.chaos.harness import ChaosConfig, ChaosResult, TrialResult
+    from pink.chaos.scorecard import print_scorecard
+    from pink.chaos.trial_venues import liquidations
+
+    assert liquidations(_liquidated_engine()) == 2
+    result = ChaosResult(ChaosConfig(), [TrialResult(0, "sim", 1, liquidations=2), TrialResult(1, "sim", 2)])
+    with open(os.devnull, "w") as quiet:
+        card = print_scorecard(result, Console(file=quiet))
+    assert card["liquidations"] == 2
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last)["liquidations"] == 2
+
+
+def test_sim_trials_draw_price_shocks_of_every_size() -> None:
+    import random
+
+    from pink.chaos.trial_venues import SimTrialVenue
+    from pink.venues.sim.faults import FaultConfig
+
+    configs = [FaultConfig.parse(SimTrialVenue(random.Random(s), s).spec) for s in range(40)]
+    shocked = [c for c in configs if c.price_shock > 0]
+    assert 0 < len(shocked) < len(configs)
+    assert len({c.price_shock_size for c in shocked}) > 1

@@ -47,3 +47,13 @@ def test_chaos_rerun_of_a_seed_in_the_same_workdir_reports_no_stale_ledger_rows(
         rc, card, out = _chaos(tmp_path, "--trials", "2", "--seed", "13", "--venue", "sim", "--kill-rate", "0.5")
         assert card.get("bench") == "chaos" and card["violations"] == 0 and rc == 0, out
     assert not list(tmp_path.glob("ledger-*")), "ledger directories are removed at the end of a run"
+
+
+def test_chaos_sim_trial_with_price_shocks_liquidates_under_kills_and_keeps_every_invariant(tmp_path: Path) -> None:
+    """The chaos market never crashed, so no trial ever liquidated a position. Trial seed 9000038
+    draws price shocks: the venue liquidates positions while the runtime is SIGKILLed and
+    restarted, and capital, slots, books, positions and the ledger still agree exactly."""
+    rc, card, out = _chaos(tmp_path, "--trial-seed", "9000038", "--venue", "sim", "--kill-rate", "0.5")
+    assert card.get("bench") == "chaos" and card["violations"] == 0 and rc == 0, out
+    assert int(card["liquidations"]) >= 1, out  # type: ignore[call-overload]
+    assert int(card["kills"]) >= 1, out  # type: ignore[call-overload]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pink.chaos import invariants
-from pink.chaos.trial_venues import BingxTrialVenue, SimTrialVenue
+from pink.chaos.trial_venues import BingxTrialVenue, SimTrialVenue, liquidations
 
 __all__ = ["ChaosConfig", "ChaosResult", "TrialResult", "run_chaos", "trial_seed"]
 
@@ -82,6 +82,7 @@ class TrialResult:
     kills: list[str] = field(default_factory=list)
     recoveries: list[float] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
+    liquidations: int = 0  # positions the venue liquidated (price shocks), while runtimes traded or were killed
     violations: list[tuple[str, str]] = field(default_factory=list)
     explained: list[str] = field(default_factory=list)
     runner_rss_mb: float = 0.0
@@ -323,6 +324,7 @@ async def run_trial(cfg: ChaosConfig, trial: int, kind: str, seed: int, ledgers:
         res.violations.append(("harness_error", f"{type(exc).__name__}: {exc}"))
     finally:
         res.faults.update(venue.faults_total())
+        res.liquidations = liquidations(venue.engine)
         await venue.close()
         await ledgers.release(front)
     if not res.violations and not cfg.keep:

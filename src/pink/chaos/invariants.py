@@ -73,10 +73,11 @@ def check_capital(final: dict[str, Any], engine: Any) -> list[Violation]:
 
 
 def check_orders(engine: Any, places: Counter[str]) -> list[Violation]:
-    """No client order id placed twice, none used for two orders."""
+    """No client order id placed twice, none used for two orders (the venue's own orders, its
+    liquidations, have none)."""
     out: list[Violation] = [("order_placed_twice", f"{cid}: {n} place requests reached the venue")
                             for cid, n in sorted(places.items()) if n > 1]
-    by_cid = Counter(o.client_order_id for o in engine.orders_since(0))
+    by_cid = Counter(o.client_order_id for o in engine.orders_since(0) if o.client_order_id)
     out.extend(("client_order_id_reused", f"{cid}: {n} venue orders") for cid, n in sorted(by_cid.items()) if n > 1)
     return out
 
@@ -85,8 +86,9 @@ def check_ledger(
     url: str, runtime_id: str, journal_path: Path, engine: Any, by_hand: frozenset[str] = frozenset()
 ) -> tuple[list[Violation], int]:
     """``pink.ledger.audit`` with the journal; every venue fill in the ledger exactly once. A fill
-    of an order placed by hand (``by_hand``: the engine's ids) closed PINK's trades: it is in
-    the ledger under their orders (``<trade>-out``), as its own fill id or ``<fill id>#...``."""
+    of an order placed by hand (``by_hand``: the engine's ids) or by the venue (a liquidation:
+    no client id) closed PINK's trades: it is in the ledger under their orders
+    (``<trade>-out``), as its own fill id or ``<fill id>#...``."""
     from pink.journal import read_journal_records
 
     out: list[Violation] = []
@@ -117,7 +119,7 @@ def check_ledger(
     venue_qty: dict[str, Decimal] = defaultdict(Decimal)
     venue_n: Counter[str] = Counter()
     for f in engine.fills_since(0):
-        if f.client_order_id in by_hand:  # PINK books what it held of it: at most the fill
+        if f.client_order_id in by_hand or not f.client_order_id:  # PINK books what it held of it: at most the fill
             # (under the engine's fill id, or BingX's ``<order id>:<cum qty>`` over the BingX server)
             booked = outside_qty.pop(f.fill_id, Decimal(0)) + outside_qty.pop(
                 bingx_fill_id(f.venue_order_id, f.cum_qty), Decimal(0))

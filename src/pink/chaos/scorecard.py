@@ -36,6 +36,7 @@ def summary(result: ChaosResult) -> dict[str, Any]:
         "faults_by_type": dict(sorted(faults.items())),
         "kills": sum(kills.values()),
         "kills_by_point": dict(sorted(kills.items())),
+        "liquidations": sum(t.liquidations for t in result.trials),
         "recoveries": len(recoveries),
         "mean_recovery_s": round(statistics.fmean(recoveries), 3) if recoveries else 0.0,
         "max_recovery_s": round(max(recoveries), 3) if recoveries else 0.0,
@@ -87,6 +88,7 @@ def print_scorecard(result: ChaosResult, console: Console, *, trend: bool = Fals
     table.add_row("kills (SIGKILL)", str(s["kills"]))
     for k, v in s["kills_by_point"].items():
         table.add_row(f"  during {k}", str(v))
+    table.add_row("liquidations (by the venue)", str(s["liquidations"]))
     table.add_row("recoveries (restart to reconciled)", f"{s['recoveries']}, mean {s['mean_recovery_s']} s, "
                                                          f"max {s['max_recovery_s']} s")
     table.add_row("DESYNC slots explained", str(s["desync_explained"]))
@@ -106,6 +108,7 @@ def print_scorecard(result: ChaosResult, console: Console, *, trend: bool = Fals
     if trend:
         console.print(_trend(result))
     line = {k: s[k] for k in ("bench", "trials", "faults", "kills", "violations", "max_recovery_s")}
-    line.update({"trades": s["trades"], "seconds": s["seconds"], "venues": s["venues"]})
+    line.update({"trades": s["trades"], "liquidations": s["liquidations"], "seconds": s["seconds"],
+                 "venues": s["venues"]})
     print(json.dumps(line), flush=True)
     return s

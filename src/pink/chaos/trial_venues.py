@@ -26,6 +26,7 @@ __all__ = [
     "count_places",
     "counting_faults",
     "hand_close",
+    "liquidations",
     "shown_client_id",
     "transfer_amount",
 ]
@@ -33,6 +34,11 @@ __all__ = [
 TRANSFER_RATE = 0.4  # per phase: a deposit or a withdrawal by the trader, mid-run
 HAND_CLOSE_RATE = 0.15  # per phase: the trader closes (part of) a position by hand on the venue
 OTHER_PROGRAM_SHARE = 0.3  # of those, made by another program of the trader's, with a client id of its own
+#: a price shock is drawn at each price update (a simulated second, some 30-100 a trial): this often, by
+#: one of these fractions of the price (a 5x position is liquidated by a move of about a fifth against it,
+#: 2x by a half; 1x only a short, by a doubling)
+PRICE_SHOCK_RATES = (0.0, 0.03, 0.1)
+PRICE_SHOCK_SIZES = (0.1, 0.25, 0.5)
 
 
 def transfer_amount(rng: random.Random, available: Decimal) -> Decimal:
@@ -57,7 +63,10 @@ class SimTrialVenue:
 
         probs = {k: round(rng.choice((0.0, 0.02, 0.05, 0.1)), 3) for k in FAULT_KINDS}
         probs["stream_drop"] = min(probs["stream_drop"], 0.02)
+        probs["price_shock"] = rng.choice(PRICE_SHOCK_RATES)
         self.spec = ",".join(f"{k}={v}" for k, v in probs.items() if v) + f",seed={seed % 100_000}"
+        if probs["price_shock"]:
+            self.spec += f",price_shock_size={rng.choice(PRICE_SHOCK_SIZES)}"
         self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=SIM_EPOCH_NS,
                                      initial_balance=Decimal(10_000))
         self.venue = SimVenue(self.engine, faults=FaultConfig.parse(self.spec), seed=seed)
@@ -251,6 +260,11 @@ def hand_close(rng: random.Random, engine: Any, engine_id: str) -> Any:
         qty = max(step, (qty / 2 / step).to_integral_value() * step)
     close = OrderSide.SELL if side is Side.LONG else OrderSide.BUY
     return NewOrder(engine_id, symbol, close, side, qty, OrderType.MARKET, None, TimeInForce.GTC, True)
+
+
+def liquidations(engine: Any) -> int:
+    """How many positions the venue liquidated: its fills of orders of its own (no client id)."""
+    return sum(1 for f in engine.fills_since(0) if not f.client_order_id)
 
 
 def count_places(engine: Any) -> Counter[str]:

@@ -41,8 +41,9 @@ def register(app: typer.Typer) -> None:
 
         def progress(t: TrialResult) -> None:
             mark = "[green]ok" if not t.violations else f"[red]{len(t.violations)} violations"
+            liquidated = f", {t.liquidations} liquidated" if t.liquidations else ""
             console.print(f"trial {t.trial} {t.venue} seed {t.seed}: {t.trades} trades, kills {t.kills}, "
-                          f"{sum(t.faults.values())} faults, {t.seconds:.1f} s {mark}", highlight=False)
+                          f"{sum(t.faults.values())} faults{liquidated}, {t.seconds:.1f} s {mark}", highlight=False)
 
         result = asyncio.run(run_chaos(cfg, progress))
         s = print_scorecard(result, console, trend=duration > 0)
