@@ -212,6 +212,17 @@ def test_fault_spec_parsing() -> None:
         FaultConfig.parse("reject")
 
 
+def test_a_bad_fault_duration_or_a_key_given_twice_is_refused_naming_it() -> None:
+    """"fault durations must be >= 0" did not say which of the two was wrong, and a key given
+    twice silently took its last value (a typo in a long spec ran other faults than written)."""
+    with pytest.raises(ConfigError, match="stream_drop_ns must be >= 0, got -5"):
+        FaultConfig.parse("stream_drop=0.1,stream_drop_ns=-5")
+    with pytest.raises(ConfigError, match="delayed_ack_ns must be >= 0"):
+        FaultConfig(delayed_ack_ns=-1)
+    with pytest.raises(ConfigError, match="reject is given twice"):
+        FaultConfig.parse("reject=0.1,no_response=0.2,reject=0.5")
+
+
 async def test_faulty_runs_are_deterministic_for_a_seed() -> None:
     async def run(seed: int) -> tuple[list[VenueEvent], dict[str, int]]:
         spec = ",".join(f"{k}=0.2" for k in FAULT_KINDS if k != "stream_drop")

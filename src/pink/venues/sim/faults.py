@@ -76,8 +76,9 @@ class FaultConfig:
             p = getattr(self, kind)
             if not 0.0 <= p <= 1.0:
                 raise ConfigError(f"fault {kind}: probability must be in [0, 1], got {p}")
-        if self.delayed_ack_ns < 0 or self.stream_drop_ns < 0:
-            raise ConfigError("fault durations must be >= 0")
+        for name in ("delayed_ack_ns", "stream_drop_ns"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"fault {name} must be >= 0, got {getattr(self, name)}")
         size = self.price_shock_size
         if not (math.isfinite(size) and 0.0 < size < 1.0):
             raise ConfigError(f"fault price_shock_size: a fraction of the price in (0, 1), got {size}")
@@ -97,6 +98,8 @@ class FaultConfig:
                 raise ConfigError(f"fault spec: expected key=value, got {part!r}")
             if key not in known:
                 raise ConfigError(f"fault spec: unknown key {key!r} (known: {', '.join(sorted(known))})")
+            if key in values:
+                raise ConfigError(f"fault spec: {key} is given twice")
             try:
                 values[key] = int(raw) if key in _DURATIONS else float(raw)
             except ValueError:
