@@ -254,6 +254,23 @@ def _readme_bingx_env(port: int) -> dict[str, str]:
     return {k: v.replace(":8765", f":{port}") for k, v in env.items()}
 
 
+def test_readme_runs_on_bingx_each_name_a_data_dir_of_their_own() -> None:
+    """The quickstart's paper run fills the default data dir (./data) with a simulator journal, and a
+    journal is refused to another venue: the README's BingX commands, copied as written after it,
+    stopped at "it was made on venue 'sim'". Each names a data dir, and no two venues share one."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    runs = [line for b in blocks for line in b.replace("\\\n", " ").splitlines()
+            if "pink run" in line and "--venue bingx" in line]
+    assert len(runs) >= 3, runs  # the demo, live, and the simulator server
+    dirs = []
+    for line in runs:
+        m = re.search(r"--data-dir (\S+)", line)
+        assert m is not None, f"no --data-dir: {line}"
+        dirs.append(Path(m[1]))
+    assert Path("data") not in dirs and len(set(dirs)) == len(dirs), dirs
+
+
 def test_pink_run_on_bingx_adapter_against_pink_sim_bingx_paper_trades_end_to_end(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
