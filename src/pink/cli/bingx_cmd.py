@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 import sys
 import time
@@ -53,14 +54,24 @@ async def serve(
             rate_limits=rate_limits,
         ) as server:
             print(f"sim-bingx REST   {server.base_url}", flush=True)
-            print(f"sim-bingx WS     {server.ws_url}?listenKey=<key>", flush=True)
+            print(f"sim-bingx WS     {server.ws_url} (user stream: PINK adds ?listenKey=)", flush=True)
             print(f"sim-bingx market {server.market_ws_url}", flush=True)
             print(f"api key {api_key}  secret key {secret_key}", flush=True)
+            print("to trade on it, set these, then: pink run --venue bingx --data-dir DIR", flush=True)
+            print(_settings_line(server.base_url, server.ws_url, server.market_ws_url, api_key, secret_key),
+                  flush=True)
             await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     print("sim-bingx stopped", flush=True)
+
+
+def _settings_line(base: str, ws: str, market: str, api_key: str, secret_key: str) -> str:
+    """The ``export`` line of the variables that point ``pink run --venue bingx`` at this server."""
+    env = {"PINK_BINGX_BASE_URL": base, "PINK_BINGX_WS_URL": ws, "PINK_BINGX_MARKET_WS_URL": market,
+           "PINK_BINGX_API_KEY": api_key, "PINK_BINGX_SECRET_KEY": secret_key}
+    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
 
 
 def register(app: typer.Typer) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 
 import aiohttp
+import pytest
 import typer
 from typer.testing import CliRunner
 
-from pink.cli.bingx_cmd import register
+from pink.cli.bingx_cmd import register, serve
+from pink.venues.bingx.config import BingxConfig
 
 SCRIPT = """
 import typer
@@ -62,3 +65,29 @@ async def test_sim_bingx_serves_until_sigterm() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+
+async def test_sim_bingx_prints_the_settings_that_point_pink_run_at_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Its user stream's URL was printed with '?listenKey=<key>', which PINK_BINGX_WS_URL refuses (PINK adds
+    the key): it prints the variables to set, as they must be, and they make a BingX configuration."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(host="127.0.0.1", port=0, seed=1, faults="", api_key="k1", secret_key="s1",
+                                     hedge=False, rate_limits=True, stop=stop))
+    out = ""
+    try:
+        for _ in range(3000):  # until the banner is out (the server is up), at most 30 s
+            out += capsys.readouterr().out
+            if "secret key" in out or task.done():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    lines = [line for line in out.splitlines() if line.startswith("export ")]
+    assert len(lines) == 1, out
+    env = dict(re.findall(r"(PINK_BINGX_\w+)=(\S+)", lines[0]))
+    cfg = BingxConfig.from_env(env=env)
+    base = out.split("sim-bingx REST", 1)[1].split()[0]
+    assert cfg.base_url == base and (cfg.api_key, cfg.secret_key) == ("k1", "s1"), (cfg, out)
+    assert cfg.ws_url == cfg.market_ws_url == base.replace("http://", "ws://") + "/swap-market", cfg
