@@ -219,6 +219,7 @@ def test_projection_reaches_real_redis_and_hazelcast_from_a_paper_run(tmp_path: 
         PINK_PROJECTION="redis,hazelcast",
         PINK_REDIS_URL=redis_url,
         PINK_HAZELCAST_MEMBERS=members,
+        PINK_HAZELCAST_CLUSTER="pink-test",  # the test member's cluster (scripts/services.sh)
         PINK_ACCOUNT_ID="e2e",
         PINK_RUNTIME_ID=f"r{os.getpid()}",
     )

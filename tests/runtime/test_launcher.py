@@ -18,7 +18,7 @@ from pink.policy.base import Action, Decision, MarginSizer, PolicySnapshot
 from pink.ports import Quote
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
-from tests.projection.svc import free_port
+from tests.projection.svc import HAZELCAST_ADDR, free_port, need
 from tests.runtime.helpers import quiet_config
 
 quiet = quiet_config
@@ -115,6 +115,29 @@ async def test_f22_requested_projection_that_cannot_start_is_a_startup_error(
     cfg = quiet(tmp_path, projection="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0")
     launcher = Launcher(cfg)
     with pytest.raises(StartupError, match=r"redis|projection"):
+        await launcher.start()
+    await launcher.close()
+
+
+@pytest.mark.services
+async def test_hazelcast_projection_joins_the_cluster_and_members_it_is_given(tmp_path: Path) -> None:
+    """The sink's cluster was fixed at the test services' 'pink-test', and hazelcast_members was one
+    address however many were listed: a trader's own cluster (Hazelcast names it 'dev' unless told)
+    could not be joined. Now hazelcast_cluster names it, and every listed member is tried."""
+    need(HAZELCAST_ADDR, "Hazelcast")
+    members = f"127.0.0.1:{free_port()},{HAZELCAST_ADDR}"  # the first answers nothing
+    cfg = quiet(tmp_path, projection="hazelcast", hazelcast_members=members, hazelcast_cluster="pink-test")
+    async with Launcher(cfg) as launcher:
+        assert launcher.backends["projection"] == f"hazelcast://{members}/pink-test"
+    assert load_config(None, {}).hazelcast_cluster == "dev"  # Hazelcast's own default name
+
+
+@pytest.mark.services
+async def test_hazelcast_projection_of_another_cluster_is_refused_naming_it(tmp_path: Path) -> None:
+    need(HAZELCAST_ADDR, "Hazelcast")
+    cfg = quiet(tmp_path, projection="hazelcast", hazelcast_members=HAZELCAST_ADDR, hazelcast_cluster="prod")
+    launcher = Launcher(cfg)
+    with pytest.raises(StartupError, match=r"hazelcast.*prod"):
         await launcher.start()
     await launcher.close()
 

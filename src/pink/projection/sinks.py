@@ -221,7 +221,7 @@ _hz_filter = _DowngradeRetryWarnings()
 class HazelcastSink:
     def __init__(
         self,
-        address: str = "127.0.0.1:5710",
+        address: str = "127.0.0.1:5710",  # host:port, or several comma-separated
         *,
         cluster_name: str = "pink-test",
         optional: bool = False,
@@ -257,7 +257,7 @@ class HazelcastSink:
         self._shutdown()
         client = self._hz.HazelcastClient(
             cluster_name=self.cluster_name,
-            cluster_members=[self.address],
+            cluster_members=[m.strip() for m in self.address.split(",") if m.strip()],
             cluster_connect_timeout=self.connect_timeout_s,
             connection_timeout=self.connect_timeout_s,
             invocation_timeout=self.invocation_timeout_s,

@@ -73,7 +73,8 @@ class RuntimeConfig:
     control: str = "file"  # file | none
     projection: str = "none"  # none | redis | hazelcast | redis,hazelcast
     redis_url: str = "redis://127.0.0.1:6379/0"
-    hazelcast_members: str = "127.0.0.1:5701"
+    hazelcast_members: str = "127.0.0.1:5701"  # host:port, comma-separated
+    hazelcast_cluster: str = "dev"  # the cluster's name (Hazelcast's own default: dev)
     max_in_flight: int = 8
     call_timeout_s: float = 5.0
     close_timeout_s: float = 5.0
@@ -99,7 +100,7 @@ class RuntimeConfig:
             (self.initial_capital.is_finite() and 0 < self.initial_capital <= MAX_CAPITAL, "initial_capital",
              f"must be > 0 and at most {MAX_CAPITAL:,}"),
             *((_is_id(getattr(self, key)), key, "must be a name: not empty, no surrounding spaces, no control "
-               "characters") for key in ("account_id", "runtime_id")),
+               "characters") for key in ("account_id", "runtime_id", "hazelcast_cluster")),
             (self.journal_durability in ("auto", "normal", "full"), "journal_durability",
              "must be auto, normal or full"),
             (self.settle_asset.isalnum(), "settle_asset", "must be an asset name such as USDT"),

@@ -401,7 +401,7 @@ class Launcher:
             if name == "redis":
                 sinks.append(RedisSink(cfg.redis_url))
             else:
-                sinks.append(HazelcastSink(cfg.hazelcast_members))
+                sinks.append(HazelcastSink(cfg.hazelcast_members, cluster_name=cfg.hazelcast_cluster))
         self.projection = Projector(cfg.account_id, cfg.runtime_id, sinks)
         try:
             await self.projection.start()
