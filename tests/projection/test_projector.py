@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -129,3 +130,18 @@ async def test_flush_and_close_wait_for_the_batch_being_sent() -> None:
     await asyncio.sleep(0.05)
     await proj.close()
     assert [view.version for _, view in sink.landed] == [1, 2]  # type: ignore[attr-defined]
+
+
+async def test_hazelcast_retry_tracebacks_stay_off_the_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    """The client logs a traceback at WARNING from its own modules' loggers (hazelcast.connection, ...)
+    at every failed attempt; the filter sat on the 'hazelcast' logger, which never sees records logged
+    to its children, so a start that could not join printed some 60 lines of traceback above the one
+    error that named the sink."""
+    hz = HazelcastSink(f"127.0.0.1:{free_port()}", connect_timeout_s=0.3)
+    proj = Projector("acc", "run", [hz])
+    with caplog.at_level(logging.WARNING), pytest.raises(StartupError, match="projection sink hazelcast"):
+        await proj.start()
+    await proj.close()
+    noise = [r for r in caplog.records if r.name.startswith("hazelcast") and r.levelno >= logging.WARNING]
+    assert not noise, [(r.name, r.getMessage()) for r in noise]
+

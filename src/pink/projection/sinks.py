@@ -207,15 +207,26 @@ def load_hazelcast() -> types.ModuleType:
 
 
 class _DowngradeRetryWarnings(logging.Filter):
-    """Hazelcast logs a traceback at WARNING on each retry: make it DEBUG."""
+    """Hazelcast logs a traceback at WARNING on each retry: make it DEBUG (kept only where DEBUG is on)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.WARNING:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 
 _hz_filter = _DowngradeRetryWarnings()
+
+
+def _filter_hazelcast_logs() -> None:
+    """Put the filter on every ``hazelcast.*`` logger: a logger's filters see only what is logged to it,
+    never its children's records (the client logs from ``hazelcast.connection`` and the like)."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n == "hazelcast" or n.startswith("hazelcast.")]
+    for name in names:
+        hz_log = logging.getLogger(name)
+        if _hz_filter not in hz_log.filters:
+            hz_log.addFilter(_hz_filter)
 
 
 class HazelcastSink:
@@ -243,9 +254,7 @@ class HazelcastSink:
         self._base_ms: int | None = None  # the ms part of every event id, fixed at first connect
         self._hz = load_hazelcast()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pink-hz")
-        hz_log = logging.getLogger("hazelcast")
-        if _hz_filter not in hz_log.filters:
-            hz_log.addFilter(_hz_filter)
+        _filter_hazelcast_logs()
 
     def bind(self, prefix: str) -> None:
         self._prefix = prefix
@@ -255,6 +264,7 @@ class HazelcastSink:
 
     def _connect(self) -> None:
         self._shutdown()
+        _filter_hazelcast_logs()  # (a module the client imported since)
         client = self._hz.HazelcastClient(
             cluster_name=self.cluster_name,
             cluster_members=[m.strip() for m in self.address.split(",") if m.strip()],
