@@ -145,3 +145,19 @@ async def test_hazelcast_retry_tracebacks_stay_off_the_terminal(caplog: pytest.L
     noise = [r for r in caplog.records if r.name.startswith("hazelcast") and r.levelno >= logging.WARNING]
     assert not noise, [(r.name, r.getMessage()) for r in noise]
 
+
+async def test_required_sink_that_cannot_start_is_not_told_as_trading_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A required sink that did not answer at start was logged as 'down; trading goes on' just before
+    the start was refused for it: the trader read both."""
+    port = free_port()
+    proj = Projector("acc", "run", [RedisSink(f"redis://127.0.0.1:{port}/0", timeout_s=0.3)])
+    with caplog.at_level(logging.WARNING), pytest.raises(StartupError, match="projection sink redis"):
+        await proj.start()
+    await proj.close()
+    assert "trading goes on" not in caplog.text
+    optional = Projector("acc", "run", [RedisSink(f"redis://127.0.0.1:{port}/0", optional=True, timeout_s=0.3)])
+    await optional.start()  # an optional one starts without it: then it is so
+    await optional.close()
+    assert "trading goes on" in caplog.text

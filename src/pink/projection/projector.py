@@ -58,11 +58,12 @@ class _SinkState:
         self.down_since: float | None = None  # monotonic time of the outage's first failure
         self.drops_before = 0  # the queue's drops when the outage began
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, *, warn: bool = True) -> None:
+        """Count a failure; ``warn=False``: a required sink failing its start (the start says so)."""
         self.failures += 1
         self.connected = False
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-        if self.down_since is None:  # once per outage, not at every reconnect attempt
+        if self.down_since is None and warn:  # once per outage, not at every reconnect attempt
             self.down_since = time.monotonic()
             self.drops_before = self.queue.drops
             log.warning("projection sink %s (%s) is down: %s; trading goes on, and its updates wait for it "
@@ -156,7 +157,7 @@ class Projector:
         try:
             await asyncio.wait_for(st.sink.connect(), self._startup_timeout_s)
         except BaseException as exc:
-            st.fail(exc if str(exc) else TimeoutError("no answer"))
+            st.fail(exc if str(exc) else TimeoutError("no answer"), warn=st.sink.optional)
             with contextlib.suppress(Exception):
                 await st.sink.disconnect()
             raise
