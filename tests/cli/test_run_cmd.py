@@ -172,3 +172,19 @@ def test_e26_positions_the_venue_no_longer_holds_are_named_with_how_to_book_them
     hint = re.search(r"not held at the venue: trade\(s\) ([\w, -]+) on (.*?)\. If they were closed outside PINK", text)
     assert hint is not None, text
     assert "--closed-outside TRADE_ID=PRICE[:FEE]" in text, text
+
+
+def test_a_start_says_which_operator_switches_are_still_in_force(tmp_path: Path) -> None:
+    """A switch stays in control.json for every later run: a run started the next day under a pause
+    set the day before entered nothing, and said so only as refusals in its summary at the end."""
+    first = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "2", "--data-dir", "data", PINK_PLANE="none")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "in force" not in first.stdout  # nothing set: nothing to say
+    for switch in ("pause-entries", "kill"):
+        ctl = pink(tmp_path, "control", switch, "--data-dir", "data", "--by", "ops", "--note", "lunch")
+        assert ctl.returncode == 0, ctl.stdout + ctl.stderr
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "2", "--data-dir", "data", PINK_PLANE="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = " ".join(out.stdout.split())
+    assert "operator switches in force (v2 by ops: lunch): entries paused, kill switch on" in text, text
+    assert "pink control resume" in text and "pink control unkill" in text, text

@@ -82,6 +82,8 @@ async def _run_and_report(
             console.print(f"start-up reconciliation: {escape(launcher.reconcile.summary())}")
         if hint := _not_held_hint(launcher):
             console.print(f"[yellow]{escape(hint)}")
+        if switches := _switches_in_force(launcher):
+            console.print(f"[yellow]{escape(switches)}")
         if launcher.reconcile is not None and launcher.reconcile.unknown_own_orders:
             unknown = escape(", ".join(launcher.reconcile.unknown_own_orders))
             console.print(f"[yellow]open at the venue, with PINK's form of client id, but never placed from this "
@@ -132,6 +134,33 @@ def _not_held_hint(launcher: Launcher) -> str:
             "outside PINK (by hand, liquidated) and the venue lists no fill for it, stop and book those closed "
             "at their close price: pink run --closed-outside TRADE_ID=PRICE[:FEE],... (docs/kernel.md); until "
             "then their exits are refused NO_VENUE_POSITION")
+
+
+def _switches_in_force(launcher: Launcher) -> str:
+    """The operator switches this run starts under: they stay in control.json for every later run
+    until undone, and a run under a pause set days ago would otherwise only show refusals."""
+    from pink.kernel.messages import ControlSnapshot
+
+    if launcher.control is None:
+        return ""
+    snap, default = launcher.control.current().snapshot, ControlSnapshot()
+    said: list[str] = []
+    undo: list[str] = []
+    if snap.pause_entries:
+        said.append("entries paused")
+        undo.append("pink control resume")
+    if snap.kill:
+        said.append("kill switch on")
+        undo.append("pink control unkill")
+    if snap.max_leverage != default.max_leverage:
+        said.append(f"max leverage {snap.max_leverage}")
+    if snap.max_position_notional is not None:
+        said.append(f"max position notional {snap.max_position_notional}")
+    if not said:
+        return ""
+    who = (snap.changed_by or "-") + (f": {snap.note}" if snap.note else "")
+    return (f"operator switches in force (v{snap.version} by {who}): {', '.join(said)}"
+            + (f"; undo with {', '.join(undo)}" if undo else ""))
 
 
 def _print_report(launcher: Launcher, report: CloseReport, console: Console, started: bool) -> None:
