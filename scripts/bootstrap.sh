@@ -8,8 +8,13 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; t
   echo "PINK needs Python 3.11 or newer (found: $("$PY" --version 2>&1))" >&2
   exit 1
 fi
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+# (a venv without pip is one python3 could not finish: Debian's without python3-venv leaves one)
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pip' 2>/dev/null; then
+  if ! "$PY" -m venv .venv; then
+    echo "could not make .venv with $PY: its venv module cannot install pip (on Debian or Ubuntu:" \
+      "apt-get install python3-venv, or the python3.X-venv of your Python), then run this again" >&2
+    exit 1
+  fi
 fi
 stamp=.venv/.pink-installed
 want=$(cat pyproject.toml | sha1sum | cut -d' ' -f1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +30,20 @@ def test_every_module_declares_its_public_names() -> None:
         if "__all__" not in text:
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, missing
+
+
+def test_bootstrap_over_a_venv_left_without_pip_says_what_to_install(tmp_path: Path) -> None:
+    """Debian's python3 without python3-venv leaves .venv/bin/python behind when it cannot make the venv:
+    every later scripts/run.sh then took that half-made venv as made and stopped at 'No module named pip'."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "bootstrap.sh", tmp_path / "scripts")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
+    no_venv = tmp_path / "python3"  # an interpreter whose venv module cannot install pip, as there
+    no_venv.write_text(f'#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = venv ]; then\n  echo "ensurepip is not '
+                       f'available" >&2; exit 1\nfi\nexec {sys.executable} "$@"\n')
+    no_venv.chmod(0o755)
+    res = subprocess.run(["bash", "scripts/bootstrap.sh"], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PINK_PYTHON": str(no_venv)}, timeout=120, check=False)
+    assert res.returncode != 0
+    assert "python3-venv" in res.stderr and "No module named pip" not in res.stderr, res.stderr
