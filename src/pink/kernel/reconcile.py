@@ -133,7 +133,9 @@ def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
     """
     if order.phase == OrderPhase.DONE:
         return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
-    never_acked = order.phase == OrderPhase.PENDING and order.filled == 0
+    # (an order canceled before any answer is CANCELING without a venue id: still never acknowledged)
+    never_acked = order.filled == 0 and (
+        order.phase == OrderPhase.PENDING or (order.phase == OrderPhase.CANCELING and not order.venue_order_id))
     if slot.queries < LOST_AFTER_QUERIES:
         if never_acked:
             slot.deadline = max(slot.deadline, now + k.config.ack_timeout_ns)

@@ -493,7 +493,7 @@ class Runtime:
             snap = self._as_newer(item.snapshot)
             outcome = self._k.set_control(snap, now)
             self.outputs.route(outcome)
-            if outcome.status.value == "CONFIRMED":
+            if outcome.status.value == "CONFIRMED" and snap.version > 0:  # (0: no control file yet)
                 log.info("control v%d in force (%s%s): pause_entries=%s kill=%s max_leverage=%d "
                             "max_position_notional=%s", snap.version, snap.changed_by,
                             f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
