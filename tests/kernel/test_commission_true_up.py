@@ -252,3 +252,23 @@ def test_a_total_that_matches_closes_the_fee_check_in_the_journal_too(tmp_path: 
         assert not again.tick(10**15).effects  # nothing left to ask
     finally:
         again.close()
+
+
+def test_f16_a_reports_stated_commission_below_what_was_booked_is_booked_exactly() -> None:
+    """Regression: the fills a report books took ``max(total - booked, 0)`` as their fee, so a
+    maker rebate on a fill PINK never saw (or a fee a push over-stated) was dropped: the venue's
+    stated total was final (no fee check), and the account kept fees it never paid."""
+    d = Driver()
+    cid = place(d.enter(0, limit="100.0")).client_order_id
+    d.ack(cid)
+    d.fill(cid, "0.400", "100.0", "0.400", fee="0.02")
+    # the venue's record: filled in full, 0.014 commission in all (the unseen 0.600 earned a 0.006 rebate)
+    out = d.apply(OrderStatusReport(cid, f"v-{cid}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.0"),
+                                    D("0.014"), d.now))  # fmt: skip
+    assert out.status is OutcomeStatus.CONFIRMED and d.state() == "POSITION_OPEN"
+    (entry,) = [r for r in out.records if isinstance(r, Settlement)]
+    assert entry.fee == D("-0.006")
+    assert d.k.account_view().fees == D("0.014") and d.k.orders[cid].commission == D("0.014")
+    assert d.k.account_view().capital == D(10000) - D("0.014")
+    assert not d.k.fee_checks
+    d.assert_books_balance()

@@ -118,7 +118,9 @@ def _plan_gap(
     if why:
         raise Quarantine(why)
     assert isinstance(total, Decimal)
-    return qty, price, max(total - order.commission, ZERO), True
+    # the venue's total less what the order's fills booked, whatever its sign: a rebate on a fill
+    # never seen, or a fee a push over-stated, is paid back (the stated total is final: no check)
+    return qty, price, total - order.commission, True
 
 
 def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
