@@ -272,3 +272,20 @@ def test_f16_a_reports_stated_commission_below_what_was_booked_is_booked_exactly
     assert d.k.account_view().capital == D(10000) - D("0.014")
     assert not d.k.fee_checks
     d.assert_books_balance()
+
+
+def test_e18_a_fee_paid_in_another_asset_is_not_taken_as_booked_by_the_true_up() -> None:
+    """Regression: an order's booked commission added the fee of a fill paid in another asset,
+    which the account never booked, so the venue's total in the settle asset was compared with
+    a sum of two assets: its true-up booked a 0.05 USDT refund that was never paid."""
+    d = Driver()
+    cid = place(d.enter(0)).client_order_id
+    d.apply(OrderFilled(cid, f"v-{cid}", "f1", D("1.000"), D("100.0"), D("1.000"), D("0.05"), "BNB", d.now,
+                        fee_final=False))  # fmt: skip
+    assert d.state() == "POSITION_OPEN" and d.k.account_view().fees == 0
+    assert list(d.k.fee_checks) == [cid]
+    out = d.apply(_commission(cid, "1.000", "0"))  # nothing paid in USDT
+    assert not [r for r in out.records if isinstance(r, Settlement)]
+    assert d.k.account_view().fees == 0 and d.k.account_view().capital == D(10000)
+    assert not d.k.fee_checks
+    d.assert_books_balance()

@@ -224,7 +224,7 @@ def book_fill(
     order.fill_ids.add(fill_id)
     order.filled = filled
     order.notional += notional
-    order.commission += commission
+    order.commission += fee  # what the account booked: a fee in another asset is not (nor trued up)
     if not fee_final:
         order.fee_check = True
     if order.role == "ENTRY":
