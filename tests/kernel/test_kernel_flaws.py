@@ -20,6 +20,7 @@ from pink.kernel import (
     IntentRecorded,
     Kernel,
     OrderFilled,
+    OrderSide,
     OrderStatus,
     OutcomeStatus,
     PlaceOrder,
@@ -416,6 +417,19 @@ def test_f15_nothing_raises_out_of_the_kernel() -> None:
         out = d.apply(junk)
         assert out.status in (OutcomeStatus.QUARANTINED, OutcomeStatus.DUPLICATE)
     assert d.submit(None).status is OutcomeStatus.REFUSED  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("symbol", [["BTC-USDT"], {"BTC-USDT": 1}, None])
+def test_f15_a_fill_by_hand_with_an_unreadable_symbol_is_quarantined_never_raised(symbol: object) -> None:
+    """Regression: a fill of an order PINK never sent whose symbol was not a string (an adapter's
+    garbage) raised TypeError out of apply()."""
+    d = Driver()
+    ev = OrderFilled("", "v9", "h1", D("0.1"), D("100.0"), D("0.1"), D(0), "USDT", d.now, True, symbol,  # type: ignore[arg-type]
+                     OrderSide.SELL, None)  # fmt: skip
+    before = d.k.snapshot()
+    out = d.apply(ev)
+    assert out.status is OutcomeStatus.QUARANTINED and "symbol" in out.detail
+    assert {**d.k.snapshot(), "quarantined": 0} == {**before, "quarantined": 0}
 
 
 def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> None:

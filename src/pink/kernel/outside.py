@@ -223,7 +223,7 @@ def _check_fill(k: Kernel, ev: OrderFilled) -> str | None:
         return f"side: must be BUY or SELL, got {ev.side!r}"
     if ev.position_side is not None and not isinstance(ev.position_side, Side):
         return f"position_side: must be LONG, SHORT or None, got {ev.position_side!r}"
-    if ev.symbol not in k.instruments:
+    if not isinstance(ev.symbol, str) or ev.symbol not in k.instruments:
         return f"symbol: {ev.symbol!r} is not an instrument PINK trades"
     why = check_decimal(ev.last_qty, "last_qty") or check_decimal(ev.last_price, "last_price")
     why = why or check_signed(ev.commission, "commission")
