@@ -432,6 +432,33 @@ def test_f15_a_fill_by_hand_with_an_unreadable_symbol_is_quarantined_never_raise
     assert {**d.k.snapshot(), "quarantined": 0} == {**before, "quarantined": 0}
 
 
+@pytest.mark.parametrize(
+    ("snap", "named"),
+    [
+        (ControlSnapshot("3"), "version"),  # type: ignore[arg-type]
+        (ControlSnapshot(None), "version"),  # type: ignore[arg-type]
+        (ControlSnapshot(-1), "version"),
+        (ControlSnapshot(2, kill="yes"), "kill"),  # type: ignore[arg-type]
+        (ControlSnapshot(2, pause_entries=1), "pause_entries"),  # type: ignore[arg-type]
+        (ControlSnapshot(2, max_leverage=0), "max_leverage"),
+        (ControlSnapshot(2, max_position_notional="5"), "max_position_notional"),  # type: ignore[arg-type]
+        (ControlSnapshot(2, max_position_notional=D(0)), "max_position_notional"),
+        (ControlSnapshot(2, note=None), "note"),  # type: ignore[arg-type]
+    ],
+)
+def test_f15_f03_a_malformed_control_snapshot_is_refused_naming_the_field(snap: ControlSnapshot, named: str) -> None:
+    """Regression: a version that was not an int raised TypeError out of set_control(), and a
+    notional cap that was not an amount was adopted, after which every ENTER was refused with
+    "TypeError: '>' not supported"."""
+    d = Driver()
+    before = d.k.snapshot()
+    out = d.k.set_control(snap, d.tick_clock())
+    assert out.status is OutcomeStatus.REFUSED and out.reason is Reason.INVALID_FIELD
+    assert out.detail.startswith(f"control: {named}"), out.detail
+    assert d.k.snapshot() == before
+    assert d.enter(0, "0.100", reference_price=D("100")).status is OutcomeStatus.PENDING
+
+
 def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> None:
     d = Driver()
     p = place(d.enter(0))

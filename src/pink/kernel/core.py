@@ -66,7 +66,7 @@ from pink.kernel.messages import (
 )
 from pink.kernel.outside import PendingClose
 from pink.kernel.states import IN_FLIGHT, S, SlotState, T, Trigger, next_state
-from pink.kernel.validation import validate_intent
+from pink.kernel.validation import check_control, validate_intent
 from pink.kernel.views import AccountView, OrderView, SlotView
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
@@ -334,8 +334,11 @@ class Kernel:
 
     def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
         """Adopt the operator's snapshot. Turning the kill switch on cancels working entries."""
-        if not isinstance(snapshot, ControlSnapshot) or type(snapshot.max_leverage) is not int:
-            return Outcome(O_REFUSED, R_INVALID_FIELD, "control: malformed snapshot")
+        if not isinstance(snapshot, ControlSnapshot):
+            return Outcome(O_REFUSED, R_INVALID_FIELD, f"control: not a ControlSnapshot: {type(snapshot).__name__}")
+        why = check_control(snapshot)
+        if why:
+            return Outcome(O_REFUSED, R_INVALID_FIELD, f"control: {why}")
         if snapshot.version <= self.control.version and self.control.version != 0:
             return Outcome(O_DUPLICATE, R_OK, f"control version {snapshot.version} already seen")
         killing = snapshot.kill and not self.control.kill

@@ -31,7 +31,7 @@ _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
 _POST_ONLY = TimeInForce.POST_ONLY
 
-__all__ = ["MAX_MAGNITUDE", "check_decimal", "check_signed", "validate_intent"]
+__all__ = ["MAX_MAGNITUDE", "check_control", "check_decimal", "check_signed", "validate_intent"]
 
 _TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
 MAX_MAGNITUDE = Decimal("1e12")
@@ -80,6 +80,25 @@ def check_signed(value: object, name: str, *, zero: bool = True) -> str | None:
     if type(value) is not Decimal or not value.is_finite():
         return f"{name}: must be a finite Decimal, got {value!r}"
     return check_decimal(abs(value), name, positive=not zero)
+
+
+def check_control(snap: ControlSnapshot) -> str | None:
+    """Why the operator's snapshot cannot be adopted (naming the field), or None: a kernel that
+    took a cap that is not an amount would refuse every entry with a TypeError."""
+    if type(snap.version) is not int or snap.version < 0:
+        return f"version: must be an integer >= 0, got {snap.version!r}"
+    for name in ("pause_entries", "kill"):
+        if type(getattr(snap, name)) is not bool:
+            return f"{name}: must be true or false, got {getattr(snap, name)!r}"
+    if type(snap.max_leverage) is not int or snap.max_leverage < 1:
+        return f"max_leverage: must be an integer >= 1, got {snap.max_leverage!r}"
+    cap = snap.max_position_notional
+    if cap is not None and (type(cap) is not Decimal or not cap.is_finite() or cap <= 0):
+        return f"max_position_notional: must be a Decimal > 0 or none, got {cap!r}"
+    for name in ("changed_by", "note"):
+        if not isinstance(getattr(snap, name), str):
+            return f"{name}: must be a string, got {getattr(snap, name)!r}"
+    return None
 
 
 _MAX_TICK_STEP_DECIMALS = 12
