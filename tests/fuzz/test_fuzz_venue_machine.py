@@ -462,6 +462,8 @@ class AdversarialVenue(RuleBasedStateMachine):
                 assert s.deadline > 0 and s.order_cid in k.orders, s
             if s.deadline:
                 assert s.order_cid in k.orders, s
+            if s.state.value != "DESYNC":
+                assert s.desync_reason == "", s
         for cid in k.fee_checks:
             o = k.orders.get(cid)
             assert (o is not None and not o.live) or cid in k.retired

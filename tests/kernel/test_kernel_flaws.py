@@ -459,6 +459,20 @@ def test_f15_f03_a_malformed_control_snapshot_is_refused_naming_the_field(snap: 
     assert d.enter(0, "0.100", reference_price=D("100")).status is OutcomeStatus.PENDING
 
 
+def test_f15_a_flagged_slot_its_fills_move_on_no_longer_shows_why_it_was_flagged() -> None:
+    """Regression: a DESYNC slot whose order then filled in full went back to POSITION_OPEN
+    still showing the DESYNC reason (a fill without a price), in its view, status and live view."""
+    d = Driver()
+    cid = place(d.enter(0, "1.000")).client_order_id
+    d.ack(cid)
+    assert d.fill(cid, "0.500", "0", "0.500").status is OutcomeStatus.QUARANTINED and d.state() == "DESYNC"
+    d.fill(cid, "0.500", "100.0", "0.500", fill_id="g1")
+    d.fill(cid, "0.500", "100.0", "1.000", fill_id="g2")
+    view = d.k.slot_view(0)
+    assert view.state == "POSITION_OPEN" and view.entry_qty == D("1.000")
+    assert view.desync_reason == ""
+
+
 def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> None:
     d = Driver()
     p = place(d.enter(0))

@@ -472,6 +472,8 @@ class Kernel:
         if dst not in IN_FLIGHT:
             slot.deadline = 0
             slot.queries = 0
+        if dst is not _S_DESYNC:  # (whatever took it out of DESYNC: the reason no longer holds)
+            slot.desync_reason = ""
         trade_id = slot.trade.trade_id if slot.trade else ""
         if dst is not before:
             records.append(SlotChanged(slot.index, trade_id, _NAMES[before], _NAMES[dst], cause, now))
