@@ -43,7 +43,7 @@ def test_not_found_report_for_a_quarantined_order_does_not_requery_at_once() -> 
     k.submit(Intent(Action.CANCEL, 0, "t1", "i2"), t + 1)
     report = OrderStatusReport("t1-e1", "", OrderStatus.NOT_FOUND, Decimal(0), Decimal(0), Decimal(0), Decimal(0), t)
     first = k.apply(report, t + 2)
-    assert first.status is OutcomeStatus.QUARANTINED
+    assert first.status is OutcomeStatus.UNKNOWN  # never acknowledged: not known yet, not a contradiction
     assert not [e for e in first.effects if isinstance(e, QueryOrder)]  # no immediate re-query
     for _ in range(10):  # the deadline drives the queries
         t += 600 * S

@@ -496,6 +496,30 @@ def test_f16_submit_without_reply_is_queried_at_its_deadline_and_resolved() -> N
     assert d2.state() == "POSITION_OPEN"
 
 
+def test_e17_f16_a_canceled_entry_the_venue_never_got_ends_as_never_sent_not_as_a_desync() -> None:
+    """Regression: an entry canceled before any ack (the kill switch cancels pending entries) whose
+    request never reached the venue was taken for an order the venue had acknowledged and lost:
+    every "not found" flagged the slot DESYNC ("which it acknowledged"), and it ended with a
+    "lost by the venue" alert. It is the same as a pending order the venue never got."""
+    d = Driver()
+    cid = place(d.enter(0, "1.000")).client_order_id
+    assert d.cancel(0).status is OutcomeStatus.PENDING and d.state() == "ENTRY_CANCELING"
+    for _ in range(3):
+        out = d.report(cid, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+        assert out.status is OutcomeStatus.UNKNOWN and d.state() == "ENTRY_CANCELING", out
+        assert not any(isinstance(r, ProtocolErrorRecorded) for r in out.records)
+        assert d.k.tick(d.tick_clock(10**15)).effects
+    out = d.report(cid, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    assert d.state() == "IDLE" and not any(isinstance(r, ProtocolErrorRecorded) for r in out.records)
+    assert d.k.quarantined == 0
+    # acknowledged before the cancel: a venue that then denies it is still a contradiction
+    d2 = Driver()
+    cid2 = place(d2.enter(0, "1.000")).client_order_id
+    d2.ack(cid2)
+    d2.cancel(0)
+    assert d2.report(cid2, OrderStatus.NOT_FOUND, "1.000", "0", "0").status is OutcomeStatus.QUARANTINED
+
+
 def test_f16_retry_reuses_the_same_client_order_id_so_it_cannot_place_twice() -> None:
     d = Driver()
     p = place(d.enter(0))

@@ -135,9 +135,10 @@ def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
     """
     if order.phase == OrderPhase.DONE:
         return Outcome(O_DUPLICATE, R_OK, "order ended; the venue no longer lists it")
-    # (an order canceled before any answer is CANCELING without a venue id: still never acknowledged)
+    # never acknowledged: still pending, or canceled while pending (the venue never gave its id)
     never_acked = order.filled == 0 and (
-        order.phase == OrderPhase.PENDING or (order.phase == OrderPhase.CANCELING and not order.venue_order_id))
+        order.phase == OrderPhase.PENDING or (order.phase == OrderPhase.CANCELING and not order.venue_order_id)
+    )
     if slot.queries < LOST_AFTER_QUERIES:
         if never_acked:
             slot.deadline = max(slot.deadline, now + k.config.ack_timeout_ns)
