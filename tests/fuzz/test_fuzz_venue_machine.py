@@ -330,11 +330,17 @@ class AdversarialVenue(RuleBasedStateMachine):
             self.apply(OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, D(0), D(0), D(0), D(0), self.d.now))
 
     @rule(side=st.sampled_from(list(OrderSide)), position_side=st.sampled_from([Side.LONG, Side.SHORT, None]),
-          qty=QTYS, price=PRICES, fee=FEES)
-    def fill_by_hand(self, side: OrderSide, position_side: Side | None, qty: str, price: str, fee: str) -> None:
+          qty=QTYS, price=PRICES, fee=FEES, doge=st.integers(0, 3))
+    def fill_by_hand(self, side: OrderSide, position_side: Side | None, qty: str, price: str, fee: str,
+                     doge: int) -> None:
+        """A fill of an order PINK never sent (by hand, a liquidation), again at times."""
         self.n += 1
-        self.apply(OrderFilled("", f"hand-{self.n}", f"h{self.n}", D(qty), D(price), D(qty), D(fee), "USDT",
-                               self.d.now, True, BTC, side, position_side))
+        symbol, size = ("DOGE-USDT", D(qty) * 1000) if doge == 0 else (BTC, D(qty))
+        ev = OrderFilled("", f"hand-{self.n}", f"h{self.n}", size, D(price), size, D(fee), "USDT", self.d.now, True,
+                         symbol, side, position_side)  # fmt: skip
+        self.apply(ev)
+        if doge == 1:
+            self.apply(ev)
 
     @rule(data=st.data(), price=PRICES, fee=st.sampled_from(["0", "0.5"]))
     def closed_outside(self, data: st.DataObject, price: str, fee: str) -> None:
