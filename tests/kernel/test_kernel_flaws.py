@@ -642,18 +642,3 @@ def test_one_way_position_mode_refuses_an_opposite_side_on_the_same_symbol() -> 
     assert d.enter(1, side=Side.LONG).status is OutcomeStatus.PENDING  # the same side adds up: allowed
     assert d.enter(2, side=Side.SHORT, asset="DOGE-USDT", qty="10").status is OutcomeStatus.PENDING
 
-
-def test_f16_an_order_canceled_before_any_ack_is_not_taken_for_one_the_venue_acknowledged() -> None:
-    """A restart under the kill switch cancelled entries still pending from the last run; the
-    venue (rightly) knew none of them, and each was flagged DESYNC with the alert 'the venue does
-    not know order X, which it acknowledged': a cancel request made it look acknowledged."""
-    d = Driver()
-    p = place(d.enter(0))
-    d.cancel(0)  # (or the kill switch): asked before the venue ever answered
-    assert d.state() == "ENTRY_CANCELING"
-    first = d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
-    assert first.status is OutcomeStatus.UNKNOWN and d.state() == "ENTRY_CANCELING", first
-    for _ in range(3):  # (believed after three queries at backed-off deadlines)
-        d.k.tick(d.tick_clock(10**15))
-        d.report(p.client_order_id, OrderStatus.NOT_FOUND, "1.000", "0", "0")
-    assert d.state() == "IDLE" and d.k.quarantined == 0
