@@ -432,3 +432,12 @@ def test_an_intent_whose_fields_the_journal_cannot_keep_is_refused_naming_the_fi
     live = snapshot_bytes(jk.kernel)
     jk.journal.close()
     assert snapshot_bytes(JournaledKernel.open(path, CFG, INSTRUMENTS).kernel) == live
+
+
+@pytest.mark.parametrize("meta", [PolicyMetadata(features=[]), PolicyMetadata(tags=()), PolicyMetadata(features=None)])  # type: ignore[arg-type]
+def test_empty_metadata_of_the_wrong_kind_is_refused_not_taken_for_none(tmp_path: Path, meta: PolicyMetadata) -> None:
+    """An empty list where the features dict belongs is as unreadable to the journal as a full one."""
+    jk = JournaledKernel.open(tmp_path / "j.sqlite", CFG, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.500"),
+                           metadata=meta), 1)
+    assert out.status is OutcomeStatus.REFUSED and out.detail.startswith("metadata."), out

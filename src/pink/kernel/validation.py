@@ -200,6 +200,9 @@ def _validate_metadata(meta: object) -> Refusal | None:
     be what :class:`PolicyMetadata` says, or the trade could not be snapshotted or restored."""
     if type(meta) is not PolicyMetadata:
         return Reason.INVALID_FIELD, f"metadata: must be a PolicyMetadata, got {type(meta).__name__}"
+    if (meta.confidence is None and meta.bars_held is None and type(meta.features) is dict and not meta.features
+            and type(meta.tags) is dict and not meta.tags):
+        return None  # (none given: the common case)
     conf = meta.confidence
     if conf is not None and (type(conf) not in (int, float) or not math.isfinite(conf)):
         return Reason.INVALID_FIELD, f"metadata.confidence: must be a finite number or None, got {meta.confidence!r}"

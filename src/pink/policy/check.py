@@ -45,10 +45,11 @@ def screen_decisions(result: object) -> tuple[list[Decision], list[tuple[str, st
     return cast(list[Decision], kept), problems
 
 
-def screen_intents(result: object) -> tuple[list[Intent], list[tuple[str, str]]]:
+def screen_intents(result: object, *, trusted: bool = False) -> tuple[list[Intent], list[tuple[str, str]]]:
     """The intents of ``plan()``'s ``result`` that may be submitted, and for the rest which one
-    and what is wrong with it."""
-    kept, problems = _screen(result, "plan()", "Intents", "intent", intent_problem)
+    and what is wrong with it. ``trusted``: made by PINK's own sizer from screened decisions, so
+    only that they are Intents is checked."""
+    kept, problems = _screen(result, "plan()", "Intents", "intent", _is_intent if trusted else intent_problem)
     return cast(list[Intent], kept), problems
 
 
@@ -64,6 +65,10 @@ def _screen(
         else:
             problems.append((_label(kind, i, x), why))
     return kept, problems
+
+
+def _is_intent(x: object) -> str | None:
+    return None if type(x) is Intent else f"expected an Intent, got {type(x).__name__}"
 
 
 def decision_problem(d: object) -> str | None:
@@ -104,6 +109,8 @@ def intent_problem(x: object) -> str | None:
 
 
 def _shared(x: Decision | Intent) -> str | None:
+    if _fits(x):  # (every cycle's common case, in one pass; the checks below name what is wrong)
+        return None
     for name, cls, what in _ENUMS:
         value = getattr(x, name)
         if not isinstance(value, cls):
@@ -130,6 +137,23 @@ def _shared(x: Decision | Intent) -> str | None:
     if type(x.close_all) is not bool:
         return f"close_all: must be a bool, got {_show(x.close_all)}"
     return _metadata(x.metadata)
+
+
+def _fits(x: Decision | Intent) -> bool:
+    slot, lev, price, meta = x.slot, x.leverage, x.limit_price, x.metadata
+    return (
+        type(x.action) is Action and type(x.order_type) is OrderType and type(x.time_in_force) is TimeInForce
+        and (x.side is None or type(x.side) is Side)
+        and type(slot) is int and -_INT32 < slot < _INT32 and type(lev) is int and -_INT32 < lev < _INT32
+        and type(x.asset) is str and type(x.reason) is str and type(x.decision_id) is str
+        and (price is None or (type(price) is Decimal and price.is_finite()))
+        and type(x.exit_legs) is tuple and all(type(r) is Decimal and r.is_finite() for r in x.exit_legs)
+        and type(x.close_all) is bool
+        and type(meta) is PolicyMetadata
+        and ((meta.confidence is None and meta.bars_held is None and type(meta.features) is dict
+              and not meta.features and type(meta.tags) is dict and not meta.tags)
+             or _metadata(meta) is None)
+    )  # fmt: skip
 
 
 def _metadata(meta: object) -> str | None:

@@ -14,7 +14,7 @@ import logging
 import time
 
 from pink.kernel.messages import Intent
-from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
+from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer, PolicySnapshot
 from pink.policy.check import screen_decisions, screen_intents
 from pink.runtime.stats import RunStats
 
@@ -30,6 +30,8 @@ class PolicyRunner:
                  real_time: bool) -> None:
         self.decision = decision
         self.intents = intents
+        # the ready-made sizer builds its intents from screened decisions only: they need no second look
+        self._trusted = type(intents) is MarginSizer
         self._stats = stats
         self._cycle_s = cycle_s
         self._real_time = real_time
@@ -49,7 +51,7 @@ class PolicyRunner:
             decisions, dropped = screen_decisions(self.decision.decide(snap))
             planned: list[Intent] = []
             if decisions:
-                planned, more = screen_intents(self.intents.plan(decisions, snap))
+                planned, more = screen_intents(self.intents.plan(decisions, snap), trusted=self._trusted)
                 dropped += more
         except Exception as exc:
             self._failed(n, exc, snap)
