@@ -442,7 +442,7 @@ class Runtime:
                 answers: list[tuple[_Call, Any, Exception | None]] = []
                 with self._batch():
                     for item in items:
-                        if isinstance(item, _Call):
+                        if type(item) is _Call:
                             answers.append(self._answer(item))
                         else:
                             self._handle(item)
@@ -632,10 +632,12 @@ class Runtime:
             if ctrl.snapshot.version != self._control_version:
                 self._control_version = ctrl.snapshot.version
                 self._put(_Control(ctrl.snapshot))
-            mark = FlattenMark.of(ctrl)
-            if self._flatten_mark.asks_again(mark):  # not a reset file counting from 0 again
-                self._flatten_mark = mark
-                self._put(_Flatten(mark))
+            held = self._flatten_mark
+            if ctrl.flatten_seq != held.seq or ctrl.flatten_ns != held.ns:
+                mark = FlattenMark.of(ctrl)
+                if held.asks_again(mark):  # not a reset file counting from 0 again
+                    self._flatten_mark = mark
+                    self._put(_Flatten(mark))
 
     def _as_newer(self, snap: ControlSnapshot) -> ControlSnapshot:
         """``snap`` numbered so that the kernel takes it when it is the operator's latest word.
