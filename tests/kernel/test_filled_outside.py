@@ -362,3 +362,23 @@ def test_the_fills_by_hand_remembered_are_bounded_oldest_first(monkeypatch: pyte
         d.apply(by_hand(d, OrderSide.BUY, "0.001", "100", fill_id=f"h{i}"))
     assert list(d.k.outside_fills) == ["h2", "h3", "h4"]
 
+
+
+def test_e08_a_liquidation_of_a_position_whose_entry_fill_is_not_booked_yet_waits_for_it() -> None:
+    """Found by chaos (seed 523001714): an entry's fill came without a price (the kernel asks the
+    venue for it), and the venue liquidated the position before the answer. The liquidation's
+    fill found no trade holding anything and was reported, not booked; then the entry was
+    booked, and the kernel held 307 DOGE the venue did not: the slot stuck for good."""
+    d = Driver()
+    p = place(d.enter(0, "307", side=Side.LONG, asset="DOGE-USDT"))
+    d.ack(p.client_order_id)
+    d.fill(p.client_order_id, "307", "0", "307")  # no price: the kernel asks for it
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.remaining == 0
+    out = d.apply(by_hand(d, OrderSide.SELL, "307", "0.15556", fee="0", symbol="DOGE-USDT"))
+    assert "waits for slots [0]" in out.detail, out.detail
+    d.report(p.client_order_id, OrderStatus.FILLED, "307", "307", "0.19445")  # the answer: its price
+    assert d.state() == "IDLE" and d.k.outside_pending == {}
+    closed = [r for r in d.records if isinstance(r, TradeClosed)]
+    assert len(closed) == 1 and closed[0].gross_pnl == (D("0.15556") - D("0.19445")) * 307
+    d.assert_books_balance()

@@ -10,8 +10,9 @@ ways in, both booked the same way:
   names its symbol and side (:func:`on_filled_outside`): a fill that closes (part of) a
   position the kernel holds is booked on the trades holding it, oldest first. A trade with an
   order of PINK's working is booked only once that order ends (it could still fill what the
-  kernel would book as closed: :class:`PendingClose`); what no trade takes is reported, never
-  guessed.
+  kernel would book as closed: :class:`PendingClose`); so is one whose entry still works, which
+  may hold fills not booked yet (one that came without a price, say). What no trade takes is
+  reported, never guessed.
 
 A booking is the trade's exit fill on an order of its own, ``<trade_id>-out`` (``-out2``, ...
 after the first), which was never sent. Everything after is the ordinary exit: the fill and
@@ -129,6 +130,13 @@ def _book(
     return Outcome(booked.status, booked.reason, "", slot.index, (), (*records, *booked.records))
 
 
+def _entry_live(k: Kernel, s: Slot) -> bool:
+    """The slot's entry may hold more than the kernel booked yet (a fill on its way, or one that
+    came without a price and is being asked about): the venue may already close it."""
+    order = k.orders.get(s.order_cid)
+    return order is not None and order.role == "ENTRY" and order.live
+
+
 def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
     """Book a fill of an order the kernel never sent, when it closes a position the kernel
     holds (see the module docstring); report, naming it, whatever it does not book."""
@@ -160,7 +168,7 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
             del k.outside_held[key]
     holding = sorted(
         (s for s in k.slots if s.trade is not None and s.trade.symbol == ev.symbol and s.trade.side is closes
-         and s.trade.remaining > 0),
+         and (s.trade.remaining > 0 or _entry_live(k, s))),
         key=lambda s: (s.trade.opened_ts if s.trade else 0, s.index),
     )  # fmt: skip
     free = [s for s in holding if s.state is S.POSITION_OPEN]
