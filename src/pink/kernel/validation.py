@@ -31,7 +31,7 @@ _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
 _POST_ONLY = TimeInForce.POST_ONLY
 
-__all__ = ["MAX_MAGNITUDE", "check_control", "check_decimal", "check_signed", "validate_intent"]
+__all__ = ["MAX_MAGNITUDE", "check_control", "check_decimal", "check_signed", "metadata_problem", "validate_intent"]
 
 _TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
 MAX_MAGNITUDE = Decimal("1e12")
@@ -196,25 +196,41 @@ def _validate_order_fields(intent: Intent, instruments: dict[str, Instrument], a
 
 
 def _validate_metadata(meta: object) -> Refusal | None:
-    """The policy's metadata is kept with the trade and persisted unchanged (E11, F28): it must
-    be what :class:`PolicyMetadata` says, or the trade could not be snapshotted or restored."""
+    why = metadata_problem(meta)
+    return None if why is None else (Reason.INVALID_FIELD, why)
+
+
+def metadata_problem(meta: object) -> str | None:
+    """Why the policy's metadata cannot be kept with the trade, naming the field and value, or
+    None. It is persisted unchanged (E11, F28): it must be what :class:`PolicyMetadata` says, or
+    the trade could not be snapshotted, restored or written to the ledger (bars_held: an Int64)."""
     if type(meta) is not PolicyMetadata:
-        return Reason.INVALID_FIELD, f"metadata: must be a PolicyMetadata, got {type(meta).__name__}"
+        return f"metadata: must be a PolicyMetadata, got {_shown(meta)}"
     if (meta.confidence is None and meta.bars_held is None and type(meta.features) is dict and not meta.features
             and type(meta.tags) is dict and not meta.tags):
         return None  # (none given: the common case)
     conf = meta.confidence
     if conf is not None and (type(conf) not in (int, float) or not math.isfinite(conf)):
-        return Reason.INVALID_FIELD, f"metadata.confidence: must be a finite number or None, got {meta.confidence!r}"
-    if meta.bars_held is not None and (type(meta.bars_held) is not int or meta.bars_held < 0):
-        return Reason.INVALID_FIELD, f"metadata.bars_held: must be an int >= 0 or None, got {meta.bars_held!r}"
-    if type(meta.features) is not dict or not all(
-        type(k) is str and type(v) in (int, float) and math.isfinite(v) for k, v in meta.features.items()
-    ):
-        return Reason.INVALID_FIELD, "metadata.features: must map names (str) to finite numbers"
-    if type(meta.tags) is not dict or not all(type(k) is str and type(v) is str for k, v in meta.tags.items()):
-        return Reason.INVALID_FIELD, "metadata.tags: must map names (str) to str"
+        return f"metadata.confidence: must be a finite number or None, got {_shown(conf)}"
+    held = meta.bars_held
+    if held is not None and (type(held) is not int or not 0 <= held < 2**63):
+        return f"metadata.bars_held: must be an int >= 0 or None, got {_shown(held)}"
+    if type(meta.features) is not dict:
+        return f"metadata.features: must be a dict, got {_shown(meta.features)}"
+    for k, v in meta.features.items():
+        if type(k) is not str or type(v) not in (int, float) or not math.isfinite(v):
+            return f"metadata.features: must map names (str) to finite numbers, got {_shown(k)}: {_shown(v)}"
+    if type(meta.tags) is not dict:
+        return f"metadata.tags: must be a dict, got {_shown(meta.tags)}"
+    for name, tag in meta.tags.items():
+        if type(name) is not str or type(tag) is not str:
+            return f"metadata.tags: must map names (str) to str, got {_shown(name)}: {_shown(tag)}"
     return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def validate_intent(

@@ -13,18 +13,17 @@ cycle still goes out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import cast
 
-from pink.kernel.messages import Action, Intent, OrderType, PolicyMetadata, Side, TimeInForce
+from pink.kernel.messages import Action, Intent, OrderType, Side, TimeInForce
+from pink.kernel.validation import metadata_problem
 from pink.policy.base import Decision
 
 __all__ = ["PolicyOutputError", "decision_problem", "intent_problem", "screen_decisions", "screen_intents"]
 
 _INT32 = 2**31  # slot and leverage are Int32 columns in the ledger
-_INT64 = 2**63  # bars_held is an Int64
 _ENUMS = (
     ("action", Action, "an Action (ENTER, EXIT or CANCEL)"),
     ("order_type", OrderType, "an OrderType (MARKET or LIMIT)"),
@@ -136,7 +135,7 @@ def _shared(x: Decision | Intent) -> str | None:
             return why
     if type(x.close_all) is not bool:
         return f"close_all: must be a bool, got {_show(x.close_all)}"
-    return _metadata(x.metadata)
+    return metadata_problem(x.metadata)
 
 
 def _fits(x: Decision | Intent) -> bool:
@@ -149,33 +148,8 @@ def _fits(x: Decision | Intent) -> bool:
         and (price is None or (type(price) is Decimal and price.is_finite()))
         and type(x.exit_legs) is tuple and all(type(r) is Decimal and r.is_finite() for r in x.exit_legs)
         and type(x.close_all) is bool
-        and type(meta) is PolicyMetadata
-        and ((meta.confidence is None and meta.bars_held is None and type(meta.features) is dict
-              and not meta.features and type(meta.tags) is dict and not meta.tags)
-             or _metadata(meta) is None)
+        and metadata_problem(meta) is None
     )  # fmt: skip
-
-
-def _metadata(meta: object) -> str | None:
-    if type(meta) is not PolicyMetadata:
-        return f"metadata: must be a PolicyMetadata, got {_show(meta)}"
-    conf = meta.confidence
-    if conf is not None and (type(conf) not in (int, float) or not math.isfinite(conf)):
-        return f"metadata.confidence: must be a finite number or None, got {_show(conf)}"
-    held = meta.bars_held
-    if held is not None and (type(held) is not int or not 0 <= held < _INT64):
-        return f"metadata.bars_held: must be an int >= 0 or None, got {_show(held)}"
-    if type(meta.features) is not dict:
-        return f"metadata.features: must be a dict, got {_show(meta.features)}"
-    for k, v in meta.features.items():
-        if type(k) is not str or type(v) not in (int, float) or not math.isfinite(v):
-            return f"metadata.features: must map names (str) to finite numbers, got {_show(k)}: {_show(v)}"
-    if type(meta.tags) is not dict:
-        return f"metadata.tags: must be a dict, got {_show(meta.tags)}"
-    for name, tag in meta.tags.items():
-        if type(name) is not str or type(tag) is not str:
-            return f"metadata.tags: must map names (str) to str, got {_show(name)}: {_show(tag)}"
-    return None
 
 
 def _decimal(value: object, name: str, *, positive: bool = False) -> str | None:
