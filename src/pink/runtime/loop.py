@@ -442,7 +442,7 @@ class Runtime:
                 answers: list[tuple[_Call, Any, Exception | None]] = []
                 with self._batch():
                     for item in items:
-                        if type(item) is _Call:
+                        if isinstance(item, _Call):
                             answers.append(self._answer(item))
                         else:
                             self._handle(item)
@@ -479,13 +479,10 @@ class Runtime:
         except Exception as exc:
             return call, None, exc
 
-    def _handle(self, item: _Item) -> None:
+    def _handle(self, item: VenueEvent | _Cycle | _Tick | _Control | _Flatten) -> None:
+        """One item of a batch (an asked call is answered apart: :meth:`_answer`)."""
         now = self.clock.now_ns()
-        if isinstance(item, _Call):
-            call, value, error = self._answer(item)
-            if not call.done.done():
-                call.done.set_result(value) if error is None else call.done.set_exception(error)
-        elif isinstance(item, _Cycle):
+        if isinstance(item, _Cycle):
             self._cycle(item.n, now)
         elif isinstance(item, _Tick):
             self.outputs.route(self._k.tick(now))
@@ -495,9 +492,9 @@ class Runtime:
             self.outputs.route(outcome)
             if outcome.status.value == "CONFIRMED" and snap.version > 0:  # (0: no control file yet)
                 log.info("control v%d in force (%s%s): pause_entries=%s kill=%s max_leverage=%d "
-                            "max_position_notional=%s", snap.version, snap.changed_by,
-                            f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
-                            snap.max_leverage, snap.max_position_notional)
+                         "max_position_notional=%s", snap.version, snap.changed_by,
+                         f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
+                         snap.max_leverage, snap.max_position_notional)
         elif isinstance(item, _Flatten):
             self._flatten_armed = True
             if item.mark is not None:
