@@ -53,31 +53,36 @@ async def test_e26_restarted_paper_run_simulator_adopts_the_journals_capital_and
     assert balance == capital
 
 
-class RestFarLimit:
-    """Slot 0: one LIMIT entry far under the market (it rests), nothing else."""
+class OneEntry:
+    """Slot 0: one BTC long entry (a LIMIT at ``bid_times`` the bid, or at market), then nothing."""
 
-    def __init__(self, send: bool) -> None:
-        self.send = send
+    def __init__(self, send: bool, qty: str = "0.010", *, bid_times: str | None = None, leverage: int = 1) -> None:
+        self.send, self.qty, self.leverage = send, Decimal(qty), leverage
+        self.bid_times = None if bid_times is None else Decimal(bid_times)
 
     def decide(self, snap: PolicySnapshot) -> list[Decision]:
         if not self.send or snap.slots[0].state != "IDLE":
             return []
         self.send = False
-        price = (snap.quotes["BTC-USDT"].bid * Decimal("0.8")).quantize(Decimal("0.1"))
-        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.010"),
-                         order_type=OrderType.LIMIT, limit_price=price, time_in_force=TimeInForce.GTC)]
+        if self.bid_times is None:
+            return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=self.qty,
+                             leverage=self.leverage)]
+        price = (snap.quotes["BTC-USDT"].bid * self.bid_times).quantize(Decimal("0.1"))
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=self.qty,
+                         order_type=OrderType.LIMIT, limit_price=price, time_in_force=TimeInForce.GTC,
+                         leverage=self.leverage)]
 
 
 async def test_e26_restarted_paper_run_keeps_its_resting_limit_orders(tmp_path: Path) -> None:
     """A working LIMIT is still on the restarted simulator's book: same ids, no DESYNC, cancellable."""
     cfg = quiet_config(tmp_path, seed=4)
-    async with Launcher(cfg, decision=RestFarLimit(True), intents=MarginSizer()) as first:
+    async with Launcher(cfg, decision=OneEntry(True, bid_times="0.8"), intents=MarginSizer()) as first:
         await first.run(cycles=5)
         assert first.kernel is not None
         before = first.kernel.kernel.working_orders()
     assert [o.state for o in before] == ["WORKING"] and before[0].venue_order_id
 
-    async with Launcher(cfg, decision=RestFarLimit(False), intents=MarginSizer()) as second:
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
         assert second.venue is not None and second.kernel is not None and second.runtime is not None
         resting = await second.venue.open_orders()
         assert [(r.client_order_id, r.venue_order_id) for r in resting] == \
@@ -92,28 +97,13 @@ async def test_e26_restarted_paper_run_keeps_its_resting_limit_orders(tmp_path: 
         assert await second.venue.open_orders() == []
 
 
-class BigLimitAtBid:
-    """Slot 0: one LIMIT entry of 5 BTC at the bid: it fills a part at a time, over many seconds."""
-
-    def __init__(self, send: bool) -> None:
-        self.send = send
-
-    def decide(self, snap: PolicySnapshot) -> list[Decision]:
-        if not self.send or snap.slots[0].state != "IDLE":
-            return []
-        self.send = False
-        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("5.000"),
-                         order_type=OrderType.LIMIT, limit_price=snap.quotes["BTC-USDT"].bid,
-                         time_in_force=TimeInForce.GTC)]
-
-
 async def test_e26_a_partly_filled_limit_fills_on_after_a_paper_restart_with_new_fill_ids_and_fees(
     tmp_path: Path,
 ) -> None:
     """Regression: the restarted simulator numbered the order's fills from 1 again, so its next
     fill reused an id the kernel had booked: dropped as a repeat, its fee never booked."""
     cfg = quiet_config(tmp_path, seed=4, initial_capital=Decimal(10_000_000))
-    async with Launcher(cfg, decision=BigLimitAtBid(True), intents=MarginSizer()) as first:
+    async with Launcher(cfg, decision=OneEntry(True, "5.000", bid_times="1"), intents=MarginSizer()) as first:
         assert first.kernel is not None
         k = first.kernel.kernel
         for _ in range(400):
@@ -125,7 +115,7 @@ async def test_e26_a_partly_filled_limit_fills_on_after_a_paper_restart_with_new
         booked_before, fees_before = set(order.fill_ids), order.commission
     assert booked_before and fees_before > 0
 
-    async with Launcher(cfg, decision=BigLimitAtBid(False), intents=MarginSizer()) as second:
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
         assert isinstance(second.venue, SimVenue) and second.kernel is not None
         await second.run(cycles=30)
         k = second.kernel.kernel
@@ -173,19 +163,6 @@ async def test_e26_a_paper_run_keeps_its_prices_while_it_runs(tmp_path: Path) ->
         assert kept is not None and json.loads(kept) == {s: str(p) for s, p in _last_prices(run.venue).items()}
 
 
-class OpenAt20x:
-    """Slot 0: one 20x BTC long, then nothing."""
-
-    def __init__(self, send: bool) -> None:
-        self.send = send
-
-    def decide(self, snap: PolicySnapshot) -> list[Decision]:
-        if not self.send or snap.slots[0].state != "IDLE":
-            return []
-        self.send = False
-        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.010"), leverage=20)]
-
-
 async def test_e26_a_restarted_paper_simulator_holds_an_adopted_position_at_its_trades_leverage(
     tmp_path: Path,
 ) -> None:
@@ -193,12 +170,12 @@ async def test_e26_a_restarted_paper_simulator_holds_an_adopted_position_at_its_
     from the available balance, and liquidated only after a fall four times deeper than on the
     run that opened it."""
     cfg = quiet_config(tmp_path, seed=4)
-    async with Launcher(cfg, decision=OpenAt20x(True), intents=MarginSizer()) as first:
+    async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
         await first.run(cycles=5)
         assert first.venue is not None and first.kernel is not None
         assert first.kernel.kernel.slot_view(0).state == "POSITION_OPEN"
         available = (await first.venue.balance()).available
-    async with Launcher(cfg, decision=OpenAt20x(False), intents=MarginSizer()) as second:
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
         assert isinstance(second.venue, SimVenue)
         assert second.venue.engine.leverage("BTC-USDT", Side.LONG) == 20
         assert (await second.venue.balance()).available == available
