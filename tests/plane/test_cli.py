@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import time
@@ -298,3 +299,34 @@ def test_a_watching_reader_moves_to_the_plane_of_the_run_that_restarted(tmp_path
             reader.close()
     finally:
         plane.close()
+
+
+def _wait_printed(proc: subprocess.Popen[bytes], needle: str, out: list[str], timeout: float = 30.0) -> None:
+    """Read ``proc``'s output into ``out`` until ``needle`` is in it, waiting at most ``timeout`` seconds."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    while needle not in "".join(out):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0] or not (chunk := os.read(fd, 65536)):
+            raise AssertionError(f"{needle!r} not printed within {timeout} s; output was:\n{''.join(out)}")
+        out.append(chunk.decode())
+
+
+def test_status_watch_into_a_pipe_prints_each_change(tmp_path: Path) -> None:
+    """`pink status --watch | tee status.log` printed nothing until it ended: a log of the run's state was empty."""
+    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
+    proc = None
+    try:
+        plane.write_account(account_view(250))
+        proc = subprocess.Popen([sys.executable, "-c", RUN, "status", "--data-dir", str(tmp_path), "--watch"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(250))  # fmt: skip
+        out: list[str] = []
+        _wait_printed(proc, "10,002.5", out)
+        plane.write_account(account_view(300))
+        _wait_printed(proc, "10,003", out)
+    finally:
+        plane.close()
+        if proc is not None:
+            proc.kill()
+            proc.communicate(timeout=10)

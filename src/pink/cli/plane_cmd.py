@@ -7,6 +7,7 @@ default ``$PINK_DATA_DIR`` or ``./data``): the state plane through
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -182,6 +183,9 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
         if not watch:
             console.print(_status_view(reader, data_dir, console.width))
             return
+        if not console.is_terminal:  # a pipe or a log: no live redraw, a new view per change
+            _print_changes(reader, data_dir, console)
+            return
         with Live(_status_view(reader, data_dir, console.width), console=console, auto_refresh=False) as live:
             while True:
                 try:
@@ -199,6 +203,34 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
         pass
     finally:
         reader.close()
+
+
+def _problems(data_dir: Path) -> list[str]:
+    """The run's health problems with their figures left out: a staler report is not news."""
+    try:
+        report = read_health(data_dir)
+    except CodecError as exc:
+        return [f"health.json unreadable: {exc}"]
+    return [] if report is None else [re.sub(r"[0-9.]+", "#", p) for p in report.problems(time.time_ns())]
+
+
+def _print_changes(reader: PlaneReader, data_dir: Path, console: Console) -> None:
+    """`status --watch` into a pipe: the view, then again each time the run's state or its health
+    problems change, at most once a second, each under the time it was read; until the run ends."""
+    shown: list[str] | None = None
+    while True:
+        try:
+            changed = shown is None or reader.wait_for_change(1.0) is not None
+            reader = _newer_plane(reader, data_dir)  # a run restarted after a kill
+        except PlaneGoneError as exc:  # closed: a run started since, or the end (raised)
+            reader, changed = _newer_plane(reader, data_dir, exc), True
+        problems = _problems(data_dir)
+        if changed or problems != shown:
+            console.print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ---")
+            console.print(_status_view(reader, data_dir, console.width))
+            console.file.flush()
+            shown = problems
+            time.sleep(1.0)  # changes meanwhile move the counter: the next wait sees them
 
 
 def health(data_dir: DataDir = DEFAULT_DIR) -> None:
