@@ -64,6 +64,7 @@ def test_locked_directory_is_explained_and_freed_after_the_run(tmp_path: Path) -
         assert out.returncode == 2, out
         assert f"in use by another process (pid {holder.pid})" in text
         assert "stop that run" in text and "--ledger-url" in text
+        assert "Code: 76" not in out.stderr, out.stderr  # chDB's own lock message, on top of ours
     finally:
         holder.kill()
         holder.wait()

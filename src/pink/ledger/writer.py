@@ -125,6 +125,8 @@ def open_client(
     """A connected clickhouse-connect client for ``target`` (or a StartupError)."""
     component = f"ledger ({target.describe()})"
     if target.kind == "embedded":
+        if (holder := _lock_holder(target.location)) is not None:  # before chDB, which prints its own
+            raise LedgerLockedError(target.location, holder)
         try:
             Path(target.location).mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{target.location}")
