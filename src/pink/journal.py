@@ -7,8 +7,10 @@ killed process; ``durability="full"`` also survives power loss at ~ms cost).
 
 Layout: ``messages(seq, ts, kind, payload)`` holds every admitted intent,
 applied venue event, tick that produced effects and control change, in the
-order the kernel saw them; ``snapshots(seq, payload)`` holds periodic kernel
-snapshots. Restore = the last snapshot + replay of the messages after it;
+order the kernel saw them, and every refused intent (kind ``IntentRefused``: the
+kernel's record of it and why, which changes no state: restore passes over it,
+the ledger's catch-up and audits read it); ``snapshots(seq, payload)`` holds
+periodic kernel snapshots. Restore = the last snapshot + replay of the messages after it;
 replaying reproduces the kernel state byte for byte (the journal tests check
 it). ``trade_ids(seq, trade_id)`` holds every trade id ever used, with the
 message that used it: they only ever grow, so snapshots count them instead of
@@ -41,6 +43,7 @@ from pink.kernel import (
     Outcome,
     OutcomeStatus,
 )
+from pink.kernel.messages import IntentRecorded
 from pink.kernel.snapshot import add_spans, orders_without_spans
 from pink.runtime.ports_ext import FlattenMark
 
@@ -60,6 +63,8 @@ log = logging.getLogger(__name__)
 _TICK = "Tick"
 _INSTRUMENT = "Instrument"
 _FILL = "OrderFilled"
+#: a refused intent: its kernel record (the intent, the reason, the detail), replayed as that record
+_REFUSED = "IntentRefused"
 _ADOPTED = Outcome(OutcomeStatus.CONFIRMED, detail="instrument rules adopted")
 _LAST_TS = "SELECT COALESCE(MAX(ts), 0) FROM messages"
 _SCHEMA = """
@@ -333,9 +338,13 @@ def _read_seq(db: sqlite3.Connection, path: Path) -> int:
 
 
 def replay_one(kernel: Kernel, kind: str, ts: int, payload: bytes) -> Outcome:
-    """Feed one journaled message back to ``kernel``."""
+    """Feed one journaled message back to ``kernel`` (a refused intent: its record, the kernel
+    untouched)."""
     if kind == _TICK:
         return kernel.tick(ts)
+    if kind == _REFUSED:
+        record = decode(payload, IntentRecorded)
+        return Outcome(OutcomeStatus.REFUSED, detail=record.detail, records=(record,))
     message = decode_named(kind, payload)
     if isinstance(message, Instrument):
         kernel.set_instrument(message)
@@ -442,9 +451,32 @@ class JournaledKernel:
         used = len(self.kernel.used_trade_ids)
         outcome = self.kernel.submit(intent, now)
         if not outcome.changed:
+            if outcome.records:
+                self._record_refusal(now, outcome)
             return outcome
         new_id = intent.trade_id if len(self.kernel.used_trade_ids) > used else ""
         return self._record("Intent", now, encode(intent), outcome, new_id)
+
+    def _record_refusal(self, now: int, outcome: Outcome) -> None:
+        """Journal a refused intent's record (the policy asked for it, and why it was refused) for
+        the ledger's catch-up and audits. It changes no state, so it counts for no snapshot; one
+        whose fields cannot be written and read back as they are (not of their types: only a
+        caller that skips the policy screen submits such) is left to the live ledger row."""
+        (record,) = outcome.records
+        try:
+            payload = encode(record)
+            kept = encode(decode(payload, IntentRecorded)) == payload
+        except (TypeError, ValueError, msgspec.MsgspecError, CodecError):
+            kept = False
+        if not kept:
+            log.warning("journal %s: refused intent %r not journaled: its fields are not of their types",
+                        self.journal.path, getattr(record, "intent", None))  # fmt: skip
+            return
+        try:
+            self.journal.append(_REFUSED, now, payload)
+        except JournalWriteError as exc:  # in a batch, SQLite may have dropped the batch's messages
+            self.failed = exc
+            raise
 
     def apply(self, event: Any, now: int) -> Outcome:
         self._check_open()
@@ -547,6 +579,8 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
     kernel, after = (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
     count = 0
     for _seq, ts, kind, payload in journal.messages(after):
+        if kind == _REFUSED:  # (changed nothing)
+            continue
         try:
             replay_one(kernel, kind, ts, payload)
         except CodecError as exc:

@@ -144,12 +144,22 @@ def test_journal_replay_reproduces_every_record(tmp_path: Path) -> None:
     assert [r.seq for r in replayed if isinstance(r, Settlement)] == list(range(1, 11))
 
 
-def test_refused_and_duplicate_messages_are_not_journaled(tmp_path: Path) -> None:
-    jk = JournaledKernel.open(tmp_path / "j.sqlite", CFG, INSTRUMENTS)
-    jk.submit(Intent(Action.EXIT, 0, "t1", "i1"), 1)  # refused: nothing to exit
+def test_a_refused_intent_is_journaled_as_its_record_and_a_tick_with_nothing_due_is_not(tmp_path: Path) -> None:
+    """The policy asked for it: the journal keeps the refusal (for the ledger's catch-up and
+    audits), which restore passes over; an intent whose fields are not of their types (which the
+    policy screen never lets through) is left to its live ledger row."""
+    path = tmp_path / "j.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    out = jk.submit(Intent(Action.EXIT, 0, "t1", "i1"), 1)  # refused: nothing to exit
     jk.tick(2)  # nothing due
-    assert jk.journal.seq == 0
+    assert [kind for _s, _t, kind, _p in jk.journal.messages()] == ["IntentRefused"]
+    jk.submit(Intent(Action.EXIT, 0, "t1", "i2", reason=None), 3)  # type: ignore[arg-type]
+    assert jk.journal.seq == 1
     jk.close()
+    assert list(replay_records(path)) == list(out.records)
+    again = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    assert again.replayed == 0 and again.kernel.version == 0
+    again.close()
 
 
 def test_batch_commits_once_and_is_durable_on_exit(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ Memory stays bounded in an outage: past ``max_backlog`` records the queue is
 let go of (the journal holds those records) and, until the ledger is back,
 ``put`` leaves journaled records to the journal too; the writer then reads
 them from the journal, in its thread, before what was put since. Only the
-rows of refused intents, which the journal never holds, are lost that way
-(counted in ``refusals_dropped`` and logged).
+rows of refused intents put with no journal position (a kernel run without a
+journal) are lost that way (counted in ``refusals_dropped`` and logged).
 
 ``put`` must be called from the event loop's thread.
 """
@@ -66,7 +66,7 @@ class LedgerHealth:
     watermark: int | None  # highest journal position written
     closed: bool
     from_journal: int = 0  # journal messages let go from memory in an outage, to be read from it again
-    refusals_dropped: int = 0  # refused intents' rows let go with them: the journal never holds those
+    refusals_dropped: int = 0  # refused intents' rows let go with them that no journal holds (no position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,8 @@ class LedgerOutbox:
         if self._spilling:
             if position is not None:
                 self._journal_upto = position
-            self._refusals_dropped += _refusals(records)
+            else:  # (a journaled refusal is read from the journal again)
+                self._refusals_dropped += _refusals(records)
             return
         self._queue.append((position, records))
         self._backlog += len(records)
@@ -263,7 +264,8 @@ class LedgerOutbox:
         for position, records in self._queue:
             if position is not None:
                 last = position
-            refusals += _refusals(records)
+            else:
+                refusals += _refusals(records)
         if last is not None:
             self._journal_upto = max(self._journal_upto or 0, last)
         self._refusals_dropped += refusals
@@ -271,8 +273,8 @@ class LedgerOutbox:
             self._spill_logged = True
             log.warning("ledger behind by %d records (more than %d): they are let go from memory and "
                         "read again from the journal (after position %s)%s", self._backlog,
-                        self._max_backlog, self._watermark or 0, f"; {refusals} refused intents' rows, which the "
-                        "journal does not keep, are lost" if refusals else "")  # fmt: skip
+                        self._max_backlog, self._watermark or 0, f"; {refusals} refused intents' rows, which no "
+                        "journal holds, are lost" if refusals else "")  # fmt: skip
         self._queue.clear()
         self._backlog = 0
         self._spilling = True

@@ -58,7 +58,7 @@ class HealthReport:
     ledger_backlog: int = 0  # rows in the outbox not yet in the ledger
     ledger_error: str = ""
     ledger_rejected: int = 0  # rows that could not be stored exactly (never retried)
-    ledger_refusals_dropped: int = 0  # refused intents' rows let go in an outage: in no journal either
+    ledger_refusals_dropped: int = 0  # refused intents' rows let go in an outage, of a run with no journal
     sinks: tuple[SinkHealth, ...] = ()
     control: str = ""  # where the run reads its switches: "file" (control.json), "none"; "" not known
     venue: str = ""

@@ -4,10 +4,9 @@
 * records: to the ledger outbox after that commit (a kill before it must not
   leave ledger rows the journal never had), intents to the state plane's
   ring, every record to the projection when one was asked for. A refused
-  intent changes nothing and is not journaled (a policy asking again every
-  cycle would fill the journal): its ``policy_events`` row is the one ledger
-  row the journal cannot give again, so a kill -9 may lose the last few of
-  them, and ``pink audit`` does not compare them;
+  intent changes nothing, but the journaled kernel journals its record (the
+  position handed with it is its own), so the ledger's catch-up from the
+  journal gives its ``policy_events`` row again like any other;
 * views: the touched slots' views (only those, E19) and the account view
   after a settlement are rebuilt once per batch and written to the state
   plane and the projection, again after the commit.
