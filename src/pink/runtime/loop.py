@@ -11,40 +11,35 @@ A scheduler task decides *when*: next policy cycle, the kernel's next
 deadline, the simulator's next due event, the slow reconciliation timer.
 With a :class:`SimClock` it waits until everything in flight has been
 handled, then jumps straight to the next due time.
+
+This module holds the runtime's inputs and life (start, run, quiesce,
+shutdown); the owner task is :mod:`pink.runtime.owner`, the scheduler
+:mod:`pink.runtime.scheduler`, the queue's items and :class:`LoopConfig`
+:mod:`pink.runtime.items`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from pink.errors import ClosedError
-from pink.kernel.messages import (
-    Action,
-    ClosedOutside,
-    ControlSnapshot,
-    Instrument,
-    Intent,
-    Outcome,
-    VenueEvent,
-)
-from pink.kernel.views import AccountView, OrderView, SlotView
-from pink.policy.base import DecisionEngine, IntentEngine, PolicySnapshot
+from pink.kernel.messages import ClosedOutside, Instrument, Outcome, VenueEvent
+from pink.kernel.views import AccountView, OrderView
+from pink.policy.base import DecisionEngine, IntentEngine
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
 from pink.runtime.closes import ClosesAfterCancel
 from pink.runtime.executor import EffectExecutor, InFlight
-from pink.runtime.flatten import flatten_intents
 from pink.runtime.ids import IdFactory
+from pink.runtime.items import CallItem, ControlItem, CycleItem, FlattenItem, Item, LoopConfig, TickItem
 from pink.runtime.outputs import Outputs
+from pink.runtime.owner import KernelOwner
 from pink.runtime.policy_run import PolicyRunner
 from pink.runtime.ports_ext import (
     BooksLog,
@@ -64,67 +59,16 @@ from pink.runtime.ports_ext import (
     StateSink,
 )
 from pink.runtime.recovery import Reconciler, ReconcileReport
+from pink.runtime.scheduler import Scheduling
 from pink.runtime.stats import RunStats
 
 __all__ = ["LoopConfig", "Runtime"]
 
 log = logging.getLogger(__name__)
 _NS = 1_000_000_000
-_CONTROL_POLL_NS = _NS // 2  # how often a real-time run reads the control file (one stat) at least
 
 
-@dataclass(frozen=True, slots=True)
-class LoopConfig:
-    cycle_s: float = 5.0
-    max_in_flight: int = 8
-    call_timeout_s: float = 5.0
-    close_timeout_s: float = 5.0
-    reconcile_interval_s: float = 300.0
-    reconcile_lookback_s: float = 86_400.0
-    # how long kernel capital and the venue's wallet must differ by one new amount to be a mismatch
-    books_settle_s: float = 600.0
-    # drop the books baseline kept by the last run: this start's reading becomes the new one
-    books_rebase: bool = False
-    # funding and transfers while the runtime was down, however long (BingX keeps 3 months of them)
-    money_lookback_max_s: float = 90 * 86_400.0
-    tick_s: float = 0.25  # re-tick period while a deadline stays overdue
-    # each read of the start-up reconcile: tries while the venue's error is retryable, first wait
-    start_read_attempts: int = 3
-    start_read_backoff_s: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class _Cycle:
-    n: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Tick:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Control:
-    snapshot: ControlSnapshot
-
-
-@dataclass(frozen=True, slots=True)
-class _Flatten:
-    mark: FlattenMark | None = None  # the control file's flatten (None: asked in-process)
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """Run ``fn`` on the owner task (reads of the kernel from elsewhere)."""
-
-    fn: Callable[[], Any]
-    done: asyncio.Future[Any]
-
-
-_Item = VenueEvent | _Cycle | _Tick | _Control | _Flatten | _Call
-
-
-class Runtime:
+class Runtime(KernelOwner, Scheduling):
     """Owns a (journaled) kernel and drives it; see the module docstring."""
 
     def __init__(
@@ -159,7 +103,7 @@ class Runtime:
         self._control = control or NullControl()
         self._quotes = quotes or (lambda _s: None)
         self._ids = ids or IdFactory()
-        self._q: asyncio.Queue[_Item] = asyncio.Queue()
+        self._q: asyncio.Queue[Item] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self.executor = EffectExecutor(
@@ -230,11 +174,6 @@ class Runtime:
         return self.policy.slow
 
     @property
-    def slots(self) -> list[SlotView]:
-        """The slots' views as of the last batch (or the last read of a touched slot)."""
-        return self.outputs.slots
-
-    @property
     def account(self) -> AccountView:
         return self.outputs.account
 
@@ -256,8 +195,8 @@ class Runtime:
         self.last_event_wall_ns = time.time_ns()
         self._q.put_nowait(event)
 
-    def _put(self, item: _Item) -> None:
-        if isinstance(item, (_Cycle, _Tick, _Control, _Flatten)):
+    def _put(self, item: Item) -> None:
+        if isinstance(item, (CycleItem, TickItem, ControlItem, FlattenItem)):
             if not self._intake_on:
                 return
         elif not self._accept_events:
@@ -268,7 +207,7 @@ class Runtime:
 
     def flatten(self) -> None:
         """Operator command: cancel working entries, close every position at market."""
-        self._put(_Flatten())
+        self._put(FlattenItem())
 
     async def ask(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the owner task (the only one that touches the kernel).
@@ -278,7 +217,7 @@ class Runtime:
         an owner that dies fails the asks still queued. Nothing waits for ever on a dead queue."""
         self._owner_alive()
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._q.put_nowait(_Call(fn, fut))
+        self._q.put_nowait(CallItem(fn, fut))
         self._wake.set()
         return await fut
 
@@ -322,7 +261,7 @@ class Runtime:
         mark = self._flatten_mark = FlattenMark.of(ctrl)
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None
-        self._put(_Control(ctrl.snapshot))
+        self._put(ControlItem(ctrl.snapshot))
         now = self.clock.now_ns()
         since = now - int(self.cfg.reconcile_lookback_s * _NS)
         money_since = since
@@ -336,7 +275,7 @@ class Runtime:
         if handled is not None and handled.asks_again(mark):
             # asked for while nothing ran: carry it out now, after reconciliation, before any cycle
             log.warning("flatten #%d was asked for while the runtime was down: flattening now", mark.seq)
-            self._put(_Flatten(mark))
+            self._put(FlattenItem(mark))
             await self.quiesce()
         elif log_ is not None and handled != mark:
             await self.ask(lambda: log_.record_flatten(mark))  # this journal's baseline
@@ -412,261 +351,3 @@ class Runtime:
         self.steps.append("finish_in_flight")
         return unfinished
 
-    # ------------------------------------------------------------- owner task
-
-    def _owner_alive(self) -> None:
-        """Raise what stopped the owner task (or ClosedError) unless it runs."""
-        if self._fatal is not None:
-            raise self._fatal
-        if self._owner is None or self._owner.done():
-            raise ClosedError("runtime (its kernel owner task is not running)")
-
-    async def _own(self) -> None:
-        try:
-            await self._own_batches()
-        finally:  # stopped (close) or dead: fail what can never run now
-            stopped = self._fatal or ClosedError("runtime (its kernel owner task stopped)")
-            while not self._q.empty():
-                item = self._q.get_nowait()
-                if isinstance(item, _Call) and not item.done.done():
-                    item.done.set_exception(stopped)
-                self._q.task_done()
-
-    async def _own_batches(self) -> None:
-        while True:
-            items = [await self._q.get()]
-            while not self._q.empty() and len(items) < 256:
-                items.append(self._q.get_nowait())
-            try:
-                # one durable journal commit for the batch, then its effects (journal first)
-                answers: list[tuple[_Call, Any, Exception | None]] = []
-                with self._batch():
-                    for item in items:
-                        if isinstance(item, _Call):
-                            answers.append(self._answer(item))
-                        else:
-                            self._handle(item)
-                    if self._closes.waiting:
-                        for close in self._closes.due(self.outputs.slot):
-                            self.submit(close, self.clock.now_ns())
-                for call, value, error in answers:  # after the commit: what they changed is durable
-                    if not call.done.done():
-                        if error is None:
-                            call.done.set_result(value)
-                        else:
-                            call.done.set_exception(error)
-                self._deadline = self._v.next_deadline()
-                self.outputs.hand_over(self.executor.submit)  # journal first: after the commit
-            except BaseException as exc:
-                self._fatal = exc
-                self._done.set()
-                log.exception("kernel owner stopped")
-                for item in items:  # those of the failed batch not answered yet
-                    if isinstance(item, _Call) and not item.done.done():
-                        item.done.set_exception(exc)
-                raise
-            finally:
-                for _ in items:
-                    self._q.task_done()
-
-    @staticmethod
-    def _answer(call: _Call) -> tuple[_Call, Any, Exception | None]:
-        """Run an asked function; its answer is given once its batch is committed."""
-        if call.done.done():
-            return call, None, None
-        try:
-            return call, call.fn(), None
-        except Exception as exc:
-            return call, None, exc
-
-    def _handle(self, item: VenueEvent | _Cycle | _Tick | _Control | _Flatten) -> None:
-        """One item of a batch (an asked call is answered apart: :meth:`_answer`)."""
-        now = self.clock.now_ns()
-        if isinstance(item, _Cycle):
-            self._cycle(item.n, now)
-        elif isinstance(item, _Tick):
-            self.outputs.route(self._k.tick(now))
-        elif isinstance(item, _Control):
-            snap = self._as_newer(item.snapshot)
-            outcome = self._k.set_control(snap, now)
-            self.outputs.route(outcome)
-            if outcome.status.value == "CONFIRMED" and snap.version > 0:  # (0: no control file yet)
-                log.info("control v%d in force (%s%s): pause_entries=%s kill=%s max_leverage=%d "
-                         "max_position_notional=%s", snap.version, snap.changed_by,
-                         f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
-                         snap.max_leverage, snap.max_position_notional)
-        elif isinstance(item, _Flatten):
-            self._flatten_armed = True
-            if item.mark is not None:
-                self._flatten_doing = item.mark
-            self._run_flatten(now)
-        else:
-            self.outputs.route(self._k.apply(item, now))
-
-    def _cycle(self, n: int, now: int) -> None:
-        self.stats.cycles += 1
-        if self._cycle_limit is not None and self.stats.cycles >= self._cycle_limit:
-            self._wake.set()  # the last cycle asked for is done: the scheduler ends now
-        if self._flatten_armed:
-            self._run_flatten(now)
-            return
-        if not self._policy_on:
-            return
-        self.outputs.refresh()
-        for intent in self.policy.plan(n, self.snapshot(n, now)):
-            if intent.close_all is True and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
-                view = self.outputs.slot(intent.slot)
-                if view.working_order:  # (a stop over a resting order: rare)
-                    taken = self._closes.take(intent, view, self.outputs.working_orders())
-                    if taken is None:
-                        continue
-                    intent = taken
-            self.submit(intent, now)
-
-    def snapshot(self, n: int, now: int) -> PolicySnapshot:
-        """A consistent, versioned snapshot (no await between it and the submits)."""
-        quotes = {s: q for s in self.instruments if (q := self._quotes(s)) is not None}
-        out = self.outputs
-        return PolicySnapshot(
-            cycle=n,
-            ts=now,
-            kernel_version=self._v.version,
-            slots=tuple(out.slots),
-            account=out.account,
-            quotes=MappingProxyType(quotes),  # the policy's to read, not to change
-            instruments=MappingProxyType(self.instruments),
-            working_orders=tuple(out.working_orders()),  # read once per cycle, not once per event
-        )
-
-    def submit(self, intent: Intent, now: int) -> Outcome:
-        """Stamp identity and submit on current state (owner task only)."""
-        trade_id = intent.trade_id
-        if not trade_id:
-            if intent.action is Action.ENTER:
-                trade_id = self._ids.trade_id()
-            elif 0 <= intent.slot < len(self.slots):
-                trade_id = self.outputs.slot(intent.slot).trade_id
-        intent = intent.stamped(
-            trade_id, intent.intent_id or self._ids.intent_id(), intent.decision_id or self._ids.decision_id()
-        )
-        outcome = self._k.submit(intent, now)
-        self.outputs.route(outcome)
-        return outcome
-
-    def _run_flatten(self, now: int) -> None:
-        self.outputs.refresh()
-        pending = flatten_intents(self.slots)
-        # a DESYNC slot may hold a position the venue has yet to tell of: done once it is idle too
-        if not pending and all(s.state == "IDLE" for s in self.slots):
-            self._flatten_armed = False
-            if self._flatten_doing is not None and self._flatten_log is not None:
-                self._flatten_log.record_flatten(self._flatten_doing)  # journaled with this batch
-            self._flatten_doing = None
-        for intent in pending:
-            self.submit(intent, now)
-
-    # -------------------------------------------------------------- scheduler
-
-    async def _schedule(self) -> None:
-        cycle_ns = max(int(self.cfg.cycle_s * _NS), 1)
-        recon_ns = int(self.cfg.reconcile_interval_s * _NS)
-        tick_ns = max(int(self.cfg.tick_s * _NS), 1)
-        now = self.clock.now_ns()
-        next_cycle = now + cycle_ns
-        if self._next_recon is None:  # kept across run() calls: each must not restart the timer
-            self._next_recon = now + recon_ns
-        if self._recon_since is None:  # (not started: nothing reconciled before)
-            self._recon_since = now
-        n = self.stats.cycles
-        last_tick = -1
-        driver: SimDriver | None = self._venue if isinstance(self._venue, SimDriver) else None
-        while not self._done.is_set():
-            if self._sim:
-                await self.quiesce()
-            if self._cycle_limit is not None and self.stats.cycles >= self._cycle_limit:
-                return
-            now = self.clock.now_ns()
-            deadline = self._deadline
-            due = [self._next_recon]
-            more = self._cycle_limit is None or n < self._cycle_limit  # counted when queued, not when handled
-            if more and (self._policy_on or self._flatten_armed):
-                due.append(next_cycle)
-            if deadline is not None:
-                due.append(deadline if deadline > last_tick else last_tick + tick_ns)
-            venue_due = driver.next_due() if driver is not None else None
-            if venue_due is not None:
-                due.append(venue_due)
-            if not self._sim:  # an operator's switch (a kill) is read within this, not a cycle later
-                due.append(now + _CONTROL_POLL_NS)
-            target = max(min(due), now)
-            if self._sim:
-                self.clock.advance(target)  # type: ignore[attr-defined]
-            elif target > now:
-                self._wake.clear()
-                try:
-                    async with asyncio.timeout((target - now) / _NS):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-            now = self.clock.now_ns()
-            if driver is not None:
-                await driver.advance_to(now)
-            if deadline is not None and deadline <= now and now > last_tick:
-                last_tick = now
-                self._put(_Tick())
-            if more and now >= next_cycle:
-                n += 1
-                self._put(_Cycle(n))
-                next_cycle += cycle_ns
-                if next_cycle <= now:  # wall clock fell behind: skip missed cycles
-                    next_cycle = now + cycle_ns
-            if now >= self._next_recon:
-                self._next_recon = now + recon_ns
-                if not self._reconciling:  # (one still reading a slow venue: the next is due later)
-                    self._reconciling = True
-                    self._spawn_bg(self._slow_reconcile(now))
-            ctrl = self._control.current()
-            if ctrl.snapshot.version != self._control_version:
-                self._control_version = ctrl.snapshot.version
-                self._put(_Control(ctrl.snapshot))
-            held = self._flatten_mark
-            if ctrl.flatten_seq != held.seq or ctrl.flatten_ns != held.ns:
-                mark = FlattenMark.of(ctrl)
-                if held.asks_again(mark):  # not a reset file counting from 0 again
-                    self._flatten_mark = mark
-                    self._put(_Flatten(mark))
-
-    def _as_newer(self, snap: ControlSnapshot) -> ControlSnapshot:
-        """``snap`` numbered so that the kernel takes it when it is the operator's latest word.
-
-        The control file numbers its versions from 1 again once it is removed or reset, while
-        the kernel (and its journal) takes only a version newer than the one in force: a
-        ``pink control kill`` written as v1 after a reset would be dropped, and the kill switch
-        never engage. A snapshot that differs from the one in force is adopted under the next
-        version; the file with no version at all (none written) changes nothing."""
-        held = self._v.control
-        if snap.version == 0 or snap.version > held.version:
-            return snap
-        if dataclasses.replace(snap, version=held.version) == held:
-            return snap  # the one in force: the kernel says so
-        log.warning("control: the control file says v%d, older than v%d in force (was it reset?); "
-                    "its switches are adopted as v%d", snap.version, held.version, held.version + 1)
-        return dataclasses.replace(snap, version=held.version + 1)
-
-    async def _slow_reconcile(self, now: int) -> None:
-        """A slow reconcile from where the last complete one (or the start-up one) began: a read
-        the venue failed is read again next time over the whole window it missed."""
-        since = now if self._recon_since is None else self._recon_since
-        try:
-            rep = await self.reconciler.periodic(self._v, since, len(self.slots))
-        finally:
-            self._reconciling = False
-        if rep.errors:
-            log.warning("reconcile: %s; read again from the same time at the next run", "; ".join(rep.errors))
-        else:
-            self._recon_since = now
-
-    def _spawn_bg(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
