@@ -9,6 +9,10 @@ Close (F21): stop policy -> stop intake -> finish or record in-flight venue
 calls (bounded) -> flush persistence (journal checkpoint, ledger) -> close
 projection and plane -> close venue. ``close()`` is explicit and idempotent;
 nothing relies on ``__del__`` (F20). Use as ``async with Launcher(cfg) as l:``.
+
+Which journal a run may go on with is :mod:`pink.runtime.journal_guard`; the ledger, plane,
+control and projection are started by :mod:`pink.runtime.backends`; the health report is
+built by :mod:`pink.runtime.run_health`.
 """
 
 from __future__ import annotations
@@ -18,26 +22,33 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from typing import Any
 
 from pink.errors import ClosedError, PinkError, StartupError
-from pink.journal import JournaledKernel, records_between
-from pink.kernel import ClosedOutside, Instrument, KernelConfig, OutcomeStatus, VenueEvent
+from pink.journal import JournaledKernel
+from pink.kernel import ClosedOutside, Instrument, OutcomeStatus, VenueEvent
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer
 from pink.policy.loader import load_policy
 from pink.policy.sample import sample_engines
 from pink.ports import Clock, Quote, Venue
+from pink.runtime.backends import (
+    build_projection,
+    catch_up_ledger,
+    start_control,
+    start_ledger,
+    start_plane,
+    start_projection,
+)
 from pink.runtime.clock import SimClock, WallClock
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.datadir import DataDirLock, make_data_dir
 from pink.runtime.executor import InFlight
+from pink.runtime.journal_guard import book_since, open_journal, venue_identity
 from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.paper import SIM_EPOCH_NS, adopt_book, build_sim, keep_prices
 from pink.runtime.ports_ext import SimDriver
@@ -48,31 +59,12 @@ __all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay", "venue_identi
 log = logging.getLogger(__name__)
 
 
-_VENUE = "venue"  # journal meta: the venue the journal's trades were made on (venue_identity)
-_VENUE_ACCOUNT = "venue_account"  # journal meta: the venue's id of the account (keys may rotate, it stays)
-_BOOK_SINCE = "book_since_ns"  # journal meta: when its book began (Launcher._book_since)
-
-
-def venue_identity(venue: Venue) -> str:
-    """What tells one venue account from another: ``sim``, or ``bingx <REST host>`` (the host tells
-    the VST demo from live trading, and both from a simulator server)."""
-    base = getattr(getattr(venue, "config", None), "base_url", "")
-    host = urlsplit(base).hostname if isinstance(base, str) and base else None
-    return f"{venue.name} {host}" if host else venue.name
-
-
 def _venue_start_error(venue: Venue, exc: PinkError) -> StartupError:
     """The venue could not start: what it said, and what to check (a BingX venue names the setting)."""
     cause = exc.cause if isinstance(exc, StartupError) else str(exc)
     said = (exc.__cause__ or exc.__context__) if isinstance(exc, StartupError) else exc  # (the venue's own error)
     hint = getattr(getattr(venue, "config", None), "start_hint", lambda _e: "")(said)
     return StartupError(f"venue ({venue_identity(venue)})", f"{cause}; {hint}" if hint else cause)
-
-
-def _refuse(jk: JournaledKernel, why: str) -> NoReturn:
-    """Refuse a journal this run must not continue, leaving it as it was (no snapshot written)."""
-    jk.journal.close()
-    raise StartupError(f"journal ({jk.journal.path})", why)
 
 
 class SinkRelay:
@@ -216,16 +208,9 @@ class Launcher:
             self.closed_outside.append(await self._book_closed_outside(self.runtime, trade_id, price, fee))
 
     def _book_since(self, last: int) -> int:
-        """When this journal's book began (kept in it from its first start): the money the venue
-        moved before is in ``initial_capital`` already, never booked again. 0: a journal that booked
-        before this was kept (it is looked for as it always was)."""
+        """When this journal's book began (:func:`~pink.runtime.journal_guard.book_since`)."""
         assert self.kernel is not None and self.clock is not None and not isinstance(self.clock, _PendingSimClock)
-        journal = self.kernel.journal
-        if (kept := journal.meta(_BOOK_SINCE)) is not None:
-            return int(kept)
-        since = 0 if last else self.clock.now_ns()
-        journal.set_meta(_BOOK_SINCE, str(since))
-        return since
+        return book_since(self.kernel.journal, last, self.clock.now_ns())
 
     @staticmethod
     async def _book_closed_outside(rt: Runtime, trade_id: str, price: Decimal, fee: Decimal) -> str:
@@ -286,130 +271,24 @@ class Launcher:
         return self.venue
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
-        cfg = self.cfg
+        """The journaled kernel, held to what made its journal (:mod:`pink.runtime.journal_guard`)."""
         assert self.venue is not None
-        kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
-                            settle_asset=cfg.settle_asset, hedge_mode=self.venue.hedge_mode is not False)
-        path = data / "journal.sqlite"
-        try:
-            jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_sync, adopt=False)
-        except Exception as exc:
-            raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
-        self.backends["journal"] = f"sqlite {path}"
-        made = jk.kernel.config  # what the journal was created with: its trades depend on it
-        ours = {_VENUE: venue_identity(self.venue), "account_id": cfg.account_id, "runtime_id": cfg.runtime_id}
-        if (known := jk.journal.meta(_VENUE)) not in (None, ours[_VENUE]):  # (a simulator would adopt a live book)
-            _refuse(jk, f"it was made on venue {known!r}, but this run is on {ours[_VENUE]!r}; run on {known!r} "
-                        "or use a new data dir")
-        for key in ("account_id", "runtime_id"):
-            if (known := jk.journal.meta(key)) not in (None, ours[key]):
-                _refuse(jk, f"it belongs to {key} {known!r}, not {ours[key]!r}")
-        if self._venue_account:  # the venue's own id of the account the keys open (BingX: the user id)
-            ours[_VENUE_ACCOUNT] = self._venue_account
-            if (known := jk.journal.meta(_VENUE_ACCOUNT)) not in (None, self._venue_account):
-                _refuse(jk, f"its trades were made on the venue's account {known}, but this run's API keys open "
-                            f"account {self._venue_account}; use the keys of account {known}, or a new data dir "
-                            "for the other account")
-        if made.hedge_mode != kcfg.hedge_mode:
-            mode = "hedge" if kcfg.hedge_mode else "one-way"
-            _refuse(jk, f"the venue account is now in {mode} position mode, but the journal's trades were made in "
-                        "the other mode; switch the account back or use a new data dir")
-        for name, theirs, mine in (("slots", made.slots, kcfg.slots),
-                                   ("initial_capital", made.initial_capital, kcfg.initial_capital),
-                                   ("settle_asset", made.settle_asset, kcfg.settle_asset)):
-            if theirs != mine:
-                _refuse(jk, f"it was created with {name} = {theirs}, but this run asks for {mine}; run with "
-                            f"{name} = {theirs} or use a new data dir")
-        for key, value in ours.items():  # a journal from before a key was recorded takes this run's
-            jk.journal.set_meta(key, value)
-        if adopted := jk.adopt_instruments(instruments):
-            log.info("journal: the venue's rules adopted for %s", ", ".join(adopted))
-        return jk
+        return open_journal(self.cfg, self.venue, self._venue_account, data, instruments, self.backends)
 
     async def _start_ledger(self, data: Path) -> None:
-        cfg = self.cfg
-        if cfg.ledger == "none":
-            self.backends["ledger"] = "none (not requested)"
-            return
-        from pink.ledger.outbox import LedgerOutbox
-        from pink.ledger.writer import LedgerWriter, resolve_target
-
-        url = cfg.ledger_url if cfg.ledger == "url" or cfg.ledger_url else None
-        if cfg.ledger == "url" and not url:
-            raise StartupError("ledger", "ledger=url needs ledger_url")
-        target = resolve_target(data_dir=data, url=url, env={})
-        loop = asyncio.get_running_loop()
-        try:
-            writer = await loop.run_in_executor(None, lambda: LedgerWriter.open(target))
-        except StartupError:
-            raise
-        except Exception as exc:
-            raise StartupError(f"ledger ({target.describe()})", str(exc)) from exc
         assert self.kernel is not None
-        self.ledger = LedgerOutbox(writer, account_id=cfg.account_id, runtime_id=cfg.runtime_id,
-                                   journal=functools.partial(records_between, self.kernel.journal.path))
-        self.ledger.start()
-        self.backends["ledger"] = target.describe()
-        await self._catch_up_ledger()
-
-    async def _catch_up_ledger(self) -> None:
-        """Have the ledger read from the journal every record it may not have written (crash,
-        outage): in its writer thread, in batches, while the runtime starts and trades."""
-        assert self.kernel is not None and self.ledger is not None
-        position = await self.ledger.resume_position() or 0
-        journal = self.kernel.journal
-        if position > journal.seq:  # the ledger's rows would chain onto a journal they are not from
-            cfg = self.cfg
-            raise StartupError(f"ledger ({self.backends['ledger']})", f"it holds rows of account "
-                               f"{cfg.account_id!r} / runtime {cfg.runtime_id!r} up to journal position {position}, "
-                               f"but the journal {journal.path} is at position {journal.seq} (deleted or replaced?); "
-                               "put that journal back, or start this account on a new data dir (or with another "
-                               "runtime_id)")
-        if position == journal.seq:
-            return
-        self.ledger.from_journal(journal.seq)
-        log.info("ledger catch-up: journal messages %d to %d", position + 1, journal.seq)
+        self.ledger = await start_ledger(self.cfg, data, self.kernel.journal, self.backends)
+        if self.ledger is not None:
+            await catch_up_ledger(self.cfg, self.ledger, self.kernel.journal, self.backends["ledger"])
 
     def _start_plane(self, data: Path) -> None:
-        cfg = self.cfg
-        if cfg.plane == "shm":
-            from pink.plane.shm import StatePlane
-
-            self.plane = StatePlane.create(data, cfg.account_id, cfg.runtime_id, cfg.slots)
-            self.backends["plane"] = f"shared memory ({data})"
-        else:
-            self.backends["plane"] = "none (not requested)"
-        if cfg.control == "file":
-            from pink.plane.control import ControlReader
-
-            self.control = ControlReader(data)
-            self.backends["control"] = f"file {self.control.path}"
-        else:
-            self.backends["control"] = "none (not requested)"
+        self.plane = start_plane(self.cfg, data, self.backends)
+        self.control = start_control(self.cfg, data, self.backends)
 
     async def _start_projection(self) -> None:
-        cfg = self.cfg
-        wanted = cfg.projection_backends
-        if not wanted:
-            self.backends["projection"] = "none (not requested)"
-            return
-        from pink.projection.projector import Projector
-        from pink.projection.sinks import HazelcastSink, RedisSink
-
-        sinks: list[Any] = []
-        for name in wanted:
-            if name == "redis":
-                sinks.append(RedisSink(cfg.redis_url))
-            else:
-                sinks.append(HazelcastSink(cfg.hazelcast_members, cluster_name=cfg.hazelcast_cluster))
-        self.projection = Projector(cfg.account_id, cfg.runtime_id, sinks)
-        try:
-            await self.projection.start()
-        except StartupError:
-            raise
-        except Exception as exc:
-            raise StartupError(f"projection ({cfg.projection})", str(exc)) from exc
-        self.backends["projection"] = ", ".join(s.backend for s in sinks)
+        self.projection, described = build_projection(self.cfg, self.backends)
+        if self.projection is not None:
+            await start_projection(self.cfg, self.projection, described, self.backends)
 
     def _default_loop_config(self) -> LoopConfig:
         c = self.cfg
@@ -457,42 +336,9 @@ class Launcher:
         await self.runtime.run(cycles if cycles is not None else (self.cfg.cycles or None))
 
     def health(self) -> Any:
-        from pink.plane.health import HealthReport
+        from pink.runtime.run_health import health_report
 
-        rt = self.runtime
-        pol = rt.policy if rt is not None else None
-        lh = self.ledger.health() if self.ledger is not None else None
-        return HealthReport(
-            ts=time.time_ns(),
-            account_id=self.cfg.account_id,
-            runtime_id=self.cfg.runtime_id,
-            pid=os.getpid(),
-            ledger_backend=lh.backend if lh else "",
-            ledger_requested=self.ledger is not None,
-            ledger_ok=bool(lh is None or not lh.last_error),
-            ledger_backlog=lh.backlog + lh.from_journal if lh else 0,
-            ledger_error=lh.last_error if lh else "",
-            ledger_rejected=lh.rejected if lh else 0,
-            ledger_refusals_dropped=lh.refusals_dropped if lh else 0,
-            sinks=tuple(self.projection.health()) if self.projection is not None else (),
-            control=self.cfg.control,
-            venue=self.backends.get("venue", ""),
-            venue_connected=self.venue is not None and getattr(self.venue, "rest_reachable", True),
-            stream_connected=self.venue is not None and self.venue.stream_connected,
-            last_venue_event_age_ms=(time.time_ns() - rt.last_event_wall_ns) // 1_000_000
-            if rt is not None and rt.last_event_wall_ns else None,
-            awaiting_venue=rt.executor.in_flight
-            + sum(1 for s in rt.slots if s.state.endswith(("_PENDING", "_CANCELING"))) if rt is not None else 0,
-            queue_depths={"kernel": rt._q.qsize(), "in_flight": rt.executor.in_flight}
-            if rt is not None else {},
-            drops={"events_after_close": rt.events_dropped} if rt is not None else {},
-            desync_slots=tuple(s.slot for s in rt.slots if s.state == "DESYNC") if rt else (),
-            policy_errors=pol.errors if pol is not None else 0,
-            policy_failing_cycles=pol.failing if pol is not None else 0,
-            policy_failing_since=pol.failing_since_ns if pol is not None and pol.failing else 0,
-            policy_failing_open_slots=pol.failing_held if pol is not None and pol.failing else 0,
-            policy_last_error=pol.last_error if pol is not None else "",
-        )
+        return health_report(self.cfg, self.runtime, self.ledger, self.projection, self.venue, self.backends)
 
     async def _health_loop(self) -> None:
         from pink.plane.health import write_health
