@@ -310,6 +310,23 @@ class LedgerContract:
         assert report.ok, report.differences
         assert any("compared with the ledger" in c for c in report.checked)
 
+    def test_audit_against_journal_holds_the_policy_events_to_it(self, writer: LedgerWriter) -> None:
+        """The journal keeps every intent the policy asked for, refused ones too: the audit compared
+        only settlements, fills and trades, so a lost or altered policy row passed."""
+        book = Book()
+        recs = trade(book, slot=0, trade_id="P", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "11", "0.01")]])
+        refused = IntentRecorded(Intent(Action.ENTER, 0, "P2", "P2-i", "P2-d", "ETH-USDT", Side.LONG,
+                                        D("0.01"), 3), "REFUSED", "ENTRIES_PAUSED", "paused by operator", 9)
+        _insert(writer, recs)
+        report = audit(writer.client, JournalRecords(ACC, RT, [*recs, refused]), database=writer.database)
+        assert any("IntentRecorded policy_events" in d and "P2-i" in d and "missing from the ledger" in d
+                   for d in report.differences), report.differences
+        _insert(writer, [dataclasses.replace(refused, detail="something else")])
+        report = audit(writer.client, JournalRecords(ACC, RT, [*recs, refused]), database=writer.database)
+        assert any("IntentRecorded policy_events" in d and "differs in detail" in d for d in report.differences)
+        assert any("intents" in c for c in report.checked), report.checked
+
     async def test_outbox_puts_flushes_and_closes(self, writer: LedgerWriter) -> None:
         outbox = LedgerOutbox(writer, account_id=ACC, runtime_id=RT, batch_records=7,
                               linger_s=0.001)

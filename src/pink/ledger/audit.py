@@ -19,7 +19,8 @@ Checks, per (account_id, runtime_id) stream:
 * no id stored twice with different contents;
 * optionally, against the kernel journal: every Settlement, FillBooked and
   TradeClosed present exactly once and equal, and no such row the journal
-  does not have.
+  does not have; every intent the journal holds (refused ones too) stored as
+  it is.
 
 All arithmetic is Python :class:`~decimal.Decimal` at 100 digits.
 """
@@ -33,7 +34,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pink.kernel.messages import FillBooked, KernelRecord, Settlement, TradeClosed
+from pink.kernel.messages import FillBooked, IntentRecorded, KernelRecord, Settlement, TradeClosed
 from pink.ledger.queries import fetch, raw_conflicts, streams
 from pink.ledger.rows import Row, rows_for
 
@@ -200,6 +201,10 @@ def _trades(
 
 _JOURNALED = (Settlement, FillBooked, TradeClosed)
 _JOURNAL_TABLES = {"account_events", "trade_reconstruction"}
+#: journaled intents: each must be in the ledger as it is; not the other way round, as journals
+#: begun before refused intents were journaled lack them, and so does one whose fields could
+#: not be written (its row, stored as it came, is all there is of it)
+_INTENTS = "policy_events"
 
 
 def _journal(
@@ -207,15 +212,24 @@ def _journal(
 ) -> None:
     ours = (journal.account_id, journal.runtime_id)
     ledger: dict[str, Row] = {}
+    intents: dict[str, Row] = {}
     for table, rows in tables.items():
         for row in rows:
             if (row["account_id"], row["runtime_id"]) != ours:
                 continue
             if table in _JOURNAL_TABLES or (table == "trade_events" and row["event"] == "FILL"):
                 ledger[row["id"]] = row
+            elif table == _INTENTS:
+                intents[row["id"]] = row
     seen: set[str] = set()
-    count = 0
+    count = asked = 0
     for record in journal.records:
+        if isinstance(record, IntentRecorded):
+            asked += 1
+            (_table, expected), = rows_for(record, account_id=journal.account_id, runtime_id=journal.runtime_id)
+            _compare(report, f"IntentRecorded {_INTENTS} id {expected['id']}", record, expected,
+                     intents.get(expected["id"]))
+            continue
         if not isinstance(record, _JOURNALED):
             continue
         count += 1
@@ -227,21 +241,24 @@ def _journal(
             if expected["id"] in seen:
                 continue
             seen.add(expected["id"])
-            if found is None:
-                report.differences.append(f"journal {what} missing from the ledger: {record}")
-            elif found != expected:
-                cols = sorted(c for c in expected if expected[c] != found.get(c))
-                report.differences.append(
-                    f"journal {what} differs in {', '.join(cols)}: "
-                    + "; ".join(f"{c} ledger {found.get(c)!r} journal {expected[c]!r}"
-                                for c in cols)
-                )
+            _compare(report, what, record, expected, found)
     for row_id in sorted(set(ledger) - seen):
         report.differences.append(f"ledger row {row_id} is not in the journal: {ledger[row_id]}")
     report.checked.append(
         f"journal {journal.account_id}/{journal.runtime_id}: {count} settlements, fills and "
-        "trades compared with the ledger"
+        f"trades and {asked} intents (refused ones too) compared with the ledger"
     )
+
+
+def _compare(report: AuditReport, what: str, record: KernelRecord, expected: Row, found: Row | None) -> None:
+    if found is None:
+        report.differences.append(f"journal {what} missing from the ledger: {record}")
+    elif found != expected:
+        cols = sorted(c for c in expected if expected[c] != found.get(c))
+        report.differences.append(
+            f"journal {what} differs in {', '.join(cols)}: "
+            + "; ".join(f"{c} ledger {found.get(c)!r} journal {expected[c]!r}" for c in cols)
+        )
 
 
 def audit(
@@ -255,7 +272,8 @@ def audit(
     step = progress or (lambda _msg: None)
     report = AuditReport()
     tables: dict[str, list[Row]] = {}
-    for table in ("account_events", "trade_events", "trade_reconstruction"):
+    for table in ("account_events", "trade_events", "trade_reconstruction",
+                  *((_INTENTS,) if journal_records is not None else ())):
         step(f"reading {table}")
         tables[table] = fetch(client, table, database=database)
     with localcontext() as ctx:
