@@ -92,7 +92,7 @@ async def positions(request: web.Request) -> web.Response:
                 "positionAmt": dec(pos.quantity),
                 "availableAmt": dec(pos.quantity),
                 "positionSide": pos.side.value,
-                "isolated": False,
+                "isolated": True,  # the engine gives each position a margin of its own
                 "avgPrice": dec(pos.entry_price),
                 "initialMargin": dec(margin, 4),
                 "margin": dec(margin, 4),
@@ -132,7 +132,13 @@ async def income(request: web.Request) -> web.Response:
                                 "asset": t.asset, "info": "TRANSFER", "time": ms(t.ts),
                                 "tranId": t.transfer_id, "tradeId": ""}))  # fmt: skip
     for f in state.engine.fills_since(lo):
-        if kind in ("", "TRADING_FEE") and f.commission:
+        if not f.client_order_id:  # a liquidation: its fee is BingX's INSURANCE_CLEAR, not a trading fee
+            if kind in ("", "INSURANCE_CLEAR") and f.commission:
+                rows.append((f.ts, {"symbol": f.symbol, "incomeType": "INSURANCE_CLEAR",
+                                    "income": dec(-f.commission), "asset": "USDT",
+                                    "info": "Strong liquidation", "time": ms(f.ts),
+                                    "tranId": f"{f.fill_id}_liq", "tradeId": f.fill_id}))  # fmt: skip
+        elif kind in ("", "TRADING_FEE") and f.commission:
             rows.append((f.ts, {"symbol": f.symbol, "incomeType": "TRADING_FEE",
                                 "income": dec(-f.commission), "asset": "USDT",
                                 "info": "Trading Fee", "time": ms(f.ts),
@@ -223,9 +229,11 @@ async def position_mode(request: web.Request) -> web.Response:
 async def margin_type(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol = _symbol(state, request)
-    if request.method == "POST" and p(request, "marginType").upper() not in ("CROSSED", ""):
-        return fail(request, 109400, "the simulator supports CROSSED margin only")
-    return ok({"marginType": "CROSSED", "symbol": symbol})
+    wanted = p(request, "marginType").upper()
+    if request.method == "POST" and wanted not in ("ISOLATED", ""):
+        return fail(request, 109400, f"marginType {wanted}: the simulator supports ISOLATED margin only "
+                                     "(its engine gives each position a margin of its own)")  # fmt: skip
+    return ok({"marginType": "ISOLATED", "symbol": symbol})
 
 
 async def listen_key(request: web.Request) -> web.Response:

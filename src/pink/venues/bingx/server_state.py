@@ -35,7 +35,7 @@ from pink.kernel.messages import (
 )
 from pink.ports import Quote
 from pink.venues.bingx.server_faults import ServerFaults
-from pink.venues.bingx.server_wire import OrderMeta, dec, ms, order_trade_update
+from pink.venues.bingx.server_wire import OrderMeta, dec, is_liquidation, ms, order_trade_update
 from pink.venues.sim.account import Account
 from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, FeeSchedule, NewOrder
 
@@ -269,7 +269,7 @@ class SimState:
                 agg = self._aggs.setdefault(event.venue_order_id, _Agg())
                 agg.cum_qty = event.cum_qty
                 agg.notional += event.last_qty * event.last_price
-                agg.commission += event.commission
+                agg.commission += event.commission if event.client_order_id else ZERO  # (a liquidation's: income)
             if not self.sinks:
                 continue
             if isinstance(event, FundingPaid):
@@ -296,7 +296,7 @@ class SimState:
         elif isinstance(event, OrderFilled):
             execution = "TRADE"
             status = "FILLED" if event.cum_qty >= order.quantity else "PARTIALLY_FILLED"
-            fee, trade_ts = event.commission, event.ts
+            fee, trade_ts = (ZERO if is_liquidation(order) else event.commission), event.ts
             if self.faults is not None and self.faults.fire("fee_cumulative"):
                 fee = agg.commission
             if self.faults is not None and self.faults.fire("fee_missing"):
@@ -320,7 +320,8 @@ class SimState:
     def account_update(
         self, reason: str, change: Decimal, symbol: str | None, ts: int
     ) -> dict[str, Any]:
-        """``ACCOUNT_UPDATE``: ``B`` always; ``P`` (cross) only for order-driven changes."""
+        """``ACCOUNT_UPDATE``: ``B`` always; ``P`` (isolated: the engine gives each position a
+        margin of its own) only for order-driven changes."""
         bal = self.engine.balance()
         body: dict[str, Any] = {
             "m": reason,
@@ -349,14 +350,15 @@ class SimState:
             entry = pos.entry_price if pos else ZERO
             direction = 1 if side is Side.LONG else -1
             upnl = (mark - entry) * qty * direction if pos else ZERO
+            margin = qty * entry / self.engine.leverage(symbol, side) if pos else ZERO
             rows.append(
                 {
                     "s": symbol,
                     "pa": dec(qty, 8),
                     "ep": dec(entry, 8),
                     "up": dec(upnl, 8),
-                    "mt": "cross",
-                    "iw": "0",
+                    "mt": "isolated",
+                    "iw": dec(margin, 8),
                     "ps": side.value,
                 }
             )

@@ -35,6 +35,7 @@ from pink.venues.bingx.server_wire import (
     dec,
     engine_code,
     fill_row,
+    is_liquidation,
     ms,
     order_object,
     rest_status,
@@ -363,7 +364,7 @@ async def fills(request: web.Request) -> web.Response:
         if order is None:
             continue
         meta = state.meta_of(order)
-        commission = f.commission
+        commission = ZERO if is_liquidation(order) else f.commission  # (a liquidation's fee: income)
         if request.app[FAULTS].fire("fill_fee_cut"):
             commission = commission.quantize(FEE_CUT, ROUND_DOWN)
         row = fill_row(order=order, meta=meta, qty=f.qty, price=f.price,
