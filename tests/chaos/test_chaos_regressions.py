@@ -202,3 +202,20 @@ def test_sim_trials_draw_price_shocks_of_every_size() -> None:
     shocked = [c for c in configs if c.price_shock > 0]
     assert 0 < len(shocked) < len(configs)
     assert len({c.price_shock_size for c in shocked}) > 1
+
+
+def test_bingx_sim_trials_draw_price_shocks_of_every_size_and_keep_them_all_trial() -> None:
+    """BingX-simulator trials drew no price shocks, so no position was ever liquidated there."""
+    import random
+
+    from pink.chaos.trial_venues import BingxTrialVenue
+    from pink.venues.bingx.server_faults import ServerFaults
+
+    venues = [BingxTrialVenue(random.Random(s), s) for s in range(40)]
+    faults = [ServerFaults.parse(v.spec) for v in venues]
+    shocked = [f for f in faults if f.rules["price_shock"].probability > 0]
+    assert 0 < len(shocked) < len(faults)
+    assert len({f.price_shock_size for f in shocked}) > 1
+    redrawn = ServerFaults.parse(venues[0].spec)
+    redrawn.update(venues[0]._spec(random.Random(1)))  # a phase's new mix keeps the trial's shocks
+    assert redrawn.rules["price_shock"] == faults[0].rules["price_shock"]

@@ -34,7 +34,8 @@ __all__ = [
 TRANSFER_RATE = 0.4  # per phase: a deposit or a withdrawal by the trader, mid-run
 HAND_CLOSE_RATE = 0.15  # per phase: the trader closes (part of) a position by hand on the venue
 OTHER_PROGRAM_SHARE = 0.3  # of those, made by another program of the trader's, with a client id of its own
-#: a price shock is drawn at each price update (a simulated second, some 30-100 a trial): this often, by
+#: a price shock is drawn at each price update (a second, simulated or on the BingX server's clock; some 30-100
+#: a trial): this often, by
 #: one of these fractions of the price (a 5x position is liquidated by a move of about a fifth against it,
 #: 2x by a half; 1x only a short, by a doubling)
 PRICE_SHOCK_RATES = (0.0, 0.03, 0.1)
@@ -133,6 +134,8 @@ class BingxTrialVenue:
         from pink.venues.sim.instruments import default_instruments
 
         self.rng = rng
+        # drawn once a trial, as for the sim venue: a crash or squeeze now and then liquidates positions
+        self.shocks = f"price_shock={rng.choice(PRICE_SHOCK_RATES)},price_shock_size={rng.choice(PRICE_SHOCK_SIZES)}"
         self.spec = self._spec(rng)
         self.engine = MatchingEngine(default_instruments(), seed=seed, start_ts=time.time_ns(),
                                      initial_balance=Decimal(10_000))
@@ -146,10 +149,10 @@ class BingxTrialVenue:
         self.by_hand: set[str] = set()  # the engine's ids of the orders placed by hand
 
     def _spec(self, rng: random.Random) -> str:
-        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES if r != "slow"]
+        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES if r not in ("slow", "price_shock")]
         if rng.random() < 0.3:
             parts.append(f"slow_ms={rng.choice((5, 20, 50))}")
-        return ",".join(parts)
+        return ",".join((*parts, self.shocks))
 
     async def start(self) -> None:
         import aiohttp

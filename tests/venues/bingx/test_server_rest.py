@@ -6,6 +6,8 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from pink.kernel.messages import Side
 from tests.venues.bingx.conftest_server import fixture, running
 
@@ -306,3 +308,33 @@ async def test_a_liquidation_fee_is_an_insurance_clear_row_and_positions_are_iso
         assert len(fees) == 1  # the opening fill's only
         wallet = state.engine.balance().balance
         assert sum((Decimal(r["income"]) for r in rows), Decimal(0)) == wallet - Decimal(10_000)
+
+
+async def test_the_price_shock_fault_gaps_a_price_and_the_venue_liquidates() -> None:
+    """``price_shock`` (drawn once a second of the server's clock) gaps one symbol's price by
+    ``price_shock_size`` up or down, as the simulated venue's fault does: a trader (and a chaos
+    trial) can see liquidations on the BingX simulator too. Before, the server had no such fault."""
+    async with running(hedge=True) as (server, client):
+        for symbol, qty in (("BTC-USDT", "0.01"), ("ETH-USDT", "0.1"), ("DOGE-USDT", "100")):
+            for side, position_side in (("BUY", "LONG"), ("SELL", "SHORT")):
+                _, ack = await client.place(symbol=symbol, type="MARKET", side=side, quantity=qty,
+                                            positionSide=position_side)  # fmt: skip
+                assert ack["code"] == 0, ack
+        async with client.session.post(f"{server.base_url}/_sim/faults",
+                                       params={"spec": "price_shock=#1,price_shock_size=0.5"}) as resp:  # fmt: skip
+            assert resp.status == 200 and (await resp.json())["price_shock_size"] == 0.5
+        async with client.session.post(f"{server.base_url}/_sim/advance?seconds=3") as resp:
+            assert resp.status == 200
+        liquidated = [f for f in server.state.engine.fills_since(0) if not f.client_order_id]
+        assert len(liquidated) == 1  # a gap of half the price: the 5x position on the wrong side
+        assert server.faults.describe()["price_shock"] == "#0"
+        _, pos = await client.call("GET", "/openApi/swap/v2/user/positions", {})
+        assert len(pos["data"]) == 5
+
+
+def test_a_bad_price_shock_size_is_refused_by_name() -> None:
+    from pink.venues.bingx.server_faults import ServerFaults
+
+    for bad in ("0", "1", "1.5", "nan", "x"):
+        with pytest.raises(ValueError, match="price_shock_size"):
+            ServerFaults.parse(f"price_shock=0.1,price_shock_size={bad}")

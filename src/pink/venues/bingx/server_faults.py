@@ -29,15 +29,21 @@ Rules (each name a :data:`RULES` key):
 ``query_garbled``  answer an order query with a status no client knows
 ``fill_fee_cut``   ``allFillOrders`` rows' commission cut to 4 decimals (as in the
                    older recorded rows: ``-0.0025``)
+``price_shock``    drawn once a second of the server's clock: one symbol's price gaps
+                   by ``price_shock_size`` of it, up or down; resting orders it
+                   crosses fill, positions it puts under maintenance are liquidated
 =================  =========================================================
 
-Settings: ``slow_ms`` (int), ``listen_key_ttl_s`` (float, default 3600).
+Settings: ``slow_ms`` (int), ``listen_key_ttl_s`` (float, default 3600),
+``price_shock_size`` (a fraction of the price in (0, 1), default 0.25).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 __all__ = ["RULES", "FaultRule", "ServerFaults"]
 
@@ -59,8 +65,9 @@ RULES = (
     "fee_missing",
     "query_garbled",
     "fill_fee_cut",
+    "price_shock",
 )
-_SETTINGS = ("slow_ms", "listen_key_ttl_s")
+_SETTINGS = ("slow_ms", "listen_key_ttl_s", "price_shock_size")
 
 
 @dataclass(slots=True)
@@ -102,6 +109,7 @@ class ServerFaults:
     rules: dict[str, FaultRule] = field(default_factory=dict)
     slow_ms: int = 0
     listen_key_ttl_s: float = 3600.0
+    price_shock_size: Decimal = Decimal("0.25")
     seed: int = 1
     _rng: random.Random = field(init=False, repr=False)
 
@@ -129,6 +137,8 @@ class ServerFaults:
                 self.rules.setdefault("slow", FaultRule(1.0))
             elif name == "listen_key_ttl_s":
                 self.listen_key_ttl_s = float(value)
+            elif name == "price_shock_size":
+                self.price_shock_size = _shock_size(value)
             elif name in RULES:
                 self.rules[name] = FaultRule.parse(value)
             else:
@@ -146,8 +156,27 @@ class ServerFaults:
         rule = self.rules.get(name)
         return rule is not None and rule.fire(self._rng)
 
+    def shock(self, symbols: Sequence[str]) -> tuple[str, Decimal] | None:
+        """Whether a ``price_shock`` happens now: which symbol, and by what fraction of its price
+        (> 0 up, < 0 down); None when none does."""
+        if not symbols or not self.fire("price_shock"):
+            return None
+        size = self.price_shock_size
+        return self._rng.choice(list(symbols)), size if self._rng.random() < 0.5 else -size
+
     def describe(self) -> dict[str, object]:
         out: dict[str, object] = {k: v.describe() for k, v in sorted(self.rules.items())}
         out["slow_ms"] = self.slow_ms
         out["listen_key_ttl_s"] = self.listen_key_ttl_s
+        out["price_shock_size"] = float(self.price_shock_size)
         return out
+
+
+def _shock_size(text: str) -> Decimal:
+    try:
+        size = Decimal(text.strip())
+    except InvalidOperation:
+        size = Decimal("NaN")
+    if not size.is_finite() or not 0 < size < 1:
+        raise ValueError(f"fault price_shock_size: a fraction of the price in (0, 1), got {text!r}")
+    return size

@@ -105,6 +105,8 @@ class EngineLike(Protocol):
 
     def liquidation_price(self, symbol: str, side: Side) -> Decimal | None: ...
 
+    def shock(self, symbol: str, fraction: Decimal) -> list[EngineEvent]: ...
+
 
 def places(step: Decimal) -> int:
     """Decimal places of a tick or step (0.001 -> 3, 1 -> 0)."""
@@ -150,6 +152,7 @@ class SimState:
             )
         self.offset_ns = 0
         self._last_ns = 0
+        self._shock_second = engine.now // 1_000_000_000  # price shocks are drawn once a second after it
         self.meta: dict[str, OrderMeta] = {}  # by engine client_order_id (venue order id when it has none)
         self._aggs: dict[str, _Agg] = {}
         self._seq = itertools.count(1)
@@ -189,9 +192,19 @@ class SimState:
         return list(self.engine.funding_history)
 
     def tick(self) -> None:
-        """Advance the engine to now and publish what happened."""
+        """Advance the engine to now and publish what happened (and a ``price_shock``, drawn
+        once for each second of the clock that began since the last tick)."""
         now = self.now_ns()
         self.publish(self.engine.advance(now), now)
+        second = now // 1_000_000_000
+        if self.faults is None or "price_shock" not in self.faults.rules:
+            self._shock_second = second
+            return
+        for _ in range(min(second - self._shock_second, 3600)):
+            shock = self.faults.shock(sorted(self.instruments))
+            if shock is not None:
+                self.publish(self.engine.shock(*shock), now)
+        self._shock_second = second
 
     def advance(self, seconds: Decimal) -> None:
         self.offset_ns += int(seconds * 1_000_000_000)
