@@ -7,6 +7,7 @@ import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,8 +31,10 @@ async def serve(
     hedge: bool,
     rate_limits: bool,
     stop: asyncio.Event | None = None,
+    state_dir: Path | None = None,
 ) -> None:
-    """Run the server and print its URLs; return when ``stop`` is set or on SIGINT/SIGTERM."""
+    """Run the server and print its URLs; return when ``stop`` is set or on SIGINT/SIGTERM.
+    ``state_dir``: the account is kept there and restored from it on the next start."""
     from pink.venues.bingx.server import BingxSimServer
     from pink.venues.sim.engine import MatchingEngine
     from pink.venues.sim.instruments import default_instruments
@@ -52,10 +55,13 @@ async def serve(
             faults=ServerFaults.parse(faults, seed=seed),
             hedge=hedge,
             rate_limits=rate_limits,
+            state_dir=state_dir,
         ) as server:
             print(f"sim-bingx REST   {server.base_url}", flush=True)
             print(f"sim-bingx WS     {server.ws_url} (user stream: PINK adds ?listenKey=)", flush=True)
             print(f"sim-bingx market {server.market_ws_url}", flush=True)
+            if state_dir is not None:
+                print(f"account kept in {state_dir} (restored from it on the next start)", flush=True)
             print(f"api key {api_key}  secret key {secret_key}", flush=True)
             print("to trade on it, set these, then: pink run --venue bingx --data-dir DIR", flush=True)
             print(_settings_line(server.base_url, server.ws_url, server.market_ws_url, api_key, secret_key),
@@ -87,6 +93,12 @@ def register(app: typer.Typer) -> None:
         secret_key: Annotated[str, typer.Option("--secret-key")] = DEFAULT_SECRET_KEY,
         hedge: Annotated[bool, typer.Option(help="start in hedge (dual-side) mode")] = False,
         rate_limits: Annotated[bool, typer.Option(help="enforce BingX rate limits")] = True,
+        state_dir: Annotated[
+            Path | None,
+            typer.Option(help="keep the account (wallet, positions, orders, fills, income) in this directory and "
+                              "restore it on the next start, even after a kill; without it each start is a new "
+                              "account"),
+        ] = None,
     ) -> None:
         """Serve a BingX-compatible REST + WebSocket simulator of the USDT-M perpetual swap API."""
         try:
@@ -104,6 +116,7 @@ def register(app: typer.Typer) -> None:
                     secret_key=secret_key,
                     hedge=hedge,
                     rate_limits=rate_limits,
+                    state_dir=state_dir,
                 )
             )
         except (PinkError, OSError) as exc:  # the port in use, an address not of this host

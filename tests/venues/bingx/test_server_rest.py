@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -338,3 +339,41 @@ def test_a_bad_price_shock_size_is_refused_by_name() -> None:
     for bad in ("0", "1", "1.5", "nan", "x"):
         with pytest.raises(ValueError, match="price_shock_size"):
             ServerFaults.parse(f"price_shock=0.1,price_shock_size={bad}")
+
+
+async def test_a_state_dir_keeps_every_record_of_the_account(tmp_path: Path) -> None:
+    """Everything a restarted server reports from: funding, liquidations and their income, other
+    income, rejected client ids, hedge mode, resting orders that fill after the restart."""
+    from pink.venues.bingx.server_store import dump
+
+    async with running(state_dir=tmp_path, hedge=True) as (server, client):
+        await client.place(type="MARKET", side="BUY", quantity="0.01", positionSide="LONG", clientOrderId="a")
+        await client.place(type="MARKET", side="SELL", quantity="0.01", positionSide="SHORT", clientOrderId="b")
+        await client.place(symbol="ETH-USDT", type="MARKET", side="BUY", quantity="0.1", positionSide="LONG")
+        _, bad = await client.place(type="MARKET", side="BUY", quantity="0.00001", positionSide="LONG",
+                                    clientOrderId="rejected-1")  # fmt: skip
+        assert bad["code"] != 0
+        mark = server.state.engine.quote("BTC-USDT").mark
+        _, rest = await client.place(type="LIMIT", side="SELL", quantity="0.005", positionSide="LONG",
+                                     price=str((mark * 2).quantize(Decimal("0.1"))), clientOrderId="c")  # fmt: skip
+        assert rest["code"] == 0
+        async with client.session.post(f"{server.base_url}/_sim/advance?seconds=28800") as resp:
+            assert resp.status == 200  # a funding settlement
+        async with client.session.post(f"{server.base_url}/_sim/income",
+                                       json={"incomeType": "TRIAL_FUND", "amount": "5"}) as resp:  # fmt: skip
+            assert resp.status == 200
+        state = server.state
+        state.publish(state.engine.shock("ETH-USDT", Decimal("-0.5")), state.engine.now)  # liquidated
+        saved = dump(state)
+        _, income = await client.call("GET", "/openApi/swap/v2/user/income", {})
+    assert {r["incomeType"] for r in income["data"]} >= {"FUNDING_FEE", "TRIAL_FUND", "INSURANCE_CLEAR"}
+    async with running(state_dir=tmp_path) as (server, client):
+        assert dump(server.state) == saved
+        _, again = await client.call("GET", "/openApi/swap/v2/user/income", {})
+        assert again["data"] == income["data"]
+        _, dup = await client.place(type="MARKET", side="BUY", quantity="0.01", positionSide="LONG",
+                                    clientOrderId="rejected-1")  # fmt: skip
+        assert "duplicated" in dup["msg"]  # its client id was used (by a rejected order) before the restart
+        server.state.publish(server.state.engine.shock("BTC-USDT", Decimal("1.5")), server.state.engine.now)
+        _, order = await client.call("GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "c"})
+        assert order["data"]["order"]["status"] != "NEW"  # the restored resting order is on the book

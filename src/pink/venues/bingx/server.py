@@ -19,6 +19,9 @@ it on 127.0.0.1 for tests and the CLI. What it serves (REFERENCE.md §10):
   moved by another income type (``INSURANCE_CLEAR``, ``ADL`` …; see
   :mod:`pink.venues.bingx.server_income`).
 
+With ``state_dir`` the account survives a restart of the server, even a kill
+(:mod:`pink.venues.bingx.server_store`).
+
 The engine is advanced on the wall clock by a background task every
 ``tick_s`` and before every request; its events are pushed to the user-data
 sockets as ``ORDER_TRADE_UPDATE`` / ``ACCOUNT_UPDATE`` frames.
@@ -33,6 +36,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
@@ -100,7 +104,7 @@ def _middleware(api_key: str, secret_key: str, limiter: RateLimiter) -> Callable
     async def bingx(request: web.Request, handler: _Handler) -> web.StreamResponse:
         path = request.path
         if path.startswith("/_sim/"):
-            return await handler(request)
+            return _kept(request, await handler(request))
         request.app[COUNTS][path] += 1
         request.app[CALLS][f"{request.method} {path}"] += 1
         if path == WS_PATH:
@@ -127,11 +131,19 @@ def _middleware(api_key: str, secret_key: str, limiter: RateLimiter) -> Callable
                     return fail(request, refusal.code, refusal.msg, refusal.http_status)
         state.tick()
         try:
-            return await handler(request)
+            return _kept(request, await handler(request))
         except BadParam as exc:
             return fail(request, exc.code, exc.msg)
 
     return bingx
+
+
+def _kept(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """After a request that may change the account (leverage, position mode …: not every change
+    is an engine event), keep it before answering."""
+    if request.method != "GET":
+        request.app[STATE].changed()
+    return response
 
 
 async def _ws(request: web.Request) -> web.StreamResponse:
@@ -226,8 +238,12 @@ def create_app(
     funding_interval_s: int = 8 * 3600,
     seed: int = 1,
     user_id: str = "1000000001",
+    state_dir: Path | None = None,
 ) -> web.Application:
-    """The simulator as an aiohttp application over ``engine`` (a ``MatchingEngine``)."""
+    """The simulator as an aiohttp application over ``engine`` (a ``MatchingEngine``).
+
+    ``state_dir``: the account is kept there and restored from it (see
+    :mod:`pink.venues.bingx.server_store`); without it, each server is a new account."""
     if not isinstance(faults, ServerFaults):
         faults = ServerFaults.parse(faults, seed=seed)
     insts = instruments if instruments is not None else dict(getattr(engine, "instruments", {}))
@@ -235,6 +251,13 @@ def create_app(
         engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s,
         faults=faults, user_id=user_id,
     )
+    if state_dir is not None:
+        from pink.venues.bingx.server_store import AccountStore
+
+        store = AccountStore(state_dir)
+        store.restore(state)
+        state.on_change = lambda: store.save(state)
+        store.save(state)  # a new account is kept from the start
     app = web.Application(middlewares=[_middleware(api_key, secret_key, RateLimiter(enabled=rate_limits))])  # type: ignore[list-item]
     app[STATE] = state
     app[FAULTS] = faults

@@ -58,6 +58,7 @@ def credit_other(state: SimState, kind: str, amount: Decimal, symbol: str = "", 
     moved = OtherIncome(f"{kind.lower()}{len(state.other_income) + 1}-{now}", kind, symbol, amount, now,
                         info or kind.replace("_", " ").title())  # fmt: skip
     state.other_income.append(moved)
+    state.changed()
     return moved
 
 

@@ -163,6 +163,8 @@ class SimState:
         # a contract's trading state (REFERENCE.md §2), when not (1 online, apiStateOpen "true"):
         # (status: 25 close-only, 5 pre-listing, 0 offline; apiStateOpen "true"/"false")
         self.contract_state: dict[str, tuple[int, str]] = {}
+        # called after each change of the account, before it is pushed or answered (a state directory)
+        self.on_change: Callable[[], None] | None = None
 
     # ------------------------------------------------------------- time
     def wall_ms(self) -> int:
@@ -217,6 +219,7 @@ class SimState:
         what is available."""
         self.tick()
         moved = self.engine.transfer(amount)
+        self.changed()
         if self.sinks:
             reason = "DEPOSIT" if moved.amount > 0 else "WITHDRAW"
             self._emit(self.account_update(reason, moved.amount, None, moved.ts))
@@ -275,8 +278,21 @@ class SimState:
         for sink in list(self.sinks):
             sink(frame)
 
+    def changed(self) -> None:
+        """The account changed: keep it (when the server has a state directory)."""
+        if self.on_change is not None:
+            self.on_change()
+
     def publish(self, events: list[EngineEvent], now: int) -> None:
-        """Turn engine events into user-data frames for every connected stream."""
+        """Turn engine events into user-data frames for every connected stream; then keep the
+        account (the frames are queued: none leaves before the next await)."""
+        try:
+            self._publish(events)
+        finally:
+            if events:
+                self.changed()
+
+    def _publish(self, events: list[EngineEvent]) -> None:
         for event in events:
             if isinstance(event, OrderFilled):
                 agg = self._aggs.setdefault(event.venue_order_id, _Agg())
