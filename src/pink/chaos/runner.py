@@ -37,9 +37,10 @@ from pink.chaos.policy import ChaosPolicy
 from pink.chaos.simhost import RemoteSimVenue, sigkill_self
 from pink.errors import StartupError
 from pink.journal import JournaledKernel
-from pink.kernel import Instrument, KernelConfig
+from pink.kernel import Instrument
 from pink.policy.base import MarginSizer
 from pink.runtime.config import RuntimeConfig
+from pink.runtime.journal_guard import open_journal
 from pink.runtime.launcher import Launcher
 from pink.runtime.loop import LoopConfig
 from pink.runtime.recovery import exposure
@@ -127,13 +128,10 @@ class _ChaosLauncher(Launcher):
     ack_timeout_ns = 10_000_000_000
 
     def _open_kernel(self, data: Path, instruments: dict[str, Instrument]) -> JournaledKernel:
-        cfg = self.cfg
-        kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
-                            ack_timeout_ns=self.ack_timeout_ns, max_query_backoff_ns=4 * self.ack_timeout_ns)
-        jk = JournaledKernel.open(data / "journal.sqlite", kcfg, instruments, durability=cfg.journal_sync)
-        for key, value in (("account_id", cfg.account_id), ("runtime_id", cfg.runtime_id)):
-            jk.journal.set_meta(key, value)
-        return jk
+        """The launcher's own (every check of the journal against the run), with short deadlines."""
+        assert self.venue is not None
+        return open_journal(self.cfg, self.venue, self._venue_account, data, instruments, self.backends,
+                            self.ack_timeout_ns)
 
 
 def _rss_mb() -> float:

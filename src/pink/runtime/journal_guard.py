@@ -11,6 +11,7 @@ instrument rules as listed now.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -45,11 +46,15 @@ def _refuse(jk: JournaledKernel, why: str) -> NoReturn:
 
 
 def open_journal(cfg: RuntimeConfig, venue: Venue, venue_account: str, data: Path,
-                 instruments: dict[str, Instrument], backends: dict[str, str]) -> JournaledKernel:
-    """The journaled kernel of ``data``'s journal (a new one: from ``cfg``), once it has been found
-    to be this run's (``venue_account``: the venue's id of the account its keys open, "" if none)."""
+                 instruments: dict[str, Instrument], backends: dict[str, str],
+                 ack_timeout_ns: int | None = None) -> JournaledKernel:
+    """The journaled kernel of ``data``'s journal (a new one: from ``cfg``; ``ack_timeout_ns``: the
+    kernel's deadlines, shortened by chaos trials), once it has been found to be this run's
+    (``venue_account``: the venue's id of the account its keys open, "" if none)."""
     kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
                         settle_asset=cfg.settle_asset, hedge_mode=venue.hedge_mode is not False)
+    if ack_timeout_ns is not None:
+        kcfg = replace(kcfg, ack_timeout_ns=ack_timeout_ns, max_query_backoff_ns=4 * ack_timeout_ns)
     path = data / "journal.sqlite"
     try:
         jk = JournaledKernel.open(path, kcfg, instruments, durability=cfg.journal_sync, adopt=False)
