@@ -397,3 +397,37 @@ def test_a_position_above_its_maintenance_margin_is_left_alone(tmp_path: Path) -
 def test_liquidation_rules_that_cannot_hold_are_refused_naming_them(kw: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         MatchingEngine(default_instruments(), liquidation=LiquidationRules(**kw))  # type: ignore[arg-type]
+
+
+def test_e15_a_leverage_raise_that_would_liquidate_the_open_position_at_once_is_refused(tmp_path: Path) -> None:
+    """A 5x long losing 4 %: raising it to 25x left a margin of 4 % of the entry, under the
+    maintenance margin at the mark, and the next price update liquidated it. A venue refuses
+    such a change: so does the simulator, naming why, and the position and its margin stay."""
+    eng = crash_engine(tmp_path, ["60000", "57600", "57600", "57600"])
+    (entry,) = fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))
+    eng.advance(S)
+    before = (eng.positions(), eng.balance(), eng.liquidation_price(BTC, Side.LONG))
+    with pytest.raises(LeverageError, match=r"LEVERAGE_WOULD_LIQUIDATE.*25x.*BTC-USDT LONG") as err:
+        eng.set_leverage(BTC, Side.LONG, 25)
+    assert err.value.code == "LEVERAGE_WOULD_LIQUIDATE"
+    assert eng.leverage(BTC, Side.LONG) == 5
+    assert (eng.positions(), eng.balance(), eng.liquidation_price(BTC, Side.LONG)) == before
+    assert fills(eng.advance(3 * S)) == [] and eng.positions()[0].quantity == entry.last_qty  # not liquidated
+    eng.set_leverage(BTC, Side.LONG, 10)  # a raise the position can hold is taken
+    assert eng.leverage(BTC, Side.LONG) == 10
+    eng.set_leverage(BTC, Side.SHORT, 100)  # no short held: any leverage in range
+    assert eng.leverage(BTC, Side.SHORT) == 100
+
+
+def test_e15_a_leverage_cut_whose_added_margin_is_not_available_is_refused(tmp_path: Path) -> None:
+    """Cutting the leverage of an open position takes more margin from the available balance:
+    with too little of it, the change drove ``available`` negative. It is refused instead."""
+    eng = crash_engine(tmp_path, ["60000", "60000"], balance="1300")
+    fills(eng.submit(order("a", OrderSide.BUY, "0.1"), 0))  # 6000 of notional at 5x: 1200 of margin
+    before = eng.balance()
+    with pytest.raises(LeverageError, match="INSUFFICIENT_MARGIN") as err:
+        eng.set_leverage(BTC, Side.LONG, 4)  # 1500 of margin: 300 more, about 97 available
+    assert err.value.code == "INSUFFICIENT_MARGIN"
+    assert eng.leverage(BTC, Side.LONG) == 5 and eng.balance() == before
+    eng.set_leverage(BTC, Side.LONG, 6)  # a raise frees margin
+    assert eng.balance().available > before.available

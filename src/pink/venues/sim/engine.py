@@ -572,11 +572,29 @@ class MatchingEngine:
     # ------------------------------------------------------------ leverage
 
     def set_leverage(self, symbol: str, side: Side, leverage: int) -> None:
+        """Set the leverage of ``symbol``'s ``side``. With a position held there, its margin
+        moves with it (isolated): a change that would put the position under its maintenance
+        margin at the mark (a liquidation at once), or whose added margin is not available, is
+        refused as a venue refuses it, nothing changed."""
         inst = self.instruments.get(symbol)
         if inst is None:
             raise UnknownInstrumentError(symbol)
         if not 1 <= leverage <= inst.max_leverage:
             raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} not in 1..{inst.max_leverage}")
+        pos = self.account.positions.get((symbol, side))
+        if pos is not None and pos.qty:
+            proc = self._procs[symbol]
+            mark = proc.price(proc.mark)
+            held = f"the {symbol} {side.value} position of {pos.qty}"
+            if under_maintenance(pos, leverage, mark, self.liquidation.rate(symbol)):
+                raise LeverageError(symbol, "LEVERAGE_WOULD_LIQUIDATE",
+                                    f"{leverage}x would put {held} under its maintenance "
+                                    f"margin at the mark {mark}: it would be liquidated at once")  # fmt: skip
+            added = pos.cost / leverage - pos.cost / self.leverage(symbol, side)
+            if added > 0 and added > self.available():
+                raise LeverageError(symbol, "INSUFFICIENT_MARGIN",
+                                    f"{leverage}x needs {added.quantize(Q8)} more margin for "
+                                    f"{held}; {self.available()} is available")  # fmt: skip
         self._leverage[(symbol, side)] = leverage
 
     def leverage(self, symbol: str, side: Side) -> int:
