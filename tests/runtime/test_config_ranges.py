@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,11 @@ BAD = [
     ("PINK_RUNTIME_ID", " rt1", "runtime_id"),
     ("PINK_SLOTS", "100000", "slots"),
     ("PINK_JOURNAL_DURABILITY", "fsync", "journal_durability"),
+    ("PINK_SIM_MAINTENANCE_RATE", "-0.001", "sim_maintenance_rate"),
+    ("PINK_SIM_MAINTENANCE_RATE", "0.01", "sim_maintenance_rate"),  # x 125 (the max leverage) >= 1
+    ("PINK_SIM_LIQUIDATION_FEE_RATE", "1", "sim_liquidation_fee_rate"),
+    ("PINK_SIM_MAX_LEVERAGE", "0", "sim_max_leverage"),
+    ("PINK_SIM_MAX_LEVERAGE", "200", "sim_max_leverage"),
 ]
 
 
@@ -55,6 +61,8 @@ def test_the_defaults_and_sensible_values_still_load() -> None:
     [
         ({"PINK_VENUE": "bingx", "PINK_FAULTS": "reject=0.1"}, "faults"),  # ignored before, silently
         ({"PINK_LEDGER": "none", "PINK_LEDGER_URL": "http://127.0.0.1:8123"}, "ledger_url"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_MAINTENANCE_RATE": "0.004"}, "sim_maintenance_rate"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_MAX_LEVERAGE": "20"}, "sim_max_leverage"),
     ],
 )
 def test_settings_that_would_be_ignored_are_refused(env: dict[str, str], key: str) -> None:
@@ -72,3 +80,30 @@ def test_the_test_scripts_variables_do_not_stop_a_run() -> None:
     that shell refused to start ("unknown configuration key(s) in environment")."""
     env = {"PINK_SERVICES": "1", "PINK_REDIS_URL": "redis://127.0.0.1:6390/0", "PINK_HAZELCAST_ADDR": "127.0.0.1:5710"}
     assert load_config(None, env).redis_url == "redis://127.0.0.1:6390/0"  # that one is a setting of its own
+
+
+def test_the_simulators_liquidation_rules_are_set_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """Its maintenance margin and liquidation fee rates and its max leverage were fixed: a paper
+    run could not be made to liquidate as the trader's venue tier does. They are settings now,
+    a rate given as a string or as a TOML number, and the simulator a run builds uses them."""
+    from pink.errors import LeverageError
+    from pink.kernel.messages import Side
+    from pink.runtime.paper import build_sim
+
+    file = tmp_path / "pink.toml"
+    file.write_text('sim_maintenance_rate = 0.02\nsim_liquidation_fee_rate = "0.0015"\n')
+    cfg = load_config(file, {"PINK_SIM_MAX_LEVERAGE": "40"})
+    assert (cfg.sim_maintenance_rate, cfg.sim_liquidation_fee_rate, cfg.sim_max_leverage) == (
+        Decimal("0.02"), Decimal("0.0015"), 40)
+    engine = build_sim(cfg, tmp_path / "journal.sqlite", 0).engine
+    assert engine.liquidation.rate("BTC-USDT") == Decimal("0.02")
+    assert engine.liquidation.fee_rate == Decimal("0.0015")
+    assert {i.max_leverage for i in engine.instruments.values()} == {40}  # DOGE-USDT's own 75 too
+    with pytest.raises(LeverageError, match="LEVERAGE_OUT_OF_RANGE"):
+        engine.set_leverage("BTC-USDT", Side.LONG, 41)
+    with pytest.raises(ConfigError, match=r"config sim_maintenance_rate: must be below 1/sim_max_leverage "
+                                          r"\(1/60\).*\(from config file"):
+        load_config(file, {"PINK_SIM_MAX_LEVERAGE": "60"})
+    default = build_sim(load_config(None, {}), tmp_path / "journal.sqlite", 0).engine
+    assert default.liquidation.rate("BTC-USDT") == Decimal("0.005") and default.liquidation.fee_rate == Decimal("0.005")
+    assert default.instruments["DOGE-USDT"].max_leverage == 75 and default.instruments["BTC-USDT"].max_leverage == 125

@@ -29,8 +29,11 @@ ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own confi
 
 
 MAX_SLOTS = 1000
+MAX_LEVERAGE = 125  # the highest leverage a venue (BingX) lists
 MAX_SECONDS = 7 * 86_400.0  # the longest duration setting: a week
 MAX_CAPITAL = Decimal(10) ** 15  # money is exact to 8 places within 28 digits: room for PnL above it
+_SIM_RATES = ("sim_maintenance_rate", "sim_liquidation_fee_rate")
+_SIM_KEYS = (*_SIM_RATES, "sim_max_leverage")
 _DURATIONS = ("cycle_s", "call_timeout_s", "close_timeout_s", "reconcile_interval_s", "books_settle_s",
               "health_interval_s")
 
@@ -45,6 +48,10 @@ class _BadValue(ConfigError):
 
 def _duration(value: float) -> bool:
     return math.isfinite(value) and 0 < value <= MAX_SECONDS
+
+
+def _rate(value: Decimal) -> bool:
+    return value.is_finite() and 0 <= value < 1
 
 
 def _is_id(value: str) -> bool:
@@ -89,6 +96,12 @@ class RuntimeConfig:
     # order sent whose record a power cut took back is unknown to the next start. "auto": full
     # on a real venue (bingx), normal (survives a killed process) on the simulator
     journal_durability: str = "auto"
+    # the simulator's liquidation rules (venue=sim only; pink.venues.sim.margin): the maintenance
+    # margin and the liquidation fee as fractions of the notional, and the highest leverage it
+    # lists on any symbol (a symbol listing less of its own keeps it). Defaults: LiquidationRules'
+    sim_maintenance_rate: Decimal = Decimal("0.005")
+    sim_liquidation_fee_rate: Decimal = Decimal("0.005")
+    sim_max_leverage: int = MAX_LEVERAGE
 
     def __post_init__(self) -> None:
         checks = [
@@ -111,6 +124,14 @@ class RuntimeConfig:
             (not (self.fast and self.venue != "sim"), "fast", "needs venue=sim"),
             (not (self.faults and self.venue != "sim"), "faults", "are the simulator's: they need venue=sim"),
             (not (self.ledger_url and self.ledger == "none"), "ledger_url", "is given while ledger=none"),
+            *((_rate(getattr(self, key)), key, "must be a fraction: >= 0 and < 1") for key in _SIM_RATES),
+            (1 <= self.sim_max_leverage <= MAX_LEVERAGE, "sim_max_leverage", f"must be between 1 and {MAX_LEVERAGE}"),
+            (not _rate(self.sim_maintenance_rate) or self.sim_maintenance_rate * self.sim_max_leverage < 1,
+             "sim_maintenance_rate",
+             f"must be below 1/sim_max_leverage (1/{self.sim_max_leverage}): a position at that leverage would "
+             f"be liquidated as it opened"),
+            *((self.venue == "sim" or getattr(self, f.name) == f.default, f.name, "is the simulator's: it needs "
+               "venue=sim") for f in fields(self) if f.name in _SIM_KEYS),
         ]
         for ok, key, why in checks:
             if not ok:
@@ -176,6 +197,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if kind is float:
             return float(raw)
         if kind is Decimal:
+            if isinstance(raw, float) and key in _SIM_RATES:
+                raw = repr(raw)  # a rate as TOML writes it (0.01): the decimal it was written as
             if isinstance(raw, float):
                 raise ValueError("give money as a string or integer, not a float")
             value = Decimal(str(raw))

@@ -41,6 +41,7 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     from pink.venues.sim.engine import MatchingEngine
     from pink.venues.sim.faults import FaultConfig
     from pink.venues.sim.instruments import default_instruments
+    from pink.venues.sim.margin import LiquidationRules
     from pink.venues.sim.prices import MarketConfig
     from pink.venues.sim.venue import SimVenue
 
@@ -61,8 +62,11 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     seed = _restart_seed(cfg.seed, last)
     # this simulator lives and dies with the run (a restart builds a new one), so its history need
     # only outlast the runtime's reconcile lookback (a day): two days of it bound a long run's memory
-    engine = MatchingEngine(default_instruments(), seed=seed, start_ts=start,
-                            initial_balance=cfg.initial_capital, market=market, history_s=PAPER_HISTORY_S)
+    instruments = {s: replace(i, max_leverage=min(i.max_leverage, cfg.sim_max_leverage))
+                   for s, i in default_instruments().items()}
+    rules = LiquidationRules(maintenance_rate=cfg.sim_maintenance_rate, fee_rate=cfg.sim_liquidation_fee_rate)
+    engine = MatchingEngine(instruments, seed=seed, start_ts=start, initial_balance=cfg.initial_capital,
+                            market=market, history_s=PAPER_HISTORY_S, liquidation=rules)
     faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
     return SimVenue(engine, faults=faults, seed=seed)
 
