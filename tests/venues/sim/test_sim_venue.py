@@ -207,3 +207,20 @@ async def test_e08_a_liquidation_is_pushed_and_listed_as_a_fill_of_an_order_pink
         assert (await venue.balance()).balance == wallet
     finally:
         await venue.close()
+
+
+def test_a_restart_keeps_a_position_at_its_leverage_when_the_simulator_now_lists_less() -> None:
+    """A paper run restarted with a lower ``sim_max_leverage`` than an open trade was entered at
+    stopped at its start (LEVERAGE_OUT_OF_RANGE adopting the journal's book). The position stays
+    at the leverage it was opened with, as a venue keeps it; changes to come are held to the max."""
+    from dataclasses import replace
+
+    insts = {s: replace(i, max_leverage=10) for s, i in default_instruments().items()}
+    venue = SimVenue(MatchingEngine(insts))
+    venue.adopt_book(D("10000"), [(BTC, Side.LONG, D("0.1"), D("60000"))], leverage={(BTC, Side.LONG): 20})
+    assert venue.engine.leverage(BTC, Side.LONG) == 20
+    assert venue.engine.liquidation_price(BTC, Side.LONG) == D("57286.4")  # (at 20x)
+    with pytest.raises(LeverageError, match="LEVERAGE_OUT_OF_RANGE"):
+        venue.ensure_leverage_now(EnsureLeverage(BTC, Side.LONG, 15))
+    with pytest.raises(LeverageError, match="LEVERAGE_OUT_OF_RANGE"):
+        venue.adopt_book(D("10000"), [], leverage={(BTC, Side.SHORT): 0})

@@ -597,6 +597,16 @@ class MatchingEngine:
                                     f"{held}; {self.available()} is available")  # fmt: skip
         self._leverage[(symbol, side)] = leverage
 
+    def adopt_leverage(self, symbol: str, side: Side, leverage: int) -> None:
+        """The leverage a position restored from elsewhere is held at (a restarted simulator's):
+        taken as it is, even above the max the symbol lists now, as a venue keeps a position at
+        the leverage it was opened with; changes to come are held to the max."""
+        if symbol not in self.instruments:
+            raise UnknownInstrumentError(symbol)
+        if leverage < 1:
+            raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} is below 1")
+        self._leverage[(symbol, side)] = leverage
+
     def leverage(self, symbol: str, side: Side) -> int:
         return self._leverage.get((symbol, side), DEFAULT_LEVERAGE)
 

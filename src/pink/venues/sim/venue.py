@@ -184,7 +184,7 @@ class SimVenue:
         acct.initial, acct.realized, acct.fees, acct.funding = capital, ZERO, ZERO, ZERO
         acct.positions.clear()
         for (symbol, side), lev in (leverage or {}).items():
-            self.engine.set_leverage(symbol, side, lev)
+            self.engine.adopt_leverage(symbol, side, lev)
         for symbol, side, qty, price in positions:
             pos = acct.position(symbol, side)
             pos.qty += qty
