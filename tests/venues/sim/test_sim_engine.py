@@ -431,3 +431,22 @@ def test_e15_a_leverage_cut_whose_added_margin_is_not_available_is_refused(tmp_p
     assert eng.leverage(BTC, Side.LONG) == 5 and eng.balance() == before
     eng.set_leverage(BTC, Side.LONG, 6)  # a raise frees margin
     assert eng.balance().available > before.available
+
+
+@pytest.mark.parametrize("price", [None, "60000.1", "59000.0"])  # a MARKET, a marketable LIMIT, a resting one
+def test_an_opening_order_must_leave_its_fee_and_slippage_covered_never_a_negative_available(price: str | None) -> None:
+    """An entry sized to the whole available balance (times the leverage) at the best price was
+    taken, and its fee and the book it walked drove ``available`` below 0: paper took an order
+    a venue refuses (it wants the margin and the fee). The margin check counts both; a resting
+    order keeps its maker fee set aside until it fills."""
+    eng = MatchingEngine(default_instruments(), initial_balance=D("1000"), market=MarketConfig(volatility_per_s=D(0)))
+    ref = D(price or "60000.1")
+    all_in = (1000 * 5 / ref).quantize(D("0.0001"), rounding="ROUND_FLOOR")  # 0.0833: 4998 of notional
+    (rejected,) = eng.submit(order("all-in", OrderSide.BUY, str(all_in), price=price), 0)[-1:]
+    assert isinstance(rejected, OrderRejected) and rejected.code == "INSUFFICIENT_MARGIN"
+    assert eng.balance().available == D("1000")
+    events = eng.submit(order("fits", OrderSide.BUY, "0.0825", price=price), 0)
+    assert [type(e) for e in events][:1] == [OrderAccepted] and not isinstance(events[-1], OrderRejected)
+    assert eng.balance().available >= 0
+    eng.force_fill(S, client_order_id="fits")  # the resting one fills (as maker) too
+    assert eng.balance().available >= 0 and eng.positions()[0].quantity == D("0.0825")

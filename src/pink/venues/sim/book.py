@@ -63,6 +63,22 @@ class Book:
     def take(self, buy: bool, level: int, qty: Decimal) -> None:
         (self.used_asks if buy else self.used_bids)[level] += qty
 
+    def cost(self, buy: bool, qty: Decimal) -> Decimal:
+        """The notional a taker of ``qty`` pays walking the free levels (what is beyond them at
+        the last one's price: a venue checks the margin of all of it)."""
+        total = ZERO
+        price = self.proc.price
+        last = self.proc.ask if buy else self.proc.bid
+        for px, free in self.levels(buy):
+            last = px
+            if free > 0:
+                q = min(free, qty)
+                total += q * price(px)
+                qty -= q
+                if not qty:
+                    break
+        return total + qty * price(last)
+
     def available(self, buy: bool, limit: int | None) -> Decimal:
         total = ZERO
         for px, free in self.levels(buy):

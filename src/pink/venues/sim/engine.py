@@ -332,8 +332,17 @@ class MatchingEngine:
                 return "NOTIONAL_BELOW_MIN"
             if order.reduce_only:
                 return "INVALID_SIDE"
-            lev = self.leverage(order.symbol, order.position_side)
-            if qty * ref / lev > self.available():
+            # the margin and the fee, at the price it takes: a MARKET's walk of the book, a LIMIT's
+            # price (a maker's fee if it rests: kept aside while it does, see used_margin)
+            if order.order_type is _LIMIT:
+                buy = order.side is _BUY
+                ticks = int(ref / inst.tick)
+                taker = ticks >= proc.ask if buy else ticks <= proc.bid
+                notional = qty * ref
+            else:
+                taker, notional = True, self._books[order.symbol].cost(order.side is _BUY, qty)
+            fee = (notional * (self.fees.taker if taker else self.fees.maker)).quantize(Q8)
+            if notional / self.leverage(order.symbol, order.position_side) + fee > self.available():
                 return "INSUFFICIENT_MARGIN"
             return ""
         pos = self.account.positions.get((order.symbol, order.position_side))
@@ -517,14 +526,17 @@ class MatchingEngine:
         return liquidation_price(pos, lev, self.liquidation.rate(symbol), self.instruments[symbol].tick)
 
     def used_margin(self) -> Decimal:
+        """The margin of the positions, and of the resting opening orders with their fees."""
+        maker = self.fees.maker
         used = sum(
             (p.cost / self.leverage(p.symbol, p.side) for p in self.account.positions.values()),
             ZERO,
         )
         for book in self._open.values():
             for o in book.values():
-                if o.opens and o.price is not None:
-                    used += o.remaining * o.price / o.leverage
+                if o.opens and o.price is not None:  # its margin, and its fee when it fills (as maker)
+                    notional = o.remaining * o.price
+                    used += notional / o.leverage + notional * maker
         return used
 
     def available(self) -> Decimal:
