@@ -15,6 +15,10 @@ rate), the venue liquidates it, as BingX does for USDT-M perpetuals:
 
 BingX's tiered maintenance rates and its fee are not recorded; the rates here are a simple,
 documented rule, configurable per symbol.
+
+:class:`Margins` keeps an account's leverage per symbol and position side and what its
+positions and resting opening orders hold: a leverage change a held position cannot carry
+(under its maintenance margin at once, or more margin than is available) is refused.
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from pink.errors import ConfigError
+from pink.errors import ConfigError, LeverageError, UnknownInstrumentError
 from pink.kernel.messages import ZERO, Instrument, Side
-from pink.venues.sim.account import Position
-from pink.venues.sim.orders import Q8
+from pink.venues.sim.account import Account, Position
+from pink.venues.sim.orders import Q8, EngineOrder
+from pink.venues.sim.prices import PriceProcess
 
-__all__ = ["LiquidationRules", "liquidation_close", "liquidation_price", "under_maintenance"]
+__all__ = ["DEFAULT_LEVERAGE", "LiquidationRules", "Margins", "liquidation_close", "liquidation_price",
+           "under_maintenance"]
+
+DEFAULT_LEVERAGE = 5  # of a (symbol, position side) whose leverage was never set
 
 
 def _empty() -> dict[str, Decimal]:
@@ -105,3 +113,101 @@ def liquidation_close(
     pnl = value - pos.cost if long else pos.cost - value
     left = max(ZERO, (pos.cost / lev + pnl).quantize(Q8, rounding=ROUND_FLOOR))
     return price, min((value * fee_rate).quantize(Q8), left)
+
+
+class Margins:
+    """The account's margin: the leverage of each (symbol, position side), what the positions
+    and the resting opening orders (``open``: per symbol, by venue id) hold of the wallet, what
+    is left available, and the leverage changes a held position allows."""
+
+    __slots__ = ("_leverage", "_maker", "_open", "_procs", "account", "instruments", "rules")
+
+    def __init__(
+        self,
+        account: Account,
+        instruments: Mapping[str, Instrument],
+        rules: LiquidationRules,
+        procs: Mapping[str, PriceProcess],
+        open_orders: Mapping[str, Mapping[str, EngineOrder]],
+        maker_fee: Decimal,
+    ) -> None:
+        self.account = account
+        self.instruments = instruments
+        self.rules = rules
+        self._procs = procs
+        self._open = open_orders
+        self._maker = maker_fee
+        self._leverage: dict[tuple[str, Side], int] = {}
+
+    def leverage(self, symbol: str, side: Side) -> int:
+        return self._leverage.get((symbol, side), DEFAULT_LEVERAGE)
+
+    def set_leverage(self, symbol: str, side: Side, leverage: int) -> None:
+        """Set the leverage of ``symbol``'s ``side``. With a position held there, its margin
+        moves with it (isolated): a change that would put the position under its maintenance
+        margin at the mark (a liquidation at once), or whose added margin is not available, is
+        refused as a venue refuses it, nothing changed."""
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise UnknownInstrumentError(symbol)
+        if not 1 <= leverage <= inst.max_leverage:
+            raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} not in 1..{inst.max_leverage}")
+        pos = self.account.positions.get((symbol, side))
+        if pos is not None and pos.qty:
+            mark = self.mark(symbol)
+            held = f"the {symbol} {side.value} position of {pos.qty}"
+            if under_maintenance(pos, leverage, mark, self.rules.rate(symbol)):
+                raise LeverageError(symbol, "LEVERAGE_WOULD_LIQUIDATE",
+                                    f"{leverage}x would put {held} under its maintenance "
+                                    f"margin at the mark {mark}: it would be liquidated at once")  # fmt: skip
+            added = pos.cost / leverage - pos.cost / self.leverage(symbol, side)
+            if added > 0 and added > self.available():
+                raise LeverageError(symbol, "INSUFFICIENT_MARGIN",
+                                    f"{leverage}x needs {added.quantize(Q8)} more margin for "
+                                    f"{held}; {self.available()} is available")  # fmt: skip
+        self._leverage[(symbol, side)] = leverage
+
+    def adopt_leverage(self, symbol: str, side: Side, leverage: int) -> None:
+        """The leverage a position restored from elsewhere is held at (a restarted simulator's):
+        taken as it is, even above the max the symbol lists now, as a venue keeps a position at
+        the leverage it was opened with; changes to come are held to the max."""
+        if symbol not in self.instruments:
+            raise UnknownInstrumentError(symbol)
+        if leverage < 1:
+            raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} is below 1")
+        self._leverage[(symbol, side)] = leverage
+
+    def mark(self, symbol: str) -> Decimal:
+        proc = self._procs[symbol]
+        return proc.price(proc.mark)
+
+    def under_maintenance(self, pos: Position) -> bool:
+        """Whether ``pos`` is to be liquidated at its symbol's mark now."""
+        symbol = pos.symbol
+        return under_maintenance(pos, self.leverage(symbol, pos.side), self.mark(symbol), self.rules.rate(symbol))
+
+    def liquidation_price(self, symbol: str, side: Side) -> Decimal | None:
+        """The first mark price at which the venue liquidates the position held now (None: no
+        position, or one never liquidated)."""
+        pos = self.account.positions.get((symbol, side))
+        if pos is None or not pos.qty:
+            return None
+        lev = self.leverage(symbol, side)
+        return liquidation_price(pos, lev, self.rules.rate(symbol), self.instruments[symbol].tick)
+
+    def used(self) -> Decimal:
+        """The margin of the positions, and of the resting opening orders with their fees."""
+        maker = self._maker
+        used = sum(
+            (p.cost / self.leverage(p.symbol, p.side) for p in self.account.positions.values()),
+            ZERO,
+        )
+        for book in self._open.values():
+            for o in book.values():
+                if o.opens and o.price is not None:  # its margin, and its fee when it fills (as maker)
+                    notional = o.remaining * o.price
+                    used += notional / o.leverage + notional * maker
+        return used
+
+    def available(self) -> Decimal:
+        return (self.account.wallet - self.used()).quantize(Q8, rounding=ROUND_FLOOR)
