@@ -77,22 +77,22 @@ def _engine(state: SimState) -> MatchingEngine:
 def dump(state: SimState) -> dict[str, Any]:
     """The account as JSON-ready data."""
     engine = _engine(state)
-    acct = engine.account
+    acct, records = engine.account, engine.records
     return {
         "version": _VERSION,
         "asset": acct.asset,
         "wallet": {"initial": str(acct.initial), "realized": str(acct.realized), "fees": str(acct.fees),
                    "funding": str(acct.funding), "transfers": str(acct.transfers)},
         "positions": [_encode(p) for p in acct.positions.values() if p.qty],
-        "leverage": [[s, side.value, lev] for (s, side), lev in sorted(engine._leverage.items())],
-        "orders": [_encode(o) for o in engine._orders.values()],
-        "rejected": [_encode(o) for o in engine._rejected.values()],
-        "fills": [_encode(f) for f in engine._fills],
-        "funding": [_encode(f) for f in engine._funding],
-        "transfers": [_encode(t) for t in engine._transfers],
+        "leverage": [[s, side.value, lev] for (s, side), lev in sorted(engine.margins.leverages().items())],
+        "orders": [_encode(o) for o in records.orders.values()],
+        "rejected": [_encode(o) for o in records.rejected.values()],
+        "fills": [_encode(f) for f in records.fills],
+        "funding": [_encode(f) for f in engine.funding.since(0)],
+        "transfers": [_encode(t) for t in records.transfers],
         "funding_history": [[s, str(rate), ts] for s, rate, ts in engine.funding_history],
-        "next_funding": engine._next_funding,
-        "last_vid": engine._last_vid,
+        "next_funding": engine.funding.next_ts,
+        "last_vid": records.last_vid,
         "prices": {s: [p.bid, p.last] for s, p in engine._procs.items()},
         "hedge": state.hedge,
         "offset_ns": state.offset_ns,
@@ -115,22 +115,23 @@ def load(state: SimState, data: dict[str, Any]) -> None:
     acct.initial, acct.realized, acct.fees = (Decimal(wallet[k]) for k in ("initial", "realized", "fees"))
     acct.funding, acct.transfers = Decimal(wallet["funding"]), Decimal(wallet["transfers"])
     acct.positions = {(p.symbol, p.side): p for p in (_decode(Position, r) for r in data["positions"])}
-    for symbol, side, lev in data["leverage"]:
-        engine.set_leverage(symbol, Side(side), int(lev))
+    for symbol, side, lev in data["leverage"]:  # as it was: the checks of a change were made then
+        engine.adopt_leverage(symbol, Side(side), int(lev))
+    records = engine.records
     for row in data["orders"]:
         o = _decode(EngineOrder, row)
-        engine._orders[o.venue_order_id] = o
+        records.orders[o.venue_order_id] = o
         if o.client_order_id:
-            engine._by_coid[o.client_order_id.lower()] = o
+            records.by_coid[o.client_order_id.lower()] = o
         if o.status in LIVE:
-            engine._open[o.symbol][o.venue_order_id] = o
-    engine._rejected = {o.client_order_id: o for o in (_decode(EngineOrder, r) for r in data["rejected"])}
-    engine._fills = [_decode(EngineFill, r) for r in data["fills"]]
-    engine._funding = [_decode(FundingPaid, r) for r in data["funding"]]
-    engine._transfers = [_decode(FundsTransferred, r) for r in data["transfers"]]
-    engine.funding_history = [(s, Decimal(rate), int(ts)) for s, rate, ts in data["funding_history"]]
-    engine._next_funding = int(data["next_funding"])
-    engine._last_vid = max(engine._last_vid, int(data["last_vid"]))
+            records.open[o.symbol][o.venue_order_id] = o
+    records.rejected.clear()  # (in place: the engine holds the same objects)
+    records.rejected.update((o.client_order_id, o) for o in (_decode(EngineOrder, r) for r in data["rejected"]))
+    records.fills[:] = [_decode(EngineFill, r) for r in data["fills"]]
+    records.transfers[:] = [_decode(FundsTransferred, r) for r in data["transfers"]]
+    engine.funding.restore([_decode(FundingPaid, r) for r in data["funding"]], int(data["next_funding"]))
+    engine.funding_history[:] = [(s, Decimal(rate), int(ts)) for s, rate, ts in data["funding_history"]]
+    records.last_vid = max(records.last_vid, int(data["last_vid"]))
     for symbol, (bid, last) in data["prices"].items():
         proc = engine._procs.get(symbol)
         if proc is not None:

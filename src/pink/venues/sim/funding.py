@@ -79,6 +79,11 @@ class Funding:
         self.next_ts += self._interval_ns
         return events
 
+    def restore(self, paid: list[FundingPaid], next_ts: int) -> None:
+        """A saved account's payments (oldest first) and its next settlement time."""
+        self._paid[:] = paid
+        self.next_ts = next_ts
+
     def since(self, ts: int) -> list[FundingPaid]:
         return self._paid[bisect_left(self._paid, ts, key=_funding_ts) :]
 

@@ -167,6 +167,10 @@ class Margins:
                                     f"{held}; {self.available()} is available")  # fmt: skip
         self._leverage[(symbol, side)] = leverage
 
+    def leverages(self) -> dict[tuple[str, Side], int]:
+        """Every leverage set (or adopted), by symbol and side."""
+        return dict(self._leverage)
+
     def adopt_leverage(self, symbol: str, side: Side, leverage: int) -> None:
         """The leverage a position restored from elsewhere is held at (a restarted simulator's):
         taken as it is, even above the max the symbol lists now, as a venue keeps a position at

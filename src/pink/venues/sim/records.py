@@ -37,6 +37,15 @@ class Records:
         self.transfers: list[FundsTransferred] = []
         self._last_vid = 0
 
+    @property
+    def last_vid(self) -> int:
+        """The last venue order id given (a restored account's next ones go above it)."""
+        return self._last_vid
+
+    @last_vid.setter
+    def last_vid(self, vid: int) -> None:
+        self._last_vid = vid
+
     def next_vid(self, now: int) -> str:
         """A new venue order id: a snowflake of ``now``, above every one given."""
         cand = max((now // NS_PER_MS - SNOWFLAKE_EPOCH_MS) << 22, MIN_ORDER_ID)
