@@ -33,6 +33,7 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
         m.OrderExpired,
         m.FundingPaid,
         m.FundsTransferred,
+        m.FeeCharged,
         m.OrderStatusReport,
         m.CommissionReported,
         m.ClosedOutside,

@@ -169,6 +169,7 @@ class Account:
     transfers: Decimal = ZERO  # deposits in minus withdrawals out: capital, never PnL
     funding_ids: set[str] = field(default_factory=set)
     transfer_ids: set[str] = field(default_factory=set)
+    charge_ids: set[str] = field(default_factory=set)  # fees charged outside fills (kernel/charges.py)
 
 
 def _plain(value: Any) -> Any:
@@ -284,4 +285,5 @@ def load_account(d: dict[str, Any]) -> Account:
         transfers=Decimal(d.get("transfers", "0")),
         funding_ids=set(d["funding_ids"]),
         transfer_ids=set(d.get("transfer_ids", ())),
+        charge_ids=set(d.get("charge_ids", ())),  # (snapshot format 7 on)
     )
