@@ -188,3 +188,52 @@ def test_a_start_says_which_operator_switches_are_still_in_force(tmp_path: Path)
     text = " ".join(out.stdout.split())
     assert "operator switches in force (v2 by ops: lunch): entries paused, kill switch on" in text, text
     assert "pink control resume" in text and "pink control unkill" in text, text
+
+
+REPLAY = Path(__file__).resolve().parents[1] / "fixtures" / "sim" / "btc_replay_trades.csv"
+ONE_ENTRY = '''from decimal import Decimal
+from pink.kernel import Action, Side
+from pink.policy.base import Decision
+
+
+class One:
+    def __init__(self):
+        self.sent = False
+
+    def decide(self, snap):
+        if self.sent:
+            return []
+        self.sent = True
+        return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("0.01"))]
+'''
+
+
+def test_a_paper_run_from_a_config_file_trades_at_its_fees_on_its_replayed_prices(tmp_path: Path) -> None:
+    """`pink run --config` with the simulated market's settings: the fee tier, the spread and a
+    CSV replay of BTC-USDT are what the run trades on."""
+    import json
+
+    (tmp_path / "one.py").write_text(ONE_ENTRY)
+    (tmp_path / "pink.toml").write_text(
+        f'fast = true\ncycles = 60\ncycle_s = 5.0\nsim_maker_fee = 0.0001\nsim_taker_fee = "0.0004"\n'
+        f'sim_spread_ticks = 2\n\n[sim_replay]\nBTC-USDT = "{REPLAY}"\n')
+    out = pink(tmp_path, "run", "--config", "pink.toml", "--policy", "one.py:One", "--no-view", "--data-dir", "data",
+               PINK_PLANE="none")
+    assert out.returncode == 0 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
+    text = " ".join(out.stdout.replace("│", " ").split())
+    # one taker BUY of 0.01 at the file's 42050.0 at +5 s, on an ask 2 ticks above the bid (42049.9):
+    # 0.01 x 42050.1 x 0.0004 = 0.16820040 (0.2102505 at the default 0.05 %)
+    assert "fees (all fills) 0.1682" in text and "fills / intents 1 / 1" in text, text
+    db = sqlite3.connect(tmp_path / "data" / "journal.sqlite")
+    meta = dict(db.execute("SELECT key, value FROM meta WHERE key = 'sim_prices'").fetchall())
+    db.close()
+    rows = [line.split(",") for line in REPLAY.read_text().splitlines()[1:]]
+    assert json.loads(meta["sim_prices"])["BTC-USDT"] in {r[1] for r in rows}  # the market it ended on: the file's
+
+
+def test_a_malformed_replay_file_is_refused_naming_its_line_before_anything_trades(tmp_path: Path) -> None:
+    (tmp_path / "btc.csv").write_text("ts_ms,price\n1704067200000,42000\n1704067205000,42x\n")
+    (tmp_path / "pink.toml").write_text('fast = true\ncycles = 5\n[sim_replay]\nBTC-USDT = "btc.csv"\n')
+    out = pink(tmp_path, "run", "--config", "pink.toml", "--no-view", "--data-dir", "data", PINK_PLANE="none")
+    refused(out, "config sim_replay: BTC-USDT: btc.csv:3: price: not a number: '42x'")
+    assert out.returncode == 2 and not (tmp_path / "data" / "journal.sqlite").exists()

@@ -13,6 +13,8 @@ import pytest
 from pink.errors import ConfigError
 from pink.runtime.config import load_config
 
+REPLAY = Path(__file__).resolve().parents[1] / "fixtures" / "sim" / "btc_replay_trades.csv"
+
 BAD = [
     ("PINK_RECONCILE_INTERVAL_S", "0", "reconcile_interval_s"),  # hung at 100% CPU
     ("PINK_RECONCILE_INTERVAL_S", "-1", "reconcile_interval_s"),
@@ -32,6 +34,21 @@ BAD = [
     ("PINK_SIM_LIQUIDATION_FEE_RATE", "1", "sim_liquidation_fee_rate"),
     ("PINK_SIM_MAX_LEVERAGE", "0", "sim_max_leverage"),
     ("PINK_SIM_MAX_LEVERAGE", "200", "sim_max_leverage"),
+    ("PINK_SIM_MAKER_FEE", "-0.0001", "sim_maker_fee"),
+    ("PINK_SIM_TAKER_FEE", "0.05", "sim_taker_fee"),  # 0.05 % written as a fraction: 5 % a fill
+    ("PINK_SIM_VOLATILITY_PER_S", "-0.0001", "sim_volatility_per_s"),
+    ("PINK_SIM_VOLATILITY_PER_S", "0.2", "sim_volatility_per_s"),
+    ("PINK_SIM_SPREAD_TICKS", "0", "sim_spread_ticks"),
+    ("PINK_SIM_SPREAD_TICKS", "100000", "sim_spread_ticks"),
+    ("PINK_SIM_DEPTH_LEVELS", "0", "sim_depth_levels"),
+    ("PINK_SIM_DEPTH_LEVELS", "5000", "sim_depth_levels"),
+    ("PINK_SIM_LEVEL_GAP_TICKS", "0", "sim_level_gap_ticks"),
+    ("PINK_SIM_LEVEL_NOTIONAL", "0", "sim_level_notional"),
+    ("PINK_SIM_LEVEL_NOTIONAL", "1e30", "sim_level_notional"),
+    ("PINK_SIM_RESTING_FILL_FRACTION", "0", "sim_resting_fill_fraction"),
+    ("PINK_SIM_RESTING_FILL_FRACTION", "1.5", "sim_resting_fill_fraction"),
+    ("PINK_SIM_FUNDING_RATE", "0.5", "sim_funding_rate"),
+    ("PINK_SIM_FUNDING_RATE", "-0.02", "sim_funding_rate"),
 ]
 
 
@@ -63,6 +80,16 @@ def test_the_defaults_and_sensible_values_still_load() -> None:
         ({"PINK_LEDGER": "none", "PINK_LEDGER_URL": "http://127.0.0.1:8123"}, "ledger_url"),
         ({"PINK_VENUE": "bingx", "PINK_SIM_MAINTENANCE_RATE": "0.004"}, "sim_maintenance_rate"),
         ({"PINK_VENUE": "bingx", "PINK_SIM_MAX_LEVERAGE": "20"}, "sim_max_leverage"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_TAKER_FEE": "0.0004"}, "sim_taker_fee"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_MAKER_FEE": "0"}, "sim_maker_fee"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_VOLATILITY_PER_S": "0.001"}, "sim_volatility_per_s"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_SPREAD_TICKS": "3"}, "sim_spread_ticks"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_DEPTH_LEVELS": "3"}, "sim_depth_levels"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_LEVEL_GAP_TICKS": "3"}, "sim_level_gap_ticks"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_LEVEL_NOTIONAL": "500"}, "sim_level_notional"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_RESTING_FILL_FRACTION": "1"}, "sim_resting_fill_fraction"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_FUNDING_RATE": "0.0001"}, "sim_funding_rate"),
+        ({"PINK_VENUE": "bingx", "PINK_SIM_REPLAY": f"BTC-USDT={REPLAY}"}, "sim_replay"),
     ],
 )
 def test_settings_that_would_be_ignored_are_refused(env: dict[str, str], key: str) -> None:
@@ -107,3 +134,91 @@ def test_the_simulators_liquidation_rules_are_set_from_the_file_and_the_environm
     default = build_sim(load_config(None, {}), tmp_path / "journal.sqlite", 0).engine
     assert default.liquidation.rate("BTC-USDT") == Decimal("0.005") and default.liquidation.fee_rate == Decimal("0.005")
     assert default.instruments["DOGE-USDT"].max_leverage == 75 and default.instruments["BTC-USDT"].max_leverage == 125
+
+
+def test_the_simulated_markets_settings_are_set_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """The paper market's fees, volatility, spread, depth, fills of resting orders and funding
+    were fixed: a trader could not paper-trade at their own fee tier nor in a calmer or wilder
+    market. They are settings now, the simulator a run builds uses them."""
+    from pink.runtime.paper import build_sim
+
+    file = tmp_path / "pink.toml"
+    file.write_text('sim_maker_fee = 0.0001\nsim_taker_fee = "0.0004"\nsim_volatility_per_s = 0.001\n'
+                    'sim_spread_ticks = 3\nsim_depth_levels = 10\nsim_level_gap_ticks = 2\n'
+                    'sim_level_notional = "50000"\nsim_resting_fill_fraction = 0.25\n')
+    cfg = load_config(file, {"PINK_SIM_FUNDING_RATE": "-0.0003"})
+    assert (cfg.sim_maker_fee, cfg.sim_taker_fee, cfg.sim_volatility_per_s, cfg.sim_level_notional,
+            cfg.sim_resting_fill_fraction, cfg.sim_funding_rate) == (
+        Decimal("0.0001"), Decimal("0.0004"), Decimal("0.001"), Decimal(50000), Decimal("0.25"), Decimal("-0.0003"))
+    assert (cfg.sim_spread_ticks, cfg.sim_depth_levels, cfg.sim_level_gap_ticks) == (3, 10, 2)
+    engine = build_sim(cfg, tmp_path / "journal.sqlite", 0).engine
+    assert (engine.fees.maker, engine.fees.taker) == (Decimal("0.0001"), Decimal("0.0004"))
+    m = engine.market
+    assert (m.volatility_per_s, m.spread_ticks, m.depth_levels, m.level_gap_ticks, m.level_notional,
+            m.resting_fill_fraction, m.funding_rate) == (
+        Decimal("0.001"), 3, 10, 2, Decimal(50000), Decimal("0.25"), Decimal("-0.0003"))
+    q = engine.quote("BTC-USDT")
+    assert q.ask - q.bid == Decimal("0.3") and q.funding_rate == Decimal("-0.0003")  # 3 ticks of 0.1
+    default = load_config(None, {})
+    assert default.sim_funding_rate is None  # unset: from the price process
+    m = build_sim(default, tmp_path / "journal.sqlite", 0).engine.market
+    assert (m.funding_rate, m.volatility_per_s, m.spread_ticks, m.depth_levels) == (None, Decimal("0.0002"), 1, 5)
+    assert load_config(None, {"PINK_SIM_FUNDING_RATE": ""}).sim_funding_rate is None
+
+
+def test_a_replay_is_given_as_a_table_in_the_file_or_symbol_path_pairs_in_the_environment(tmp_path: Path) -> None:
+    file = tmp_path / "pink.toml"
+    file.write_text(f'fast = true\n[sim_replay]\nBTC-USDT = "{REPLAY}"\n')
+    assert load_config(file, {}).sim_replay == (("BTC-USDT", str(REPLAY)),)
+    env = {"PINK_FAST": "1", "PINK_SIM_REPLAY": f"BTC-USDT={REPLAY}, ETH-USDT={REPLAY}"}
+    assert load_config(None, env).sim_replay == (("BTC-USDT", str(REPLAY)), ("ETH-USDT", str(REPLAY)))
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "text"),
+    [
+        (f'fast = true\n[sim_replay]\nBTCUSDT = "{REPLAY}"\n', {},
+         r"config sim_replay: the simulator lists no BTCUSDT \(it lists BTC-USDT, DOGE-USDT, ETH-USDT\).*"
+         r"\(from config file"),
+        ('fast = true\n[sim_replay]\nBTC-USDT = "nosuch.csv"\n', {},
+         r"config sim_replay: BTC-USDT: no file nosuch.csv .*\(from config file"),
+        ('fast = true\n[sim_replay]\nBTC-USDT = 3\n', {}, r"config sim_replay \(from config file .*\): bad value"),
+        ("", {"PINK_FAST": "1", "PINK_SIM_REPLAY": "BTC-USDT"},
+         r"config sim_replay \(from environment PINK_SIM_REPLAY\): bad value 'BTC-USDT': give SYMBOL=CSV_PATH"),
+        ("", {"PINK_FAST": "1", "PINK_SIM_REPLAY": f"BTC-USDT={REPLAY},BTC-USDT={REPLAY}"},
+         r"config sim_replay \(from environment PINK_SIM_REPLAY\): bad value .*: BTC-USDT is given twice"),
+        (f'[sim_replay]\nBTC-USDT = "{REPLAY}"\n', {},
+         r"config sim_replay: needs fast = true \(a replay runs on the simulated clock"),
+        ('[other]\nx = 1\n', {}, r"tables are not supported: other"),
+    ],
+)
+def test_a_bad_replay_setting_is_refused_naming_what_is_wrong(
+    tmp_path: Path, toml: str, env: dict[str, str], text: str
+) -> None:
+    file = tmp_path / "pink.toml"
+    file.write_text(toml)
+    with pytest.raises(ConfigError, match=text):
+        load_config(file, env)
+
+
+@pytest.mark.parametrize(
+    ("rows", "where"),
+    [
+        ("ts_ms,price\n1704067200000,42000\n1704067205000,abc\n", r"bad.csv:3: price: not a number: 'abc'"),
+        ("ts_ms,price\n1704067200000,42000\n\n1704067205000,-1\n", r"bad.csv:4: price: must be > 0"),
+        ("ts_ms,price\n1704067200000,42000,1,2\n", r"bad.csv:2: expected 2, 3, 5 or 6 columns, got 4"),
+        ("ts_ms,price\n", r"bad.csv: no rows of trades or candles"),
+    ],
+)
+def test_a_malformed_replay_file_stops_the_start_naming_its_file_and_line(
+    tmp_path: Path, rows: str, where: str
+) -> None:
+    """Before the journal opens, nothing traded: the error names the setting, the file and its line."""
+    from pink.runtime.paper import build_sim
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(rows)
+    cfg = load_config(None, {"PINK_FAST": "1", "PINK_SIM_REPLAY": f"BTC-USDT={bad}"})
+    with pytest.raises(ConfigError, match=rf"^config sim_replay: .*{where}"):
+        build_sim(cfg, tmp_path / "journal.sqlite", 0)
+    assert not (tmp_path / "journal.sqlite").exists()

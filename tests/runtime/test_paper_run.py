@@ -54,3 +54,52 @@ async def test_paper_run_with_faults_ends_flat_and_capital_is_exact(tmp_path: Pa
         assert injected.config.active
     report = await launcher.close()
     assert report.errors == []
+
+
+REPLAY = Path(__file__).resolve().parents[1] / "fixtures" / "sim" / "btc_replay_trades.csv"
+
+
+def _replay_rows() -> list[tuple[int, Decimal]]:
+    rows = [line.split(",") for line in REPLAY.read_text().splitlines()[1:]]
+    return [(int(r[0]) * 1_000_000, Decimal(r[1])) for r in rows]
+
+
+async def test_a_paper_run_charges_the_configured_fees_exactly_and_books_every_one(tmp_path: Path) -> None:
+    """The paper simulator charged BingX's default fees whatever the trader's tier: every fill,
+    the run's fees and its capital were off by the difference."""
+    from pink.venues.sim.orders import Q8
+    from pink.venues.sim.venue import SimVenue
+    from tests.runtime.helpers import quiet_config
+
+    maker, taker = Decimal("0.00013"), Decimal("0.00071")
+    cfg = quiet_config(tmp_path, slots=4, seed=3, sim_maker_fee=maker, sim_taker_fee=taker)
+    async with Launcher(cfg) as launcher:
+        await launcher.run(cycles=600)
+        rt, venue = launcher.runtime, launcher.venue
+        assert rt is not None and isinstance(venue, SimVenue) and launcher.kernel is not None
+        fills = venue.engine.fills_since(0)
+        assert len(fills) > 20
+        for f in fills:
+            assert f.commission == (f.qty * f.price * (maker if f.is_maker else taker)).quantize(Q8), f
+        charged = sum((f.commission for f in fills), Decimal(0))
+        assert rt.stats.fees == charged == launcher.kernel.kernel.account_view().fees  # every one booked
+        a = launcher.kernel.kernel.account_view()
+        assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding
+
+
+async def test_a_paper_run_replays_a_csv_of_trades_its_quotes_follow_the_file(tmp_path: Path) -> None:
+    """A trader's own price history: the run starts at the file's first time and every cycle's
+    quote is the file's last trade price at that time (the other symbols walk on)."""
+    from tests.runtime.helpers import Scripted, quiet_config
+
+    rows = _replay_rows()
+    seen = Scripted()
+    cfg = quiet_config(tmp_path, cycle_s=5.0, sim_replay=(("BTC-USDT", str(REPLAY)),))
+    async with Launcher(cfg, decision=seen) as launcher:
+        await launcher.run(cycles=100)
+    snaps = seen.snapshots
+    assert len(snaps) == 100 and rows[0][0] <= snaps[0].ts < rows[0][0] + 10 * 1_000_000_000
+    for snap in snaps:
+        price = [p for ts, p in rows if ts <= snap.ts][-1]
+        assert snap.quotes["BTC-USDT"].last == price, (snap.ts, snap.quotes["BTC-USDT"])
+    assert {s.quotes["BTC-USDT"].last for s in snaps} >= {Decimal("43000.0"), Decimal("41200.0")}  # top, bottom

@@ -179,3 +179,25 @@ async def test_e26_a_restarted_paper_simulator_holds_an_adopted_position_at_its_
         assert isinstance(second.venue, SimVenue)
         assert second.venue.engine.leverage("BTC-USDT", Side.LONG) == 20
         assert (await second.venue.balance()).available == available
+
+
+async def test_a_fee_change_between_paper_runs_books_each_run_at_its_rates_exactly(tmp_path: Path) -> None:
+    """The venue's fees changed between runs: each run's fills at its own rates, the book exact."""
+    from pink.venues.sim.orders import Q8
+    from tests.runtime.helpers import quiet_config
+
+    async with Launcher(quiet_config(tmp_path, slots=4, seed=3)) as first:
+        await first.run(cycles=200)
+        assert first.kernel is not None
+        fees_before = first.kernel.kernel.account_view().fees
+    maker, taker = Decimal("0.0001"), Decimal("0.0009")
+    async with Launcher(quiet_config(tmp_path, slots=4, seed=3, sim_maker_fee=maker, sim_taker_fee=taker)) as second:
+        await second.run(cycles=200)
+        assert isinstance(second.venue, SimVenue) and second.kernel is not None and second.runtime is not None
+        fills = second.venue.engine.fills_since(0)
+        assert fills and all(
+            f.commission == (f.qty * f.price * (maker if f.is_maker else taker)).quantize(Q8) for f in fills)
+        charged = sum((f.commission for f in fills), Decimal(0))
+        a = second.kernel.kernel.account_view()
+        assert second.runtime.stats.fees == charged and a.fees == fees_before + charged
+        assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding

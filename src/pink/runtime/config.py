@@ -33,7 +33,14 @@ MAX_LEVERAGE = 125  # the highest leverage a venue (BingX) lists
 MAX_SECONDS = 7 * 86_400.0  # the longest duration setting: a week
 MAX_CAPITAL = Decimal(10) ** 15  # money is exact to 8 places within 28 digits: room for PnL above it
 _SIM_RATES = ("sim_maintenance_rate", "sim_liquidation_fee_rate")
-_SIM_KEYS = (*_SIM_RATES, "sim_max_leverage")
+_SIM_FEES = ("sim_maker_fee", "sim_taker_fee")
+MAX_SIM_FEE = Decimal("0.01")  # 1 %: 0.05 written for 0.05 % is refused, not charged 100 times over
+MAX_SIM_VOLATILITY = Decimal("0.01")  # relative, per second: ~ 300 % a day
+MAX_SIM_FUNDING = Decimal("0.01")  # a settlement's rate, either way
+# (key, low, high) of the simulated market's whole-number settings
+_SIM_COUNTS = (("sim_spread_ticks", 1, 1000), ("sim_depth_levels", 1, 100), ("sim_level_gap_ticks", 1, 1000))
+_SIM_KEYS = (*_SIM_RATES, "sim_max_leverage", *_SIM_FEES, "sim_volatility_per_s", *(k for k, _, _ in _SIM_COUNTS),
+             "sim_level_notional", "sim_resting_fill_fraction", "sim_funding_rate", "sim_replay")
 _DURATIONS = ("cycle_s", "call_timeout_s", "close_timeout_s", "reconcile_interval_s", "books_settle_s",
               "health_interval_s")
 
@@ -52,6 +59,53 @@ def _duration(value: float) -> bool:
 
 def _rate(value: Decimal) -> bool:
     return value.is_finite() and 0 <= value < 1
+
+
+def _within(value: Decimal, low: Decimal | int, high: Decimal) -> bool:
+    return value.is_finite() and low <= value <= high
+
+
+def _fee(value: Decimal) -> bool:
+    return _within(value, 0, MAX_SIM_FEE)
+
+
+def _check_replay(replay: tuple[tuple[str, str], ...], fast: bool) -> None:
+    """Each replayed symbol is listed and its file is there (its rows are read as the
+    simulator is built, before the journal opens: :func:`pink.runtime.paper.build_sim`)."""
+    from pink.venues.sim.instruments import default_instruments
+
+    if not fast:
+        raise _BadValue("sim_replay", "config sim_replay: needs fast = true (a replay runs on the simulated clock, "
+                        "from the file's first time)")
+    listed = default_instruments()
+    for symbol, path in replay:
+        if symbol not in listed:
+            raise _BadValue("sim_replay", f"config sim_replay: the simulator lists no {symbol} (it lists "
+                            f"{', '.join(sorted(listed))})")
+        if not Path(path).is_file():
+            raise _BadValue("sim_replay", f"config sim_replay: {symbol}: no file {path} (a relative path is from "
+                            f"the directory pink runs in: {Path.cwd()})")
+
+
+def _replay_pairs(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``sim_replay`` from a TOML table, ``SYMBOL=PATH,...`` text, or (symbol, path) pairs."""
+    pairs: list[tuple[Any, Any]]
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    elif isinstance(raw, str):
+        pairs = [(sym, path) for sym, _, path in (p.strip().partition("=") for p in raw.split(",") if p.strip())]
+        if any(not sym.strip() or not path.strip() for sym, path in pairs):
+            raise ValueError("give SYMBOL=CSV_PATH, comma-separated")
+    else:
+        pairs = [(sym, path) for sym, path in raw]
+    out: dict[str, str] = {}
+    for sym, path in pairs:
+        if not isinstance(sym, str) or not isinstance(path, str):
+            raise ValueError("give each symbol's CSV path as text")
+        if sym.strip() in out:
+            raise ValueError(f"{sym.strip()} is given twice")
+        out[sym.strip()] = path.strip()
+    return tuple(out.items())
 
 
 def _is_id(value: str) -> bool:
@@ -102,6 +156,23 @@ class RuntimeConfig:
     sim_maintenance_rate: Decimal = Decimal("0.005")
     sim_liquidation_fee_rate: Decimal = Decimal("0.005")
     sim_max_leverage: int = MAX_LEVERAGE
+    # the simulated market (venue=sim only; pink.venues.sim.prices.MarketConfig, orders.FeeSchedule):
+    # fees as fractions of a fill's notional (BingX's published defaults), the random walk's
+    # relative volatility per second, the book's spread, depth, level gap (in ticks) and level
+    # size, the part of the crossed levels a resting LIMIT fills per price update, and a fixed
+    # funding rate per settlement (None: derived from the price process)
+    sim_maker_fee: Decimal = Decimal("0.0002")
+    sim_taker_fee: Decimal = Decimal("0.0005")
+    sim_volatility_per_s: Decimal = Decimal("0.0002")
+    sim_spread_ticks: int = 1
+    sim_depth_levels: int = 5
+    sim_level_gap_ticks: int = 1
+    sim_level_notional: Decimal = Decimal(20_000)
+    sim_resting_fill_fraction: Decimal = Decimal("0.5")
+    sim_funding_rate: Decimal | None = None
+    # (symbol, CSV path) of the symbols whose prices replay a file of trades or candles
+    # (pink.venues.sim.prices.load_price_csv) instead of the random walk; fast runs only
+    sim_replay: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         checks = [
@@ -130,6 +201,19 @@ class RuntimeConfig:
              "sim_maintenance_rate",
              f"must be below 1/sim_max_leverage (1/{self.sim_max_leverage}): a position at that leverage would "
              f"be liquidated as it opened"),
+            *((_fee(getattr(self, key)), key, f"must be a fraction of the notional, >= 0 and at most "
+               f"{MAX_SIM_FEE} (1 %): 0.0005 is 0.05 %") for key in _SIM_FEES),
+            (_within(self.sim_volatility_per_s, 0, MAX_SIM_VOLATILITY), "sim_volatility_per_s",
+             f"must be a fraction of the price per second, >= 0 and at most {MAX_SIM_VOLATILITY}"),
+            *((low <= getattr(self, key) <= high, key, f"must be between {low} and {high}")
+              for key, low, high in _SIM_COUNTS),
+            (self.sim_level_notional.is_finite() and 0 < self.sim_level_notional <= MAX_CAPITAL,
+             "sim_level_notional", f"must be > 0 and at most {MAX_CAPITAL:,}"),
+            (self.sim_resting_fill_fraction.is_finite() and 0 < self.sim_resting_fill_fraction <= 1,
+             "sim_resting_fill_fraction", "must be a fraction: > 0 and at most 1"),
+            (self.sim_funding_rate is None or _within(self.sim_funding_rate, -MAX_SIM_FUNDING, MAX_SIM_FUNDING),
+             "sim_funding_rate", f"must be between -{MAX_SIM_FUNDING} and {MAX_SIM_FUNDING} (a fraction of the "
+             f"position's notional per settlement), or unset"),
             *((self.venue == "sim" or getattr(self, f.name) == f.default, f.name, "is the simulator's: it needs "
                "venue=sim") for f in fields(self) if f.name in _SIM_KEYS),
         ]
@@ -140,6 +224,8 @@ class RuntimeConfig:
             if p not in ("redis", "hazelcast"):
                 raise ConfigError(f"config projection: unknown backend {p!r}")
         _ = self.closed_outside_entries  # a malformed entry is a start-up error, named
+        if self.sim_replay:
+            _check_replay(self.sim_replay, self.fast)
 
     @property
     def journal_sync(self) -> str:
@@ -175,12 +261,18 @@ class RuntimeConfig:
 
 
 _FIELDS = {f.name: f for f in fields(RuntimeConfig)}
-_TYPES: dict[str, type] = {name: type(getattr(RuntimeConfig(), name)) for name in _FIELDS}
+_TYPES: dict[str, type] = {name: type(getattr(RuntimeConfig(), name)) for name in _FIELDS} | {
+    "sim_funding_rate": Decimal}
+_TABLES = ("sim_replay",)  # the keys a TOML file gives as a table
 
 
 def _coerce(key: str, raw: Any, source: str) -> Any:
     kind = _TYPES[key]
     try:
+        if key == "sim_replay":
+            return _replay_pairs(raw)
+        if key == "sim_funding_rate" and raw == "":
+            return None  # unset: from the price process
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
@@ -197,7 +289,7 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         if kind is float:
             return float(raw)
         if kind is Decimal:
-            if isinstance(raw, float) and key in _SIM_RATES:
+            if isinstance(raw, float) and key.startswith("sim_"):
                 raw = repr(raw)  # a rate as TOML writes it (0.01): the decimal it was written as
             if isinstance(raw, float):
                 raise ValueError("give money as a string or integer, not a float")
@@ -241,7 +333,7 @@ def load_config(
             raise ConfigError(f"config file {file}: not UTF-8 text (TOML must be): {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file}: not valid TOML: {exc}") from None
-        nested = [k for k, v in data.items() if isinstance(v, dict)]
+        nested = [k for k, v in data.items() if isinstance(v, dict) and k not in _TABLES]
         if nested:
             raise ConfigError(f"config file {file}: tables are not supported: {', '.join(nested)}")
         _check_known(list(data), f"config file {file}")

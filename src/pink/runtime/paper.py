@@ -22,10 +22,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pink.errors import ConfigError
 from pink.journal import Journal, JournaledKernel
 from pink.runtime.config import RuntimeConfig
 
 if TYPE_CHECKING:
+    from pink.venues.sim.prices import MarketConfig
     from pink.venues.sim.venue import SimVenue
 
 __all__ = ["SIM_EPOCH_NS", "SIM_PRICES", "adopt_book", "build_sim", "keep_prices"]
@@ -42,14 +44,16 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     from pink.venues.sim.faults import FaultConfig
     from pink.venues.sim.instruments import default_instruments
     from pink.venues.sim.margin import LiquidationRules
-    from pink.venues.sim.prices import MarketConfig
+    from pink.venues.sim.orders import FeeSchedule
     from pink.venues.sim.venue import SimVenue
 
     # a fast run starts after the journal's last message: stepping a fresh simulator from its
-    # epoch to a journal a wall-clock run wrote would take for ever
+    # epoch to a journal a wall-clock run wrote would take for ever. A replay starts at its
+    # file's first time, and a restarted one goes on from the journal's last time in it
     last = Journal.last_ts_at(journal_path)
-    start = max(SIM_EPOCH_NS, last + 1) if cfg.fast else now_ns
-    market = MarketConfig()
+    epoch = min(_replay_starts(cfg).values(), default=SIM_EPOCH_NS)
+    start = max(epoch, last + 1) if cfg.fast else now_ns
+    market = _market(cfg)
     if last:
         prices = _kept_prices(journal_path)
         market = replace(market, start_prices={**market.start_prices, **prices})
@@ -65,10 +69,38 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     instruments = {s: replace(i, max_leverage=min(i.max_leverage, cfg.sim_max_leverage))
                    for s, i in default_instruments().items()}
     rules = LiquidationRules(maintenance_rate=cfg.sim_maintenance_rate, fee_rate=cfg.sim_liquidation_fee_rate)
+    fees = FeeSchedule(maker=cfg.sim_maker_fee, taker=cfg.sim_taker_fee)
     engine = MatchingEngine(instruments, seed=seed, start_ts=start, initial_balance=cfg.initial_capital,
-                            market=market, history_s=PAPER_HISTORY_S, liquidation=rules)
+                            fees=fees, market=market, history_s=PAPER_HISTORY_S, liquidation=rules)
     faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
     return SimVenue(engine, faults=faults, seed=seed)
+
+
+def _market(cfg: RuntimeConfig) -> MarketConfig:
+    from pink.venues.sim.prices import MarketConfig
+
+    return MarketConfig(
+        volatility_per_s=cfg.sim_volatility_per_s, spread_ticks=cfg.sim_spread_ticks,
+        depth_levels=cfg.sim_depth_levels, level_gap_ticks=cfg.sim_level_gap_ticks,
+        level_notional=cfg.sim_level_notional, resting_fill_fraction=cfg.sim_resting_fill_fraction,
+        funding_rate=cfg.sim_funding_rate, replay=dict(cfg.sim_replay),
+    )
+
+
+def _replay_starts(cfg: RuntimeConfig) -> dict[str, int]:
+    """{symbol: the first time of its replay file}; a file that cannot be read, or a malformed
+    row, stops the start here, before the journal opens, naming the file and the line."""
+    from pink.venues.sim.prices import load_price_csv
+
+    out = {}
+    for symbol, path in cfg.sim_replay:
+        try:
+            out[symbol] = load_price_csv(path)[0][0]
+        except ConfigError as exc:
+            raise ConfigError(f"config sim_replay: {symbol}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config sim_replay: {symbol}: {path}: cannot be read: {exc}") from None
+    return out
 
 
 def _restart_seed(seed: int, last_ts: int) -> int:
