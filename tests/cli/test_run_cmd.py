@@ -225,10 +225,11 @@ def test_a_paper_run_from_a_config_file_trades_at_its_fees_on_its_replayed_price
     # 0.01 x 42050.1 x 0.0004 = 0.16820040 (0.2102505 at the default 0.05 %)
     assert "fees (all fills) 0.1682" in text and "fills / intents 1 / 1" in text, text
     db = sqlite3.connect(tmp_path / "data" / "journal.sqlite")
-    meta = dict(db.execute("SELECT key, value FROM meta WHERE key = 'sim_prices'").fetchall())
+    meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('sim_prices', 'sim_time')").fetchall())
     db.close()
     rows = [line.split(",") for line in REPLAY.read_text().splitlines()[1:]]
-    assert json.loads(meta["sim_prices"])["BTC-USDT"] in {r[1] for r in rows}  # the market it ended on: the file's
+    at = [r[1] for r in rows if int(r[0]) * 1_000_000 <= int(meta["sim_time"])][-1]
+    assert json.loads(meta["sim_prices"])["BTC-USDT"] == at  # the market the run ended on: the file's
 
 
 def test_a_malformed_replay_file_is_refused_naming_its_line_before_anything_trades(tmp_path: Path) -> None:

@@ -181,6 +181,46 @@ async def test_e26_a_restarted_paper_simulator_holds_an_adopted_position_at_its_
         assert (await second.venue.balance()).available == available
 
 
+REPLAY = Path(__file__).resolve().parents[1] / "fixtures" / "sim" / "btc_replay_trades.csv"
+
+
+def _replay_price(ts: int) -> Decimal:
+    rows = [line.split(",") for line in REPLAY.read_text().splitlines()[1:]]
+    return [Decimal(r[1]) for r in rows if int(r[0]) * 1_000_000 <= ts][-1]
+
+
+async def test_e26_a_restarted_replay_goes_on_from_the_journals_last_time_in_its_file(tmp_path: Path) -> None:
+    """A replay restarted on its data dir goes on where the last run stopped in the file (not
+    from its first row again, which would meet the restored positions with old prices)."""
+    from tests.runtime.helpers import Scripted, quiet_config
+
+    cfg = quiet_config(tmp_path, cycle_s=5.0, seed=4, sim_replay=(("BTC-USDT", str(REPLAY)),))
+    first, second = Scripted(), Scripted()
+    async with Launcher(cfg, decision=first) as run:
+        await run.run(cycles=30)
+    async with Launcher(cfg, decision=second) as run:
+        await run.run(cycles=30)
+    assert second.snapshots[0].ts > first.snapshots[-1].ts
+    assert second.snapshots[0].ts < first.snapshots[-1].ts + 30 * 1_000_000_000  # no jump in time
+    for snap in first.snapshots + second.snapshots:
+        assert snap.quotes["BTC-USDT"].last == _replay_price(snap.ts), snap.ts
+
+
+async def test_e26_a_restart_past_the_end_of_its_replay_is_refused_naming_the_file(tmp_path: Path) -> None:
+    import pytest
+
+    from pink.errors import ConfigError
+    from tests.runtime.helpers import quiet_config
+
+    cfg = quiet_config(tmp_path, cycle_s=5.0, seed=4, sim_replay=(("BTC-USDT", str(REPLAY)),))
+    async with Launcher(cfg) as run:
+        await run.run(cycles=130)  # 650 s: the file holds 600
+    with pytest.raises(ConfigError, match=rf"config sim_replay: {REPLAY}: the replay of BTC-USDT ends at .*before the "
+                                          r"simulator starts.*replay it again on a new data dir"):
+        async with Launcher(cfg):
+            pass
+
+
 async def test_a_fee_change_between_paper_runs_books_each_run_at_its_rates_exactly(tmp_path: Path) -> None:
     """The venue's fees changed between runs: each run's fills at its own rates, the book exact."""
     from pink.venues.sim.orders import Q8

@@ -9,6 +9,9 @@ not a new one:
 - its prices go on from the last ones the previous run saw, which the journal keeps (meta
   ``sim_prices``, written every few seconds and at close). A new walk from the default start
   prices jumped: a take-profit filled at once, a stop was hit that the market never reached;
+- a fast run's clock goes on from the later of the journal's last message and the time those
+  prices were kept (meta ``sim_time``): a replay (``sim_replay``) goes on from there in its
+  file, and one restarted past its file's end is refused, named;
 - its random walk is drawn from the run's seed and the journal's last time, so each restart
   goes on along a new path instead of replaying the first run's.
 """
@@ -35,6 +38,7 @@ __all__ = ["SIM_EPOCH_NS", "SIM_PRICES", "adopt_book", "build_sim", "keep_prices
 log = logging.getLogger(__name__)
 SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
 SIM_PRICES = "sim_prices"  # journal meta: {symbol: last price} of the simulator, as text
+SIM_TIME = "sim_time"  # journal meta: the simulator's time as those prices were kept (ns, as text)
 PAPER_HISTORY_S = 2 * 86_400  # what the paper simulator remembers of ended orders and fills
 
 
@@ -52,7 +56,8 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     # file's first time, and a restarted one goes on from the journal's last time in it
     last = Journal.last_ts_at(journal_path)
     epoch = min(_replay_starts(cfg).values(), default=SIM_EPOCH_NS)
-    start = max(epoch, last + 1) if cfg.fast else now_ns
+    went_on = max(last, _kept_time(journal_path))  # a quiet run's market went on past its last message
+    start = max(epoch, went_on + 1) if cfg.fast else now_ns
     market = _market(cfg)
     if last:
         prices = _kept_prices(journal_path)
@@ -70,8 +75,14 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
                    for s, i in default_instruments().items()}
     rules = LiquidationRules(maintenance_rate=cfg.sim_maintenance_rate, fee_rate=cfg.sim_liquidation_fee_rate)
     fees = FeeSchedule(maker=cfg.sim_maker_fee, taker=cfg.sim_taker_fee)
-    engine = MatchingEngine(instruments, seed=seed, start_ts=start, initial_balance=cfg.initial_capital,
-                            fees=fees, market=market, history_s=PAPER_HISTORY_S, liquidation=rules)
+    try:
+        engine = MatchingEngine(instruments, seed=seed, start_ts=start, initial_balance=cfg.initial_capital,
+                                fees=fees, market=market, history_s=PAPER_HISTORY_S, liquidation=rules)
+    except ConfigError as exc:
+        if not cfg.sim_replay or went_on < epoch:
+            raise
+        raise ConfigError(f"config sim_replay: {exc}; this data dir's journal goes on from its last run (a "
+                          f"restarted replay goes on where it stopped): replay it again on a new data dir") from None
     faults = FaultConfig.parse(cfg.faults, seed=cfg.seed) if cfg.faults else None
     return SimVenue(engine, faults=faults, seed=seed)
 
@@ -121,12 +132,18 @@ def _kept_prices(journal_path: Path) -> dict[str, Decimal]:
     return {s: p for s, p in prices.items() if p.is_finite() and p > 0}
 
 
+def _kept_time(journal_path: Path) -> int:
+    raw = Journal.meta_at(journal_path, SIM_TIME)
+    return int(raw) if raw is not None and raw.isdigit() else 0
+
+
 def keep_prices(venue: SimVenue, journal: Journal) -> None:
-    """Keep the simulator's last prices in the journal (committed with the current batch, or at
-    once outside one), for the next run to go on from."""
+    """Keep the simulator's last prices and its time in the journal (committed with the current
+    batch, or at once outside one), for the next run to go on from."""
     engine = venue.engine
     prices = {s: str(engine.quote(s).last) for s in sorted(engine.instruments)}
     journal.set_meta(SIM_PRICES, json.dumps(prices))
+    journal.set_meta(SIM_TIME, str(engine.now))
 
 
 def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
