@@ -222,3 +222,24 @@ def test_a_malformed_replay_file_stops_the_start_naming_its_file_and_line(
     with pytest.raises(ConfigError, match=rf"^config sim_replay: .*{where}"):
         build_sim(cfg, tmp_path / "journal.sqlite", 0)
     assert not (tmp_path / "journal.sqlite").exists()
+
+
+def test_a_replay_whose_times_look_like_seconds_is_warned_of_and_its_span_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Times in seconds (a common export) are read as milliseconds: the whole file replayed in a
+    few cycles of 1970, with nothing said. The start logs each replay's span and warns of that."""
+    import logging
+
+    from pink.runtime.paper import build_sim
+
+    secs = tmp_path / "secs.csv"
+    secs.write_text("ts,price\n1704067200,42000\n1704067260,42100\n")
+    cfg = load_config(None, {"PINK_FAST": "1", "PINK_SIM_REPLAY": f"BTC-USDT={secs},ETH-USDT={REPLAY}"})
+    with caplog.at_level(logging.INFO, logger="pink.runtime.paper"):
+        build_sim(cfg, tmp_path / "journal.sqlite", 0)
+    text = caplog.text
+    assert f"replay of ETH-USDT: {REPLAY}: 121 prices from 2024-01-01T00:00:00Z to 2024-01-01T00:10:00Z" in text
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and f"replay of BTC-USDT: {secs}: its times end in 1970" in warned[0].getMessage()
+    assert "milliseconds" in warned[0].getMessage()

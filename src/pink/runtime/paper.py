@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 SIM_EPOCH_NS = 1_700_000_000 * 1_000_000_000  # where a fresh simulated clock starts
 SIM_PRICES = "sim_prices"  # journal meta: {symbol: last price} of the simulator, as text
 SIM_TIME = "sim_time"  # journal meta: the simulator's time as those prices were kept (ns, as text)
+_SECONDS_LOOK = 10**12 * 1_000_000  # ns of 10^12 ms (2001): a file of times in seconds ends before it
 PAPER_HISTORY_S = 2 * 86_400  # what the paper simulator remembers of ended orders and fills
 
 
@@ -106,12 +108,21 @@ def _replay_starts(cfg: RuntimeConfig) -> dict[str, int]:
     out = {}
     for symbol, path in cfg.sim_replay:
         try:
-            out[symbol] = load_price_csv(path)[0][0]
+            points = load_price_csv(path)
         except ConfigError as exc:
             raise ConfigError(f"config sim_replay: {symbol}: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config sim_replay: {symbol}: {path}: cannot be read: {exc}") from None
+        out[symbol], end = points[0][0], points[-1][0]
+        log.info("replay of %s: %s: %d prices from %s to %s", symbol, path, len(points), _utc(out[symbol]), _utc(end))
+        if end < _SECONDS_LOOK:
+            log.warning("replay of %s: %s: its times end in %s: they are read as milliseconds since 1970 (times in "
+                        "seconds would replay 1000 times too fast)", symbol, path, _utc(end)[:4])
     return out
+
+
+def _utc(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _restart_seed(seed: int, last_ts: int) -> int:
