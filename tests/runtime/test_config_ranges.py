@@ -243,3 +243,8 @@ def test_a_replay_whose_times_look_like_seconds_is_warned_of_and_its_span_is_log
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and f"replay of BTC-USDT: {secs}: its times end in 1970" in warned[0].getMessage()
     assert "milliseconds" in warned[0].getMessage()
+
+
+def test_a_refused_decimal_is_shown_as_written_not_as_python() -> None:
+    with pytest.raises(ConfigError, match=r"\(got 0\.05\) \(from environment PINK_SIM_TAKER_FEE\)$"):
+        load_config(None, {"PINK_SIM_TAKER_FEE": "0.05"})

@@ -219,7 +219,9 @@ class RuntimeConfig:
         ]
         for ok, key, why in checks:
             if not ok:
-                raise _BadValue(key, f"config {key}: {why} (got {getattr(self, key)!r})")
+                value = getattr(self, key)  # a Decimal as written (0.05), not as Python shows it
+                shown = value if isinstance(value, Decimal) else repr(value)
+                raise _BadValue(key, f"config {key}: {why} (got {shown})")
         for p in self.projection_backends:
             if p not in ("redis", "hazelcast"):
                 raise ConfigError(f"config projection: unknown backend {p!r}")
