@@ -74,6 +74,9 @@ class Order:
     spans: list[tuple[Decimal, Decimal]] = field(default_factory=list)
     end_code: str = ""
     fee_check: bool = False  # a fill's fee may be wrong: ask the venue's total once it ends
+    # when the venue first said it does not know this acknowledged order (0: it has not, or has
+    # listed it since): its lookup may lag its ack, so only a denial past a grace is a contradiction
+    not_found_ts: int = 0
 
     @property
     def live(self) -> bool:
@@ -238,6 +241,7 @@ def load_order(d: dict[str, Any]) -> Order:
         spans=[(Decimal(lo), Decimal(hi)) for lo, hi in d.get("spans", [])],  # absent before format 6
         end_code=d["end_code"],
         fee_check=d.get("fee_check", False),  # absent before snapshot format 3
+        not_found_ts=d.get("not_found_ts", 0),  # absent before format 8
     )
 
 

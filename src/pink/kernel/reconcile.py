@@ -51,6 +51,7 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     cum = amount(rep.cum_qty, "cum_qty", positive=False)
     if rep.status is OrderStatus.NOT_FOUND:  # (its venue order id, if any, is not believed either)
         return _on_not_found(k, slot, order, now)
+    order.not_found_ts = 0  # the venue lists it: a later denial starts its grace afresh
     if cum < order.filled:
         raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
     gap = _plan_gap(k, slot, order, rep, cum) if cum > order.filled else None  # raises before any change
@@ -144,7 +145,18 @@ def _on_not_found(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
             slot.deadline = max(slot.deadline, now + k.config.ack_timeout_ns)
             why = f"order {order.client_order_id} not known at the venue yet; asking again at the deadline"
             return Outcome(O_UNKNOWN, R_ORDER_NOT_FOUND, why, slot.index)
-        raise Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged")
+        grace = k.config.ack_timeout_ns  # a venue's order lookup may lag its ack by a moment
+        if not order.not_found_ts or now - order.not_found_ts < grace:
+            if not order.not_found_ts:
+                order.not_found_ts = now
+            due = order.not_found_ts + grace
+            slot.deadline = min(slot.deadline, due) if slot.deadline else due
+            slot.version += 1
+            why = (f"order {order.client_order_id}, acknowledged, not listed by the venue yet; "
+                   "asking again at the deadline")  # fmt: skip
+            return Outcome(O_UNKNOWN, R_ORDER_NOT_FOUND, why, slot.index)
+        raise Quarantine(f"the venue does not know order {order.client_order_id}, which it acknowledged "
+                         f"(still not listed {(now - order.not_found_ts) // 1_000_000} ms after it first said so)")
     if never_acked:
         return on_ended(k, slot, order, ZERO, "REJECTED:NOT_FOUND", now)
     # asked repeatedly and the venue still has no record: the order is gone with the fills we know
