@@ -322,3 +322,30 @@ def test_e05_an_instrument_whose_pnl_the_ledger_could_not_hold_exactly_is_not_tr
     coarse = Instrument("MILLI-USDT", D("0.000001"), D("0.000001"), D("0.000001"), D("0.000001"))
     d.k.instruments[coarse.symbol] = coarse
     assert d.enter(0, "3.000000", asset=coarse.symbol).status is OutcomeStatus.PENDING
+
+
+def test_e10_a_filled_report_claiming_nothing_filled_does_not_end_the_entry_and_lose_its_fill() -> None:
+    """Regression: a FILLED report with 0 filled ended the entry (the trade closed, its slot freed),
+    so the fill the venue then sent for that order was quarantined: a position held, never booked.
+    FILLED at 0 is contradictory: the order stays as it is, asked again at its deadline."""
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.ack(entry)
+    out = d.report(entry, OrderStatus.FILLED, "1.000", "0", "0")
+    assert out.status is OutcomeStatus.UNKNOWN and d.state(0) == "ENTRY_WORKING"
+    assert d.k.slots[0].deadline > d.now  # asked again at the deadline
+    assert d.fill(entry, "1.000", "100.0", "1.000").status is OutcomeStatus.CONFIRMED
+    assert d.state(0) == "POSITION_OPEN" and d.k.slot_view(0).entry_qty == D("1.000")
+    assert d.k.quarantined == 0
+    d.assert_books_balance()
+
+
+def test_e08_a_venue_that_keeps_saying_filled_at_nothing_cannot_strand_the_slot() -> None:
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("1",))).client_order_id
+    d.ack(entry)
+    for _ in range(3):
+        d.k.tick(d.tick_clock(10**15))
+        out = d.report(entry, OrderStatus.FILLED, "1.000", "0", "0")
+    assert d.state(0) == "IDLE"  # concluded at the third deadline, with an alert
+    assert any(isinstance(r, ProtocolErrorRecorded) and "FILLED" in r.detail for r in out.records)

@@ -74,6 +74,14 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
             outcomes.append(_leave_desync(k, slot, order, now))
         return _merge(slot, outcomes)
     short = rep.status is OrderStatus.FILLED  # (in full it would have ended above): the venue cut
+    if short and cum == 0 and slot.queries < LOST_AFTER_QUERIES:  # FILLED at nothing: contradictory
+        # (its fills may still be on their way): the order stays as it is, asked again at the deadline
+        due = now + k.config.ack_timeout_ns
+        slot.deadline = min(slot.deadline, due) if slot.deadline else due
+        slot.version += 1
+        why = (f"venue says order {order.client_order_id} FILLED with nothing filled: not believed yet; "
+               "asking again at the deadline")  # fmt: skip
+        return Outcome(O_UNKNOWN, R_OK, why, slot.index)
     if short:  # it short, say a reduce-only exit trimmed to the position; it ended at what it filled
         detail = f"venue says order {order.client_order_id} FILLED at {cum} of {order.quantity}: ended at {cum}"
         alert = ProtocolErrorRecorded(slot.index, order.trade_id, order.client_order_id, detail, now)
