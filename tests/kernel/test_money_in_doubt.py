@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from pink.kernel import Kernel
-from pink.kernel.messages import OrderFilled, Side
-from tests.kernel.harness import Driver, place
+from pink.kernel.messages import FillBooked, OrderFilled, Side, TradeClosed
+from tests.kernel.harness import BTC, Driver, place
 
 
 def test_orders_sent_or_being_canceled_are_money_in_doubt_working_ones_are_not() -> None:
@@ -90,3 +90,34 @@ def test_a_trade_restored_from_a_snapshot_before_the_flag_existed_is_assumed_par
     restored = Kernel.restore(old)
     assert restored.money_in_doubt() == "slot 0 holds a position the venue has partly closed"
     assert Kernel.restore(d.k.snapshot()).money_in_doubt() == ""
+
+
+def test_a_late_entry_fill_after_the_first_exit_counts_at_its_own_price() -> None:
+    """Regression: the entry VWAP was frozen at the first exit fill, so an entry fill that came
+    after it (the venue had canceled the entry at less, then filled the rest) was held at the old
+    VWAP: ``partly_closed()`` understated the cost the venue holds, and later legs booked PnL
+    against a price the position no longer had. The venue averages it in: so does the kernel."""
+    d = Driver()
+    entry = place(d.enter(0, "1.000", legs=("0.25", "0.25", "0.5"), limit="100.0")).client_order_id
+    d.ack(entry)
+    d.fill(entry, "0.500", "100.0", "0.500")
+    d.cancel(0)
+    d.canceled(entry, "0.500")  # canceled at 0.5 ...
+    leg0 = place(d.exit(0))
+    assert leg0.quantity == D("0.125")
+    d.fill(leg0.client_order_id, "0.125", "110.0", "0.125")
+    d.fill(entry, "0.500", "128.0", "1.000")  # ... then the rest filled after all, at 128
+    # held: 0.375 at 100 and 0.5 at 128 = 101.5 over 0.875, an average entry of 116
+    assert d.k.partly_closed() == {(BTC, Side.LONG): (D("0.875"), D("101.5"))}
+    assert d.k.slot_view(0).entry_vwap == D("116")
+    leg1 = place(d.exit(0))
+    out = d.fill(leg1.client_order_id, str(leg1.quantity), "120.0", str(leg1.quantity))
+    assert [r.realized_pnl for r in out.records if isinstance(r, FillBooked)] == [(D("120") - 116) * leg1.quantity]
+    last = place(d.exit(0))
+    out = d.fill(last.client_order_id, str(last.quantity), "120.0", str(last.quantity))
+    closed = [r for r in out.records if isinstance(r, TradeClosed)]
+    assert d.state() == "IDLE" and len(closed) == 1
+    # what the round trip made, exactly; the trade's entry VWAP is its entry fills' (114)
+    assert closed[0].gross_pnl == D("0.125") * 110 + D("0.875") * 120 - (50 + 64)
+    assert closed[0].entry_vwap == D("114")
+    d.assert_books_balance()

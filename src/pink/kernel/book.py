@@ -137,7 +137,9 @@ class Trade:
     metadata: PolicyMetadata = field(default_factory=PolicyMetadata)
     entry_qty: Decimal = ZERO
     entry_notional: Decimal = ZERO
-    entry_vwap: Decimal = ZERO  # frozen at the first exit fill; PnL is taken against it
+    # set at the first exit fill (legs' PnL is taken against it); an entry fill after that is
+    # averaged into it with what is held, as the venue averages its position's entry
+    entry_vwap: Decimal = ZERO
     exit_qty: Decimal = ZERO
     exit_notional: Decimal = ZERO
     realized: Decimal = ZERO

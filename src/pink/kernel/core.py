@@ -531,7 +531,7 @@ class Kernel:
                 t = s.trade
                 if t is not None and (t.symbol, t.side) == key and t.remaining > 0:
                     qty += t.remaining
-                    # (the entry VWAP is frozen at a trade's first exit fill; before it, all is held)
+                    # (the entry VWAP of what is held, from a trade's first exit fill; before it, all is)
                     cost += t.remaining * t.entry_vwap if t.exit_qty else t.entry_notional
             out[key] = (qty, cost)
         return out

@@ -216,6 +216,9 @@ def book_fill(
             pnl = (trade.exit_notional + price * qty - trade.entry_notional) * trade.direction - trade.realized
         else:  # a leg: against the entry VWAP, kept on tick / 1e6 (it need not terminate)
             pnl = (price - vwap) * qty * trade.direction
+    elif vwap:  # an entry fill after the first exit fill: what is held is averaged with it, at its own
+        held = trade.remaining  # price, as the venue averages a position's entry (later legs take it)
+        vwap = ((held * vwap + price * qty) / (held + qty)).quantize(k.vwap_quantum(trade.symbol), ROUND_HALF_EVEN)
     acct = k.account
     before = acct.capital
     after = before + pnl - fee
@@ -227,11 +230,11 @@ def book_fill(
     order.commission += fee  # what the account booked: a fee in another asset is not (nor trued up)
     if not fee_final:
         order.fee_check = True
+    trade.entry_vwap = vwap
     if order.role == "ENTRY":
         trade.entry_qty += qty
         trade.entry_notional += notional
     else:
-        trade.entry_vwap = vwap
         trade.exit_qty += qty
         trade.exit_notional += notional
         trade.realized += pnl
@@ -324,6 +327,8 @@ def _trade_closed(k: Kernel, slot: Slot, trade: Trade, now: int, records: list[K
     """The trade holds nothing any more: record what it made and free its slot."""
     if trade.entry_qty > 0:
         net = trade.realized - trade.fees
+        # its entry fills' VWAP: the one legs took, unless an entry fill came after the first exit
+        entry_vwap = (trade.entry_notional / trade.entry_qty).quantize(k.vwap_quantum(trade.symbol), ROUND_HALF_EVEN)
         exit_vwap = trade.exit_notional / trade.exit_qty if trade.exit_qty else ZERO
         records.append(
             TradeClosed(
@@ -334,7 +339,7 @@ def _trade_closed(k: Kernel, slot: Slot, trade: Trade, now: int, records: list[K
                 trade.symbol,
                 trade.side,
                 trade.entry_qty,
-                trade.entry_vwap,
+                entry_vwap,
                 trade.exit_qty,
                 trade.exit_notional,
                 exit_vwap,
