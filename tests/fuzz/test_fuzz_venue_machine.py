@@ -435,9 +435,21 @@ class AdversarialVenue(RuleBasedStateMachine):
             if v is not None:
                 assert o.filled <= v.filled, (cid, o.filled, v.filled)
             spans = sorted(o.spans)
-            for (_, b), (c, _) in pairwise(spans):
+            for (_, b, _p), (c, _, _q) in pairwise(spans):
                 assert b <= c, spans
-            assert all(0 <= a < b <= o.quantity for a, b in spans)
+            assert all(0 <= a < b <= o.quantity and p > 0 for a, b, p in spans)
+
+    def _held_cost(self, trade_id: str) -> D:
+        """What a trade holds at its entry prices, as the venue averages a position: an exit
+        releases its share of the average cost; an entry fill, even after an exit, adds its own."""
+        qty = cost = D(0)
+        for f in self.records:
+            if isinstance(f, FillBooked) and f.trade_id == trade_id:
+                if f.role == "ENTRY":
+                    qty, cost = qty + f.last_qty, cost + f.last_qty * f.last_price
+                else:
+                    qty, cost = qty - f.last_qty, cost - cost * f.last_qty / qty
+        return cost
 
     @invariant()
     def partly_closed_is_what_the_trades_hold(self) -> None:
@@ -449,7 +461,7 @@ class AdversarialVenue(RuleBasedStateMachine):
             t = s.trade
             if t is not None and (t.symbol, t.side) in flagged and t.remaining > 0:
                 q, c = want.get((t.symbol, t.side), (D(0), D(0)))
-                want[(t.symbol, t.side)] = (q + t.remaining, c + t.remaining * (t.entry_notional / t.entry_qty))
+                want[(t.symbol, t.side)] = (q + t.remaining, c + self._held_cost(t.trade_id))
         got = k.partly_closed()
         assert set(got) == set(want), (got, want)
         for key, (q, c) in got.items():

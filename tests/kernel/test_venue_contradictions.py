@@ -349,3 +349,29 @@ def test_e08_a_venue_that_keeps_saying_filled_at_nothing_cannot_strand_the_slot(
         out = d.report(entry, OrderStatus.FILLED, "1.000", "0", "0")
     assert d.state(0) == "IDLE"  # concluded at the third deadline, with an alert
     assert any(isinstance(r, ProtocolErrorRecorded) and "FILLED" in r.detail for r in out.records)
+
+
+def test_e10_a_stale_reports_gap_is_priced_from_its_own_average_not_from_fills_after_it() -> None:
+    """Regression: a report taken before a fill the kernel already has (the stream was faster than
+    the query) priced the quantity it implies from the report's total less *all* the fills booked,
+    including the one after it, and booked only what exceeded them: 0.1 at 99 instead of 0.3 at 101.
+    The fill it covered then came and was taken as covered: the position was short until the next
+    report. The gap is what the report counts below its own quantity, at its own average."""
+    d = Driver()
+    entry = place(d.enter(0, "1.000", limit="110.0")).client_order_id
+    d.ack(entry)
+    d.apply(OrderFilled(entry, f"v-{entry}", "f1", D("0.300"), D("100"), D("0.300"), D(0), "USDT", d.now))
+    d.apply(OrderFilled(entry, f"v-{entry}", "f3", D("0.200"), D("102"), D("0.800"), D(0), "USDT", d.now))
+    # the venue's record as it was after f1 and f2 (0.3 at 101), before f3
+    out = d.report(entry, OrderStatus.PARTIALLY_FILLED, "1.000", "0.600", "100.5")
+    booked = [(r.last_qty, r.last_price) for r in out.records if isinstance(r, FillBooked)]
+    assert booked == [(D("0.300"), D("101"))] and d.state(0) == "ENTRY_WORKING"
+    d.apply(OrderFilled(entry, f"v-{entry}", "f2", D("0.300"), D("101"), D("0.600"), D(0), "USDT", d.now))
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.entry_qty == D("0.800") and trade.entry_notional == D("80.7")
+    # a report older still (before f2 and f3) explains nothing new: no DESYNC, nothing booked
+    out = d.report(entry, OrderStatus.PARTIALLY_FILLED, "1.000", "0.300", "100")
+    assert d.state(0) == "ENTRY_WORKING" and not [r for r in out.records if isinstance(r, FillBooked)], out
+    d.fill(entry, "0.200", "103", "1.000", fill_id="f4")
+    assert d.state(0) == "POSITION_OPEN" and trade.entry_notional == D("101.3")
+    d.assert_books_balance()

@@ -69,9 +69,11 @@ class Order:
     final_cum: Decimal | None = None  # cumulative qty the venue reported at the end
     covered_cum: Decimal = ZERO  # fills up to this cum qty came from a report
     fill_ids: set[str] = field(default_factory=set)
-    # the cumulative quantity each venue fill claims, (cum - qty, cum]: two that overlap claim one
-    # quantity twice (a fill sent again under another id), so only one is booked (E10, F2)
-    spans: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    # the cumulative quantity each venue fill claims, (cum - qty, cum], and its price (0: not
+    # known, restored from before format 8): two that overlap claim one quantity twice (a fill
+    # sent again under another id), so only one is booked (E10, F2); a report older than a fill
+    # leaves it out of its totals (pink.kernel.reconcile)
+    spans: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)
     end_code: str = ""
     fee_check: bool = False  # a fill's fee may be wrong: ask the venue's total once it ends
     # when the venue first said it does not know this acknowledged order (0: it has not, or has
@@ -240,7 +242,8 @@ def load_order(d: dict[str, Any]) -> Order:
         final_cum=_dec(d["final_cum"]),
         covered_cum=Decimal(d["covered_cum"]),
         fill_ids=set(d["fill_ids"]),
-        spans=[(Decimal(lo), Decimal(hi)) for lo, hi in d.get("spans", [])],  # absent before format 6
+        # absent before format 6, without prices before 7
+        spans=[(Decimal(r[0]), Decimal(r[1]), Decimal(r[2]) if len(r) > 2 else ZERO) for r in d.get("spans", [])],
         end_code=d["end_code"],
         fee_check=d.get("fee_check", False),  # absent before snapshot format 3
         not_found_ts=d.get("not_found_ts", 0),  # absent before format 8

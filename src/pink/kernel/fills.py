@@ -130,7 +130,7 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     low = cum - qty
     if low < 0:
         raise Quarantine(f"fill {ev.fill_id}: last_qty {qty} is more than its cum_qty {cum}")
-    for a, b in order.spans:
+    for a, b, _price in order.spans:
         if low < b and a < cum:  # it claims quantity an applied fill claimed
             if a == low and b == cum:
                 return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} claims the {qty} up to {cum} that an "
@@ -153,7 +153,7 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
         k, slot, order, ev.fill_id, qty, price, fee, ev.commission, ev.commission_asset, cum, now,
         fee_final=ev.fee_final is not False,
     )
-    order.spans.append((low, cum))
+    order.spans.append((low, cum, price))
     if foreign and ev.commission:  # paid in another asset: not in this account, but never silently
         detail = (f"fill {ev.fill_id}: commission {ev.commission} {ev.commission_asset} not booked "
                   f"(the account settles in {k.config.settle_asset})")

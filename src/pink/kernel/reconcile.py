@@ -37,6 +37,9 @@ LOST_AFTER_QUERIES = 3
 """An order the venue denies knowing at this many deadlines is concluded rejected (never acknowledged)
 or lost (acknowledged)."""
 
+#: an order still live at the venue: a report of it may be older than fills the stream brought
+_LIVE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
 _END_CODES = {
     OrderStatus.CANCELED: "CANCELED",
     OrderStatus.EXPIRED: "EXPIRED",
@@ -51,10 +54,12 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     cum = amount(rep.cum_qty, "cum_qty", positive=False)
     if rep.status is OrderStatus.NOT_FOUND:  # (its venue order id, if any, is not believed either)
         return _on_not_found(k, slot, order, now)
-    order.not_found_ts = 0  # the venue lists it: a later denial starts its grace afresh
-    if cum < order.filled:
+    below, notional = _booked_up_to(order, cum)
+    stale = below < order.filled  # (booked fills lie above its quantity: it is older than they are)
+    if cum < order.filled and not (stale and rep.status in _LIVE):
         raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
-    gap = _plan_gap(k, slot, order, rep, cum) if cum > order.filled else None  # raises before any change
+    gap = _plan_gap(k, slot, order, rep, cum, below, notional) if cum > below else None  # (raises first)
+    order.not_found_ts = 0  # the venue lists it: a later denial starts its grace afresh
     outcomes: list[Outcome] = []
     voi = rep.venue_order_id
     if isinstance(voi, str) and voi and not order.venue_order_id:
@@ -108,20 +113,49 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     return _merge(slot, outcomes)
 
 
+def _booked_up_to(order: Order, cum: Decimal) -> tuple[Decimal, Decimal]:
+    """What the order has booked of its first ``cum`` filled: (quantity, notional).
+
+    A report may be older than a fill the stream already brought (the query crossed it): the
+    fills whose spans lie above its quantity are not in its totals. The quantity is returned as
+    ``order.filled`` itself when every booked fill counts (nothing lies above, or what does
+    cannot be told: a span without its price, restored from before snapshot format 8)."""
+    covered = order.covered_cum  # (everything up to it is booked: fills, or a report's gap)
+    if cum <= covered:
+        return (cum if cum < order.filled else order.filled), order.notional
+    known = covered
+    above_qty = above_notional = ZERO
+    for lo, hi, price in order.spans:
+        if hi <= covered:
+            continue
+        part = hi - max(lo, covered)
+        if hi <= cum:
+            known += part
+        elif lo >= cum and price > 0:
+            above_qty += part
+            above_notional += part * price
+        else:  # it splits a fill, or the fill's price is not known: every fill counts
+            return order.filled, order.notional
+    if not above_qty or known + above_qty != order.filled:
+        return order.filled, order.notional
+    return known, order.notional - above_notional
+
+
 def _plan_gap(
-    k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, cum: Decimal
+    k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, cum: Decimal, below: Decimal, notional: Decimal
 ) -> tuple[Decimal, Decimal, Decimal, bool]:
-    """The fill a report implies beyond the fills applied: (qty, price, commission, whether the
-    venue stated the commission). Raises :class:`Quarantine` for a report that cannot be booked,
-    before anything is changed (an event is applied whole or not at all, F15)."""
+    """The fill a report implies beyond the fills it counts (``below``, of ``notional``): (qty,
+    price, commission, whether the venue stated the commission). Priced from the report's own
+    average, less the fills it counts. Raises :class:`Quarantine` for a report that cannot be
+    booked, before anything is changed (an event is applied whole or not at all, F15)."""
     avg = amount(rep.avg_price, "avg_price")
-    qty = cum - order.filled
+    qty = cum - below
     check_fill(slot, order, qty)  # (its trade, more than the order, more than the position)
-    price = ((avg * cum - order.notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
+    price = ((avg * cum - notional) / qty).quantize(k.vwap_quantum(order.symbol), ROUND_HALF_EVEN)
     if price <= 0:
         raise Quarantine(f"avg_price: {avg} cannot explain the fills already applied")
     total = rep.commission  # None: the fee is unknown, booked as zero and asked for at the end
-    if total is None:
+    if total is None or below < order.filled:  # (a stale report's total leaves out later fills' fees)
         return qty, price, ZERO, False
     why = check_signed(total, "commission")
     if why:

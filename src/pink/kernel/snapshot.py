@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 8  # 8: when the venue first denied knowing an acknowledged order;
+SNAPSHOT_FORMAT = 8  # 8: when the venue first denied knowing an acknowledged order, fills' prices in spans;
 # 7: the ids of the fees charged outside fills; 6: the quantity spans of each order's fills;
 # 5: a count of the used trade ids, which may be kept apart; 4: the account books transfers;
 # 3: retired rows keep their commission; 2: compact rows without it; 1: full orders
@@ -243,7 +243,7 @@ def add_spans(orders: Iterable[Order], fills: Iterable[OrderFilled]) -> None:
         if order is not None:
             by_venue_id.pop((order.venue_order_id, ev.fill_id), None)
             by_fill.pop((order.client_order_id, ev.fill_id), None)
-            order.spans.append((ev.cum_qty - ev.last_qty, ev.cum_qty))
+            order.spans.append((ev.cum_qty - ev.last_qty, ev.cum_qty, ev.last_price))
 
 
 def _used_trade_ids(d: dict[str, Any], given: Iterable[str] | None) -> dict[str, None]:
