@@ -72,6 +72,7 @@ class VOrder:
     fees: D = D(0)
     ended: str = ""
     acked: bool = False
+    lagged: bool = False  # its lookup lagged once (NOT_FOUND, or FILLED at nothing)
     fills: list[OrderFilled] = field(default_factory=list)
 
 
@@ -328,6 +329,17 @@ class AdversarialVenue(RuleBasedStateMachine):
             v.ended = v.ended or "REJECTED"
             cid = v.place.client_order_id
             self.apply(OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, D(0), D(0), D(0), D(0), self.d.now))
+
+    @rule(data=st.data(), filled=st.booleans())
+    def lookup_lags(self, data: st.DataObject, filled: bool) -> None:
+        """A venue whose order lookup lags its ack, once per order: NOT_FOUND, or FILLED with
+        nothing filled. Nothing is lost: its later fills are booked."""
+        v = self._vorder(data)
+        if v and v.acked and not v.filled and not v.ended and not v.lagged:
+            v.lagged = True
+            cid = v.place.client_order_id
+            status = OrderStatus.FILLED if filled else OrderStatus.NOT_FOUND
+            self.apply(OrderStatusReport(cid, "", status, v.place.quantity, D(0), D(0), D(0), self.d.now))
 
     @rule(side=st.sampled_from(list(OrderSide)), position_side=st.sampled_from([Side.LONG, Side.SHORT, None]),
           qty=QTYS, price=PRICES, fee=FEES, doge=st.integers(0, 3))
