@@ -51,3 +51,19 @@ def test_a_fill_a_report_already_covered_changes_nothing() -> None:
     before = _state(d)
     late = d.apply(OrderFilled(cid, f"v-{cid}", "f-late", D("1.000"), D("100.0"), D("1.000"), D(0), "USDT", d.now))
     assert late.status is OutcomeStatus.DUPLICATE and _state(d) == before
+
+
+def test_a_report_listing_an_order_the_venue_once_denied_is_journaled() -> None:
+    """Fuzz finding: an order the venue had not listed (its lookup lagged) then canceled; the
+    report of it cleared the kernel's note of the denial but was a no-op to the journal, so a
+    replay kept the note and its snapshot differed from the live kernel's."""
+    d = Driver()
+    entry = place(d.enter(0)).client_order_id
+    d.fill(entry, "1.000", "100.0", "1.000")
+    cid = place(d.exit(0, close_all=True)).client_order_id
+    d.ack(cid)
+    d.report(cid, OrderStatus.NOT_FOUND, "1.000", "0", "0")
+    d.canceled(cid)
+    before = json.dumps(d.k.snapshot(), sort_keys=True)
+    out = d.report(cid, OrderStatus.CANCELED, "1.000", "0", "0")
+    assert out.changed or json.dumps(d.k.snapshot(), sort_keys=True) == before

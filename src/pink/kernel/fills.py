@@ -308,6 +308,7 @@ def finish_order(k: Kernel, slot: Slot, order: Order, code: str, now: int, recor
     assert trade is not None
     order.phase = OrderPhase.DONE
     order.end_code = code
+    order.not_found_ts = 0
     if order.fee_check:
         k.fee_checks[order.client_order_id] = FeeCheck(order.symbol, now)
     if order.filled > 0:

@@ -59,8 +59,10 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
     if cum < order.filled and not (stale and rep.status in _LIVE):
         raise Quarantine(f"venue reports {cum} filled but {order.filled} fills were applied")
     gap = _plan_gap(k, slot, order, rep, cum, below, notional) if cum > below else None  # (raises first)
-    order.not_found_ts = 0  # the venue lists it: a later denial starts its grace afresh
     outcomes: list[Outcome] = []
+    if order.not_found_ts:  # the venue lists it: a later denial starts its grace afresh (journaled)
+        order.not_found_ts = 0
+        outcomes.append(Outcome(O_CONFIRMED, R_OK, "the venue lists the order again", slot.index))
     voi = rep.venue_order_id
     if isinstance(voi, str) and voi and not order.venue_order_id:
         learn_venue_id(k, order, voi)  # a change even if nothing else is: journaled, so a replay learns it
