@@ -99,6 +99,9 @@ def test_e18_charges_survive_a_snapshot_and_an_older_snapshot_still_restores() -
     restored = Kernel.restore(old)
     assert restored.account.charge_ids == set()
     assert restored.apply(_charged("liq-2", "1"), 5).status is OutcomeStatus.CONFIRMED
+    seven = json.loads(json.dumps(snap))  # format 7: charge ids, before the denial times and the spans' prices
+    seven["format"] = 7
+    assert Kernel.restore(seven).account.charge_ids == {"liq-1"}
 
 
 def test_e18_a_charge_round_trips_the_codec_by_name() -> None:
