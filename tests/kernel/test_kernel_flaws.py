@@ -361,6 +361,18 @@ def test_f03_invalid_intents_are_refused_naming_the_field_and_change_nothing(
     assert d.k.snapshot() == before
 
 
+@pytest.mark.parametrize(("action", "reason"), [(Action.EXIT, Reason.NO_OPEN_POSITION),
+                                                 (Action.CANCEL, Reason.NOTHING_TO_CANCEL)])
+def test_f03_an_exit_or_cancel_of_an_idle_slot_says_the_slot_is_idle(action: Action, reason: Reason) -> None:
+    """The runtime names the slot's trade on an EXIT or CANCEL: none on an idle slot. The refusal
+    named the empty trade id's format, not what a trader did wrong."""
+    d = Driver()
+    before = d.k.snapshot()
+    out = d.submit(Intent(action, 1, "", "i1", "d1", reason="take profit"))
+    assert (out.status, out.reason, out.detail) == (OutcomeStatus.REFUSED, reason, "slot 1 is idle")
+    assert d.k.snapshot() == before
+
+
 def test_f04_f23_outcome_carries_every_effect_and_event_with_the_right_quantities() -> None:
     """Flaws F4, F23."""
     d = Driver()

@@ -85,7 +85,7 @@ async def test_f3_refused_intents_are_journaled_so_a_ledger_rebuilt_from_it_has_
         await rt.quiesce()
         state = snapshot_bytes(views)
     refused = [r for r in live.records if type(r) is IntentRecorded and r.status == "REFUSED"]
-    assert len(refused) == 6 and {r.reason for r in refused} == {"INVALID_FIELD", "UNKNOWN_ASSET"}
+    assert len(refused) == 6 and {r.reason for r in refused} == {"NO_OPEN_POSITION", "UNKNOWN_ASSET"}
 
     def policy_rows(records: Iterable[object]) -> list[Row]:
         return [row for r in records if type(r) is IntentRecorded

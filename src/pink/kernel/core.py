@@ -165,6 +165,10 @@ class Kernel:
         if isinstance(intent, Intent) and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
             trade = self.slots[intent.slot].trade
             slot_asset = trade.symbol if trade else ""
+            if trade is None and intent.trade_id == "" and intent.action in (_EXIT, Action.CANCEL):
+                # (the runtime names the slot's trade: none here) what was wrong, not the id's format
+                reason = R_NO_OPEN_POSITION if intent.action is _EXIT else R_NOTHING_TO_CANCEL
+                return self._refuse(intent, reason, f"slot {intent.slot} is idle", now)
         refusal = validate_intent(
             intent,
             slots=len(self.slots),
