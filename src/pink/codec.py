@@ -33,7 +33,6 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
         m.OrderExpired,
         m.FundingPaid,
         m.FundsTransferred,
-        m.FeeCharged,
         m.OrderStatusReport,
         m.CommissionReported,
         m.ClosedOutside,

@@ -16,7 +16,6 @@ from pink.kernel.messages import (
     BalanceReport,
     CancelOrder,
     EnsureLeverage,
-    FeeCharged,
     FundingPaid,
     FundsTransferred,
     Instrument,
@@ -101,11 +100,6 @@ class Venue(Protocol):
     async def funding_since(self, ts: int) -> list[FundingPaid]: ...
 
     async def transfers_since(self, ts: int) -> list[FundsTransferred]: ...
-
-    async def charges_since(self, ts: int) -> list[FeeCharged]:
-        """Fees charged to the account outside any fill at/after ``ts`` (BingX: a liquidation's
-        ``INSURANCE_CLEAR`` income rows), oldest first; [] for a venue whose fills carry them."""
-        ...
 
     async def positions(self) -> list[PositionReport]: ...
 

@@ -3,8 +3,8 @@
 The venue keeps the truth of every order PINK sends (what it filled, at what price and fee,
 whether it ended) and tells it as a real venue may: acks after fills, fills again, late, out of
 order or under new ids, partial fills, cancels racing fills, rejects, stale reports and reports
-"not found", reduce-only exits cut short, fills of orders placed by hand, funding, transfers, fees
-charged outside fills and commission reports; the kernel is snapshotted and restored at any point. After every step:
+"not found", reduce-only exits cut short, fills of orders placed by hand, funding, transfers and
+commission reports; the kernel is snapshotted and restored at any point. After every step:
 capital is initial + realized - fees + funding + transfers exactly, every trade holds its entry
 fills less its exit fills, no order books more than the venue filled nor a quantity twice, every
 closed trade made exactly its round trip, ``partly_closed()`` is what the trades hold, no slot
@@ -32,7 +32,6 @@ from pink.kernel import (
     CommissionReported,
     ControlSnapshot,
     EnsureLeverage,
-    FeeCharged,
     FillBooked,
     FundingPaid,
     FundsTransferred,
@@ -370,12 +369,6 @@ class AdversarialVenue(RuleBasedStateMachine):
           asset=st.sampled_from(["USDT", "USDT", "VST"]))
     def transfer(self, amount: str, tid: int, asset: str) -> None:
         self.apply(FundsTransferred(f"tr{tid}", asset, D(amount), self.d.now))
-
-    @rule(amount=st.sampled_from(["0.0002", "-0.01", "0", "3"]), cid=st.integers(0, 5),
-          asset=st.sampled_from(["USDT", "USDT", "VST"]))
-    def venue_charges(self, amount: str, cid: int, asset: str) -> None:
-        """A fee charged outside any fill (a liquidation's clearance fee), sent again at times."""
-        self.apply(FeeCharged(f"liq{cid}", BTC, asset, D(amount), self.d.now))
 
     @rule(data=st.data(), true=st.booleans(), total=st.sampled_from(["0", "0.013", "0.05", "-0.001"]))
     def commission_reported(self, data: st.DataObject, true: bool, total: str) -> None:

@@ -18,7 +18,6 @@ from pink.kernel import Kernel, KernelConfig
 from pink.kernel.messages import (
     Action,
     ClosedOutside,
-    FeeCharged,
     FillBooked,
     Intent,
     IntentRecorded,
@@ -179,23 +178,6 @@ class LedgerContract:
         assert t["gross_pnl"] == 0 and t["fees"] == D("0.032") and t["exit_qty"] == D("0.020")
         orders = {e["client_order_id"] for e in self._fetch(writer, "trade_events") if e["event"] == "ORDER"}
         assert "h-out" in orders
-        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
-
-    def test_e18_a_liquidation_fee_charged_outside_the_fills_is_stored_and_audits(self, writer: LedgerWriter) -> None:
-        """BingX's liquidation fee (``FeeCharged``): an ``ADJUSTMENT`` account entry of no trade, in
-        the capital chain; the trade keeps what its fills made."""
-        kernel, recs = _round_trip("q", Side.LONG, [("0.020", "60000.0")], ["59900.0", "59800.0"])
-        charged = kernel.apply(FeeCharged("77_liq", "BTC-USDT", "USDT", D("1.196"), 5, "Strong liquidation"), 5)
-        assert charged.status is OutcomeStatus.CONFIRMED, charged
-        recs += charged.records
-        _insert(writer, recs)
-        entries = sorted(self._fetch(writer, "account_events"), key=lambda r: r["seq"])
-        last = entries[-1]
-        assert (last["kind"], last["trade_id"], last["cause"], last["fee"]) == (
-            "ADJUSTMENT", "", "charge:77_liq", D("1.196"))
-        assert last["capital_after"] == kernel.account_view().capital
-        (t,) = self._fetch(writer, "trade_reconstruction")
-        assert t["fees"] == D("0.03")
         assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
 
     def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(

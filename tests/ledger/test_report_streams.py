@@ -49,7 +49,7 @@ def test_report_is_of_one_stream_the_last_written_by_default(
         assert Decimal(fig["final capital"]) == Decimal("498.98")
         assert Decimal(fig["net PnL (closed trades)"]) == Decimal("-1.02") and fig["trades"] == "1"
         assert Decimal(fig["max drawdown"]) == Decimal("1.02")  # from the capital before the first settlement
-        assert Decimal(fig["fees (all fills, venue corrections, liquidation fees)"]) == Decimal("0.02")
+        assert Decimal(fig["fees (all fills, with venue corrections)"]) == Decimal("0.02")
         assert Decimal(fig["initial capital"]) == Decimal(500)
         assert "<td>L</td>" in page and "<td>W</td>" not in page and "a/rt1" in page
 

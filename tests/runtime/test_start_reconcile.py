@@ -66,7 +66,7 @@ async def test_a_read_failed_once_is_read_again_and_the_withdrawal_booked(tmp_pa
 @pytest.mark.parametrize(("method", "named"), [
     ("fills_since", "fills"), ("funding_since", "funding payments"),
     ("transfers_since", r"transfers \(deposits, withdrawals\)"), ("open_orders", "open orders"),
-    ("positions", "positions"), ("charges_since", r"fees charged outside fills \(liquidation fees\)"),
+    ("positions", "positions"),
 ])
 async def test_a_read_that_keeps_failing_stops_the_start_named_and_nothing_trades(
     tmp_path: Path, method: str, named: str

@@ -75,31 +75,6 @@ def test_summary_shows_fee_corrections_only_when_there_are_some() -> None:
     assert "0.2000" in shown and "venue corrections" in shown and "-0.1000" in shown
 
 
-def test_e18_summary_shows_a_liquidation_fee_as_its_own_row_and_still_adds_up() -> None:
-    """A fee the venue charged outside a fill (BingX's liquidation fee) is an ``ADJUSTMENT`` entry
-    too; the summary showed it as a "venue fee correction", which a trader would look for in
-    vain among the fills' fees."""
-    from decimal import Decimal
-
-    from pink.kernel.messages import Settlement, SettlementKind
-    from pink.runtime.stats import RunStats
-    from pink.runtime.view import summary_table
-
-    stats = RunStats(Decimal(10000))
-    stats.observe([Settlement(1, SettlementKind.FILL, 0, "t1", "f1", Decimal(0), Decimal("0.30"),
-                              Decimal(10000), Decimal("9999.70"), 1),
-                   Settlement(2, SettlementKind.ADJUSTMENT, -1, "", "charge:99_liq", Decimal(0),
-                              Decimal("2.50"), Decimal("9999.70"), Decimal("9997.20"), 2)])  # fmt: skip
-    s = stats.summary()
-    assert (s.charges, s.fee_corrections, s.fees) == (Decimal("2.50"), 0, Decimal("2.80"))
-    assert s.capital_change == Decimal("-2.80")
-    console = Console(width=100, record=True, color_system=None, file=io.StringIO())
-    console.print(summary_table(s, Decimal("9997.20"), Decimal(10000)))
-    shown = console.export_text()
-    assert "venue corrections" not in shown
-    assert "liquidation fees (venue)" in shown and "-2.5000" in shown and "-2.8000" in shown
-
-
 async def test_closing_the_view_ends_it_when_the_cancel_meets_a_read_completing(monkeypatch: Any) -> None:
     """A CI run hung here: on Python 3.11, asyncio.wait_for swallows a cancellation that meets its
     inner call's completion (CPython gh-86296), so close() waited for ever on a view that kept

@@ -35,7 +35,6 @@ from pink.kernel.messages import (
     BalanceReport,
     CancelOrder,
     EnsureLeverage,
-    FeeCharged,
     FundingPaid,
     FundsTransferred,
     Instrument,
@@ -287,10 +286,6 @@ class RemoteSimVenue:
     async def transfers_since(self, ts: int) -> list[FundsTransferred]:
         result: list[FundsTransferred] = await self._call("transfers_since", ts)
         return result
-
-    async def charges_since(self, ts: int) -> list[FeeCharged]:
-        """None: the simulator's liquidation fee is its fill's commission (no call is made)."""
-        return []
 
     async def positions(self) -> list[PositionReport]:
         result: list[PositionReport] = await self._call("positions")

@@ -70,7 +70,7 @@ class Order:
     covered_cum: Decimal = ZERO  # fills up to this cum qty came from a report
     fill_ids: set[str] = field(default_factory=set)
     # the cumulative quantity each venue fill claims, (cum - qty, cum], and its price (0: not
-    # known, restored from before format 8): two that overlap claim one quantity twice (a fill
+    # known, restored from before format 7): two that overlap claim one quantity twice (a fill
     # sent again under another id), so only one is booked (E10, F2); a report older than a fill
     # leaves it out of its totals (pink.kernel.reconcile)
     spans: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)
@@ -176,7 +176,6 @@ class Account:
     transfers: Decimal = ZERO  # deposits in minus withdrawals out: capital, never PnL
     funding_ids: set[str] = field(default_factory=set)
     transfer_ids: set[str] = field(default_factory=set)
-    charge_ids: set[str] = field(default_factory=set)  # fees charged outside fills (kernel/charges.py)
 
 
 def _plain(value: Any) -> Any:
@@ -246,7 +245,7 @@ def load_order(d: dict[str, Any]) -> Order:
         spans=[(Decimal(r[0]), Decimal(r[1]), Decimal(r[2]) if len(r) > 2 else ZERO) for r in d.get("spans", [])],
         end_code=d["end_code"],
         fee_check=d.get("fee_check", False),  # absent before snapshot format 3
-        not_found_ts=d.get("not_found_ts", 0),  # absent before format 8
+        not_found_ts=d.get("not_found_ts", 0),  # absent before format 7
     )
 
 
@@ -294,5 +293,4 @@ def load_account(d: dict[str, Any]) -> Account:
         transfers=Decimal(d.get("transfers", "0")),
         funding_ids=set(d["funding_ids"]),
         transfer_ids=set(d.get("transfer_ids", ())),
-        charge_ids=set(d.get("charge_ids", ())),  # (snapshot format 7 on)
     )

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import Order
-from pink.kernel.charges import on_charge
 from pink.kernel.commission import on_commission
 from pink.kernel.consts import O_DUPLICATE, O_NO_CHANGE, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR, R_UNKNOWN_ORDER
 from pink.kernel.fills import (
@@ -31,7 +30,6 @@ from pink.kernel.messages import (
     ClosedOutside,
     CommissionReported,
     Effect,
-    FeeCharged,
     FundingPaid,
     FundsTransferred,
     KernelRecord,
@@ -62,7 +60,6 @@ _ACCOUNT_EVENTS: dict[type, Callable[[Kernel, Any, int], Outcome]] = {
     FundingPaid: on_funding,
     CommissionReported: on_commission,
     FundsTransferred: on_transfer,
-    FeeCharged: on_charge,
     ClosedOutside: on_closed_outside,
 }
 """Events about the account rather than an order (messages are final classes: exact types)."""

@@ -7,7 +7,7 @@ Vocabulary (after NautilusTrader):
 * venue events (past tense) come in: :class:`OrderAccepted`,
   :class:`OrderRejected`, :class:`OrderFilled`, :class:`OrderCanceled`,
   :class:`CancelRejected`, :class:`OrderExpired`, :class:`FundingPaid`,
-  :class:`CommissionReported`, :class:`FundsTransferred`, :class:`FeeCharged`;
+  :class:`CommissionReported`, :class:`FundsTransferred`;
 * venue reports (snapshots, for reconciliation) come in:
   :class:`OrderStatusReport`, :class:`PositionReport`, :class:`BalanceReport`;
 * effects (what the shell must do) go out: :class:`PlaceOrder`,
@@ -48,7 +48,6 @@ __all__ = [
     "ControlSnapshot",
     "Effect",
     "EnsureLeverage",
-    "FeeCharged",
     "FillBooked",
     "FundingPaid",
     "FundsTransferred",
@@ -328,24 +327,6 @@ class FundsTransferred:
 
 @direct_init
 @dataclass(frozen=True, slots=True)
-class FeeCharged:
-    """A fee the venue charged the account outside any fill: ``amount`` > 0 was paid, < 0
-    refunded. BingX's liquidation fee is one (income ``INSURANCE_CLEAR``, "Strong liquidation"),
-    apart from the liquidating fill's commission.
-
-    ``charge_id`` is the venue's own id for it (BingX: the income row's ``tranId``); the kernel
-    books each id once, as a fee of the account, not of a trade. ``note`` says what it was."""
-
-    charge_id: str
-    symbol: str
-    asset: str
-    amount: Decimal
-    ts: int
-    note: str = ""
-
-
-@direct_init
-@dataclass(frozen=True, slots=True)
 class ClosedOutside:
     """The operator's word that a trade's position was closed outside PINK (by hand on the
     venue, or by a liquidation) at ``price``, paying ``commission`` (>= 0).
@@ -433,7 +414,6 @@ VenueEvent = (
     | OrderExpired
     | FundingPaid
     | FundsTransferred
-    | FeeCharged
     | OrderStatusReport
     | CommissionReported
 )

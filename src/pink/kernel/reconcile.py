@@ -121,7 +121,7 @@ def _booked_up_to(order: Order, cum: Decimal) -> tuple[Decimal, Decimal]:
     A report may be older than a fill the stream already brought (the query crossed it): the
     fills whose spans lie above its quantity are not in its totals. The quantity is returned as
     ``order.filled`` itself when every booked fill counts (nothing lies above, or what does
-    cannot be told: a span without its price, restored from before snapshot format 8)."""
+    cannot be told: a span without its price, restored from before snapshot format 7)."""
     covered = order.covered_cum  # (everything up to it is booked: fills, or a report's gap)
     if cum <= covered:
         return (cum if cum < order.filled else order.filled), order.notional

@@ -184,7 +184,7 @@ def build_report(
     charts = _charts(settlements, trades)
     figures = [
         ("net PnL (closed trades)", h.net_pnl), ("gross PnL (closed trades)", h.gross_pnl),
-        ("fees (all fills, venue corrections, liquidation fees)", h.fees),
+        ("fees (all fills, with venue corrections)", h.fees),
         ("funding (+ received, - paid)", h.funding),
         ("win rate", f"{h.win_rate * 100:.1f} %"), ("max drawdown", h.max_drawdown),
         ("trades", h.trades), ("initial capital", h.initial_capital), ("final capital", h.final_capital),

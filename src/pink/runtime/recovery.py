@@ -1,9 +1,9 @@
 """Reconciliation against the venue: at start (E26) and on a slow timer (E1).
 
 Everything learned goes back into the runtime's queue as venue events
-(``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``, ``FundsTransferred``, ``FeeCharged``), so
-that only the owner task applies it to the kernel; the kernel's dedup (fill ids, funding,
-transfer and charge ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
+(``OrderStatusReport``, ``OrderFilled``, ``FundingPaid``, ``FundsTransferred``), so that only the
+owner task applies it to the kernel; the kernel's dedup (fill ids, funding
+and transfer ids) makes repeats no-ops. Kernel reads happen through ``ask`` (on the
 owner task). Positions and the books against the venue's wallet
 (:mod:`pink.runtime.books`) are compared, not "fixed": a difference is reported.
 
@@ -54,7 +54,6 @@ class ReconcileReport:
     outside_fills: int = 0  # fills of orders placed outside PINK, asked for when a position differed
     funding: int = 0
     transfers: int = 0
-    charges: int = 0  # fees charged outside fills (a liquidation's fee on BingX)
     position_mismatches: list[str] = field(default_factory=list)
     books_mismatch: str = ""  # kernel capital against the venue's wallet (see BooksCheck)
     #: reads that failed: at start only the wallet's (it books nothing); any other stops the start
@@ -64,8 +63,6 @@ class ReconcileReport:
         """One line for a person: what was asked and booked, what differs."""
         parts = [f"{len(self.queried)} order(s) in flight asked about", f"{self.open_orders} open at the venue",
                  f"{self.fills} fill(s), {self.funding} funding payment(s) and {self.transfers} transfer(s) read"]
-        if self.charges:
-            parts.append(f"{self.charges} fee(s) charged outside fills (liquidation fees) read")
         if self.outside_fills:
             parts.append(f"{self.outside_fills} fill(s) of orders placed outside PINK")
         if self.outside_orders:
@@ -220,12 +217,6 @@ class Reconciler:
             rep.transfers = len(transfers)
             for t in transfers:
                 self._emit(t)
-        charges = await self._read(rep, "fees charged outside fills (liquidation fees)",
-                                   lambda: venue.charges_since(money_since), at_start=at_start)
-        if charges is not None:
-            rep.charges = len(charges)
-            for c in charges:
-                self._emit(c)
 
     async def _read(
         self, rep: ReconcileReport, what: str, call: Callable[[], Awaitable[T]], *, at_start: bool

@@ -3,8 +3,7 @@
 The summary adds up: the capital change of a run is the net PnL of the trades it closed
 (less what those trades had booked in earlier runs), plus the net PnL booked on trades
 still open (realized by their exits so far, less all their fees), less the venue's fee
-corrections, less the fees it charged outside fills (a liquidation's, on BingX), plus
-funding (positive: received) and deposits less withdrawals.
+corrections, plus funding (positive: received) and deposits less withdrawals.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pink.kernel.charges import CHARGE_CAUSE
 from pink.kernel.messages import (
     ZERO,
     FillBooked,
@@ -56,7 +54,6 @@ class Summary:
     venue_rejections: dict[str, int]  # orders the venue refused, by its code
     protocol_errors: int
     outside_fills: int  # fills of orders PINK never sent that it did not book (all or part)
-    charges: Decimal = ZERO  # part of ``fees``: charged by the venue outside fills (liquidation fees)
 
     @property
     def open_net(self) -> Decimal:
@@ -65,8 +62,8 @@ class Summary:
     @property
     def capital_change(self) -> Decimal:
         """What the run changed capital by, from its parts (equal to the change, exactly)."""
-        return (self.net_pnl - self.earlier_net + self.open_net - self.fee_corrections - self.charges
-                + self.funding + self.transfers)  # fmt: skip
+        return (self.net_pnl - self.earlier_net + self.open_net - self.fee_corrections + self.funding
+                + self.transfers)  # fmt: skip
 
 
 @dataclass
@@ -86,7 +83,6 @@ class RunStats:
     trade_fees: Decimal = ZERO  # over closed trades
     fees: Decimal = ZERO  # every settlement's fee
     fee_corrections: Decimal = ZERO  # ADJUSTMENT settlements' fees (commission true-ups)
-    charges: Decimal = ZERO  # ADJUSTMENT settlements' fees charged outside fills (kernel/charges.py)
     funding: Decimal = ZERO
     transfers: Decimal = ZERO
     protocol_errors: int = 0
@@ -115,10 +111,7 @@ class RunStats:
                 if r.kind is SettlementKind.FUNDING:
                     self.funding += r.amount
                 elif r.kind is SettlementKind.ADJUSTMENT:
-                    if r.cause.startswith(CHARGE_CAUSE):
-                        self.charges += r.fee
-                    else:
-                        self.fee_corrections += r.fee
+                    self.fee_corrections += r.fee
                 elif r.kind is SettlementKind.TRANSFER:
                     self.transfers += r.amount
                 else:  # a fill of a trade: the trade's until it closes
@@ -191,5 +184,4 @@ class RunStats:
             venue_rejections=dict(self.venue_rejections),
             protocol_errors=self.protocol_errors,
             outside_fills=self.outside_fills,
-            charges=self.charges,
         )

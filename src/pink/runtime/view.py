@@ -166,8 +166,8 @@ def summary_table(
     """The end-of-run summary: what the run made, in rows that add up to its capital change
     (see :mod:`pink.runtime.stats`), then its counts."""
     t = Table(title="run summary", caption="capital change = net PnL of closed and of open trades + funding "
-              "+ deposits - withdrawals (the rows above it add up to it, with the venue's fee corrections "
-              "and liquidation fees when there are any); funding: positive received, negative paid")  # fmt: skip
+              "+ deposits - withdrawals (the rows above it add up to it); funding: positive received, "
+              "negative paid")  # fmt: skip
     t.add_column("metric")
     t.add_column("value", justify="right")
     rows: list[tuple[str, str | Text]] = [
@@ -183,14 +183,12 @@ def summary_table(
         ("fees on open trades", _money(s.open_fees)),
         ("net PnL (open trades)", _money(s.open_net)),
         *([("venue fee corrections", _money(-s.fee_corrections))] if s.fee_corrections else []),
-        *([("liquidation fees (venue)", _money(-s.charges))] if s.charges else []),
         ("funding (+ received, - paid)", _money(s.funding)),
         *([("deposits - withdrawals", _money(s.transfers))] if s.transfers else []),
         ("capital change", _money(s.capital_change)),
         ("capital", f"{_money(initial)} -> {_money(capital)}"),
-        ("fees (all fills)" if not s.charges else "fees (all fills and liquidations)", _money(s.fees)),
+        ("fees (all fills)", _money(s.fees)),
         *([("  of which venue corrections", _money(s.fee_corrections))] if s.fee_corrections else []),
-        *([("  of which liquidation fees", _money(s.charges))] if s.charges else []),
         ("max drawdown", _money(s.max_drawdown)),
         ("fills / intents", f"{s.fills} / {s.intents}"),
         ("refusals (by PINK)", _counts(s.refusals)),

@@ -1,15 +1,12 @@
 """Income rows of every type (``GET /openApi/swap/v2/user/income`` without ``incomeType``).
 
-PINK books ``FUNDING_FEE``, ``TRANSFER`` and ``INSURANCE_CLEAR`` rows, each once by
-its ``tranId``; ``REALIZED_PNL`` and ``TRADING_FEE`` are the fills' own (booked from
-the fills). An ``INSURANCE_CLEAR`` ("Strong liquidation") is a liquidation's clearance
-fee, charged apart from the liquidating fill (whose commission BingX shows as 0): it is
-booked as a :class:`~pink.kernel.messages.FeeCharged` of ``-income`` (a debit is a fee
-paid; a credit, should BingX ever give one back, a refund: the wallet moved either way).
-Every other type (``TRIAL_FUND``, ``ADL``, ``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or one
-BingX adds) moves the wallet too, but what it is for is not documented, so it is not
-booked: such a row is named instead (:func:`name_unbooked`): one warning per ``tranId``,
-counted by type, so the books check's later "unexplained difference" has a name.
+PINK books ``FUNDING_FEE`` and ``TRANSFER`` rows; ``REALIZED_PNL`` and
+``TRADING_FEE`` are the fills' own (booked from the fills). Every other type
+(``INSURANCE_CLEAR``, ``TRIAL_FUND``, ``ADL``, ``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or
+one BingX adds) moves the wallet too, but is not booked: an ``INSURANCE_CLEAR``
+may be a liquidation's, whose fills already carry it. Such a row is named
+instead (:func:`name_unbooked`): one warning per ``tranId``, counted by type, so
+the books check's later "unexplained difference" has a name.
 """
 
 from __future__ import annotations
@@ -21,28 +18,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pink.kernel.messages import FeeCharged, FundingPaid
+from pink.kernel.messages import FundingPaid
 from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
 from pink.venues.bingx.parse import MS
 from pink.venues.bingx.recent import RecentKeys
 
-__all__ = [
-    "BOOKED_TYPES",
-    "CHARGE_TYPE",
-    "FILL_TYPES",
-    "FUNDING_TYPE",
-    "IncomeRow",
-    "name_unbooked",
-    "parse_any_income_row",
-]
+__all__ = ["BOOKED_TYPES", "FILL_TYPES", "FUNDING_TYPE", "IncomeRow", "name_unbooked", "parse_any_income_row"]
 
 log = logging.getLogger(__name__)
 
 FUNDING_TYPE = "FUNDING_FEE"
-#: a liquidation's clearance fee ("Strong liquidation"), not in its fill's commission
-CHARGE_TYPE = "INSURANCE_CLEAR"
-#: booked from their own rows (funding, deposits/withdrawals/transfers, liquidation fees)
-BOOKED_TYPES = frozenset({FUNDING_TYPE, "TRANSFER", CHARGE_TYPE})
+#: booked from their own rows (funding, deposits/withdrawals/transfers)
+BOOKED_TYPES = frozenset({FUNDING_TYPE, "TRANSFER"})
 #: the fills' own money, booked from the fills
 FILL_TYPES = frozenset({"REALIZED_PNL", "TRADING_FEE"})
 
@@ -66,10 +53,6 @@ class IncomeRow:
 
     def as_funding(self) -> FundingPaid:
         return FundingPaid(funding_id=self.tran_id, symbol=self.symbol, amount=self.amount, ts=self.ts)
-
-    def as_charge(self) -> FeeCharged:
-        """A fee row as the fee charged: ``income`` -2.5 (debited) is 2.5 paid."""
-        return FeeCharged(self.tran_id, self.symbol, self.asset, -self.amount, self.ts, self.info or self.kind)
 
 
 def parse_any_income_row(row: Any) -> IncomeRow:

@@ -104,13 +104,6 @@ class AccountUpdate:
         return self.reason.upper() == "FUNDING_FEE"
 
     @property
-    def charge(self) -> bool:
-        """A fee was charged outside any fill: a liquidation's (``INSURANCE_CLEAR``, as Binance-style
-        venues name the reason; BingX does not document its reasons for it)."""
-        reason = self.reason.upper()
-        return reason == "INSURANCE_CLEAR" or "LIQUIDAT" in reason
-
-    @property
     def transfer(self) -> bool:
         """Money moved in or out: a deposit, a withdrawal or a transfer."""
         reason = self.reason.upper()

@@ -1,10 +1,9 @@
 """Read-only venue reports for reconciliation (slow path, never per cycle).
 
-Money moved outside trading (funding, deposits, withdrawals, transfers, a
-liquidation's fee) is booked from the venue's income rows, each once by its
-``tranId``; an ``ACCOUNT_UPDATE`` push that announces such a movement, or the
-fill of a liquidation, only triggers a read of them
-(:meth:`Reports.book_pushed_income`, :meth:`Reports.book_pushed_charges`).
+Money moved outside trading (funding, deposits, withdrawals, transfers) is
+booked from the venue's income rows, each once by its ``tranId``; an
+``ACCOUNT_UPDATE`` push that announces such a movement only triggers a read
+of them (:meth:`Reports.book_pushed_income`).
 
 Fills come from the venue's fill records (E13, F19): each fill is cumulated
 per order from the order's own rows since its start, so its id
@@ -26,7 +25,6 @@ from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import (
     ZERO,
     BalanceReport,
-    FeeCharged,
     FundingPaid,
     FundsTransferred,
     OrderFilled,
@@ -37,7 +35,7 @@ from pink.ports import EventSink
 from pink.venues.bingx.errors import unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.income import CHARGE_TYPE, FUNDING_TYPE, IncomeRow, name_unbooked, parse_any_income_row
+from pink.venues.bingx.income import FUNDING_TYPE, IncomeRow, name_unbooked, parse_any_income_row
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
@@ -264,15 +262,6 @@ class Reports:
         """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first."""
         return await self._income("TRANSFER", ts, parse_transfer_row)
 
-    async def charges_since(self, ts: int) -> list[FeeCharged]:
-        """Liquidation fees (income type INSURANCE_CLEAR) at/after ``ts``, oldest first, keyed by
-        ``tranId``: BingX charges them apart from the liquidating fill (see
-        :mod:`pink.venues.bingx.income`); a row of 0 moved nothing and is left out."""
-        rows = [r for r in await self._income(CHARGE_TYPE, ts, parse_any_income_row) if r.kind == CHARGE_TYPE]
-        if any(not r.tran_id for r in rows):
-            raise VenueError("BAD_REPLY", "BingX INSURANCE_CLEAR income row without a tranId (the key it is booked by)")
-        return [r.as_charge() for r in rows if r.amount]
-
     async def book_pushed_income(self, push: AccountUpdate) -> None:
         """An ``ACCOUNT_UPDATE`` that moved money is a trigger: book the income rows around it.
 
@@ -291,20 +280,8 @@ class Reports:
         except (VenueError, BingxParseError) as exc:
             log.warning("BingX %s push at %d ms: income not read (%s); the reconcile books it",
                         push.reason, _ms(push.ts), exc)
-        if push.charge:
-            await self.book_pushed_charges(push.ts, f"{push.reason} push")
 
-    async def book_pushed_charges(self, ts: int, why: str) -> None:
-        """A liquidation was pushed (its fill, at ``ts``): book its fee's income row, once by
-        ``tranId``. If the query fails, or the row is not listed yet, the reconcile books it."""
-        try:
-            for fee in await self.charges_since(ts - PUSH_LOOKBACK_NS):
-                self._emit_once(("charge", fee.charge_id), fee)
-        except (VenueError, BingxParseError) as exc:
-            log.warning("BingX %s at %d ms: liquidation fees not read (%s); the reconcile books them",
-                        why, _ms(ts), exc)
-
-    def _emit_once(self, key: tuple[str, str], row: FundingPaid | FundsTransferred | FeeCharged) -> None:
+    def _emit_once(self, key: tuple[str, str], row: FundingPaid | FundsTransferred) -> None:
         if key in self._delivered or self._sink is None:
             return
         self._delivered.add(key)

@@ -468,7 +468,7 @@ class BingxVenue(Reports):
             self._on_order_update(msg)
         elif isinstance(msg, AccountUpdate):
             self.last_account = msg
-            if msg.funding or msg.transfer or msg.charge:
+            if msg.funding or msg.transfer:
                 self._spawn(self.book_pushed_income(msg))
         elif isinstance(msg, ListenKeyExpired):
             await self.stream.expired()
@@ -499,8 +499,6 @@ class BingxVenue(Reports):
                 self._emit(event)
         if needs_query and cid:
             self._spawn(self._query_and_emit(cid, up.symbol, "stream fill without price/size"))
-        if not cid and up.status not in _OPEN and up.cum_qty:  # the venue's own close, a liquidation: its fee
-            self._spawn(self.book_pushed_charges(up.ts, f"fill of order {up.venue_order_id} (no client id)"))
 
     async def _emit_outside_fill(self, fill: OrderFilled, symbol: str) -> None:
         """The last fill of an order placed outside PINK (no client id: by hand, a liquidation; or

@@ -24,7 +24,6 @@ from pink.kernel.messages import (
     BalanceReport,
     CancelOrder,
     EnsureLeverage,
-    FeeCharged,
     FundingPaid,
     FundsTransferred,
     Instrument,
@@ -430,11 +429,6 @@ class SimVenue:
     async def transfers_since(self, ts: int) -> list[FundsTransferred]:
         self._enter("transfers_since")
         return self.engine.transfers_since(ts)
-
-    async def charges_since(self, ts: int) -> list[FeeCharged]:
-        """None: a liquidation's fee here is its fill's commission (``pink.venues.sim.margin``)."""
-        self._enter("charges_since")
-        return []
 
     async def transfer(self, amount: Decimal) -> FundsTransferred:
         """Deposit (> 0) or withdraw (< 0) ``amount`` now; the stream reports it like a venue would."""
