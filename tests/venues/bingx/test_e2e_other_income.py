@@ -45,7 +45,7 @@ async def test_income_of_other_types_is_named_once_per_row_and_not_booked(caplog
         await until(lambda: p.slot() == "IDLE", "closed")
         assert (await sim_transfer(st.server, "100"))[0] == 200
         wallet = st.engine.balance().balance
-        clear = await _sim_income(st.server.base_url, "INSURANCE_CLEAR", "-3.5", "BTC-USDT")
+        clear = await _sim_income(st.server.base_url, "ADL", "-3.5", "BTC-USDT")
         deduction = await _sim_income(st.server.base_url, "SYSTEM_DEDUCTION", "-1.25")
         assert st.engine.balance().balance == wallet - D("4.75")  # the venue's wallet moved
         await p.drain()
@@ -65,12 +65,12 @@ async def test_income_of_other_types_is_named_once_per_row_and_not_booked(caplog
             assert row["incomeType"] in text and row["income"] in text and row["tranId"] in text
             assert datetime.fromtimestamp(row["time"] / 1000, tz=UTC).isoformat(timespec="milliseconds") in text
         assert "on BTC-USDT" in named[0] and " on " not in named[1]
-        assert st.venue.unbooked_income == Counter({"INSURANCE_CLEAR": 1, "SYSTEM_DEDUCTION": 1})
+        assert st.venue.unbooked_income == Counter({"ADL": 1, "SYSTEM_DEDUCTION": 1})
         acct = p.kernel.account_view()
         assert acct.transfers == D(100) and acct.funding == 0  # neither booked as funding nor as a transfer
 
         caplog.clear()
         await st.venue.funding_since(since)  # read again: already named
         assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
-        assert st.venue.unbooked_income == Counter({"INSURANCE_CLEAR": 1, "SYSTEM_DEDUCTION": 1})
+        assert st.venue.unbooked_income == Counter({"ADL": 1, "SYSTEM_DEDUCTION": 1})
         st.check_against_venue()

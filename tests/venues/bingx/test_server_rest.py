@@ -276,11 +276,12 @@ async def test_a_bad_limit_or_interval_is_refused_with_an_error_reply() -> None:
         assert len(kl["data"]) <= 2
 
 
-async def test_a_liquidation_fee_is_an_insurance_clear_row_and_positions_are_isolated() -> None:
-    """The engine liquidates each position on a margin of its own and charges the liquidation
-    fee as the close's commission. BingX books that fee as income ``INSURANCE_CLEAR``
-    ("Strong liquidation"), not as a trading fee; the server listed it as the fill's commission
-    and a ``TRADING_FEE`` row, and called every position cross margin."""
+async def test_a_liquidation_is_listed_as_bingx_lists_it_and_positions_are_isolated() -> None:
+    """BingX's own example of a liquidation lists its fill's fee as ``TRADING_FEE`` "Closing Fee"
+    (tranId ``..._COMMISSION``) and its realized loss as ``INSURANCE_CLEAR`` "Strong liquidation"
+    (``..._PNL``, the same trade) in place of ``REALIZED_PNL``. The server listed the loss as
+    ``REALIZED_PNL`` and called every position cross margin, while its engine liquidates each
+    position on a margin of its own."""
     async with running() as (server, client):
         await client.place(type="MARKET", side="BUY", quantity="0.01", clientOrderId="liq1")
         _, pos = await client.call("GET", "/openApi/swap/v2/user/positions", {"symbol": "BTC-USDT"})
@@ -293,20 +294,18 @@ async def test_a_liquidation_fee_is_an_insurance_clear_row_and_positions_are_iso
         state = server.state
         state.publish(state.engine.shock("BTC-USDT", Decimal("-0.5")), state.engine.now)
         (liq,) = [f for f in state.engine.fills_since(0) if not f.client_order_id]
-        assert liq.commission > 0  # the engine charged the liquidation fee
+        assert liq.commission > 0 and liq.realized_pnl < 0  # the engine charged the liquidation fee
         _, fills = await client.call("GET", "/openApi/swap/v2/trade/allFillOrders",
                                      {"tradingUnit": "COIN", "startTs": 0, "endTs": 2**41})  # fmt: skip
         (row,) = [r for r in fills["data"]["fill_orders"] if r["orderId"] == liq.venue_order_id]
-        assert Decimal(row["commission"]) == 0
-        _, order = await client.call("GET", ORDER, {"symbol": "BTC-USDT", "orderId": liq.venue_order_id})
-        assert Decimal(order["data"]["order"]["commission"]) == 0
+        assert Decimal(row["commission"]) == -liq.commission
         _, income = await client.call("GET", "/openApi/swap/v2/user/income", {})
         rows = income["data"]
-        clears = [r for r in rows if r["incomeType"] == "INSURANCE_CLEAR"]
-        assert [(Decimal(r["income"]), r["info"], r["symbol"]) for r in clears] == [
-            (-liq.commission, "Strong liquidation", "BTC-USDT")]
-        fees = [Decimal(r["income"]) for r in rows if r["incomeType"] == "TRADING_FEE"]
-        assert len(fees) == 1  # the opening fill's only
+        of_liq = sorted((r["incomeType"], r["info"], Decimal(r["income"]), r["tranId"].rsplit("_", 1)[1])
+                        for r in rows if r["tradeId"] == liq.fill_id)  # fmt: skip
+        assert of_liq == [("INSURANCE_CLEAR", "Strong liquidation", liq.realized_pnl, "PNL"),
+                          ("TRADING_FEE", "Closing Fee", -liq.commission, "COMMISSION")]  # fmt: skip
+        assert not [r for r in rows if r["incomeType"] == "REALIZED_PNL"]  # the only close was the liquidation
         wallet = state.engine.balance().balance
         assert sum((Decimal(r["income"]) for r in rows), Decimal(0)) == wallet - Decimal(10_000)
 

@@ -161,7 +161,9 @@ def test_each_liquidation_is_pushed_with_no_client_id_and_its_own_position_side(
     assert [(o["s"], o["S"], o["ps"]) for o in liquidations] == [("BTC-USDT", "SELL", "LONG"),
                                                                  ("ETH-USDT", "BUY", "SHORT")]  # fmt: skip
     assert engine.positions() == []
-    # the liquidation fee is income (INSURANCE_CLEAR), not the fill's fee; each position is isolated
-    assert [Decimal(o["n"]) for o in liquidations] == [0, 0]
+    # the liquidation fee is the fill's commission, as BingX lists it; each position is isolated
+    liquidating = [f for f in engine.fills_since(0) if not f.client_order_id]
+    assert [Decimal(o["n"]) for o in liquidations] == [-f.commission for f in liquidating]
+    assert any(f.commission for f in liquidating)
     margins = {p["mt"] for f in frames if f["e"] == "ACCOUNT_UPDATE" for p in f["a"].get("P", [])}
     assert margins == {"isolated"}

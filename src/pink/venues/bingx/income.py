@@ -1,12 +1,14 @@
 """Income rows of every type (``GET /openApi/swap/v2/user/income`` without ``incomeType``).
 
-PINK books ``FUNDING_FEE`` and ``TRANSFER`` rows; ``REALIZED_PNL`` and
-``TRADING_FEE`` are the fills' own (booked from the fills). Every other type
-(``INSURANCE_CLEAR``, ``TRIAL_FUND``, ``ADL``, ``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or
-one BingX adds) moves the wallet too, but is not booked: an ``INSURANCE_CLEAR``
-may be a liquidation's, whose fills already carry it. Such a row is named
-instead (:func:`name_unbooked`): one warning per ``tranId``, counted by type, so
-the books check's later "unexplained difference" has a name.
+PINK books ``FUNDING_FEE`` and ``TRANSFER`` rows; ``REALIZED_PNL``, ``TRADING_FEE``
+and ``INSURANCE_CLEAR`` are the fills' own (booked from the fills): BingX's own example
+of a liquidation lists its fill's fee as ``TRADING_FEE`` "Closing Fee" (tranId
+``..._COMMISSION``) and its realized loss as ``INSURANCE_CLEAR`` "Strong liquidation"
+(``..._PNL``, the same trade), in place of ``REALIZED_PNL``; PINK books that loss from
+the liquidating fill's price. Every other type (``TRIAL_FUND``, ``ADL``,
+``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or one BingX adds) moves the wallet too, but is not
+booked. Such a row is named instead (:func:`name_unbooked`): one warning per ``tranId``,
+counted by type, so the books check's later "unexplained difference" has a name.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ log = logging.getLogger(__name__)
 FUNDING_TYPE = "FUNDING_FEE"
 #: booked from their own rows (funding, deposits/withdrawals/transfers)
 BOOKED_TYPES = frozenset({FUNDING_TYPE, "TRANSFER"})
-#: the fills' own money, booked from the fills
-FILL_TYPES = frozenset({"REALIZED_PNL", "TRADING_FEE"})
+#: the fills' own money, booked from the fills (INSURANCE_CLEAR: a liquidating fill's realized loss)
+FILL_TYPES = frozenset({"REALIZED_PNL", "TRADING_FEE", "INSURANCE_CLEAR"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,22 +132,19 @@ async def income(request: web.Request) -> web.Response:
                                 "asset": t.asset, "info": "TRANSFER", "time": ms(t.ts),
                                 "tranId": t.transfer_id, "tradeId": ""}))  # fmt: skip
     for f in state.engine.fills_since(lo):
-        if not f.client_order_id:  # a liquidation: its fee is BingX's INSURANCE_CLEAR, not a trading fee
-            if kind in ("", "INSURANCE_CLEAR") and f.commission:
-                rows.append((f.ts, {"symbol": f.symbol, "incomeType": "INSURANCE_CLEAR",
-                                    "income": dec(-f.commission), "asset": "USDT",
-                                    "info": "Strong liquidation", "time": ms(f.ts),
-                                    "tranId": f"{f.fill_id}_liq", "tradeId": f.fill_id}))  # fmt: skip
-        elif kind in ("", "TRADING_FEE") and f.commission:
+        if kind in ("", "TRADING_FEE") and f.commission:
             rows.append((f.ts, {"symbol": f.symbol, "incomeType": "TRADING_FEE",
                                 "income": dec(-f.commission), "asset": "USDT",
-                                "info": "Trading Fee", "time": ms(f.ts),
-                                "tranId": f"{f.fill_id}_fee", "tradeId": f.fill_id}))  # fmt: skip
-        if kind in ("", "REALIZED_PNL") and f.realized_pnl:
-            rows.append((f.ts, {"symbol": f.symbol, "incomeType": "REALIZED_PNL",
+                                "info": "Trading Fee" if f.client_order_id else "Closing Fee", "time": ms(f.ts),
+                                "tranId": f"{f.fill_id}_COMMISSION", "tradeId": f.fill_id}))  # fmt: skip
+        # a liquidation's realized loss is listed as INSURANCE_CLEAR ("Strong liquidation") in place of
+        # REALIZED_PNL, as in BingX's own example (the fill's PnL and its fee: nothing apart from them)
+        pnl_kind = "REALIZED_PNL" if f.client_order_id else "INSURANCE_CLEAR"
+        if kind in ("", pnl_kind) and f.realized_pnl:
+            rows.append((f.ts, {"symbol": f.symbol, "incomeType": pnl_kind,
                                 "income": dec(f.realized_pnl), "asset": "USDT",
-                                "info": "Closing", "time": ms(f.ts),
-                                "tranId": f"{f.fill_id}_pnl", "tradeId": f.fill_id}))  # fmt: skip
+                                "info": "Closing" if f.client_order_id else "Strong liquidation", "time": ms(f.ts),
+                                "tranId": f"{f.fill_id}_PNL", "tradeId": f.fill_id}))  # fmt: skip
     for other in state.other_income:
         if kind in ("", other.kind) and other.ts >= lo:
             rows.append((other.ts, other.row("USDT")))

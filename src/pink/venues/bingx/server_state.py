@@ -35,7 +35,7 @@ from pink.kernel.messages import (
 )
 from pink.ports import Quote
 from pink.venues.bingx.server_faults import ServerFaults
-from pink.venues.bingx.server_wire import OrderMeta, dec, is_liquidation, ms, order_trade_update
+from pink.venues.bingx.server_wire import OrderMeta, dec, ms, order_trade_update
 from pink.venues.sim.account import Account
 from pink.venues.sim.orders import EngineEvent, EngineFill, EngineOrder, FeeSchedule, NewOrder
 
@@ -298,7 +298,7 @@ class SimState:
                 agg = self._aggs.setdefault(event.venue_order_id, _Agg())
                 agg.cum_qty = event.cum_qty
                 agg.notional += event.last_qty * event.last_price
-                agg.commission += event.commission if event.client_order_id else ZERO  # (a liquidation's: income)
+                agg.commission += event.commission
             if not self.sinks:
                 continue
             if isinstance(event, FundingPaid):
@@ -325,7 +325,7 @@ class SimState:
         elif isinstance(event, OrderFilled):
             execution = "TRADE"
             status = "FILLED" if event.cum_qty >= order.quantity else "PARTIALLY_FILLED"
-            fee, trade_ts = (ZERO if is_liquidation(order) else event.commission), event.ts
+            fee, trade_ts = event.commission, event.ts
             if self.faults is not None and self.faults.fire("fee_cumulative"):
                 fee = agg.commission
             if self.faults is not None and self.faults.fire("fee_missing"):

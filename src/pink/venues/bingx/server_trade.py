@@ -35,7 +35,6 @@ from pink.venues.bingx.server_wire import (
     dec,
     engine_code,
     fill_row,
-    is_liquidation,
     ms,
     order_object,
     rest_status,
@@ -364,7 +363,7 @@ async def fills(request: web.Request) -> web.Response:
         if order is None:
             continue
         meta = state.meta_of(order)
-        commission = ZERO if is_liquidation(order) else f.commission  # (a liquidation's fee: income)
+        commission = f.commission
         if request.app[FAULTS].fire("fill_fee_cut"):
             commission = commission.quantize(FEE_CUT, ROUND_DOWN)
         row = fill_row(order=order, meta=meta, qty=f.qty, price=f.price,

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from pink.kernel.messages import ZERO, OrderStatus, OrderType, TimeInForce
+from pink.kernel.messages import OrderStatus, OrderType, TimeInForce
 from pink.venues.sim.orders import EngineOrder as WireOrder  # the server formats the engine's orders
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "engine_code",
     "fill_row",
     "gzip_frame",
-    "is_liquidation",
     "ms",
     "num",
     "order_object",
@@ -167,13 +166,6 @@ class OrderMeta:
     qty_places: int
 
 
-def is_liquidation(order: WireOrder) -> bool:
-    """The venue's own close of a position (the engine's liquidation): an order with no client id.
-    Its commission is the liquidation fee, which BingX books as income ``INSURANCE_CLEAR``
-    ("Strong liquidation"), not as the order's or its fill's commission: the wire shows 0."""
-    return not order.client_order_id
-
-
 def rest_status(order: WireOrder) -> str:
     status = order.status
     if status is OrderStatus.NEW:
@@ -213,7 +205,7 @@ def order_object(order: WireOrder, meta: OrderMeta, *, hedge: bool) -> dict[str,
         "cumQuote": dec(notional),
         "stopPrice": "",
         "profit": "0.0000",
-        "commission": dec(ZERO if is_liquidation(order) else -order.commission, 6),
+        "commission": dec(-order.commission, 6),
         "status": rest_status(order),
         "time": ms(order.created_ts),
         "updateTime": ms(order.updated_ts),

@@ -10,8 +10,10 @@ rate), the venue liquidates it, as BingX does for USDT-M perpetuals:
   never beyond the bankruptcy price (where the loss is the whole margin; on the tick, in the
   trader's favour): a gap through it costs the trader the margin, not more, and the wallet
   never goes negative;
-* the fill's commission is the liquidation fee (BingX books it as income ``INSURANCE_CLEAR``,
-  "Strong liquidation"): quantity x price x ``fee_rate``, at most what is left of the margin.
+* the fill's commission is the liquidation fee: quantity x price x ``fee_rate``, at most what
+  is left of the margin (the BingX simulator server lists it as the fill's ``TRADING_FEE``
+  "Closing Fee" and the fill's realized loss as ``INSURANCE_CLEAR`` "Strong liquidation", as
+  BingX's own example of a liquidation does).
 
 BingX's tiered maintenance rates and its fee are not recorded; the rates here are a simple,
 documented rule, configurable per symbol.
