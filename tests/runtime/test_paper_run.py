@@ -103,3 +103,44 @@ async def test_a_paper_run_replays_a_csv_of_trades_its_quotes_follow_the_file(tm
         price = [p for ts, p in rows if ts <= snap.ts][-1]
         assert snap.quotes["BTC-USDT"].last == price, (snap.ts, snap.quotes["BTC-USDT"])
     assert {s.quotes["BTC-USDT"].last for s in snaps} >= {Decimal("43000.0"), Decimal("41200.0")}  # top, bottom
+
+
+async def test_a_replay_run_with_no_cycle_limit_stops_at_the_end_of_its_file(tmp_path: Path) -> None:
+    """Past the file's last row the price froze and the run went on trading a flat market for
+    ever, silent. It now stops once its replay has run out (every cycle up to the last row run)."""
+    import asyncio
+
+    from tests.runtime.helpers import Scripted, quiet_config
+
+    rows = _replay_rows()
+    seen = Scripted()
+    cfg = quiet_config(tmp_path, cycle_s=5.0, sim_replay=(("BTC-USDT", str(REPLAY)),))
+    async with Launcher(cfg, decision=seen) as launcher:
+        async with asyncio.timeout(60):  # (a guard: the run used not to end)
+            await launcher.run()
+    last = rows[-1][0]
+    assert last - 5 * 1_000_000_000 < seen.snapshots[-1].ts <= last
+    assert seen.snapshots[-1].quotes["BTC-USDT"].last == rows[-1][1]
+
+
+def test_a_replay_file_is_read_once_at_the_start(tmp_path: Path, monkeypatch: object) -> None:
+    """The start read each replay file twice (its span, then the simulator's prices)."""
+    import pytest
+
+    from pink.runtime.paper import build_sim
+    from pink.venues.sim import prices
+    from tests.runtime.helpers import quiet_config
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    read: list[object] = []
+    real = prices.load_price_csv
+
+    def spy(path: str | Path) -> list[tuple[int, Decimal, Decimal]]:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(prices, "load_price_csv", spy)
+    cfg = quiet_config(tmp_path, sim_replay=(("BTC-USDT", str(REPLAY)),))
+    sim = build_sim(cfg, tmp_path / "journal.sqlite", 0)
+    assert read == [str(REPLAY)]
+    assert sim.engine.quote("BTC-USDT").last == _replay_rows()[0][1]

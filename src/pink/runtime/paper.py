@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,7 @@ from pink.journal import Journal, JournaledKernel
 from pink.runtime.config import RuntimeConfig
 
 if TYPE_CHECKING:
-    from pink.venues.sim.prices import MarketConfig
+    from pink.venues.sim.prices import MarketConfig, ReplayFile
     from pink.venues.sim.venue import SimVenue
 
 __all__ = ["SIM_EPOCH_NS", "SIM_PRICES", "adopt_book", "build_sim", "keep_prices"]
@@ -57,10 +56,11 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     # epoch to a journal a wall-clock run wrote would take for ever. A replay starts at its
     # file's first time, and a restarted one goes on from the journal's last time in it
     last = Journal.last_ts_at(journal_path)
-    epoch = min(_replay_starts(cfg).values(), default=SIM_EPOCH_NS)
+    replays = _load_replays(cfg)  # (read once: the simulator replays these)
+    epoch = min((r.span[0] for r in replays.values()), default=SIM_EPOCH_NS)
     went_on = max(last, _kept_time(journal_path))  # a quiet run's market went on past its last message
     start = max(epoch, went_on + 1) if cfg.fast else now_ns
-    market = _market(cfg)
+    market = _market(cfg, replays)
     if last:
         prices = _kept_prices(journal_path)
         market = replace(market, start_prices={**market.start_prices, **prices})
@@ -89,40 +89,37 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     return SimVenue(engine, faults=faults, seed=seed)
 
 
-def _market(cfg: RuntimeConfig) -> MarketConfig:
+def _market(cfg: RuntimeConfig, replays: dict[str, ReplayFile]) -> MarketConfig:
     from pink.venues.sim.prices import MarketConfig
 
     return MarketConfig(
         volatility_per_s=cfg.sim_volatility_per_s, spread_ticks=cfg.sim_spread_ticks,
         depth_levels=cfg.sim_depth_levels, level_gap_ticks=cfg.sim_level_gap_ticks,
         level_notional=cfg.sim_level_notional, resting_fill_fraction=cfg.sim_resting_fill_fraction,
-        funding_rate=cfg.sim_funding_rate, replay=dict(cfg.sim_replay),
+        funding_rate=cfg.sim_funding_rate, replay=dict(replays),
     )
 
 
-def _replay_starts(cfg: RuntimeConfig) -> dict[str, int]:
-    """{symbol: the first time of its replay file}; a file that cannot be read, or a malformed
-    row, stops the start here, before the journal opens, naming the file and the line."""
-    from pink.venues.sim.prices import load_price_csv
+def _load_replays(cfg: RuntimeConfig) -> dict[str, ReplayFile]:
+    """{symbol: its replay file, read}; a file that cannot be read, or a malformed row, stops
+    the start here, before the journal opens, naming the file and the line."""
+    from pink.venues.sim.prices import load_replay, utc_text
 
     out = {}
     for symbol, path in cfg.sim_replay:
         try:
-            points = load_price_csv(path)
+            replay = out[symbol] = load_replay(path)
         except ConfigError as exc:
             raise ConfigError(f"config sim_replay: {symbol}: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config sim_replay: {symbol}: {path}: cannot be read: {exc}") from None
-        out[symbol], end = points[0][0], points[-1][0]
-        log.info("replay of %s: %s: %d prices from %s to %s", symbol, path, len(points), _utc(out[symbol]), _utc(end))
+        first, end = replay.span
+        log.info("replay of %s: %s: %d prices from %s to %s", symbol, path, len(replay.points), utc_text(first),
+                 utc_text(end))
         if end < _SECONDS_LOOK:
             log.warning("replay of %s: %s: its times end in %s: they are read as milliseconds since 1970 (times in "
-                        "seconds would replay 1000 times too fast)", symbol, path, _utc(end)[:4])
+                        "seconds would replay 1000 times too fast)", symbol, path, utc_text(end)[:4])
     return out
-
-
-def _utc(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _restart_seed(seed: int, last_ts: int) -> int:

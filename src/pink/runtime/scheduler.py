@@ -5,7 +5,8 @@ it stays overdue), the simulator's next due event and the slow reconciliation ar
 queues each as an item (:mod:`pink.runtime.items`) for the owner task, and reads the control
 file (a real-time run at least every half second, so that a kill is in force within that,
 not a cycle later). With a :class:`~pink.runtime.clock.SimClock` it waits until everything in
-flight has been handled, then jumps straight to the next due time.
+flight has been handled, then jumps straight to the next due time. A simulator whose market
+has ended (a replay that ran out) stops the run as the end of its cycles would.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class Scheduling:
                 await self.quiesce()
             if self._cycle_limit is not None and self.stats.cycles >= self._cycle_limit:
                 return
+            if driver is not None and self._market_ended(driver):
+                return
             now = self.clock.now_ns()
             deadline = self._deadline
             due = [self._next_recon]
@@ -125,6 +128,16 @@ class Scheduling:
                 if held.asks_again(mark):  # not a reset file counting from 0 again
                     self._flatten_mark = mark
                     self._put(FlattenItem(mark))
+
+    @staticmethod
+    def _market_ended(driver: SimDriver) -> bool:
+        """A simulator whose market ended (a replay ran out: its prices would stay still for
+        ever) and has nothing left to deliver: the run stops there, as at the end of its cycles."""
+        ended: str = getattr(driver, "market_ended", "")
+        if ended and driver.next_due() is None:
+            log.warning("the run stops: %s", ended)
+            return True
+        return False
 
     async def _slow_reconcile(self, now: int) -> None:
         """A slow reconcile from where the last complete one (or the start-up one) began: a read

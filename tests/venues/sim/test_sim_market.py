@@ -111,6 +111,27 @@ def test_a_replay_that_ended_before_the_simulator_starts_is_refused() -> None:
         MatchingEngine(default_instruments(), market=market, start_ts=1_700_000_000 * S)
 
 
+def test_a_replay_that_runs_out_says_so_once_and_its_market_has_ended(caplog: pytest.LogCaptureFixture) -> None:
+    """Past its last row a replay's price froze with nothing said: a run with no cycle limit traded
+    on a flat market for ever. The engine warns once, naming the symbol, the file and its last
+    time, and tells that its market has ended (a random walk never ends)."""
+    import logging
+
+    path = str(FIXTURES / "btc_down_trades.csv")
+    eng = MatchingEngine(default_instruments(), market=MarketConfig(replay={BTC: path}))
+    with caplog.at_level(logging.WARNING, logger="pink.venues.sim"):
+        eng.advance(6 * S)
+        assert eng.market_ended == "" and caplog.records == []
+        eng.advance(7 * S)
+        eng.advance(3600 * S)
+    (warned,) = caplog.records
+    assert eng.market_ended == f"the replay of BTC-USDT ({path}) ran out: its last row is at 1970-01-01T00:00:07Z"
+    assert warned.getMessage() == f"{eng.market_ended}; its price stays at 60010.0 from here"
+    walk = MatchingEngine(default_instruments())
+    walk.advance(3600 * S)
+    assert walk.market_ended == ""
+
+
 @pytest.mark.parametrize(
     ("kw", "named"),
     [

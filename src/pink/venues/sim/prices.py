@@ -8,7 +8,9 @@ A process holds the best bid of one symbol as an integer number of ticks
   to move: every price the engine sees is ``ticks x tick``, an exact Decimal.
 * :class:`ReplayPrices`: the prices of a CSV of trades (``ts_ms,price[,qty]``)
   or candles (``ts_ms,open,high,low,close``; each candle is replayed as four
-  updates inside its span, open -> low/high -> high/low -> close).
+  updates inside its span, open -> low/high -> high/low -> close). Past its
+  last row the price stays where it ended: the replay warns once that it ran
+  out, and :attr:`PriceProcess.ended` says so (a run on it can stop there).
 
 The mark price is the mid on the tick; the funding rate is derived from the
 same process (premium of the mark over the price at the last settlement)
@@ -18,11 +20,13 @@ unless a fixed rate is configured.
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import random
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -35,10 +39,15 @@ __all__ = [
     "MarketConfig",
     "PriceProcess",
     "RandomWalk",
+    "ReplayFile",
     "ReplayPrices",
     "load_price_csv",
+    "load_replay",
     "make_process",
+    "utc_text",
 ]
+
+log = logging.getLogger(__name__)
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -52,6 +61,24 @@ DEFAULT_START_PRICES: dict[str, Decimal] = {
 
 def _default_start_prices() -> dict[str, Decimal]:
     return dict(DEFAULT_START_PRICES)
+
+
+def utc_text(ns: int) -> str:
+    """``ns`` since 1970 as a UTC time to the second, e.g. ``2024-01-01T00:10:00Z``."""
+    return datetime.fromtimestamp(ns // NS_PER_S, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFile:
+    """A replay CSV already read (:func:`load_replay`): its path and its points, in time order."""
+
+    path: str
+    points: tuple[tuple[int, Decimal, Decimal], ...]
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The times (ns) of its first and its last point."""
+        return self.points[0][0], self.points[-1][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +107,7 @@ class MarketConfig:
     funding_rate: Decimal | None = None
     base_funding_rate: Decimal = Decimal("0.0001")
     max_funding_rate: Decimal = Decimal("0.003")
-    replay: Mapping[str, str] = field(default_factory=dict)
+    replay: Mapping[str, str | ReplayFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.step_ns <= 0:
@@ -152,6 +179,11 @@ class PriceProcess:
         """When the next update happens (None: never)."""
         raise NotImplementedError
 
+    @property
+    def ended(self) -> str:
+        """What ended this market ('' while it goes on): a replay past its last row."""
+        return ""
+
     def step(self) -> int:
         """Apply the next update; return its time."""
         raise NotImplementedError
@@ -200,28 +232,32 @@ class RandomWalk(PriceProcess):
 
 
 class ReplayPrices(PriceProcess):
-    """Replays ``(ts_ns, price, qty)`` points; the bid follows the trade price."""
+    """Replays ``(ts_ns, price, qty)`` points; the bid follows the trade price. ``source`` (the
+    file) names it when it runs out."""
 
-    __slots__ = ("_i", "_points")
+    __slots__ = ("_i", "_points", "source")
 
     def __init__(
         self,
         symbol: str,
         tick: Decimal,
-        points: list[tuple[int, Decimal, Decimal]],
+        points: Sequence[tuple[int, Decimal, Decimal]],
         *,
         start_ts: int,
         spread: int,
+        source: str = "",
     ) -> None:
         if not points:
             raise ConfigError(f"replay for {symbol} has no rows")
         first = points[0][1]
         super().__init__(symbol, tick, self._ticks(first, tick), spread, start_ts)
+        self.source = source
         self._points = [(ts, self._ticks(p, tick), q) for ts, p, q in points]
         self._i = 0
         while self._i < len(self._points) and self._points[self._i][0] <= start_ts:
             self._apply(self._i)
             self._i += 1
+        self._warn_if_ended()
 
     @staticmethod
     def _ticks(price: Decimal, tick: Decimal) -> int:
@@ -236,11 +272,23 @@ class ReplayPrices(PriceProcess):
     def next_ts(self) -> int | None:
         return self._points[self._i][0] if self._i < len(self._points) else None
 
+    @property
+    def ended(self) -> str:
+        if self._i < len(self._points):
+            return ""
+        file = f" ({self.source})" if self.source else ""
+        return f"the replay of {self.symbol}{file} ran out: its last row is at {utc_text(self._points[-1][0])}"
+
+    def _warn_if_ended(self) -> None:
+        if self._i >= len(self._points):
+            log.warning("%s; its price stays at %s from here", self.ended, self.price(self.last))
+
     def step(self) -> int:
         ts = self._points[self._i][0]
         self._apply(self._i)
         self._i += 1
         self.last_ts = ts
+        self._warn_if_ended()
         return ts
 
 
@@ -332,16 +380,24 @@ def load_price_csv(path: str | Path) -> list[tuple[int, Decimal, Decimal]]:
     return points
 
 
+def load_replay(path: str) -> ReplayFile:
+    """The replay file at ``path``, read (:func:`load_price_csv`) once for all who use it."""
+    return ReplayFile(path, tuple(load_price_csv(path)))
+
+
 def make_process(inst: Instrument, *, seed: int, start_ts: int, config: MarketConfig) -> PriceProcess:
-    """The configured process for one instrument (replay if a CSV is named)."""
-    path = config.replay.get(inst.symbol)
-    if path is not None:
-        points = load_price_csv(path)
+    """The configured process for one instrument (replay if a CSV is named; read here unless it
+    was already)."""
+    src = config.replay.get(inst.symbol)
+    if src is not None:
+        replay = src if isinstance(src, ReplayFile) else load_replay(src)
+        path, points = replay.path, replay.points
         if points[-1][0] < start_ts:
             raise ConfigError(
                 f"{path}: the replay of {inst.symbol} ends at {points[-1][0] // NS_PER_MS} ms, before the "
                 f"simulator starts ({start_ts // NS_PER_MS} ms): its prices would all be in the past"
             )
-        return ReplayPrices(inst.symbol, inst.tick, points, start_ts=start_ts, spread=config.spread_ticks)
+        return ReplayPrices(inst.symbol, inst.tick, points, start_ts=start_ts, spread=config.spread_ticks,
+                            source=path)
     start = config.start_prices.get(inst.symbol, config.default_start_price)
     return RandomWalk(inst.symbol, inst.tick, start, seed=seed, start_ts=start_ts, config=config)

@@ -98,6 +98,12 @@ class EngineReports:
         self._proc(symbol)
         return self._books[symbol].depth_snapshot()
 
+    @property
+    def market_ended(self) -> str:
+        """What ended this market ('' while it goes on): a replayed symbol's file ran out (its
+        price stays still from there, so a run on it has nothing more to trade on)."""
+        return next((ended for p in self._procs.values() if (ended := p.ended)), "")
+
     def next_funding_ts(self) -> int:
         return self.funding.next_ts
 

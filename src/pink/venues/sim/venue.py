@@ -205,6 +205,12 @@ class SimVenue:
                 leverage=self.engine.leverage(o.symbol, position_side), fills=r.fills(),
             ))  # fmt: skip
 
+    @property
+    def market_ended(self) -> str:
+        """What ended the simulated market ('' while it goes on): a replay that ran out. A
+        runtime driving this venue stops there (once the events due are delivered)."""
+        return self.engine.market_ended
+
     def next_due(self) -> int | None:
         """When the next scheduled event becomes due (None: nothing scheduled)."""
         return self._queue[0][0] if self._queue else None
