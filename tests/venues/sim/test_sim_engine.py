@@ -385,6 +385,37 @@ def test_a_position_above_its_maintenance_margin_is_left_alone(tmp_path: Path) -
     assert fills(eng.advance(2 * S)) == [] and eng.positions()[0].quantity == D("0.1")
 
 
+def test_funding_comes_out_of_the_isolated_margin_and_can_liquidate_the_position() -> None:
+    """Funding was taken from the wallet, never from the position's own margin: a 20x long paying
+    funding for days kept its liquidation price and was never liquidated, however much it paid. On
+    isolated margin each payment comes out of the position's margin (the available balance is
+    untouched), its liquidation price moves, and the settlement that puts it under its
+    maintenance margin liquidates it, for no more than its margin."""
+    eth = "ETH-USDT"
+    market = MarketConfig(volatility_per_s=D(0), funding_rate=D("0.01"), step_ns=60 * S)
+    eng = MatchingEngine(default_instruments(), market=market, funding_interval_s=3600)
+    eng.set_leverage(eth, Side.LONG, 20)
+    (entry,) = fills(eng.submit(order("a", OrderSide.BUY, "1", symbol=eth), 10 * S))
+    margin = entry.last_price / 20
+    before = eng.liquidation_price(eth, Side.LONG)
+    available = eng.balance().available
+    paid = eng.advance(3600 * S)
+    assert [e.amount for e in paid] == [D("-30.00000000")]  # 1 x 3000 x 1 %
+    assert eng.balance().available == available  # out of the position's margin, not the balance
+    moved = eng.liquidation_price(eth, Side.LONG)
+    assert before is not None and moved is not None and moved > before
+    assert eng.positions() and fills(eng.advance(4 * 3600 * S - S)) == []  # 30 of margin left: above 15
+    events = eng.advance(5 * 3600 * S)
+    (liq,) = fills(events)
+    assert liq.ts == 5 * 3600 * S and liq.client_order_id == "" and liq.position_side is Side.LONG
+    assert eng.positions() == []
+    funding = sum((e.amount for e in eng.funding_since(0)), D(0))
+    assert funding == D(-150)
+    pnl = (liq.last_price - entry.last_price) * 1
+    assert eng.balance().balance == D(10000) - entry.commission + funding + pnl - liq.commission
+    assert -funding - pnl + liq.commission == margin  # the trader lost the margin, no more
+
+
 @pytest.mark.parametrize(
     ("kw", "named"),
     [

@@ -6,6 +6,10 @@ share of the cost being released, rounded to 1e-8; the full close releases
 the rest of the cost. So a round trip realizes exactly
 ``(exit notional - entry notional) x direction`` and the wallet, a sum of the
 per-fill amounts, is exact.
+
+Each position is on a margin of its own (isolated): its funding (``Position.funding``, + received,
+- paid) is paid into or out of that margin, not the available balance; a close releases its share
+of it with the cost (all of it with the last of the position).
 """
 
 from __future__ import annotations
@@ -66,7 +70,9 @@ class Account:
             return ZERO
         if qty > pos.qty:
             raise AssertionError(f"closing {qty} of a {pos.qty} {symbol} {side.value} position")
-        released = pos.cost if qty == pos.qty else (pos.cost * qty / pos.qty).quantize(Q8)
+        whole = qty == pos.qty
+        released = pos.cost if whole else (pos.cost * qty / pos.qty).quantize(Q8)
+        pos.funding -= pos.funding if whole else (pos.funding * qty / pos.qty).quantize(Q8)
         gross = qty * price - released
         pnl = gross if side is Side.LONG else -gross
         pos.qty -= qty
@@ -76,6 +82,7 @@ class Account:
         return pnl
 
     def charge_funding(self, pos: Position, amount: Decimal) -> None:
+        """Pay ``amount`` (+ received, - paid) into the wallet, through ``pos``'s own margin."""
         pos.funding += amount
         self.funding += amount
 

@@ -139,7 +139,7 @@ class MatchingEngine(EngineReports):
                     t, which = nt, p
             if funding.next_ts <= now and (t is None or funding.next_ts < t):
                 self._now = max(self._now, funding.next_ts)
-                events.extend(funding.settle(self.account))
+                self._settle_funding(events)
                 continue
             if which is None or t is None:
                 break
@@ -151,6 +151,15 @@ class MatchingEngine(EngineReports):
             self.records.forget_before(self._now - self._history_ns)
             self._next_forget = self._now + self._history_ns // 48
         return events
+
+    def _settle_funding(self, events: list[EngineEvent]) -> None:
+        """The settlement due now: each payment comes out of (or into) its position's own margin,
+        and a position it puts under its maintenance margin is liquidated then."""
+        ts = self.funding.next_ts
+        events.extend(self.funding.settle(self.account))
+        for pos in list(self.account.positions.values()):
+            if pos.qty and self.margins.under_maintenance(pos):
+                self._liquidate(pos, ts, events)
 
     def _on_step(self, symbol: str, ts: int, events: list[EngineEvent]) -> None:
         proc = self._procs[symbol]

@@ -1,7 +1,9 @@
 """Margin and liquidation in the simulator: each position on a margin of its own (isolated).
 
 A position's margin is its entry cost / its leverage (what opening it took from the available
-balance). At every price update the venue marks it: when the margin plus the unrealized PnL at
+balance), plus the funding it received and minus the funding it paid since (on isolated margin
+funding is paid out of, or into, the position's margin: ``Position.funding``). At every price
+update and after every funding settlement the venue marks it: when the margin plus the unrealized PnL at
 the mark price falls below the maintenance margin (quantity x mark x the symbol's maintenance
 rate), the venue liquidates it, as BingX does for USDT-M perpetuals:
 
@@ -80,10 +82,11 @@ class LiquidationRules:
 
 
 def under_maintenance(pos: Position, leverage: int, mark: Decimal, rate: Decimal) -> bool:
-    """Margin + unrealized PnL at ``mark`` < maintenance margin (times ``leverage``: exact)."""
+    """Margin (with its funding) + unrealized PnL at ``mark`` < maintenance margin (times
+    ``leverage``: exact)."""
     value = pos.qty * mark
     upnl = value - pos.cost if pos.side is Side.LONG else pos.cost - value
-    return pos.cost + leverage * upnl < leverage * value * rate
+    return pos.cost + leverage * (pos.funding + upnl) < leverage * value * rate
 
 
 def liquidation_price(pos: Position, leverage: int, rate: Decimal, tick: Decimal) -> Decimal | None:
@@ -91,10 +94,10 @@ def liquidation_price(pos: Position, leverage: int, rate: Decimal, tick: Decimal
     at 1x): :func:`under_maintenance` solved for the mark."""
     lev = Decimal(leverage)
     if pos.side is Side.LONG:
-        limit = pos.cost * (lev - 1) / (lev * pos.qty * (1 - rate))  # liquidated below it
+        limit = (pos.cost * (lev - 1) - lev * pos.funding) / (lev * pos.qty * (1 - rate))  # liquidated below it
         price = (limit / tick).to_integral_value(ROUND_CEILING) * tick - tick
         return price if price > 0 else None
-    limit = pos.cost * (lev + 1) / (lev * pos.qty * (1 + rate))  # liquidated above it
+    limit = (pos.cost * (lev + 1) + lev * pos.funding) / (lev * pos.qty * (1 + rate))  # liquidated above it
     return (limit / tick).to_integral_value(ROUND_FLOOR) * tick + tick
 
 
@@ -106,14 +109,14 @@ def liquidation_close(
     long = pos.side is Side.LONG
     lev = Decimal(leverage)
     if long:
-        bankrupt = pos.cost * (lev - 1) / (lev * pos.qty)
+        bankrupt = (pos.cost * (lev - 1) - lev * pos.funding) / (lev * pos.qty)
         price = max(mark, (bankrupt / tick).to_integral_value(ROUND_CEILING) * tick)
     else:
-        bankrupt = pos.cost * (lev + 1) / (lev * pos.qty)
-        price = min(mark, (bankrupt / tick).to_integral_value(ROUND_FLOOR) * tick)
+        bankrupt = (pos.cost * (lev + 1) + lev * pos.funding) / (lev * pos.qty)
+        price = max(tick, min(mark, (bankrupt / tick).to_integral_value(ROUND_FLOOR) * tick))
     value = pos.qty * price
     pnl = value - pos.cost if long else pos.cost - value
-    left = max(ZERO, (pos.cost / lev + pnl).quantize(Q8, rounding=ROUND_FLOOR))
+    left = max(ZERO, (pos.cost / lev + pos.funding + pnl).quantize(Q8, rounding=ROUND_FLOOR))
     return price, min((value * fee_rate).quantize(Q8), left)
 
 
@@ -202,10 +205,11 @@ class Margins:
         return liquidation_price(pos, lev, self.rules.rate(symbol), self.instruments[symbol].tick)
 
     def used(self) -> Decimal:
-        """The margin of the positions, and of the resting opening orders with their fees."""
+        """The margin of the positions (with the funding paid out of or into it), and of the
+        resting opening orders with their fees."""
         maker = self._maker
         used = sum(
-            (p.cost / self.leverage(p.symbol, p.side) for p in self.account.positions.values()),
+            (p.cost / self.leverage(p.symbol, p.side) + p.funding for p in self.account.positions.values()),
             ZERO,
         )
         for book in self._open.values():
