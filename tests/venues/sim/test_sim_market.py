@@ -103,6 +103,15 @@ def test_csv_timestamps_may_be_decimal_ms_and_candles_come_in_any_order(tmp_path
     assert load_price_csv(newest_first) == load_price_csv(FIXTURES / "btc_candles.csv")
 
 
+def test_a_csv_saved_with_a_byte_order_mark_keeps_its_first_row(tmp_path: Path) -> None:
+    """A spreadsheet's "CSV UTF-8" starts with a byte order mark: with no header row, the first
+    row's time did not read as a number, so the row was skipped as a header, silently."""
+    for header in ("", "ts_ms,price\n"):
+        path = tmp_path / "bom.csv"
+        path.write_bytes(("\ufeff" + header + "1704067200000,42000\n1704067260000,42100\n").encode())
+        assert [p for _, p, _ in load_price_csv(path)] == [D(42000), D(42100)], header
+
+
 def test_a_replay_that_ended_before_the_simulator_starts_is_refused() -> None:
     """Else every row is applied at once and the market sits still at the last price."""
     market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")})

@@ -346,7 +346,7 @@ def load_price_csv(path: str | Path) -> list[tuple[int, Decimal, Decimal]]:
     """
     rows: list[tuple[int, str, list[str]]] = []  # (ts ns, "path:line", fields)
     first = 0  # the line of the first data row
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # (a spreadsheet may start it with a BOM)
         reader = csv.reader(fh)
         for row in reader:
             if not "".join(row).strip() or row[0].strip().startswith("#"):
