@@ -464,6 +464,27 @@ def test_e15_a_leverage_cut_whose_added_margin_is_not_available_is_refused(tmp_p
     assert eng.balance().available > before.available
 
 
+def test_e15_a_leverage_cut_under_a_resting_entry_needs_its_added_margin_and_moves_the_orders_margin() -> None:
+    """A resting entry kept the margin of the leverage it was placed at: cut from 20x to 1x (no
+    position held, so nothing was checked), its fill opened 17970 of position on a wallet of 1000
+    and ``available`` went to -16973, never liquidated. A venue counts a leverage change against
+    the open orders too: the cut is refused when their added margin is not available, and a
+    change it allows moves their margin with it."""
+    eng = MatchingEngine(default_instruments(), initial_balance=D(1000), market=MarketConfig(volatility_per_s=D(0)))
+    eng.set_leverage(BTC, Side.LONG, 20)
+    eng.submit(order("a", OrderSide.BUY, "0.3", price="59900.0"), 0)  # 17970 at 20x: 898.5 of margin
+    before = eng.balance()
+    with pytest.raises(LeverageError, match=r"1x needs 17071\.5\d* more margin for 1 resting opening order of "
+                                            r"BTC-USDT LONG; 97\.\d+ is available") as err:
+        eng.set_leverage(BTC, Side.LONG, 1)
+    assert err.value.code == "INSUFFICIENT_MARGIN"
+    assert eng.leverage(BTC, Side.LONG) == 20 and eng.balance() == before
+    eng.set_leverage(BTC, Side.LONG, 19)  # 47.29 more: available
+    assert eng.used_margin() == D(17970) / 19 + D(17970) * eng.fees.maker  # the order's margin moved with it
+    eng.force_fill(S, client_order_id="a")
+    assert eng.positions()[0].quantity == D("0.3") and eng.balance().available >= 0
+
+
 @pytest.mark.parametrize("price", [None, "60000.1", "59000.0"])  # a MARKET, a marketable LIMIT, a resting one
 def test_an_opening_order_must_leave_its_fee_and_slippage_covered_never_a_negative_available(price: str | None) -> None:
     """An entry sized to the whole available balance (times the leverage) at the best price was

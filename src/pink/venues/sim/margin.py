@@ -148,29 +148,41 @@ class Margins:
         return self._leverage.get((symbol, side), DEFAULT_LEVERAGE)
 
     def set_leverage(self, symbol: str, side: Side, leverage: int) -> None:
-        """Set the leverage of ``symbol``'s ``side``. With a position held there, its margin
-        moves with it (isolated): a change that would put the position under its maintenance
-        margin at the mark (a liquidation at once), or whose added margin is not available, is
-        refused as a venue refuses it, nothing changed."""
+        """Set the leverage of ``symbol``'s ``side``. The margin of a position held there and of
+        its resting opening orders moves with it (isolated): a change that would put the position
+        under its maintenance margin at the mark (a liquidation at once), or whose added margin is
+        not available, is refused as a venue refuses it, nothing changed."""
         inst = self.instruments.get(symbol)
         if inst is None:
             raise UnknownInstrumentError(symbol)
         if not 1 <= leverage <= inst.max_leverage:
             raise LeverageError(symbol, "LEVERAGE_OUT_OF_RANGE", f"{leverage} not in 1..{inst.max_leverage}")
         pos = self.account.positions.get((symbol, side))
+        held: list[str] = []
+        added = ZERO
         if pos is not None and pos.qty:
             mark = self.mark(symbol)
-            held = f"the {symbol} {side.value} position of {pos.qty}"
+            held.append(f"the {symbol} {side.value} position of {pos.qty}")
             if under_maintenance(pos, leverage, mark, self.rules.rate(symbol)):
                 raise LeverageError(symbol, "LEVERAGE_WOULD_LIQUIDATE",
-                                    f"{leverage}x would put {held} under its maintenance "
+                                    f"{leverage}x would put {held[0]} under its maintenance "
                                     f"margin at the mark {mark}: it would be liquidated at once")  # fmt: skip
             added = pos.cost / leverage - pos.cost / self.leverage(symbol, side)
-            if added > 0 and added > self.available():
-                raise LeverageError(symbol, "INSUFFICIENT_MARGIN",
-                                    f"{leverage}x needs {added.quantize(Q8)} more margin for "
-                                    f"{held}; {self.available()} is available")  # fmt: skip
+        resting = [o for o in self._open.get(symbol, {}).values()
+                   if o.opens and o.position_side is side and o.price is not None]  # fmt: skip
+        for o in resting:
+            assert o.price is not None
+            added += o.remaining * o.price / leverage - o.remaining * o.price / o.leverage
+        if resting:
+            many = "s" if len(resting) > 1 else ""
+            held.append(f"{len(resting)} resting opening order{many} of {symbol} {side.value}")
+        if added > 0 and added > self.available():
+            raise LeverageError(symbol, "INSUFFICIENT_MARGIN",
+                                f"{leverage}x needs {added.quantize(Q8)} more margin for "
+                                f"{' and '.join(held)}; {self.available()} is available")  # fmt: skip
         self._leverage[(symbol, side)] = leverage
+        for o in resting:
+            o.leverage = leverage
 
     def leverages(self) -> dict[tuple[str, Side], int]:
         """Every leverage set (or adopted), by symbol and side."""
