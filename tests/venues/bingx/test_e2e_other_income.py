@@ -1,10 +1,10 @@
 """End to end: income of a type PINK does not book is named, not booked and not lost in silence.
 
 BingX lists every wallet movement as an income row. Funding and transfers are booked from
-theirs, a fill's realized PnL and fee from the fill; an ``INSURANCE_CLEAR`` (a liquidation's,
-maybe already in its fills), ``SYSTEM_DEDUCTION``, ``TRIAL_FUND``, ``ADL`` or ``GTD_PRICE``
-row moves the wallet too. Before, nothing read them: the books check only saw an unexplained
-difference later.
+theirs, a fill's realized PnL and fee from the fill (a liquidation's loss is listed as
+``INSURANCE_CLEAR``: its fill's too); a ``SYSTEM_DEDUCTION``, ``TRIAL_FUND``, ``ADL`` or
+``GTD_PRICE`` row moves the wallet too. Before, nothing read them: the books check only saw an
+unexplained difference later.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 from pink.runtime.recovery import Reconciler
 from pink.venues.bingx.reports import INCOME_PATH
-from tests.venues.bingx.e2e_kit import sim_transfer, stack, until
+from tests.venues.bingx.e2e_kit import SYMBOL, sim_transfer, stack, until
 
 D = Decimal
 
@@ -73,4 +73,34 @@ async def test_income_of_other_types_is_named_once_per_row_and_not_booked(caplog
         await st.venue.funding_since(since)  # read again: already named
         assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
         assert st.venue.unbooked_income == Counter({"ADL": 1, "SYSTEM_DEDUCTION": 1})
+        st.check_against_venue()
+
+
+async def test_e08_a_liquidation_is_booked_from_its_fill_and_capital_equals_the_wallet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """BingX lists a liquidation's fee as the fill's ``TRADING_FEE`` and its realized loss as
+    ``INSURANCE_CLEAR`` (in place of ``REALIZED_PNL``): both are the fill's own. PINK books the
+    liquidating fill, and neither books the loss row again nor warns of it as money it missed."""
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.002"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+        state = st.server.state
+        state.publish(st.engine.shock(SYMBOL, D("-0.5")), st.engine.now)  # the long is liquidated
+        (liq,) = [f for f in st.engine.fills_since(0) if not f.client_order_id]
+        assert liq.commission > 0 and liq.realized_pnl < 0
+        await until(lambda: p.slot() == "IDLE", "liquidation booked")
+        await p.drain()
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        rep = await Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1).full(p.kernel, 0, 2)
+        await p.drain()
+        assert rep.errors == [] and not rep.books_mismatch, rep.summary()
+        assert p.kernel.account_view().capital == st.engine.balance().balance  # to the last digit
+        assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
+        assert st.venue.unbooked_income == Counter()
         st.check_against_venue()
