@@ -7,9 +7,11 @@ shell must carry out, and the records (settlements, fills, transitions) that
 the journal, ledger and planes keep. Nothing here reads a clock, makes an id,
 does I/O or raises to the caller.
 
-Events are routed by :mod:`pink.kernel.events` to :mod:`pink.kernel.fills` and
-:mod:`pink.kernel.reconcile`; this module owns
-the slots, the order index and the commands.
+Intents are admitted or refused by :mod:`pink.kernel.intents`; events are
+routed by :mod:`pink.kernel.events` to :mod:`pink.kernel.fills` and
+:mod:`pink.kernel.reconcile`. This module owns the slots, the order index, the
+operator's control, deadlines and :meth:`Kernel._move`, the one way a slot's
+state changes (by the table of :mod:`pink.kernel.states`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from pink.kernel import events, fills
+from pink.kernel import events, fills, intents
 from pink.kernel import snapshot as snapshots
 from pink.kernel.book import FeeCheck, Order, OrderPhase, RetiredOrder, Trade
 from pink.kernel.commission import due_fee_checks
@@ -28,56 +30,30 @@ from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
     O_NO_CHANGE,
-    O_PENDING,
     O_REFUSED,
     O_UNKNOWN,
-    R_CANCEL_ALREADY_REQUESTED,
     R_INVALID_FIELD,
-    R_NO_OPEN_POSITION,
-    R_NOTHING_TO_CANCEL,
     R_OK,
-    R_SLOT_BUSY,
-    R_SLOT_DESYNC,
-    R_TRADE_ID_USED,
-    R_WRONG_TRADE,
 )
 from pink.kernel.messages import (
-    BELOW_MINIMUM_CODES,
-    NO_POSITION_CODES,
-    Action,
-    CancelOrder,
     ControlChanged,
     ControlSnapshot,
     Effect,
-    EnsureLeverage,
     Instrument,
     Intent,
-    IntentRecorded,
     KernelRecord,
-    OrderRecorded,
-    OrderSide,
-    OrderType,
     Outcome,
-    PlaceOrder,
     QueryOrder,
-    Reason,
     Side,
     SlotChanged,
 )
 from pink.kernel.outside import PendingClose
-from pink.kernel.states import IN_FLIGHT, S, SlotState, T, Trigger, next_state
-from pink.kernel.validation import check_control, validate_intent
+from pink.kernel.states import IN_FLIGHT, S, SlotState, Trigger, next_state
+from pink.kernel.validation import check_control
 from pink.kernel.views import AccountView, OrderView, SlotView
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
-_ENTER = Action.ENTER
-_EXIT = Action.EXIT
-_LONG = Side.LONG
-_BUY = OrderSide.BUY
-_SELL = OrderSide.SELL
-_LIMIT = OrderType.LIMIT
-_S_IDLE, _S_DESYNC, _S_POSITION_OPEN = S.IDLE, S.DESYNC, S.POSITION_OPEN
-_T_ENTER, _T_EXIT = T.ENTER, T.EXIT
+_S_DESYNC = S.DESYNC
 
 __all__ = ["Kernel", "KernelConfig", "Slot"]
 
@@ -156,185 +132,13 @@ class Kernel:
     def submit(self, intent: Intent, now: int) -> Outcome:
         """Admit or refuse an intent. A refusal changes nothing (F3)."""
         try:
-            return self._submit(intent, now)
+            return intents.admit(self, intent, now)
         except Exception as exc:  # a bug must not escape the one writer
-            return self._refuse(intent, R_INVALID_FIELD, f"intent: {type(exc).__name__}: {exc}", now)
-
-    def _submit(self, intent: Intent, now: int) -> Outcome:
-        slot_asset = ""
-        if isinstance(intent, Intent) and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
-            trade = self.slots[intent.slot].trade
-            slot_asset = trade.symbol if trade else ""
-            if trade is None and intent.trade_id == "" and intent.action in (_EXIT, Action.CANCEL):
-                # (the runtime names the slot's trade: none here) what was wrong, not the id's format
-                reason = R_NO_OPEN_POSITION if intent.action is _EXIT else R_NOTHING_TO_CANCEL
-                return self._refuse(intent, reason, f"slot {intent.slot} is idle", now)
-        refusal = validate_intent(
-            intent,
-            slots=len(self.slots),
-            instruments=self.instruments,
-            control=self.control,
-            slot_asset=slot_asset,
-        )
-        if refusal is not None:
-            return self._refuse(intent, refusal[0], refusal[1], now)
-        slot = self.slots[intent.slot]
-        if intent.action is _ENTER:
-            return self._enter(slot, intent, now)
-        if intent.action is _EXIT:
-            return self._exit(slot, intent, now)
-        return self._cancel(slot, intent, now)
-
-    def _refuse(self, intent: Any, reason: Reason, detail: str, now: int) -> Outcome:
-        records: tuple[KernelRecord, ...] = ()
-        if isinstance(intent, Intent):
-            records = (IntentRecorded(intent, "REFUSED", reason.value, detail, now),)
-        slot = intent.slot if isinstance(intent, Intent) and type(intent.slot) is int else -1
-        return Outcome(O_REFUSED, reason, detail, slot, (), records)
-
-    def _busy(self, slot: Slot, intent: Intent, now: int) -> Outcome | None:
-        """The refusal for an intent naming another trade or a flagged slot."""
-        if slot.state is _S_DESYNC:
-            why = f"slot {slot.index} is flagged DESYNC ({slot.desync_reason}); reconciliation pending"
-            return self._refuse(intent, R_SLOT_DESYNC, why, now)
-        trade = slot.trade
-        if trade is not None and trade.trade_id != intent.trade_id:
-            why = f"trade_id: slot {slot.index} holds trade {trade.trade_id!r}, not {intent.trade_id!r}"
-            return self._refuse(intent, R_WRONG_TRADE, why, now)
-        return None
-
-    def _enter(self, slot: Slot, intent: Intent, now: int) -> Outcome:
-        if slot.state is not _S_IDLE:
-            why = f"slot {slot.index} is {slot.state.value} with trade {slot.trade.trade_id if slot.trade else ''!r}"
-            return self._refuse(intent, R_SLOT_BUSY, why, now)
-        if slot.refusals and now < slot.retry_ts:
-            return self._wait_after_refusal(slot, intent, now)
-        if not self.config.hedge_mode:
-            for other in self.slots:
-                t = other.trade
-                if t is not None and t.symbol == intent.asset and t.side is not intent.side:
-                    side = intent.side.value if intent.side else ""
-                    why = (f"side: the account is in one-way position mode, so a {side} {intent.asset} would net "
-                           f"against slot {other.index}'s {t.side.value} trade {t.trade_id}")
-                    return self._refuse(intent, Reason.OPPOSITE_SIDE_ONE_WAY, why, now)
-        if intent.trade_id in self.used_trade_ids:
-            why = f"trade_id: {intent.trade_id!r} was already used; every trade needs a new id"
-            return self._refuse(intent, R_TRADE_ID_USED, why, now)
-        assert intent.side is not None
-        trade = Trade(
-            trade_id=intent.trade_id,
-            intent_id=intent.intent_id,
-            decision_id=intent.decision_id,
-            symbol=intent.asset,
-            side=intent.side,
-            leverage=intent.leverage,
-            exit_legs=intent.exit_legs,
-            opened_ts=now,
-            metadata=intent.metadata,
-        )
-        self.used_trade_ids[intent.trade_id] = None
-        slot.trade = trade
-        slot.queries = 0
-        slot.desync_reason = ""
-        order = self._new_order(slot, trade, intent, "ENTRY", 0, 1, intent.quantity, now)
-        records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
-        records.append(self._order_record(order, now))
-        self._move(slot, _T_ENTER, intent.intent_id, now, records)
-        effects: tuple[Effect, ...] = (
-            EnsureLeverage(trade.symbol, trade.side, trade.leverage),
-            self._place_effect(order, trade, reduce_only=False),
-        )
-        return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
+            return intents.refuse(intent, R_INVALID_FIELD, f"intent: {type(exc).__name__}: {exc}", now)
 
     def exit_size(self, trade: Trade, *, close_all: bool, price: Decimal | None = None) -> Decimal:
-        """The next exit leg: min(ratio x entered, remaining), on the step (E8, A1).
-
-        A leg below the instrument's minimum quantity or notional, or one that would leave less
-        than that, takes the whole remainder; so does every leg once the venue refused one as
-        below its minimum. Notional is taken at ``price`` (the limit, or the price the policy
-        saw), else at the entry VWAP."""
-        remaining = trade.remaining
-        inst = self.instruments[trade.symbol]
-        leg = trade.legs_done
-        if close_all or trade.close_rest or leg >= len(trade.exit_legs) - 1:
-            return remaining
-        size = (trade.exit_legs[leg] * trade.entry_qty / inst.step).to_integral_value(ROUND_DOWN) * inst.step
-        size = min(size, remaining)
-        if size <= 0 or remaining - size < inst.min_qty:
-            return remaining
-        least = inst.min_notional
-        if least > 0:
-            smaller = min(size, remaining - size)
-            if price is not None:
-                below = smaller * price < least
-            else:  # at the entry VWAP, notional / qty: both sides times qty, no division
-                below = smaller * trade.entry_notional < least * trade.entry_qty
-            if below:
-                return remaining
-        return size
-
-    def _exit(self, slot: Slot, intent: Intent, now: int) -> Outcome:
-        busy = self._busy(slot, intent, now)
-        if busy:
-            return busy
-        trade = slot.trade
-        if slot.state is not _S_POSITION_OPEN or trade is None:
-            if slot.state is S.IDLE:
-                return self._refuse(intent, R_NO_OPEN_POSITION, f"slot {slot.index} is idle", now)
-            why = f"slot {slot.index} is {slot.state.value}: its order must finish or be canceled first"
-            return self._refuse(intent, R_SLOT_BUSY, why, now)
-        if slot.refusals and now < slot.retry_ts:
-            return self._wait_after_refusal(slot, intent, now)
-        price = intent.limit_price if intent.order_type is _LIMIT else intent.reference_price
-        size = self.exit_size(trade, close_all=intent.close_all, price=price)
-        leg = trade.legs_done
-        attempt = trade.leg_attempts.get(leg, 0) + 1
-        trade.leg_attempts[leg] = attempt
-        order = self._new_order(slot, trade, intent, "EXIT", leg, attempt, size, now)
-        records: list[KernelRecord] = [
-            IntentRecorded(intent, "PENDING", "OK", "", now),
-            self._order_record(order, now),
-        ]
-        self._move(slot, _T_EXIT, intent.intent_id, now, records)
-        effects = (self._place_effect(order, trade, reduce_only=True),)
-        return Outcome(O_PENDING, R_OK, "", slot.index, effects, tuple(records))
-
-    def _wait_after_refusal(self, slot: Slot, intent: Intent, now: int) -> Outcome:
-        """The venue refused this slot's last order a moment ago: say why, and when to try again."""
-        when = f"the next order is allowed at {slot.retry_ts} ns"
-        trade = slot.trade
-        if trade is not None:
-            rest = f"the last {trade.remaining} {trade.symbol} {trade.side.value}"
-            if slot.refused in NO_POSITION_CODES:
-                why = (f"slot {slot.index}: the venue holds no position to close {rest} ({slot.refused}): "
-                       f"was it closed outside PINK, by hand or by liquidation? {when}")
-                return self._refuse(intent, Reason.NO_VENUE_POSITION, why, now)
-            if slot.refused in BELOW_MINIMUM_CODES:
-                why = f"slot {slot.index}: the venue refused to close {rest} as below its minimum; {when}"
-                return self._refuse(intent, Reason.BELOW_VENUE_MINIMUM, why, now)
-        why = f"slot {slot.index}: the venue refused its last {slot.refusals} order(s) ({slot.refused}); {when}"
-        return self._refuse(intent, Reason.VENUE_REFUSED_RECENTLY, why, now)
-
-    def _cancel(self, slot: Slot, intent: Intent, now: int) -> Outcome:
-        busy = self._busy(slot, intent, now)
-        if busy:
-            return busy
-        if slot.state in (S.ENTRY_CANCELING, S.EXIT_CANCELING):
-            return self._refuse(intent, R_CANCEL_ALREADY_REQUESTED, f"cancel of {slot.order_cid} already sent", now)
-        if slot.state is S.IDLE:
-            return self._refuse(intent, R_NOTHING_TO_CANCEL, f"slot {slot.index} is idle", now)
-        if slot.state is S.POSITION_OPEN:
-            why = f"slot {slot.index} holds a position and no working order; send EXIT to close it"
-            return self._refuse(intent, R_NOTHING_TO_CANCEL, why, now)
-        records: list[KernelRecord] = [IntentRecorded(intent, "PENDING", "OK", "", now)]
-        effect = self._request_cancel(slot, intent.intent_id, now, records)
-        return Outcome(O_PENDING, R_OK, "", slot.index, (effect,), tuple(records))
-
-    def _request_cancel(self, slot: Slot, cause: str, now: int, records: list[KernelRecord]) -> Effect:
-        order = self.orders[slot.order_cid]
-        order.phase = OrderPhase.CANCELING
-        self._move(slot, T.CANCEL, cause, now, records)
-        return CancelOrder(order.client_order_id, order.symbol, order.venue_order_id)
+        """The next exit leg of ``trade`` (see :func:`pink.kernel.intents.exit_size`)."""
+        return intents.exit_size(self, trade, close_all=close_all, price=price)
 
     def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
         """Adopt the operator's snapshot. Turning the kill switch on cancels working entries."""
@@ -353,7 +157,7 @@ class Kernel:
         if killing:
             for slot in self.slots:
                 if slot.state in (S.ENTRY_PENDING, S.ENTRY_WORKING):
-                    effects.append(self._request_cancel(slot, f"control:{snapshot.version}:kill", now, records))
+                    effects.append(intents.request_cancel(self, slot, f"control:{snapshot.version}:kill", now, records))
         return Outcome(O_CONFIRMED, R_OK, "", -1, tuple(effects), tuple(records))
 
     # --------------------------------------------------------------- events
@@ -398,71 +202,6 @@ class Kernel:
         return min(due) if due else None
 
     # -------------------------------------------------------------- helpers
-
-    def _new_order(
-        self, slot: Slot, trade: Trade, intent: Intent, role: str, leg: int, attempt: int, qty: Decimal, now: int
-    ) -> Order:
-        cid = f"{trade.trade_id}-e{attempt}" if role == "ENTRY" else f"{trade.trade_id}-x{leg}a{attempt}"
-        long = trade.side is _LONG
-        buy = long if role == "ENTRY" else not long
-        order = Order(
-            client_order_id=cid,
-            slot=slot.index,
-            trade_id=trade.trade_id,
-            role=role,
-            leg=leg,
-            attempt=attempt,
-            symbol=trade.symbol,
-            side=_BUY if buy else _SELL,
-            order_type=intent.order_type,
-            time_in_force=intent.time_in_force,
-            quantity=qty,
-            limit_price=intent.limit_price,
-            intent_id=intent.intent_id,
-            decision_id=intent.decision_id,
-        )
-        self.orders[cid] = order
-        trade.orders.append(cid)
-        slot.order_cid = cid
-        slot.deadline = now + self.config.ack_timeout_ns
-        slot.queries = 0
-        return order
-
-    @staticmethod
-    def _order_record(order: Order, now: int) -> OrderRecorded:
-        return OrderRecorded(
-            slot=order.slot,
-            trade_id=order.trade_id,
-            intent_id=order.intent_id,
-            decision_id=order.decision_id,
-            client_order_id=order.client_order_id,
-            role=order.role,
-            leg=order.leg,
-            attempt=order.attempt,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            time_in_force=order.time_in_force,
-            ts=now,
-        )
-
-    @staticmethod
-    def _place_effect(order: Order, trade: Trade, *, reduce_only: bool) -> PlaceOrder:
-        return PlaceOrder(
-            client_order_id=order.client_order_id,
-            slot=order.slot,
-            symbol=order.symbol,
-            side=order.side,
-            position_side=trade.side,
-            quantity=order.quantity,
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            time_in_force=order.time_in_force,
-            reduce_only=reduce_only,
-            leverage=trade.leverage,
-        )
 
     def _move(self, slot: Slot, trigger: Trigger, cause: str, now: int, records: list[KernelRecord]) -> bool:
         """Take the table's transition; False (and no change) if it has none."""

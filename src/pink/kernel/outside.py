@@ -39,6 +39,7 @@ from pink.kernel.consts import (
     R_WRONG_TRADE,
 )
 from pink.kernel.fills import book_fill
+from pink.kernel.intents import order_record
 from pink.kernel.messages import (
     ZERO,
     ClosedOutside,
@@ -124,7 +125,7 @@ def _book(
     k.orders[cid] = order
     trade.orders.append(cid)
     slot.order_cid = cid
-    records: list[KernelRecord] = [k._order_record(order, now)]
+    records: list[KernelRecord] = [order_record(order, now)]
     k._move(slot, T.EXIT, why, now, records)
     booked = book_fill(k, slot, order, fill_id or f"{cid}:closed-outside", qty, price, fee, fee, asset, qty, now)
     return Outcome(booked.status, booked.reason, "", slot.index, (), (*records, *booked.records))
