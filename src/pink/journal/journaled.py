@@ -103,7 +103,7 @@ class JournaledKernel:
         return [i.symbol for i in changed]
 
     def _check_open(self) -> None:
-        if self.journal._db is None:
+        if self.journal.closed:
             raise ClosedError(f"journaled kernel on {self.journal.path}")
         if self.failed is not None:
             raise JournalWriteError(
@@ -229,7 +229,7 @@ class JournaledKernel:
         """Write a final snapshot and close the journal. Idempotent. After a failed write no
         snapshot is written (the kernel in memory is ahead of the journal): the journal is
         closed and :class:`JournalWriteError` says so once."""
-        if self.journal._db is None:
+        if self.journal.closed:
             return
         if self.failed is not None:
             self.journal.close()

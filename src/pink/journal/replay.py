@@ -70,19 +70,25 @@ def restore(journal: Journal, config: KernelConfig, instruments: dict[str, Instr
         with journal.batch():
             journal.set_meta("initial", initial)
             journal.set_meta(TRADE_IDS_KEPT, "0")
-    snap = journal.last_snapshot()
-    kernel, after = (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
+    kernel, after = _kernel_to_replay_from(journal, initial, journal.seq)
     count = 0
-    for _seq, ts, kind, payload in journal.messages(after):
+    for seq, ts, kind, payload in journal.messages(after):
         if kind == REFUSED:  # (changed nothing)
             continue
         try:
             replay_one(kernel, kind, ts, payload)
         except CodecError as exc:
-            raise CodecError(f"journal {journal.path} message {_seq}: {exc}") from exc
+            raise CodecError(f"journal {journal.path} message {seq}: {exc}") from exc
         count += 1
     journal.keep_trade_ids(kernel)
     return kernel, count
+
+
+def _kernel_to_replay_from(journal: Journal, initial: str, at_most: int) -> tuple[Kernel, int]:
+    """The kernel of the last snapshot taken at or before message ``at_most`` (else the initial
+    one), and the message it was taken at: replay goes on from the message after it."""
+    snap = journal.last_snapshot(at_most=at_most)
+    return (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
 
 
 def records_after(journal: Journal, position: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -95,8 +101,7 @@ def records_after(journal: Journal, position: int) -> Iterator[tuple[int, tuple[
     initial = journal.meta("initial")
     if initial is None:
         return
-    snap = journal.last_snapshot(at_most=position)
-    kernel, after = (journal.kernel_at(snap), snap[0]) if snap else (Kernel.restore(json.loads(initial)), 0)
+    kernel, after = _kernel_to_replay_from(journal, initial, position)
     for seq, ts, kind, payload in journal.messages(after):
         out = replay_one(kernel, kind, ts, payload)
         if seq > position and out.records:
