@@ -341,6 +341,17 @@ def test_e26_instruments_that_changed_between_runs_are_journaled_so_every_replay
         again.close()
 
 
+def test_a_missing_journal_read_for_an_audit_is_named_missing_not_damaged(tmp_path: Path) -> None:
+    """Read only (audits, ledger catch-up), a path with no journal was called "damaged or not a
+    PINK journal", sending a trader to restore a file that was never there."""
+    path = tmp_path / "nowhere" / "journal.sqlite"
+    for read in (lambda: Journal(path, read_only=True), lambda: list(replay_records(path))):
+        with pytest.raises(CodecError, match=r"no journal at .*nowhere/journal\.sqlite") as err:
+            read()
+        assert "damaged" not in str(err.value)
+    assert not path.parent.exists()  # and nothing was made there
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_journal_opened_for_a_run_is_named_with_what_to_do(tmp_path: Path, damage: str) -> None:
     """What a reader says (``pink audit``) a run says too, whether the damage is in the file's

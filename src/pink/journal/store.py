@@ -291,6 +291,8 @@ def unreadable_error(path: Path, exc: BaseException) -> CodecError:
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
     """A connection that can never write ``path`` (nor create it, nor switch its journal mode)."""
+    if not path.is_file():
+        raise CodecError(f"no journal at {path}: give the data dir of a `pink run` (it keeps journal.sqlite)")
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         db.execute("PRAGMA query_only=ON")
