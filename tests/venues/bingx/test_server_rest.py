@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from pink.kernel.messages import Side
+from pink.venues.bingx.server_faults import ServerFaults
 from tests.venues.bingx.conftest_server import fixture, running
 
 ORDER = "/openApi/swap/v2/trade/order"
@@ -333,7 +335,6 @@ async def test_the_price_shock_fault_gaps_a_price_and_the_venue_liquidates() -> 
 
 
 def test_a_bad_price_shock_size_is_refused_by_name() -> None:
-    from pink.venues.bingx.server_faults import ServerFaults
 
     for bad in ("0", "1", "1.5", "nan", "x"):
         with pytest.raises(ValueError, match="price_shock_size"):
@@ -376,3 +377,30 @@ async def test_a_state_dir_keeps_every_record_of_the_account(tmp_path: Path) -> 
         server.state.publish(server.state.engine.shock("BTC-USDT", Decimal("1.5")), server.state.engine.now)
         _, order = await client.call("GET", ORDER, {"symbol": "BTC-USDT", "clientOrderId": "c"})
         assert order["data"]["order"]["status"] != "NEW"  # the restored resting order is on the book
+
+
+async def test_a_state_dir_that_cannot_be_written_does_not_stop_the_market(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A save that failed in the background tick (a full disk, a directory gone) ended the
+    ticker in silence: the server's market stood still for ever while it went on answering."""
+    state_dir = tmp_path / "account"
+    async with running(state_dir=state_dir, realtime=True, tick_s=0.02, hedge=True) as (server, client):
+        engine = server.state.engine
+        for side in ("LONG", "SHORT"):
+            await client.place(type="MARKET", side="BUY" if side == "LONG" else "SELL", quantity="0.01",
+                               positionSide=side)  # fmt: skip
+        shutil.rmtree(state_dir)
+        state_dir.write_text("not a directory")  # every save fails from here on
+        server.state.faults = ServerFaults.parse("price_shock=1,price_shock_size=0.5")  # a liquidation, in a tick
+        started = engine.now
+        await asyncio.sleep(1.3)
+        assert len(engine.positions()) < 2  # the tick liquidated one
+        assert engine.now > started + 1_000_000_000  # and the market went on
+        failed = [r for r in caplog.records if "cannot keep the account" in r.getMessage()]
+        assert len(failed) == 1, [r.getMessage() for r in caplog.records]  # said once, not every tick
+        state_dir.unlink()
+        state_dir.mkdir()
+        await asyncio.sleep(0.3)
+        assert (state_dir / "account.json").is_file()  # kept again once it can be
+        assert any("kept again" in r.getMessage() for r in caplog.records)

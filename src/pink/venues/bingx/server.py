@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,6 +69,8 @@ from pink.venues.bingx.server_trade import add_trade_routes
 from pink.venues.bingx.server_ws import MarketStreams, UserStreams
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET_KEY", "BingxSimServer", "create_app"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_KEY = SIM_API_KEY
 DEFAULT_SECRET_KEY = SIM_SECRET_KEY
@@ -221,6 +224,12 @@ async def _admin_transfer(request: web.Request) -> web.Response:
                           "time": moved.ts // 1_000_000})
 
 
+def _say_if_failed(task: asyncio.Task[None]) -> None:
+    """The market's ticker ended by an error: said now, not when the task is collected."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("sim-bingx: the market stopped: %s: %s", type(exc).__name__, exc, exc_info=exc)
+
+
 def create_app(
     engine: EngineLike,
     *,
@@ -251,6 +260,7 @@ def create_app(
         engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s,
         faults=faults, user_id=user_id,
     )
+    keep: Callable[[], None] = lambda: None  # noqa: E731  (without a state directory: nothing to keep)
     if state_dir is not None:
         from pink.venues.bingx.server_store import AccountStore
 
@@ -258,6 +268,7 @@ def create_app(
         store.restore(state)
         state.on_change = lambda: store.save(state)
         store.save(state)  # a new account is kept from the start
+        keep = lambda: store.save(state)  # noqa: E731
     app = web.Application(middlewares=[_middleware(api_key, secret_key, RateLimiter(enabled=rate_limits))])  # type: ignore[list-item]
     app[STATE] = state
     app[FAULTS] = faults
@@ -280,12 +291,24 @@ def create_app(
 
     async def ticker(app: web.Application) -> AsyncIterator[None]:
         async def run() -> None:
+            failing = ""  # why the account could not be kept (said once); kept again at each tick
             while True:
                 await asyncio.sleep(tick_s)
-                state.tick()
+                try:
+                    state.tick()  # (its events are published before the account is kept)
+                    if failing:
+                        keep()
+                        log.warning("sim-bingx: the account is kept again in %s", state_dir)
+                        failing = ""
+                except OSError as exc:  # a full disk, a directory gone: the market goes on regardless
+                    if not failing:
+                        log.error("sim-bingx: cannot keep the account in %s (%s); the market goes on, and "
+                                  "it is kept again once it can be", state_dir, exc)  # fmt: skip
+                    failing = str(exc)
                 users.check_expiry()
 
         task = asyncio.create_task(run())
+        task.add_done_callback(_say_if_failed)
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
