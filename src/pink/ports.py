@@ -27,7 +27,7 @@ from pink.kernel.messages import (
     VenueEvent,
 )
 
-__all__ = ["Clock", "EventSink", "InProcessVenue", "Quote", "Venue"]
+__all__ = ["Clock", "EventSink", "InProcessVenue", "MoneyMoved", "OneIncomeRead", "Quote", "Venue"]
 
 
 @direct_init
@@ -125,6 +125,23 @@ class InProcessVenue(Protocol):
     def query_now(self, query: QueryOrder) -> OrderStatusReport: ...
 
     def ensure_leverage_now(self, request: EnsureLeverage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyMoved:
+    """Money moved outside trading since a time, each list oldest first (see :class:`Venue`)."""
+
+    funding: list[FundingPaid]
+    transfers: list[FundsTransferred]
+
+
+@runtime_checkable
+class OneIncomeRead(Protocol):
+    """A venue that lists funding and transfers in one read (BingX: its income rows of every
+    type). The reconcile reads them once, not once each: such reads are rate-limited, and a
+    read that fails books neither (the next reconcile does)."""
+
+    async def money_since(self, ts: int) -> MoneyMoved: ...
 
 
 class Clock(Protocol):

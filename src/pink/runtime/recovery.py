@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from pink.errors import VenueError
 from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import BalanceReport, PositionReport, QueryOrder, Side, VenueEvent
-from pink.ports import Venue
+from pink.ports import OneIncomeRead, Venue
 from pink.runtime.books import BooksCheck, BooksSighting, venue_cost_gap
 from pink.runtime.ports_ext import BooksLog, KernelViews
 from pink.runtime.retry import read_or_fail
@@ -205,14 +205,25 @@ class Reconciler:
             rep.fills = len(fills)
             for f in fills:
                 self._emit(f)
-        funding = await self._read(rep, "funding payments", lambda: venue.funding_since(money_since),
-                                   at_start=at_start)
+        await self._money(rep, money_since, at_start=at_start)
+
+    async def _money(self, rep: ReconcileReport, since: int, *, at_start: bool) -> None:
+        """Funding and transfers since ``since``: in one read from a venue that lists them
+        together (BingX's income: rate-limited, so not read twice), else one read each."""
+        venue = self._venue
+        if isinstance(venue, OneIncomeRead):
+            moved = await self._read(rep, "income (funding payments and transfers)",
+                                     partial(venue.money_since, since), at_start=at_start)
+            funding, transfers = (None, None) if moved is None else (moved.funding, moved.transfers)
+        else:
+            funding = await self._read(rep, "funding payments", partial(venue.funding_since, since),
+                                       at_start=at_start)
+            transfers = await self._read(rep, "transfers (deposits, withdrawals)",
+                                         partial(venue.transfers_since, since), at_start=at_start)
         if funding is not None:
             rep.funding = len(funding)
             for p in funding:
                 self._emit(p)
-        transfers = await self._read(rep, "transfers (deposits, withdrawals)",
-                                     lambda: venue.transfers_since(money_since), at_start=at_start)
         if transfers is not None:
             rep.transfers = len(transfers)
             for t in transfers:

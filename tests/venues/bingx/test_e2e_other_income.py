@@ -10,6 +10,7 @@ unexplained difference later.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,8 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pink.kernel.messages import FundingPaid, Settlement, SettlementKind
 from pink.runtime.recovery import Reconciler
 from pink.venues.bingx.reports import INCOME_PATH
+from pink.venues.sim.engine import MatchingEngine
+from pink.venues.sim.instruments import default_instruments
+from pink.venues.sim.prices import MarketConfig
 from tests.venues.bingx.e2e_kit import SYMBOL, sim_transfer, stack, until
 
 D = Decimal
@@ -57,7 +62,7 @@ async def test_income_of_other_types_is_named_once_per_row_and_not_booked(caplog
         rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
         caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
         rep = await rec.full(p.kernel, since, 2)
-        assert st.server.request_counts[INCOME_PATH] - before == 2  # funding and transfers, as before
+        assert st.server.request_counts[INCOME_PATH] - before == 1  # every type at once
         assert rep.errors == []
         named = [r.getMessage() for r in caplog.records if "PINK does not book" in r.getMessage()]
         assert len(named) == 2, named
@@ -104,3 +109,56 @@ async def test_e08_a_liquidation_is_booked_from_its_fill_and_capital_equals_the_
         assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
         assert st.venue.unbooked_income == Counter()
         st.check_against_venue()
+
+
+def _settled(p: Any, kind: SettlementKind) -> list[str]:
+    """The ids the kernel booked as settlements of ``kind``, in order."""
+    return [r.cause for o in p.outcomes for r in o.records if isinstance(r, Settlement) and r.kind is kind]
+
+
+async def test_e1_one_reconcile_reads_the_income_once_for_funding_and_transfers() -> None:
+    """BingX rate-limits ``user/income`` (5 a second per account). A reconcile read it twice
+    (every type for funding, then TRANSFER again) although the first read held every row: one
+    read now books both, each row once by ``tranId``; a read that fails books neither, and the
+    next reconcile books them."""
+    engine = MatchingEngine(default_instruments(), seed=5, start_ts=time.time_ns(),
+                            market=MarketConfig(funding_rate=D("0.001")), funding_interval_s=1)
+    async with stack(engine=engine) as st:
+        p = st.pump
+        since = p.now()
+        await p.submit(st.enter("t1", "0.010"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await until(lambda: any(isinstance(e, FundingPaid) for e in p.events), "a funding settlement")
+        await p.submit(st.exit("t1", close_all=True))  # no position: no more funding
+        await until(lambda: p.slot() == "IDLE", "closed")
+        paid = engine.funding_since(0)
+        await until(lambda: len(_settled(p, SettlementKind.FUNDING)) == len(paid), "funding read")
+        await p.drain()
+        engine.transfer(D(100))  # a deposit no push announced
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
+        counts = st.server.request_counts
+        before = counts[INCOME_PATH]
+        rep = await rec.full(p.kernel, since, 2)
+        assert counts[INCOME_PATH] - before == 1  # not 2
+        assert rep.errors == [] and (rep.funding, rep.transfers) == (len(paid), 1)
+        assert p.kernel.account_view().transfers == D(100)
+
+        later = engine.transfer(D(50))
+        st.server.faults.update("http5xx=1")  # every request fails: the income read too
+        rep = await rec.periodic(p.kernel, since)
+        st.server.faults.clear()
+        assert [e for e in rep.errors if "transfers" in e]  # named, and nothing booked
+        assert p.kernel.account_view().transfers == D(100)
+        before = counts[INCOME_PATH]
+        rep = await rec.periodic(p.kernel, since)  # the next one books it, the others once only
+        assert counts[INCOME_PATH] - before == 1 and rep.errors == []
+        assert _settled(p, SettlementKind.TRANSFER)[-1].endswith(later.transfer_id)
+        acct = p.kernel.account_view()
+        assert acct.funding == sum(f.amount for f in paid) and acct.transfers == D(150)
+        assert sorted(_settled(p, SettlementKind.FUNDING)) == sorted(f.funding_id for f in paid)  # once each
+        assert len(_settled(p, SettlementKind.TRANSFER)) == 2
+        p.check_account()

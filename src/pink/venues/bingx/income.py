@@ -20,18 +20,31 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pink.kernel.messages import FundingPaid
-from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
+from pink.errors import VenueError
+from pink.kernel.messages import FundingPaid, FundsTransferred
+from pink.ports import MoneyMoved
+from pink.venues.bingx.fields import BingxParseError, dec, ident, mapping, text, time_ms
 from pink.venues.bingx.parse import MS
 from pink.venues.bingx.recent import RecentKeys
 
-__all__ = ["BOOKED_TYPES", "FILL_TYPES", "FUNDING_TYPE", "IncomeRow", "name_unbooked", "parse_any_income_row"]
+__all__ = [
+    "BOOKED_TYPES",
+    "FILL_TYPES",
+    "FUNDING_TYPE",
+    "TRANSFER_TYPE",
+    "IncomeRow",
+    "booked_income",
+    "name_unbooked",
+    "parse_any_income_row",
+]
 
 log = logging.getLogger(__name__)
 
 FUNDING_TYPE = "FUNDING_FEE"
+#: deposits, withdrawals and transfers into or out of the perpetual account
+TRANSFER_TYPE = "TRANSFER"
 #: booked from their own rows (funding, deposits/withdrawals/transfers)
-BOOKED_TYPES = frozenset({FUNDING_TYPE, "TRANSFER"})
+BOOKED_TYPES = frozenset({FUNDING_TYPE, TRANSFER_TYPE})
 #: the fills' own money, booked from the fills (INSURANCE_CLEAR: a liquidating fill's realized loss)
 FILL_TYPES = frozenset({"REALIZED_PNL", "TRADING_FEE", "INSURANCE_CLEAR"})
 
@@ -55,6 +68,22 @@ class IncomeRow:
 
     def as_funding(self) -> FundingPaid:
         return FundingPaid(funding_id=self.tran_id, symbol=self.symbol, amount=self.amount, ts=self.ts)
+
+    def as_transfer(self) -> FundsTransferred:
+        return FundsTransferred(transfer_id=self.tran_id, asset=self.asset, amount=self.amount, ts=self.ts)
+
+
+def booked_income(rows: list[IncomeRow]) -> MoneyMoved:
+    """The rows PINK books from their own (``rows`` oldest first): funding and transfers, as the
+    kernel's events. Each is booked by its ``tranId``: a row of either without one is refused
+    (a transfer of no asset is the kernel's to name, not booked)."""
+    for row in rows:
+        if row.kind == FUNDING_TYPE and not row.tran_id:
+            raise VenueError("BAD_REPLY", "BingX funding income row without a tranId (the key it is booked by)")
+        if row.kind == TRANSFER_TYPE and not row.tran_id:
+            raise BingxParseError("transfer income row", "tranId", "is empty (it is the key the transfer is booked by)")
+    return MoneyMoved(funding=[r.as_funding() for r in rows if r.kind == FUNDING_TYPE],
+                      transfers=[r.as_transfer() for r in rows if r.kind == TRANSFER_TYPE])
 
 
 def parse_any_income_row(row: Any) -> IncomeRow:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
-from typing import Any, TypeVar
+from collections.abc import Collection
+from typing import Any
 
 from pink.errors import VenueError
 from pink.kernel.events import is_pinks_own
@@ -31,11 +31,11 @@ from pink.kernel.messages import (
     OrderStatusReport,
     PositionReport,
 )
-from pink.ports import EventSink
+from pink.ports import EventSink, MoneyMoved
 from pink.venues.bingx.errors import unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.income import FUNDING_TYPE, IncomeRow, name_unbooked, parse_any_income_row
+from pink.venues.bingx.income import IncomeRow, booked_income, name_unbooked, parse_any_income_row
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
@@ -46,7 +46,6 @@ from pink.venues.bingx.parse_rest import (
     parse_fill_row,
     parse_order,
     parse_position,
-    parse_transfer_row,
     unwrap_order,
 )
 from pink.venues.bingx.recent import RecentKeys
@@ -90,14 +89,7 @@ def _second_ms(ts_ns: int) -> int:
     return _ms(ts_ns) // 1000 * 1000
 
 
-_Income = TypeVar("_Income", IncomeRow, FundsTransferred)
-
-
-def _income_id(row: IncomeRow | FundsTransferred) -> str:
-    return row.key if isinstance(row, IncomeRow) else row.transfer_id
-
-
-def _oldest_first(rows: list[_Income], ts: int) -> list[_Income]:
+def _oldest_first(rows: list[IncomeRow], ts: int) -> list[IncomeRow]:
     """Income rows from ``ts``'s millisecond on (the venue's resolution: a row of that
     millisecond is listed, the kernel books each ``tranId`` once), oldest first. The venue
     lists newest first, so rows of one millisecond keep its order, reversed."""
@@ -112,7 +104,7 @@ class Reports:
     asset: str
     _sink: EventSink | None
     _delivered: RecentKeys
-    #: income rows of types PINK does not book, named so far (by type; see :meth:`funding_since`)
+    #: income rows of types PINK does not book, named so far (by type; see :meth:`money_since`)
     unbooked_income: Counter[str]
 
     def _check_open(self) -> None:  # overridden
@@ -208,9 +200,8 @@ class Reports:
         with unreadable_as_venue_error():
             return parse_order(data, where), unwrap_order(data, where)
 
-    async def _income(self, kind: str | None, ts: int, parse: Callable[[Any], _Income]) -> list[_Income]:
-        """Every income row of type ``kind`` (None: of every type) from ``ts``'s millisecond to
-        now, oldest first.
+    async def _income(self, ts: int) -> list[IncomeRow]:
+        """Every income row (of every type) from ``ts``'s millisecond to now, oldest first.
 
         ``endTime`` is now on the venue's clock, with slack for the measured offset: a row the
         venue has just pushed about must not fall after the window. The venue lists the newest
@@ -219,19 +210,17 @@ class Reports:
         this page), and rows already seen are dropped by ``tranId``."""
         self._check_open()
         start_ms, end_ms = _ms(ts), self.http.clock.now_ms() + INCOME_END_SLACK_MS
-        newest_first: list[_Income] = []
+        newest_first: list[IncomeRow] = []
         seen: set[str] = set()
         while True:
             params: dict[str, ParamValue] = {"startTime": start_ms, "endTime": end_ms, "limit": INCOME_PAGE_ROWS}
-            if kind is not None:
-                params["incomeType"] = kind
             data = await self.http.request("GET", INCOME_PATH, params)
             with unreadable_as_venue_error():
-                page = [parse(r) for r in list_of(data, "income", "rows", "list")]
+                page = [parse_any_income_row(r) for r in list_of(data, "income", "rows", "list")]
             full = len(page) >= INCOME_PAGE_ROWS
             oldest_ms = min((_ms(r.ts) for r in page), default=start_ms)
             for row in page:
-                key = _income_id(row)
+                key = row.key
                 if key not in seen and not (full and _ms(row.ts) == oldest_ms):
                     seen.add(key)
                     newest_first.append(row)
@@ -239,28 +228,31 @@ class Reports:
                 return _oldest_first(newest_first, ts)
             if oldest_ms + 1 >= end_ms:
                 raise VenueError(
-                    "INCOME_PAGING", f"BingX income ({kind or 'every type'}): more than {INCOME_PAGE_ROWS} rows in "
+                    "INCOME_PAGING", f"BingX income: more than {INCOME_PAGE_ROWS} rows in "
                     f"the milliseconds {oldest_ms}..{end_ms}; they cannot be paged by time"
                 )
             end_ms = oldest_ms + 1
 
-    async def funding_since(self, ts: int) -> list[FundingPaid]:
-        """Funding rows (income type FUNDING_FEE) at/after ``ts``, oldest first, keyed by ``tranId``.
+    async def money_since(self, ts: int) -> MoneyMoved:
+        """Funding and transfers at/after ``ts``, oldest first, each keyed by its ``tranId``
+        (:func:`~pink.venues.bingx.income.booked_income`), from one read of the income rows of
+        every type (paged): BingX rate-limits it, and one read holds them all.
 
-        They are read with the rows of every other type, in the same paged request: a row of a
-        type PINK does not book (not funding, a transfer or a fill's) is named once and counted
-        in :attr:`unbooked_income` (see :mod:`pink.venues.bingx.income`). The fills' own rows
-        (two per closing fill) make a busy window need more pages than funding alone would."""
-        rows = await self._income(None, ts, parse_any_income_row)
+        A row of a type PINK does not book (not funding, a transfer or a fill's) is named once
+        and counted in :attr:`unbooked_income` (see :mod:`pink.venues.bingx.income`). The fills'
+        own rows (two per closing fill) make a busy window need more pages than these alone would."""
+        rows = await self._income(ts)
         name_unbooked(rows, self._delivered, self.unbooked_income)
-        funding = [r for r in rows if r.kind == FUNDING_TYPE]
-        if any(not r.tran_id for r in funding):
-            raise VenueError("BAD_REPLY", "BingX funding income row without a tranId (the key it is booked by)")
-        return [r.as_funding() for r in funding]
+        with unreadable_as_venue_error():
+            return booked_income(rows)
+
+    async def funding_since(self, ts: int) -> list[FundingPaid]:
+        """Funding rows (income type FUNDING_FEE) at/after ``ts`` (see :meth:`money_since`)."""
+        return (await self.money_since(ts)).funding
 
     async def transfers_since(self, ts: int) -> list[FundsTransferred]:
-        """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts``, oldest first."""
-        return await self._income("TRANSFER", ts, parse_transfer_row)
+        """Deposits, withdrawals and transfers (income type TRANSFER) at/after ``ts`` (see :meth:`money_since`)."""
+        return (await self.money_since(ts)).transfers
 
     async def book_pushed_income(self, push: AccountUpdate) -> None:
         """An ``ACCOUNT_UPDATE`` that moved money is a trigger: book the income rows around it.
@@ -269,17 +261,16 @@ class Reports:
         has no ``tranId``, so the row the reconciler lists later would count it twice. If the
         query fails nothing is booked now; the periodic reconcile (and the one at restart)
         books the rows."""
-        since = push.ts - PUSH_LOOKBACK_NS
         try:
-            if push.funding:
-                for paid in await self.funding_since(since):
-                    self._emit_once(("funding", paid.funding_id), paid)
-            if push.transfer:
-                for moved in await self.transfers_since(since):
-                    self._emit_once(("transfer", moved.transfer_id), moved)
+            moved = await self.money_since(push.ts - PUSH_LOOKBACK_NS)
         except (VenueError, BingxParseError) as exc:
             log.warning("BingX %s push at %d ms: income not read (%s); the reconcile books it",
                         push.reason, _ms(push.ts), exc)
+            return
+        for paid in moved.funding:  # (one read holds both: a push may not say all that moved)
+            self._emit_once(("funding", paid.funding_id), paid)
+        for done in moved.transfers:
+            self._emit_once(("transfer", done.transfer_id), done)
 
     def _emit_once(self, key: tuple[str, str], row: FundingPaid | FundsTransferred) -> None:
         if key in self._delivered or self._sink is None:
