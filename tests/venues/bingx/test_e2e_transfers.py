@@ -88,6 +88,24 @@ async def test_duplicated_push_and_a_reconcile_listing_it_again_book_the_deposit
         p.check_account()
 
 
+async def test_a_burst_of_money_pushes_reads_the_income_once_more_not_once_each() -> None:
+    """Funding settles with one push per isolated position: each read the whole income window
+    again, so 8 positions made 8 reads at once of an endpoint BingX allows 5 a second. A push
+    that comes while a read is on its way now asks for one more read after it (the row it
+    announces may be missing from the first); every row is booked once."""
+    async with stack() as st:
+        p = st.pump
+        before = st.venue.calls[GET_INCOME]
+        moved = [st.server.state.transfer(D(i + 1)) for i in range(8)]  # 8 pushes in one burst
+        await until(lambda: len(_moved(p)) == 8, "every deposit delivered")
+        await p.drain()
+        await until(lambda: not st.venue.income_reading, "the reads done")
+        assert [t.transfer_id for t in _moved(p)] == [m.transfer_id for m in moved]  # once each, in order
+        assert st.venue.calls[GET_INCOME] - before <= 2  # not 8
+        assert _capital(st) == D(10000) + 36 and len(_settled(p, SettlementKind.TRANSFER)) == 8
+        p.check_account()
+
+
 async def test_withdrawal_lowers_capital_and_the_venue_balance_by_exactly_the_amount() -> None:
     async with stack() as st:
         p = st.pump

@@ -106,6 +106,9 @@ class Reports:
     _delivered: RecentKeys
     #: income rows of types PINK does not book, named so far (by type; see :meth:`money_since`)
     unbooked_income: Counter[str]
+    #: a read of the income for a push is on its way; a push meanwhile is read after it (its earliest time)
+    income_reading: bool
+    _income_again: tuple[int, str] | None
 
     def _check_open(self) -> None:  # overridden
         raise NotImplementedError
@@ -260,12 +263,30 @@ class Reports:
         Each row goes to the sink once (by ``tranId``). The push itself is never booked: it
         has no ``tranId``, so the row the reconciler lists later would count it twice. If the
         query fails nothing is booked now; the periodic reconcile (and the one at restart)
-        books the rows."""
+        books the rows.
+
+        Pushes come in bursts (funding settles with one per isolated position): one that comes
+        while a read is on its way asks for one more read after it, from the earliest such push
+        (its row may be missing from the read already sent), not for a read of its own."""
+        again = self._income_again
+        self._income_again = (push.ts, push.reason) if again is None or push.ts < again[0] else again
+        if self.income_reading:
+            return
+        self.income_reading = True
         try:
-            moved = await self.money_since(push.ts - PUSH_LOOKBACK_NS)
+            while self._income_again is not None:
+                (ts, why), self._income_again = self._income_again, None
+                await self._read_pushed_income(ts, why)
+        finally:
+            self.income_reading = False
+
+    async def _read_pushed_income(self, ts: int, why: str) -> None:
+        """One read of the income rows from before ``ts`` (a ``why`` push): every funding and
+        transfer in it to the sink, each once by ``tranId``."""
+        try:
+            moved = await self.money_since(ts - PUSH_LOOKBACK_NS)
         except (VenueError, BingxParseError) as exc:
-            log.warning("BingX %s push at %d ms: income not read (%s); the reconcile books it",
-                        push.reason, _ms(push.ts), exc)
+            log.warning("BingX %s push at %d ms: income not read (%s); the reconcile books it", why, _ms(ts), exc)
             return
         for paid in moved.funding:  # (one read holds both: a push may not say all that moved)
             self._emit_once(("funding", paid.funding_id), paid)

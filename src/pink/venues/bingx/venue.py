@@ -142,6 +142,8 @@ class BingxVenue(Reports):
         self._delivered = RecentKeys(remember)
         self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
         self.unbooked_income: Counter[str] = Counter()  # income rows PINK does not book, by type
+        self.income_reading = False  # a read of the income for a push is on its way
+        self._income_again: tuple[int, str] | None = None  # pushed meanwhile: read once more from then
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
