@@ -9,6 +9,7 @@ unexplained difference later.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -20,13 +21,17 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pink.kernel import Kernel
 from pink.kernel.messages import FundingPaid, Settlement, SettlementKind
 from pink.runtime.recovery import Reconciler
+from pink.venues.bingx.config import BingxConfig
 from pink.venues.bingx.reports import INCOME_PATH
+from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY
+from pink.venues.bingx.venue import BingxVenue
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.instruments import default_instruments
 from pink.venues.sim.prices import MarketConfig
-from tests.venues.bingx.e2e_kit import SYMBOL, sim_transfer, stack, until
+from tests.venues.bingx.e2e_kit import SYMBOL, Pump, sim_transfer, stack, until
 
 D = Decimal
 
@@ -162,3 +167,53 @@ async def test_e1_one_reconcile_reads_the_income_once_for_funding_and_transfers(
         assert sorted(_settled(p, SettlementKind.FUNDING)) == sorted(f.funding_id for f in paid)  # once each
         assert len(_settled(p, SettlementKind.TRANSFER)) == 2
         p.check_account()
+
+
+async def test_e26_a_liquidation_while_pink_is_down_is_booked_from_its_fill_once_after_the_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PINK stopped with a position open; BingX liquidated it meanwhile (no push heard). The
+    restart's reconcile, on a kernel restored from its snapshot, books the liquidating fill (its
+    fee and its loss, from the fill) once: capital equals the wallet to the last digit, and the
+    loss's own income row (``INSURANCE_CLEAR``) is neither booked again nor warned of. A second
+    start reading the same rows books nothing more."""
+    async with stack() as st:
+        p = st.pump
+        since = p.now()
+        await p.submit(st.enter("t1", "0.002"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await p.drain()
+        await st.venue.close()  # PINK stops
+        snap = json.loads(json.dumps(p.kernel.snapshot()))
+        st.server.state.publish(st.engine.shock(SYMBOL, D("-0.5")), st.engine.now)  # liquidated meanwhile
+        (liq,) = [f for f in st.engine.fills_since(0) if not f.client_order_id]
+        assert liq.commission > 0 and liq.realized_pnl < 0
+        cfg = BingxConfig(base_url=st.server.base_url, ws_url=st.server.ws_url,
+                          market_ws_url=st.server.market_ws_url, api_key=DEFAULT_API_KEY,
+                          secret_key=DEFAULT_SECRET_KEY)  # fmt: skip
+        caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+        for start in range(2):
+            venue = BingxVenue(cfg)
+            pump = Pump(venue, Kernel.restore(snap))
+            await venue.start(pump.sink)
+            try:
+                async def ask(fn: Callable[[], Any], pump: Pump = pump) -> Any:
+                    return fn()
+
+                rep = await Reconciler(venue, pump.sink, ask, pump.now, books_settle_ns=1).full(
+                    pump.kernel, since, 2)
+                await pump.drain()
+                assert rep.errors == [] and not rep.books_mismatch, rep.summary()
+                assert pump.slot() == "IDLE" and rep.outside_fills == (0 if start else 1)
+                booked = [b for b in pump.booked() if b.fill_id.startswith(f"{liq.venue_order_id}:")]
+                assert len(booked) == (0 if start else 1)  # once, at the first start
+                acct = pump.kernel.account_view()
+                assert acct.capital == st.engine.balance().balance  # to the last digit
+                assert acct.fees == sum((f.commission for f in st.engine.fills_since(0)), D(0))
+                assert acct.gross_pnl == sum((f.realized_pnl for f in st.engine.fills_since(0)), D(0))
+                assert _settled(pump, SettlementKind.ADJUSTMENT) == []  # the loss row: not booked apart
+                pump.check_account()
+                snap = json.loads(json.dumps(pump.kernel.snapshot()))
+            finally:
+                await venue.close()
+        assert not [r for r in caplog.records if "PINK does not book" in r.getMessage()]
