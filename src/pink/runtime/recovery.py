@@ -32,12 +32,15 @@ from pink.runtime.books import BooksCheck, BooksSighting, venue_cost_gap
 from pink.runtime.ports_ext import BooksLog, KernelViews
 from pink.runtime.retry import read_or_fail
 
-__all__ = ["ReconcileReport", "Reconciler", "exposure"]
+__all__ = ["MONEY_LOOKBACK_NS", "ReconcileReport", "Reconciler", "exposure"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a minute before the run before
+#: a slow run's money reads look this much further back than its window: a venue may list an income
+#: row a while after its time, so one stamped before the last run began may be listed only after it read
+MONEY_LOOKBACK_NS = 300 * 1_000_000_000
 
 
 @dataclass
@@ -121,6 +124,9 @@ class Reconciler:
         # open orders that are not among the kernel's working ones, already shown to it (or named
         # at start): their status goes to the kernel once, not at every slow run while they rest
         self._shown_open: set[str] = set()
+        # where the start-up reconcile read money from (never before the journal's book): a slow
+        # run's look-back stops there (money before the book is in initial_capital)
+        self._money_floor: int | None = None
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -131,6 +137,7 @@ class Reconciler:
 
         A read the venue still fails after retries raises :class:`~pink.errors.ReconcileError`."""
         rep = ReconcileReport()
+        self._money_floor = since_ns if money_since_ns is None else money_since_ns
         await self._kept_baseline()
         wallet_before = await self._wallet(rep)  # unchanged at the end: nothing moved meanwhile
         working = await self._ask(views.working_orders)
@@ -154,12 +161,18 @@ class Reconciler:
         """Slow-timer reconciliation: open orders, fills, funding and transfers since the last
         run, then (given ``n_slots``) positions, then the books against the venue's wallet.
 
+        Funding and transfers are read from :data:`MONEY_LOOKBACK_NS` before ``since_ns`` (a row
+        the venue listed late; each is booked once by its id), never from before where the
+        start-up reconcile read them (without one, from ``since_ns``).
+
         A position that differs is reported once the same difference is seen by two runs in a
         row: one reading may fall between a fill at the venue and its event here. Such a
         difference is first looked for in the fills of orders placed outside PINK."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
-        await self._common(rep, None, since_ns, orders={o.client_order_id for o in working})
+        floor = self._money_floor
+        money_since = since_ns if floor is None else min(since_ns, max(since_ns - MONEY_LOOKBACK_NS, floor))
+        await self._common(rep, None, since_ns, money_since, orders={o.client_order_id for o in working})
         if n_slots is not None:
             seen = self._position_differences
             differ = await self._positions(rep, views, n_slots)
