@@ -430,3 +430,27 @@ async def test_f21_calls_in_flight_when_the_adapter_closes_end_quietly_in_the_ex
     assert not sink.events  # nothing made up: the order is not said refused
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert "closed" in caplog.text
+
+
+async def test_funding_in_another_asset_than_the_accounts_is_named_not_booked_as_its_money(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], caplog: pytest.LogCaptureFixture
+) -> None:
+    """BingX keeps a margin asset per contract family (USDT, USDC) in one futures account, and its
+    income lists the rows of both. A FUNDING_FEE row carries no asset to the kernel, so a USDC
+    contract's funding was booked as USDT capital (a transfer in USDC is flagged by the kernel).
+    It is named once and counted instead; the account's own funding is booked as before."""
+    v, _ = venue
+    row = {"incomeType": "FUNDING_FEE", "info": "Funding Fee", "tradeId": "x"}
+    fake.reply("GET", "/openApi/swap/v2/user/income", [  # newest first, as BingX lists them
+        dict(row, symbol="ETH-USDT", income="0.5", asset="", tranId="plain-1", time=1769241662000),  # the account's
+        dict(row, symbol="BTC-USDT", income="-0.25", asset="USDT", tranId="usdt-1", time=1769241661000),
+        dict(row, symbol="BTC-USDC", income="-1.5", asset="USDC", tranId="usdc-1", time=1769241660000),
+    ])
+    moved = await v.money_since(0)
+    assert [(f.funding_id, f.amount) for f in moved.funding] == [("usdt-1", D("-0.25")), ("plain-1", D("0.5"))]
+    named = [r.getMessage() for r in caplog.records if "usdc-1" in r.getMessage()]
+    assert len(named) == 1 and "USDC" in named[0] and "-1.5" in named[0], named
+    assert v.unbooked_income == {"FUNDING_FEE (USDC)": 1}
+    caplog.clear()
+    await v.money_since(0)  # read again: named once
+    assert not [r for r in caplog.records if "usdc-1" in r.getMessage()]

@@ -8,7 +8,9 @@ of a liquidation lists its fill's fee as ``TRADING_FEE`` "Closing Fee" (tranId
 the liquidating fill's price. Every other type (``TRIAL_FUND``, ``ADL``,
 ``SYSTEM_DEDUCTION``, ``GTD_PRICE``, or one BingX adds) moves the wallet too, but is not
 booked. Such a row is named instead (:func:`name_unbooked`): one warning per ``tranId``,
-counted by type, so the books check's later "unexplained difference" has a name.
+counted by type, so the books check's later "unexplained difference" has a name. So is a
+funding row in another margin asset than the account's (a USDC contract's on a USDT
+account): the kernel's funding carries no asset and would count it as the account's.
 """
 
 from __future__ import annotations
@@ -73,16 +75,22 @@ class IncomeRow:
         return FundsTransferred(transfer_id=self.tran_id, asset=self.asset, amount=self.amount, ts=self.ts)
 
 
-def booked_income(rows: list[IncomeRow]) -> MoneyMoved:
-    """The rows PINK books from their own (``rows`` oldest first): funding and transfers, as the
-    kernel's events. Each is booked by its ``tranId``: a row of either without one is refused
-    (a transfer of no asset is the kernel's to name, not booked)."""
+def _other_asset(row: IncomeRow, asset: str) -> bool:
+    """A funding row in another margin asset than the account's ``asset`` (a USDC contract's):
+    the kernel's funding has no asset, so it would be booked as ``asset``; not booked, named."""
+    return row.kind == FUNDING_TYPE and bool(row.asset) and row.asset.upper() != asset.upper()
+
+
+def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
+    """The rows PINK books from their own (``rows`` oldest first): funding in the account's
+    ``asset`` and transfers, as the kernel's events. Each is booked by its ``tranId``: a row of
+    either without one is refused (a transfer of another asset is the kernel's to name)."""
     for row in rows:
         if row.kind == FUNDING_TYPE and not row.tran_id:
             raise VenueError("BAD_REPLY", "BingX funding income row without a tranId (the key it is booked by)")
         if row.kind == TRANSFER_TYPE and not row.tran_id:
             raise BingxParseError("transfer income row", "tranId", "is empty (it is the key the transfer is booked by)")
-    return MoneyMoved(funding=[r.as_funding() for r in rows if r.kind == FUNDING_TYPE],
+    return MoneyMoved(funding=[r.as_funding() for r in rows if r.kind == FUNDING_TYPE and not _other_asset(r, asset)],
                       transfers=[r.as_transfer() for r in rows if r.kind == TRANSFER_TYPE])
 
 
@@ -100,18 +108,22 @@ def parse_any_income_row(row: Any) -> IncomeRow:
     )
 
 
-def name_unbooked(rows: list[IncomeRow], named: RecentKeys, counts: Counter[str]) -> None:
+def name_unbooked(rows: list[IncomeRow], named: RecentKeys, counts: Counter[str], asset: str) -> None:
     """Warn once per row (``named`` holds ``("unbooked", key)``) of a type PINK does not book,
-    and count it in ``counts`` by type."""
+    or of funding in another margin asset than the account's ``asset``, and count it in
+    ``counts`` by type (and that asset)."""
     for row in rows:
-        if row.kind in BOOKED_TYPES or row.kind in FILL_TYPES or ("unbooked", row.key) in named:
+        other = _other_asset(row, asset)
+        if (row.kind in BOOKED_TYPES and not other) or row.kind in FILL_TYPES or ("unbooked", row.key) in named:
             continue
         named.add(("unbooked", row.key))
-        counts[row.kind or "?"] += 1
+        counts[f"{row.kind} ({row.asset})" if other else row.kind or "?"] += 1
         when = datetime.fromtimestamp(row.ts / 1e9, tz=UTC).isoformat(timespec="milliseconds")
+        why = (f"it is in {row.asset}, not the account's {asset}: PINK does not book it" if other else
+               "PINK does not book this type")  # fmt: skip
         log.warning(
-            "BingX income %s of %s %s%s at %s (tranId %s, info %r) moved the wallet; PINK does not "
-            "book this type: the books check will show it as a difference",
+            "BingX income %s of %s %s%s at %s (tranId %s, info %r) moved the wallet; %s: the books "
+            "check will show it as a difference",
             row.kind or "(no type)", row.amount, row.asset, f" on {row.symbol}" if row.symbol else "", when,
-            row.tran_id or "(none)", row.info,
+            row.tran_id or "(none)", row.info, why,
         )  # fmt: skip

@@ -245,9 +245,9 @@ class Reports:
         and counted in :attr:`unbooked_income` (see :mod:`pink.venues.bingx.income`). The fills'
         own rows (two per closing fill) make a busy window need more pages than these alone would."""
         rows = await self._income(ts)
-        name_unbooked(rows, self._delivered, self.unbooked_income)
+        name_unbooked(rows, self._delivered, self.unbooked_income, self.asset)
         with unreadable_as_venue_error():
-            return booked_income(rows)
+            return booked_income(rows, self.asset)
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         """Funding rows (income type FUNDING_FEE) at/after ``ts`` (see :meth:`money_since`)."""
