@@ -454,3 +454,20 @@ async def test_funding_in_another_asset_than_the_accounts_is_named_not_booked_as
     caplog.clear()
     await v.money_since(0)  # read again: named once
     assert not [r for r in caplog.records if "usdc-1" in r.getMessage()]
+
+
+async def test_a_funding_row_of_zero_moves_nothing_and_is_not_sent_to_the_kernel(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A funding payment that rounds to 0 moves no money; the kernel refuses an amount of 0 as a
+    protocol error and keeps no id of it, so each reconcile (which reads a look-back too) raised
+    the same error again, for ever."""
+    v, _ = venue
+    row = {"incomeType": "FUNDING_FEE", "info": "Funding Fee", "tradeId": "x", "asset": "USDT"}
+    fake.reply("GET", "/openApi/swap/v2/user/income", [
+        dict(row, symbol="BTC-USDT", income="0.00000000", tranId="zero-1", time=1769241661000),
+        dict(row, symbol="BTC-USDT", income="-0.25", tranId="paid-1", time=1769241660000),
+    ])
+    moved = await v.money_since(0)
+    assert [(f.funding_id, f.amount) for f in moved.funding] == [("paid-1", D("-0.25"))]
+    assert not [r for r in caplog.records if "zero-1" in r.getMessage()]

@@ -90,7 +90,9 @@ def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
             raise VenueError("BAD_REPLY", "BingX funding income row without a tranId (the key it is booked by)")
         if row.kind == TRANSFER_TYPE and not row.tran_id:
             raise BingxParseError("transfer income row", "tranId", "is empty (it is the key the transfer is booked by)")
-    return MoneyMoved(funding=[r.as_funding() for r in rows if r.kind == FUNDING_TYPE and not _other_asset(r, asset)],
+    # (a payment of 0 moves nothing: the kernel would refuse it at every read, keeping no id of it)
+    return MoneyMoved(funding=[r.as_funding() for r in rows
+                               if r.kind == FUNDING_TYPE and r.amount and not _other_asset(r, asset)],
                       transfers=[r.as_transfer() for r in rows if r.kind == TRANSFER_TYPE])
 
 
