@@ -98,6 +98,38 @@ async def test_e08_a_close_on_bingx_by_hand_that_no_push_told_is_booked_by_the_r
         assert again.outside_fills == 0  # nothing held apart any more: not asked
 
 
+async def test_e08_a_close_by_hand_found_by_the_reconcile_in_rows_with_cut_fees_is_booked_at_the_orders_commission(
+) -> None:
+    """``allFillOrders`` may cut a row's commission to 4 decimals. For PINK's own orders the kernel
+    asks for the order's total once it ends; a close made outside PINK has no order in the kernel
+    to true up, so its fee stayed cut: capital above the wallet (a chaos trial on the BingX
+    simulator found 0.00002). The adapter now takes the fee from the order's own total."""
+    async with stack(faults="fill_fee_cut=1") as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0037"))  # its fees have 5 decimals
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await p.drain()
+        state = st.server.state
+        engine_id = state.new_client_id()  # the engine's own; BingX shows no client id
+        state.meta[engine_id] = state.instrument_meta(SYMBOL, "", "BOTH", 5)
+        hand = NewOrder(engine_id, SYMBOL, OrderSide.SELL, Side.LONG, Decimal("0.0037"), OrderType.MARKET, None,
+                        TimeInForce.GTC, True)  # fmt: skip
+        engine = st.engine
+        state.publish(engine.shock(SYMBOL, Decimal("0.00001")), engine.now)  # off the round price: a fee of 8 decimals
+        engine.submit(hand, engine.now)  # never published
+        (venue_fill,) = [f for f in engine.fills_since(0) if f.client_order_id == engine_id]
+        assert venue_fill.commission != venue_fill.commission.quantize(Decimal("0.0001"))  # the row cuts it
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        rep = await Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1).full(p.kernel, p.now() - 3_600 * S, 2)
+        assert rep.errors == [] and rep.outside_fills == 1
+        (booked,) = [b for b in p.booked() if b.client_order_id == "t1-out"]
+        assert booked.commission == venue_fill.commission
+        assert p.kernel.account_view().capital == engine.balance().balance  # to the last digit
+
+
 @pytest.mark.parametrize("client_id", ["", "mybot-7"], ids=["by-hand", "another-program"])
 async def test_e08_a_close_by_hand_pushed_without_its_fee_is_booked_with_the_orders_commission(client_id: str) -> None:
     """The kernel has no order of its own to true up later: the adapter asks BingX for the hand

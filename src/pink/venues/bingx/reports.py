@@ -18,6 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from pink.errors import VenueError
@@ -95,6 +96,20 @@ def _oldest_first(rows: list[IncomeRow], ts: int) -> list[IncomeRow]:
     lists newest first, so rows of one millisecond keep its order, reversed."""
     start = _ms(ts) * NS_PER_MS
     return sorted((r for r in reversed(rows) if r.ts >= start), key=lambda r: r.ts)
+
+
+def _with_order_fee(fills: list[OrderFilled], report: OrderStatusReport) -> list[OrderFilled]:
+    """The fills (every one, from the order's start) of an order placed outside PINK, their fees
+    made the order's own total: a row's commission may be cut to 4 decimals, and the kernel has
+    no order of its own to true up later (it does for PINK's). The last fill takes the total less
+    what the others carry; without a total, or with fills missing, they stay as the rows say."""
+    total = report.commission
+    if total is None or report.cum_qty != fills[-1].cum_qty or any(f.commission_asset != fills[-1].commission_asset
+                                                                   for f in fills):  # fmt: skip
+        return fills
+    *first, last = fills
+    rest = total - sum((f.commission for f in first), ZERO)
+    return [*first, replace(last, commission=rest, fee_final=True)] if rest >= 0 else fills
 
 
 class Reports:
@@ -182,7 +197,10 @@ class Reports:
             created_ms = created_second_ms(raw, order_id)
         if created_ms < start_ms:
             rows = await self._rows_of_order(symbol, order_id, created_ms, end_ms)
-        fills = fills_from_rows(rows, {order_id: (client or report.client_order_id, ZERO)}, sides)
+        client = client or report.client_order_id
+        fills = fills_from_rows(rows, {order_id: (client, ZERO)}, sides)
+        if fills and not is_pinks_own(client.lower()):
+            fills = _with_order_fee(fills, report)
         return [f for f in fills if f.ts >= start_ms * NS_PER_MS]
 
     async def _rows_of_order(self, symbol: str, order_id: str, start_ms: int, end_ms: int) -> list[FillRow]:
