@@ -45,7 +45,7 @@ def venue_with_min(min_notional: str, **engine: bool) -> SimVenue:
 
 
 def rejected(venue: SimVenue) -> list[str]:
-    return [o.code for o in venue.engine._rejected.values()]
+    return [o.code for o in venue.engine.records.rejected.values()]
 
 
 async def test_e08_a_position_too_small_for_its_legs_is_closed_at_once_not_stranded() -> None:

@@ -19,7 +19,7 @@ def enter_too_big(snap: PolicySnapshot) -> list[Decision]:
 async def test_entries_the_venue_refuses_are_spaced_out_not_sent_every_cycle() -> None:
     async with sim_runtime(decision=Scripted(enter_too_big), slots=1) as (rt, venue, _k):
         await rt.run(cycles=200)  # 200 s
-        codes = [o.code for o in venue.engine._rejected.values()]
+        codes = [o.code for o in venue.engine.records.rejected.values()]
         # at about 0, 1, 3, 7, 15, 31, 63, 123, 183 s: not 200
         assert 7 <= len(codes) <= 11 and set(codes) == {"INSUFFICIENT_MARGIN"}, codes
         assert rt.stats.refusals["VENUE_REFUSED_RECENTLY"] >= 180

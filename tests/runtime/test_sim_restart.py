@@ -120,7 +120,7 @@ async def test_e26_a_partly_filled_limit_fills_on_after_a_paper_restart_with_new
         await second.run(cycles=30)
         k = second.kernel.kernel
         assert k.slot_view(0).state == "POSITION_OPEN" and k.slot_view(0).remaining_qty == Decimal(5)
-        fills = [f for f in second.venue.engine._fills if f.client_order_id == order.client_order_id]
+        fills = [f for f in second.venue.engine.records.fills if f.client_order_id == order.client_order_id]
         assert fills and not {f.fill_id for f in fills} & booked_before  # numbered on, none reused
         report = second.venue.query_now(QueryOrder(order.client_order_id, "BTC-USDT", "test"))
         assert report.commission == fees_before + sum(f.commission for f in fills)  # the order's total

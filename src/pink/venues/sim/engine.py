@@ -115,8 +115,6 @@ class MatchingEngine(EngineReports):
         self._now = start_ts
         self.checks = OrderChecks(self.instruments, procs, books, records, margins, fees, full_close_below_min)
         self._open = records.open
-        # (the same objects as the records': tests read them here)
-        self._fills, self._rejected = records.fills, records.rejected
         self.funding_history = funding.history
 
     @property
@@ -262,7 +260,7 @@ class MatchingEngine(EngineReports):
 
     def _reject(self, order: NewOrder, coid: str, code: str, now: int) -> OrderRejected:
         if not self.records.used(coid):
-            self._rejected[coid] = EngineOrder(
+            self.records.rejected[coid] = EngineOrder(
                 "", coid, order.symbol, order.side, order.position_side, order.order_type,
                 order.time_in_force, order.quantity, order.price, ZERO, ZERO, ZERO,
                 OrderStatus.REJECTED, now, now, order.reduce_only, code=code,
@@ -304,7 +302,7 @@ class MatchingEngine(EngineReports):
             o.status = _PARTIALLY_FILLED
         pnl = self.account.fill(o.symbol, o.position_side, o.opens, q, price, fee)
         fid = f"{o.venue_order_id}-{o.fills}"
-        self._fills.append(
+        self.records.fills.append(
             EngineFill(
                 fid, o.venue_order_id, o.client_order_id, o.symbol, o.side, q, price, fee,
                 maker, ts, o.cum_qty, o.position_side, pnl,
