@@ -260,7 +260,6 @@ def create_app(
         engine, insts, hedge=hedge, realtime=realtime, funding_interval_s=funding_interval_s,
         faults=faults, user_id=user_id,
     )
-    keep: Callable[[], None] = lambda: None  # noqa: E731  (without a state directory: nothing to keep)
     if state_dir is not None:
         from pink.venues.bingx.server_store import AccountStore
 
@@ -268,7 +267,6 @@ def create_app(
         store.restore(state)
         state.on_change = lambda: store.save(state)
         store.save(state)  # a new account is kept from the start
-        keep = lambda: store.save(state)  # noqa: E731
     app = web.Application(middlewares=[_middleware(api_key, secret_key, RateLimiter(enabled=rate_limits))])  # type: ignore[list-item]
     app[STATE] = state
     app[FAULTS] = faults
@@ -297,7 +295,7 @@ def create_app(
                 try:
                     state.tick()  # (its events are published before the account is kept)
                     if failing:
-                        keep()
+                        state.changed()
                         log.warning("sim-bingx: the account is kept again in %s", state_dir)
                         failing = ""
                 except OSError as exc:  # a full disk, a directory gone: the market goes on regardless
