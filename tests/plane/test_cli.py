@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 from rich.console import Console
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pink.cli.plane_cmd import _newer_plane, _slots_table, register
 from pink.plane.control import ControlReader
@@ -37,6 +37,15 @@ def _report(connected: bool) -> HealthReport:
     return HealthReport(ts=time.time_ns(), sinks=(
         SinkHealth("redis", "redis://127.0.0.1:6390/0", connected=connected,
                    last_error="" if connected else "Connection refused"),))
+
+
+def _status_of_a_running_plane(runner: CliRunner, data_dir: Path) -> Result:
+    """`pink status` (250 columns) while a plane is open in ``data_dir``."""
+    plane = StatePlane.create(data_dir, "acc-9", "run-9", 3)
+    try:
+        return runner.invoke(APP, ["status", "--data-dir", str(data_dir)], env={"COLUMNS": "250"})
+    finally:
+        plane.close()
 
 
 def test_status_from_another_process(tmp_path: Path) -> None:
@@ -156,11 +165,7 @@ def test_health_and_status_say_the_policy_fails(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "policy failed in its last 7 cycles" in result.output and "KeyError: 'ETH-USDT'" in result.output
     assert "no exit or stop goes out for 2 open slots" in result.output
-    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
-    try:
-        result = runner.invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
-    finally:
-        plane.close()
+    result = _status_of_a_running_plane(runner, tmp_path)
     assert result.exit_code == 0, result.output
     first = result.output.lstrip().splitlines()[0]
     assert "policy failed in its last 7 cycles" in first, result.output
@@ -223,11 +228,7 @@ def test_status_and_health_show_notes_and_errors_as_written(tmp_path: Path) -> N
     result = runner.invoke(APP, ["health", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
     assert result.exit_code == 1 and "Boom: [/red] [Errno 111]" in result.output, result.output
     assert "KeyError: '[/p]'" in result.output
-    plane = StatePlane.create(tmp_path, "acc-9", "run-9", 3)
-    try:
-        result = runner.invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
-    finally:
-        plane.close()
+    result = _status_of_a_running_plane(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert f"(by [/ann]: {note})" in result.output and "Boom: [/red] [Errno 111]" in result.output
 
