@@ -241,3 +241,27 @@ async def test_a_fee_change_between_paper_runs_books_each_run_at_its_rates_exact
         a = second.kernel.kernel.account_view()
         assert second.runtime.stats.fees == charged and a.fees == fees_before + charged
         assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding
+
+
+async def test_e26_a_restarted_paper_simulator_keeps_the_funding_taken_out_of_a_positions_margin(
+    tmp_path: Path,
+) -> None:
+    """Regression: the restarted simulator rebuilt an open position's isolated margin from its
+    entry cost alone: the funding paid out of it was forgotten, so its margin and its
+    liquidation price went back to as-if-no-funding while the wallet stayed right."""
+    cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"))
+    async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
+        await first.run(cycles=100)  # 60 000 s: two settlements or more
+        assert isinstance(first.venue, SimVenue) and first.kernel is not None
+        assert first.kernel.kernel.slot_view(0).state == "POSITION_OPEN"
+        engine = first.venue.engine
+        pos = engine.account.positions[("BTC-USDT", Side.LONG)]
+        assert pos.funding < 0  # paid out of its margin
+        funding, liquidation = pos.funding, engine.margins.liquidation_price("BTC-USDT", Side.LONG)
+        available = (await first.venue.balance()).available
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
+        assert isinstance(second.venue, SimVenue)
+        engine = second.venue.engine
+        assert engine.account.positions[("BTC-USDT", Side.LONG)].funding == funding
+        assert engine.margins.liquidation_price("BTC-USDT", Side.LONG) == liquidation
+        assert (await second.venue.balance()).available == available

@@ -3,9 +3,10 @@
 Each start builds a new simulator. A restarted one must look like the same market going on,
 not a new one:
 
-- it is handed the journal's book (wallet, open positions at their trades' leverage, resting
-  LIMIT orders with their fills so far: :meth:`SimVenue.adopt_book`), so the venue and the
-  kernel agree (a position's margin and its liquidation too);
+- it is handed the journal's book (wallet, open positions at their trades' leverage with the
+  funding paid out of or into their margin, resting LIMIT orders with their fills so far:
+  :meth:`SimVenue.adopt_book`), so the venue and the kernel agree (a position's margin and its
+  liquidation too);
 - its prices go on from the last ones the previous run saw, which the journal keeps (meta
   ``sim_prices``, written every few seconds and at close). A new walk from the default start
   prices jumped: a take-profit filled at once, a stop was hit that the market never reached;
@@ -25,8 +26,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pink.codec import decode
 from pink.errors import ConfigError
 from pink.journal import Journal, JournaledKernel
+from pink.kernel.messages import ZERO, FundingPaid, OrderFilled, OrderSide, Side
 from pink.runtime.config import RuntimeConfig
 
 if TYPE_CHECKING:
@@ -170,6 +173,60 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
     # the venue holds one leverage per symbol and side: the one the latest trade's entry set
     trades = sorted((s.trade for s in k.slots if s.trade is not None), key=lambda t: t.opened_ts)
     leverage = {(t.symbol, t.side): t.leverage for t in trades}
-    venue.adopt_book(k.account_view().capital, positions, resting, leverage)
+    held: dict[tuple[str, Side], Decimal] = {}
+    for symbol, side, qty, _ in positions:
+        held[(symbol, side)] = held.get((symbol, side), ZERO) + qty
+    funding = {}
+    for key, (qty, paid) in _funding_held(jk.journal).items():
+        if key not in held or not paid:
+            continue
+        if qty != held[key]:
+            log.warning("simulator: the journal's fills hold %s of the %s %s position, its book %s: the funding "
+                        "paid out of its margin (%s) is not restored", qty, key[0], key[1].value, held[key], paid)
+            continue
+        funding[key] = paid
+    venue.adopt_book(k.account_view().capital, positions, resting, leverage, funding)
     log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
              len(positions), len(resting))
+
+
+def _funding_held(journal: Journal) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
+    """{(symbol, side): (quantity, funding)} of the simulator's positions as the journal's fills
+    and funding payments built them, in the venue's time order: the funding paid out of (< 0)
+    or into each position's isolated margin since it opened, less the share each close released
+    (:meth:`pink.venues.sim.account.Account.fill`, to 1e-8 as there)."""
+    from pink.venues.sim.orders import Q8
+
+    events: list[tuple[int, int, OrderFilled | FundingPaid]] = []
+    for _seq, _ts, kind, payload in journal.messages():
+        if kind == "OrderFilled":
+            events.append(((fill := decode(payload, OrderFilled)).ts, 0, fill))
+        elif kind == "FundingPaid":
+            events.append(((paid := decode(payload, FundingPaid)).ts, 1, paid))  # after a fill at its time
+    held: dict[tuple[str, Side], tuple[Decimal, Decimal]] = {}
+    for _, _, ev in sorted(events, key=lambda e: e[:2]):
+        if isinstance(ev, FundingPaid):
+            key = _funding_key(ev)
+            if key is not None and key in held:
+                qty, funding = held[key]
+                held[key] = qty, funding + ev.amount
+            continue
+        if ev.position_side is None or ev.side is None or not ev.symbol:
+            continue
+        key = (ev.symbol, ev.position_side)
+        qty, funding = held.get(key, (ZERO, ZERO))
+        if (ev.side is OrderSide.BUY) == (ev.position_side is Side.LONG):  # opens
+            held[key] = qty + ev.last_qty, funding
+        elif ev.last_qty >= qty:  # all of it: its margin, funding and all, released
+            held.pop(key, None)
+        else:
+            held[key] = qty - ev.last_qty, funding - (funding * ev.last_qty / qty).quantize(Q8)
+    return held
+
+
+def _funding_key(ev: FundingPaid) -> tuple[str, Side] | None:
+    """The position a simulator's payment ``{symbol}-{side}-{ts}`` was charged on."""
+    side, dash, ts = ev.funding_id.removeprefix(f"{ev.symbol}-").rpartition("-")
+    if not dash or not ts.isdigit() or side not in (Side.LONG.value, Side.SHORT.value):
+        return None
+    return ev.symbol, Side(side)

@@ -165,10 +165,12 @@ class SimVenue:
         positions: list[tuple[str, Side, Decimal, Decimal]],
         resting: Sequence[Resting] = (),
         leverage: Mapping[tuple[str, Side], int] | None = None,
+        funding: Mapping[tuple[str, Side], Decimal] | None = None,
     ) -> None:
         """Start this (fresh) simulator from a book restored elsewhere: wallet, positions,
-        resting LIMIT orders and the leverage of each (symbol, position side) they are held at
-        (their margin, and so their liquidation, depend on it).
+        resting LIMIT orders and the leverage of each (symbol, position side) they are held at,
+        and the funding paid out of (< 0) or into each position's margin since it opened (their
+        margin, and so their liquidation, depend on both; the wallet is ``capital`` either way).
 
         For paper trading: a restarted ``pink run --venue sim`` gets a new
         in-process simulator, so the launcher hands it the capital, the open
@@ -189,6 +191,9 @@ class SimVenue:
             pos = acct.position(symbol, side)
             pos.qty += qty
             pos.cost += qty * price
+        for key, amount in (funding or {}).items():
+            if key in acct.positions:
+                acct.positions[key].funding = amount
         now = self.engine.now
         for r in resting:
             o, position_side = r.order, r.position_side
