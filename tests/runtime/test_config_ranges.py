@@ -248,3 +248,59 @@ def test_a_replay_whose_times_look_like_seconds_is_warned_of_and_its_span_is_log
 def test_a_refused_decimal_is_shown_as_written_not_as_python() -> None:
     with pytest.raises(ConfigError, match=r"\(got 0\.05\) \(from environment PINK_SIM_TAKER_FEE\)$"):
         load_config(None, {"PINK_SIM_TAKER_FEE": "0.05"})
+
+
+def test_a_maintenance_rate_per_symbol_is_set_from_a_table_in_the_file_or_pairs_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    """BingX's maintenance rates differ by symbol (DOGE's above BTC's); the simulator had one
+    rate for all. ``sim_maintenance_rates`` overrides ``sim_maintenance_rate`` per symbol."""
+    from pink.runtime.paper import build_sim
+
+    file = tmp_path / "pink.toml"
+    file.write_text('sim_maintenance_rate = "0.006"\n[sim_maintenance_rates]\nBTC-USDT = 0.004\n'
+                    'DOGE-USDT = "0.01"\n')
+    cfg = load_config(file, {})
+    assert cfg.sim_maintenance_rates == (("BTC-USDT", Decimal("0.004")), ("DOGE-USDT", Decimal("0.01")))
+    rules = build_sim(cfg, tmp_path / "journal.sqlite", 0).engine.liquidation
+    assert (rules.rate("BTC-USDT"), rules.rate("DOGE-USDT"), rules.rate("ETH-USDT")) == (
+        Decimal("0.004"), Decimal("0.01"), Decimal("0.006"))  # DOGE's 0.01 is below 1/75, its own max
+    env = {"PINK_SIM_MAINTENANCE_RATES": "ETH-USDT=0.002, BTC-USDT=0"}
+    assert load_config(None, env).sim_maintenance_rates == (("ETH-USDT", Decimal("0.002")), ("BTC-USDT", Decimal(0)))
+    assert load_config(None, {}).sim_maintenance_rates == ()
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "text"),
+    [
+        ('[sim_maintenance_rates]\nBTCUSDT = "0.004"\n', {},
+         r"config sim_maintenance_rates: the simulator lists no BTCUSDT \(it lists BTC-USDT, DOGE-USDT, "
+         r"ETH-USDT\) \(from config file"),
+        ('[sim_maintenance_rates]\nBTC-USDT = "abc"\n', {},
+         r"config sim_maintenance_rates \(from config file .*\): bad value .*: BTC-USDT: 'abc' is not a decimal"),
+        ('[sim_maintenance_rates]\nBTC-USDT = true\n', {},
+         r"config sim_maintenance_rates \(from config file .*\): bad value .*: BTC-USDT: True is not a decimal"),
+        ('[sim_maintenance_rates]\nBTC-USDT = 1.5\n', {},
+         r"config sim_maintenance_rates: BTC-USDT: must be a fraction: >= 0 and < 1 \(got 1\.5\) \(from config"),
+        ("", {"PINK_SIM_MAINTENANCE_RATES": "ETH-USDT=-0.001"},
+         r"config sim_maintenance_rates: ETH-USDT: must be a fraction: >= 0 and < 1 \(got -0\.001\) \(from "
+         r"environment PINK_SIM_MAINTENANCE_RATES\)"),
+        ("", {"PINK_SIM_MAINTENANCE_RATES": "BTC-USDT=0.01"},
+         r"config sim_maintenance_rates: BTC-USDT: must be below 1/125 \(its max leverage\).* \(got 0\.01\)"),
+        ("", {"PINK_SIM_MAINTENANCE_RATES": "DOGE-USDT=0.014"},
+         r"config sim_maintenance_rates: DOGE-USDT: must be below 1/75 \(its max leverage\)"),
+        ("", {"PINK_SIM_MAINTENANCE_RATES": "BTC-USDT"},
+         r"config sim_maintenance_rates \(from environment .*\): bad value 'BTC-USDT': give SYMBOL=RATE"),
+        ("", {"PINK_SIM_MAINTENANCE_RATES": "BTC-USDT=0.001,BTC-USDT=0.002"},
+         r"config sim_maintenance_rates \(from environment .*\): bad value .*: BTC-USDT is given twice"),
+        ("", {"PINK_VENUE": "bingx", "PINK_SIM_MAINTENANCE_RATES": "BTC-USDT=0.004"},
+         r"config sim_maintenance_rates: is the simulator's: it needs venue=sim"),
+    ],
+)
+def test_a_bad_maintenance_rate_per_symbol_is_refused_naming_the_key_the_symbol_and_the_value(
+    tmp_path: Path, toml: str, env: dict[str, str], text: str
+) -> None:
+    file = tmp_path / "pink.toml"
+    file.write_text(toml)
+    with pytest.raises(ConfigError, match=text):
+        load_config(file, env)

@@ -40,7 +40,8 @@ MAX_SIM_FUNDING = Decimal("0.01")  # a settlement's rate, either way
 # (key, low, high) of the simulated market's whole-number settings
 _SIM_COUNTS = (("sim_spread_ticks", 1, 1000), ("sim_depth_levels", 1, 100), ("sim_level_gap_ticks", 1, 1000))
 _SIM_KEYS = (*_SIM_RATES, "sim_max_leverage", *_SIM_FEES, "sim_volatility_per_s", *(k for k, _, _ in _SIM_COUNTS),
-             "sim_level_notional", "sim_resting_fill_fraction", "sim_funding_rate", "sim_replay")
+             "sim_level_notional", "sim_resting_fill_fraction", "sim_funding_rate", "sim_replay",
+             "sim_maintenance_rates")
 _DURATIONS = ("cycle_s", "call_timeout_s", "close_timeout_s", "reconcile_interval_s", "books_settle_s",
               "health_interval_s")
 
@@ -87,25 +88,71 @@ def _check_replay(replay: tuple[tuple[str, str], ...], fast: bool) -> None:
                             f"the directory pink runs in: {Path.cwd()})")
 
 
-def _replay_pairs(raw: Any) -> tuple[tuple[str, str], ...]:
-    """``sim_replay`` from a TOML table, ``SYMBOL=PATH,...`` text, or (symbol, path) pairs."""
+def _check_maintenance_rates(rates: tuple[tuple[str, Decimal], ...], max_leverage: int) -> None:
+    """Each symbol is listed, each rate a fraction below 1/its max leverage (a position at that
+    leverage would be liquidated as it opened)."""
+    from pink.venues.sim.instruments import default_instruments
+
+    key = "sim_maintenance_rates"
+    listed = default_instruments()
+    for symbol, rate in rates:
+        inst = listed.get(symbol)
+        if inst is None:
+            raise _BadValue(key, f"config {key}: the simulator lists no {symbol} (it lists "
+                            f"{', '.join(sorted(listed))})")
+        if not _rate(rate):
+            raise _BadValue(key, f"config {key}: {symbol}: must be a fraction: >= 0 and < 1 (got {rate})")
+        most = min(inst.max_leverage, max_leverage)
+        if rate * most >= 1:
+            raise _BadValue(key, f"config {key}: {symbol}: must be below 1/{most} (its max leverage): a position "
+                            f"at that leverage would be liquidated as it opened (got {rate})")
+
+
+def _pairs(raw: Any, shape: str) -> list[tuple[str, Any]]:
+    """(symbol, value) pairs from a TOML table, ``SYMBOL=VALUE,...`` text (``shape``: how to
+    write it), or pairs; a symbol given twice is refused."""
     pairs: list[tuple[Any, Any]]
     if isinstance(raw, Mapping):
         pairs = list(raw.items())
     elif isinstance(raw, str):
-        pairs = [(sym, path) for sym, _, path in (p.strip().partition("=") for p in raw.split(",") if p.strip())]
-        if any(not sym.strip() or not path.strip() for sym, path in pairs):
-            raise ValueError("give SYMBOL=CSV_PATH, comma-separated")
+        pairs = [(sym, v) for sym, _, v in (p.strip().partition("=") for p in raw.split(",") if p.strip())]
+        if any(not sym.strip() or not v.strip() for sym, v in pairs):
+            raise ValueError(f"give {shape}, comma-separated")
     else:
-        pairs = [(sym, path) for sym, path in raw]
-    out: dict[str, str] = {}
-    for sym, path in pairs:
-        if not isinstance(sym, str) or not isinstance(path, str):
-            raise ValueError("give each symbol's CSV path as text")
+        pairs = [(sym, v) for sym, v in raw]
+    out: dict[str, Any] = {}
+    for sym, v in pairs:
+        if not isinstance(sym, str):
+            raise ValueError(f"give {shape}")
         if sym.strip() in out:
             raise ValueError(f"{sym.strip()} is given twice")
-        out[sym.strip()] = path.strip()
-    return tuple(out.items())
+        out[sym.strip()] = v.strip() if isinstance(v, str) else v
+    return list(out.items())
+
+
+def _replay_pairs(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``sim_replay`` from a TOML table, ``SYMBOL=PATH,...`` text, or (symbol, path) pairs."""
+    pairs = _pairs(raw, "SYMBOL=CSV_PATH")
+    if any(not isinstance(path, str) for _, path in pairs):
+        raise ValueError("give each symbol's CSV path as text")
+    return tuple(pairs)
+
+
+def _rate_pairs(raw: Any) -> tuple[tuple[str, Decimal], ...]:
+    """``sim_maintenance_rates`` from a TOML table (rates as strings or numbers), ``SYMBOL=RATE,...``
+    text, or (symbol, rate) pairs."""
+    out = []
+    for sym, rate in _pairs(raw, "SYMBOL=RATE"):
+        try:
+            if isinstance(rate, bool) or not isinstance(rate, str | int | float | Decimal):
+                raise InvalidOperation
+            value = Decimal(repr(rate) if isinstance(rate, float) else str(rate))  # 0.004 as written
+        except InvalidOperation:
+            raise ValueError(f"{sym}: {rate!r} is not a decimal number") from None
+        if not value.is_finite():
+            raise ValueError(f"{sym}: {rate!r} is not a finite number")
+        out.append((sym, value))
+    return tuple(out)
 
 
 def _is_id(value: str) -> bool:
@@ -154,6 +201,9 @@ class RuntimeConfig:
     # margin and the liquidation fee as fractions of the notional, and the highest leverage it
     # lists on any symbol (a symbol listing less of its own keeps it). Defaults: LiquidationRules'
     sim_maintenance_rate: Decimal = Decimal("0.005")
+    # (symbol, rate) of the symbols whose maintenance rate is not sim_maintenance_rate (BingX's
+    # differ by symbol): a table in the file, SYMBOL=RATE,... in the environment
+    sim_maintenance_rates: tuple[tuple[str, Decimal], ...] = ()
     sim_liquidation_fee_rate: Decimal = Decimal("0.005")
     sim_max_leverage: int = MAX_LEVERAGE
     # the simulated market (venue=sim only; pink.venues.sim.prices.MarketConfig, orders.FeeSchedule):
@@ -228,6 +278,7 @@ class RuntimeConfig:
         _ = self.closed_outside_entries  # a malformed entry is a start-up error, named
         if self.sim_replay:
             _check_replay(self.sim_replay, self.fast)
+        _check_maintenance_rates(self.sim_maintenance_rates, self.sim_max_leverage)
 
     @property
     def journal_sync(self) -> str:
@@ -265,7 +316,7 @@ class RuntimeConfig:
 _FIELDS = {f.name: f for f in fields(RuntimeConfig)}
 _TYPES: dict[str, type] = {name: type(getattr(RuntimeConfig(), name)) for name in _FIELDS} | {
     "sim_funding_rate": Decimal}
-_TABLES = ("sim_replay",)  # the keys a TOML file gives as a table
+_TABLES = ("sim_replay", "sim_maintenance_rates")  # the keys a TOML file gives as a table
 
 
 def _coerce(key: str, raw: Any, source: str) -> Any:
@@ -273,6 +324,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
     try:
         if key == "sim_replay":
             return _replay_pairs(raw)
+        if key == "sim_maintenance_rates":
+            return _rate_pairs(raw)
         if key == "sim_funding_rate" and raw == "":
             return None  # unset: from the price process
         if kind is bool:

@@ -78,7 +78,8 @@ def build_sim(cfg: RuntimeConfig, journal_path: Path, now_ns: int) -> SimVenue:
     # only outlast the runtime's reconcile lookback (a day): two days of it bound a long run's memory
     instruments = {s: replace(i, max_leverage=min(i.max_leverage, cfg.sim_max_leverage))
                    for s, i in default_instruments().items()}
-    rules = LiquidationRules(maintenance_rate=cfg.sim_maintenance_rate, fee_rate=cfg.sim_liquidation_fee_rate)
+    rules = LiquidationRules(maintenance_rate=cfg.sim_maintenance_rate, fee_rate=cfg.sim_liquidation_fee_rate,
+                             maintenance_rates=dict(cfg.sim_maintenance_rates))
     fees = FeeSchedule(maker=cfg.sim_maker_fee, taker=cfg.sim_taker_fee)
     try:
         engine = MatchingEngine(instruments, seed=seed, start_ts=start, initial_balance=cfg.initial_capital,
