@@ -304,3 +304,28 @@ def test_a_bad_maintenance_rate_per_symbol_is_refused_naming_the_key_the_symbol_
     file.write_text(toml)
     with pytest.raises(ConfigError, match=text):
         load_config(file, env)
+
+
+@pytest.mark.parametrize(
+    ("toml", "text"),
+    [
+        ("cycle_s = true", r"config cycle_s \(from config file .*\): bad value True: must be a number"),
+        ("sim_spread_ticks = 1.5", r"config sim_spread_ticks \(from config file .*\): bad value 1\.5: must be a whole "
+         r"number"),
+        ('sim_max_leverage = "20x"', r"config sim_max_leverage \(from config file .*\): bad value '20x': must be a "
+         r"whole number"),
+        ("seed = true", r"config seed \(from config file .*\): bad value True: must be a whole number"),
+        ('fast = "maybe"', r"config fast \(from config file .*\): bad value 'maybe': must be true or false"),
+        ("sim_maintenance_rates = 5", r"config sim_maintenance_rates \(from config file .*\): bad value 5: give a "
+         r"table of SYMBOL = RATE"),
+        ("sim_replay = 5", r"config sim_replay \(from config file .*\): bad value 5: give a table of SYMBOL = "
+         r"CSV_PATH"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_saying_what_was_expected(tmp_path: Path, toml: str, text: str) -> None:
+    """A boolean was taken as a duration of 1 s, and the others were refused repeating the value
+    (``bad value 1.5: 1.5``) or with Python's own words (``'int' object is not iterable``)."""
+    file = tmp_path / "pink.toml"
+    file.write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=text):
+        load_config(file, {})

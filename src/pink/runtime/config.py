@@ -118,8 +118,10 @@ def _pairs(raw: Any, shape: str) -> list[tuple[str, Any]]:
         pairs = [(sym, v) for sym, _, v in (p.strip().partition("=") for p in raw.split(",") if p.strip())]
         if any(not sym.strip() or not v.strip() for sym, v in pairs):
             raise ValueError(f"give {shape}, comma-separated")
-    else:
+    elif isinstance(raw, list | tuple) and all(isinstance(p, list | tuple) and len(p) == 2 for p in raw):
         pairs = [(sym, v) for sym, v in raw]
+    else:
+        raise ValueError(f"give a table of {shape.replace('=', ' = ')} (or {shape},... as text)")
     out: dict[str, Any] = {}
     for sym, v in pairs:
         if not isinstance(sym, str):
@@ -336,13 +338,21 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
                 return True
             if text in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(raw)
+            raise ValueError("must be true or false")
         if kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError(raw)
-            return int(raw)
+                raise ValueError("must be a whole number")
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError("must be a whole number") from None
         if kind is float:
-            return float(raw)
+            if isinstance(raw, bool):
+                raise ValueError("must be a number")
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError("must be a number") from None
         if kind is Decimal:
             if isinstance(raw, float) and key.startswith("sim_"):
                 raw = repr(raw)  # a rate as TOML writes it (0.01): the decimal it was written as
