@@ -8,6 +8,8 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from pink.kernel import Action, Intent, OrderType, QueryOrder, Side, TimeInForce
 from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.config import RuntimeConfig
@@ -243,13 +245,15 @@ async def test_a_fee_change_between_paper_runs_books_each_run_at_its_rates_exact
         assert a.capital == a.initial_capital + a.gross_pnl - a.fees + a.funding
 
 
+@pytest.mark.parametrize("faults", ["", "duplicate_event=1"])
 async def test_e26_a_restarted_paper_simulator_keeps_the_funding_taken_out_of_a_positions_margin(
-    tmp_path: Path,
+    tmp_path: Path, faults: str,
 ) -> None:
     """Regression: the restarted simulator rebuilt an open position's isolated margin from its
     entry cost alone: the funding paid out of it was forgotten, so its margin and its
-    liquidation price went back to as-if-no-funding while the wallet stayed right."""
-    cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"))
+    liquidation price went back to as-if-no-funding while the wallet stayed right. A fill the
+    venue delivered twice (the journal holds both) counts once."""
+    cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"), faults=faults)
     async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
         await first.run(cycles=100)  # 60 000 s: two settlements or more
         assert isinstance(first.venue, SimVenue) and first.kernel is not None
