@@ -382,3 +382,27 @@ def test_e08_a_liquidation_of_a_position_whose_entry_fill_is_not_booked_yet_wait
     closed = [r for r in d.records if isinstance(r, TradeClosed)]
     assert len(closed) == 1 and closed[0].gross_pnl == (D("0.15556") - D("0.19445")) * 307
     d.assert_books_balance()
+
+
+def test_e21_a_liquidating_fill_is_booked_with_the_venues_order_id_not_only_inside_its_fill_id() -> None:
+    """A liquidation (or ADL) found by a reconcile names its venue order only: its fill was booked
+    with an empty venue order id, so the ledger row could not be matched to the venue's order (the
+    id survived only inside the fill id). Booked at once or after PINK's own order ended, the fill
+    names it; the kernel still routes nothing of that order to its own ``-out`` order."""
+    d = Driver()
+    _held(d, 0, "0.300")
+    second = _held(d, 1, "0.300")
+    leg = place(d.exit(1))
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee="0.05", fill_id="777:0.500"))
+    ((now,),) = [[r for r in out.records if isinstance(r, FillBooked)]]
+    ended = d.canceled(leg.client_order_id)
+    (later,) = [r for r in ended.records if isinstance(r, FillBooked)]
+    assert (now.venue_order_id, later.venue_order_id) == ("777", "777")
+    assert later.fill_id == f"777:0.500#{second}"
+    assert "777" not in d.k.venue_ids and "777" not in Kernel.restore(d.k.snapshot()).venue_ids
+    d.assert_books_balance()
+
+
+def test_e21_a_close_by_hand_kept_waiting_in_an_older_snapshot_still_restores() -> None:
+    row = ["h1", "0.2", "95", "0.05", "USDT", ["t1"]]  # (no venue order id before it was kept)
+    assert outside.PendingClose.load(row).plain() == [*row, ""]

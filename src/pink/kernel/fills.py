@@ -203,8 +203,10 @@ def book_fill(
     now: int,
     *,
     fee_final: bool = True,
+    venue_order_id: str = "",
 ) -> Outcome:
-    """Plan, then commit, one fill and its settlement."""
+    """Plan, then commit, one fill and its settlement. ``venue_order_id`` names the venue's order
+    when the kernel's order has none of its own (a close outside PINK booked on an order it made)."""
     trade = check_fill(slot, order, qty)
     filled = order.filled + qty
     pnl = ZERO
@@ -253,7 +255,7 @@ def book_fill(
             order.intent_id,
             order.decision_id,
             order.client_order_id,
-            order.venue_order_id,
+            order.venue_order_id or venue_order_id,
             fill_id,
             order.role,
             order.leg,

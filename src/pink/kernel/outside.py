@@ -96,10 +96,12 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
 
 def _book(
     k: Kernel, slot: Slot, qty: Decimal, price: Decimal, fee: Decimal, asset: str, why: str, now: int,
-    fill_id: str = "",
+    fill_id: str = "", venue_order_id: str = "",
 ) -> Outcome:
     """Book ``qty`` of ``slot``'s trade (POSITION_OPEN, no order working) closed at ``price``
-    on an order of its own; the fill is ``fill_id`` (the venue's), else ``<order>:closed-outside``."""
+    on an order of its own; the fill is ``fill_id`` (the venue's), else ``<order>:closed-outside``,
+    and names ``venue_order_id``, the venue's order (kept off the kernel's own order, which must
+    never route that order's later events to itself)."""
     trade = slot.trade
     assert trade is not None
     base = f"{trade.trade_id}-out"
@@ -127,7 +129,8 @@ def _book(
     slot.order_cid = cid
     records: list[KernelRecord] = [order_record(order, now)]
     k._move(slot, T.EXIT, why, now, records)
-    booked = book_fill(k, slot, order, fill_id or f"{cid}:closed-outside", qty, price, fee, fee, asset, qty, now)
+    booked = book_fill(k, slot, order, fill_id or f"{cid}:closed-outside", qty, price, fee, fee, asset, qty, now,
+                       venue_order_id=venue_order_id)
     return Outcome(booked.status, booked.reason, "", slot.index, (), (*records, *booked.records))
 
 
@@ -197,12 +200,14 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         assert s.trade is not None
         booked.append(f"{q} on slot {s.index} (trade {s.trade.trade_id})")
         note = f"closed outside: fill {ev.fill_id} of venue order {ev.venue_order_id or '?'}"
-        records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id).records)
+        voi = ev.venue_order_id if isinstance(ev.venue_order_id, str) else ""
+        records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id, voi).records)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
     if left > 0 and busy:  # their order could still fill: booked on them once it ends
         trades = tuple(s.trade.trade_id for s in holding if s.state is not S.POSITION_OPEN and s.trade)
+        voi = ev.venue_order_id if isinstance(ev.venue_order_id, str) else ""
         k.outside_pending.setdefault(key, []).append(PendingClose(ev.fill_id, left, ev.last_price, fee_left, asset,
-                                                                  trades))  # fmt: skip
+                                                                  trades, voi))  # fmt: skip
         detail = (f"{detail}; {left} waits for slots {busy} (an order of PINK's working): booked on them "
                   f"when it ends")  # fmt: skip
         left = ZERO
@@ -257,14 +262,18 @@ class PendingClose:
     fee: Decimal
     asset: str
     trades: tuple[str, ...]
+    venue_order_id: str = ""  # the venue's order of the fill
 
     def plain(self) -> list[Any]:
-        return [self.fill_id, str(self.qty), str(self.price), str(self.fee), self.asset, list(self.trades)]
+        row = [self.fill_id, str(self.qty), str(self.price), str(self.fee), self.asset, list(self.trades)]
+        return [*row, self.venue_order_id]
 
     @classmethod
     def load(cls, row: list[Any]) -> PendingClose:
-        fill_id, qty, price, fee, asset, trades = row
-        return cls(fill_id, Decimal(qty), Decimal(price), Decimal(fee), asset, tuple(trades))
+        """A row of snapshot format 8, or an older one (no venue order id)."""
+        fill_id, qty, price, fee, asset, trades = row[:6]
+        voi = row[6] if len(row) > 6 else ""
+        return cls(fill_id, Decimal(qty), Decimal(price), Decimal(fee), asset, tuple(trades), voi)
 
 
 def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
@@ -282,7 +291,8 @@ def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
         q = min(p.qty, trade.remaining)
         fee = p.fee if q == p.qty else (p.fee * q / p.qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
         note = f"closed outside: fill {p.fill_id}, kept until the slot's order ended"
-        records.extend(_book(k, slot, q, p.price, fee, p.asset, note, now, f"{p.fill_id}#{trade.trade_id}").records)
+        fill_id = f"{p.fill_id}#{trade.trade_id}"
+        records.extend(_book(k, slot, q, p.price, fee, p.asset, note, now, fill_id, p.venue_order_id).records)
         p.qty -= q
         p.fee -= fee
         if p.qty == 0 and queue is not None:

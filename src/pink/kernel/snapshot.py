@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 7  # 7: when the venue first denied knowing an acknowledged order, fills' prices in spans;
+SNAPSHOT_FORMAT = 8  # 8: the venue's order id of a close by hand kept waiting;
+# 7: when the venue first denied knowing an acknowledged order, fills' prices in spans;
 # 6: the quantity spans of each order's fills;
 # 5: a count of the used trade ids, which may be kept apart; 4: the account books transfers;
 # 3: retired rows keep their commission; 2: compact rows without it; 1: full orders
@@ -164,7 +165,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, 4, 5, 6, SNAPSHOT_FORMAT):
+    if fmt not in (1, 2, 3, 4, 5, 6, 7, SNAPSHOT_FORMAT):
         raise ValueError(f"snapshot format {fmt!r} is not 1 to {SNAPSHOT_FORMAT}")
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
