@@ -44,13 +44,16 @@ def test_a_not_found_report_teaches_no_venue_id() -> None:
     assert "v-bogus" not in d.k.venue_ids
 
 
-def test_a_fill_a_report_already_covered_changes_nothing() -> None:
+def test_a_fill_a_report_already_covered_changes_nothing_the_second_time() -> None:
+    """The first time it replaces the report's gap (a change: journaled); again, it is a no-op."""
     d = Driver()
     cid = place(d.enter(0)).client_order_id
     d.report(cid, OrderStatus.FILLED, "1.000", "1.000", "100.0")
     before = _state(d)
-    late = d.apply(OrderFilled(cid, f"v-{cid}", "f-late", D("1.000"), D("100.0"), D("1.000"), D(0), "USDT", d.now))
-    assert late.status is OutcomeStatus.DUPLICATE and _state(d) == before
+    late = OrderFilled(cid, f"v-{cid}", "f-late", D("1.000"), D("100.0"), D("1.000"), D(0), "USDT", d.now)
+    assert d.apply(late).changed and _state(d) != before
+    before = _state(d)
+    assert d.apply(late).status is OutcomeStatus.DUPLICATE and _state(d) == before
 
 
 def test_a_report_listing_an_order_the_venue_once_denied_is_journaled() -> None:

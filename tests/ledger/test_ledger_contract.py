@@ -23,6 +23,8 @@ from pink.kernel.messages import (
     IntentRecorded,
     KernelRecord,
     OrderFilled,
+    OrderStatus,
+    OrderStatusReport,
     OutcomeStatus,
     PlaceOrder,
     PolicyMetadata,
@@ -178,6 +180,41 @@ class LedgerContract:
         assert t["gross_pnl"] == 0 and t["fees"] == D("0.032") and t["exit_qty"] == D("0.020")
         orders = {e["client_order_id"] for e in self._fetch(writer, "trade_events") if e["event"] == "ORDER"}
         assert "h-out" in orders
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+
+    def test_e10_report_gaps_replaced_by_their_real_fills_audit_exactly(self, writer: LedgerWriter) -> None:
+        """An entry and an exit leg booked from reports at the venue's rounded average, then their
+        real fills: each gap is reversed and the fills booked in its place, so the order's rows add
+        up to its real fills, the trade to its round trip, and the audit (with the journal) holds."""
+        kernel = Kernel(KernelConfig(slots=1), default_instruments())
+        out = kernel.submit(Intent(Action.ENTER, 0, "g", "ig", asset="BTC-USDT", side=Side.LONG,
+                                   quantity=D("0.020"), exit_legs=(D("0.5"), D("0.5"))), 1)  # fmt: skip
+        recs: list[KernelRecord] = list(out.records)
+        cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+        status = OrderStatusReport(cid, "v", OrderStatus.FILLED, D("0.020"), D("0.020"), D("60000.1"), None, 2)
+        recs += kernel.apply(status, 2).records
+        for n, (q, px, cum) in enumerate((("0.010", "60000.0", "0.010"), ("0.010", "60000.3", "0.020"))):
+            recs += kernel.apply(OrderFilled(cid, "v", f"e{n}", D(q), D(px), D(cum), D("0.01"), "USDT", 3), 3).records
+        x = kernel.submit(Intent(Action.EXIT, 0, "g", "x0"), 4)
+        recs += x.records
+        leg = next(e for e in x.effects if isinstance(e, PlaceOrder)).client_order_id
+        status = OrderStatusReport(leg, "w", OrderStatus.FILLED, D("0.010"), D("0.010"), D("60100.2"), D("0.02"), 5)
+        recs += kernel.apply(status, 5).records
+        for n, (q, px, cum) in enumerate((("0.004", "60100.0", "0.004"), ("0.006", "60100.3", "0.010"))):
+            recs += kernel.apply(OrderFilled(leg, "w", f"w{n}", D(q), D(px), D(cum), D("0.01"), "USDT", 6), 6).records
+        x = kernel.submit(Intent(Action.EXIT, 0, "g", "x1"), 7)
+        recs += x.records
+        p = next(e for e in x.effects if isinstance(e, PlaceOrder))
+        recs += kernel.apply(OrderFilled(p.client_order_id, "y", "y0", p.quantity, D("60200.0"), p.quantity,
+                                         D("0.01"), "USDT", 8), 8).records  # fmt: skip
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        entry = D("0.010") * D("60000.0") + D("0.010") * D("60000.3")
+        exits = D("0.004") * D("60100.0") + D("0.006") * D("60100.3") + D("0.010") * D("60200.0")
+        assert t["exit_notional"] == exits and t["gross_pnl"] == exits - entry
+        assert t["entry_vwap"] == entry / D("0.020")
+        account = kernel.account_view()
+        assert account.capital == D(10000) + exits - entry - D("0.02") - D("0.02") - D("0.01")
         assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
 
     def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(

@@ -74,6 +74,9 @@ class Order:
     # sent again under another id), so only one is booked (E10, F2); a report older than a fill
     # leaves it out of its totals (pink.kernel.reconcile)
     spans: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)
+    # what a report's gap booked that no real fill has replaced yet: (from, to] of the cumulative
+    # quantity, the gap's price, its fill id, whether its fee was the venue's total (pink.kernel.gaps)
+    gaps: list[tuple[Decimal, Decimal, Decimal, str, bool]] = field(default_factory=list)
     end_code: str = ""
     fee_check: bool = False  # a fill's fee may be wrong: ask the venue's total once it ends
     # when the venue first said it does not know this acknowledged order (0: it has not, or has
@@ -243,6 +246,7 @@ def load_order(d: dict[str, Any]) -> Order:
         fill_ids=set(d["fill_ids"]),
         # absent before format 6, without prices before 7
         spans=[(Decimal(r[0]), Decimal(r[1]), Decimal(r[2]) if len(r) > 2 else ZERO) for r in d.get("spans", [])],
+        gaps=[(Decimal(lo), Decimal(hi), Decimal(px), gid, stated) for lo, hi, px, gid, stated in d.get("gaps", [])],
         end_code=d["end_code"],
         fee_check=d.get("fee_check", False),  # absent before snapshot format 3
         not_found_ts=d.get("not_found_ts", 0),  # absent before format 7

@@ -6,8 +6,9 @@ event is applied all or nothing (F15). Anything unexpected -- a malformed
 event, an overfill, a fill with no price -- is quarantined: nothing is
 applied, the slot is flagged DESYNC and the order is queried (E12, F15).
 
-Fills are keyed by fill id and by cumulative quantity, so duplicates,
-replays and fills already covered by a report are no-ops (F2, E10).
+Fills are keyed by fill id and by cumulative quantity, so duplicates and
+replays are no-ops (F2, E10); a fill a report's gap already booked trues the
+gap up to its own price, once (:mod:`pink.kernel.gaps`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pink.kernel.consts import (
     R_PROTOCOL_ERROR,
     R_VENUE_REJECTED,
 )
+from pink.kernel.gaps import true_up
 from pink.kernel.messages import (
     BELOW_MINIMUM_CODES,
     NO_POSITION_CODES,
@@ -125,11 +127,14 @@ def on_fill(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     if why:
         raise Quarantine(why)
     qty, cum = ev.last_qty, ev.cum_qty
-    if cum <= order.covered_cum:  # (its id is not kept: a no-op the journal skips changes nothing)
-        return Outcome(O_DUPLICATE, R_OK, "fill already covered by a report", slot.index)
+    if cum <= order.covered_cum:  # a report booked it: true its gap up, once
+        return true_up(k, slot, order, ev, now)
     low = cum - qty
     if low < 0:
         raise Quarantine(f"fill {ev.fill_id}: last_qty {qty} is more than its cum_qty {cum}")
+    if low < order.covered_cum:  # (a report's quantity is the sum of the venue's fills up to it)
+        raise Quarantine(f"fill {ev.fill_id} claims {low} to {cum} of the order, across the {order.covered_cum} "
+                         "a report booked")  # fmt: skip
     for a, b, _price in order.spans:
         if low < b and a < cum:  # it claims quantity an applied fill claimed
             if a == low and b == cum:

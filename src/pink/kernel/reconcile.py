@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pink.kernel.book import Order, OrderPhase
 from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_UNKNOWN, R_OK, R_ORDER_NOT_FOUND
 from pink.kernel.fills import Quarantine, amount, book_fill, check_fill, learn_venue_id, on_ended
+from pink.kernel.gaps import gap_pieces
 from pink.kernel.messages import (
     ZERO,
     CancelOrder,
@@ -72,10 +73,12 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         fill_id = f"{order.client_order_id}#cum{cum}"
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:  # (an order that ended
             outcomes.append(_leave_desync(k, slot, order, now))  # before the slot's current one cannot)
+        pieces = gap_pieces(order, qty, cum, price, fill_id, stated)  # (for its real fills to true up)
         outcomes.append(
             book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now, fee_final=stated)
         )
         order.covered_cum = cum
+        order.gaps.extend(pieces)
     if order.phase == OrderPhase.DONE:
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:
             outcomes.append(_leave_desync(k, slot, order, now))

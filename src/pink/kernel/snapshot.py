@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 8  # 8: the venue's order id of a close by hand kept waiting;
+SNAPSHOT_FORMAT = 8  # 8: the venue's order id of a close by hand kept waiting, what report gaps booked
+# that no real fill replaced yet (older: none; their real fills are taken as covered, as they were);
 # 7: when the venue first denied knowing an acknowledged order, fills' prices in spans;
 # 6: the quantity spans of each order's fills;
 # 5: a count of the used trade ids, which may be kept apart; 4: the account books transfers;
