@@ -219,3 +219,25 @@ def test_bingx_sim_trials_draw_price_shocks_of_every_size_and_keep_them_all_tria
     redrawn = ServerFaults.parse(venues[0].spec)
     redrawn.update(venues[0]._spec(random.Random(1)))  # a phase's new mix keeps the trial's shocks
     assert redrawn.rules["price_shock"] == faults[0].rules["price_shock"]
+
+
+def test_a_gap_trued_up_by_its_real_fills_is_each_fill_in_the_ledger_once() -> None:
+    """A report's gap (``<order>#cum<qty>``) booked two fills the kernel had not seen; one of them
+    then came and replaced its piece (a reversal row and its own row). The ledger holds each
+    venue fill once and the order's quantity exactly: no violation. A fill booked twice, or a
+    quantity short of the venue's, still is one."""
+    from types import SimpleNamespace
+
+    from pink.chaos.invariants import compare_fills
+
+    venue = [SimpleNamespace(fill_id=f, client_order_id="c1", venue_order_id="v1", qty=Decimal("0.001"),
+                             cum_qty=Decimal(c)) for f, c in (("f1", "0.001"), ("f2", "0.002"))]
+    rows = [("r1", "c1#cum0.002", "c1", "0.002"),
+            ("r2", "c1#cum0.002:replaced-by:f1", "c1", "-0.001"),
+            ("r3", "f1", "c1", "0.001")]
+    assert compare_fills(rows, venue) == ([], 2)
+    assert compare_fills(rows[:1], venue) == ([], 2)  # the gap not yet trued up
+    twice = compare_fills([*rows, ("r4", "f1", "c1", "0.001")], venue)[0]
+    assert [k for k, _ in twice] == ["fill_in_ledger_twice", "fill_not_in_ledger_once"]
+    short = compare_fills(rows[1:], venue)[0]
+    assert [k for k, _ in short] == ["fill_not_in_ledger_once"]
