@@ -110,6 +110,32 @@ async def test_a_burst_of_money_pushes_reads_the_income_once_more_not_once_each(
         p.check_account()
 
 
+async def test_a_deposit_listed_without_a_tran_id_is_booked_once_and_the_others_with_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One TRANSFER (or FUNDING_FEE) row without a ``tranId`` made the adapter refuse the whole
+    income read: neither it nor any other row of the window was booked, and a start failed until
+    it left the window. It is booked by a key made from its own fields, the same at each read."""
+    async with stack(faults="income_no_tranid=#1") as st:  # the first row listed has none
+        p = st.pump
+        caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+        before = _capital(st)
+        assert (await sim_transfer(st.server, "40"))[0] == 200
+        await until(lambda: len(_moved(p)) == 1, "the deposit without a tranId delivered")
+        assert (await sim_transfer(st.server, "2.5"))[0] == 200
+        await until(lambda: len(_moved(p)) == 2, "the next deposit delivered")
+        first, second = (e.transfer_id for e in st.engine.transfers_since(0))
+        keyless = _moved(p)[0].transfer_id
+        assert keyless != first and [t.transfer_id for t in _moved(p)][1] == second
+        assert await _reconcile_transfers(st) == [OutcomeStatus.DUPLICATE] * 2  # read again: known
+        assert [t.transfer_id for t in await st.venue.transfers_since(_moved(p)[1].ts)] == [second]
+        assert _capital(st) == before + D("42.5")
+        assert [s.amount for s in _settled(p, SettlementKind.TRANSFER)] == [D(40), D("2.5")]
+        named = [r.getMessage() for r in caplog.records if "without a tranId" in r.getMessage()]
+        assert len(named) == 1 and keyless in named[0] and "40" in named[0], named
+        p.check_account()
+
+
 async def test_withdrawal_lowers_capital_and_the_venue_balance_by_exactly_the_amount() -> None:
     async with stack() as st:
         p = st.pump

@@ -11,10 +11,17 @@ booked. Such a row is named instead (:func:`name_unbooked`): one warning per ``t
 counted by type, so the books check's later "unexplained difference" has a name. So is a
 funding row in another margin asset than the account's (a USDC contract's on a USDT
 account): the kernel's funding carries no asset and would count it as the account's.
+
+Every row is known by its ``tranId``. A row without one is booked all the same, by a key made
+from its own fields (:attr:`IncomeRow.key`: the same row read again in a later, overlapping
+window has the same key, so the kernel books it once), and named once (:func:`name_keyless`).
+Two rows alike in every field (time, type, asset, symbol, amount, info) and both without a
+``tranId`` cannot be told apart: they are booked as one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -22,10 +29,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pink.errors import VenueError
 from pink.kernel.messages import FundingPaid, FundsTransferred
 from pink.ports import MoneyMoved
-from pink.venues.bingx.fields import BingxParseError, dec, ident, mapping, text, time_ms
+from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
 from pink.venues.bingx.parse import MS
 from pink.venues.bingx.recent import RecentKeys
 
@@ -36,6 +42,7 @@ __all__ = [
     "TRANSFER_TYPE",
     "IncomeRow",
     "booked_income",
+    "name_keyless",
     "name_unbooked",
     "parse_any_income_row",
 ]
@@ -65,14 +72,22 @@ class IncomeRow:
 
     @property
     def key(self) -> str:
-        """What the row is known by: its ``tranId`` (its fields when it has none)."""
-        return self.tran_id or f"{self.kind}|{self.symbol}|{self.amount}|{self.ts}"
+        """What the row is known by: its ``tranId``; without one, a key made from all its own
+        fields (the amount by value: ``-0.50`` and ``-0.5`` are one amount), the same at every
+        read of the row, and never the form of a BingX ``tranId``."""
+        if self.tran_id:
+            return self.tran_id
+        ms = self.ts // MS
+        amount = self.amount.normalize() if self.amount else Decimal(0)
+        fields = "\x1f".join((str(ms), self.kind, self.asset.upper(), self.symbol, f"{amount:f}", self.info))
+        digest = hashlib.sha256(fields.encode()).hexdigest()[:24]
+        return f"notranid:{self.kind or '-'}:{ms}:{digest}"
 
     def as_funding(self) -> FundingPaid:
-        return FundingPaid(funding_id=self.tran_id, symbol=self.symbol, amount=self.amount, ts=self.ts)
+        return FundingPaid(funding_id=self.key, symbol=self.symbol, amount=self.amount, ts=self.ts)
 
     def as_transfer(self) -> FundsTransferred:
-        return FundsTransferred(transfer_id=self.tran_id, asset=self.asset, amount=self.amount, ts=self.ts)
+        return FundsTransferred(transfer_id=self.key, asset=self.asset, amount=self.amount, ts=self.ts)
 
 
 def _other_asset(row: IncomeRow, asset: str) -> bool:
@@ -83,13 +98,9 @@ def _other_asset(row: IncomeRow, asset: str) -> bool:
 
 def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
     """The rows PINK books from their own (``rows`` oldest first): funding in the account's
-    ``asset`` and transfers, as the kernel's events. Each is booked by its ``tranId``: a row of
-    either without one is refused (a transfer of another asset is the kernel's to name)."""
-    for row in rows:
-        if row.kind == FUNDING_TYPE and not row.tran_id:
-            raise VenueError("BAD_REPLY", "BingX funding income row without a tranId (the key it is booked by)")
-        if row.kind == TRANSFER_TYPE and not row.tran_id:
-            raise BingxParseError("transfer income row", "tranId", "is empty (it is the key the transfer is booked by)")
+    ``asset`` and transfers, as the kernel's events, each by its :attr:`~IncomeRow.key` (its
+    ``tranId``, or one made from its fields: see :func:`name_keyless`); a transfer of another
+    asset is the kernel's to name."""
     # (a payment of 0 moves nothing: the kernel would refuse it at every read, keeping no id of it)
     return MoneyMoved(funding=[r.as_funding() for r in rows
                                if r.kind == FUNDING_TYPE and r.amount and not _other_asset(r, asset)],
@@ -128,4 +139,19 @@ def name_unbooked(rows: list[IncomeRow], named: RecentKeys, counts: Counter[str]
             "check will show it as a difference",
             row.kind or "(no type)", row.amount, row.asset, f" on {row.symbol}" if row.symbol else "", when,
             row.tran_id or "(none)", row.info, why,
+        )  # fmt: skip
+
+
+def name_keyless(rows: list[IncomeRow], named: RecentKeys) -> None:
+    """Warn once per row (``named`` holds ``("keyless", key)``) of funding or a transfer that
+    BingX listed without a ``tranId``: it is booked by the key made from its fields."""
+    for row in rows:
+        if row.tran_id or row.kind not in BOOKED_TYPES or ("keyless", row.key) in named:
+            continue
+        named.add(("keyless", row.key))
+        when = datetime.fromtimestamp(row.ts / 1e9, tz=UTC).isoformat(timespec="milliseconds")
+        log.warning(
+            "BingX income %s of %s %s%s at %s (info %r) was listed without a tranId; it is booked by "
+            "the key %s made from its fields, once however often it is read",
+            row.kind, row.amount, row.asset, f" on {row.symbol}" if row.symbol else "", when, row.info, row.key,
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """Read-only venue reports for reconciliation (slow path, never per cycle).
 
 Money moved outside trading (funding, deposits, withdrawals, transfers) is
-booked from the venue's income rows, each once by its ``tranId``; an
+booked from the venue's income rows, each once by its ``tranId`` (or a key
+made from its fields when it has none: :attr:`IncomeRow.key`); an
 ``ACCOUNT_UPDATE`` push that announces such a movement only triggers a read
 of them (:meth:`Reports.book_pushed_income`).
 
@@ -36,7 +37,7 @@ from pink.ports import EventSink, MoneyMoved
 from pink.venues.bingx.errors import unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.income import IncomeRow, booked_income, name_unbooked, parse_any_income_row
+from pink.venues.bingx.income import IncomeRow, booked_income, name_keyless, name_unbooked, parse_any_income_row
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
@@ -264,8 +265,8 @@ class Reports:
         own rows (two per closing fill) make a busy window need more pages than these alone would."""
         rows = await self._income(ts)
         name_unbooked(rows, self._delivered, self.unbooked_income, self.asset)
-        with unreadable_as_venue_error():
-            return booked_income(rows, self.asset)
+        name_keyless(rows, self._delivered)
+        return booked_income(rows, self.asset)
 
     async def funding_since(self, ts: int) -> list[FundingPaid]:
         """Funding rows (income type FUNDING_FEE) at/after ``ts`` (see :meth:`money_since`)."""

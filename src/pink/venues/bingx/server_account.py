@@ -112,6 +112,17 @@ async def positions(request: web.Request) -> web.Response:
     return ok(rows)
 
 
+def _keyless(state: SimState, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as listed: without its ``tranId`` when the ``income_no_tranid`` fault picked it
+    (drawn when the row is first listed; the same at every later listing)."""
+    faults, tran_id = state.faults, row["tranId"]
+    if faults is None or "income_no_tranid" not in faults.rules:
+        return row
+    if tran_id not in state.keyless_income:
+        state.keyless_income[tran_id] = faults.fire("income_no_tranid")
+    return {k: v for k, v in row.items() if k != "tranId"} if state.keyless_income[tran_id] else row
+
+
 async def income(request: web.Request) -> web.Response:
     state = request.app[STATE]
     symbol, kind = p(request, "symbol"), p(request, "incomeType")
@@ -122,15 +133,15 @@ async def income(request: web.Request) -> web.Response:
     rows: list[tuple[int, dict[str, Any]]] = []
     if kind in ("", "FUNDING_FEE"):
         for fp in state.engine.funding_since(lo):
-            rows.append((fp.ts, {"symbol": fp.symbol, "incomeType": "FUNDING_FEE",
+            rows.append((fp.ts, _keyless(state, {"symbol": fp.symbol, "incomeType": "FUNDING_FEE",
                                  "income": dec(fp.amount), "asset": "USDT", "info": "Funding Fee",
                                  "time": ms(fp.ts), "tranId": fp.funding_id,
-                                 "tradeId": fp.funding_id}))  # fmt: skip
+                                 "tradeId": fp.funding_id})))  # fmt: skip
     if kind in ("", "TRANSFER"):
         for t in state.engine.transfers_since(lo):
-            rows.append((t.ts, {"symbol": "", "incomeType": "TRANSFER", "income": dec(t.amount),
+            rows.append((t.ts, _keyless(state, {"symbol": "", "incomeType": "TRANSFER", "income": dec(t.amount),
                                 "asset": t.asset, "info": "TRANSFER", "time": ms(t.ts),
-                                "tranId": t.transfer_id, "tradeId": ""}))  # fmt: skip
+                                "tranId": t.transfer_id, "tradeId": ""})))  # fmt: skip
     for f in state.engine.fills_since(lo):
         if kind in ("", "TRADING_FEE") and f.commission:
             rows.append((f.ts, {"symbol": f.symbol, "incomeType": "TRADING_FEE",

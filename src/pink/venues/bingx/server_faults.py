@@ -29,6 +29,8 @@ Rules (each name a :data:`RULES` key):
 ``query_garbled``  answer an order query with a status no client knows
 ``fill_fee_cut``   ``allFillOrders`` rows' commission cut to 4 decimals (as in the
                    older recorded rows: ``-0.0025``)
+``income_no_tranid`` drawn once per ``FUNDING_FEE``/``TRANSFER`` income row, when it is
+                   first listed: the row is listed without ``tranId`` from then on
 ``price_shock``    drawn once a second of the server's clock: one symbol's price gaps
                    by ``price_shock_size`` of it, up or down; resting orders it
                    crosses fill, positions it puts under maintenance are liquidated
@@ -65,6 +67,7 @@ RULES = (
     "fee_missing",
     "query_garbled",
     "fill_fee_cut",
+    "income_no_tranid",
     "price_shock",
 )
 _SETTINGS = ("slow_ms", "listen_key_ttl_s", "price_shock_size")

@@ -160,6 +160,7 @@ class SimState:
         self.cancel_times: dict[str, float] = {}
         self._reported: set[tuple[str, Side]] = set()
         self.other_income: list[OtherIncome] = []  # income rows of other types (INSURANCE_CLEAR …)
+        self.keyless_income: dict[str, bool] = {}  # tranId -> listed without it (fault income_no_tranid)
         # a contract's trading state (REFERENCE.md §2), when not (1 online, apiStateOpen "true"):
         # (status: 25 close-only, 5 pre-listing, 0 offline; apiStateOpen "true"/"false")
         self.contract_state: dict[str, tuple[int, str]] = {}

@@ -1,0 +1,80 @@
+"""Reading and booking BingX income rows (``user/income``): the parse level, and the adapter
+against the scripted server over loopback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from bingx_fake import FakeBingx, ok
+
+from pink.venues.bingx.income import booked_income, parse_any_income_row
+from pink.venues.bingx.venue import BingxVenue
+
+D = Decimal
+INCOME = "/openApi/swap/v2/user/income"
+_FUNDING = {"symbol": "LTC-USDT", "incomeType": "FUNDING_FEE", "income": "-0.00056154", "asset": "USDT",
+            "info": "Funding Fee", "time": 1769241660000, "tranId": "1769048666279853387_310_1941328",
+            "tradeId": "1769048666279853387_310_1941312"}
+_TRANSFER = {"symbol": "", "incomeType": "TRANSFER", "income": "250", "asset": "USDT", "info": "TRANSFER",
+             "time": 1769241650000, "tranId": "1769048666279853387_310_77", "tradeId": ""}
+
+
+def _keyless(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "tranId"}
+
+
+@pytest.fixture
+async def venue(fake: FakeBingx) -> AsyncIterator[BingxVenue]:
+    v = BingxVenue(fake.config(), fill_watch_s=0.2)
+    await v.start(lambda _e: None)
+    try:
+        yield v
+    finally:
+        await v.close()
+
+
+def test_a_row_without_a_tran_id_has_a_stable_key_from_its_own_fields() -> None:
+    """Its key is the same at every read (the same fields), and differs when any field does."""
+    row = _keyless(_FUNDING)
+    key = parse_any_income_row(row).key
+    assert key and key == parse_any_income_row(dict(row)).key
+    assert key == parse_any_income_row(dict(row, income="-0.000561540")).key  # the same amount
+    assert key == parse_any_income_row(dict(row, time=str(row["time"]))).key  # the same time
+    for change in ({"time": 1769241660001}, {"incomeType": "TRANSFER"}, {"asset": "USDC"},
+                   {"symbol": "BTC-USDT"}, {"income": "-0.00056155"}, {"info": "Funding Fee 2"}):
+        assert parse_any_income_row(dict(row, **change)).key != key, change
+    assert parse_any_income_row(_FUNDING).key == _FUNDING["tranId"]  # a row with one is known by it
+
+
+def test_funding_and_transfer_rows_without_a_tran_id_are_booked_by_their_key_with_the_others() -> None:
+    """One such row refused the whole read: nothing in the window was booked, and a start
+    failed until the row left the window."""
+    rows = [parse_any_income_row(r) for r in (_keyless(_TRANSFER), _TRANSFER, _keyless(_FUNDING), _FUNDING)]
+    moved = booked_income(rows, "USDT")
+    assert [f.funding_id for f in moved.funding] == [rows[2].key, _FUNDING["tranId"]]
+    assert [t.transfer_id for t in moved.transfers] == [rows[0].key, _TRANSFER["tranId"]]
+    assert [f.amount for f in moved.funding] == [D("-0.00056154")] * 2
+
+
+async def test_a_row_without_a_tran_id_is_booked_once_over_overlapping_reads_and_named_once(
+    fake: FakeBingx, venue: BingxVenue, caplog: pytest.LogCaptureFixture
+) -> None:
+    listed = [_keyless(_FUNDING), _TRANSFER]  # newest first
+    fake.on("GET", INCOME, lambda _r, _p: ok(list(listed)))
+    caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+    first = await venue.money_since(0)
+    assert [t.transfer_id for t in first.transfers] == [_TRANSFER["tranId"]]
+    (paid,) = first.funding
+    assert paid.amount == D("-0.00056154") and paid.symbol == "LTC-USDT"
+    named = [r.getMessage() for r in caplog.records if "tranId" in r.getMessage() and "without" in r.getMessage()]
+    assert len(named) == 1, named
+    assert "FUNDING_FEE" in named[0] and "-0.00056154" in named[0] and paid.funding_id in named[0]
+    caplog.clear()
+    listed.insert(0, dict(_FUNDING, time=1769241670000, tranId="later-1"))  # a later, overlapping window
+    again = await venue.money_since(1769241650000 * 1_000_000)
+    assert [f.funding_id for f in again.funding] == [paid.funding_id, "later-1"]  # the same key: booked once
+    assert not [r for r in caplog.records if "without" in r.getMessage()]
