@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from bingx_fake import FakeBingx, ok
 
+from pink.errors import VenueError
+from pink.venues.bingx.fields import BingxParseError
 from pink.venues.bingx.income import booked_income, parse_any_income_row
 from pink.venues.bingx.venue import BingxVenue
 
@@ -78,3 +80,29 @@ async def test_a_row_without_a_tran_id_is_booked_once_over_overlapping_reads_and
     again = await venue.money_since(1769241650000 * 1_000_000)
     assert [f.funding_id for f in again.funding] == [paid.funding_id, "later-1"]  # the same key: booked once
     assert not [r for r in caplog.records if "without" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"income": "ten"}, "income"), ({"income": ""}, "income"), ({"income": "NaN"}, "income"),
+     ({"income": None}, "income"), ({"income": [1]}, "income"), ({"time": "yesterday"}, "time"),
+     ({"time": None}, "time"), ({"incomeType": 7}, "incomeType")],
+)
+def test_an_unreadable_income_row_is_an_error_naming_the_row_and_the_field(change: dict[str, Any], field: str) -> None:
+    """The error named the field only ("bad BingX income row: field 'income' ..."): of the
+    hundreds of rows in a window, the trader could not tell which one BingX sent wrong."""
+    row = {k: v for k, v in {**_FUNDING, **change}.items() if v is not None}
+    with pytest.raises(BingxParseError) as info:
+        parse_any_income_row(row)
+    text = str(info.value)
+    assert info.value.field == field and repr(field) in text
+    assert _FUNDING["tranId"] in text and "LTC-USDT" in text, text
+    keyless = {k: v for k, v in row.items() if k != "tranId"}
+    with pytest.raises(BingxParseError, match="no tranId"):
+        parse_any_income_row(keyless)
+
+
+async def test_a_read_with_an_unreadable_row_fails_naming_it(fake: FakeBingx, venue: BingxVenue) -> None:
+    fake.reply("GET", INCOME, [_TRANSFER, dict(_FUNDING, income="1,5")])
+    with pytest.raises(VenueError, match=r"1769048666279853387_310_1941328.*'income' is not a number: '1,5'"):
+        await venue.money_since(0)

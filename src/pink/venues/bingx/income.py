@@ -107,9 +107,24 @@ def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
                       transfers=[r.as_transfer() for r in rows if r.kind == TRANSFER_TYPE])
 
 
+def _raw(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _which(r: dict[str, Any]) -> str:
+    """The row as its error names it: its ``tranId``, type, symbol and time as BingX sent them."""
+    tran_id, kind, symbol, when = (r.get(k) for k in ("tranId", "incomeType", "symbol", "time"))
+    named = [f"tranId {_raw(tran_id)}" if tran_id not in (None, "") else "no tranId",
+             _raw(kind) if kind not in (None, "") else "no incomeType"]  # fmt: skip
+    named += [f"on {_raw(symbol)}"] if symbol not in (None, "") else []
+    named += [f"at time {_raw(when)}"] if when not in (None, "") else []
+    return f"income row ({' '.join(named)})"
+
+
 def parse_any_income_row(row: Any) -> IncomeRow:
-    w = "income row"
-    r = mapping(row, w, "row")
+    r = mapping(row, "income row", "row")
+    w = _which(r)
     return IncomeRow(
         tran_id=ident(r, w, "tranId", default=""),
         kind=text(r, w, "incomeType", default="").upper(),
