@@ -106,3 +106,13 @@ async def test_a_read_with_an_unreadable_row_fails_naming_it(fake: FakeBingx, ve
     fake.reply("GET", INCOME, [_TRANSFER, dict(_FUNDING, income="1,5")])
     with pytest.raises(VenueError, match=r"1769048666279853387_310_1941328.*'income' is not a number: '1,5'"):
         await venue.money_since(0)
+
+
+def test_a_transfer_row_without_an_asset_or_in_other_case_is_the_accounts_like_funding() -> None:
+    """A funding row without an asset was the account's, a transfer row without one went to the
+    kernel with no asset and was refused as another asset's: the deposit was never booked. The
+    same for ``usdt`` (the kernel compares exactly). A transfer of another asset stays as it is."""
+    rows = [parse_any_income_row(dict(_TRANSFER, asset=a, tranId=f"t-{a}")) for a in ("", "usdt", "USDC")]
+    moved = booked_income(rows, "USDT")
+    assert [(t.transfer_id, t.asset) for t in moved.transfers] == [("t-", "USDT"), ("t-usdt", "USDT"),
+                                                                   ("t-USDC", "USDC")]

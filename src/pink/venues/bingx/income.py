@@ -86,8 +86,12 @@ class IncomeRow:
     def as_funding(self) -> FundingPaid:
         return FundingPaid(funding_id=self.key, symbol=self.symbol, amount=self.amount, ts=self.ts)
 
-    def as_transfer(self) -> FundsTransferred:
-        return FundsTransferred(transfer_id=self.key, asset=self.asset, amount=self.amount, ts=self.ts)
+    def as_transfer(self, account_asset: str) -> FundsTransferred:
+        """The transfer, in ``account_asset`` when the row names none or names it in another case
+        (as funding is: the kernel compares assets exactly and would not book it)."""
+        own = not self.asset or self.asset.upper() == account_asset.upper()
+        asset = account_asset if own else self.asset
+        return FundsTransferred(transfer_id=self.key, asset=asset, amount=self.amount, ts=self.ts)
 
 
 def _other_asset(row: IncomeRow, asset: str) -> bool:
@@ -104,7 +108,7 @@ def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
     # (a payment of 0 moves nothing: the kernel would refuse it at every read, keeping no id of it)
     return MoneyMoved(funding=[r.as_funding() for r in rows
                                if r.kind == FUNDING_TYPE and r.amount and not _other_asset(r, asset)],
-                      transfers=[r.as_transfer() for r in rows if r.kind == TRANSFER_TYPE])
+                      transfers=[r.as_transfer(asset) for r in rows if r.kind == TRANSFER_TYPE])
 
 
 def _raw(value: Any) -> str:
