@@ -82,6 +82,24 @@ def test_a_malformed_transfer_is_quarantined_and_changes_nothing(event: FundsTra
     assert d.apply(FundsTransferred("t", "USDT", D(1), 0)).status is OutcomeStatus.CONFIRMED
 
 
+def test_a_deposit_and_funding_of_more_than_12_digits_book_exactly() -> None:
+    """BingX sends money with 8 decimals: a deposit of 12345.67890123 has 13 significant digits.
+    Money moved is only added to capital (no product is formed of it), so it is held to 12
+    decimals and 1e12, not to 12 digits: it was refused, at every read, and capital stayed short
+    of the wallet for good."""
+    from pink.kernel.messages import FundingPaid
+
+    d = Driver(capital="1000")
+    assert d.apply(_moved("big", "12345.67890123")).status is OutcomeStatus.CONFIRMED
+    assert d.apply(FundingPaid("f-big", "BTC-USDT", D("-1234.567890123"), 0)).status is OutcomeStatus.CONFIRMED
+    a = d.k.account_view()
+    assert a.capital == D("1000") + D("12345.67890123") - D("1234.567890123")
+    assert (a.transfers, a.funding) == (D("12345.67890123"), D("-1234.567890123"))
+    d.assert_books_balance()
+    for amount in ("1000000000000.1", "0.0000000000001"):  # above 1e12, more than 12 decimals: refused
+        assert d.apply(_moved(f"x{amount}", amount)).status is OutcomeStatus.QUARANTINED
+
+
 def test_transfers_survive_a_snapshot_and_an_older_snapshot_still_restores() -> None:
     d = Driver()
     d.apply(_moved("tr-1", "10"))

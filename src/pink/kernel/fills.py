@@ -48,7 +48,7 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 from pink.kernel.states import S, T
-from pink.kernel.validation import check_decimal, check_signed
+from pink.kernel.validation import check_decimal, check_money, check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -424,7 +424,7 @@ def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "funding_id: must be a non-empty string")
     if ev.funding_id in acct.funding_ids:
         return Outcome(O_DUPLICATE, R_OK, f"funding {ev.funding_id} already booked")
-    why = check_signed(ev.amount, "amount", zero=False)
+    why = check_money(ev.amount, "amount")
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, why)
     before = acct.capital

@@ -21,7 +21,7 @@ from pink.kernel.messages import (
     Settlement,
     SettlementKind,
 )
-from pink.kernel.validation import check_signed
+from pink.kernel.validation import check_money
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
@@ -38,7 +38,7 @@ def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
         return Outcome(O_DUPLICATE, R_OK, f"transfer {tid} already booked")
     if not isinstance(ev.asset, str):
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: asset must be a string")
-    why = check_signed(ev.amount, "amount", zero=False)
+    why = check_money(ev.amount, "amount")
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: {why}")
     acct.transfer_ids.add(tid)

@@ -31,12 +31,21 @@ _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
 _POST_ONLY = TimeInForce.POST_ONLY
 
-__all__ = ["MAX_MAGNITUDE", "check_control", "check_decimal", "check_signed", "metadata_problem", "validate_intent"]
+__all__ = [
+    "MAX_MAGNITUDE",
+    "check_control",
+    "check_decimal",
+    "check_money",
+    "check_signed",
+    "metadata_problem",
+    "validate_intent",
+]
 
 _TRADE_ID = re.compile(r"[a-z0-9]{1,24}")
 MAX_MAGNITUDE = Decimal("1e12")
 """Prices and quantities above this are refused: products stay exact in 28 digits."""
 _MAX_EXPONENT = -12  # at most 12 decimal places
+_TWELVE_PLACES = Decimal("1e-12")
 _MAX_DIGITS = 12
 """Prices and quantities carry at most 12 significant digits, so that every
 product the kernel forms (price x qty, (price - vwap) x qty with the VWAP on
@@ -80,6 +89,22 @@ def check_signed(value: object, name: str, *, zero: bool = True) -> str | None:
     if type(value) is not Decimal or not value.is_finite():
         return f"{name}: must be a finite Decimal, got {value!r}"
     return check_decimal(abs(value), name, positive=not zero)
+
+
+def check_money(value: object, name: str) -> str | None:
+    """Why ``value`` is not an acceptable amount of money moved (a funding payment, a transfer:
+    never zero), or None. It is only ever added to capital, never multiplied, so it is held to
+    12 decimals and :data:`MAX_MAGNITUDE`, not to 12 digits (BingX's 8 decimals give a deposit of
+    12345.67890123 thirteen): capital stays exact in 28 digits."""
+    if type(value) is not Decimal or not value.is_finite():
+        return f"{name}: must be a finite Decimal, got {value!r}"
+    if not value:
+        return f"{name}: must not be 0"
+    if abs(value) > MAX_MAGNITUDE:
+        return f"{name}: {value} is larger than {MAX_MAGNITUDE}"
+    if value != value.quantize(_TWELVE_PLACES):
+        return f"{name}: more than 12 decimal places in {value}"
+    return None
 
 
 def check_control(snap: ControlSnapshot) -> str | None:
