@@ -227,6 +227,10 @@ class RemoteSimVenue:
     def next_due(self) -> int | None:
         return self._next_due
 
+    @property
+    def market_ended(self) -> str:
+        return ""  # (the host's random walk never ends)
+
     async def advance_to(self, now_ns: int) -> None:
         await self._call("advance_to", now_ns)
 

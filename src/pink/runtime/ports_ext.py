@@ -189,6 +189,11 @@ class SimDriver(Protocol):
 
     def next_due(self) -> int | None: ...
 
+    @property
+    def market_ended(self) -> str:
+        """What ended its market ('' while it goes on): a replay that ran out."""
+        ...
+
 
 class QuoteFeed(Protocol):
     """Latest quotes from a stream or cache; no request per policy cycle (E1)."""

@@ -133,7 +133,7 @@ class Scheduling:
     def _market_ended(driver: SimDriver) -> bool:
         """A simulator whose market ended (a replay ran out: its prices would stay still for
         ever) and has nothing left to deliver: the run stops there, as at the end of its cycles."""
-        ended: str = getattr(driver, "market_ended", "")
+        ended = driver.market_ended
         if ended and driver.next_due() is None:
             log.warning("the run stops: %s", ended)
             return True
