@@ -269,3 +269,84 @@ async def test_e26_a_restarted_paper_simulator_keeps_the_funding_taken_out_of_a_
         assert engine.account.positions[("BTC-USDT", Side.LONG)].funding == funding
         assert engine.margins.liquidation_price("BTC-USDT", Side.LONG) == liquidation
         assert (await second.venue.balance()).available == available
+
+
+class ExitSlot0:
+    """Slot 0: exit it at market once it holds a position (``quantity``: only that much, a leg)."""
+
+    def __init__(self, quantity: str | None = None) -> None:
+        self.sent = False
+        self.legs = (Decimal(1),) if quantity is None else (Decimal(quantity), Decimal(1))
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if self.sent or snap.slots[0].state != "POSITION_OPEN":
+            return []
+        self.sent = True
+        return [Decision(Action.EXIT, 0, exit_legs=self.legs)]
+
+
+def _books_cfg(data: Path, **overrides: object) -> RuntimeConfig:
+    # 1.3 BTC over levels of ~0.5 BTC: a MARKET entry fills at three prices, its average
+    # 78004.14 / 1.3 does not terminate; the books held against the wallet every 5 s
+    return quiet_config(data, seed=4, initial_capital=Decimal(100_000), sim_level_notional=Decimal(30_001),
+                        reconcile_interval_s=5.0, books_settle_s=10.0, **overrides)
+
+
+async def test_e26_a_position_entered_at_several_prices_closes_exactly_on_a_restarted_paper_simulator(
+    tmp_path: Path,
+) -> None:
+    """Regression: the restarted simulator rebuilt the position's cost as its quantity times the
+    kernel's average entry, a 28-digit quotient: once it closed, the wallet was off the kernel's
+    capital by 1e-23, and the books check reported that as money moved unbooked."""
+    cfg = _books_cfg(tmp_path)
+    async with Launcher(cfg, decision=OneEntry(True, "1.300"), intents=MarginSizer()) as first:
+        await first.run(cycles=5)
+        assert first.kernel is not None
+        trade = first.kernel.kernel.slots[0].trade
+        assert trade is not None and trade.entry_qty == Decimal("1.3")
+        assert trade.entry_notional / trade.entry_qty * trade.entry_qty != trade.entry_notional  # inexact average
+    async with Launcher(cfg, decision=ExitSlot0(), intents=MarginSizer()) as second:
+        await second.run(cycles=40)
+        assert second.kernel is not None and second.runtime is not None
+        k = second.kernel.kernel
+        assert k.slot_view(0).state == "IDLE"
+        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
+        books = second.runtime.reconciler.books
+        assert books.sightings > 2 and not books.mismatch and books.moved is None
+
+
+class EnterThenExitLeg:
+    """Slot 0: a MARKET entry of 1.3 BTC to close in two legs (0.3 of it, then the rest), then the first leg."""
+
+    def __init__(self) -> None:
+        self.entered = self.exited = False
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        state = snap.slots[0].state
+        if not self.entered and state == "IDLE":
+            self.entered = True
+            return [Decision(Action.ENTER, 0, asset="BTC-USDT", side=Side.LONG, quantity=Decimal("1.300"),
+                             exit_legs=(Decimal("0.3"), Decimal(1)))]
+        if self.entered and not self.exited and state == "POSITION_OPEN":
+            self.exited = True
+            return [Decision(Action.EXIT, 0)]
+        return []
+
+
+async def test_e26_a_partly_closed_position_closes_exactly_on_a_restarted_paper_simulator(tmp_path: Path) -> None:
+    """A position entered at several prices and partly closed before the restart: its close on
+    the new simulator books the same money as the kernel, and the books hold throughout."""
+    cfg = _books_cfg(tmp_path)
+    async with Launcher(cfg, decision=EnterThenExitLeg(), intents=MarginSizer()) as first:
+        await first.run(cycles=10)
+        assert first.kernel is not None
+        trade = first.kernel.kernel.slots[0].trade
+        assert trade is not None and trade.exit_qty == Decimal("0.39") and trade.remaining == Decimal("0.91")
+    async with Launcher(cfg, decision=ExitSlot0(), intents=MarginSizer()) as second:
+        await second.run(cycles=40)
+        assert second.kernel is not None and second.runtime is not None
+        k = second.kernel.kernel
+        assert k.slot_view(0).state == "IDLE"
+        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
+        books = second.runtime.reconciler.books
+        assert books.sightings > 2 and not books.mismatch and books.moved is None

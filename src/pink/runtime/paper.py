@@ -166,8 +166,11 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
         return  # a fresh run: nothing to adopt
     k = jk.kernel
     views = [k.slot_view(i) for i in range(len(k.slots))]
-    positions = [(v.symbol, v.side, v.remaining_qty, v.entry_vwap)
-                 for v in views if v.side is not None and v.remaining_qty > 0]
+    # each trade's position at the cost its close must release for the venue to realize what the
+    # kernel books (not its quantity times its average entry, a rounded quotient): its entry
+    # notional less what its exits so far took of it (their notional less the PnL booked on them)
+    positions = [(t.symbol, t.side, t.remaining, t.entry_notional - t.exit_notional + t.realized * t.direction)
+                 for s in k.slots if (t := s.trade) is not None and t.remaining > 0]
     resting = [Resting(o, side, (kept := k.orders[o.client_order_id]).fill_ids, kept.commission, kept.notional)
                for o in k.working_orders()
                if o.state == "WORKING" and (side := views[o.slot].side) is not None]

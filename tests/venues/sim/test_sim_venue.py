@@ -217,7 +217,7 @@ def test_a_restart_keeps_a_position_at_its_leverage_when_the_simulator_now_lists
 
     insts = {s: replace(i, max_leverage=10) for s, i in default_instruments().items()}
     venue = SimVenue(MatchingEngine(insts))
-    venue.adopt_book(D("10000"), [(BTC, Side.LONG, D("0.1"), D("60000"))], leverage={(BTC, Side.LONG): 20})
+    venue.adopt_book(D("10000"), [(BTC, Side.LONG, D("0.1"), D("6000"))], leverage={(BTC, Side.LONG): 20})
     assert venue.engine.leverage(BTC, Side.LONG) == 20
     assert venue.engine.liquidation_price(BTC, Side.LONG) == D("57286.4")  # (at 20x)
     with pytest.raises(LeverageError, match="LEVERAGE_OUT_OF_RANGE"):

@@ -174,7 +174,8 @@ class SimVenue:
 
         For paper trading: a restarted ``pink run --venue sim`` gets a new
         in-process simulator, so the launcher hands it the capital, the open
-        positions (symbol, side, quantity, entry price) and the acknowledged
+        positions (symbol, side, quantity, entry cost: what its close releases,
+        the sum of quantity x price of its entries, exact) and the acknowledged
         LIMIT orders (with their position side) its journal restored; the venue
         and the kernel then agree, and those orders keep their ids, their
         filled part, their fill count and commission so far, and their place
@@ -187,10 +188,10 @@ class SimVenue:
         acct.positions.clear()
         for (symbol, side), lev in (leverage or {}).items():
             self.engine.adopt_leverage(symbol, side, lev)
-        for symbol, side, qty, price in positions:
+        for symbol, side, qty, cost in positions:
             pos = acct.position(symbol, side)
             pos.qty += qty
-            pos.cost += qty * price
+            pos.cost += cost
         for key, amount in (funding or {}).items():
             if key in acct.positions:
                 acct.positions[key].funding = amount
