@@ -350,3 +350,42 @@ async def test_e26_a_partly_closed_position_closes_exactly_on_a_restarted_paper_
         assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
         books = second.runtime.reconciler.books
         assert books.sightings > 2 and not books.mismatch and books.moved is None
+
+
+async def test_e26_a_restarted_paper_simulator_keeps_the_funding_when_the_journal_holds_fills_never_booked(
+    tmp_path: Path,
+) -> None:
+    """Regression: the funding kept in a restored position's margin was rebuilt from every fill
+    the journal holds, those the kernel quarantined too (an unknown order's, a price of 0, an
+    overfill): the quantity then differed from the book and the funding was dropped, with a
+    warning, leaving the margin and the liquidation price as if none had been paid."""
+    from pink.kernel import OrderFilled, OrderSide, OutcomeStatus
+
+    cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"))
+    async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
+        await first.run(cycles=100)
+        assert isinstance(first.venue, SimVenue) and first.kernel is not None
+        k = first.kernel.kernel
+        entry = k.orders[k.slots[0].trade.orders[0]]  # type: ignore[union-attr]
+        now = first.venue.now
+        one, btc = Decimal("0.010"), "BTC-USDT"
+        unbooked = [
+            OrderFilled("t-ghost-e1", "v-ghost", "ghost-1", one, Decimal(60_000), one, Decimal(0), "USDT", now,
+                        symbol=btc, side=OrderSide.BUY, position_side=Side.LONG),  # an order PINK never had
+            OrderFilled(entry.client_order_id, entry.venue_order_id, "zero-1", one, Decimal(0), 2 * one, Decimal(0),
+                        "USDT", now, symbol=btc, side=OrderSide.BUY, position_side=Side.LONG),  # price 0
+            OrderFilled(entry.client_order_id, entry.venue_order_id, "over-1", one, Decimal(60_000), 3 * one,
+                        Decimal(0), "USDT", now, symbol=btc, side=OrderSide.BUY, position_side=Side.LONG),  # overfill
+            OrderFilled("by-hand", "v-hand", "hand-1", one, Decimal(0), one, Decimal(0), "USDT", now,
+                        symbol=btc, side=OrderSide.BUY, position_side=Side.LONG),  # by hand, price 0
+        ]
+        for ev in unbooked:
+            assert first.kernel.apply(ev, now).status is OutcomeStatus.QUARANTINED
+        pos = first.venue.engine.account.positions[("BTC-USDT", Side.LONG)]
+        assert pos.funding < 0
+        funding, liquidation = pos.funding, first.venue.engine.margins.liquidation_price("BTC-USDT", Side.LONG)
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
+        assert isinstance(second.venue, SimVenue)
+        engine = second.venue.engine
+        assert engine.account.positions[("BTC-USDT", Side.LONG)].funding == funding
+        assert engine.margins.liquidation_price("BTC-USDT", Side.LONG) == liquidation

@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING
 from pink.codec import decode
 from pink.errors import ConfigError
 from pink.journal import Journal, JournaledKernel
+from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import ZERO, FundingPaid, OrderFilled, OrderSide, Side
 from pink.runtime.config import RuntimeConfig
 
 if TYPE_CHECKING:
+    from pink.kernel import Kernel
     from pink.venues.sim.prices import MarketConfig, ReplayFile
     from pink.venues.sim.venue import SimVenue
 
@@ -181,7 +183,7 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
     for symbol, side, qty, _ in positions:
         held[(symbol, side)] = held.get((symbol, side), ZERO) + qty
     funding = {}
-    for key, (qty, paid) in _funding_held(jk.journal).items():
+    for key, (qty, paid) in _funding_held(jk.journal, k).items():
         if key not in held or not paid:
             continue
         if qty != held[key]:
@@ -194,17 +196,19 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
              len(positions), len(resting))
 
 
-def _funding_held(journal: Journal) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
+def _funding_held(journal: Journal, kernel: Kernel) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
     """{(symbol, side): (quantity, funding)} of the simulator's positions as the journal's fills
-    and funding payments built them, in the venue's time order: the funding paid out of (< 0)
-    or into each position's isolated margin since it opened, less the share each close released
-    (:meth:`pink.venues.sim.account.Account.fill`, to 1e-8 as there)."""
+    the kernel booked and its funding payments built them, in the venue's time order: the funding
+    paid out of (< 0) or into each position's isolated margin since it opened, less the share each
+    close released (:meth:`pink.venues.sim.account.Account.fill`, to 1e-8 as there)."""
     from pink.venues.sim.orders import Q8
 
     events: list[tuple[int, int, OrderFilled | FundingPaid]] = []
+    seen: set[tuple[str, str]] = set()
     for _seq, _ts, kind, payload in journal.messages():
         if kind == "OrderFilled":
-            events.append(((fill := decode(payload, OrderFilled)).ts, 0, fill))
+            if _booked(fill := decode(payload, OrderFilled), kernel, seen):
+                events.append((fill.ts, 0, fill))
         elif kind == "FundingPaid":
             events.append(((paid := decode(payload, FundingPaid)).ts, 1, paid))  # after a fill at its time
     held: dict[tuple[str, Side], tuple[Decimal, Decimal]] = {}
@@ -226,6 +230,20 @@ def _funding_held(journal: Journal) -> dict[tuple[str, Side], tuple[Decimal, Dec
         else:
             held[key] = qty - ev.last_qty, funding - (funding * ev.last_qty / qty).quantize(Q8)
     return held
+
+
+def _booked(fill: OrderFilled, kernel: Kernel, seen: set[tuple[str, str]]) -> bool:
+    """Whether the kernel booked this journaled fill (a fill it quarantined is journaled too: a
+    price or quantity not > 0, a repeat, an overfill, an order it never had). An order it has
+    forgotten (of a trade long finished) is taken as booked."""
+    qty, price, cid = fill.last_qty, fill.last_price, fill.client_order_id
+    if not (qty.is_finite() and price.is_finite() and qty > 0 and price > 0) or (cid, fill.fill_id) in seen:
+        return False
+    seen.add((cid, fill.fill_id))
+    kept = kernel.orders.get(cid) or kernel.retired.get(cid)
+    if kept is not None:
+        return fill.fill_id in kept.fill_ids
+    return not is_pinks_own(cid) or cid.rpartition("-")[0] in kernel.used_trade_ids
 
 
 def _funding_key(ev: FundingPaid) -> tuple[str, Side] | None:
