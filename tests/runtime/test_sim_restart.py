@@ -389,3 +389,52 @@ async def test_e26_a_restarted_paper_simulator_keeps_the_funding_when_the_journa
         engine = second.venue.engine
         assert engine.account.positions[("BTC-USDT", Side.LONG)].funding == funding
         assert engine.margins.liquidation_price("BTC-USDT", Side.LONG) == liquidation
+
+
+class LimitExitSlot0:
+    """Slot 0: once it holds a position, exit it all with a LIMIT at the ask (it rests, filling in parts)."""
+
+    def __init__(self, send: bool = True) -> None:
+        self.sent = not send
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if self.sent or snap.slots[0].state != "POSITION_OPEN":
+            return []
+        self.sent = True
+        price = snap.quotes["BTC-USDT"].ask
+        return [Decision(Action.EXIT, 0, order_type=OrderType.LIMIT, limit_price=price, time_in_force=TimeInForce.GTC)]
+
+
+class EnterThenLimitExit:
+    def __init__(self) -> None:
+        self.entry, self.exit = OneEntry(True, "1.300"), LimitExitSlot0()
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        return self.entry.decide(snap) + self.exit.decide(snap)
+
+
+async def test_e26_an_exit_limit_resting_partly_filled_across_a_paper_restart_closes_exactly(tmp_path: Path) -> None:
+    """A position entered at several prices, its exit LIMIT partly filled when the run stops:
+    it fills on the restarted simulator and the wallet is the kernel's capital to the last digit."""
+    cfg = _books_cfg(tmp_path, sim_resting_fill_fraction=Decimal("0.3"))
+    async with Launcher(cfg, decision=EnterThenLimitExit(), intents=MarginSizer()) as first:
+        assert first.kernel is not None
+        k = first.kernel.kernel
+        for _ in range(400):
+            await first.run(cycles=1)
+            working = k.working_orders()
+            if working and working[0].role == "EXIT" and 0 < working[0].filled_qty < working[0].quantity:
+                break
+        assert working and working[0].role == "EXIT" and 0 < working[0].filled_qty < working[0].quantity
+    async with Launcher(cfg, decision=LimitExitSlot0(False), intents=MarginSizer()) as second:
+        assert second.kernel is not None and second.runtime is not None
+        k = second.kernel.kernel
+        for _ in range(400):
+            await second.run(cycles=1)
+            if k.slot_view(0).state == "IDLE":
+                break
+        assert k.slot_view(0).state == "IDLE"
+        await second.run(cycles=10)
+        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
+        books = second.runtime.reconciler.books
+        assert books.sightings > 2 and not books.mismatch and books.moved is None
