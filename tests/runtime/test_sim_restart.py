@@ -252,7 +252,7 @@ async def test_e26_a_restarted_paper_simulator_keeps_the_funding_taken_out_of_a_
     """Regression: the restarted simulator rebuilt an open position's isolated margin from its
     entry cost alone: the funding paid out of it was forgotten, so its margin and its
     liquidation price went back to as-if-no-funding while the wallet stayed right. A fill the
-    venue delivered twice (the journal holds both) counts once."""
+    venue delivered twice counts once."""
     cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"), faults=faults)
     async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
         await first.run(cycles=100)  # 60 000 s: two settlements or more
