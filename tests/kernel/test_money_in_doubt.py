@@ -121,3 +121,27 @@ def test_a_late_entry_fill_after_the_first_exit_counts_at_its_own_price() -> Non
     assert closed[0].gross_pnl == D("0.125") * 110 + D("0.875") * 120 - (50 + 64)
     assert closed[0].entry_vwap == D("114")
     d.assert_books_balance()
+
+
+def test_the_cost_partly_closed_reports_is_what_the_trade_will_release_exactly_not_a_rounded_average() -> None:
+    """An entry filled at 100.1 and 100.2 has an average of 100.1833333...; the kernel keeps it to
+    1e-7 (the tick x 1e-6). ``partly_closed()`` priced what is held at that rounded average, so the
+    books check saw a difference of up to half its unit times the quantity, larger than the
+    venue's own rounding it allows for. The cost reported is what the trade's close will take off:
+    its entry notional less what its exits took of it."""
+    d = Driver()
+    entry = place(d.enter(0, "0.600", legs=("0.5", "0.5"))).client_order_id
+    d.fill(entry, "0.100", "100.1", "0.100")
+    d.fill(entry, "0.500", "100.2", "0.600")
+    leg0 = place(d.exit(0))
+    d.fill(leg0.client_order_id, str(leg0.quantity), "101.0", str(leg0.quantity))
+    held = D("0.600") - leg0.quantity
+    trade = d.k.slots[0].trade
+    assert trade is not None
+    released = trade.exit_notional - trade.realized
+    assert d.k.partly_closed() == {(BTC, Side.LONG): (held, D("60.11") - released)}
+    last = place(d.exit(0))
+    out = d.fill(last.client_order_id, str(held), "102.0", "0.600")
+    # the close realizes what it sold for less exactly that cost
+    assert [r.realized_pnl for r in out.records if isinstance(r, FillBooked)] == [held * 102 - (D("60.11") - released)]
+    d.assert_books_balance()

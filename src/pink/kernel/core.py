@@ -274,8 +274,9 @@ class Kernel:
                 t = s.trade
                 if t is not None and (t.symbol, t.side) == key and t.remaining > 0:
                     qty += t.remaining
-                    # (the entry VWAP of what is held, from a trade's first exit fill; before it, all is)
-                    cost += t.remaining * t.entry_vwap if t.exit_qty else t.entry_notional
+                    # what its close will take off: its entry notional less what its exits took
+                    # (their notional less the PnL booked on them), not a rounded average x quantity
+                    cost += t.entry_notional - t.exit_notional + t.realized * t.direction
             out[key] = (qty, cost)
         return out
 
