@@ -13,9 +13,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from pink.errors import VenueError
 from pink.venues.bingx.parse import fill_id
 from pink.venues.bingx.reports import FILLS_PATH
-from tests.venues.bingx.e2e_kit import Stack, stack, until
+from tests.venues.bingx.e2e_kit import ORDER, SYMBOL, Stack, stack, until
 
 D = Decimal
 S = 1_000_000_000
@@ -87,3 +88,68 @@ async def test_a_window_fill_of_an_older_order_counts_its_progress_from_the_orde
         st.server.state.publish([second, third], st.server.state.now_ns())
         await until(lambda: p.kernel.slot_view(0).entry_qty == D("0.006"), "third fill")
         _stream_ids_booked_once(st, "0.006")
+
+
+async def _hand_rest(st: Stack, qty: str) -> Any:
+    """A resting LIMIT SELL placed on BingX by hand (no client id), far above the market."""
+    far = (st.engine.quote(SYMBOL).ask * 2).quantize(D("0.1"))
+    data = await st.venue.http.request("POST", ORDER, {
+        "symbol": SYMBOL, "side": "SELL", "positionSide": "BOTH", "type": "LIMIT", "price": str(far),
+        "quantity": qty}, mutating=True)  # fmt: skip
+    order = st.engine.order(venue_order_id=str(data["order"]["orderId"]))
+    assert order is not None and order.live
+    return order
+
+
+async def test_e13_a_window_fill_of_an_older_hand_order_is_not_booked_again_when_the_order_cannot_be_read() -> None:
+    """A close made by hand before the window and in it, both heard from the stream: the
+    reconcile's look for closes made outside PINK lists the second fill, and the order query for
+    its progress fails. Counted from the window's start, its id was ``<orderId>:0.002``, not the
+    stream's ``<orderId>:0.005``, and the kernel (which knows such a fill by its id only) booked
+    it again. Now the read fails (the next reconcile reads it again)."""
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.010"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        hand = await _hand_rest(st, "0.005")
+        _fill(st, hand, "0.003")
+        second = _fill(st, hand, "0.002", ahead_s=2)
+        trade = p.kernel.slots[0].trade
+        await until(lambda: trade is not None and trade.remaining == D("0.005"), "both closes heard")
+        st.server.faults.update("query_garbled=1")  # every order query unreadable
+        try:
+            fills = await st.venue.fills_since(second.ts, (), outside=True, symbols=[SYMBOL])
+        except VenueError as exc:
+            fills, failed = [], exc
+        else:
+            failed = None
+        for f in fills:
+            p.sink(f)
+        assert p.kernel.slots[0].trade is not None and p.kernel.slots[0].trade.remaining == D("0.005")
+        st.check_against_venue()
+        assert failed is not None and hand.venue_order_id in str(failed)
+        st.server.faults.update("query_garbled=0")  # the next reconcile: the same fill, the stream's id
+        fills = await st.venue.fills_since(second.ts, (), outside=True, symbols=[SYMBOL])
+        assert [f.fill_id for f in fills] == [fill_id(hand.venue_order_id, D("0.005"))]
+
+
+async def test_e13_a_window_fill_of_an_older_order_bingx_no_longer_knows_counts_from_the_orders_id_time() -> None:
+    """BingX answers the order query "order not exist" while it still lists the order's fills:
+    its progress before the window is counted from its own rows since the time its id carries,
+    so the fill keeps the stream's id and is not booked again."""
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.010"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        hand = await _hand_rest(st, "0.005")
+        _fill(st, hand, "0.003")
+        second = _fill(st, hand, "0.002", ahead_s=2)
+        trade = p.kernel.slots[0].trade
+        await until(lambda: trade is not None and trade.remaining == D("0.005"), "both closes heard")
+        st.server.faults.update("query_not_found=1")
+        fills = await st.venue.fills_since(second.ts, (), outside=True, symbols=[SYMBOL])
+        assert [(f.fill_id, f.last_qty) for f in fills] == [(fill_id(hand.venue_order_id, D("0.005")), D("0.002"))]
+        for f in fills:
+            p.sink(f)
+        assert p.kernel.slots[0].trade is not None and p.kernel.slots[0].trade.remaining == D("0.005")
+        st.check_against_venue()

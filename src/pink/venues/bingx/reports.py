@@ -34,7 +34,7 @@ from pink.kernel.messages import (
     PositionReport,
 )
 from pink.ports import EventSink, MoneyMoved
-from pink.venues.bingx.errors import unreadable_as_venue_error
+from pink.venues.bingx.errors import is_not_found, unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.income import IncomeRow, booked_income, name_keyless, name_unbooked, parse_any_income_row
@@ -186,23 +186,45 @@ class Reports:
         """The fills of one order's ``rows`` in the window ``start_ms``..``end_ms``, each cum qty
         counted from the order's start: the order (its client id, sides and creation time),
         then, for an order created before the window, its own rows from its start (one more
-        request; an order created in the window has all its rows in it)."""
+        request; an order created in the window has all its rows in it).
+
+        An order BingX says does not exist (while it lists its fills) is counted from the time
+        its id carries, without its sides and total fee. Any other failure fails the read (the
+        next reconcile reads it again): counted from the window's start, a fill would get
+        another id than the stream gave it, and the kernel would book it twice."""
         client = next((r.client_order_id for r in rows if r.client_order_id), "")
         symbol = rows[0].symbol
-        try:
-            report, raw = await self.order_by_id(symbol, order_id, "order of a fill")
-        except VenueError:
-            return fills_from_rows(rows, {order_id: (client, ZERO)})
+        report, raw = await self._order_of_fill(symbol, order_id)
         sides = {order_id: (order_side(raw.get("side")), position_side(raw.get("positionSide")))}
         with unreadable_as_venue_error():
             created_ms = created_second_ms(raw, order_id)
+        if report is None and not created_ms:
+            raise VenueError("ORDER_OF_FILL", f"BingX lists fills of order {order_id} on {symbol} but says "
+                             "the order does not exist, and its id tells no time: its fills cannot be "
+                             "numbered as the stream numbers them")  # fmt: skip
         if created_ms < start_ms:
             rows = await self._rows_of_order(symbol, order_id, created_ms, end_ms)
-        client = client or report.client_order_id
+        client = client or (report.client_order_id if report is not None else "")
         fills = fills_from_rows(rows, {order_id: (client, ZERO)}, sides)
-        if fills and not is_pinks_own(client.lower()):
+        if fills and report is not None and not is_pinks_own(client.lower()):
             fills = _with_order_fee(fills, report)
         return [f for f in fills if f.ts >= start_ms * NS_PER_MS]
+
+    async def _order_of_fill(self, symbol: str, order_id: str) -> tuple[OrderStatusReport | None, dict[str, Any]]:
+        """The order of a fill (:meth:`order_by_id`); ``(None, {})`` when BingX says it does not
+        exist. Any other failure is raised naming the order."""
+        try:
+            return await self.order_by_id(symbol, order_id, "order of a fill")
+        except VenueError as exc:
+            if is_not_found(exc.code, exc.message):
+                log.warning("BingX order %s on %s of a fill: %s; its fills are counted from the time its "
+                            "id carries", order_id, symbol, exc)  # fmt: skip
+                return None, {}
+            if type(exc) is not VenueError:  # (a rate limit, an auth error: as they are)
+                raise
+            raise VenueError(exc.code, f"the order {order_id} on {symbol} of a fill could not be read "
+                             f"({exc.message}): its fills are read again at the next reconcile",
+                             retryable=exc.retryable) from exc
 
     async def _rows_of_order(self, symbol: str, order_id: str, start_ms: int, end_ms: int) -> list[FillRow]:
         """``allFillOrders`` of one order (its ``orderId``) from ``start_ms`` to ``end_ms``."""
