@@ -116,3 +116,39 @@ def test_a_transfer_row_without_an_asset_or_in_other_case_is_the_accounts_like_f
     moved = booked_income(rows, "USDT")
     assert [(t.transfer_id, t.asset) for t in moved.transfers] == [("t-", "USDT"), ("t-usdt", "USDT"),
                                                                    ("t-USDC", "USDC")]
+
+
+_FEE = {"symbol": "LTC-USDT", "incomeType": "TRADING_FEE", "income": "1,5", "asset": "USDT", "info": "Closing Fee",
+        "time": 1769241655000, "tranId": "1769048666279853387_310_1941400_COMMISSION", "tradeId": ""}
+
+
+@pytest.mark.parametrize("odd", [_FEE, dict(_FEE, incomeType="REALIZED_PNL", income=None),
+                                 dict(_FEE, incomeType="ADL", time="yesterday"), _keyless(dict(_FEE, income="ten"))],
+                         ids=["fee", "pnl-no-amount", "adl-bad-time", "fee-no-tranid"])
+async def test_an_unreadable_row_of_a_type_pink_does_not_book_is_named_once_and_the_others_are_booked(
+    fake: FakeBingx, venue: BingxVenue, caplog: pytest.LogCaptureFixture, odd: dict[str, Any]
+) -> None:
+    """One such row failed the whole read: the funding and transfers of its window were never
+    booked, and a start failed until it left the window."""
+    odd = {k: v for k, v in odd.items() if v is not None}
+    fake.reply("GET", INCOME, [_FUNDING, odd, _TRANSFER])
+    caplog.set_level(logging.WARNING, logger="pink.venues.bingx")
+    for _ in range(2):  # a later, overlapping read: named once
+        moved = await venue.money_since(0)
+        assert [f.funding_id for f in moved.funding] == [_FUNDING["tranId"]]
+        assert [t.transfer_id for t in moved.transfers] == [_TRANSFER["tranId"]]
+    named = [r.getMessage() for r in caplog.records if "is skipped" in r.getMessage()]
+    assert len(named) == 1, named
+    assert odd["incomeType"] in named[0] and "LTC-USDT" in named[0], named
+    assert ("ADL" in venue.unbooked_income) == (odd["incomeType"] == "ADL")  # it moved the wallet unbooked
+
+
+@pytest.mark.parametrize("odd", [dict(_FUNDING, income="1,5"), dict(_TRANSFER, time="yesterday"),
+                                 dict(_FEE, incomeType=7), _keyless(dict(_FEE, incomeType=""))],
+                         ids=["funding", "transfer", "type-unreadable", "no-type"])
+async def test_an_unreadable_row_that_may_be_funding_or_a_transfer_still_fails_the_read(
+    fake: FakeBingx, venue: BingxVenue, odd: dict[str, Any]
+) -> None:
+    fake.reply("GET", INCOME, [_FUNDING, odd, _TRANSFER])
+    with pytest.raises(VenueError, match="income row"):
+        await venue.money_since(0)

@@ -22,6 +22,7 @@ Two rows alike in every field (time, type, asset, symbol, amount, info) and both
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any
 
 from pink.kernel.messages import FundingPaid, FundsTransferred
 from pink.ports import MoneyMoved
-from pink.venues.bingx.fields import dec, ident, mapping, text, time_ms
+from pink.venues.bingx.fields import BingxParseError, dec, ident, mapping, text, time_ms
 from pink.venues.bingx.parse import MS
 from pink.venues.bingx.recent import RecentKeys
 
@@ -45,6 +46,7 @@ __all__ = [
     "name_keyless",
     "name_unbooked",
     "parse_any_income_row",
+    "readable_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,45 @@ def parse_any_income_row(row: Any) -> IncomeRow:
         ts=time_ms(r, w, "time") * MS,
         info=text(r, w, "info", default=""),
     )
+
+
+def readable_rows(raw: list[Any], named: RecentKeys, counts: Counter[str]) -> list[IncomeRow]:
+    """The rows of ``raw`` (one page of ``user/income``) that can be read. A row that cannot be
+    read fails the read (:class:`BingxParseError`) when it may be funding or a transfer (its type
+    says so, or cannot be read): skipped, it would be money lost in silence. One of another type
+    (a fill's own, booked from the fill; or one PINK does not book) is skipped instead, so that
+    the funding and transfers beside it are still booked: named once (``named`` holds
+    ``("unreadable", key)``) and, when it moved the wallet without a fill, counted in ``counts``."""
+    rows: list[IncomeRow] = []
+    for item in raw:
+        try:
+            rows.append(parse_any_income_row(item))
+        except BingxParseError as exc:
+            kind = item.get("incomeType") if isinstance(item, dict) else None
+            if not isinstance(kind, str) or not kind.strip() or kind.strip().upper() in BOOKED_TYPES:
+                raise
+            _name_unreadable(item, kind.strip().upper(), exc, named, counts)
+    return rows
+
+
+def _name_unreadable(
+    row: dict[str, Any], kind: str, exc: BingxParseError, named: RecentKeys, counts: Counter[str]
+) -> None:
+    tran_id = row.get("tranId")
+    if isinstance(tran_id, str | int) and not isinstance(tran_id, bool) and str(tran_id):
+        key = str(tran_id)
+    else:
+        key = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    if ("unreadable", key) in named:
+        return
+    named.add(("unreadable", key))
+    fills = kind in FILL_TYPES
+    if not fills:
+        counts[kind] += 1
+    why = ("PINK books this money from the fill, not from this row" if fills else
+           "PINK does not book this type: the books check may show it as a difference")  # fmt: skip
+    log.warning("%s; this row of type %s is skipped and the funding and transfers beside it are booked (%s)",
+                exc, kind, why)  # fmt: skip
 
 
 def name_unbooked(rows: list[IncomeRow], named: RecentKeys, counts: Counter[str], asset: str) -> None:

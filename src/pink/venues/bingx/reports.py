@@ -37,7 +37,7 @@ from pink.ports import EventSink, MoneyMoved
 from pink.venues.bingx.errors import is_not_found, unreadable_as_venue_error
 from pink.venues.bingx.fields import BingxParseError, order_side, position_side
 from pink.venues.bingx.http import BingxHttp
-from pink.venues.bingx.income import IncomeRow, booked_income, name_keyless, name_unbooked, parse_any_income_row
+from pink.venues.bingx.income import IncomeRow, booked_income, name_keyless, name_unbooked, readable_rows
 from pink.venues.bingx.parse import AccountUpdate
 from pink.venues.bingx.parse_rest import (
     FillRow,
@@ -260,8 +260,9 @@ class Reports:
             params: dict[str, ParamValue] = {"startTime": start_ms, "endTime": end_ms, "limit": INCOME_PAGE_ROWS}
             data = await self.http.request("GET", INCOME_PATH, params)
             with unreadable_as_venue_error():
-                page = [parse_any_income_row(r) for r in list_of(data, "income", "rows", "list")]
-            full = len(page) >= INCOME_PAGE_ROWS
+                listed = list_of(data, "income", "rows", "list")
+                page = readable_rows(listed, self._delivered, self.unbooked_income)
+            full = len(listed) >= INCOME_PAGE_ROWS
             oldest_ms = min((_ms(r.ts) for r in page), default=start_ms)
             for row in page:
                 key = row.key
