@@ -295,3 +295,25 @@ def test_bad_transfer_income_row_names_the_field(change: dict[str, Any], field: 
     assert info.value.field == field and field in str(info.value)
     with pytest.raises(BingxParseError):
         parse_transfer_row(["not", "a", "row"])
+
+
+@pytest.mark.parametrize("raw", ["１２", "١٢", "1_000", "0.5\u00a0", "²", "12\u0660"],
+                         ids=["full-width", "arabic-indic", "underscore", "nbsp", "superscript", "mixed"])
+def test_a_decimal_field_in_other_than_ascii_digits_is_a_parse_error_naming_the_field(raw: str) -> None:
+    """``Decimal`` reads "１２" (full-width) as 12 and "1_000" as 1000: a fill of 12 or a fee of
+    1000 from a garbled field. A venue's number is ASCII digits."""
+    row = {"symbol": "BTC-USDT", "orderId": "1", "volume": raw, "price": "100", "filledTime": 1}
+    with pytest.raises(BingxParseError) as info:
+        parse_fill_row(row)
+    assert info.value.field == "volume" and repr(raw) in str(info.value)
+    frame = _update("TRADE", "FILLED", "1", "100")
+    frame["o"]["z"] = raw
+    with pytest.raises(BingxParseError, match="'z'"):
+        parse_user_frame(frame)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("12", D(12)), (" -0.50 ", D("-0.50")), ("+3", D(3)), ("1E-8", D("1E-8")),
+                                            (".5", D("0.5")), ("5.", D(5))])
+def test_a_decimal_field_in_ascii_reads_as_before(raw: str, value: Decimal) -> None:
+    row = {"symbol": "BTC-USDT", "orderId": "1", "volume": raw, "price": "100", "filledTime": 1}
+    assert parse_fill_row(row).qty == value

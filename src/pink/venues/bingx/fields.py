@@ -6,6 +6,7 @@ frame raises :class:`BingxParseError`, never a bare ``KeyError``/``TypeError``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -77,11 +78,18 @@ def ident(obj: dict[str, Any], where: str, *names: str, default: str | None = No
     return str(value)
 
 
+#: a number as BingX writes one: ASCII digits, a sign, a point, an exponent (``Decimal`` alone
+#: also reads full-width or other scripts' digits, "１２" as 12, and "1_000" as 1000)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
 def _to_dec(value: Any, where: str, field: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise BingxParseError(where, field, f"must be a decimal string, got {value!r}")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip(" \t\r\n")):
+        raise BingxParseError(where, field, f"is not a number: {value!r} (a venue number is in ASCII digits)")
     try:
-        result = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        result = Decimal(value.strip(" \t\r\n")) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
         raise BingxParseError(where, field, f"is not a number: {value!r}") from None
     if not result.is_finite():
