@@ -140,6 +140,8 @@ def test_cancel_push_carries_cumulative_qty() -> None:
         (lambda f: f.update(o="not an object"), "o"),
         (lambda f: f["o"].update(z="NaN"), "z"),
         (lambda f: f.update(E="²"), "E"),  # a digit to str.isdigit, not to int()
+        (lambda f: f.update(E="--5"), "E"),  # int() raised a bare ValueError past every caller
+        (lambda f: f.update(E="+-5"), "E"),
     ],
 )
 def test_hostile_frames_raise_a_parse_error_naming_the_field(mutate: Any, field: str) -> None:

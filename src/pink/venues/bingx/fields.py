@@ -82,6 +82,9 @@ def ident(obj: dict[str, Any], where: str, *names: str, default: str | None = No
 #: also reads full-width or other scripts' digits, "１２" as 12, and "1_000" as 1000)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
+#: an integer as BingX writes one (a time, a precision)
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+
 
 def _to_dec(value: Any, where: str, field: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
@@ -117,8 +120,7 @@ def int_field(obj: dict[str, Any], where: str, *names: str, default: int | None 
         raise BingxParseError(where, names[0], f"must be an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
-    if digits.isascii() and digits.isdigit():  # (not "²": a digit to isdigit, not to int)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip(" \t\r\n")):  # (not "²" or "--5")
         return int(value)
     raise BingxParseError(where, names[0], f"must be an integer, got {value!r}")
 
