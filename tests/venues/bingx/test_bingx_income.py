@@ -152,3 +152,20 @@ async def test_an_unreadable_row_that_may_be_funding_or_a_transfer_still_fails_t
     fake.reply("GET", INCOME, [_FUNDING, odd, _TRANSFER])
     with pytest.raises(VenueError, match="income row"):
         await venue.money_since(0)
+
+
+async def test_a_full_page_of_only_unreadable_rows_is_an_error_not_a_skip_to_the_windows_start(
+    fake: FakeBingx, venue: BingxVenue
+) -> None:
+    """With no readable row, the page's oldest time was taken as the window's start: the next
+    page asked for that millisecond only, and every row between was never listed."""
+    rows = [dict(_FEE, tranId=f"fee-{i}", time=1699999000000 + i) for i in range(1000)]  # (its clock: 17e11)
+    rows += [dict(_TRANSFER, time=1699998000000)]  # older than all of them: on the next page
+
+    def listed(_r: Any, p: dict[str, str]) -> Any:  # the newest ``limit`` rows of the window
+        start, end, limit = int(p["startTime"]), int(p["endTime"]), int(p["limit"])
+        return ok(sorted((r for r in rows if start <= r["time"] <= end), key=lambda r: -r["time"])[:limit])
+
+    fake.on("GET", INCOME, listed)
+    with pytest.raises(VenueError, match="INCOME_PAGING"):
+        await venue.money_since(1699990000000 * 1_000_000)

@@ -263,6 +263,9 @@ class Reports:
                 listed = list_of(data, "income", "rows", "list")
                 page = readable_rows(listed, self._delivered, self.unbooked_income)
             full = len(listed) >= INCOME_PAGE_ROWS
+            if full and not page:  # (no time to page by: the next page would skip to the window's start)
+                raise VenueError("INCOME_PAGING", f"BingX income: a page of {len(listed)} rows, none of them "
+                                 "readable; the rows before them cannot be paged to")  # fmt: skip
             oldest_ms = min((_ms(r.ts) for r in page), default=start_ms)
             for row in page:
                 key = row.key
