@@ -169,3 +169,11 @@ async def test_a_full_page_of_only_unreadable_rows_is_an_error_not_a_skip_to_the
     fake.on("GET", INCOME, listed)
     with pytest.raises(VenueError, match="INCOME_PAGING"):
         await venue.money_since(1699990000000 * 1_000_000)
+
+
+def test_a_transfer_row_of_zero_is_not_handed_to_the_kernel_like_funding_of_zero() -> None:
+    """It moves nothing, and the kernel refuses a transfer of 0 (a protocol error) at every
+    read of its window, as it would funding of 0 (which was already left out)."""
+    rows = [parse_any_income_row(dict(_TRANSFER, income=z, tranId=f"t{i}")) for i, z in enumerate(("0", "0.00"))]
+    rows.append(parse_any_income_row(_TRANSFER))
+    assert [t.transfer_id for t in booked_income(rows, "USDT").transfers] == [_TRANSFER["tranId"]]

@@ -107,10 +107,10 @@ def booked_income(rows: list[IncomeRow], asset: str) -> MoneyMoved:
     ``asset`` and transfers, as the kernel's events, each by its :attr:`~IncomeRow.key` (its
     ``tranId``, or one made from its fields: see :func:`name_keyless`); a transfer of another
     asset is the kernel's to name."""
-    # (a payment of 0 moves nothing: the kernel would refuse it at every read, keeping no id of it)
+    # (a payment or transfer of 0 moves nothing: the kernel would refuse it at every read, keeping no id of it)
     return MoneyMoved(funding=[r.as_funding() for r in rows
                                if r.kind == FUNDING_TYPE and r.amount and not _other_asset(r, asset)],
-                      transfers=[r.as_transfer(asset) for r in rows if r.kind == TRANSFER_TYPE])
+                      transfers=[r.as_transfer(asset) for r in rows if r.kind == TRANSFER_TYPE and r.amount])
 
 
 def _raw(value: Any) -> str:
