@@ -27,8 +27,8 @@ Rules (each name a :data:`RULES` key):
                    fill's (BingX does not document which it is)
 ``fee_missing``    a fill push without ``n``
 ``query_garbled``  answer an order query with a status no client knows
-``query_not_found`` answer an order query 80016 "order not exist" (as for an order
-                   BingX no longer keeps; its fill rows are still listed)
+``query_not_found`` answer a query by ``orderId`` of an ended order 80016 "order not
+                   exist" (as for one BingX no longer keeps; its fills are still listed)
 ``fill_fee_cut``   ``allFillOrders`` rows' commission cut to 4 decimals (as in the
                    older recorded rows: ``-0.0025``)
 ``income_no_tranid`` drawn once per ``FUNDING_FEE``/``TRANSFER`` income row, when it is
