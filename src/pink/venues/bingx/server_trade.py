@@ -32,6 +32,7 @@ from pink.venues.bingx.server_http import (
 )
 from pink.venues.bingx.server_state import SimState
 from pink.venues.bingx.server_wire import (
+    avg_text,
     dec,
     engine_code,
     fill_row,
@@ -101,7 +102,7 @@ def _ack(order: EngineOrder, state: SimState, faults: ServerFaults) -> web.Respo
     }
     if not faults.fire("ack_no_avg"):
         body["status"] = rest_status(order)
-        body["avgPrice"] = dec(order.avg_price, meta.price_places)
+        body["avgPrice"] = avg_text(order.avg_price, meta.price_places)
         body["executedQty"] = dec(order.cum_qty, meta.qty_places)
     if faults.fire("ack_flat"):
         body["orderID"] = body["orderId"]

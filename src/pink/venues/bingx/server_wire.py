@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
@@ -25,6 +25,7 @@ __all__ = [
     "ENGINE_CODES",
     "OrderMeta",
     "WireOrder",
+    "avg_text",
     "bingx_error",
     "dec",
     "encode",
@@ -184,6 +185,12 @@ def ws_status(order: WireOrder) -> str:
     return str(status.value)
 
 
+def avg_text(avg: Decimal, places: int) -> str:
+    """An order's ``avgPrice`` as BingX's REST shows it: rounded to the price's digits (an order
+    filled at several prices has an average off the tick; its fills carry the exact prices)."""
+    return dec(avg.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), places)
+
+
 def _empty_tpsl() -> dict[str, Any]:
     return {"type": "", "quantity": 0, "stopPrice": 0, "price": 0, "workingType": ""}
 
@@ -201,7 +208,7 @@ def order_object(order: WireOrder, meta: OrderMeta, *, hedge: bool) -> dict[str,
         "origQty": dec(order.quantity, qp),
         "price": dec(order.price if order.price is not None else order.avg_price, pp),
         "executedQty": dec(order.cum_qty, qp),
-        "avgPrice": dec(order.avg_price, pp),
+        "avgPrice": avg_text(order.avg_price, pp),
         "cumQuote": dec(notional),
         "stopPrice": "",
         "profit": "0.0000",
