@@ -10,10 +10,15 @@ wallet to the last digit and the ledger's fill rows of the order are the venue's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from pink.kernel.messages import QueryOrder
-from tests.venues.bingx.e2e_kit import SYMBOL, Stack, stack, until
+import pytest
+
+from pink.kernel.messages import FillBooked, QueryOrder
+from pink.runtime.recovery import Reconciler
+from tests.venues.bingx.e2e_kit import SYMBOL, Stack, fill_part, stack, until
 
 D = Decimal
 S = 1_000_000_000
@@ -32,7 +37,7 @@ async def _walk_two_levels(st: Stack, trade_id: str) -> str:
     level = st.engine._books[SYMBOL].level_qty
     ask = st.engine.quote(SYMBOL).ask
     p = st.pump
-    await p.submit(st.enter(trade_id, str(level * 2 + D("0.1")), price=ask + TICK))
+    await p.submit(st.enter(trade_id, str(level * 2 + D("0.1")), price=ask + TICK, leverage=10))
     cid = next(o.client_order_id for o in p.kernel.working_orders() if o.trade_id == trade_id)
     (order,) = st.engine_orders(cid)
     await until(lambda: order.cum_qty == level * 2, "two levels taken")
@@ -40,10 +45,92 @@ async def _walk_two_levels(st: Stack, trade_id: str) -> str:
 
 
 async def test_the_simulator_rounds_an_orders_average_to_the_prices_digits_as_bingx() -> None:
-    async with stack(initial=D(20000)) as st:
+    async with stack() as st:
         cid = await _walk_two_levels(st, "t1")
         qty, notional = _exact_avg(st, cid)
         assert (notional / qty).quantize(TICK) != notional / qty  # not on the tick
         report = await st.venue.query(QueryOrder(cid, SYMBOL, "test"))
         assert report.cum_qty == qty
         assert report.avg_price == (notional / qty).quantize(TICK, ROUND_HALF_UP)
+
+
+def _rows(st: Stack, cid: str) -> list[FillBooked]:
+    return [b for b in st.pump.booked() if b.client_order_id == cid]
+
+
+async def _ask(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def _check_flat_books(st: Stack, cid: str) -> None:
+    """Flat: capital is the wallet to the last digit; the order's ledger rows are its venue fills
+    (quantity and notional), each real fill booked once."""
+    p = st.pump
+    assert p.kernel.quarantined == 0
+    assert st.engine.positions() == []
+    p.check_account()
+    st.check_against_venue()
+    assert p.kernel.account_view().capital == st.engine.balance().balance  # to the last digit
+    qty, notional = _exact_avg(st, cid)
+    rows = _rows(st, cid)
+    assert sum(r.last_qty for r in rows) == qty
+    assert sum(r.last_qty * r.last_price for r in rows) == notional
+    real = [r.fill_id for r in rows if r.last_qty > 0]
+    assert len(real) == len(set(real))
+
+
+async def _gap_trued_up_by_the_reconcile(st: Stack, rec: Reconciler) -> str:
+    """The stream loses the fills of an order taking two levels; the working check books them as a
+    gap at the rounded average; the reconcile's fill read (the order still works) trues it up."""
+    p = st.pump
+    await rec.full(p.kernel, p.now() - 60 * S, 2)
+    st.server.faults.update("stream_loss=1")  # every push lost from here (the socket stays up)
+    cid = await _walk_two_levels(st, "t1")
+    await p.tick(70.0)  # the working check asks the order: a gap at the rounded average
+    await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+    (gap,) = _rows(st, cid)
+    qty, notional = _exact_avg(st, cid)
+    assert gap.last_qty == qty and gap.last_price == (notional / qty).quantize(TICK, ROUND_HALF_UP)
+    assert gap.last_price * qty != notional  # off by the rounding
+    st.server.faults.clear()
+    for _ in range(2):  # the fills of the working order: each real fill replaces its piece, once
+        rep = await rec.periodic(p.kernel, p.now() - 120 * S, 2)
+        assert rep.errors == []
+    rows = _rows(st, cid)
+    assert sum(r.last_qty * r.last_price for r in rows) == notional
+    assert len([r for r in rows if ":replaced-by:" in r.fill_id]) == 2 and len(rows) == 5
+    return cid
+
+
+async def test_e10_a_gap_booked_while_the_stream_lost_the_fills_is_trued_up_once_by_the_reconciles_fill_read(
+) -> None:
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
+        cid = await _gap_trued_up_by_the_reconcile(st, rec)
+        await p.submit(st.cancel("t1"))  # the rest is canceled
+        await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
+        rep = await rec.periodic(p.kernel, p.now() - 600 * S, 2)
+        assert rep.errors == [] and rep.books_mismatch == ""
+        _check_flat_books(st, cid)  # the fills read again change nothing
+
+
+@pytest.mark.xfail(strict=True, reason="the adapter prices a push's fill from a query's rounded average")
+async def test_e10_the_rest_of_an_order_pushed_after_its_query_is_booked_at_its_own_price() -> None:
+    """``BingxVenue.query`` seeds the fill tracker with the report's average (rounded by BingX to
+    the price's digits); the next push's fill is priced as ``(ap1 z1 - avg0 z0) / dz`` and takes
+    the rounding (here 59999.8667 for a fill at 60000.2): the order's cost is off for good."""
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
+        cid = await _gap_trued_up_by_the_reconcile(st, rec)
+        fill_part(st.server, cid, D(1))  # the rest, pushed
+        await until(lambda: p.slot() == "POSITION_OPEN", "the rest filled")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
