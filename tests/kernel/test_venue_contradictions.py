@@ -30,7 +30,7 @@ from pink.kernel import (
     PolicyMetadata,
     Side,
 )
-from pink.kernel.messages import FillBooked, OrderStatusReport, ProtocolErrorRecorded, TradeClosed
+from pink.kernel.messages import FillBooked, OrderStatusReport, ProtocolErrorRecorded, TradeClosed, TradeCorrected
 from pink.kernel.validation import check_decimal
 from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
 from tests.kernel.test_kernel_properties import PRICES, KernelMachine
@@ -478,3 +478,105 @@ def test_e10_a_fill_across_what_a_report_booked_is_never_booked_again() -> None:
     assert out.status is OutcomeStatus.QUARANTINED, out
     trade = d.k.slots[0].trade
     assert trade is not None and trade.entry_qty == D("0.500")
+
+
+def _closed_by_a_report(d: Driver, fee: str | None = "0.05") -> str:
+    """Trade t: 1.000 long at 100, closed whole by a MARKET exit whose fills the stream lost:
+    the venue's report says FILLED at 101.2, its rounding of the real 0.5 at 101.0 and 0.5 at
+    101.3 (101.15). Returns the exit's client order id."""
+    entry = place(d.enter(0, "1.000", trade="t", legs=("1",))).client_order_id
+    d.fill(entry, "1.000", "100", "1.000", fee="0")
+    ex = place(d.exit(0, close_all=True)).client_order_id
+    d.ack(ex)
+    d.apply(OrderStatusReport(ex, f"v-{ex}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("101.2"),
+                              None if fee is None else D(fee), d.now))  # fmt: skip
+    assert d.state() == "IDLE" and d.k.account_view().capital == D("10001.2") - D(fee or 0)
+    return ex
+
+
+def test_e10_the_late_real_fills_of_a_report_that_closed_the_trade_true_up_capital_exactly() -> None:
+    """The report closed the trade at the venue's rounded average: its real fills, arriving after,
+    book the difference once (the venue booked 1.15, not 1.2), so capital ends what the venue's
+    wallet holds; the same fills again, or under other ids, change nothing."""
+    d = Driver()
+    ex = _closed_by_a_report(d)
+    first = d.fill(ex, "0.500", "101.0", "0.500", fee="0.025", fill_id="a")
+    assert first.status is OutcomeStatus.CONFIRMED, first
+    second = d.fill(ex, "0.500", "101.3", "1.000", fee="0.025", fill_id="b")
+    assert second.status is OutcomeStatus.CONFIRMED, second
+    a = d.k.account_view()
+    assert a.capital == D("10001.15") - D("0.05") and a.gross_pnl == D("1.15")  # the stated fee holds theirs
+    for fid, qty, px, cum in (("a", "0.500", "101.0", "0.500"), ("b", "0.500", "101.3", "1.000"),
+                              ("a2", "0.500", "101.0", "0.500"), ("b2", "0.500", "101.3", "1.000")):
+        again = d.fill(ex, qty, px, cum, fee="0.025", fill_id=fid)
+        assert again.status is OutcomeStatus.DUPLICATE and not again.records, again
+    assert d.k.account_view().capital == D("10001.1")
+    rows = [r for r in d.records if isinstance(r, FillBooked) and r.client_order_id == ex]
+    assert sum((r.last_qty for r in rows), D(0)) == D("1.000")
+    assert sum((r.last_qty * r.last_price for r in rows), D(0)) == D("101.15")
+    assert sum((r.realized_pnl for r in rows if r.trade_id == "t"), D(0)) == D("1.15")
+    (fixed,) = {r.trade_id for r in d.records if isinstance(r, TradeCorrected)}
+    assert fixed == "t"
+    corrections = [r for r in d.records if isinstance(r, TradeCorrected)]
+    assert sum((c.gross_pnl for c in corrections), D(0)) == D("-0.05")
+    assert sum((c.exit_notional for c in corrections), D(0)) == D("-0.05")
+    d.assert_books_balance()
+
+
+def test_e10_a_late_fill_of_a_closed_trades_entry_gap_moves_its_pnl_not_a_new_trade() -> None:
+    """An entry booked from a report (100.2 for 0.5 at 100.1 and 0.5 at 100.4), closed, and then its
+    real fills: the round trip cost 100.25, so the trade made 0.05 less; the fee, not stated by the
+    report, is the fills' own."""
+    d = Driver()
+    entry = place(d.enter(0, "1.000", trade="t", limit="101.0", legs=("1",))).client_order_id
+    d.ack(entry)
+    d.apply(OrderStatusReport(entry, f"v-{entry}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.2"), None,
+                              d.now))  # fmt: skip
+    ex = place(d.exit(0, close_all=True)).client_order_id
+    d.fill(ex, "1.000", "101.0", "1.000", fee="0")
+    assert d.state() == "IDLE" and d.k.account_view().capital == D("10000.8")
+    d.fill(entry, "0.500", "100.1", "0.500", fee="0.02", fill_id="a")
+    d.fill(entry, "0.500", "100.4", "1.000", fee="0.02", fill_id="b")
+    a = d.k.account_view()
+    assert a.capital == D("10000.75") - D("0.04") and a.gross_pnl == D("0.75") and a.fees == D("0.04")
+    assert d.fill(entry, "0.500", "100.4", "1.000", fee="0.02", fill_id="b").status is OutcomeStatus.DUPLICATE
+    d.assert_books_balance()
+
+
+def test_e10_a_closed_trades_late_true_up_is_the_same_after_a_restore_and_a_replay(tmp_path: Path) -> None:
+    cfg = KernelConfig(slots=1, initial_capital=D(10000))
+    jk = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
+    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
+                           exit_legs=(D(1),)), 1)  # fmt: skip
+    cid = place(out).client_order_id
+    jk.apply(OrderFilled(cid, "v1", "e", D("1.000"), D("100"), D("1.000"), D(0), "USDT", 2), 2)
+    ex = place(jk.submit(Intent(Action.EXIT, 0, "t1", "x1", close_all=True), 3)).client_order_id
+    jk.apply(OrderStatusReport(ex, "v2", OrderStatus.FILLED, D("1.000"), D("1.000"), D("101.2"), None, 4), 4)
+    assert jk.kernel.slots[0].trade is None
+    restored = Kernel.restore(json.loads(json.dumps(jk.kernel.snapshot())))
+    fills = [OrderFilled(ex, "v2", "a", D("0.500"), D("101.0"), D("0.500"), D("0.025"), "USDT", 5),
+             OrderFilled(ex, "v2", "b", D("0.500"), D("101.3"), D("1.000"), D("0.025"), "USDT", 6)]
+    assert jk.apply(fills[0], 5).status is OutcomeStatus.CONFIRMED
+    assert restored.apply(fills[0], 5).status is OutcomeStatus.CONFIRMED
+    again = Kernel.restore(json.loads(json.dumps(restored.snapshot())))  # one piece left
+    for k in (jk, restored, again):
+        assert k.apply(fills[1], 6).status is OutcomeStatus.CONFIRMED
+    live = json.dumps(jk.kernel.snapshot(), sort_keys=True)
+    assert json.dumps(restored.snapshot(), sort_keys=True) == live == json.dumps(again.snapshot(), sort_keys=True)
+    assert jk.kernel.account_view().capital == D("10001.15") - D("0.05")
+    jk.journal.close()  # no final snapshot, as if killed
+    replayed = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
+    try:
+        assert json.dumps(replayed.kernel.snapshot(), sort_keys=True) == live
+        assert replayed.apply(fills[0], 7).status is OutcomeStatus.DUPLICATE
+    finally:
+        replayed.close()
+
+
+def test_a_snapshot_of_format_8_with_retired_orders_restores() -> None:
+    d = Driver()
+    _closed_by_a_report(d)
+    snap = d.k.snapshot()
+    old = {**snap, "format": 8, "retired": [row[:6] for row in snap["retired"]]}
+    k = Kernel.restore(json.loads(json.dumps(old)))
+    assert k.account_view() == d.k.account_view()

@@ -31,6 +31,7 @@ from pink.kernel.messages import (
     Settlement,
     Side,
     TradeClosed,
+    TradeCorrected,
 )
 from pink.ledger import (
     JournalRecords,
@@ -41,6 +42,7 @@ from pink.ledger import (
     rows_for,
 )
 from pink.ledger.queries import exit_legs, fetch
+from pink.ledger.report import _shown, build_report
 from pink.venues.sim.instruments import default_instruments
 
 ACC, RT = "acc-1", "rt-1"
@@ -216,6 +218,50 @@ class LedgerContract:
         account = kernel.account_view()
         assert account.capital == D(10000) + exits - entry - D("0.02") - D("0.02") - D("0.01")
         assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+
+    def test_e10_late_real_fills_of_a_gap_that_closed_the_trade_audit_exactly(self, writer: LedgerWriter) -> None:
+        """A short closed by a report at the venue's rounded average (its fills lost), its entry booked
+        from a report too; then the real fills of both. The trade's closed row stays as it was
+        written; its corrections, the reversed pieces and the real fills make the audit (with the
+        journal) hold, and capital is what the venue booked."""
+        kernel = Kernel(KernelConfig(slots=1), default_instruments())
+        out = kernel.submit(Intent(Action.ENTER, 0, "c", "ic", asset="BTC-USDT", side=Side.SHORT,
+                                   quantity=D("0.020"), exit_legs=(D(1),)), 1)  # fmt: skip
+        recs: list[KernelRecord] = list(out.records)
+        cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+        recs += kernel.apply(OrderStatusReport(cid, "v", OrderStatus.FILLED, D("0.020"), D("0.020"), D("60000.1"),
+                                               None, 2), 2).records  # fmt: skip
+        x = kernel.submit(Intent(Action.EXIT, 0, "c", "x0", close_all=True), 3)
+        recs += x.records
+        leg = next(e for e in x.effects if isinstance(e, PlaceOrder)).client_order_id
+        recs += kernel.apply(OrderStatusReport(leg, "w", OrderStatus.FILLED, D("0.020"), D("0.020"), D("59900.2"),
+                                               D("0.02"), 4), 4).records  # fmt: skip
+        assert kernel.slot_view(0).trade_id == ""
+        late = [OrderFilled(leg, "w", "w0", D("0.004"), D("59900.0"), D("0.004"), D("0.004"), "USDT", 5),
+                OrderFilled(cid, "v", "v0", D("0.010"), D("60000.0"), D("0.010"), D("0.01"), "USDT", 5),
+                OrderFilled(leg, "w", "w1", D("0.016"), D("59900.3"), D("0.020"), D("0.016"), "USDT", 6),
+                OrderFilled(cid, "v", "v1", D("0.010"), D("60000.3"), D("0.020"), D("0.01"), "USDT", 6)]
+        for f in [*late, *late]:
+            recs += kernel.apply(f, f.ts).records
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        closed = next(r for r in recs if isinstance(r, TradeClosed))
+        assert t["gross_pnl"] == closed.gross_pnl == (D("60000.1") - D("59900.2")) * D("0.020")
+        entry = D("0.010") * D("60000.0") + D("0.010") * D("60000.3")
+        exits = D("0.004") * D("59900.0") + D("0.016") * D("59900.3")
+        fixes = self._fetch(writer, "trade_corrections")
+        assert len(fixes) == 4 and {f["trade_id"] for f in fixes} == {"c"}
+        assert t["gross_pnl"] + sum((f["gross_pnl"] for f in fixes), D(0)) == entry - exits
+        account = kernel.account_view()
+        assert account.capital == D(10000) + entry - exits - D("0.02") - D("0.02")  # the entry's fees: its fills'
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+        page = build_report(writer.client, database=writer.database).html  # the trade as corrected
+        assert f"<th>gross PnL (closed trades)</th><td>{_shown(entry - exits)}</td>" in page, page
+        assert f"<th>net PnL (closed trades)</th><td>{_shown(entry - exits - D('0.04'))}</td>" in page
+        forged = dataclasses.replace(next(r for r in recs if isinstance(r, TradeCorrected)), fill_id="forged")
+        _insert(writer, [forged])
+        report = audit(writer.client, database=writer.database)
+        assert any("trade_reconstruction" in d and " c:" in d for d in report.differences), report.differences
 
     def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(
         self, writer: LedgerWriter

@@ -42,3 +42,27 @@ async def test_the_summary_rows_add_up_to_the_capital_change_also_after_a_restar
             if run:
                 assert s.earlier_net, s  # trades closed here had booked fees (entries) in the first run
                 assert "less: booked in earlier runs" in text
+
+
+def test_e10_a_closed_trades_late_true_up_is_counted_with_the_closed_trades_not_as_open() -> None:
+    """The real fills of a report's gap that closed the trade, arriving after the close, move its
+    PnL: the summary counts that with the closed trades (no trade left "open" for ever)."""
+    from decimal import Decimal as D
+
+    from pink.kernel.messages import OrderStatus, OrderStatusReport
+    from pink.runtime.stats import RunStats
+    from tests.kernel.harness import Driver, place
+
+    d = Driver()
+    entry = place(d.enter(0, "1.000", trade="t", legs=("1",))).client_order_id
+    d.fill(entry, "1.000", "100", "1.000", fee="0.01")
+    ex = place(d.exit(0, close_all=True)).client_order_id
+    d.apply(OrderStatusReport(ex, f"v-{ex}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("101.2"), D("0.05"), d.now))
+    d.fill(ex, "0.500", "101.0", "0.500", fill_id="a")
+    d.fill(ex, "0.500", "101.3", "1.000", fill_id="b")
+    stats = RunStats(D(10000))
+    stats.observe(d.records)  # type: ignore[arg-type]
+    s = stats.summary()
+    assert (s.trades, s.gross_pnl, s.closed_fees) == (1, D("1.15"), D("0.06"))
+    assert (s.open_realized, s.open_fees, s.earlier_net) == (0, 0, 0), s
+    assert s.capital_change == d.k.account_view().capital - D(10000) == D("1.09")

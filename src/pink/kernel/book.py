@@ -25,6 +25,7 @@ from pink.kernel.messages import (
 __all__ = [
     "Account",
     "FeeCheck",
+    "OpenGaps",
     "Order",
     "OrderPhase",
     "RetiredOrder",
@@ -90,11 +91,38 @@ class Order:
 
 @direct_init
 @dataclass(frozen=True, slots=True)
+class OpenGaps:
+    """What a retired order still needs for the late true-up of the pieces a report's gap booked
+    and no real fill has replaced (:mod:`pink.kernel.late`): its links, for the ledger's rows."""
+
+    slot: int
+    intent_id: str
+    decision_id: str
+    role: str
+    leg: int
+    symbol: str
+    side: OrderSide
+    gaps: tuple[tuple[Decimal, Decimal, Decimal, str, bool], ...]
+
+    def plain(self) -> list[Any]:
+        gaps = [[str(lo), str(hi), str(px), gid, stated] for lo, hi, px, gid, stated in self.gaps]
+        return [self.slot, self.intent_id, self.decision_id, self.role, self.leg, self.symbol, self.side.value, gaps]
+
+    @classmethod
+    def load(cls, row: list[Any]) -> OpenGaps:
+        slot, intent_id, decision_id, role, leg, symbol, side, gaps = row
+        pieces = tuple((Decimal(lo), Decimal(hi), Decimal(px), gid, stated) for lo, hi, px, gid, stated in gaps)
+        return cls(slot, intent_id, decision_id, role, leg, symbol, OrderSide(side), pieces)
+
+
+@direct_init
+@dataclass(frozen=True, slots=True)
 class RetiredOrder:
     """What the kernel keeps of a finished trade's order: enough to recognise its late events
-    (a duplicate fill, or a fill it never saw), its venue id, and the commission its fills
-    booked (for a late true-up; None when restored from a snapshot before format 3). Small,
-    so that a snapshot of the 2,000 kept is cheap."""
+    (a duplicate fill, or a fill it never saw), its venue id, the commission its fills
+    booked (for a late true-up; None when restored from a snapshot before format 3), and, only
+    for an order with pieces a report booked that no real fill replaced yet, those (from format
+    9). Small, so that a snapshot of the 2,000 kept is cheap."""
 
     client_order_id: str
     venue_order_id: str
@@ -102,22 +130,28 @@ class RetiredOrder:
     filled: Decimal
     fill_ids: AbstractSet[str]
     commission: Decimal | None
+    open_gaps: OpenGaps | None = None
 
     @classmethod
     def of(cls, o: Order) -> RetiredOrder:
         # the order is dropped once retired, so its fill-id set is not changed again: no copy
-        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, o.fill_ids, o.commission)
+        gaps = None
+        if o.gaps:
+            gaps = OpenGaps(o.slot, o.intent_id, o.decision_id, o.role, o.leg, o.symbol, o.side, tuple(o.gaps))
+        return cls(o.client_order_id, o.venue_order_id, o.trade_id, o.filled, o.fill_ids, o.commission, gaps)
 
     def plain(self) -> list[Any]:
-        row = [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled), sorted(self.fill_ids)]
-        return [*row, None if self.commission is None else str(self.commission)]
+        row: list[Any] = [self.client_order_id, self.venue_order_id, self.trade_id, str(self.filled)]
+        row += [sorted(self.fill_ids), None if self.commission is None else str(self.commission)]
+        return row if self.open_gaps is None else [*row, self.open_gaps.plain()]
 
     @classmethod
     def load(cls, row: list[Any]) -> RetiredOrder:
-        """A format-3 row, or a format-2 row (no commission)."""
+        """A format-9 row (open gaps, when any, seventh), format-3 row, or a format-2 row (no commission)."""
         cid, vid, trade_id, filled, fill_ids = row[:5]
         commission = Decimal(row[5]) if len(row) > 5 and row[5] is not None else None
-        return cls(cid, vid, trade_id, Decimal(filled), frozenset(fill_ids), commission)
+        gaps = OpenGaps.load(row[6]) if len(row) > 6 else None
+        return cls(cid, vid, trade_id, Decimal(filled), frozenset(fill_ids), commission, gaps)
 
 
 @dataclass(slots=True)

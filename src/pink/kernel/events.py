@@ -24,6 +24,7 @@ from pink.kernel.fills import (
     on_fill,
     on_funding,
 )
+from pink.kernel.late import late_true_up
 from pink.kernel.messages import (
     ZERO,
     CancelRejected,
@@ -149,6 +150,10 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     retired = k.retired.get(cid)
     if retired is not None:
         why = _unreadable_fill(event) if isinstance(event, OrderFilled) else None
+        if isinstance(event, OrderFilled) and not why and retired.open_gaps is not None:
+            trued = late_true_up(k, retired, event, now)  # what a report booked before the trade closed
+            if trued is not None:
+                return trued
         if isinstance(event, OrderFilled) and (
             why or (event.fill_id not in retired.fill_ids and event.cum_qty > retired.filled)
         ):

@@ -14,8 +14,8 @@ Vocabulary (after NautilusTrader):
   :class:`CancelOrder`, :class:`QueryOrder`, :class:`EnsureLeverage`;
 * kernel records (what happened, for the journal, ledger, planes) go out:
   :class:`SlotChanged`, :class:`OrderRecorded`, :class:`FillBooked`,
-  :class:`Settlement`, :class:`TradeClosed`, :class:`IntentRecorded`,
-  :class:`ProtocolErrorRecorded`, :class:`OutsideFillRecorded`.
+  :class:`Settlement`, :class:`TradeClosed`, :class:`TradeCorrected`,
+  :class:`IntentRecorded`, :class:`ProtocolErrorRecorded`, :class:`OutsideFillRecorded`.
 
 Money and quantities are :class:`decimal.Decimal`; time is integer
 nanoseconds since the epoch, always passed in by the caller.
@@ -80,6 +80,7 @@ __all__ = [
     "SlotChanged",
     "TimeInForce",
     "TradeClosed",
+    "TradeCorrected",
     "VenueEvent",
 ]
 
@@ -570,6 +571,27 @@ class TradeClosed:
 
 
 @dataclass(slots=True)
+class TradeCorrected:
+    """A closed trade's late true-up (:mod:`pink.kernel.late`): the real fill ``fill_id`` of its
+    order ``client_order_id`` replaced a piece a report had booked at the venue's rounded average
+    after the trade had closed. Each amount is what to add to the trade's :class:`TradeClosed`
+    (which is never written again): its entry notional, exit notional, gross PnL and fees."""
+
+    slot: int
+    trade_id: str
+    client_order_id: str
+    fill_id: str
+    role: str
+    symbol: str
+    side: Side
+    entry_notional: Decimal
+    exit_notional: Decimal
+    gross_pnl: Decimal
+    fees: Decimal
+    ts: int
+
+
+@dataclass(slots=True)
 class IntentRecorded:
     """Every intent and the kernel's answer to it (policy_events)."""
 
@@ -619,6 +641,7 @@ KernelRecord = (
     | FillBooked
     | Settlement
     | TradeClosed
+    | TradeCorrected
     | IntentRecorded
     | ProtocolErrorRecorded
     | OutsideFillRecorded

@@ -74,11 +74,11 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:  # (an order that ended
             outcomes.append(_leave_desync(k, slot, order, now))  # before the slot's current one cannot)
         pieces = gap_pieces(order, qty, cum, price, fill_id, stated)  # (for its real fills to true up)
+        order.covered_cum = cum
+        order.gaps.extend(pieces)  # (before the booking, which retires the order if it closes the trade)
         outcomes.append(
             book_fill(k, slot, order, fill_id, qty, price, commission, commission, "", cum, now, fee_final=stated)
         )
-        order.covered_cum = cum
-        order.gaps.extend(pieces)
     if order.phase == OrderPhase.DONE:
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:
             outcomes.append(_leave_desync(k, slot, order, now))

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
 
-SNAPSHOT_FORMAT = 8  # 8: the venue's order id of a close by hand kept waiting, what report gaps booked
+SNAPSHOT_FORMAT = 9  # 9: a retired order keeps what report gaps booked that no real fill replaced yet;
+# 8: the venue's order id of a close by hand kept waiting, what report gaps booked
 # that no real fill replaced yet (older: none; their real fills are taken as covered, as they were);
 # 7: when the venue first denied knowing an acknowledged order, fills' prices in spans;
 # 6: the quantity spans of each order's fills;
@@ -166,7 +167,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, 4, 5, 6, 7, SNAPSHOT_FORMAT):
+    if fmt not in (1, 2, 3, 4, 5, 6, 7, 8, SNAPSHOT_FORMAT):
         raise ValueError(f"snapshot format {fmt!r} is not 1 to {SNAPSHOT_FORMAT}")
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])

@@ -13,12 +13,15 @@ Checks, per (account_id, runtime_id) stream:
   ``gross == (exit_notional - entry_notional) * direction`` for a trade closed
   whole (its entry fills' notional), else (and for journals begun before the
   kernel booked the close exactly) ``(exit_notional - entry_vwap * exit_qty) *
-  direction``; the exit fills' realized PnL adds up to gross; fees are the sum of the trade's fill
+  direction``; the fills' realized PnL adds up to gross; fees are the sum of the trade's fill
   commissions; ``net == gross - fees``; its settlements add up to gross and
-  fees;
+  fees. A trade's row is as the kernel wrote it at the close: its late true-ups
+  (``trade_corrections``: real fills of what a report had booked at the venue's
+  rounded average, which came after the close) are added to it first, and a
+  correction of a trade with no row is a difference;
 * no id stored twice with different contents;
-* optionally, against the kernel journal: every Settlement, FillBooked and
-  TradeClosed present exactly once and equal, and no such row the journal
+* optionally, against the kernel journal: every Settlement, FillBooked,
+  TradeClosed and TradeCorrected present exactly once and equal, and no such row the journal
   does not have; every intent the journal holds (refused ones too) stored as
   it is.
 
@@ -34,8 +37,8 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pink.kernel.messages import FillBooked, IntentRecorded, KernelRecord, Settlement, TradeClosed
-from pink.ledger.queries import fetch, raw_conflicts, streams
+from pink.kernel.messages import FillBooked, IntentRecorded, KernelRecord, Settlement, TradeClosed, TradeCorrected
+from pink.ledger.queries import corrected, fetch, raw_conflicts, streams
 from pink.ledger.rows import Row, rows_for
 
 if TYPE_CHECKING:
@@ -143,8 +146,14 @@ def _trades(
     trades: list[Row],
     events: list[Row],
     settlements: list[Row],
+    corrections: list[Row],
 ) -> None:
     where = f"{key[0]}/{key[1]}"
+    fixes: dict[str, list[Row]] = defaultdict(list)
+    for c in corrections:
+        fixes[c["trade_id"]].append(c)
+    for trade_id in sorted(set(fixes) - {t["trade_id"] for t in trades}):
+        report.differences.append(f"trade_corrections {where}: trade {trade_id} has no closed row to correct")
     fills_of: dict[str, list[Row]] = defaultdict(list)
     for f in events:
         if f["event"] == "FILL":
@@ -154,7 +163,8 @@ def _trades(
         if s["kind"] == "FILL":
             settled[s["trade_id"]].append(s)
     zero = Decimal(0)
-    for t in trades:
+    for written in trades:
+        t = corrected(written, fixes.get(written["trade_id"], []))
         name = f"trade_reconstruction {where} {t['trade_id']}"
         diffs: list[str] = []
         direction = 1 if t["side"] == "LONG" else -1
@@ -168,7 +178,7 @@ def _trades(
         by_legs = (t["exit_notional"] - t["entry_vwap"] * t["exit_qty"]) * direction
         whole = (t["exit_notional"] - entry_notional) * direction if exit_qty == entry_qty else by_legs
         fees = sum((f["commission"] for f in fills), zero)
-        realized = sum((f["realized_pnl"] for f in exits), zero)
+        realized = sum((f["realized_pnl"] for f in fills), zero)  # (an entry's: only a late true-up's)
         if entry_qty != t["entry_qty"]:
             diffs.append(f"entry fills add up to {entry_qty}, entry_qty {t['entry_qty']}")
         if exit_qty != t["exit_qty"]:
@@ -185,7 +195,7 @@ def _trades(
                 f" nor (exit_notional - entry_vwap * exit_qty) * direction = {by_legs}"
             )
         if realized != t["gross_pnl"]:
-            diffs.append(f"exit fills' realized PnL {realized} != gross_pnl {t['gross_pnl']}")
+            diffs.append(f"fills' realized PnL {realized} != gross_pnl {t['gross_pnl']}")
         if fees != t["fees"]:
             diffs.append(f"fill commissions add up to {fees}, fees {t['fees']}")
         if t["net_pnl"] != t["gross_pnl"] - t["fees"]:
@@ -199,8 +209,8 @@ def _trades(
     report.checked.append(f"trades {where}: {len(trades)} closed trades recomputed from fills")
 
 
-_JOURNALED = (Settlement, FillBooked, TradeClosed)
-_JOURNAL_TABLES = {"account_events", "trade_reconstruction"}
+_JOURNALED = (Settlement, FillBooked, TradeClosed, TradeCorrected)
+_JOURNAL_TABLES = {"account_events", "trade_reconstruction", "trade_corrections"}
 #: journaled intents: each must be in the ledger as it is; not the other way round, as journals
 #: begun before refused intents were journaled lack them, and so does one whose fields could
 #: not be written (its row, stored as it came, is all there is of it)
@@ -272,7 +282,7 @@ def audit(
     step = progress or (lambda _msg: None)
     report = AuditReport()
     tables: dict[str, list[Row]] = {}
-    for table in ("account_events", "trade_events", "trade_reconstruction",
+    for table in ("account_events", "trade_events", "trade_reconstruction", "trade_corrections",
                   *((_INTENTS,) if journal_records is not None else ())):
         step(f"reading {table}")
         tables[table] = fetch(client, table, database=database)
@@ -286,8 +296,11 @@ def audit(
         settlements = dict(streams(tables["account_events"]))
         for key, rows in events.items():
             _fills(report, key, rows)
-        for key, trades in streams(tables["trade_reconstruction"]):
-            _trades(report, key, trades, events.get(key, []), settlements.get(key, []))
+        corrections = dict(streams(tables["trade_corrections"]))
+        trades_of = dict(streams(tables["trade_reconstruction"]))
+        for key in sorted(set(trades_of) | set(corrections)):
+            _trades(report, key, trades_of.get(key, []), events.get(key, []), settlements.get(key, []),
+                    corrections.get(key, []))
         step("checking replayed rows")
         conflicts = raw_conflicts(client, database=database)
         report.differences.extend(

@@ -16,7 +16,16 @@ from pink.ledger.schema import TABLES, WATERMARK_TABLE, select_sql
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-__all__ = ["ExitLeg", "exit_legs", "fetch", "raw_conflicts", "streams", "written_at"]
+__all__ = [
+    "ExitLeg",
+    "corrected",
+    "corrected_trades",
+    "exit_legs",
+    "fetch",
+    "raw_conflicts",
+    "streams",
+    "written_at",
+]
 
 
 def fetch(client: Client, table: str, *, database: str = "pink", where: str = "") -> list[Row]:
@@ -24,6 +33,36 @@ def fetch(client: Client, table: str, *, database: str = "pink", where: str = ""
     result = client.query(select_sql(database, table, where, order_by="ts, id"))
     names = result.column_names
     return [dict(zip(names, values, strict=True)) for values in result.result_rows]
+
+
+def corrected(t: Row, fixes: list[Row]) -> Row:
+    """A ``trade_reconstruction`` row with its late true-ups (its ``trade_corrections`` rows: real
+    fills that replaced what a report had booked after the trade closed) added; the row as written
+    when it has none. Call it within a context of enough digits (a VWAP is a quotient)."""
+    if not fixes:
+        return t
+    zero = Decimal(0)
+    entry = sum((f["entry_notional"] for f in fixes), zero)
+    gross = sum((f["gross_pnl"] for f in fixes), zero)
+    fees = sum((f["fees"] for f in fixes), zero)
+    return {
+        **t,
+        "entry_vwap": t["entry_vwap"] + entry / t["entry_qty"] if t["entry_qty"] else t["entry_vwap"],
+        "exit_notional": t["exit_notional"] + sum((f["exit_notional"] for f in fixes), zero),
+        "gross_pnl": t["gross_pnl"] + gross,
+        "fees": t["fees"] + fees,
+        "net_pnl": t["net_pnl"] + gross - fees,
+    }
+
+
+def corrected_trades(trades: list[Row], corrections: list[Row]) -> list[Row]:
+    """``trades`` (``trade_reconstruction`` rows) each with its ``corrections`` added, at 100 digits."""
+    fixes: dict[tuple[str, str, str], list[Row]] = {}
+    for c in corrections:
+        fixes.setdefault((c["account_id"], c["runtime_id"], c["trade_id"]), []).append(c)
+    with localcontext() as ctx:
+        ctx.prec = 100
+        return [corrected(t, fixes.get((t["account_id"], t["runtime_id"], t["trade_id"]), [])) for t in trades]
 
 
 def streams(rows: list[Row]) -> Iterator[tuple[tuple[str, str], list[Row]]]:

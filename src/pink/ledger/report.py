@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from clickhouse_connect.driver.client import Client
 from matplotlib.axes import Axes
 
-from pink.ledger.queries import fetch, written_at
+from pink.ledger.queries import corrected_trades, fetch, written_at
 from pink.ledger.rows import Row
 from pink.ledger.selection import Stream, StreamChoice, choose_stream, last_written
 
@@ -175,6 +175,8 @@ def build_report(
     all_settlements = fetch(client, "account_events", database=database)
     step("reading trade_reconstruction")
     all_trades = fetch(client, "trade_reconstruction", database=database)
+    step("reading trade_corrections")  # (late true-ups of closed trades: added to them)
+    all_trades = corrected_trades(all_trades, fetch(client, "trade_corrections", database=database))
     written = last_written([*all_settlements, *all_trades], written_at(client, database=database))
     choice = choose_stream(written, account, runtime)
     settlements, trades = _of(all_settlements, choice.stream), _of(all_trades, choice.stream)

@@ -13,7 +13,9 @@ Natural keys:
   + fill id (E21: a fill row carries the links of the order that caused it);
 * ``account_events``: the settlement sequence number (E20, E22, A5);
 * ``position_state``: every field of the transition / protocol error;
-* ``trade_reconstruction``: the trade id.
+* ``trade_reconstruction``: the trade id;
+* ``trade_corrections``: the trade id, client order id and fill id (a closed trade's late
+  true-up: what to add to its ``trade_reconstruction`` row, which is never written again).
 
 Values are exact: a Decimal that does not fit its column exactly (more than
 18 decimals, or 20 integer digits for money) raises :class:`LedgerRowError`
@@ -40,6 +42,7 @@ from pink.kernel.messages import (
     Settlement,
     SlotChanged,
     TradeClosed,
+    TradeCorrected,
 )
 
 __all__ = ["LedgerRowError", "Row", "exact", "row_id", "rows_for"]
@@ -275,6 +278,19 @@ def _trade(r: TradeClosed, account_id: str, runtime_id: str) -> Row:
     return row
 
 
+def _correction(r: TradeCorrected, account_id: str, runtime_id: str) -> Row:
+    row = _base("trade_corrections", account_id, runtime_id, r.ts, r.trade_id, r.client_order_id, r.fill_id)
+    row.update(
+        slot=r.slot, trade_id=r.trade_id, client_order_id=r.client_order_id, fill_id=r.fill_id, role=r.role,
+        symbol=r.symbol, side=r.side.value,
+        entry_notional=exact(r.entry_notional, field="entry_notional"),
+        exit_notional=exact(r.exit_notional, field="exit_notional"),
+        gross_pnl=exact(r.gross_pnl, field="gross_pnl"),
+        fees=exact(r.fees, field="fees"),
+    )
+    return row
+
+
 _BUILDERS: dict[type, tuple[str, Any]] = {
     IntentRecorded: ("policy_events", _intent),
     OrderRecorded: ("trade_events", _order),
@@ -284,6 +300,7 @@ _BUILDERS: dict[type, tuple[str, Any]] = {
     ProtocolErrorRecorded: ("position_state", _protocol),
     OutsideFillRecorded: ("position_state", _outside),
     TradeClosed: ("trade_reconstruction", _trade),
+    TradeCorrected: ("trade_corrections", _correction),
     ControlChanged: ("position_state", _control),
 }
 

@@ -156,6 +156,20 @@ TABLES: dict[str, Table] = {
             ("net_pnl", MONEY),
             ("opened_ts", TIME),
         ),
+        _table(  # a closed trade's late true-up: add to its trade_reconstruction row (pink.kernel.late)
+            "trade_corrections",
+            ("slot", "Int32"),
+            ("trade_id", "String"),
+            ("client_order_id", "String"),
+            ("fill_id", "String"),
+            ("role", LC),
+            ("symbol", LC),
+            ("side", LC),
+            ("entry_notional", MONEY),
+            ("exit_notional", MONEY),
+            ("gross_pnl", MONEY),
+            ("fees", MONEY),
+        ),
     )
 }
 

@@ -24,6 +24,7 @@ from pink.kernel.messages import (
     Settlement,
     SettlementKind,
     TradeClosed,
+    TradeCorrected,
 )
 
 __all__ = ["ALERTS_KEPT", "RunStats", "Summary"]
@@ -37,8 +38,8 @@ class Summary:
     trades: int
     wins: int
     win_rate: float
-    gross_pnl: Decimal  # of the trades closed in this run (their whole life)
-    closed_fees: Decimal  # of the trades closed in this run (their whole life)
+    gross_pnl: Decimal  # of the trades closed in this run (their whole life), and late true-ups of closed ones
+    closed_fees: Decimal  # of the trades closed in this run (their whole life), and late true-ups of closed ones
     fees: Decimal
     fee_corrections: Decimal  # part of ``fees``: venue totals that corrected fills' fees
     funding: Decimal  # positive: received
@@ -135,6 +136,11 @@ class RunStats:
                 booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)
                 self.earlier_net += r.gross_pnl - r.fees - booked
                 self.last_trades = [*self.last_trades[-9:], r]
+            elif type(r) is TradeCorrected:  # a closed trade's late true-up: its fill's settlement came first
+                self.gross_pnl += r.gross_pnl
+                self.trade_fees += r.fees
+                booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)
+                self.earlier_net += r.gross_pnl - r.fees - booked
             elif type(r) is IntentRecorded:
                 self.intents += 1
                 if r.status == "REFUSED":
