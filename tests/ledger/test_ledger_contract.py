@@ -263,6 +263,15 @@ class LedgerContract:
         report = audit(writer.client, database=writer.database)
         assert any("trade_reconstruction" in d and " c:" in d for d in report.differences), report.differences
 
+    def test_a_ledger_written_before_trade_corrections_still_audits_and_reports(self, writer: LedgerWriter) -> None:
+        """A ledger an older PINK wrote has no trade_corrections table: audit and report read it as
+        none, rather than failing on a table it never had."""
+        _, recs = _round_trip("o", Side.LONG, [("0.010", "60000.0")], ["60010.0", "60020.0"])
+        _insert(writer, recs)
+        writer.client.command(f"DROP TABLE `{writer.database}`.`trade_corrections`")
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+        assert "<th>trades</th><td>1</td>" in build_report(writer.client, database=writer.database).html
+
     def test_e23_a13_a_trade_whose_entry_vwap_does_not_terminate_audits_exactly(
         self, writer: LedgerWriter
     ) -> None:
