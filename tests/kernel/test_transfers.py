@@ -130,3 +130,28 @@ def test_a_transfer_is_journaled_first_and_replayed_after_a_crash(tmp_path: Path
         assert again.apply(_moved("tr-1", "-2500"), 2).status is OutcomeStatus.DUPLICATE
     finally:
         again.close()
+
+
+def test_a_movement_booked_by_its_fields_is_not_booked_again_under_its_venue_id_nor_the_reverse() -> None:
+    """A venue row listed once without its id is booked by a key made from its fields; listed
+    again with its id (``alt_id``: that key), it is the same movement, whichever came first.
+    Two movements with their own ids whose fields are alike are two."""
+    from pink.kernel.messages import FundingPaid
+
+    d = Driver(capital="1000")
+    assert d.apply(_moved("fields-1", "5")).status is OutcomeStatus.CONFIRMED
+    again = d.apply(FundsTransferred("tr-1", "USDT", D(5), 0, alt_id="fields-1"))
+    assert again.status is OutcomeStatus.DUPLICATE and not again.records
+    assert d.apply(FundsTransferred("tr-2", "USDT", D(7), 0, alt_id="fields-2")).status is OutcomeStatus.CONFIRMED
+    assert d.apply(_moved("fields-2", "7")).status is OutcomeStatus.DUPLICATE
+    twin = d.apply(FundsTransferred("tr-3", "USDT", D(7), 0, alt_id="fields-2"))  # its own id: another one
+    assert twin.status is OutcomeStatus.CONFIRMED
+    assert d.apply(FundingPaid("f-fields", "BTC-USDT", D("-0.5"), 0)).status is OutcomeStatus.CONFIRMED
+    assert d.apply(FundingPaid("f-1", "BTC-USDT", D("-0.5"), 0, alt_id="f-fields")).status is OutcomeStatus.DUPLICATE
+    assert d.apply(FundingPaid("f-2", "BTC-USDT", D("-0.25"), 0, alt_id="f-fields2")).status is OutcomeStatus.CONFIRMED
+    assert d.apply(FundingPaid("f-fields2", "BTC-USDT", D("-0.25"), 0)).status is OutcomeStatus.DUPLICATE
+    a = d.k.account_view()
+    assert (a.capital, a.transfers, a.funding) == (D("1018.25"), D(19), D("-0.75"))
+    restored = Kernel.restore(json.loads(json.dumps(d.k.snapshot())))
+    assert restored.apply(_moved("fields-2", "7"), 1).status is OutcomeStatus.DUPLICATE
+    d.assert_books_balance()

@@ -48,6 +48,7 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 from pink.kernel.states import S, T
+from pink.kernel.transfers import booked_before, remember
 from pink.kernel.validation import check_decimal, check_money, check_signed
 
 if TYPE_CHECKING:
@@ -422,13 +423,15 @@ def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
     acct = k.account
     if not isinstance(ev.funding_id, str) or not ev.funding_id:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "funding_id: must be a non-empty string")
-    if ev.funding_id in acct.funding_ids:
+    if not isinstance(ev.alt_id, str):
+        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"funding {ev.funding_id}: alt_id must be a string")
+    if booked_before(acct.funding_ids, ev.funding_id, ev.alt_id):
         return Outcome(O_DUPLICATE, R_OK, f"funding {ev.funding_id} already booked")
     why = check_money(ev.amount, "amount")
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, why)
     before = acct.capital
-    acct.funding_ids.add(ev.funding_id)
+    remember(acct.funding_ids, ev.funding_id, ev.alt_id)
     acct.seq += 1
     acct.capital = before + ev.amount
     acct.funding += ev.amount

@@ -302,12 +302,14 @@ class OrderExpired:
 @direct_init
 @dataclass(frozen=True, slots=True)
 class FundingPaid:
-    """A funding payment; ``amount`` > 0 was received, < 0 was paid."""
+    """A funding payment; ``amount`` > 0 was received, < 0 was paid. ``alt_id``: see
+    :class:`FundsTransferred`."""
 
     funding_id: str
     symbol: str
     amount: Decimal
     ts: int
+    alt_id: str = ""
 
 
 @direct_init
@@ -318,12 +320,16 @@ class FundsTransferred:
 
     ``transfer_id`` is the venue's own id for the movement (BingX: the income
     row's ``tranId``); the kernel books each id once. It changes capital, not
-    PnL."""
+    PnL. ``alt_id``, when the venue's id is given, is the id the same movement
+    would have had without it (BingX: a key made from the row's fields): a
+    movement booked under either is not booked again under the other (two
+    movements with ids of their own are two, whatever their ``alt_id``)."""
 
     transfer_id: str
     asset: str
     amount: Decimal
     ts: int
+    alt_id: str = ""
 
 
 @direct_init

@@ -26,7 +26,7 @@ from pink.kernel.validation import check_money
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
 
-__all__ = ["on_transfer"]
+__all__ = ["booked_before", "on_transfer", "remember"]
 
 
 def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
@@ -34,14 +34,16 @@ def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
     tid = ev.transfer_id
     if not isinstance(tid, str) or not tid:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "transfer_id: must be a non-empty string")
-    if tid in acct.transfer_ids:
+    if not isinstance(ev.alt_id, str):
+        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: alt_id must be a string")
+    if booked_before(acct.transfer_ids, tid, ev.alt_id):
         return Outcome(O_DUPLICATE, R_OK, f"transfer {tid} already booked")
     if not isinstance(ev.asset, str):
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: asset must be a string")
     why = check_money(ev.amount, "amount")
     if why:
         return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: {why}")
-    acct.transfer_ids.add(tid)
+    remember(acct.transfer_ids, tid, ev.alt_id)
     k.version += 1
     if ev.asset != k.config.settle_asset:
         detail = (f"transfer {tid}: {ev.amount} {ev.asset or '(no asset)'} not booked "
@@ -56,3 +58,18 @@ def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
         acct.seq, SettlementKind.TRANSFER, -1, "", f"transfer:{tid}", ev.amount, ZERO, before, acct.capital, now
     )
     return Outcome(O_CONFIRMED, R_OK, "", -1, (), (rec,))
+
+
+_ALT = "alt:"  # (an ``alt_id`` kept in the same set as the ids: never a venue's id form)
+
+
+def booked_before(ids: set[str], event_id: str, alt_id: str) -> bool:
+    """Whether a movement was booked under ``event_id``, as the ``alt_id`` of one, or under its
+    own ``alt_id`` (see :class:`~pink.kernel.messages.FundsTransferred`)."""
+    return event_id in ids or _ALT + event_id in ids or bool(alt_id and alt_id in ids)
+
+
+def remember(ids: set[str], event_id: str, alt_id: str) -> None:
+    ids.add(event_id)
+    if alt_id:
+        ids.add(_ALT + alt_id)

@@ -177,3 +177,16 @@ def test_a_transfer_row_of_zero_is_not_handed_to_the_kernel_like_funding_of_zero
     rows = [parse_any_income_row(dict(_TRANSFER, income=z, tranId=f"t{i}")) for i, z in enumerate(("0", "0.00"))]
     rows.append(parse_any_income_row(_TRANSFER))
     assert [t.transfer_id for t in booked_income(rows, "USDT").transfers] == [_TRANSFER["tranId"]]
+
+
+def test_a_row_with_its_tranid_carries_the_key_it_would_have_had_without_one() -> None:
+    """A row BingX once listed without its ``tranId`` was booked by a key made from its fields;
+    listed again with it, the kernel must know it is the same movement (a chaos trial booked a
+    deposit twice): each booked row carries that key as its ``alt_id``."""
+    keyed = [parse_any_income_row(_TRANSFER), parse_any_income_row(_FUNDING)]
+    keyless = [parse_any_income_row({k: v for k, v in r.items() if k != "tranId"}) for r in (_TRANSFER, _FUNDING)]
+    moved, bare = booked_income(keyed, "USDT"), booked_income(keyless, "USDT")
+    assert [t.alt_id for t in moved.transfers] == [t.transfer_id for t in bare.transfers]
+    assert [f.alt_id for f in moved.funding] == [f.funding_id for f in bare.funding]
+    assert moved.transfers[0].transfer_id == _TRANSFER["tranId"] and bare.transfers[0].alt_id == ""
+    assert bare.transfers[0].transfer_id.startswith("notranid:")

@@ -77,8 +77,13 @@ class IncomeRow:
         """What the row is known by: its ``tranId``; without one, a key made from all its own
         fields (the amount by value: ``-0.50`` and ``-0.5`` are one amount), the same at every
         read of the row, and never the form of a BingX ``tranId``."""
-        if self.tran_id:
-            return self.tran_id
+        return self.tran_id or self.fields_key
+
+    @property
+    def fields_key(self) -> str:
+        """The key made from the row's own fields (not its ``tranId``): what a row listed
+        without one is booked by, and so the ``alt_id`` of a row listed with one (the same row
+        listed both ways is one movement: :class:`~pink.kernel.messages.FundsTransferred`)."""
         ms = self.ts // MS
         amount = self.amount.normalize() if self.amount else Decimal(0)
         fields = "\x1f".join((str(ms), self.kind, self.asset.upper(), self.symbol, f"{amount:f}", self.info))
@@ -86,14 +91,16 @@ class IncomeRow:
         return f"notranid:{self.kind or '-'}:{ms}:{digest}"
 
     def as_funding(self) -> FundingPaid:
-        return FundingPaid(funding_id=self.key, symbol=self.symbol, amount=self.amount, ts=self.ts)
+        return FundingPaid(funding_id=self.key, symbol=self.symbol, amount=self.amount, ts=self.ts,
+                           alt_id=self.fields_key if self.tran_id else "")
 
     def as_transfer(self, account_asset: str) -> FundsTransferred:
         """The transfer, in ``account_asset`` when the row names none or names it in another case
         (as funding is: the kernel compares assets exactly and would not book it)."""
         own = not self.asset or self.asset.upper() == account_asset.upper()
         asset = account_asset if own else self.asset
-        return FundsTransferred(transfer_id=self.key, asset=asset, amount=self.amount, ts=self.ts)
+        return FundsTransferred(transfer_id=self.key, asset=asset, amount=self.amount, ts=self.ts,
+                                alt_id=self.fields_key if self.tran_id else "")
 
 
 def _other_asset(row: IncomeRow, asset: str) -> bool:
