@@ -149,7 +149,9 @@ class BingxTrialVenue:
         self.by_hand: set[str] = set()  # the engine's ids of the orders placed by hand
 
     def _spec(self, rng: random.Random) -> str:
-        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES if r not in ("slow", "price_shock")]
+        # (not ``fills_lag``: a fill list that lags a whole reconcile window is not modelled here)
+        parts = [f"{r}={rng.choice((0.0, 0.02, 0.05, 0.1))}" for r in RULES
+                 if r not in ("slow", "price_shock", "fills_lag")]
         if rng.random() < 0.3:
             parts.append(f"slow_ms={rng.choice((5, 20, 50))}")
         return ",".join((*parts, self.shocks))

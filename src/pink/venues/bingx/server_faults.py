@@ -31,6 +31,8 @@ Rules (each name a :data:`RULES` key):
                    exist" (as for one BingX no longer keeps; its fills are still listed)
 ``fill_fee_cut``   ``allFillOrders`` rows' commission cut to 4 decimals (as in the
                    older recorded rows: ``-0.0025``)
+``fills_lag``      answer ``allFillOrders``/``fillHistory`` with no rows (the venue's fill
+                   list behind its orders: the order counts fills it does not list yet)
 ``income_no_tranid`` drawn once per ``FUNDING_FEE``/``TRANSFER`` income row, when it is
                    first listed: the row is listed without ``tranId`` from then on
 ``price_shock``    drawn once a second of the server's clock: one symbol's price gaps
@@ -70,6 +72,7 @@ RULES = (
     "query_garbled",
     "query_not_found",
     "fill_fee_cut",
+    "fills_lag",
     "income_no_tranid",
     "price_shock",
 )
