@@ -58,3 +58,17 @@ async def test_a_cancel_push_with_z_zero_after_a_fill_is_settled_by_a_query(
     await sink.wait_for(OrderStatusReport)
     await asyncio.sleep(0.05)
     assert [c.cum_qty for c in sink.of(OrderCanceled)] == [D("0.004")]  # never 0 below the fill
+
+
+def test_e10_a_push_is_priced_from_the_exact_cost_of_the_fills_read_not_from_a_reports_average() -> None:
+    """Seeded with a query's report (its average rounded by BingX), the next push's fill is not
+    priced from it (the kernel trues the report's gap up from the real fills: the rounding would
+    be taken twice): it is asked for. Seeded with the fill rows' exact cost, it is priced."""
+    tracker = FillTracker()
+    tracker.seed("1", D("0.004"), D("100.3") * D("0.004"), approx=True)  # rounded from 100.25
+    events, needs_query = tracker.apply(_update(1, "PARTIALLY_FILLED", "0.006", "100.3"))
+    assert needs_query and not [e for e in events if isinstance(e, OrderFilled)]
+    tracker.seed("1", D("0.005"), D("0.004") * D("100.25") + D("0.001") * D("100.5"))  # the rows read
+    events, needs_query = tracker.apply(_update(1, "PARTIALLY_FILLED", "0.006", "100.35"))
+    (fill,) = [e for e in events if isinstance(e, OrderFilled)]
+    assert not needs_query and (fill.last_qty, fill.last_price) == (D("0.001"), D("100.6"))

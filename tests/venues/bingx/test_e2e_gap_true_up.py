@@ -14,8 +14,6 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import pytest
-
 from pink.kernel.messages import FillBooked, QueryOrder
 from pink.runtime.recovery import Reconciler
 from tests.venues.bingx.e2e_kit import SYMBOL, Stack, fill_part, stack, until
@@ -86,6 +84,7 @@ async def _gap_trued_up_by_the_reconcile(st: Stack, rec: Reconciler) -> str:
     await rec.full(p.kernel, p.now() - 60 * S, 2)
     st.server.faults.update("stream_loss=1")  # every push lost from here (the socket stays up)
     cid = await _walk_two_levels(st, "t1")
+    st.server.faults.update("fills_lag=1")  # the venue's fill list does not show them yet
     await p.tick(70.0)  # the working check asks the order: a gap at the rounded average
     await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
     (gap,) = _rows(st, cid)
@@ -119,17 +118,95 @@ async def test_e10_a_gap_booked_while_the_stream_lost_the_fills_is_trued_up_once
         _check_flat_books(st, cid)  # the fills read again change nothing
 
 
-@pytest.mark.xfail(strict=True, reason="the adapter prices a push's fill from a query's rounded average")
 async def test_e10_the_rest_of_an_order_pushed_after_its_query_is_booked_at_its_own_price() -> None:
-    """``BingxVenue.query`` seeds the fill tracker with the report's average (rounded by BingX to
-    the price's digits); the next push's fill is priced as ``(ap1 z1 - avg0 z0) / dz`` and takes
-    the rounding (here 59999.8667 for a fill at 60000.2): the order's cost is off for good."""
+    """The query's report could not be matched to the order's fills (the fill list lagged): the
+    kernel booked its gap at BingX's rounded average and the reconcile trued it up. The rest,
+    pushed, is not priced from the report's rounded average, ``(ap1 z1 - avg0 z0) / dz`` (here
+    59999.8667 for a fill at 60000.2, the rounding corrected twice): it is read from the order's
+    fills, at its own price."""
     async with stack(fill_watch_s=600) as st:
         p = st.pump
         rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
         cid = await _gap_trued_up_by_the_reconcile(st, rec)
         fill_part(st.server, cid, D(1))  # the rest, pushed
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest filled")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
+
+
+async def test_e10_a_queried_orders_fills_the_stream_lost_are_booked_at_their_own_prices() -> None:
+    """The working check's report counts fills the stream lost: the adapter reads them (the
+    order's ``allFillOrders``) and hands them over before the report, each at its own price and
+    under the stream's id: no gap at the rounded average, nothing to true up, and the rest,
+    pushed, is priced from their exact cost."""
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        st.server.faults.update("stream_loss=1")
+        cid = await _walk_two_levels(st, "t1")
+        await p.tick(70.0)
+        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the lost fills booked")
+        level = st.engine._books[SYMBOL].level_qty
+        (order,) = st.engine_orders(cid)
+        rows = _rows(st, cid)
+        assert [(r.fill_id, r.last_qty) for r in rows] == [
+            (f"{order.venue_order_id}:{level.normalize():f}", level),
+            (f"{order.venue_order_id}:{(2 * level).normalize():f}", level)]
+        assert sum(r.last_qty * r.last_price for r in rows) == _exact_avg(st, cid)[1]
+        st.server.faults.clear()
+        fill_part(st.server, cid, D(1))  # the rest, pushed
+        await until(lambda: p.slot() == "POSITION_OPEN", "the rest filled")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
+        assert not [r for r in _rows(st, cid) if ":replaced-by:" in r.fill_id]
+
+
+async def _market_two_levels(st: Stack, trade_id: str) -> str:
+    """A MARKET buy of more than a level: two prices, their average off the tick."""
+    level = st.engine._books[SYMBOL].level_qty
+    await st.pump.submit(st.enter(trade_id, str(level + D("0.1")), leverage=10))
+    cid = next(o.client_order_id for o in st.pump.kernel.working_orders() if o.trade_id == trade_id)
+    (order,) = st.engine_orders(cid)
+    await until(lambda: not order.live, "filled")
+    qty, notional = _exact_avg(st, cid)
+    assert qty == level + D("0.1") and (notional / qty).quantize(TICK) != notional / qty
+    return cid
+
+
+async def test_e10_an_order_the_fill_watch_finds_filled_at_two_prices_is_booked_at_them() -> None:
+    """The stream loses a MARKET order's pushes; the fill watch's report (filled, at BingX's
+    rounded average) is not booked as one fill at that average under the id of the last real
+    fill (the real fills, read later, would be dropped as already booked and the rounding never
+    corrected): the order's real fills are read and booked, each at its own price."""
+    async with stack(fill_watch_s=0.2) as st:
+        p = st.pump
+        st.server.faults.update("stream_loss=1")
+        cid = await _market_two_levels(st, "t1")
+        await until(lambda: p.slot() == "POSITION_OPEN", "the fill watch found it filled")
+        assert len(_rows(st, cid)) == 2
+        st.server.faults.clear()
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
+
+
+async def test_e10_an_order_the_reconnect_gap_fill_finds_filled_at_two_prices_is_booked_at_them() -> None:
+    """As above, found by the gap-fill after the user stream reconnects (the pushes were lost)."""
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        st.server.faults.update("stream_loss=1")
+        cid = await _walk_two_levels(st, "t1")
+        st.server.faults.clear()
+        connects = st.venue.stream.connects
+        st.server.faults.update("ws_drop=#1")
+        fill_part(st.server, cid, D(1))  # the rest: its push drops the socket instead
+        await until(lambda: st.venue.stream.connects > connects, "reconnected")
+        await until(lambda: p.slot() == "POSITION_OPEN", "the gap-fill found it filled")
+        assert len(_rows(st, cid)) == 3
         await p.submit(st.exit("t1", close_all=True))
         await until(lambda: p.slot() == "IDLE", "closed")
         await p.drain()

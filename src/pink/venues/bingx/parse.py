@@ -235,6 +235,10 @@ class _OrderProgress:
     cum_qty: Decimal = ZERO
     notional: Decimal = ZERO  # avg price x cum qty, as last reported
     accepted: bool = False
+    #: ``notional`` holds a report's average (BingX rounds it to the price's digits) for fills the
+    #: kernel booked as a report's gap, which their real fills true up: a fill priced from it would
+    #: take the rounding a second time, so the next one without its own price is asked for
+    approx: bool = False
 
 
 class FillTracker:
@@ -245,11 +249,13 @@ class FillTracker:
         self._finished: dict[str, None] = {}  # venue order ids of ended orders, oldest first
         self.max_orders = max_orders
 
-    def seed(self, venue_order_id: str, cum_qty: Decimal, avg_price: Decimal, *, finished: bool = False) -> None:
-        """Record progress already known from a query, so the next push is a delta."""
+    def seed(self, venue_order_id: str, cum_qty: Decimal, notional: Decimal, *, finished: bool = False,
+             approx: bool = False) -> None:
+        """Record progress known otherwise (the order's fill rows: their exact ``notional``; a
+        query's report: its average times ``cum_qty``, ``approx``), so the next push is a delta."""
         prog = self._orders.setdefault(venue_order_id, _OrderProgress())
         if cum_qty > prog.cum_qty:
-            prog.cum_qty, prog.notional = cum_qty, avg_price * cum_qty
+            prog.cum_qty, prog.notional, prog.approx = cum_qty, notional, approx
         if finished:
             self._finished[venue_order_id] = None
             self._forget_finished()
@@ -305,7 +311,7 @@ class FillTracker:
             price = up.last_price
             notional = prog.notional + price * delta
         else:
-            if up.avg_price is None or up.avg_price <= 0:
+            if up.avg_price is None or up.avg_price <= 0 or prog.approx:
                 return None
             notional = up.avg_price * up.cum_qty
             price = (notional - prog.notional) / delta

@@ -226,6 +226,17 @@ class Reports:
                              f"({exc.message}): its fills are read again at the next reconcile",
                              retryable=exc.retryable) from exc
 
+    async def order_fills(self, symbol: str, order_id: str, client: str, order: dict[str, Any]) -> list[OrderFilled]:
+        """Every fill of one order (BingX's raw ``order``: its creation time and sides), from its
+        ``allFillOrders`` rows since it was created, each at its own price and numbered as the
+        stream numbers it (``<orderId>:<cum qty>``). Their fees are the rows' (not final)."""
+        with unreadable_as_venue_error():
+            created_ms = created_second_ms(order, order_id)
+        end_ms = self.http.clock.now_ms() + INCOME_END_SLACK_MS
+        rows = await self._rows_of_order(symbol, order_id, created_ms, end_ms)
+        sides = {order_id: (order_side(order.get("side")), position_side(order.get("positionSide")))}
+        return fills_from_rows(rows, {order_id: (client, ZERO)}, sides)
+
     async def _rows_of_order(self, symbol: str, order_id: str, start_ms: int, end_ms: int) -> list[FillRow]:
         """``allFillOrders`` of one order (its ``orderId``) from ``start_ms`` to ``end_ms``."""
         data = await self.http.request(

@@ -65,7 +65,7 @@ from pink.venues.bingx.leverage import LeverageCache, read_hedge_mode
 from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
 from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
-from pink.venues.bingx.parse_rest import parse_ack, parse_order
+from pink.venues.bingx.parse_rest import parse_ack, parse_order, unwrap_order
 from pink.venues.bingx.recent import RecentKeys, keep_last
 from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
@@ -340,29 +340,30 @@ class BingxVenue(Reports):
                 self._emit(CancelRejected(cid, exc.code, exc.message, None, _now_ns()))
             return
         try:
-            report = parse_order(data, "cancel reply")
+            report, raw = parse_order(data, "cancel reply"), unwrap_order(data, "cancel reply")
         except BingxParseError as exc:
             await self._resolve_cancel(cid, order.symbol, "BAD_REPLY", str(exc))
             return
         self._remember(cid, report.venue_order_id)
         if report.status is not OrderStatus.CANCELED:  # (it filled as the cancel came): no cancel
-            self._cancel_answered(cid, _with_client(report, cid), order.symbol, "CANCEL_NOT_DONE",
-                                  f"the cancel reply shows the order {report.status.value}")
+            await self._cancel_answered(cid, _with_client(report, cid), raw, order.symbol, "CANCEL_NOT_DONE",
+                                        f"the cancel reply shows the order {report.status.value}")
             return
         self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
 
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
         """Ask the venue what happened to the order, then say cancelled / open / unknown."""
         try:
-            report = await self._fetch(cid, symbol)
+            report, raw = await self._fetch(cid, symbol)
         except VenueError:
             self._emit(CancelRejected(cid, code, message, None, _now_ns()))
             return
-        self._cancel_answered(cid, report, symbol, code, message)
+        await self._cancel_answered(cid, report, raw, symbol, code, message)
 
-    def _cancel_answered(self, cid: str, report: OrderStatusReport, symbol: str, code: str, message: str) -> None:
+    async def _cancel_answered(self, cid: str, report: OrderStatusReport, raw: dict[str, Any], symbol: str,
+                               code: str, message: str) -> None:
         """The order as the venue has it (its fills, then itself), then cancelled / open / gone."""
-        self._emit_report(report, symbol)
+        await self._emit_report(report, raw, symbol)
         if report.status is OrderStatus.CANCELED:
             self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
             return
@@ -378,35 +379,74 @@ class BingxVenue(Reports):
         :mod:`pink.kernel.commission`), and the kernel asks for exactly this."""
         self._check_open()
         cid = query.client_order_id.lower()
-        report = await self._fetch(cid, query.symbol)
+        report, raw = await self._fetch(cid, query.symbol)
+        voi = report.venue_order_id
+        await self._missed_fills(report, raw, query.symbol)  # (before the report: it then has no gap)
         total = report.commission
-        if total is not None and report.status not in _OPEN and report.venue_order_id:
-            self._emit(CommissionReported(cid, report.venue_order_id, report.cum_qty, total, self.asset,
-                                          _now_ns()))
-        self.tracker.seed(report.venue_order_id, report.cum_qty, report.avg_price,
-                          finished=report.status not in _OPEN)
+        if total is not None and report.status not in _OPEN and voi:
+            self._emit(CommissionReported(cid, voi, report.cum_qty, total, self.asset, _now_ns()))
+        self._left_to_the_report(report, finished=report.status not in _OPEN)  # (the kernel books a gap)
         self._drop_if_ended(cid, report.status)
         return report
 
-    async def _fetch(self, cid: str, symbol: str) -> OrderStatusReport:
+    def _left_to_the_report(self, report: OrderStatusReport, *, finished: bool = False) -> None:
+        """What ``report`` counts beyond the fills delivered goes to the kernel as its gap (at the
+        report's rounded average, with its stated total as fee), which the real fills true up: the
+        tracker holds it as approximate, so no push's fill is priced from it (see ``approx``)."""
+        voi, cum = report.venue_order_id, report.cum_qty
+        if not voi:
+            return
+        if cum > self.tracker.cum_qty(voi) and report.commission is not None:
+            self._fees[voi] = report.commission
+        self.tracker.seed(voi, cum, report.avg_price * cum, finished=finished, approx=True)
+
+    async def _fetch(self, cid: str, symbol: str) -> tuple[OrderStatusReport, dict[str, Any]]:
+        """The order's report and BingX's raw order (its creation time and sides)."""
         params = {"symbol": symbol, "clientOrderId": cid}
         try:
             data = await self.http.request("GET", ORDER_PATH, dict(params))
         except VenueError as exc:
             if is_not_found(exc.code, exc.message):
                 return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
-                                         _now_ns(), exc.code, exc.message)
+                                         _now_ns(), exc.code, exc.message), {}
             raise
         with unreadable_as_venue_error():
-            report = parse_order(data, "query reply")
+            report, raw = parse_order(data, "query reply"), unwrap_order(data, "query reply")
         if not report.client_order_id:
             report = _with_client(report, cid)
         self._remember(cid, report.venue_order_id)
-        return report
+        return report, raw
+
+    async def _missed_fills(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
+        """A report counting more filled than was delivered: the fills it stands for, read from
+        the order's fill rows, each at its own price under the stream's id (BingX rounds a report's
+        average to the price's digits: a fill booked at it would be off for good), and the fill
+        tracker told their exact cost. Nothing when the stream delivered everything (no request).
+        A read that fails or lags leaves the rest to the report (said in a warning)."""
+        voi, cum = report.venue_order_id, report.cum_qty
+        if not voi or report.status is OrderStatus.NOT_FOUND or cum <= self.tracker.cum_qty(voi):
+            return
+        try:
+            fills = await self.order_fills(symbol, voi, report.client_order_id, raw)
+        except VenueError as exc:
+            log.warning("BingX order %s: its fills could not be read (%s %s); %s filled is booked at the "
+                        "report's average %s", report.client_order_id, exc.code, exc.message, cum,
+                        report.avg_price)  # fmt: skip
+            return
+        notional = ZERO
+        for fill in fills:
+            notional += fill.last_qty * fill.last_price
+            if fill.cum_qty > self.tracker.cum_qty(voi):
+                self._emit(fill)
+                self.tracker.seed(voi, fill.cum_qty, notional)
+        listed = fills[-1].cum_qty if fills else ZERO
+        if listed < cum:
+            log.warning("BingX order %s: its fill rows list %s of the %s filled; the rest is booked at the "
+                        "report's average %s", report.client_order_id, listed, cum, report.avg_price)  # fmt: skip
 
     async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
         try:
-            report = await self._fetch(cid, symbol)
+            report, raw = await self._fetch(cid, symbol)
         except VenueError as exc:
             log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
             return
@@ -416,14 +456,15 @@ class BingxVenue(Reports):
             # order stays watched, and the kernel's own queries settle one that never shows up
             log.info("BingX order %s (%s): not found yet, placed a moment ago; still watched", cid, why)
             return
-        self._emit_report(report, symbol)
+        await self._emit_report(report, raw, symbol)
 
-    def _emit_report(self, report: OrderStatusReport, symbol: str) -> None:
-        """Fills the stream missed become fills (same ids as the stream's), then the report.
-
-        Their fee is the order's total commission less what the stream delivered;
-        without a stated total it is not final (the kernel asks once the order ends). A report
-        behind the pushes already delivered (they were read while it was on its way) is dropped."""
+    async def _emit_report(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
+        """Fills the stream missed, then the report: read from the order's fill rows
+        (:meth:`_missed_fills`); what they do not list becomes one fill at the report's average
+        (same id as the stream's), its fee the order's total commission less what was delivered
+        (without a stated total not final: the kernel asks once the order ends). A report behind
+        the pushes already delivered (they were read while it was on its way) is dropped."""
+        await self._missed_fills(report, raw, symbol)
         if report.cum_qty < self.tracker.cum_qty(report.venue_order_id):
             # pushes read while the query was on its way told more: the report is older than
             # what the kernel has (it would take the lower total for a lost fill)
@@ -443,6 +484,7 @@ class BingxVenue(Reports):
                     fee = max(total - paid, ZERO) if total is not None else ZERO
                     event = replace(event, commission=fee, fee_final=total is not None)
                 self._emit(event)
+            self._left_to_the_report(report)  # (a fill not priced from an approximate cost)
         self._emit(report)
 
     async def ensure_leverage(self, request: EnsureLeverage) -> None:
