@@ -433,13 +433,22 @@ class BingxVenue(Reports):
                         "report's average %s", report.client_order_id, exc.code, exc.message, cum,
                         report.avg_price)  # fmt: skip
             return
-        notional = ZERO
+        notional = listed = ZERO
         for fill in fills:
+            delivered = self.tracker.cum_qty(voi)
+            # rows of one second (their stamp) listed out of order are numbered otherwise than the
+            # stream numbered them: a fill across what was delivered would book part of it again
+            if fill.cum_qty > delivered > fill.cum_qty - fill.last_qty:
+                log.warning("BingX order %s: its fill rows are numbered across the %s filled already "
+                            "delivered (listed out of order?): not used; %s filled is booked at the "
+                            "report's average %s", report.client_order_id, delivered, cum,
+                            report.avg_price)  # fmt: skip
+                return
             notional += fill.last_qty * fill.last_price
-            if fill.cum_qty > self.tracker.cum_qty(voi):
+            listed = fill.cum_qty
+            if fill.cum_qty > delivered:
                 self._emit(fill)
                 self.tracker.seed(voi, fill.cum_qty, notional)
-        listed = fills[-1].cum_qty if fills else ZERO
         if listed < cum:
             log.warning("BingX order %s: its fill rows list %s of the %s filled; the rest is booked at the "
                         "report's average %s", report.client_order_id, listed, cum, report.avg_price)  # fmt: skip
