@@ -280,6 +280,13 @@ class Kernel:
             out[key] = (qty, cost)
         return out
 
+    def orders_with_open_gaps(self) -> list[str]:
+        """The orders, working, ended or of a finished trade, holding quantity a report's gap
+        booked that no real fill has replaced yet (:mod:`pink.kernel.gaps`, :mod:`pink.kernel.late`):
+        the reconcile reads their fills, which true the gap up."""
+        own = [o.client_order_id for o in self.orders.values() if o.gaps]
+        return own + [r.client_order_id for r in self.retired.values() if r.open_gaps is not None]
+
     def money_in_doubt(self, *, partly_closed: bool = True) -> str:
         """Why capital need not match the venue's wallet now ("" if nothing).
 

@@ -148,7 +148,9 @@ class Reconciler:
             assert report is not None  # (at start a failed read raises)
             rep.queried.append(order.client_order_id)
             self._emit(report)
-        await self._common(rep, {o.client_order_id for o in working}, since_ns, money_since_ns)
+        gapped = await self._ask(views.orders_with_open_gaps)  # (their real fills true their gaps up)
+        known = {o.client_order_id for o in working}
+        await self._common(rep, known, since_ns, money_since_ns, orders=known | set(gapped))
         differ = await self._positions(rep, views, n_slots, at_start=True)
         money_since = since_ns if money_since_ns is None else money_since_ns
         if differ and await self._outside_fills(rep, money_since, differ, at_start=True):
@@ -170,9 +172,11 @@ class Reconciler:
         difference is first looked for in the fills of orders placed outside PINK."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
+        gapped = await self._ask(views.orders_with_open_gaps)  # (ended ones too: their real fills true them up)
         floor = self._money_floor
         money_since = since_ns if floor is None else min(since_ns, max(since_ns - MONEY_LOOKBACK_NS, floor))
-        await self._common(rep, None, since_ns, money_since, orders={o.client_order_id for o in working})
+        asked = {o.client_order_id for o in working} | set(gapped)
+        await self._common(rep, None, since_ns, money_since, orders=asked)
         if n_slots is not None:
             seen = self._position_differences
             differ = await self._positions(rep, views, n_slots)
@@ -190,8 +194,9 @@ class Reconciler:
     ) -> None:
         """Open orders (``known``: the kernel's working orders at start; others are foreign),
         then the fills of ``orders`` (default ``known``: an order the kernel has finished has
-        all its fills), funding and transfers. Each is read on its own: at start one that fails
-        stops the start; later it is reported and the others are still read."""
+        all its fills, unless a report's gap stands for some), funding and transfers. Each is
+        read on its own: at start one that fails stops the start; later it is reported and the
+        others are still read."""
         at_start = known is not None
         money_since = since_ns if money_since_ns is None else money_since_ns
         venue = self._venue

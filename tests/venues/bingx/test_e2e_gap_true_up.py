@@ -211,3 +211,32 @@ async def test_e10_an_order_the_reconnect_gap_fill_finds_filled_at_two_prices_is
         await until(lambda: p.slot() == "IDLE", "closed")
         await p.drain()
         _check_flat_books(st, cid)
+
+
+async def test_e10_the_gap_of_an_order_that_ended_is_trued_up_by_the_next_reconciles_fill_read() -> None:
+    """A gap booked while the venue's fill list lagged, on an order that then ended: the
+    reconcile read fills for the orders still working only, so its real fills were never read
+    and the books stayed off by BingX's rounding for good. An order with a gap open is asked for
+    too, working or not (its trade open or closed)."""
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
+        await rec.full(p.kernel, p.now() - 60 * S, 2)
+        st.server.faults.update("stream_loss=1")
+        cid = await _walk_two_levels(st, "t1")
+        st.server.faults.update("fills_lag=1")
+        await p.tick(70.0)  # the working check: a gap at the rounded average
+        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        await p.submit(st.cancel("t1"))  # the rest is canceled: the order has ended
+        await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
+        assert cid not in {o.client_order_id for o in p.kernel.working_orders()}
+        st.server.faults.clear()
+        rep = await rec.periodic(p.kernel, p.now() - 120 * S, 2)
+        assert rep.errors == []
+        await p.drain()
+        notional = _exact_avg(st, cid)[1]
+        assert sum(r.last_qty * r.last_price for r in _rows(st, cid)) == notional  # trued up
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        _check_flat_books(st, cid)
