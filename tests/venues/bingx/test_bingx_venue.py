@@ -146,9 +146,9 @@ async def test_e12_market_ack_without_price_is_never_settled_at_zero(
     await v.place(place())
     await fake.push(push("TRADE", "FILLED", "0.01", "0"))  # a fill push without a price
     reports = await sink.wait_for(OrderStatusReport)
-    # nothing settled at price 0: the only fill is the one the order query priced
-    assert [(f.last_qty, f.last_price) for f in sink.of(OrderFilled)] == [(D("0.01"), D("100.5"))]
-    assert [(f.commission, f.fee_final) for f in sink.of(OrderFilled)] == [(D("0.0005"), True)]
+    # nothing settled at price 0: the fill is the order query's, which the kernel books as its gap
+    assert sink.of(OrderFilled) == [] and v.tracker.cum_qty(str(VID)) == D("0.01")
+    assert reports[0].commission == D("0.0005")
     assert reports[0].status is OrderStatus.FILLED and reports[0].avg_price == D("100.5")
     assert reports[0].cum_qty == D("0.01")
 
@@ -156,8 +156,9 @@ async def test_e12_market_ack_without_price_is_never_settled_at_zero(
 async def test_a_queried_fill_without_a_stated_commission_is_not_final(
     fake: FakeBingx, venue: tuple[BingxVenue, Sink]
 ) -> None:
-    """The order record prices a fill the stream missed; its fee is the record's commission,
-    or, when the record states none, zero and not final (the kernel asks again at the end)."""
+    """The order record stands for a fill the stream missed (the kernel books it as the
+    report's gap); when the record states no commission, the report says so (the kernel books
+    none and asks again at the end)."""
     v, sink = venue
     no_fee = order_obj("FILLED", "0.01", "100.5")
     del no_fee["commission"]
@@ -165,9 +166,24 @@ async def test_a_queried_fill_without_a_stated_commission_is_not_final(
     fake.reply("GET", ORDER, {"order": no_fee})
     await v.place(place())
     await fake.push(push("TRADE", "FILLED", "0.01", "0"))  # no price: the adapter queries
-    await sink.wait_for(OrderStatusReport)
-    (fill,) = sink.of(OrderFilled)
-    assert fill.commission == 0 and fill.fee_final is False
+    (report,) = await sink.wait_for(OrderStatusReport)
+    assert sink.of(OrderFilled) == [] and report.cum_qty == D("0.01") and report.commission is None
+
+
+async def test_e13_a_queried_fill_of_another_programs_order_is_still_a_fill(
+    fake: FakeBingx, venue: tuple[BingxVenue, Sink]
+) -> None:
+    """An order of another program (its own client id) whose push tells no price is asked for;
+    its fill rows unread, the report's fill is handed over as one (the kernel, which books no
+    gap of an order it never sent, books it as a close outside PINK), not left to the report."""
+    _, sink = venue
+    fake.reply("GET", ORDER, {"order": order_obj("FILLED", "0.01", "100.5", cid="bot-7")})
+    pushed = push("TRADE", "FILLED", "0.01", "0")  # no price: the adapter queries
+    pushed["o"]["c"] = "bot-7"
+    await fake.push(pushed)
+    (fill,) = await sink.wait_for(OrderFilled)
+    assert (fill.client_order_id, fill.last_qty, fill.last_price) == ("bot-7", D("0.01"), D("100.5"))
+    assert (fill.commission, fill.fee_final) == (D("0.0005"), True)
 
 
 async def test_e13_f19_fills_come_from_order_records_not_positions(
@@ -360,9 +376,8 @@ async def test_e12_an_unreadable_push_of_a_known_order_is_resolved_by_a_query_at
     unreadable = push("TRADE", "TRIGGERED", "0.004", "100")
     unreadable["o"]["c"] = ""  # named by BingX's id only: the adapter knows it from the ack
     await fake.push(unreadable)
-    (fill,) = await sink.wait_for(OrderFilled)
-    assert (fill.last_qty, fill.last_price) == (D("0.004"), D("100"))
-    assert sink.of(OrderStatusReport)[-1].client_order_id == "t00001-e1"
+    (report,) = await sink.wait_for(OrderStatusReport)
+    assert (report.client_order_id, report.cum_qty, report.avg_price) == ("t00001-e1", D("0.004"), D("100"))
 
 
 async def test_e9_a_cancel_reply_showing_the_order_filled_is_not_a_cancel(
@@ -375,7 +390,7 @@ async def test_e9_a_cancel_reply_showing_the_order_filled_is_not_a_cancel(
     await v.cancel(CancelOrder("t00001-e1", "BTC-USDT", str(VID)))
     assert not sink.of(OrderCanceled)
     assert sink.of(OrderStatusReport)[0].status is OrderStatus.FILLED  # (the reply is the order: no query)
-    assert [f.cum_qty for f in sink.of(OrderFilled)] == [D("0.01")]
+    assert sink.of(OrderStatusReport)[0].cum_qty == D("0.01")  # (its fills: the kernel books the report's gap)
     (rejected,) = sink.of(CancelRejected)
     assert rejected.code == "ORDER_ALREADY_FILLED" and rejected.still_open is False
 

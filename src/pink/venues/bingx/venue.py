@@ -394,11 +394,8 @@ class BingxVenue(Reports):
         report's rounded average, with its stated total as fee), which the real fills true up: the
         tracker holds it as approximate, so no push's fill is priced from it (see ``approx``)."""
         voi, cum = report.venue_order_id, report.cum_qty
-        if not voi:
-            return
-        if cum > self.tracker.cum_qty(voi) and report.commission is not None:
-            self._fees[voi] = report.commission
-        self.tracker.seed(voi, cum, report.avg_price * cum, finished=finished, approx=True)
+        if voi:
+            self.tracker.seed(voi, cum, report.avg_price * cum, finished=finished, approx=True)
 
     async def _fetch(self, cid: str, symbol: str) -> tuple[OrderStatusReport, dict[str, Any]]:
         """The order's report and BingX's raw order (its creation time and sides)."""
@@ -469,10 +466,13 @@ class BingxVenue(Reports):
 
     async def _emit_report(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
         """Fills the stream missed, then the report: read from the order's fill rows
-        (:meth:`_missed_fills`); what they do not list becomes one fill at the report's average
-        (same id as the stream's), its fee the order's total commission less what was delivered
-        (without a stated total not final: the kernel asks once the order ends). A report behind
-        the pushes already delivered (they were read while it was on its way) is dropped."""
+        (:meth:`_missed_fills`); what they do not list is left to the report, which the kernel
+        books as a gap at its rounded average that their real fills true up when read (as one
+        fill at that average under the stream's id, the real fill would be taken as booked and
+        the rounding never corrected). Of another program's order, which the kernel books no gap
+        of, it is one fill at the report's average, its fee the order's total commission less
+        what was delivered (without a stated total not final). A report behind the pushes
+        already delivered (they were read while it was on its way) is dropped."""
         await self._missed_fills(report, raw, symbol)
         if report.cum_qty < self.tracker.cum_qty(report.venue_order_id):
             # pushes read while the query was on its way told more: the report is older than
@@ -482,18 +482,22 @@ class BingxVenue(Reports):
             return
         total = report.commission
         if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
+            own = is_pinks_own(report.client_order_id.lower())
+            if own:  # (first: the tracker makes no fill of the rest, the kernel books it as a gap)
+                self._left_to_the_report(report)
             up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",
                              report.status, report.quantity, report.cum_qty,
                              report.avg_price or None, None, None, total or ZERO,
                              self.asset, report.ts or _now_ns())
             events, _ = self.tracker.apply(up)
             for event in events:
-                if isinstance(event, OrderFilled):
+                if isinstance(event, OrderFilled):  # (another program's order: the kernel books no gap of it)
                     paid = self._fees.get(event.venue_order_id, ZERO)
                     fee = max(total - paid, ZERO) if total is not None else ZERO
                     event = replace(event, commission=fee, fee_final=total is not None)
                 self._emit(event)
-            self._left_to_the_report(report)  # (a fill not priced from an approximate cost)
+            if not own:
+                self._left_to_the_report(report)  # (a fill not priced from an approximate cost)
         self._emit(report)
 
     async def ensure_leverage(self, request: EnsureLeverage) -> None:
