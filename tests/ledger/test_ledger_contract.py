@@ -470,3 +470,31 @@ class TestServerLedger(LedgerContract):
 
 def test_decimal_equality_is_exact() -> None:
     assert Decimal("0.1") + Decimal("0.2") == Decimal("0.3")
+
+
+def test_e10_a_trade_corrected_by_late_real_fills_shows_their_vwaps() -> None:
+    """A long closed by a report at BingX's rounded average (60100.2 for 0.004 at 60100.0 and
+    0.006 at 60100.3): its real fills come after the close. The trade as the report shows it
+    (its row with its corrections added) has their exit VWAP, 60100.18, as it has their PnL; the
+    exit VWAP stayed at the rounded average, so the row read 60100.2 beside a PnL that did not."""
+    from pink.ledger.queries import corrected_trades
+
+    kernel = Kernel(KernelConfig(slots=1), default_instruments())
+    out = kernel.submit(Intent(Action.ENTER, 0, "c", "ic", asset="BTC-USDT", side=Side.LONG,
+                               quantity=D("0.010"), exit_legs=(D(1),)), 1)  # fmt: skip
+    recs: list[KernelRecord] = list(out.records)
+    cid = next(e for e in out.effects if isinstance(e, PlaceOrder)).client_order_id
+    recs += kernel.apply(OrderFilled(cid, "v", "v0", D("0.010"), D("60000.0"), D("0.010"), D(0), "USDT", 2), 2).records
+    x = kernel.submit(Intent(Action.EXIT, 0, "c", "x0", close_all=True), 3)
+    leg = next(e for e in x.effects if isinstance(e, PlaceOrder)).client_order_id
+    recs += [*x.records, *kernel.apply(OrderStatusReport(leg, "w", OrderStatus.FILLED, D("0.010"), D("0.010"),
+                                                         D("60100.2"), D(0), 4), 4).records]  # fmt: skip
+    for n, (q, px, cum) in enumerate((("0.004", "60100.0", "0.004"), ("0.006", "60100.3", "0.010"))):
+        recs += kernel.apply(OrderFilled(leg, "w", f"w{n}", D(q), D(px), D(cum), D(0), "USDT", 5), 5).records
+    rows = [r for rec in recs for r in rows_for(rec, account_id=ACC, runtime_id=RT)]
+    (t,) = corrected_trades([r for table, r in rows if table == "trade_reconstruction"],
+                            [r for table, r in rows if table == "trade_corrections"])
+    exits = D("0.004") * D("60100.0") + D("0.006") * D("60100.3")
+    assert t["exit_notional"] == exits and t["gross_pnl"] == exits - D("600")
+    assert _shown(t["exit_vwap"], "exit_vwap") == "60100.18"
+    assert _shown(t["entry_vwap"], "entry_vwap") == "60000"

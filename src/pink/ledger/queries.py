@@ -54,12 +54,14 @@ def corrected(t: Row, fixes: list[Row]) -> Row:
         return t
     zero = Decimal(0)
     entry = sum((f["entry_notional"] for f in fixes), zero)
+    exit_ = sum((f["exit_notional"] for f in fixes), zero)
     gross = sum((f["gross_pnl"] for f in fixes), zero)
     fees = sum((f["fees"] for f in fixes), zero)
     return {
         **t,
         "entry_vwap": t["entry_vwap"] + entry / t["entry_qty"] if t["entry_qty"] else t["entry_vwap"],
-        "exit_notional": t["exit_notional"] + sum((f["exit_notional"] for f in fixes), zero),
+        "exit_notional": t["exit_notional"] + exit_,
+        "exit_vwap": t["exit_vwap"] + exit_ / t["exit_qty"] if t["exit_qty"] else t["exit_vwap"],
         "gross_pnl": t["gross_pnl"] + gross,
         "fees": t["fees"] + fees,
         "net_pnl": t["net_pnl"] + gross - fees,
