@@ -64,5 +64,6 @@ def test_e10_a_closed_trades_late_true_up_is_counted_with_the_closed_trades_not_
     stats.observe(d.records)  # type: ignore[arg-type]
     s = stats.summary()
     assert (s.trades, s.gross_pnl, s.closed_fees) == (1, D("1.15"), D("0.06"))
+    assert s.fills == 3  # the entry's and the exit's two real ones: not the report's gap, nor its reversals
     assert (s.open_realized, s.open_fees, s.earlier_net) == (0, 0, 0), s
     assert s.capital_change == d.k.account_view().capital - D(10000) == D("1.09")

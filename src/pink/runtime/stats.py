@@ -124,7 +124,8 @@ class RunStats:
                 elif self.peak - capital > self.max_drawdown:
                     self.max_drawdown = self.peak - capital
             elif type(r) is FillBooked:
-                self.fills += r.last_qty > 0  # (not a report gap's piece reversed: pink.kernel.gaps)
+                # a venue fill known as such: not a report's gap (``#cum``) nor its reversal (pink.kernel.gaps)
+                self.fills += r.last_qty > 0 and "#cum" not in r.fill_id
                 if "-out" in r.client_order_id:  # (the kernel's own order ids never hold it otherwise)
                     self._alert(f"slot {r.slot} trade {r.trade_id}: {r.last_qty} {r.symbol} booked closed outside "
                                 f"PINK at {r.last_price}, fee {r.commission}")  # fmt: skip
