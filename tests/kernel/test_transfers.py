@@ -78,6 +78,9 @@ def test_a_malformed_transfer_is_quarantined_and_changes_nothing(event: FundsTra
     before = d.k.snapshot()
     out = d.apply(event)
     assert out.status is OutcomeStatus.QUARANTINED and named in out.detail
+    # said, not silent: an alert (a ledger row), naming the movement and what was wrong with it
+    (alert,) = out.records
+    assert isinstance(alert, ProtocolErrorRecorded) and alert.detail == out.detail and named in alert.detail
     assert d.k.snapshot() == before  # not even the id is remembered: a corrected report can still book
     assert d.apply(FundsTransferred("t", "USDT", D(1), 0)).status is OutcomeStatus.CONFIRMED
 
@@ -155,3 +158,13 @@ def test_a_movement_booked_by_its_fields_is_not_booked_again_under_its_venue_id_
     restored = Kernel.restore(json.loads(json.dumps(d.k.snapshot())))
     assert restored.apply(_moved("fields-2", "7"), 1).status is OutcomeStatus.DUPLICATE
     d.assert_books_balance()
+
+
+def test_a_funding_payment_the_kernel_cannot_book_is_said_naming_it() -> None:
+    from pink.kernel.messages import FundingPaid
+
+    d = Driver()
+    out = d.apply(FundingPaid("f-bad", "BTC-USDT", D("0.0000000000001"), 0))
+    assert out.status is OutcomeStatus.QUARANTINED and "f-bad" in out.detail and "decimal places" in out.detail
+    (alert,) = out.records
+    assert isinstance(alert, ProtocolErrorRecorded) and alert.cause == "funding:f-bad"

@@ -20,12 +20,10 @@ from pink.kernel.book import Account, FeeCheck, Order, OrderPhase, Trade
 from pink.kernel.consts import (
     O_CONFIRMED,
     O_DUPLICATE,
-    O_QUARANTINED,
     O_UNKNOWN,
     R_OK,
     R_ORDER_ALREADY_FILLED,
     R_ORDER_NOT_FOUND,
-    R_PROTOCOL_ERROR,
     R_VENUE_REJECTED,
 )
 from pink.kernel.gaps import true_up
@@ -48,7 +46,7 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 from pink.kernel.states import S, T
-from pink.kernel.transfers import booked_before, remember
+from pink.kernel.transfers import booked_before, refused, remember
 from pink.kernel.validation import check_decimal, check_money, check_signed
 
 if TYPE_CHECKING:
@@ -421,15 +419,16 @@ def on_cancel_rejected(k: Kernel, slot: Slot, order: Order, ev: CancelRejected, 
 
 def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
     acct = k.account
-    if not isinstance(ev.funding_id, str) or not ev.funding_id:
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "funding_id: must be a non-empty string")
+    fid = ev.funding_id
+    if not isinstance(fid, str) or not fid:
+        return refused("funding", repr(fid), "funding_id: must be a non-empty string", now)
     if not isinstance(ev.alt_id, str):
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"funding {ev.funding_id}: alt_id must be a string")
-    if booked_before(acct.funding_ids, ev.funding_id, ev.alt_id):
-        return Outcome(O_DUPLICATE, R_OK, f"funding {ev.funding_id} already booked")
+        return refused("funding", fid, f"funding {fid}: alt_id must be a string", now)
+    if booked_before(acct.funding_ids, fid, ev.alt_id):
+        return Outcome(O_DUPLICATE, R_OK, f"funding {fid} already booked")
     why = check_money(ev.amount, "amount")
     if why:
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, why)
+        return refused("funding", fid, f"funding {fid}: {why}", now)
     before = acct.capital
     remember(acct.funding_ids, ev.funding_id, ev.alt_id)
     acct.seq += 1

@@ -26,23 +26,23 @@ from pink.kernel.validation import check_money
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
 
-__all__ = ["booked_before", "on_transfer", "remember"]
+__all__ = ["booked_before", "on_transfer", "refused", "remember"]
 
 
 def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
     acct = k.account
     tid = ev.transfer_id
     if not isinstance(tid, str) or not tid:
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, "transfer_id: must be a non-empty string")
+        return refused("transfer", repr(tid), "transfer_id: must be a non-empty string", now)
     if not isinstance(ev.alt_id, str):
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: alt_id must be a string")
+        return refused("transfer", tid, f"transfer {tid}: alt_id must be a string", now)
     if booked_before(acct.transfer_ids, tid, ev.alt_id):
         return Outcome(O_DUPLICATE, R_OK, f"transfer {tid} already booked")
     if not isinstance(ev.asset, str):
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: asset must be a string")
+        return refused("transfer", tid, f"transfer {tid}: asset must be a string", now)
     why = check_money(ev.amount, "amount")
     if why:
-        return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, f"transfer {tid}: {why}")
+        return refused("transfer", tid, f"transfer {tid}: {why}", now)
     remember(acct.transfer_ids, tid, ev.alt_id)
     k.version += 1
     if ev.asset != k.config.settle_asset:
@@ -58,6 +58,13 @@ def on_transfer(k: Kernel, ev: FundsTransferred, now: int) -> Outcome:
         acct.seq, SettlementKind.TRANSFER, -1, "", f"transfer:{tid}", ev.amount, ZERO, before, acct.capital, now
     )
     return Outcome(O_CONFIRMED, R_OK, "", -1, (), (rec,))
+
+
+def refused(kind: str, ident: str, detail: str, now: int) -> Outcome:
+    """Money moved the kernel cannot book: quarantined, and said (an alert naming it, for the
+    ledger and the operator); its id is not kept, so a corrected report of it still books."""
+    return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, -1, (),
+                   (ProtocolErrorRecorded(-1, "", f"{kind}:{ident}", detail, now),))
 
 
 _ALT = "alt:"  # (an ``alt_id`` kept in the same set as the ids: never a venue's id form)
