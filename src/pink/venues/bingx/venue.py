@@ -5,7 +5,8 @@
   each fill once (by fill id).
 * A place with no reply (timeout, 5xx) raises UnknownOutcomeError: the kernel
   queries by client order id (F16). An ack is never a fill (E12): fills come
-  from ``ORDER_TRADE_UPDATE`` or an order query, never from positions (E13).
+  from ``ORDER_TRADE_UPDATE`` or an order query (and the fill rows it stands for:
+  :mod:`pink.venues.bingx.queries`), never from positions (E13).
 * Cancel is tri-state (E17/F17): cancelled, still open, or unknown; a "not
   found"/"already filled" answer triggers an order query.
 * ``quote`` is served from the market-stream cache (E1); ``calls`` counts
@@ -39,7 +40,6 @@ from pink.kernel.messages import (
     ZERO,
     CancelOrder,
     CancelRejected,
-    CommissionReported,
     EnsureLeverage,
     Instrument,
     OrderAccepted,
@@ -51,13 +51,12 @@ from pink.kernel.messages import (
     OrderStatusReport,
     OrderType,
     PlaceOrder,
-    QueryOrder,
     TimeInForce,
     VenueEvent,
 )
 from pink.ports import EventSink, Quote
 from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.errors import is_already_filled, is_not_found, unreadable_as_venue_error
+from pink.venues.bingx.errors import is_already_filled, is_not_found
 from pink.venues.bingx.fields import BingxParseError
 from pink.venues.bingx.http import BingxHttp
 from pink.venues.bingx.instruments import InstrumentBook, NoOpensError, OffGridError
@@ -66,15 +65,13 @@ from pink.venues.bingx.market import MarketStream
 from pink.venues.bingx.orders import order_params
 from pink.venues.bingx.parse import AccountUpdate, FillTracker, ListenKeyExpired, OrderUpdate, parse_user_frame
 from pink.venues.bingx.parse_rest import parse_ack, parse_order, unwrap_order
+from pink.venues.bingx.queries import OPEN, ORDER_PATH, OrderQueries, now_ns, with_client
 from pink.venues.bingx.recent import RecentKeys, keep_last
-from pink.venues.bingx.reports import Reports
 from pink.venues.bingx.ws import UserStream
 
 __all__ = ["ORDER_PATH", "BingxVenue"]
 
 log = logging.getLogger(__name__)
-ORDER_PATH = "/openApi/swap/v2/trade/order"
-_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _ORDER_EVENTS = ("ORDER_TRADE_UPDATE", "TRADE_UPDATE")
 _CANCEL_CODES = {OrderStatus.FILLED: "ORDER_ALREADY_FILLED", OrderStatus.NOT_FOUND: "ORDER_NOT_FOUND"}
 
@@ -95,14 +92,10 @@ def rejection(cid: str, exc: VenueError) -> OrderRejected:
     position to close, gets the kernel's code for it; BingX's number is kept in the message."""
     code = exc.code
     if code == "110425" or (code == "101400" and "minimum" in exc.message.lower()):
-        return OrderRejected(cid, "NOTIONAL_BELOW_MIN", f"{code}: {exc.message}", _now_ns())
+        return OrderRejected(cid, "NOTIONAL_BELOW_MIN", f"{code}: {exc.message}", now_ns())
     if code in NO_POSITION_CODES:
-        return OrderRejected(cid, "NO_POSITION", f"{code}: {exc.message}", _now_ns())
-    return OrderRejected(cid, code, exc.message, _now_ns())
-
-
-def _now_ns() -> int:
-    return time.time_ns()
+        return OrderRejected(cid, "NO_POSITION", f"{code}: {exc.message}", now_ns())
+    return OrderRejected(cid, code, exc.message, now_ns())
 
 
 @dataclass(slots=True)
@@ -115,7 +108,7 @@ class _Live:
     settled: float | None = None
 
 
-class BingxVenue(Reports):
+class BingxVenue(OrderQueries):
     """The BingX adapter; ``async with`` is not required, but :meth:`close` is."""
 
     name = "bingx"
@@ -255,7 +248,7 @@ class BingxVenue(Reports):
     def _drop_if_ended(self, cid: str, status: OrderStatus) -> None:
         """An order the venue reports ended leaves the live list (no more watch or gap-fill);
         one it does not know (yet) stays while it is young (see :data:`NOT_FOUND_GRACE_S`)."""
-        if status in _OPEN or (status is OrderStatus.NOT_FOUND and self._young(cid)):
+        if status in OPEN or (status is OrderStatus.NOT_FOUND and self._young(cid)):
             return
         self._live.pop(cid, None)
 
@@ -282,14 +275,14 @@ class BingxVenue(Reports):
         try:
             params = self.order_params(order)
         except NoOpensError as exc:  # the contract takes no new positions: not sent
-            self._emit(OrderRejected(cid, exc.code, str(exc), _now_ns()))
+            self._emit(OrderRejected(cid, exc.code, str(exc), now_ns()))
             return
         except OffGridError as exc:  # never cut to fit: the venue's order would not be the kernel's
             log.error("BingX order %s refused: %s", cid, exc)
-            self._emit(OrderRejected(cid, exc.code, str(exc), _now_ns()))
+            self._emit(OrderRejected(cid, exc.code, str(exc), now_ns()))
             return
         except ValueError as exc:
-            self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), _now_ns()))
+            self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), now_ns()))
             return
         live = self._live[cid] = _Live(order.symbol, order.quantity)
         try:
@@ -310,7 +303,7 @@ class BingxVenue(Reports):
             self._spawn(self._query_and_emit(cid, order.symbol, f"unreadable ack: {exc}"))
             return
         self._remember(cid, ack.venue_order_id)
-        self._emit(OrderAccepted(cid, ack.venue_order_id, _now_ns()))
+        self._emit(OrderAccepted(cid, ack.venue_order_id, now_ns()))
         if order.order_type is OrderType.MARKET or order.time_in_force in (
             TimeInForce.IOC, TimeInForce.FOK
         ):
@@ -337,7 +330,7 @@ class BingxVenue(Reports):
             if gone or isinstance(exc, UnknownOutcomeError):
                 await self._resolve_cancel(cid, order.symbol, exc.code, exc.message)
             else:
-                self._emit(CancelRejected(cid, exc.code, exc.message, None, _now_ns()))
+                self._emit(CancelRejected(cid, exc.code, exc.message, None, now_ns()))
             return
         try:
             report, raw = parse_order(data, "cancel reply"), unwrap_order(data, "cancel reply")
@@ -346,17 +339,17 @@ class BingxVenue(Reports):
             return
         self._remember(cid, report.venue_order_id)
         if report.status is not OrderStatus.CANCELED:  # (it filled as the cancel came): no cancel
-            await self._cancel_answered(cid, _with_client(report, cid), raw, order.symbol, "CANCEL_NOT_DONE",
+            await self._cancel_answered(cid, with_client(report, cid), raw, order.symbol, "CANCEL_NOT_DONE",
                                         f"the cancel reply shows the order {report.status.value}")
             return
-        self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
+        self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, now_ns()))
 
     async def _resolve_cancel(self, cid: str, symbol: str, code: str, message: str) -> None:
         """Ask the venue what happened to the order, then say cancelled / open / unknown."""
         try:
             report, raw = await self._fetch(cid, symbol)
         except VenueError:
-            self._emit(CancelRejected(cid, code, message, None, _now_ns()))
+            self._emit(CancelRejected(cid, code, message, None, now_ns()))
             return
         await self._cancel_answered(cid, report, raw, symbol, code, message)
 
@@ -365,140 +358,11 @@ class BingxVenue(Reports):
         """The order as the venue has it (its fills, then itself), then cancelled / open / gone."""
         await self._emit_report(report, raw, symbol)
         if report.status is OrderStatus.CANCELED:
-            self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, _now_ns()))
+            self._emit(OrderCanceled(cid, report.venue_order_id, report.cum_qty, now_ns()))
             return
         plain = _CANCEL_CODES.get(report.status, code)
         detail = f"{message} (venue code {code})" if plain != code else message
-        self._emit(CancelRejected(cid, plain, detail, report.status in _OPEN, _now_ns()))
-
-    async def query(self, query: QueryOrder) -> OrderStatusReport:
-        """The venue's record of the order (the kernel books unseen fills from it).
-
-        For an order that has ended, the venue's total commission goes to the kernel
-        too (:class:`CommissionReported`): the stream's fees may be wrong (see
-        :mod:`pink.kernel.commission`), and the kernel asks for exactly this."""
-        self._check_open()
-        cid = query.client_order_id.lower()
-        report, raw = await self._fetch(cid, query.symbol)
-        voi = report.venue_order_id
-        await self._missed_fills(report, raw, query.symbol)  # (before the report: it then has no gap)
-        total = report.commission
-        if total is not None and report.status not in _OPEN and voi:
-            self._emit(CommissionReported(cid, voi, report.cum_qty, total, self.asset, _now_ns()))
-        self._left_to_the_report(report, finished=report.status not in _OPEN)  # (the kernel books a gap)
-        self._drop_if_ended(cid, report.status)
-        return report
-
-    def _left_to_the_report(self, report: OrderStatusReport, *, finished: bool = False) -> None:
-        """What ``report`` counts beyond the fills delivered goes to the kernel as its gap (at the
-        report's rounded average, with its stated total as fee), which the real fills true up: the
-        tracker holds it as approximate, so no push's fill is priced from it (see ``approx``)."""
-        voi, cum = report.venue_order_id, report.cum_qty
-        if voi:
-            self.tracker.seed(voi, cum, report.avg_price * cum, finished=finished, approx=True)
-
-    async def _fetch(self, cid: str, symbol: str) -> tuple[OrderStatusReport, dict[str, Any]]:
-        """The order's report and BingX's raw order (its creation time and sides)."""
-        params = {"symbol": symbol, "clientOrderId": cid}
-        try:
-            data = await self.http.request("GET", ORDER_PATH, dict(params))
-        except VenueError as exc:
-            if is_not_found(exc.code, exc.message):
-                return OrderStatusReport(cid, "", OrderStatus.NOT_FOUND, ZERO, ZERO, ZERO, ZERO,
-                                         _now_ns(), exc.code, exc.message), {}
-            raise
-        with unreadable_as_venue_error():
-            report, raw = parse_order(data, "query reply"), unwrap_order(data, "query reply")
-        if not report.client_order_id:
-            report = _with_client(report, cid)
-        self._remember(cid, report.venue_order_id)
-        return report, raw
-
-    async def _missed_fills(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
-        """A report counting more filled than was delivered: the fills it stands for, read from
-        the order's fill rows, each at its own price under the stream's id (BingX rounds a report's
-        average to the price's digits: a fill booked at it would be off for good), and the fill
-        tracker told their exact cost. Nothing when the stream delivered everything (no request).
-        A read that fails or lags leaves the rest to the report (said in a warning)."""
-        voi, cum = report.venue_order_id, report.cum_qty
-        if not voi or report.status is OrderStatus.NOT_FOUND or cum <= self.tracker.cum_qty(voi):
-            return
-        try:
-            fills = await self.order_fills(symbol, voi, report.client_order_id, raw)
-        except VenueError as exc:
-            log.warning("BingX order %s: its fills could not be read (%s %s); %s filled is booked at the "
-                        "report's average %s", report.client_order_id, exc.code, exc.message, cum,
-                        report.avg_price)  # fmt: skip
-            return
-        notional = listed = ZERO
-        for fill in fills:
-            delivered = self.tracker.cum_qty(voi)
-            # rows of one second (their stamp) listed out of order are numbered otherwise than the
-            # stream numbered them: a fill across what was delivered would book part of it again
-            if fill.cum_qty > delivered > fill.cum_qty - fill.last_qty:
-                log.warning("BingX order %s: its fill rows are numbered across the %s filled already "
-                            "delivered (listed out of order?): not used; %s filled is booked at the "
-                            "report's average %s", report.client_order_id, delivered, cum,
-                            report.avg_price)  # fmt: skip
-                return
-            notional += fill.last_qty * fill.last_price
-            listed = fill.cum_qty
-            if fill.cum_qty > delivered:
-                self._emit(fill)
-                self.tracker.seed(voi, fill.cum_qty, notional)
-        if listed < cum:
-            log.warning("BingX order %s: its fill rows list %s of the %s filled; the rest is booked at the "
-                        "report's average %s", report.client_order_id, listed, cum, report.avg_price)  # fmt: skip
-
-    async def _query_and_emit(self, cid: str, symbol: str, why: str) -> None:
-        try:
-            report, raw = await self._fetch(cid, symbol)
-        except VenueError as exc:
-            log.warning("BingX query of %s (%s) failed: %s %s", cid, why, exc.code, exc.message)
-            return
-        if report.status is OrderStatus.NOT_FOUND and self._young(cid):
-            # placed a moment ago (or still on its way): the venue has not indexed it yet. No news
-            # for the kernel (it would take an acknowledged order's "not found" as a desync); the
-            # order stays watched, and the kernel's own queries settle one that never shows up
-            log.info("BingX order %s (%s): not found yet, placed a moment ago; still watched", cid, why)
-            return
-        await self._emit_report(report, raw, symbol)
-
-    async def _emit_report(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
-        """Fills the stream missed, then the report: read from the order's fill rows
-        (:meth:`_missed_fills`); what they do not list is left to the report, which the kernel
-        books as a gap at its rounded average that their real fills true up when read (as one
-        fill at that average under the stream's id, the real fill would be taken as booked and
-        the rounding never corrected). Of another program's order, which the kernel books no gap
-        of, it is one fill at the report's average, its fee the order's total commission less
-        what was delivered (without a stated total not final). A report behind the pushes
-        already delivered (they were read while it was on its way) is dropped."""
-        await self._missed_fills(report, raw, symbol)
-        if report.cum_qty < self.tracker.cum_qty(report.venue_order_id):
-            # pushes read while the query was on its way told more: the report is older than
-            # what the kernel has (it would take the lower total for a lost fill)
-            log.info("BingX order %s: query (%s filled) older than its pushes; dropped",
-                     report.client_order_id, report.cum_qty)
-            return
-        total = report.commission
-        if report.status is not OrderStatus.NOT_FOUND and report.venue_order_id:
-            own = is_pinks_own(report.client_order_id.lower())
-            if own:  # (first: the tracker makes no fill of the rest, the kernel books it as a gap)
-                self._left_to_the_report(report)
-            up = OrderUpdate(symbol, report.client_order_id, report.venue_order_id, "QUERY",
-                             report.status, report.quantity, report.cum_qty,
-                             report.avg_price or None, None, None, total or ZERO,
-                             self.asset, report.ts or _now_ns())
-            events, _ = self.tracker.apply(up)
-            for event in events:
-                if isinstance(event, OrderFilled):  # (another program's order: the kernel books no gap of it)
-                    paid = self._fees.get(event.venue_order_id, ZERO)
-                    fee = max(total - paid, ZERO) if total is not None else ZERO
-                    event = replace(event, commission=fee, fee_final=total is not None)
-                self._emit(event)
-            if not own:
-                self._left_to_the_report(report)  # (a fill not priced from an approximate cost)
-        self._emit(report)
+        self._emit(CancelRejected(cid, plain, detail, report.status in OPEN, now_ns()))
 
     async def ensure_leverage(self, request: EnsureLeverage) -> None:
         self._check_open()
@@ -549,7 +413,7 @@ class BingxVenue(Reports):
         self._remember(cid, up.venue_order_id)
         events, needs_query = self.tracker.apply(up)
         for event in events:  # (an order placed outside PINK: by hand, a liquidation, another program's)
-            if (isinstance(event, OrderFilled) and not event.fee_final and up.status not in _OPEN
+            if (isinstance(event, OrderFilled) and not event.fee_final and up.status not in OPEN
                     and not is_pinks_own(cid)):  # fmt: skip
                 self._spawn(self._emit_outside_fill(event, up.symbol))  # its fee from the order first
             else:
@@ -581,10 +445,6 @@ class BingxVenue(Reports):
         on its own (a failed query is logged and the next order asked)."""
         for cid, live in list(self._live.items()):
             await self._query_and_emit(cid, live.symbol, "stream reconnected")
-
-
-def _with_client(report: OrderStatusReport, cid: str) -> OrderStatusReport:
-    return replace(report, client_order_id=cid)
 
 
 def _with_update_client(up: OrderUpdate, cid: str) -> OrderUpdate:
