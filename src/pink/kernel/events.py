@@ -22,7 +22,6 @@ from pink.kernel.fills import (
     on_cancel_rejected,
     on_ended,
     on_fill,
-    on_funding,
 )
 from pink.kernel.late import late_true_up
 from pink.kernel.messages import (
@@ -48,7 +47,7 @@ from pink.kernel.messages import (
 from pink.kernel.outside import book_pending, on_closed_outside, on_filled_outside
 from pink.kernel.reconcile import on_report
 from pink.kernel.states import S, T
-from pink.kernel.transfers import on_transfer
+from pink.kernel.transfers import on_funding, on_transfer
 from pink.kernel.validation import check_decimal
 
 if TYPE_CHECKING:

@@ -34,7 +34,6 @@ from pink.kernel.messages import (
     CancelRejected,
     Effect,
     FillBooked,
-    FundingPaid,
     KernelRecord,
     OrderAccepted,
     OrderFilled,
@@ -46,15 +45,13 @@ from pink.kernel.messages import (
     TradeClosed,
 )
 from pink.kernel.states import S, T
-from pink.kernel.transfers import booked_before, refused, remember
-from pink.kernel.validation import check_decimal, check_money, check_signed
+from pink.kernel.validation import check_decimal, check_signed
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _FILL = SettlementKind.FILL
-_FUNDING = SettlementKind.FUNDING
 # enum members through their class cost a descriptor call: the order path reads them as globals
 _T_ACCEPTED, _T_FILLED = T.ACCEPTED, T.FILLED
 _T_DONE_OPEN, _T_DONE_FLAT = T.ORDER_DONE_OPEN, T.ORDER_DONE_FLAT
@@ -72,7 +69,6 @@ __all__ = [
     "on_cancel_rejected",
     "on_ended",
     "on_fill",
-    "on_funding",
 ]
 
 
@@ -417,27 +413,5 @@ def on_cancel_rejected(k: Kernel, slot: Slot, order: Order, ev: CancelRejected, 
     return Outcome(O_UNKNOWN, reason, message, slot.index, (effect,))
 
 
-def on_funding(k: Kernel, ev: FundingPaid, now: int) -> Outcome:
-    acct = k.account
-    fid = ev.funding_id
-    if not isinstance(fid, str) or not fid:
-        return refused("funding", repr(fid), "funding_id: must be a non-empty string", now)
-    if not isinstance(ev.alt_id, str):
-        return refused("funding", fid, f"funding {fid}: alt_id must be a string", now)
-    if booked_before(acct.funding_ids, fid, ev.alt_id):
-        return Outcome(O_DUPLICATE, R_OK, f"funding {fid} already booked")
-    why = check_money(ev.amount, "amount")
-    if why:
-        return refused("funding", fid, f"funding {fid}: {why}", now)
-    before = acct.capital
-    remember(acct.funding_ids, ev.funding_id, ev.alt_id)
-    acct.seq += 1
-    acct.capital = before + ev.amount
-    acct.funding += ev.amount
-    k.version += 1
-    rec = Settlement(
-        acct.seq, _FUNDING, -1, "", ev.funding_id, ev.amount, ZERO, before, acct.capital, now
-    )
-    return Outcome(O_CONFIRMED, R_OK, "", -1, (), (rec,))
 
 
