@@ -292,6 +292,17 @@ def _books_cfg(data: Path, **overrides: object) -> RuntimeConfig:
                         reconcile_interval_s=5.0, books_settle_s=10.0, **overrides)
 
 
+async def _assert_flat_and_exact(run: Launcher) -> None:
+    """Slot 0 idle, the simulator's wallet the kernel's capital to the last digit, and the books
+    check, read several times, never saw a difference."""
+    assert run.kernel is not None and run.runtime is not None
+    k = run.kernel.kernel
+    assert k.slot_view(0).state == "IDLE"
+    assert k.account_view().capital == (await run.venue.balance()).balance  # type: ignore[union-attr]
+    books = run.runtime.reconciler.books
+    assert books.sightings > 2 and not books.mismatch and books.moved is None
+
+
 async def test_e26_a_position_entered_at_several_prices_closes_exactly_on_a_restarted_paper_simulator(
     tmp_path: Path,
 ) -> None:
@@ -307,12 +318,7 @@ async def test_e26_a_position_entered_at_several_prices_closes_exactly_on_a_rest
         assert trade.entry_notional / trade.entry_qty * trade.entry_qty != trade.entry_notional  # inexact average
     async with Launcher(cfg, decision=ExitSlot0(), intents=MarginSizer()) as second:
         await second.run(cycles=40)
-        assert second.kernel is not None and second.runtime is not None
-        k = second.kernel.kernel
-        assert k.slot_view(0).state == "IDLE"
-        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
-        books = second.runtime.reconciler.books
-        assert books.sightings > 2 and not books.mismatch and books.moved is None
+        await _assert_flat_and_exact(second)
 
 
 class EnterThenExitLeg:
@@ -344,12 +350,7 @@ async def test_e26_a_partly_closed_position_closes_exactly_on_a_restarted_paper_
         assert trade is not None and trade.exit_qty == Decimal("0.39") and trade.remaining == Decimal("0.91")
     async with Launcher(cfg, decision=ExitSlot0(), intents=MarginSizer()) as second:
         await second.run(cycles=40)
-        assert second.kernel is not None and second.runtime is not None
-        k = second.kernel.kernel
-        assert k.slot_view(0).state == "IDLE"
-        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
-        books = second.runtime.reconciler.books
-        assert books.sightings > 2 and not books.mismatch and books.moved is None
+        await _assert_flat_and_exact(second)
 
 
 async def test_e26_a_restarted_paper_simulator_keeps_the_funding_when_the_journal_holds_fills_never_booked(
@@ -433,8 +434,5 @@ async def test_e26_an_exit_limit_resting_partly_filled_across_a_paper_restart_cl
             await second.run(cycles=1)
             if k.slot_view(0).state == "IDLE":
                 break
-        assert k.slot_view(0).state == "IDLE"
         await second.run(cycles=10)
-        assert k.account_view().capital == (await second.venue.balance()).balance  # type: ignore[union-attr]
-        books = second.runtime.reconciler.books
-        assert books.sightings > 2 and not books.mismatch and books.moved is None
+        await _assert_flat_and_exact(second)
