@@ -101,6 +101,20 @@ async def _hand_rest(st: Stack, qty: str) -> Any:
     return order
 
 
+async def _closed_by_hand_twice(st: Stack) -> tuple[Any, Any]:
+    """A trade of 0.010, then a close of 0.005 by hand filled in two parts, the second 2 s later;
+    both heard from the stream: (the hand order, its second fill)."""
+    p = st.pump
+    await p.submit(st.enter("t1", "0.010"))
+    await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+    hand = await _hand_rest(st, "0.005")
+    _fill(st, hand, "0.003")
+    second = _fill(st, hand, "0.002", ahead_s=2)
+    trade = p.kernel.slots[0].trade
+    await until(lambda: trade is not None and trade.remaining == D("0.005"), "both closes heard")
+    return hand, second
+
+
 async def test_e13_a_window_fill_of_an_older_hand_order_is_not_booked_again_when_the_order_cannot_be_read() -> None:
     """A close made by hand before the window and in it, both heard from the stream: the
     reconcile's look for closes made outside PINK lists the second fill, and the order query for
@@ -109,13 +123,7 @@ async def test_e13_a_window_fill_of_an_older_hand_order_is_not_booked_again_when
     it again. Now the read fails (the next reconcile reads it again)."""
     async with stack() as st:
         p = st.pump
-        await p.submit(st.enter("t1", "0.010"))
-        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
-        hand = await _hand_rest(st, "0.005")
-        _fill(st, hand, "0.003")
-        second = _fill(st, hand, "0.002", ahead_s=2)
-        trade = p.kernel.slots[0].trade
-        await until(lambda: trade is not None and trade.remaining == D("0.005"), "both closes heard")
+        hand, second = await _closed_by_hand_twice(st)
         st.server.faults.update("query_garbled=1")  # every order query unreadable
         try:
             fills = await st.venue.fills_since(second.ts, (), outside=True, symbols=[SYMBOL])
@@ -139,13 +147,7 @@ async def test_e13_a_window_fill_of_an_older_order_bingx_no_longer_knows_counts_
     so the fill keeps the stream's id and is not booked again."""
     async with stack() as st:
         p = st.pump
-        await p.submit(st.enter("t1", "0.010"))
-        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
-        hand = await _hand_rest(st, "0.005")
-        _fill(st, hand, "0.003")
-        second = _fill(st, hand, "0.002", ahead_s=2)
-        trade = p.kernel.slots[0].trade
-        await until(lambda: trade is not None and trade.remaining == D("0.005"), "both closes heard")
+        hand, second = await _closed_by_hand_twice(st)
         st.server.faults.update("query_not_found=1")
         fills = await st.venue.fills_since(second.ts, (), outside=True, symbols=[SYMBOL])
         assert [(f.fill_id, f.last_qty) for f in fills] == [(fill_id(hand.venue_order_id, D("0.005")), D("0.002"))]
