@@ -77,6 +77,15 @@ def _check_flat_books(st: Stack, cid: str) -> None:
     assert len(real) == len(set(real))
 
 
+async def _close_and_check(st: Stack, cid: str) -> None:
+    """Close trade t1 and check the books once flat (:func:`_check_flat_books`)."""
+    p = st.pump
+    await p.submit(st.exit("t1", close_all=True))
+    await until(lambda: p.slot() == "IDLE", "closed")
+    await p.drain()
+    _check_flat_books(st, cid)
+
+
 async def _gap_trued_up_by_the_reconcile(st: Stack, rec: Reconciler) -> str:
     """The stream loses the fills of an order taking two levels; the working check books them as a
     gap at the rounded average; the reconcile's fill read (the order still works) trues it up."""
@@ -109,10 +118,7 @@ async def test_e10_a_gap_booked_while_the_stream_lost_the_fills_is_trued_up_once
         cid = await _gap_trued_up_by_the_reconcile(st, rec)
         await p.submit(st.cancel("t1"))  # the rest is canceled
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
         rep = await rec.periodic(p.kernel, p.now() - 600 * S, 2)
         assert rep.errors == [] and rep.books_mismatch == ""
         _check_flat_books(st, cid)  # the fills read again change nothing
@@ -130,10 +136,7 @@ async def test_e10_the_rest_of_an_order_pushed_after_its_query_is_booked_at_its_
         cid = await _gap_trued_up_by_the_reconcile(st, rec)
         fill_part(st.server, cid, D(1))  # the rest, pushed
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest filled")
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
 
 
 async def test_e10_a_queried_orders_fills_the_stream_lost_are_booked_at_their_own_prices() -> None:
@@ -157,10 +160,7 @@ async def test_e10_a_queried_orders_fills_the_stream_lost_are_booked_at_their_ow
         st.server.faults.clear()
         fill_part(st.server, cid, D(1))  # the rest, pushed
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest filled")
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
         assert not [r for r in _rows(st, cid) if ":replaced-by:" in r.fill_id]
 
 
@@ -188,10 +188,7 @@ async def test_e10_an_order_the_fill_watch_finds_filled_at_two_prices_is_booked_
         await until(lambda: p.slot() == "POSITION_OPEN", "the fill watch found it filled")
         assert len(_rows(st, cid)) == 2
         st.server.faults.clear()
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
 
 
 async def test_e10_an_order_the_reconnect_gap_fill_finds_filled_at_two_prices_is_booked_at_them() -> None:
@@ -207,10 +204,7 @@ async def test_e10_an_order_the_reconnect_gap_fill_finds_filled_at_two_prices_is
         await until(lambda: st.venue.stream.connects > connects, "reconnected")
         await until(lambda: p.slot() == "POSITION_OPEN", "the gap-fill found it filled")
         assert len(_rows(st, cid)) == 3
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
 
 
 async def test_e10_the_gap_of_an_order_that_ended_is_trued_up_by_the_next_reconciles_fill_read() -> None:
@@ -236,10 +230,7 @@ async def test_e10_the_gap_of_an_order_that_ended_is_trued_up_by_the_next_reconc
         await p.drain()
         notional = _exact_avg(st, cid)[1]
         assert sum(r.last_qty * r.last_price for r in _rows(st, cid)) == notional  # trued up
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
 
 
 async def test_e10_an_order_the_fill_watch_finds_filled_while_the_fill_list_lags_is_trued_up_by_its_real_fills(
@@ -263,7 +254,4 @@ async def test_e10_an_order_the_fill_watch_finds_filled_while_the_fill_list_lags
         assert rep.errors == []
         await p.drain()
         assert sum(r.last_qty * r.last_price for r in _rows(st, cid)) == _exact_avg(st, cid)[1]  # trued up
-        await p.submit(st.exit("t1", close_all=True))
-        await until(lambda: p.slot() == "IDLE", "closed")
-        await p.drain()
-        _check_flat_books(st, cid)
+        await _close_and_check(st, cid)
