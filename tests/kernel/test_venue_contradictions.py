@@ -441,12 +441,18 @@ def test_e10_the_real_fills_of_an_exit_a_report_booked_true_up_its_pnl_exactly()
     d.assert_books_balance()
 
 
-def test_e10_a_gaps_true_up_is_the_same_after_a_restore_and_a_replay(tmp_path: Path) -> None:
+def _journaled_entry(tmp_path: Path) -> tuple[KernelConfig, JournaledKernel, str]:
+    """A journaled one-slot kernel that sent the entry of trade t1 (1 BTC, one exit leg): its
+    config, itself, the entry's client order id."""
     cfg = KernelConfig(slots=1, initial_capital=D(10000))
     jk = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
     out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
                            exit_legs=(D(1),)), 1)  # fmt: skip
-    cid = place(out).client_order_id
+    return cfg, jk, place(out).client_order_id
+
+
+def test_e10_a_gaps_true_up_is_the_same_after_a_restore_and_a_replay(tmp_path: Path) -> None:
+    cfg, jk, cid = _journaled_entry(tmp_path)
     jk.apply(OrderStatusReport(cid, "v1", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.2"), D("0.05"), 2), 2)
     restored = Kernel.restore(json.loads(json.dumps(jk.kernel.snapshot())))
     fills = [OrderFilled(cid, "v1", "a", D("0.500"), D("100.1"), D("0.500"), D("0.025"), "USDT", 3),
@@ -544,11 +550,7 @@ def test_e10_a_late_fill_of_a_closed_trades_entry_gap_moves_its_pnl_not_a_new_tr
 
 
 def test_e10_a_closed_trades_late_true_up_is_the_same_after_a_restore_and_a_replay(tmp_path: Path) -> None:
-    cfg = KernelConfig(slots=1, initial_capital=D(10000))
-    jk = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
-    out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("1.000"),
-                           exit_legs=(D(1),)), 1)  # fmt: skip
-    cid = place(out).client_order_id
+    cfg, jk, cid = _journaled_entry(tmp_path)
     jk.apply(OrderFilled(cid, "v1", "e", D("1.000"), D("100"), D("1.000"), D(0), "USDT", 2), 2)
     ex = place(jk.submit(Intent(Action.EXIT, 0, "t1", "x1", close_all=True), 3)).client_order_id
     jk.apply(OrderStatusReport(ex, "v2", OrderStatus.FILLED, D("1.000"), D("1.000"), D("101.2"), None, 4), 4)
