@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pink.kernel.gaps import is_venue_fill
 from pink.ledger.audit import audit
 from pink.ledger.writer import LedgerTarget, open_client
 from pink.venues.bingx.parse import fill_id as bingx_fill_id
@@ -128,7 +129,7 @@ def compare_fills(
             outside_qty[fill_id.partition("#")[0]] += Decimal(qty)
             continue
         ledger_qty[cid] += Decimal(qty)
-        ledger_n[cid] += Decimal(qty) > 0 and "#cum" not in fill_id  # a real fill (not a gap or its reversal)
+        ledger_n[cid] += is_venue_fill(fill_id, Decimal(qty))
     out.extend(("fill_in_ledger_twice", f"fill {f}: {len(ids)} rows")
                for f, ids in ids_per_fill.items() if len(ids) > 1)
     venue_qty: dict[str, Decimal] = defaultdict(Decimal)

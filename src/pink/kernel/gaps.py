@@ -28,13 +28,30 @@ from pink.kernel.validation import check_decimal, check_signed
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
 
-__all__ = ["Gap", "gap_pieces", "true_up"]
+__all__ = ["Gap", "gap_fill_id", "gap_pieces", "is_venue_fill", "replaced_id", "true_up"]
 
 Gap = tuple[Decimal, Decimal, Decimal, str, bool]
 """A piece of an order a report's gap booked: (from, to] of its cumulative quantity, the gap's
 price, the gap's fill id, and whether its fee was the venue's stated total."""
 
 _FILL = SettlementKind.FILL
+_GAP = "#cum"
+
+
+def gap_fill_id(client_order_id: str, cum: Decimal) -> str:
+    """The fill id of a report's gap on an order: ``<order>#cum<its cumulative quantity>``."""
+    return f"{client_order_id}{_GAP}{cum}"
+
+
+def replaced_id(gap_id: str, fill_id: str) -> str:
+    """The fill id of a gap's piece reversed when the real fill ``fill_id`` replaced it."""
+    return f"{gap_id}:replaced-by:{fill_id}"
+
+
+def is_venue_fill(fill_id: str, qty: Decimal) -> bool:
+    """Whether a ledger fill row is one of the venue's fills (not a report's gap nor a piece of
+    one reversed): how fills are counted."""
+    return qty > 0 and _GAP not in fill_id
 
 
 def gap_pieces(order: Order, qty: Decimal, cum: Decimal, price: Decimal, fill_id: str, stated: bool) -> list[Gap]:
@@ -113,7 +130,7 @@ def true_up(k: Kernel, slot: Slot, order: Order, ev: OrderFilled, now: int) -> O
     k.version += 1
     asset = k.config.settle_asset
     records: list[KernelRecord] = [
-        _row(order, trade.trade_id, slot.index, f"{g[3]}:replaced-by:{ev.fill_id}", lo - hi, g[2], cum, ZERO,
+        _row(order, trade.trade_id, slot.index, replaced_id(g[3], ev.fill_id), lo - hi, g[2], cum, ZERO,
              asset, ZERO, now)
         for _i, lo, hi, g in hits
     ]

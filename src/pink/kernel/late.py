@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from pink.kernel.book import RetiredOrder
 from pink.kernel.consts import O_CONFIRMED, O_QUARANTINED, R_OK, R_PROTOCOL_ERROR
+from pink.kernel.gaps import replaced_id
 from pink.kernel.messages import (
     ZERO,
     FillBooked,
@@ -105,7 +106,7 @@ def late_true_up(k: Kernel, retired: RetiredOrder, ev: OrderFilled, now: int) ->
         return FillBooked(og.slot, trade_id, og.intent_id, og.decision_id, cid, retired.venue_order_id, fill_id,
                           og.role, og.leg, og.symbol, og.side, q, px, cum, f, asset, realized, now)  # fmt: skip
 
-    records: list[KernelRecord] = [row(f"{g[3]}:replaced-by:{ev.fill_id}", lo - hi, g[2], ZERO, ZERO)
+    records: list[KernelRecord] = [row(replaced_id(g[3], ev.fill_id), lo - hi, g[2], ZERO, ZERO)
                                    for _i, lo, hi, g in hits]  # fmt: skip
     records.append(row(ev.fill_id, qty, price, fee, pnl))
     records.append(Settlement(acct.seq, _FILL, -1, trade_id, ev.fill_id, pnl, fee, before, acct.capital, now))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pink.kernel.book import Order, OrderPhase
 from pink.kernel.consts import O_CONFIRMED, O_DUPLICATE, O_UNKNOWN, R_OK, R_ORDER_NOT_FOUND
 from pink.kernel.fills import Quarantine, amount, book_fill, check_fill, learn_venue_id, on_ended
-from pink.kernel.gaps import gap_pieces
+from pink.kernel.gaps import gap_fill_id, gap_pieces
 from pink.kernel.messages import (
     ZERO,
     CancelOrder,
@@ -70,7 +70,7 @@ def on_report(k: Kernel, slot: Slot, order: Order, rep: OrderStatusReport, now: 
         outcomes.append(Outcome(O_CONFIRMED, R_OK, "venue order id learned", slot.index))
     if gap is not None:  # fills we never saw: book the difference from the venue's totals
         qty, price, commission, stated = gap
-        fill_id = f"{order.client_order_id}#cum{cum}"
+        fill_id = gap_fill_id(order.client_order_id, cum)
         if slot.state is S.DESYNC and slot.order_cid == order.client_order_id:  # (an order that ended
             outcomes.append(_leave_desync(k, slot, order, now))  # before the slot's current one cannot)
         pieces = gap_pieces(order, qty, cum, price, fill_id, stated)  # (for its real fills to true up)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pink.kernel.gaps import is_venue_fill
 from pink.kernel.messages import (
     ZERO,
     FillBooked,
@@ -124,8 +125,7 @@ class RunStats:
                 elif self.peak - capital > self.max_drawdown:
                     self.max_drawdown = self.peak - capital
             elif type(r) is FillBooked:
-                # a venue fill known as such: not a report's gap (``#cum``) nor its reversal (pink.kernel.gaps)
-                self.fills += r.last_qty > 0 and "#cum" not in r.fill_id
+                self.fills += is_venue_fill(r.fill_id, r.last_qty)
                 if "-out" in r.client_order_id:  # (the kernel's own order ids never hold it otherwise)
                     self._alert(f"slot {r.slot} trade {r.trade_id}: {r.last_qty} {r.symbol} booked closed outside "
                                 f"PINK at {r.last_price}, fee {r.commission}")  # fmt: skip
