@@ -67,3 +67,32 @@ def test_e10_a_closed_trades_late_true_up_is_counted_with_the_closed_trades_not_
     assert s.fills == 3  # the entry's and the exit's two real ones: not the report's gap, nor its reversals
     assert (s.open_realized, s.open_fees, s.earlier_net) == (0, 0, 0), s
     assert s.capital_change == d.k.account_view().capital - D(10000) == D("1.09")
+
+
+def test_e10_a_late_true_up_that_turns_a_loss_into_a_win_moves_the_win_count() -> None:
+    """A trade closed at the report's rounded average books a loss; its real fills, arriving after
+    the close, make it a win: the summary's wins and win rate follow the corrected net PnL."""
+    from decimal import Decimal as D
+
+    from pink.kernel.messages import OrderStatus, OrderStatusReport, TradeClosed, TradeCorrected
+    from pink.runtime.stats import RunStats
+    from tests.kernel.harness import Driver, place
+
+    d = Driver()
+    entry = place(d.enter(0, "1.000", trade="t", legs=("1",))).client_order_id
+    d.fill(entry, "1.000", "100", "1.000", fee="0.01")
+    ex = place(d.exit(0, close_all=True)).client_order_id
+    d.apply(OrderStatusReport(ex, f"v-{ex}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("100.0"), D("0.05"), d.now))
+    closed = [r for r in d.records if isinstance(r, TradeClosed)]
+    assert [c.net_pnl for c in closed] == [D("-0.06")]  # booked at the rounded average: a loss
+    stats = RunStats(D(10000))
+    stats.observe(d.records)  # type: ignore[arg-type]
+    assert (stats.summary().wins, stats.summary().win_rate) == (0, 0.0)
+    seen = len(d.records)
+    d.fill(ex, "0.500", "100.0", "0.500", fill_id="a")
+    d.fill(ex, "0.500", "100.2", "1.000", fill_id="b")
+    assert any(isinstance(r, TradeCorrected) for r in d.records[seen:])
+    stats.observe(d.records[seen:])  # type: ignore[arg-type]
+    s = stats.summary()
+    assert (s.trades, s.net_pnl) == (1, D("0.04")), s  # 0.1 gross, 0.06 fees: a win after all
+    assert (s.wins, s.win_rate) == (1, 1.0), s

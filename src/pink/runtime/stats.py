@@ -31,6 +31,7 @@ from pink.kernel.messages import (
 __all__ = ["ALERTS_KEPT", "RunStats", "Summary"]
 
 ALERTS_KEPT = 5  # the last alerts shown by the live view and after the summary
+CLOSED_KEPT = 10_000  # closed trades whose win or loss a late true-up may still turn (older ones keep theirs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class RunStats:
     peak: Decimal = ZERO
     max_drawdown: Decimal = ZERO
     last_trades: list[TradeClosed] = field(default_factory=list)
+    closed_net: dict[str, Decimal] = field(default_factory=dict)  # the last CLOSED_KEPT trades closed here, net
     alerts: list[str] = field(default_factory=list)  # the last few: kernel alerts, closes booked from outside
 
     def __post_init__(self) -> None:
@@ -132,6 +134,9 @@ class RunStats:
             elif type(r) is TradeClosed:
                 self.trades += 1
                 self.wins += r.net_pnl > 0
+                self.closed_net[r.trade_id] = r.net_pnl
+                if len(self.closed_net) > CLOSED_KEPT:
+                    del self.closed_net[next(iter(self.closed_net))]
                 self.gross_pnl += r.gross_pnl
                 self.trade_fees += r.fees
                 booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)
@@ -142,6 +147,10 @@ class RunStats:
                 self.trade_fees += r.fees
                 booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)
                 self.earlier_net += r.gross_pnl - r.fees - booked
+                net = self.closed_net.get(r.trade_id)
+                if net is not None:  # closed in this run: a win or a loss by its corrected net
+                    self.closed_net[r.trade_id] = now = net + r.gross_pnl - r.fees
+                    self.wins += (now > 0) - (net > 0)
             elif type(r) is IntentRecorded:
                 self.intents += 1
                 if r.status == "REFUSED":
