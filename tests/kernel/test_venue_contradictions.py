@@ -26,13 +26,14 @@ from pink.kernel import (
     KernelConfig,
     OrderFilled,
     OrderStatus,
+    Outcome,
     OutcomeStatus,
     PolicyMetadata,
     Side,
 )
 from pink.kernel.messages import FillBooked, OrderStatusReport, ProtocolErrorRecorded, TradeClosed, TradeCorrected
 from pink.kernel.validation import check_decimal
-from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place
+from tests.kernel.harness import BTC, INSTRUMENTS, Driver, place, round_trip
 from tests.kernel.test_kernel_properties import PRICES, KernelMachine
 
 
@@ -486,17 +487,18 @@ def test_e10_a_fill_across_what_a_report_booked_is_never_booked_again() -> None:
     assert trade is not None and trade.entry_qty == D("0.500")
 
 
-def _closed_by_a_report(d: Driver, fee: str | None = "0.05") -> str:
-    """Trade t: 1.000 long at 100, closed whole by a MARKET exit whose fills the stream lost:
+def _closed_by_a_report(d: Driver, fee: str | None = "0.05", trade: str = "t") -> str:
+    """Trade ``trade``: 1.000 long at 100, closed whole by a MARKET exit whose fills the stream lost:
     the venue's report says FILLED at 101.2, its rounding of the real 0.5 at 101.0 and 0.5 at
     101.3 (101.15). Returns the exit's client order id."""
-    entry = place(d.enter(0, "1.000", trade="t", legs=("1",))).client_order_id
+    before = d.k.account_view().capital
+    entry = place(d.enter(0, "1.000", trade=trade, legs=("1",))).client_order_id
     d.fill(entry, "1.000", "100", "1.000", fee="0")
     ex = place(d.exit(0, close_all=True)).client_order_id
     d.ack(ex)
     d.apply(OrderStatusReport(ex, f"v-{ex}", OrderStatus.FILLED, D("1.000"), D("1.000"), D("101.2"),
                               None if fee is None else D(fee), d.now))  # fmt: skip
-    assert d.state() == "IDLE" and d.k.account_view().capital == D("10001.2") - D(fee or 0)
+    assert d.state() == "IDLE" and d.k.account_view().capital == before + D("1.2") - D(fee or 0)
     return ex
 
 
@@ -573,6 +575,76 @@ def test_e10_a_closed_trades_late_true_up_is_the_same_after_a_restore_and_a_repl
         assert replayed.apply(fills[0], 7).status is OutcomeStatus.DUPLICATE
     finally:
         replayed.close()
+
+
+def _late_fills(ex: str, ts: int) -> list[OrderFilled]:
+    """The real fills of :func:`_closed_by_a_report`'s exit: 0.5 at 101.0 and 0.5 at 101.3."""
+    return [OrderFilled(ex, f"v-{ex}", f"{ex}-a", D("0.500"), D("101.0"), D("0.500"), D("0.025"), "USDT", ts),
+            OrderFilled(ex, f"v-{ex}", f"{ex}-b", D("0.500"), D("101.3"), D("1.000"), D("0.025"), "USDT", ts)]
+
+
+class _JournaledDriver(Driver):
+    """A driver of a journaled kernel."""
+
+    def __init__(self, jk: JournaledKernel) -> None:
+        super().__init__()
+        self.jk = jk
+        self.k = jk.kernel
+
+    def submit(self, intent: Intent) -> Outcome:
+        return self._keep(self.jk.submit(intent, self.tick_clock()))
+
+    def apply(self, event: object) -> Outcome:
+        return self._keep(self.jk.apply(event, self.tick_clock()))
+
+
+def test_e10_a_closed_trades_open_gaps_outlive_the_bound_on_retired_orders(tmp_path: Path) -> None:
+    """The retired orders kept are bounded, but one whose report's gap no real fill has replaced
+    yet is not dropped by that bound while later trades retire theirs: its late real fills still
+    true the books up (else they were quarantined as unknown and capital stayed off by the venue's
+    rounding), the same live, restored and replayed."""
+    cfg = KernelConfig(slots=1, initial_capital=D(10000), retired_orders=2)
+    jk = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
+    d = _JournaledDriver(jk)
+    ex = _closed_by_a_report(d)
+    for _ in range(3):  # nine more orders retired past the bound of two
+        round_trip(d)
+    assert len(jk.kernel.retired) == 3 and jk.kernel.orders_with_open_gaps() == [ex]
+    restored = Kernel.restore(json.loads(json.dumps(jk.kernel.snapshot())))
+    for f in _late_fills(ex, 99):
+        for k in (jk, restored):
+            assert k.apply(f, 99).status is OutcomeStatus.CONFIRMED
+    assert jk.kernel.account_view().capital == D("10001.15") - D("0.05") + 3 * D("0.97")
+    assert jk.kernel.orders_with_open_gaps() == []
+    live = json.dumps(jk.kernel.snapshot(), sort_keys=True)
+    assert json.dumps(restored.snapshot(), sort_keys=True) == live
+    jk.journal.close()  # no final snapshot, as if killed
+    replayed = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
+    try:
+        assert json.dumps(replayed.kernel.snapshot(), sort_keys=True) == live
+    finally:
+        replayed.close()
+
+
+def test_e10_past_its_own_bound_the_oldest_open_gap_is_given_up_with_an_alert() -> None:
+    """The orders kept for their open gaps are bounded too (their fills may never come): past it
+    the oldest's report booking stands, said by an alert naming the order and what it booked,
+    and its late fills change nothing; the newer's still true up."""
+    d = Driver()
+    d.k = Kernel(KernelConfig(slots=1, initial_capital=D(10000), retired_orders=2, gapped_orders=1), INSTRUMENTS)
+    old = _closed_by_a_report(d, trade="old")
+    new = _closed_by_a_report(d, trade="new")
+    (alert,) = [r for r in d.records if isinstance(r, ProtocolErrorRecorded)]
+    assert alert.cause == old and alert.trade_id == "old" and "1.000" in alert.detail and "101.2" in alert.detail
+    assert d.k.orders_with_open_gaps() == [new]
+    for f in _late_fills(old, d.now):
+        assert d.apply(f).status is OutcomeStatus.DUPLICATE
+    for f in _late_fills(new, d.now):
+        assert d.apply(f).status is OutcomeStatus.CONFIRMED
+    assert d.k.account_view().capital == D("10002.35") - D("0.10")
+    restored = Kernel.restore(json.loads(json.dumps(d.k.snapshot())))
+    assert json.dumps(restored.snapshot(), sort_keys=True) == json.dumps(d.k.snapshot(), sort_keys=True)
+    d.assert_books_balance()
 
 
 def test_a_snapshot_of_format_8_with_retired_orders_restores() -> None:

@@ -35,6 +35,7 @@ from pink.kernel.consts import (
     R_INVALID_FIELD,
     R_OK,
 )
+from pink.kernel.late import give_up_gaps
 from pink.kernel.messages import (
     ControlChanged,
     ControlSnapshot,
@@ -71,6 +72,9 @@ class KernelConfig:
     working_check_ns: int = 60 * _SECOND
     max_query_backoff_ns: int = 120 * _SECOND
     retired_orders: int = 2_000  # finished trades' orders kept to recognise late events
+    # and besides them, those still holding pieces a report's gap booked that no real fill has
+    # replaced (their late fills true the books up): past this many, the oldest's booking stands
+    gapped_orders: int = 200
     hedge_mode: bool = True  # False: the venue nets LONG and SHORT of a symbol into one position
     # a trade's closing fill books what the round trip made, exactly (exit less entry notional),
     # less what its legs booked against the entry VWAP; False only for journals begun before it
@@ -110,6 +114,8 @@ class Kernel:
         self.orders: dict[str, Order] = {}
         self.venue_ids: dict[str, str] = {}
         self.retired: OrderedDict[str, RetiredOrder] = OrderedDict()
+        # the retired orders holding open gaps, in the retired map's order (derived: not snapshotted)
+        self.gapped: dict[str, None] = {}
         self._vwap_quanta: dict[str, Decimal] = {}
         # every trade id ever used, in the order of use (a dict: the journal reproduces the order,
         # so a snapshot needs no sort to be canonical)
@@ -222,16 +228,25 @@ class Kernel:
             records.append(SlotChanged(slot.index, trade_id, _NAMES[before], _NAMES[dst], cause, now))
         return True
 
-    def retire_trade(self, slot: Slot) -> None:
-        """Forget a finished trade's orders, keeping them in a bounded retired map (E7, F26)."""
+    def retire_trade(self, slot: Slot, now: int, records: list[KernelRecord]) -> None:
+        """Forget a finished trade's orders, keeping them in a bounded retired map (E7, F26).
+
+        An order holding pieces a report's gap booked is not dropped by that bound: its late
+        fills true them up (:mod:`pink.kernel.late`). Those are bounded apart: past
+        ``gapped_orders`` the oldest's pieces are given up (its booking stands), said by an alert."""
         trade = slot.trade
         if trade is not None:
             for cid in trade.orders:
                 order = self.orders.pop(cid, None)
                 if order is not None:
-                    self.retired[cid] = RetiredOrder.of(order)
-        while len(self.retired) > self.config.retired_orders:
-            _cid, old = self.retired.popitem(last=False)
+                    kept = self.retired[cid] = RetiredOrder.of(order)
+                    if kept.open_gaps is not None:
+                        self.gapped[cid] = None
+        while len(self.gapped) > self.config.gapped_orders:
+            records.append(give_up_gaps(self, next(iter(self.gapped)), now))
+        while len(self.retired) - len(self.gapped) > self.config.retired_orders:
+            cid = next(c for c, r in self.retired.items() if r.open_gaps is None)  # (skips at most the gapped)
+            old = self.retired.pop(cid)
             self.venue_ids.pop(old.venue_order_id, None)
         slot.trade = None
         slot.order_cid = ""

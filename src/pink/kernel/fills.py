@@ -354,7 +354,7 @@ def _trade_closed(k: Kernel, slot: Slot, trade: Trade, now: int, records: list[K
                 now,
             )
         )
-    k.retire_trade(slot)
+    k.retire_trade(slot, now, records)
 
 
 def _refused(k: Kernel, slot: Slot, trade: Trade, order: Order, code: str, now: int) -> None:

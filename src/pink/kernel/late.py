@@ -46,7 +46,7 @@ from pink.kernel.validation import check_decimal, check_signed
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
 
-__all__ = ["late_true_up"]
+__all__ = ["give_up_gaps", "late_true_up"]
 
 _FILL = SettlementKind.FILL
 
@@ -95,6 +95,8 @@ def late_true_up(k: Kernel, retired: RetiredOrder, ev: OrderFilled, now: int) ->
     before = acct.capital
     # ---- commit (assignments only)
     k.retired[cid] = kept  # (its place in the retired map is kept)
+    if kept.open_gaps is None:
+        k.gapped.pop(cid, None)
     acct.seq += 1
     acct.capital = before + pnl - fee
     acct.gross_pnl += pnl
@@ -115,6 +117,24 @@ def late_true_up(k: Kernel, retired: RetiredOrder, ev: OrderFilled, now: int) ->
                                   Side.LONG if long else Side.SHORT, entry, exit_, pnl, fee, now))  # fmt: skip
     detail = f"fill {ev.fill_id} of closed trade {trade_id} replaces {qty} a report booked: {pnl:+} of PnL"
     return Outcome(O_CONFIRMED, R_OK, detail, -1, (), tuple(records))
+
+
+def give_up_gaps(k: Kernel, cid: str, now: int) -> ProtocolErrorRecorded:
+    """Stop waiting for the real fills of retired order ``cid``'s open pieces: what the report
+    booked for them stands (off by the venue's rounding of its average), its late fills of them
+    are taken as covered, and the order is dropped with the other retired ones in turn. The alert
+    says so."""
+    retired = k.retired[cid]
+    og = retired.open_gaps
+    assert og is not None
+    k.retired[cid] = dataclasses.replace(retired, open_gaps=None)  # (its place in the retired map is kept)
+    del k.gapped[cid]
+    k.version += 1
+    pieces = ", ".join(f"({lo}, {hi}] at {px}" for lo, hi, px, _gid, _stated in og.gaps)
+    detail = (f"order {cid} of finished trade {retired.trade_id}: gave up waiting for the real fills of "
+              f"{pieces} a report booked at the venue's rounded average; that booking stands and their "
+              f"late fills change nothing (more than {k.config.gapped_orders} orders were waiting)")  # fmt: skip
+    return ProtocolErrorRecorded(og.slot, retired.trade_id, cid, detail, now)
 
 
 def _quarantine(k: Kernel, retired: RetiredOrder, ev: OrderFilled, why: str, now: int) -> Outcome:

@@ -227,7 +227,7 @@ def _leave_desync(k: Kernel, slot: Slot, order: Order, now: int) -> Outcome:
     k._move(slot, trigger, f"reconciled:{order.client_order_id}", now, records)
     slot.desync_reason = ""
     if trigger is T.ORDER_DONE_FLAT and slot.trade is not None:
-        k.retire_trade(slot)
+        k.retire_trade(slot, now, records)
     return Outcome(O_CONFIRMED, R_OK, "reconciled", slot.index, (), tuple(records))
 
 

@@ -210,6 +210,8 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     for row in d["retired"]:
         r = RetiredOrder.of(load_order(row)) if fmt == 1 else RetiredOrder.load(row)
         k.retired[r.client_order_id] = r
+        if r.open_gaps is not None:
+            k.gapped[r.client_order_id] = None
     for cid, vid in [(o.client_order_id, o.venue_order_id) for o in k.orders.values()] + [
         (r.client_order_id, r.venue_order_id) for r in k.retired.values()
     ]:
