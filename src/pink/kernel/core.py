@@ -35,6 +35,7 @@ from pink.kernel.consts import (
     R_INVALID_FIELD,
     R_OK,
 )
+from pink.kernel.exact import exact
 from pink.kernel.late import give_up_gaps
 from pink.kernel.messages import (
     ControlChanged,
@@ -135,6 +136,7 @@ class Kernel:
 
     # ------------------------------------------------------------ commands
 
+    @exact
     def submit(self, intent: Intent, now: int) -> Outcome:
         """Admit or refuse an intent. A refusal changes nothing (F3)."""
         try:
@@ -142,10 +144,12 @@ class Kernel:
         except Exception as exc:  # a bug must not escape the one writer
             return intents.refuse(intent, R_INVALID_FIELD, f"intent: {type(exc).__name__}: {exc}", now)
 
+    @exact
     def exit_size(self, trade: Trade, *, close_all: bool, price: Decimal | None = None) -> Decimal:
         """The next exit leg of ``trade`` (see :func:`pink.kernel.intents.exit_size`)."""
         return intents.exit_size(self, trade, close_all=close_all, price=price)
 
+    @exact
     def set_control(self, snapshot: ControlSnapshot, now: int) -> Outcome:
         """Adopt the operator's snapshot. Turning the kill switch on cancels working entries."""
         if not isinstance(snapshot, ControlSnapshot):
@@ -168,10 +172,12 @@ class Kernel:
 
     # --------------------------------------------------------------- events
 
+    @exact
     def apply(self, event: object, now: int) -> Outcome:
         """Apply one venue event or report, atomically (F15). Never raises."""
         return events.apply_event(self, event, now)
 
+    @exact
     def tick(self, now: int) -> Outcome:
         """Ask the venue about every slot whose deadline has passed (F16, E8)."""
         effects: list[Effect] = []
@@ -256,12 +262,15 @@ class Kernel:
 
     # ---------------------------------------------------------------- views
 
+    @exact
     def slot_view(self, index: int) -> SlotView:
         return snapshots.slot_view(self, index)
 
+    @exact
     def account_view(self) -> AccountView:
         return snapshots.account_view(self)
 
+    @exact
     def working_orders(self) -> list[OrderView]:
         return snapshots.working_orders(self)
 
@@ -274,6 +283,7 @@ class Kernel:
             out[(symbol, Side(side))] = qty
         return out
 
+    @exact
     def partly_closed(self) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
         """The (symbol, side) positions the venue has partly closed while a trade held them, each
         with what the kernel's trades hold there: (quantity, cost at their entry prices). The
@@ -302,6 +312,7 @@ class Kernel:
         own = [o.client_order_id for o in self.orders.values() if o.gaps]
         return own + [r.client_order_id for r in self.retired.values() if r.open_gaps is not None]
 
+    @exact
     def money_in_doubt(self, *, partly_closed: bool = True) -> str:
         """Why capital need not match the venue's wallet now ("" if nothing).
 
@@ -330,6 +341,7 @@ class Kernel:
         self.instruments[instrument.symbol] = instrument
         self._vwap_quanta.pop(instrument.symbol, None)
 
+    @exact
     def snapshot(self, *, trade_ids: bool = True) -> dict[str, Any]:
         """A plain, deterministic dict of the whole state (see :mod:`pink.kernel.snapshot`)."""
         return snapshots.snapshot(self, trade_ids=trade_ids)
