@@ -25,7 +25,7 @@ BAD = [
     ("PINK_CLOSE_TIMEOUT_S", "0", "close_timeout_s"),
     ("PINK_HEALTH_INTERVAL_S", "-5", "health_interval_s"),
     ("PINK_BOOKS_SETTLE_S", "1e9", "books_settle_s"),
-    ("PINK_ACCOUNT_ID", "", "account_id"),
+    ("PINK_ACCOUNT_ID", "paper\n", "account_id"),  # ("": unset, the venue's name)
     ("PINK_RUNTIME_ID", " rt1", "runtime_id"),
     ("PINK_SLOTS", "100000", "slots"),
     ("PINK_JOURNAL_DURABILITY", "fsync", "journal_durability"),

@@ -121,3 +121,39 @@ async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_o
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_a_bingx_run_is_not_labelled_paper_and_an_old_journal_keeps_its_name(tmp_path: Path) -> None:
+    """account_id defaulted to "paper" on every venue: a BingX run's journal, ledger rows and planes
+    were labelled as paper trading. Unset, it is now the venue's (paper on the simulator, bingx-HOST
+    on BingX: bingx-vst, bingx-live); a journal made under another name keeps it on restart."""
+    server = await BingxSimServer(rate_limits=False, hedge=True).start()
+    try:
+        fresh = await _run_bingx(tmp_path / "new", server)
+        assert fresh.cfg.account_id == "bingx-127.0.0.1"
+        assert _meta(tmp_path / "new", "account_id") == "bingx-127.0.0.1"
+        old = tmp_path / "old"  # made while the default was "paper" on every venue
+        venue = _bingx(server)
+        first = Launcher(quiet_config(old, venue="bingx", fast=False, cycle_s=0.05, account_id="paper"), venue=venue)
+        try:
+            await first.start()
+            await first.run(cycles=2)
+        finally:
+            await first.close()
+            await venue.close()
+        before = _meta(old, "account_id")
+        again = await _run_bingx(old, server)  # unset: the journal's name, not a refusal
+        assert before == "paper" and again.cfg.account_id == "paper" and _meta(old, "account_id") == "paper"
+        async with Launcher(quiet_config(tmp_path / "sim")) as sim:
+            assert sim.cfg.account_id == "paper"
+    finally:
+        await server.close()
+
+
+def _meta(data: Path, key: str) -> str | None:
+    db = sqlite3.connect(f"file:{data / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        db.close()

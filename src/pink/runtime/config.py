@@ -172,7 +172,9 @@ class RuntimeConfig:
     slots: int = 8
     faults: str = ""  # simulator fault spec, e.g. "reject=0.05,no_response=0.02"
     view: bool = True
-    account_id: str = "paper"
+    # the account's name in the journal, ledger, planes and projection; "": the journal's, and for a
+    # new one the venue's (pink.runtime.journal_guard.default_account_id: paper, bingx-vst, bingx-live)
+    account_id: str = ""
     runtime_id: str = "rt1"
     initial_capital: Decimal = Decimal(10_000)
     settle_asset: str = "USDT"  # the venue account's margin asset; fees in another are not booked
@@ -235,8 +237,9 @@ class RuntimeConfig:
               for key in _DURATIONS),
             (self.initial_capital.is_finite() and 0 < self.initial_capital <= MAX_CAPITAL, "initial_capital",
              f"must be > 0 and at most {MAX_CAPITAL:,}"),
-            *((_is_id(getattr(self, key)), key, "must be a name: not empty, no surrounding spaces, no control "
-               "characters") for key in ("account_id", "runtime_id", "hazelcast_cluster")),
+            *((_is_id(getattr(self, key)) or (key == "account_id" and not self.account_id), key, "must be a "
+               "name: not empty, no surrounding spaces, no control characters")
+              for key in ("account_id", "runtime_id", "hazelcast_cluster")),
             (self.journal_durability in ("auto", "normal", "full"), "journal_durability",
              "must be auto, normal or full"),
             (self.settle_asset.isalnum(), "settle_asset", "must be an asset name such as USDT"),

@@ -22,7 +22,7 @@ from pink.kernel import Instrument, KernelConfig
 from pink.ports import Venue
 from pink.runtime.config import RuntimeConfig
 
-__all__ = ["book_since", "open_journal", "venue_identity"]
+__all__ = ["book_since", "default_account_id", "open_journal", "venue_identity"]
 
 log = logging.getLogger("pink.runtime.launcher")  # (where a trader's log filters already look)
 
@@ -39,6 +39,21 @@ def venue_identity(venue: Venue) -> str:
     return f"{venue.name} {host}" if host else venue.name
 
 
+def default_account_id(venue: Venue) -> str:
+    """The account's name for a new journal when ``account_id`` is not set: ``paper`` on the
+    simulator; on BingX ``bingx-vst`` or ``bingx-live`` (``bingx-HOST`` on another host, a
+    simulator server's say): a real account's journal and ledger rows are not labelled paper."""
+    if venue.name == "sim":
+        return "paper"
+    base = getattr(getattr(venue, "config", None), "base_url", "")
+    host = urlsplit(base).hostname if isinstance(base, str) and base else None
+    if host is None:
+        return venue.name
+    from pink.venues.bingx.config import PRESETS  # (the only venue with hosts, loaded when it runs)
+
+    return f"{venue.name}-{next((n for n, urls in PRESETS.items() if urlsplit(urls[0]).hostname == host), host)}"
+
+
 def _refuse(jk: JournaledKernel, why: str) -> NoReturn:
     """Refuse a journal this run must not continue, leaving it as it was (no snapshot written)."""
     jk.journal.close()
@@ -51,7 +66,8 @@ def open_journal(cfg: RuntimeConfig, venue: Venue, venue_account: str, data: Pat
     """The journaled kernel of ``data``'s journal (a new one: from ``cfg``; ``ack_timeout_ns``: the
     kernel's deadlines, shortened by chaos trials), once it has been found to be this run's
     (``venue_account``: the venue's id of the account its keys open, "" if none)."""
-    kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=cfg.account_id,
+    account = cfg.account_id or default_account_id(venue)  # (a new journal's; unset, a kept one's stays)
+    kcfg = KernelConfig(slots=cfg.slots, initial_capital=cfg.initial_capital, account_id=account,
                         settle_asset=cfg.settle_asset, hedge_mode=venue.hedge_mode is not False)
     if ack_timeout_ns is not None:
         kcfg = replace(kcfg, ack_timeout_ns=ack_timeout_ns, max_query_backoff_ns=4 * ack_timeout_ns)
@@ -62,7 +78,9 @@ def open_journal(cfg: RuntimeConfig, venue: Venue, venue_account: str, data: Pat
         raise StartupError(f"journal ({path})", f"{type(exc).__name__}: {exc}") from exc
     backends["journal"] = f"sqlite {path}"
     made = jk.kernel.config  # what the journal was created with: its trades depend on it
-    ours = {_VENUE: venue_identity(venue), "account_id": cfg.account_id, "runtime_id": cfg.runtime_id}
+    if not cfg.account_id:  # unset: the name the journal's trades were booked under, whatever the default
+        account = jk.journal.meta("account_id") or made.account_id
+    ours = {_VENUE: venue_identity(venue), "account_id": account, "runtime_id": cfg.runtime_id}
     if (known := jk.journal.meta(_VENUE)) not in (None, ours[_VENUE]):  # (a simulator would adopt a live book)
         _refuse(jk, f"it was made on venue {known!r}, but this run is on {ours[_VENUE]!r}; run on {known!r} "
                     "or use a new data dir")

@@ -170,6 +170,7 @@ class Launcher:
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
         self.kernel = self._open_kernel(data, instruments)
+        self._take_account_id(self.kernel)
         last = self.kernel.journal.last_ts()  # 0 for a new journal
         if isinstance(self.clock, _PendingSimClock):
             self.clock = SimClock(max(self.clock.start, last + 1))
@@ -274,6 +275,12 @@ class Launcher:
         """The journaled kernel, held to what made its journal (:mod:`pink.runtime.journal_guard`)."""
         assert self.venue is not None
         return open_journal(self.cfg, self.venue, self._venue_account, data, instruments, self.backends)
+
+    def _take_account_id(self, jk: JournaledKernel) -> None:
+        """An unset ``account_id`` is the journal's (:func:`~pink.runtime.journal_guard.open_journal`
+        kept it): the ledger, planes and projection started after it use that name."""
+        if not self.cfg.account_id:
+            self.cfg = dataclasses.replace(self.cfg, account_id=jk.journal.meta("account_id") or "")
 
     async def _start_ledger(self, data: Path) -> None:
         assert self.kernel is not None
