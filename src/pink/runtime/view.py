@@ -163,11 +163,11 @@ def summary_table(
     policy_dropped: int = 0,
     policy_slow: int = 0,
 ) -> Table:
-    """The end-of-run summary: what the run made, in rows that add up to its capital change
-    (see :mod:`pink.runtime.stats`), then its counts."""
-    t = Table(title="run summary", caption="capital change = net PnL of closed and of open trades + funding "
-              "+ deposits - withdrawals (the rows above it add up to it); funding: positive received, "
-              "negative paid")  # fmt: skip
+    """The end-of-run summary: what the run made, in rows that make its capital change (the
+    caption says how; see :mod:`pink.runtime.stats`), then its counts."""
+    t = Table(title="run summary", caption="capital change = net PnL of closed trades (less what earlier runs "
+              "booked of them) and of open trades + venue fee corrections + funding + deposits - withdrawals "
+              "(the rows above it); funding: positive received, negative paid")  # fmt: skip
     t.add_column("metric")
     t.add_column("value", justify="right")
     rows: list[tuple[str, str | Text]] = [
@@ -178,7 +178,7 @@ def summary_table(
         ("gross PnL (closed trades)", _money(s.gross_pnl)),
         ("fees (closed trades)", _money(s.closed_fees)),
         ("net PnL (closed trades)", _money(s.net_pnl)),
-        *([("  less: booked in earlier runs", _money(-s.earlier_net))] if s.earlier_net else []),
+        *([("  less: booked in earlier runs", _money(s.earlier_net))] if s.earlier_net else []),  # (taken away)
         ("realized on open trades", _money(s.open_realized)),
         ("fees on open trades", _money(s.open_fees)),
         ("net PnL (open trades)", _money(s.open_net)),
