@@ -157,3 +157,18 @@ def _meta(data: Path, key: str) -> str | None:
         return None if row is None else str(row[0])
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("key", ["account_id", "runtime_id"])
+async def test_a_journal_of_another_account_or_runtime_is_refused_saying_what_to_run_with(
+    tmp_path: Path, key: str
+) -> None:
+    async with Launcher(quiet_config(tmp_path, **{key: "first"})) as first:
+        await first.run(cycles=3)
+    before = _messages(tmp_path)
+    other = Launcher(quiet_config(tmp_path, **{key: "second"}))
+    with pytest.raises(StartupError, match=rf"it belongs to {key} 'first', not 'second'; run with {key} = "
+                                           rf"\"first\" \(PINK_{key.upper()}\) or use a new data dir"):
+        await other.start()
+    await other.close()
+    assert _messages(tmp_path) == before

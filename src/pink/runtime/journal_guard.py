@@ -86,7 +86,8 @@ def open_journal(cfg: RuntimeConfig, venue: Venue, venue_account: str, data: Pat
                     "or use a new data dir")
     for key in ("account_id", "runtime_id"):
         if (known := jk.journal.meta(key)) not in (None, ours[key]):
-            _refuse(jk, f"it belongs to {key} {known!r}, not {ours[key]!r}")
+            _refuse(jk, f"it belongs to {key} {known!r}, not {ours[key]!r}; run with {key} = \"{known}\" "
+                        f"(PINK_{key.upper()}) or use a new data dir")
     if venue_account:  # the venue's own id of the account the keys open (BingX: the user id)
         ours[_VENUE_ACCOUNT] = venue_account
         if (known := jk.journal.meta(_VENUE_ACCOUNT)) not in (None, venue_account):
