@@ -172,3 +172,25 @@ async def test_a_journal_of_another_account_or_runtime_is_refused_saying_what_to
         await other.start()
     await other.close()
     assert _messages(tmp_path) == before
+
+
+async def test_a_new_data_dir_may_not_trade_more_capital_than_the_venues_wallet_holds(tmp_path: Path) -> None:
+    """initial_capital is the money PINK may trade with: left at its default (10000) on a live
+    account holding 500, every order was sized on twenty times the money there. A new data dir
+    asking for more than the wallet holds is refused before its journal is made, naming both."""
+    from decimal import Decimal
+
+    server = await BingxSimServer(rate_limits=False, hedge=True).start()  # its wallet: 10000 USDT
+    try:
+        venue = _bingx(server)
+        launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False, initial_capital=Decimal("10000.01")),
+                            venue=venue)
+        with pytest.raises(StartupError, match=r"initial_capital 10000\.01 is more than the venue's wallet holds "
+                                               r"\(10000[.0]* USDT\).*PINK_INITIAL_CAPITAL"):
+            await launcher.start()
+        await launcher.close()
+        await venue.close()
+        assert not (tmp_path / "journal.sqlite").exists()  # nothing made: the next start is a new data dir
+        await _run_bingx(tmp_path, server)  # the default, 10000: all the wallet holds
+    finally:
+        await server.close()

@@ -134,6 +134,7 @@ class Launcher:
         self._bg: list[asyncio.Task[None]] = []
         self._closing = False  # the background loops stop on it, not only on their cancel
         self._venue_account = ""  # the venue's id of the account its keys open ("" if it gives none)
+        self._wallet = Decimal(0)  # the venue's wallet balance when it started
         self._health_written = False  # health.json kept by this run (its close writes a last one)
         self._keeping_prices = False  # a paper run's prices go to the journal every few seconds
         self._started = False
@@ -169,6 +170,7 @@ class Launcher:
         self._lock = DataDirLock.acquire(make_data_dir(data))  # before anything in it is opened: one run per data dir
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
+        self._check_new_capital(data)
         self.kernel = self._open_kernel(data, instruments)
         self._take_account_id(self.kernel)
         last = self.kernel.journal.last_ts()  # 0 for a new journal
@@ -248,7 +250,7 @@ class Launcher:
             await venue.start(relay)
             instruments = await venue.instruments()
             wallet = await venue.balance()
-            asset, self._venue_account = wallet.asset, wallet.account
+            asset, self._venue_account, self._wallet = wallet.asset, wallet.account, wallet.balance
         except PinkError as exc:
             raise _venue_start_error(venue, exc) from exc
         if asset != cfg.settle_asset:  # else every fee would be in an asset the account does not book
@@ -257,6 +259,19 @@ class Launcher:
                                "(PINK_SETTLE_ASSET) on a new data dir")
         self.backends["venue"] = venue.name
         return instruments
+
+    def _check_new_capital(self, data: Path) -> None:
+        """A new data dir on a venue may not trade more than its wallet holds: ``initial_capital`` is
+        the money PINK sizes orders on (the simulator's wallet is made from it). Refused before
+        the journal is made, so the next start, with the right value, is a new data dir too."""
+        cap = self.cfg.initial_capital
+        assert self.venue is not None
+        if self.venue.name == "sim" or (data / "journal.sqlite").exists() or cap <= self._wallet:
+            return
+        raise StartupError(f"data dir ({data})", f"initial_capital {cap} is more than the venue's wallet holds "
+                           f"({self._wallet} {self.cfg.settle_asset}): PINK would size its orders on money the "
+                           f"account does not have; set initial_capital (PINK_INITIAL_CAPITAL) to the money PINK "
+                           f"may trade with, at most {self._wallet}")
 
     async def _align_sim_venue(self, now: int) -> None:
         """A restarted simulated clock continues after the journal; so does the simulator."""
