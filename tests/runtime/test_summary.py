@@ -98,3 +98,16 @@ def test_e10_a_late_true_up_that_turns_a_loss_into_a_win_moves_the_win_count() -
     s = stats.summary()
     assert (s.trades, s.net_pnl) == (1, D("0.04")), s  # 0.1 gross, 0.06 fees: a win after all
     assert (s.wins, s.win_rate) == (1, 1.0), s
+
+
+def test_a_run_that_closed_no_trade_shows_no_win_rate_not_zero() -> None:
+    """A BingX run of a few cycles, its trades still open, said "win rate 0.0%": as if every trade
+    had lost."""
+    from decimal import Decimal as D
+
+    from pink.runtime.stats import RunStats
+
+    s = RunStats(D(10000)).summary()
+    assert s.trades == 0
+    text = _text(s, D(10000), D(10000))
+    assert "win rate - (no trade closed)" in text, text

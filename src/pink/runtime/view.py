@@ -174,7 +174,7 @@ def summary_table(
         *([("policy", Text(policy))] if policy else []),  # (as written: no markup, no emoji)
         ("cycles", str(s.cycles)),
         ("trades", str(s.trades)),
-        ("win rate", f"{s.win_rate:.1%}"),
+        ("win rate", f"{s.win_rate:.1%}" if s.trades else "- (no trade closed)"),  # (0.0% read as all lost)
         ("gross PnL (closed trades)", _money(s.gross_pnl)),
         ("fees (closed trades)", _money(s.closed_fees)),
         ("net PnL (closed trades)", _money(s.net_pnl)),
