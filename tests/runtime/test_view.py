@@ -161,3 +161,21 @@ async def test_alerts_and_desync_reasons_are_shown_as_written(tmp_path: Path) ->
         console = Console(width=130, record=True, color_system=None, file=io.StringIO())
         console.print(render(rt))
         assert "KeyError: '[/x]'" in console.export_text()
+
+
+async def test_the_view_says_how_many_working_orders_it_leaves_out(tmp_path: Path) -> None:
+    """The view lists twelve working orders: a thirteenth and more were left out without a word,
+    and a trader counting what rests at the venue counted too few."""
+    async with Launcher(config(tmp_path)) as launcher:
+        rt = launcher.runtime
+        assert rt is not None
+        await launcher.run(cycles=40)
+        working = await rt.read_working_orders()
+        assert working
+        many = (working * 20)[:15]  # (as many rows as fifteen orders make)
+        console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+        console.print(render(rt, many, 80))
+        assert "12 of 15 shown" in console.export_text()
+        console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+        console.print(render(rt, many[:12], 80))
+        assert "shown" not in console.export_text()

@@ -27,6 +27,7 @@ __all__ = ["STATE_LABELS", "WIDE", "LiveView", "num", "read_frame", "render", "s
 
 
 WIDE = 130  # from this many columns the tables show trade ids and full order ids
+_ORDERS_SHOWN = 12  # working orders listed in the live view
 
 STATE_LABELS = {
     "IDLE": "idle",
@@ -130,7 +131,10 @@ def render(
     orders = _table("working orders", [("order", False), ("slot", True), ("role", False), ("side", False),
                                        ("type", False), ("qty", True), ("price", True), ("filled", True),
                                        ("state", False)], wide)
-    for o in (rt.working if working is None else working)[:12]:
+    shown = rt.working if working is None else working
+    if len(shown) > _ORDERS_SHOWN:  # (a trader counting what rests at the venue must know some are not here)
+        orders.caption = Text(f"{_ORDERS_SHOWN} of {len(shown)} shown")
+    for o in shown[:_ORDERS_SHOWN]:
         cid = o.client_order_id if wide else o.client_order_id.removeprefix(f"{o.trade_id}-")
         orders.add_row(cid, str(o.slot), f"{o.role.lower()}{o.leg if o.role == 'EXIT' else ''}",
                        o.side.value.lower(), o.order_type.value.lower(), num(o.quantity),
