@@ -57,3 +57,22 @@ def test_closed_outside_comes_from_the_flag_and_a_malformed_entry_is_named(tmp_p
         load_config(None, {"PINK_DATA_DIR": str(tmp_path)}, {"closed_outside": "t1:90"})
     shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0 and "--closed-outside" in shown.output
+
+
+async def test_e08_a_trade_the_venue_still_holds_is_not_booked_closed_outside(tmp_path: Path) -> None:
+    """--closed-outside with the wrong trade id (or for a close that never went through) booked
+    the trade closed while the venue still held its position: PINK then had nothing to exit it
+    with, and the position stayed at the venue, unmanaged. Refused, naming what the venue holds."""
+    venue, view = await held_then_down(tmp_path, deaf=False)
+    idle = OpenSlotZero()
+    idle.sent = True
+    refused = Launcher(quiet_config(tmp_path, closed_outside=f"{view.trade_id}=1"), venue=venue, decision=idle,
+                       intents=MarginSizer())  # fmt: skip
+    with pytest.raises(StartupError, match=rf"trade '{view.trade_id}': the venue still holds BTC-USDT LONG "
+                                           rf"{view.entry_qty}"):
+        await refused.start()
+    await refused.close()
+    async with Launcher(quiet_config(tmp_path), venue=venue, decision=idle, intents=MarginSizer()) as again:
+        assert again.kernel is not None
+        assert again.kernel.kernel.slot_view(0).state == "POSITION_OPEN"  # not booked: its exits still go out
+    await venue.close()

@@ -208,12 +208,36 @@ class Launcher:
         relay.attach(self.runtime.sink)
         self.reconcile = await self.runtime.start(resume_from_ns=last or None, book_since_ns=self._book_since(last))
         for trade_id, price, fee in cfg.closed_outside_entries:
+            await self._check_not_held(self.runtime, trade_id)
             self.closed_outside.append(await self._book_closed_outside(self.runtime, trade_id, price, fee))
 
     def _book_since(self, last: int) -> int:
         """When this journal's book began (:func:`~pink.runtime.journal_guard.book_since`)."""
         assert self.kernel is not None and self.clock is not None and not isinstance(self.clock, _PendingSimClock)
         return book_since(self.kernel.journal, last, self.clock.now_ns())
+
+    async def _check_not_held(self, rt: Runtime, trade_id: str) -> None:
+        """A trade to book as closed outside PINK must be gone from the venue: booked while the
+        venue still holds it, its position would stay there with nothing in PINK to exit it."""
+        view = next((v for v in rt.slots if v.trade_id == trade_id), None)
+        if view is None or view.side is None or self.venue is None:
+            return  # (not open: the booking names it)
+        key = (view.symbol, view.side)
+        try:
+            held = sum((abs(p.quantity) for p in await self.venue.positions() if (p.symbol, p.side) == key),
+                       Decimal(0))
+        except PinkError as exc:
+            raise StartupError("closed_outside", f"trade {trade_id!r}: the venue's positions could not be read to "
+                               f"check it is closed there: {exc}") from exc
+        assert self.kernel is not None  # (what orders it never sent opened, as their fills told it, counts too)
+        by_hand = (await rt.ask(self.kernel.kernel.held_outside)).get(key, Decimal(0))
+        ours = sum((v.remaining_qty for v in rt.slots if (v.symbol, v.side) == key), by_hand)
+        if held > ours - view.remaining_qty:
+            raise StartupError("closed_outside", f"trade {trade_id!r}: the venue still holds {view.symbol} "
+                               f"{view.side.value} {held} (PINK's trades there: {ours}, this one "
+                               f"{view.remaining_qty}): it was not closed outside PINK. Booked, that position would "
+                               f"stay at the venue with nothing to exit it; check the trade id, or close it on the "
+                               f"venue first")
 
     @staticmethod
     async def _book_closed_outside(rt: Runtime, trade_id: str, price: Decimal, fee: Decimal) -> str:
