@@ -329,3 +329,17 @@ def test_a_value_of_the_wrong_type_is_refused_saying_what_was_expected(tmp_path:
     file.write_text(toml + "\n")
     with pytest.raises(ConfigError, match=text):
         load_config(file, {})
+
+
+@pytest.mark.parametrize(("source", "where"), [("env", "environment PINK_DATA_DIR"), ("file", "config file")])
+def test_an_empty_data_dir_is_refused_not_taken_as_the_current_directory(
+    tmp_path: Path, source: str, where: str
+) -> None:
+    """PINK_DATA_DIR set to nothing (a script's unset variable) made the run's journal, ledger and
+    log in the current directory, while pink audit, report and status, taking it as unset, looked
+    in ./data and found no run."""
+    toml = tmp_path / "pink.toml"
+    toml.write_text('data_dir = ""\n')
+    with pytest.raises(ConfigError, match=rf"config data_dir \(from {where}.*\): bad value '': must be a directory"):
+        load_config(toml if source == "file" else None, {"PINK_DATA_DIR": ""} if source == "env" else {})
+    assert load_config(None, {"PINK_DATA_DIR": "."}).data_dir == Path(".")  # the current directory, said

@@ -366,6 +366,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
                 raise ValueError(raw)
             return value
         if issubclass(kind, Path):
+            if not str(raw).strip():  # (Path("") is the current directory; the other commands take it as unset)
+                raise ValueError("must be a directory, not empty (the current directory is '.')")
             return Path(str(raw))
         return str(raw)
     except InvalidOperation:  # its text is the class list of the signal: say what was expected
