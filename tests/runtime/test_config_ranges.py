@@ -343,3 +343,14 @@ def test_an_empty_data_dir_is_refused_not_taken_as_the_current_directory(
     with pytest.raises(ConfigError, match=rf"config data_dir \(from {where}.*\): bad value '': must be a directory"):
         load_config(toml if source == "file" else None, {"PINK_DATA_DIR": ""} if source == "env" else {})
     assert load_config(None, {"PINK_DATA_DIR": "."}).data_dir == Path(".")  # the current directory, said
+
+
+def test_an_empty_policy_is_refused_not_taken_as_the_sample_policy(tmp_path: Path) -> None:
+    """PINK_POLICY set to nothing (a script's unset variable) ran the SAMPLE policy, which is not
+    a strategy, on whatever venue the run was on; the summary named it only at the end."""
+    with pytest.raises(ConfigError, match=r"config policy \(from environment PINK_POLICY\): bad value '': give "
+                                          r"MODULE:NAME"):
+        load_config(None, {"PINK_POLICY": ""})
+    with pytest.raises(ConfigError, match=r"config policy \(from flag --policy\): bad value ' '"):
+        load_config(None, {}, {"policy": " "})
+    assert load_config(None, {}).policy == ""  # unset: the SAMPLE policy

@@ -365,6 +365,9 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             if not value.is_finite():
                 raise ValueError(raw)
             return value
+        if key == "policy" and not str(raw).strip() and not source.startswith("config file"):
+            # (a script's unset variable: the SAMPLE policy, not a strategy, would trade in its place)
+            raise ValueError("give MODULE:NAME; leave it unset for the SAMPLE policy")
         if issubclass(kind, Path):
             if not str(raw).strip():  # (Path("") is the current directory; the other commands take it as unset)
                 raise ValueError("must be a directory, not empty (the current directory is '.')")
