@@ -55,6 +55,15 @@ def test_the_sample_policy_is_named_in_the_summary(tmp_path: Path) -> None:
     assert "policy SAMPLE" in " ".join(out.stdout.replace("│", " ").split()), out.stdout
 
 
+def test_a_start_says_what_trades_where_before_the_first_cycle(tmp_path: Path) -> None:
+    """Which policy, on which venue (the demo or live: its host) and under which account: said
+    only at the end, in the summary, after the run had traded."""
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "3", "--data-dir", "data", PINK_PLANE="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first == "trading: policy SAMPLE on venue sim, account paper / runtime rt1, 8 slots", out.stdout
+
+
 BAD_POLICIES: list[tuple[str, str, str]] = [
     # (--policy, what the error says, a file to write first: "name=source")
     ("nosuch:Policy", "policy nosuch:Policy: no module nosuch", ""),

@@ -76,6 +76,7 @@ async def _run_and_report(
         started = True
         rt = launcher.runtime
         assert rt is not None
+        console.print(_what_trades(launcher), markup=False, highlight=False)
         if launcher.reconcile is not None and (
             launcher.reconcile.queried or launcher.reconcile.position_mismatches
         ):
@@ -111,6 +112,17 @@ async def _run_and_report(
         # also when the run failed: what it did, how it closed
         _print_report(launcher, report, console, started)
     return report
+
+
+def _what_trades(launcher: Launcher) -> str:
+    """Which policy trades, on which venue (its host: the demo or live) and under which account,
+    said before the first cycle (the summary names the policy only once the run has traded)."""
+    from pink.runtime.launcher import venue_identity
+
+    c, venue = launcher.cfg, launcher.venue
+    where = venue_identity(venue) if venue is not None else c.venue
+    return (f"trading: policy {launcher.policy_name} on venue {where}, account {c.account_id} / runtime "
+            f"{c.runtime_id}, {c.slots} slots")
 
 
 def _not_held_hint(launcher: Launcher) -> str:
