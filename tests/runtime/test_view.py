@@ -179,3 +179,15 @@ async def test_the_view_says_how_many_working_orders_it_leaves_out(tmp_path: Pat
         console = Console(width=80, record=True, color_system=None, file=io.StringIO())
         console.print(render(rt, many[:12], 80))
         assert "shown" not in console.export_text()
+
+
+def test_the_slots_pnl_column_says_it_is_realized() -> None:
+    """An open trade showed "pnl 0" while its price had moved: the column is the PnL its exits
+    realized (no mark price in it), and its header says so."""
+    from pink.runtime.view import slots_table
+
+    for width in (80, 130):
+        console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+        console.print(slots_table("slots", [(0, None)], width))
+        header = next(line.split() for line in console.export_text().splitlines() if "state" in line)
+        assert "realized" in header and "pnl" not in header, header

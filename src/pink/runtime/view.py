@@ -69,7 +69,7 @@ _SLOT_COLUMNS: tuple[tuple[str, bool, str, Callable[[SlotView], str]], ...] = (
     ("qty", True, "wide", lambda v: num(v.entry_qty)),
     ("open", True, "both", lambda v: num(v.remaining_qty)),
     ("vwap", True, "both", lambda v: num(v.entry_vwap) if v.entry_vwap else ""),
-    ("pnl", True, "both", lambda v: num(v.realized_pnl)),
+    ("realized", True, "both", lambda v: num(v.realized_pnl)),  # (by its exits: no mark price in it)
     ("fees", True, "both", lambda v: num(v.fees)),
     ("working order", False, "wide", lambda v: v.working_order or "-"),
     ("order", False, "narrow", lambda v: v.working_order.removeprefix(f"{v.trade_id}-") or "-"),
