@@ -135,8 +135,20 @@ def read_journal_records(path: Path) -> Any:
         raise unreadable_error(path, exc) from None
     finally:
         journal.close()
+    # read when the audit has read the ledger (a run may be writing both): every row it read is in it
+    return JournalRecords(account_id, runtime_id, (), messages=lambda: _positioned(path))
+
+
+def _positioned(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(seq, records)`` of every journaled message, replayed from the start (for audits)."""
     try:
-        return JournalRecords(account_id, runtime_id, list(replay_records(path)))
+        journal = Journal(path, read_only=True)
+        try:
+            if journal.meta("initial") is None:
+                raise CodecError(f"journal {path} has no initial kernel state")
+            yield from records_after(journal, 0)
+        finally:
+            journal.close()
     except sqlite3.DatabaseError as exc:  # damaged past its first pages
         raise unreadable_error(path, exc) from None
 

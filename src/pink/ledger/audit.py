@@ -25,21 +25,28 @@ Checks, per (account_id, runtime_id) stream:
   does not have; every intent the journal holds (refused ones too) stored as
   it is.
 
+A run may be writing the ledger while it is audited (through a server): the watermark is read
+first, so every row of the messages up to it is in the rows read next; the journal, when it is
+given with its positions (:attr:`JournalRecords.messages`), is read last, so every row read is in
+it. The rows of messages after the watermark are in flight: compared with the journal where
+written, said to be on their way where not, and left out of the checks above (a batch is written
+table by table).
+
 All arithmetic is Python :class:`~decimal.Decimal` at 100 digits.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pink.kernel.messages import FillBooked, IntentRecorded, KernelRecord, Settlement, TradeClosed, TradeCorrected
-from pink.ledger.queries import corrected, fetch, raw_conflicts, streams
-from pink.ledger.rows import Row, rows_for
+from pink.ledger.queries import corrected, fetch, raw_conflicts, streams, watermarks
+from pink.ledger.rows import LedgerRowError, Row, rows_for
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -54,11 +61,14 @@ _VWAP_TOLERANCE = Decimal("1e-8")
 
 @dataclass(frozen=True, slots=True)
 class JournalRecords:
-    """The kernel journal's records of one stream (given by the journal's owner)."""
+    """The kernel journal's records of one stream (given by the journal's owner): ``records``, or
+    ``messages``, a function reading them with their message's journal position (``records`` is
+    then not used), which :func:`audit` calls once it has read the ledger."""
 
     account_id: str
     runtime_id: str
     records: Iterable[KernelRecord]
+    messages: Callable[[], Iterable[tuple[int, Sequence[KernelRecord]]]] | None = None
 
 
 JournalReader = Callable[[Path], JournalRecords | None]
@@ -217,8 +227,36 @@ _JOURNAL_TABLES = {"account_events", "trade_reconstruction", "trade_corrections"
 _INTENTS = "policy_events"
 
 
+_Numbered = list[tuple[int | None, KernelRecord]]
+
+
+def _numbered(journal: JournalRecords) -> _Numbered:
+    if journal.messages is None:
+        return [(None, r) for r in journal.records]
+    return [(position, r) for position, records in journal.messages() for r in records]
+
+
+def _ids(journal: JournalRecords, record: KernelRecord) -> list[str]:
+    try:
+        return [row["id"] for _t, row in rows_for(record, account_id=journal.account_id,
+                                                    runtime_id=journal.runtime_id)]  # fmt: skip
+    except LedgerRowError:  # (never written: the comparison with the journal says so)
+        return []
+
+
+def _in_flight(journal: JournalRecords, numbered: _Numbered, upto: int | None) -> set[str]:
+    """The row ids of the messages after the watermark ``upto`` only (none when it is unknown)."""
+    if upto is None:
+        return set()
+    late = {i for position, r in numbered if position is not None and position > upto for i in _ids(journal, r)}
+    if late:
+        late -= {i for position, r in numbered if position is None or position <= upto for i in _ids(journal, r)}
+    return late
+
+
 def _journal(
-    report: AuditReport, journal: JournalRecords, tables: dict[str, list[Row]]
+    report: AuditReport, journal: JournalRecords, numbered: _Numbered, tables: dict[str, list[Row]],
+    upto: int | None,
 ) -> None:
     ours = (journal.account_id, journal.runtime_id)
     ledger: dict[str, Row] = {}
@@ -232,13 +270,17 @@ def _journal(
             elif table == _INTENTS:
                 intents[row["id"]] = row
     seen: set[str] = set()
-    count = asked = 0
-    for record in journal.records:
+    count = asked = on_the_way = 0
+    for position, record in numbered:
+        late = upto is not None and position is not None and position > upto
         if isinstance(record, IntentRecorded):
             asked += 1
             (_table, expected), = rows_for(record, account_id=journal.account_id, runtime_id=journal.runtime_id)
-            _compare(report, f"IntentRecorded {_INTENTS} id {expected['id']}", record, expected,
-                     intents.get(expected["id"]))
+            found = intents.get(expected["id"])
+            if found is None and late:
+                on_the_way += 1
+                continue
+            _compare(report, f"IntentRecorded {_INTENTS} id {expected['id']}", record, expected, found)
             continue
         if not isinstance(record, _JOURNALED):
             continue
@@ -251,6 +293,9 @@ def _journal(
             if expected["id"] in seen:
                 continue
             seen.add(expected["id"])
+            if found is None and late:
+                on_the_way += 1
+                continue
             _compare(report, what, record, expected, found)
     for row_id in sorted(set(ledger) - seen):
         report.differences.append(f"ledger row {row_id} is not in the journal: {ledger[row_id]}")
@@ -258,6 +303,12 @@ def _journal(
         f"journal {journal.account_id}/{journal.runtime_id}: {count} settlements, fills and "
         f"trades and {asked} intents (refused ones too) compared with the ledger"
     )
+    if on_the_way:
+        report.checked.append(
+            f"journal {journal.account_id}/{journal.runtime_id}: {on_the_way} rows of its messages after "
+            f"position {upto} (the ledger's watermark) are not yet in the ledger: a running `pink run` is "
+            "writing them, or the next start writes them from the journal"
+        )
 
 
 def _compare(report: AuditReport, what: str, record: KernelRecord, expected: Row, found: Row | None) -> None:
@@ -281,11 +332,22 @@ def audit(
     """Recompute the ledger; the report lists what was checked and every difference."""
     step = progress or (lambda _msg: None)
     report = AuditReport()
-    tables: dict[str, list[Row]] = {}
+    step("reading the watermarks")
+    written = watermarks(client, database=database)  # first: every row up to them is in those read next
+    read: dict[str, list[Row]] = {}
     for table in ("account_events", "trade_events", "trade_reconstruction", "trade_corrections",
                   *((_INTENTS,) if journal_records is not None else ())):
         step(f"reading {table}")
-        tables[table] = fetch(client, table, database=database)
+        read[table] = fetch(client, table, database=database)
+    tables, numbered, upto = read, None, None
+    if journal_records is not None:
+        step("reading the journal")  # last: every row read is in it, though a run writes both meanwhile
+        numbered = _numbered(journal_records)
+        if journal_records.messages is not None:
+            upto = written.get((journal_records.account_id, journal_records.runtime_id))
+        flight = _in_flight(journal_records, numbered, upto)
+        if flight:  # a batch in flight is written table by table: the checks see the messages up to upto
+            tables = {t: [r for r in rows if r["id"] not in flight] for t, rows in read.items()}
     with localcontext() as ctx:
         ctx.prec = 100
         step("checking the capital chain")
@@ -308,7 +370,7 @@ def audit(
             for table, row_id, n in conflicts
         )
         report.checked.append("ids: no id stored with different contents")
-        if journal_records is not None:
+        if journal_records is not None and numbered is not None:
             step("comparing with the journal")
-            _journal(report, journal_records, tables)
+            _journal(report, journal_records, numbered, read, upto)
     return report

@@ -24,6 +24,7 @@ __all__ = [
     "fetch",
     "raw_conflicts",
     "streams",
+    "watermarks",
     "written_at",
 ]
 
@@ -94,6 +95,15 @@ def written_at(client: Client, *, database: str = "pink") -> dict[tuple[str, str
         f" FROM `{database}`.`{WATERMARK_TABLE.name}` GROUP BY account_id, runtime_id"
     )
     return {(str(a), str(r)): int(t) for a, r, t in result.result_rows}
+
+
+def watermarks(client: Client, *, database: str = "pink") -> dict[tuple[str, str], int]:
+    """The journal position up to which each (account_id, runtime_id) stream is written whole."""
+    result = client.query(
+        f"SELECT account_id, runtime_id, max(position) FROM `{database}`.`{WATERMARK_TABLE.name}`"
+        " GROUP BY account_id, runtime_id"
+    )
+    return {(str(a), str(r)): int(p) for a, r, p in result.result_rows}
 
 
 def raw_conflicts(client: Client, *, database: str = "pink") -> list[tuple[str, str, int]]:
