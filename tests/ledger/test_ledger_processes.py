@@ -117,6 +117,36 @@ async def test_outage_put_never_blocks_backlog_drains_nothing_lost_health_clears
         front.stop()
 
 
+async def test_f21_close_is_bounded_by_its_timeout_when_the_ledger_server_hangs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ledger server that takes the connection and never answers (frozen, overloaded): close()
+    waited for the insert in flight until the client's read timeout (30 s by default), whatever
+    its own timeout, so Ctrl-C hung at flush_ledger. It now gives up on it within its bound and
+    says so; the journal holds the records (re-put on restart)."""
+    front = Front(tmp_path / "ch").start()
+    assert front.proc is not None
+    try:
+        writer = await asyncio.to_thread(LedgerWriter.open, resolve_target(url=front.url),
+                                         database="hang", send_receive_timeout=60.0)
+        outbox = LedgerOutbox(writer, account_id="a", runtime_id="r", linger_s=0)
+        outbox.start()
+        recs = trade(Book(), slot=0, trade_id="H", side=Side.LONG, entry=[("1", "10", "0.01")],
+                     exits=[[("1", "11", "0.01")]])
+        outbox.put(recs[:2], 1)
+        assert await outbox.flush(10)
+        os.kill(front.proc.pid, signal.SIGSTOP)  # the server hangs
+        outbox.put(recs[2:], 2)
+        await asyncio.sleep(0)
+        await asyncio.wait_for(outbox.close(timeout=0.5), 10)  # not the 60 s read timeout
+        assert outbox.health().closed and outbox.health().backlog == len(recs) - 2
+        assert any("in flight" in r.getMessage() and "journal" in r.getMessage() for r in caplog.records)
+    finally:
+        if front.proc is not None:
+            os.kill(front.proc.pid, signal.SIGCONT)
+        front.stop()
+
+
 async def test_f8_outage_memory_is_bounded_and_the_journal_fills_the_gap(tmp_path: Path) -> None:
     """A long outage: past ``max_backlog`` the outbox lets go of what the journal holds (memory
     stays bounded while trading goes on) and, once the ledger is back, reads it again from the

@@ -33,7 +33,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 from pink.errors import ClosedError
 from pink.kernel.messages import IntentRecorded, KernelRecord
 from pink.ledger.rows import LedgerRowError, Row, rows_for
+from pink.ledger.worker import LedgerWorker
 from pink.ledger.writer import LedgerWriter
 
 __all__ = ["LedgerHealth", "LedgerOutbox"]
@@ -118,7 +118,7 @@ class LedgerOutbox:
         self._closed = False
         self._running = False
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="pink-ledger")
+        self._executor = LedgerWorker()
         self._rows_written = 0
         self._batches = 0
         self._failures = 0
@@ -375,18 +375,31 @@ class LedgerOutbox:
         return True
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Stop accepting, drain for up to ``timeout`` s, stop the writer (idempotent)."""
+        """Stop accepting, drain for up to ``timeout`` s, stop the writer (idempotent). An insert
+        still in flight then (a server that does not answer) is given up, not waited for."""
         if self._closed:
             return
         self._closed = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         if self._running:
             await self._drain(timeout)
         self._stop.set()
         self._wake.set()
+        hung = False
         if self._running:
-            await self._done.wait()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._done.wait()), max(deadline - loop.time(), 0.1))
+            except TimeoutError:
+                hung = True
+                log.error("ledger close: an insert in flight got no answer within %.1f s (%s) and is given "
+                          "up; its records are in the journal after position %s and are re-put on restart",
+                          timeout, self._writer.describe(), self._watermark)  # fmt: skip
         if self._task is not None:
-            await self._task
+            if hung:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._backlog or self._journal_upto is not None:
             log.error(
                 "ledger closed with %d records not written%s (%s); they are in the journal "
@@ -394,7 +407,11 @@ class LedgerOutbox:
                 self._backlog, "" if self._journal_upto is None else
                 f" and the journal's up to position {self._journal_upto}", self._last_error, self._watermark,
             )  # fmt: skip
-        loop = asyncio.get_running_loop()
+        if hung:  # after the insert, if the process still runs then
+            self._executor.submit(self._close_reader)
+            self._executor.submit(self._writer.close)
+            self._executor.shutdown(wait=False)
+            return
         await loop.run_in_executor(self._executor, self._close_reader)
         await loop.run_in_executor(self._executor, self._writer.close)
         self._executor.shutdown(wait=True)
