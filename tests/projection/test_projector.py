@@ -109,6 +109,9 @@ class _SlowSink:
         await asyncio.sleep(0.2)
         self.landed.extend(states)  # type: ignore[call-overload]
 
+    async def missing(self, keys: object) -> bool:
+        return False
+
     async def disconnect(self) -> None:
         return None
 

@@ -78,6 +78,9 @@ class _DownSink:
             raise ConnectionError("reset")
         self.landed.extend(e.n for e in events)
 
+    async def missing(self, keys: object) -> bool:
+        return False
+
     async def disconnect(self) -> None:
         return None
 

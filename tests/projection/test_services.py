@@ -101,6 +101,34 @@ async def test_redis_stopped_mid_run_then_recovers(redis_url: str) -> None:
         await proj.close()
 
 
+async def test_f8_a_redis_that_lost_the_state_while_nothing_changed_is_given_it_again(redis_url: str) -> None:
+    """A Redis restarted empty (no persistence) while the run is idle: the sink is told nothing
+    (no publish fails), so the slots and account stayed missing until each changed again, for
+    ever for a quiet slot. The idle sink now looks now and then, and publishes its state again."""
+    run = _run_id()
+    proj = Projector("acc", run, [RedisSink(redis_url)])
+    client = aredis.Redis.from_url(redis_url)
+    await proj.start()
+    try:
+        proj.put_slot(slot(7, 3))
+        proj.put_account(account(3))
+        assert await proj.flush(5)
+        keys = [f"pink:acc:{run}:{k}" for k in ("slot:7", "account")]
+        assert await client.exists(*keys) == 2
+        await client.delete(*keys)  # what a restart without persistence leaves
+
+        async def back() -> bool:
+            return bool(await client.exists(*keys) == 2)
+
+        await _until(back, 10, "the state to be published again")
+        assert (await client.hgetall(keys[0]))[b"version"] == b"3"
+        assert (await client.hgetall(keys[1]))[b"version"] == b"3"
+        await client.delete(*keys)
+    finally:
+        await client.aclose()
+        await proj.close()
+
+
 class _HzProbe:
     """A separate Hazelcast client reading what the sink wrote (in a thread)."""
 
@@ -169,6 +197,30 @@ async def test_f8_hazelcast_events_sent_again_carry_the_same_id(hazelcast_addr: 
     finally:
         await sink.aclose()
         await asyncio.to_thread(probe.close)
+
+
+async def test_f8_a_hazelcast_that_lost_the_state_while_nothing_changed_is_given_it_again(
+    hazelcast_addr: str,
+) -> None:
+    run = _run_id()
+    proj = Projector("acc", run, [HazelcastSink(hazelcast_addr)])
+    await proj.start()
+    probe = await asyncio.to_thread(_HzProbe, hazelcast_addr, run)
+    try:
+        proj.put_slot(slot(4, 2))
+        proj.put_account(account(2))
+        assert await proj.flush(10)
+        await asyncio.to_thread(probe.map.clear)  # what a member restarted empty leaves
+
+        async def back() -> bool:
+            return await asyncio.to_thread(probe.get, "slot:4") is not None
+
+        await _until(back, 10, "the state to be published again")
+        assert (await asyncio.to_thread(probe.get, "account"))["version"] == 2
+        await asyncio.to_thread(probe.map.clear)
+    finally:
+        await asyncio.to_thread(probe.close)
+        await proj.close()
 
 
 async def test_hazelcast_stopped_mid_run_then_recovers(hazelcast_addr: str) -> None:

@@ -18,6 +18,10 @@ bound, for every sink's queue, a disconnected sink's included: it may come
 back within the bound. When the bound passes it logs what each sink still
 holds and returns False; at close that is lost.
 
+An idle sink is asked every ``heartbeat_s`` whether its store still holds the state keys
+published (:meth:`Sink.missing`): a store restarted empty while nothing changed (no publish
+failed, so nothing told) is sent the current state again; one that cannot answer is reconnected.
+
 At :meth:`start` a sink that cannot be reached is a :class:`StartupError`
 naming it, unless it was configured ``optional`` (F22); ``health()`` says so.
 """
@@ -89,6 +93,7 @@ class Projector:
         max_events: int = 10_000,
         batch_events: int = 500,
         startup_timeout_s: float = 5.0,
+        heartbeat_s: float = 1.0,
     ) -> None:
         self.prefix = f"pink:{account_id}:{runtime_id}"
         self._states = [_SinkState(s, max_events) for s in sinks]
@@ -98,6 +103,7 @@ class Projector:
         self._events_put = 0  # the number of the last event put
         self._batch = batch_events
         self._startup_timeout_s = startup_timeout_s
+        self._heartbeat_s = heartbeat_s
         self._started = False
         self._closed = False
 
@@ -185,7 +191,10 @@ class Projector:
                     st.queue.states.setdefault(key, view)
             if not st.queue:
                 st.wake.clear()
-                await st.wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(st.wake.wait(), self._heartbeat_s)
+                if not st.queue and not self._closed and self._current:
+                    await self._look(st)
                 continue
             states, events = st.queue.take(self._batch)
             st.publishing = True
@@ -200,6 +209,21 @@ class Projector:
             finally:
                 st.publishing = False
             st.published += len(states) + len(events)
+
+    async def _look(self, st: _SinkState) -> None:
+        """An idle sink: publish the current state again if its store lost it (restarted empty)."""
+        try:
+            lost = await st.sink.missing(list(self._current))
+        except Exception as exc:
+            st.fail(exc)  # reconnected at the loop's top, which publishes the current state again
+            with contextlib.suppress(Exception):
+                await st.sink.disconnect()
+            return
+        if lost:
+            log.warning("projection sink %s (%s) lost the state it was sent (restarted empty?): it is "
+                        "sent again", st.sink.name, st.sink.backend)  # fmt: skip
+            for key, view in self._current.items():
+                st.queue.states.setdefault(key, view)
 
     async def _sleep(self, st: _SinkState, seconds: float) -> None:
         """Sleep, cut short by close()."""

@@ -79,6 +79,9 @@ class Sink(Protocol):
         self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]
     ) -> None: ...
 
+    async def missing(self, keys: Sequence[str]) -> bool:
+        """Whether the store lacks a state key of ``keys``, all published (restarted empty)."""
+
     async def disconnect(self) -> None: ...
 
     async def aclose(self) -> None:
@@ -180,6 +183,12 @@ class RedisSink:
                 self.already_written += 1
             elif isinstance(reply, Exception):
                 raise reply
+
+    async def missing(self, keys: Sequence[str]) -> bool:
+        client = self._client
+        if client is None:
+            raise ConnectionError("redis sink is not connected")
+        return bool(await client.exists(*(f"{self._prefix}:{k}" for k in keys)) < len(keys))
 
     async def disconnect(self) -> None:
         client, self._client = self._client, None
@@ -294,6 +303,11 @@ class HazelcastSink:
             base = self._base_ms
             self._topic.publish_all([event_json(e.record, f"{base}-{e.n}").decode() for e in events])
 
+    def _missing(self, keys: Sequence[str]) -> bool:
+        if self._map is None:
+            raise ConnectionError("hazelcast sink is not connected")
+        return bool(self._map.size() < len(keys))  # (the map holds the state keys only)
+
     def _shutdown(self) -> None:
         client, self._client, self._map, self._topic = self._client, None, None, None
         if client is not None:
@@ -305,6 +319,9 @@ class HazelcastSink:
 
     async def publish(self, states: Sequence[tuple[str, object]], events: Sequence[Numbered]) -> None:
         await self._call(self._publish, states, events)
+
+    async def missing(self, keys: Sequence[str]) -> bool:
+        return bool(await self._call(self._missing, keys))
 
     async def disconnect(self) -> None:
         await self._call(self._shutdown)
