@@ -94,6 +94,21 @@ def test_cli_audit_and_report_via_ledger_url(front: Front, database: str, tmp_pa
         writer.close()
 
 
+def test_cli_names_a_database_that_holds_no_ledger_instead_of_a_traceback(front: Front, tmp_path: Path) -> None:
+    """`--database default` (or `system`): every ClickHouse has it, so it passed the check and the
+    audit and report died on ClickHouse's UNKNOWN_TABLE with a traceback."""
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    for args in (["audit"], ["report", "--out", str(tmp_path)]):
+        for database in ("default", "system"):
+            out = runner.invoke(app, [*args, "--ledger-url", front.url, "--database", database])
+            text = " ".join(out.output.split())
+            assert out.exit_code == 2 and (out.exception is None or isinstance(out.exception, SystemExit)), text
+            assert f"has no PINK ledger in database '{database}'" in text and "account_events" in text, text
+    assert not (tmp_path / "ledger_report.html").exists()
+
+
 def test_every_kind_of_kernel_record_has_its_ledger_rows() -> None:
     """A record type added to the kernel without rows would stop the ledger at its first one."""
     from typing import get_args

@@ -59,13 +59,27 @@ def _ledger(data_dir: Path, url: str | None, console: Console, database: str) ->
         raise typer.Exit(2) from exc
     console.print(f"ledger: {escape(target.describe())}")
     try:
-        if not client.command(f"EXISTS DATABASE `{database}`"):
+        missing = _missing_tables(client, database)
+        if missing:
             named = escape(repr(database))
-            console.print(f"[red]{escape(target.describe())} has no PINK ledger (database {named} is missing)[/red]")
+            console.print(f"[red]{escape(target.describe())} has no PINK ledger in database {named} (no table "
+                          f"{escape(', '.join(missing))}): give the database `pink run` writes (--database, "
+                          f"pink by default)[/red]", soft_wrap=True)
             raise typer.Exit(2)
         yield client
     finally:
         client.close()
+
+
+def _missing_tables(client: Client, database: str) -> list[str]:
+    """The ledger's tables ``database`` lacks (a database of another kind: ``default``, ``system``;
+    all of them when it does not exist). A table added since a ledger was written is not needed."""
+    from pink.ledger.queries import LATER_TABLES
+    from pink.ledger.schema import TABLES, WATERMARK_TABLE
+
+    result = client.query("SELECT name FROM system.tables WHERE database = %(d)s", parameters={"d": database})
+    held = {str(name) for (name,) in result.result_rows}
+    return [t for t in (*TABLES, WATERMARK_TABLE.name) if t not in held and t not in LATER_TABLES]
 
 
 @contextmanager

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
 __all__ = [
+    "LATER_TABLES",
     "ExitLeg",
     "corrected",
     "corrected_trades",
@@ -30,11 +31,11 @@ __all__ = [
 
 
 #: tables a ledger written by an older PINK may not have (read as empty)
-_LATER_TABLES = frozenset({"trade_corrections"})
+LATER_TABLES = frozenset({"trade_corrections"})
 
 
 def _missing(client: Client, database: str, table: str) -> bool:
-    return table in _LATER_TABLES and not client.command(f"EXISTS TABLE `{database}`.`{table}`")
+    return table in LATER_TABLES and not client.command(f"EXISTS TABLE `{database}`.`{table}`")
 
 
 def fetch(client: Client, table: str, *, database: str = "pink", where: str = "") -> list[Row]:
