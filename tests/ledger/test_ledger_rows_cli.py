@@ -94,6 +94,34 @@ def test_cli_audit_and_report_via_ledger_url(front: Front, database: str, tmp_pa
         writer.close()
 
 
+def test_report_of_a_ledger_behind_its_journal_says_what_it_lacks(front: Front, database: str, tmp_path: Path) -> None:
+    """After a crash (kill -9) the ledger lacks the journal's last messages until the next start
+    writes them: the report showed fewer trades and another capital than the run had, and said
+    nothing of it."""
+    from pink.ledger import JournalRecords
+
+    writer = LedgerWriter.open(resolve_target(url=front.url), database=database)
+    try:
+        recs = trade(Book(), slot=0, trade_id="C", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "12", "0.01")]])
+        writer.insert(r for rec in recs[:5] for r in rows_for(rec, account_id="a", runtime_id="r"))
+        writer.set_watermark("a", "r", 5)
+        app = typer.Typer()
+        register(app, journal_reader=lambda _path: JournalRecords("a", "r", (), position=len(recs)))
+        out = CliRunner().invoke(app, ["report", "--ledger-url", front.url, "--database", database,
+                                       "--out", str(tmp_path)])
+        text = " ".join(out.output.split())
+        assert out.exit_code == 0, text
+        assert f"up to message 5 of its journal's {len(recs)}" in text, text
+        assert f"up to message 5 of its journal&#x27;s {len(recs)}" in (tmp_path / "ledger_report.html").read_text()
+        writer.set_watermark("a", "r", len(recs))
+        out = CliRunner().invoke(app, ["report", "--ledger-url", front.url, "--database", database,
+                                       "--out", str(tmp_path)])
+        assert out.exit_code == 0 and "of its journal" not in out.output, out.output
+    finally:
+        writer.close()
+
+
 def test_cli_names_a_database_that_holds_no_ledger_instead_of_a_traceback(front: Front, tmp_path: Path) -> None:
     """`--database default` (or `system`): every ClickHouse has it, so it passed the check and the
     audit and report died on ClickHouse's UNKNOWN_TABLE with a traceback."""

@@ -7,6 +7,7 @@ through a server with ``--ledger-url``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,10 +159,16 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
             console.print(f"[red]--out {escape(str(out))} is a file: give a directory (the report is written as "
                           f"<dir>/ledger_report.html)[/red]")
             raise typer.Exit(2)
+        journal = None
+        if journal_reader is not None:  # to say what the ledger lacks of it (cheap: not replayed)
+            with contextlib.suppress(PinkError):  # (the report does not need it)
+                journal = journal_reader(data_dir / "journal.sqlite")
+        last = None if journal is None or journal.position is None else (
+            (journal.account_id, journal.runtime_id), journal.position)  # fmt: skip
         with _ledger(data_dir, ledger_url, console, database) as client, _progress(console) as step:
             try:
                 path, report = write_report(client, out, database=database, account=account,
-                                            runtime=runtime, progress=step)
+                                            runtime=runtime, progress=step, journal=last)
             except PinkError as exc:  # no stream matches --account/--runtime
                 console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
                 raise typer.Exit(2) from None
@@ -170,6 +177,8 @@ def register(app: typer.Typer, journal_reader: JournalReader | None = None) -> N
                 console.print(f"[red]cannot write the report in {escape(str(out))}: {why}[/red]")
                 raise typer.Exit(2) from None
         _say_stream(console, report.choice)
+        if report.behind:
+            console.print(f"[yellow]{escape(report.behind)}[/yellow]", soft_wrap=True)
         console.print(f"report written to {escape(str(path))}")
 
 

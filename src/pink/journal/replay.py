@@ -131,12 +131,13 @@ def read_journal_records(path: Path) -> Any:
     try:
         account_id = journal.meta("account_id") or "default"
         runtime_id = journal.meta("runtime_id") or ""
+        position = journal.seq
     except sqlite3.DatabaseError as exc:
         raise unreadable_error(path, exc) from None
     finally:
         journal.close()
     # read when the audit has read the ledger (a run may be writing both): every row it read is in it
-    return JournalRecords(account_id, runtime_id, (), messages=lambda: _positioned(path))
+    return JournalRecords(account_id, runtime_id, (), messages=lambda: _positioned(path), position=position)
 
 
 def _positioned(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:

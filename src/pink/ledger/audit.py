@@ -69,6 +69,7 @@ class JournalRecords:
     runtime_id: str
     records: Iterable[KernelRecord]
     messages: Callable[[], Iterable[tuple[int, Sequence[KernelRecord]]]] | None = None
+    position: int | None = None  # the journal's last message (None: not said)
 
 
 JournalReader = Callable[[Path], JournalRecords | None]

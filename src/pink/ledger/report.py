@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from clickhouse_connect.driver.client import Client
 from matplotlib.axes import Axes
 
-from pink.ledger.queries import corrected_trades, fetch, written_at
+from pink.ledger.queries import corrected_trades, fetch, watermarks, written_at
 from pink.ledger.rows import Row
 from pink.ledger.selection import Stream, StreamChoice, choose_stream, last_written
 
@@ -62,6 +62,7 @@ def _trading_capital(ordered: list[Row]) -> list[Decimal]:
 class Report:
     html: str
     choice: StreamChoice  # the stream the figures are of, and the ledger's other streams
+    behind: str = ""  # what the ledger lacks of the stream's journal ("": nothing, or not known)
 
 
 def headline(settlements: list[Row], trades: list[Row]) -> Headline:
@@ -165,11 +166,13 @@ def build_report(
     account: str | None = None,
     runtime: str | None = None,
     progress: Callable[[str], None] | None = None,
+    journal: tuple[Stream, int] | None = None,
 ) -> Report:
     """The report of one stream as one HTML string (no external files).
 
     ``account`` / ``runtime`` narrow the choice; a ConfigError names the ledger's
-    streams when nothing matches."""
+    streams when nothing matches. ``journal``: the stream of the run's journal and its last
+    message, to say what the ledger lacks of it (a crash: the next start writes it)."""
     step = progress or (lambda _msg: None)
     step("reading account_events")
     all_settlements = fetch(client, "account_events", database=database)
@@ -180,6 +183,12 @@ def build_report(
     written = last_written([*all_settlements, *all_trades], written_at(client, database=database))
     choice = choose_stream(written, account, runtime)
     settlements, trades = _of(all_settlements, choice.stream), _of(all_trades, choice.stream)
+    behind = ""
+    if journal is not None and journal[0] == choice.stream:
+        upto = watermarks(client, database=database).get(journal[0], 0)
+        if upto < journal[1]:
+            behind = (f"the ledger holds this stream up to message {upto} of its journal's {journal[1]}: the "
+                      "figures lack the rest until a `pink run` of it writes them (the next start does)")
     step("computing figures")
     h = headline(settlements, trades)
     step("drawing charts")
@@ -201,9 +210,11 @@ def build_report(
     return Report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>PINK ledger report</title>"
         f"<style>{_CSS}</style></head><body><h1>PINK ledger report</h1>{_about(choice)}"
+        + (f"<p><b>{html.escape(behind)}</b></p>" if behind else "") +
         f"<table class='h'>{head}</table>{''.join(charts)}"
         f"<h2>Trades</h2><table><tr>{cols}</tr>{rows}</table></body></html>",
         choice,
+        behind,
     )
 
 
@@ -226,9 +237,10 @@ def write_report(
     account: str | None = None,
     runtime: str | None = None,
     progress: Callable[[str], None] | None = None,
+    journal: tuple[Stream, int] | None = None,
 ) -> tuple[Path, Report]:
     report = build_report(client, database=database, account=account, runtime=runtime,
-                          progress=progress)
+                          progress=progress, journal=journal)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "ledger_report.html"
     path.write_text(report.html)
