@@ -8,6 +8,7 @@ Hierarchy::
     │   └── ReconcileError     the start-up reconcile could not read the venue: no cycle runs
     ├── ClosedError            a component was used after close() (E6, F20)
     ├── CodecError             a record failed strict decoding (F14, F30)
+    │   └── JournalDamagedError  a journal's file or records are damaged (``pink audit`` names the first)
     └── VenueError             the venue refused or failed (code, retryable)
         ├── AuthError          signature / key refused; never retried
         ├── RateLimitedError   429 / 418; retry after a back-off
@@ -25,6 +26,7 @@ __all__ = [
     "ClosedError",
     "CodecError",
     "ConfigError",
+    "JournalDamagedError",
     "JournalWriteError",
     "LeverageError",
     "PinkError",
@@ -73,6 +75,12 @@ class ClosedError(PinkError):
 
 class CodecError(PinkError):
     pass
+
+
+class JournalDamagedError(CodecError):
+    """A journal that cannot be vouched for: SQLite finds its file damaged, a message is missing
+    or cannot be read, or a snapshot disagrees with the messages before it. The message names
+    the first such place."""
 
 
 class JournalWriteError(PinkError):

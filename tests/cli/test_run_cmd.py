@@ -247,3 +247,20 @@ def test_a_malformed_replay_file_is_refused_naming_its_line_before_anything_trad
     out = pink(tmp_path, "run", "--config", "pink.toml", "--no-view", "--data-dir", "data", PINK_PLANE="none")
     refused(out, "config sim_replay: BTC-USDT: btc.csv:3: price: not a number: '42x'")
     assert out.returncode == 2 and not (tmp_path / "data" / "journal.sqlite").exists()
+
+
+def test_audit_of_a_journal_with_a_message_deleted_fails_naming_it(tmp_path: Path) -> None:
+    """`pink audit` read the journal's records and compared them with the ledger, which had the
+    deleted message's rows: "ledger row ... is not in the journal", never that the journal itself
+    has a hole (nor, for a snapshot that disagrees with the messages, anything at all)."""
+    out = run_pink(tmp_path, "run", "--fast", "--cycles", "60", "--no-view", "--data-dir", "data")
+    assert out.returncode == 0, out.stdout + out.stderr
+    with sqlite3.connect(tmp_path / "data" / "journal.sqlite") as db:
+        db.execute("DELETE FROM messages WHERE seq = 20")
+    db.close()
+    audit = run_pink(tmp_path, "audit", "--data-dir", "data")
+    text = " ".join(audit.stdout.split())
+    assert audit.returncode == 1 and "Traceback" not in text + audit.stderr, text + audit.stderr
+    assert "journal data/journal.sqlite is damaged: message 20 is missing (the one after message 19 is 21); " \
+           "the ledger was not compared with it" in text, text  # fmt: skip
+    assert "audit failed: 1 differences" in text, text

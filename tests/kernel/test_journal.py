@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -14,8 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pink.errors import CodecError, JournalWriteError
-from pink.journal import Journal, JournaledKernel, records_after, replay_records, snapshot_bytes
+from pink.errors import CodecError, JournalDamagedError, JournalWriteError
+from pink.journal import (
+    Journal,
+    JournaledKernel,
+    read_journal_records,
+    records_after,
+    replay_records,
+    snapshot_bytes,
+)
 from pink.kernel import (
     Action,
     ControlSnapshot,
@@ -462,3 +470,86 @@ def test_empty_metadata_of_the_wrong_kind_is_refused_not_taken_for_none(tmp_path
     out = jk.submit(Intent(Action.ENTER, 0, "t1", "i1", asset=BTC, side=Side.LONG, quantity=D("0.500"),
                            metadata=meta), 1)
     assert out.status is OutcomeStatus.REFUSED and out.detail.startswith("metadata."), out
+
+
+def _written(path: Path) -> None:
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=25)
+    now = 1
+    for n in range(12):
+        now = _trade(jk, n, n % 3, now, "101.0")
+    jk.close()
+
+
+def _overwrite_a_message_page(path: Path) -> None:
+    journal = Journal(path)
+    (page,) = journal.db.execute("SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' "
+                                 "ORDER BY pageno LIMIT 1 OFFSET 1").fetchone()  # fmt: skip
+    journal.close()
+    with path.open("r+b") as f:
+        f.seek((page - 1) * 4096 + 3000)
+        f.write(b"\xde\xad\xbe\xef" * 4)
+
+
+def _sql(statement: str) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        journal = Journal(path)
+        journal.db.execute(statement)
+        journal.close()
+
+    return damage
+
+
+def _edit_snapshot_capital(path: Path) -> None:
+    journal = Journal(path)
+    (seq, payload), *_ = journal.db.execute("SELECT seq, payload FROM snapshots ORDER BY seq").fetchall()
+    data = json.loads(payload)
+    data["account"]["capital"] = str(D(data["account"]["capital"]) + 1000)
+    journal.db.execute("UPDATE snapshots SET payload = ? WHERE seq = ?", (json.dumps(data).encode(), seq))
+    journal.close()
+
+
+def _edit_a_fill_price(path: Path) -> None:
+    journal = Journal(path)
+    seq, payload = journal.db.execute("SELECT seq, payload FROM messages WHERE kind = 'OrderFilled' "
+                                      "ORDER BY seq LIMIT 1").fetchone()  # fmt: skip
+    journal.db.execute("UPDATE messages SET payload = ? WHERE seq = ?",
+                       (payload.replace(b'"last_price":"100.0"', b'"last_price":"109.0"'), seq))  # fmt: skip
+    journal.close()
+
+
+DAMAGES: list[tuple[str, Callable[[Path], None], str]] = [
+    ("bytes overwritten in a message page", _overwrite_a_message_page,
+     r"(SQLite finds its file damaged|message \d+ \(\w+\) cannot be read)"),
+    ("a message deleted", _sql("DELETE FROM messages WHERE seq = 30"), r"message 30 is missing \(the one after "
+     r"message 29 is 31\)"),
+    ("messages cut from its end", _sql("DELETE FROM messages WHERE seq > (SELECT MAX(seq) - 3 FROM messages)"),
+     r"it has a snapshot at message \d+ but its messages end at \d+: messages were removed from its end"),
+    ("a snapshot's capital changed", _edit_snapshot_capital,
+     r"its snapshot at message 25 is not the kernel its messages 1 to 25 make: account.capital: snapshot"),
+    ("a fill's price changed", _edit_a_fill_price, r"its snapshot at message 25 is not the kernel"),
+    ("a message kind that is not text", _sql("UPDATE messages SET kind = CAST(X'FFFE' AS TEXT) WHERE seq = 7"),
+     r"message 7 has a kind that is not text"),
+    ("a snapshot cut short", _sql("UPDATE snapshots SET payload = substr(payload, 1, 300)"),
+     r"its snapshot at message 25 cannot be read: JSONDecodeError"),
+    ("a used trade id deleted", _sql("DELETE FROM trade_ids WHERE trade_id = 't3'"),
+     r"its snapshot at message 25 cannot be read: .*used trade ids"),
+]
+
+
+@pytest.mark.parametrize(("damage", "says"), [d[1:] for d in DAMAGES], ids=[d[0] for d in DAMAGES])
+def test_the_audits_read_of_a_damaged_journal_fails_naming_the_first_bad_place(
+    tmp_path: Path, damage: Callable[[Path], None], says: str
+) -> None:
+    """``pink audit`` read the journal's messages and nothing else: bytes overwritten in the file,
+    a message deleted, messages cut from its end, a snapshot (what a start restores from) that is
+    not what the messages make: "audit passed", or a bare UnicodeDecodeError."""
+    path = tmp_path / "journal.sqlite"
+    _written(path)
+    intact = read_journal_records(path)
+    assert [r for _seq, records in intact.messages() for r in records] == list(replay_records(path))
+    assert "messages 1 to 72 without a hole, each read and replayed; 3 snapshots equal to the replay; " \
+           "12 used trade ids" in intact.checked[0]  # fmt: skip
+    damage(path)
+    records = read_journal_records(path)
+    with pytest.raises(JournalDamagedError, match=rf"journal .*journal.sqlite is damaged: {says}"):
+        list(records.messages())

@@ -4,20 +4,20 @@ Restore = the last snapshot + replay of the messages after it; replaying
 reproduces the kernel state byte for byte (the journal tests check it). A
 refused intent changes no state: restore passes over it, while the ledger's
 catch-up (:func:`records_after`, :func:`records_between`) and audits
-(:func:`replay_records`, :func:`read_journal_records`) read its record.
+(:func:`replay_records`; :mod:`pink.journal.check`, which checks the journal as
+it reads it) read its record.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pink.codec import decode, decode_named
 from pink.errors import CodecError
-from pink.journal.store import REFUSED, TICK, TRADE_IDS_KEPT, Journal, snapshot_bytes, unreadable_error
+from pink.journal.store import REFUSED, TICK, TRADE_IDS_KEPT, Journal, snapshot_bytes
 from pink.kernel import (
     ControlSnapshot,
     Instrument,
@@ -31,7 +31,6 @@ from pink.kernel.messages import IntentRecorded
 
 __all__ = [
     "ADOPTED",
-    "read_journal_records",
     "records_after",
     "records_between",
     "replay_one",
@@ -119,39 +118,6 @@ def records_between(path: Path, after: int, upto: int) -> Iterator[tuple[int, tu
             yield seq, records
     finally:
         journal.close()
-
-
-def read_journal_records(path: Path) -> Any:
-    """The ledger audit's view of a journal: its ids and every record it produces (None: no journal)."""
-    from pink.ledger.audit import JournalRecords
-
-    if not path.exists():
-        return None
-    journal = Journal(path, read_only=True)
-    try:
-        account_id = journal.meta("account_id") or "default"
-        runtime_id = journal.meta("runtime_id") or ""
-        position = journal.seq
-    except sqlite3.DatabaseError as exc:
-        raise unreadable_error(path, exc) from None
-    finally:
-        journal.close()
-    # read when the audit has read the ledger (a run may be writing both): every row it read is in it
-    return JournalRecords(account_id, runtime_id, (), messages=lambda: _positioned(path), position=position)
-
-
-def _positioned(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """``(seq, records)`` of every journaled message, replayed from the start (for audits)."""
-    try:
-        journal = Journal(path, read_only=True)
-        try:
-            if journal.meta("initial") is None:
-                raise CodecError(f"journal {path} has no initial kernel state")
-            yield from records_after(journal, 0)
-        finally:
-            journal.close()
-    except sqlite3.DatabaseError as exc:  # damaged past its first pages
-        raise unreadable_error(path, exc) from None
 
 
 def replay_records(path: Path) -> Iterator[Any]:

@@ -44,6 +44,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pink.errors import JournalDamagedError
 from pink.kernel.messages import FillBooked, IntentRecorded, KernelRecord, Settlement, TradeClosed, TradeCorrected
 from pink.ledger.queries import corrected, fetch, raw_conflicts, streams, watermarks
 from pink.ledger.rows import LedgerRowError, Row, rows_for
@@ -70,6 +71,9 @@ class JournalRecords:
     records: Iterable[KernelRecord]
     messages: Callable[[], Iterable[tuple[int, Sequence[KernelRecord]]]] | None = None
     position: int | None = None  # the journal's last message (None: not said)
+    #: what reading ``messages`` checked of the journal itself (filled as they are read): a journal
+    #: found damaged raises :class:`~pink.errors.JournalDamagedError`, and the audit fails with it
+    checked: list[str] = field(default_factory=list)
 
 
 JournalReader = Callable[[Path], JournalRecords | None]
@@ -343,7 +347,13 @@ def audit(
     tables, numbered, upto = read, None, None
     if journal_records is not None:
         step("reading the journal")  # last: every row read is in it, though a run writes both meanwhile
-        numbered = _numbered(journal_records)
+        try:
+            numbered = _numbered(journal_records)
+        except JournalDamagedError as exc:  # its records cannot be vouched for: nor compared
+            report.differences.append(f"{exc}; the ledger was not compared with it")
+            journal_records = None
+    if journal_records is not None and numbered is not None:
+        report.checked.extend(journal_records.checked)
         if journal_records.messages is not None:
             upto = written.get((journal_records.account_id, journal_records.runtime_id))
         flight = _in_flight(journal_records, numbered, upto)
