@@ -553,3 +553,22 @@ def test_the_audits_read_of_a_damaged_journal_fails_naming_the_first_bad_place(
     records = read_journal_records(path)
     with pytest.raises(JournalDamagedError, match=rf"journal .*journal.sqlite is damaged: {says}"):
         list(records.messages())
+
+
+def test_e26_a_start_over_a_journal_with_a_message_missing_after_its_snapshot_refuses_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Restore replayed the messages after the last snapshot as they came: one deleted (a fill, a
+    settlement) was skipped without a word and the run traded on books that lacked it."""
+    path = tmp_path / "journal.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS, snapshot_every=25)
+    now = 1
+    for n in range(12):
+        now = _trade(jk, n, n % 3, now, "101.0")
+    jk.journal.close()  # killed: no final snapshot, messages 51 to 72 are replayed
+    _sql("DELETE FROM messages WHERE seq = 60")(path)
+    with pytest.raises(JournalDamagedError, match=r"journal .*journal.sqlite is damaged: message 60 is missing \(the "
+                                                  r"one after message 59 is 61\)"):  # fmt: skip
+        JournaledKernel.open(path, CFG, INSTRUMENTS)
+    with pytest.raises(JournalDamagedError, match="message 60 is missing"):
+        list(replay_records(path))

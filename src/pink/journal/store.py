@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from pink.codec import decode
-from pink.errors import ClosedError, CodecError, JournalWriteError
+from pink.errors import ClosedError, CodecError, JournalDamagedError, JournalWriteError
 from pink.kernel import Kernel, OrderFilled
 from pink.kernel.snapshot import add_spans, orders_without_spans
 
@@ -233,8 +233,17 @@ class Journal:
         return None
 
     def messages(self, after: int = 0) -> Iterator[tuple[int, int, str, bytes]]:
+        """The messages after message ``after``, in order; a missing one (deleted, a damaged copy)
+        raises :class:`JournalDamagedError` naming it: a replay past it gives another kernel."""
         cur = self.db.execute("SELECT seq, ts, kind, payload FROM messages WHERE seq > ? ORDER BY seq", (after,))
-        yield from cur
+        expected = after + 1
+        for row in cur:
+            if row[0] != expected:
+                raise JournalDamagedError(f"journal {self.path} is damaged: message {expected} is missing (the one "
+                                          f"after message {expected - 1} is {row[0]}): keep it aside and restore it "
+                                          "from a copy")  # fmt: skip
+            expected += 1
+            yield row
 
     def last_ts(self) -> int:
         row = self.db.execute(_LAST_TS).fetchone()
