@@ -572,3 +572,20 @@ def test_e26_a_start_over_a_journal_with_a_message_missing_after_its_snapshot_re
         JournaledKernel.open(path, CFG, INSTRUMENTS)
     with pytest.raises(JournalDamagedError, match="message 60 is missing"):
         list(replay_records(path))
+
+
+def test_a_flatten_mark_is_kept_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Its sequence and time were two commits: a run killed (or a write refused) between them
+    kept a mark that matched no flatten, and the next start carried out the operator's flatten
+    again, closing what was opened since."""
+    from pink.runtime.ports_ext import FlattenMark
+
+    path = tmp_path / "journal.sqlite"
+    jk = JournaledKernel.open(path, CFG, INSTRUMENTS)
+    jk.record_flatten(FlattenMark(1, 100))
+    jk.journal.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON meta WHEN NEW.key = 'flatten_ns' "
+                          "BEGIN SELECT RAISE(ABORT, 'disk full'); END")  # fmt: skip
+    with pytest.raises(JournalWriteError, match="disk full"):
+        jk.record_flatten(FlattenMark(2, 200))
+    assert jk.flatten_handled() == FlattenMark(1, 100)
+    jk.close()

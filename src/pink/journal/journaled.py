@@ -183,9 +183,12 @@ class JournaledKernel:
         return FlattenMark(int(value), int(self.journal.meta("flatten_ns") or 0))
 
     def record_flatten(self, mark: FlattenMark) -> None:
-        """Remember that flatten ``mark`` was carried out (committed with the current batch)."""
-        self.journal.set_meta("flatten_seq", str(mark.seq))
-        self.journal.set_meta("flatten_ns", str(mark.ns))
+        """Remember that flatten ``mark`` was carried out (committed with the current batch, else
+        in one commit of its own: half a mark matches no flatten, and the next start would carry
+        the operator's out again)."""
+        with self.journal.batch():
+            self.journal.set_meta("flatten_seq", str(mark.seq))
+            self.journal.set_meta("flatten_ns", str(mark.ns))
 
     def books_baseline(self) -> Decimal | None:
         """The books check's baseline kept by an earlier run on this journal, if any."""
