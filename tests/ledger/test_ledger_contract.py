@@ -436,6 +436,27 @@ class LedgerContract:
                        database=writer.database)
         assert any("differs in commission" in d for d in report.differences), report.differences
 
+    def test_audit_of_a_run_killed_before_its_ledger_wrote_anything_says_the_ledger_is_behind(
+        self, writer: LedgerWriter
+    ) -> None:
+        """A run killed in its first seconds (its stdout closed, say) left a journal and an empty
+        ledger, no watermark: the audit listed every record 'missing from the ledger' and failed,
+        though the next start writes them all from the journal, as after any crash."""
+        book = Book()
+        recs = trade(book, slot=0, trade_id="K", side=Side.LONG, entry=[("1", "10", "0.01")],
+                     exits=[[("1", "11", "0.01")]])
+        messages = [(n, (r,)) for n, r in enumerate(recs, start=1)]
+        report = audit(writer.client, JournalRecords(ACC, RT, (), messages=lambda: iter(messages)),
+                       database=writer.database)
+        assert report.ok, report.differences
+        assert any("after position 0" in c and "not yet in the ledger" in c for c in report.checked), \
+            report.checked
+        _insert(writer, [r for r in recs if not isinstance(r, TradeClosed)])  # rows, no watermark: held to them
+        report = audit(writer.client, JournalRecords(ACC, RT, (), messages=lambda: iter(messages)),
+                       database=writer.database)
+        assert any("TradeClosed" in d and "missing from the ledger" in d for d in report.differences), \
+            report.differences
+
     def test_audit_against_journal_holds_the_policy_events_to_it(self, writer: LedgerWriter) -> None:
         """The journal keeps every intent the policy asked for, refused ones too: the audit compared
         only settlements, fills and trades, so a lost or altered policy row passed."""

@@ -259,6 +259,11 @@ def _in_flight(journal: JournalRecords, numbered: _Numbered, upto: int | None) -
     return late
 
 
+def _holds_rows(tables: dict[str, list[Row]], ours: tuple[str, str]) -> bool:
+    """Whether the ledger holds a row of the run ``ours`` (account id, runtime id)."""
+    return any((row["account_id"], row["runtime_id"]) == ours for rows in tables.values() for row in rows)
+
+
 def _journal(
     report: AuditReport, journal: JournalRecords, numbered: _Numbered, tables: dict[str, list[Row]],
     upto: int | None,
@@ -355,7 +360,10 @@ def audit(
     if journal_records is not None and numbered is not None:
         report.checked.extend(journal_records.checked)
         if journal_records.messages is not None:
-            upto = written.get((journal_records.account_id, journal_records.runtime_id))
+            ours = (journal_records.account_id, journal_records.runtime_id)
+            upto = written.get(ours)
+            if upto is None and not _holds_rows(read, ours):  # a run killed before its first write:
+                upto = 0  # all on its way (the next start writes it), as after the watermark
         flight = _in_flight(journal_records, numbered, upto)
         if flight:  # a batch in flight is written table by table: the checks see the messages up to upto
             tables = {t: [r for r in rows if r["id"] not in flight] for t, rows in read.items()}
