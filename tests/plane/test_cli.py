@@ -331,3 +331,19 @@ def test_status_watch_into_a_pipe_prints_each_change(tmp_path: Path) -> None:
         if proc is not None:
             proc.kill()
             proc.communicate(timeout=10)
+
+
+def test_control_shows_the_notional_cap_in_plain_notation(tmp_path: Path) -> None:
+    """`pink control set-max-notional 1e3` answered `max_notional=1E+3`; a tiny cap `1E-12`."""
+    runner = CliRunner()
+    (tmp_path / "journal.sqlite").touch()
+    d = ["--data-dir", str(tmp_path)]
+    ok = runner.invoke(APP, ["control", "set-max-notional", "1e3", *d], env={"COLUMNS": "250"})
+    assert ok.exit_code == 0 and "max_notional=1000 " in ok.output, ok.output
+    ok = runner.invoke(APP, ["control", "set-max-notional", "0.000000000001", *d], env={"COLUMNS": "250"})
+    assert ok.exit_code == 0 and "max_notional=0.000000000001 " in ok.output, ok.output
+    assert "max_notional=0.000000000001 " in _status_of_a_running_plane(runner, tmp_path).output
+    bad = runner.invoke(APP, ["control", "set-max-notional", "1e400", *d], env={"COLUMNS": "250"})
+    assert bad.exit_code == 1 and "max notional '1e400' must be at most 1000000000000" in bad.output, bad.output
+    ok = runner.invoke(APP, ["control", "set-max-notional", "none", *d], env={"COLUMNS": "250"})
+    assert ok.exit_code == 0 and "max_notional=none " in ok.output, ok.output

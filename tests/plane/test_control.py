@@ -57,7 +57,7 @@ def test_flatten_is_a_command_counter_not_a_state(tmp_path: Path) -> None:
         ("set-max-leverage", "0", r"must be in 1\.\.125"),
         ("set-max-leverage", "500", r"must be in 1\.\.125"),
         ("set-max-notional", "-5", "must be > 0"),
-        ("set-max-notional", "NaN", "must be > 0"),
+        ("set-max-notional", "NaN", "is not a number"),
         ("set-max-notional", "lots", "must be a number"),
         ("explode", None, "unknown command 'explode'"),
     ],
@@ -134,3 +134,61 @@ def test_f27_control_snapshot_cached_by_version(tmp_path: Path) -> None:
     second = reader.current()
     assert reader.parses == 2 and second.version == 2 and not second.snapshot.pause_entries
     assert reader.current() is second and reader.parses == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("1e400", "at most 1000000000000"),
+        ("1e13", "at most 1000000000000"),
+        ("NaN", "not a number"),
+        ("inf", "not finite"),
+        ("-Infinity", "not finite"),
+        ("-5", "must be > 0"),
+        ("0", "must be > 0"),
+        ("-0", "must be > 0"),
+        ("0.0000000000001", "more than 12 decimal places"),
+    ],
+)
+def test_absurd_max_notional_is_refused_naming_the_switch_and_the_value(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    writer = ControlWriter(tmp_path)
+    writer.apply("set-max-notional", "1000", by="ops")
+    before = (tmp_path / "control.json").read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        writer.apply("set-max-notional", value, by="ops")
+    message = str(caught.value)
+    assert "max notional" in message and repr(value) in message and why in message, message
+    assert "\n" not in message
+    assert (tmp_path / "control.json").read_bytes() == before
+
+
+def test_max_notional_is_kept_and_shown_in_plain_notation(tmp_path: Path) -> None:
+    writer = ControlWriter(tmp_path)
+    reader = ControlReader(tmp_path)
+    state = writer.apply("set-max-notional", "1e3", by="ops")
+    assert str(state.snapshot.max_position_notional) == "1000"
+    assert b'"max_position_notional":"1000"' in (tmp_path / "control.json").read_bytes()
+    assert str(reader.current().snapshot.max_position_notional) == "1000"
+    writer.apply("set-max-notional", "2.5E+2", by="ops")
+    assert str(reader.current().snapshot.max_position_notional) == "250"
+    writer.apply("set-max-notional", "0.000000000001", by="ops")  # 12 places: a cap, if a small one
+    assert f"{reader.current().snapshot.max_position_notional:f}" == "0.000000000001"
+
+
+def test_a_hand_edited_absurd_cap_is_refused_on_read_and_a_plain_one_shown_plain(tmp_path: Path) -> None:
+    writer = ControlWriter(tmp_path)
+    reader = ControlReader(tmp_path)
+    writer.apply("set-max-notional", "500", by="ops")
+    good = reader.current()
+    path = tmp_path / "control.json"
+    path.write_bytes(path.read_bytes().replace(b'"500"', b'"1E+400"').replace(b'"version":1', b'"version":2'))
+    assert reader.current() == good
+    assert "max_position_notional" in reader.last_error and "1E+400" in reader.last_error
+    assert "version 1 stays in force" in reader.last_error
+    with pytest.raises(ConfigError, match="1E"):
+        writer.apply("resume", by="ops")
+    path.write_bytes(path.read_bytes().replace(b'"1E+400"', b'"5E+2"'))
+    assert str(reader.current().snapshot.max_position_notional) == "500"
+    assert writer.read().snapshot.max_position_notional == Decimal(500)

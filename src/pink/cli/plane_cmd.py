@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,7 +130,7 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
     switches = (
         f"control v{control.version}: pause_entries={control.pause_entries} "
         f"kill={control.kill} max_leverage={control.max_leverage} "
-        f"max_notional={control.max_position_notional} "
+        f"max_notional={_cap(control.max_position_notional)} "
         f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
     )
     try:
@@ -277,7 +278,7 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     console.print(
         f"control v{s.version} by {escape(s.changed_by)}: pause_entries={s.pause_entries} "
         f"kill={s.kill} max_leverage={s.max_leverage} "
-        f"max_notional={s.max_position_notional} flatten_seq={state.flatten_seq}"
+        f"max_notional={_cap(s.max_position_notional)} flatten_seq={state.flatten_seq}"
     )
     if pid and report is not None and report.pid == pid and report.control == "file":
         console.print(f"the running `pink run` (pid {pid}) takes it up within a second")
@@ -287,6 +288,11 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     else:
         console.print("[yellow]no `pink run` is running on this data dir now: the next one applies it when it "
                       "starts[/yellow]")
+
+
+def _cap(value: Decimal | None) -> str:
+    """A notional cap as typed, in plain notation (``str`` shows 0.000000000001 as ``1E-12``)."""
+    return "none" if value is None else f"{value:f}"
 
 
 def _error(console: Console, text: str) -> None:

@@ -50,6 +50,9 @@ __all__ = [
 
 CONTROL_FILE = "control.json"
 MAX_LEVERAGE_LIMIT = 125
+MAX_NOTIONAL_LIMIT = Decimal(10) ** 12
+"""The largest notional cap: the kernel's prices and quantities are held to 1e12 (``none``: no cap)."""
+_NOTIONAL_PLACES = 12  # the decimals the kernel keeps of an amount of money
 COMMANDS = (
     "pause-entries",
     "resume",
@@ -86,10 +89,40 @@ def validate(state: ControlState) -> None:
             f"got {snap.max_leverage!r}"
         )
     notional = snap.max_position_notional
-    if notional is not None and (not notional.is_finite() or notional <= 0):
-        raise ConfigError(f"control: max_position_notional must be > 0, got {notional}")
+    if notional is not None and (why := _notional_problem(notional)):
+        raise ConfigError(f"control: max_position_notional {str(notional)!r} {why}")
     if not snap.changed_by.strip():
         raise ConfigError("control: changed_by must name who made the change")
+
+
+def _notional_problem(amount: Decimal) -> str:
+    """Why ``amount`` cannot be a notional cap ("" when it can)."""
+    if amount.is_nan():
+        return "is not a number"
+    if not amount.is_finite():
+        return "is not finite"
+    if amount <= 0:
+        return "must be > 0 (use 'none' for no cap)"
+    if amount > MAX_NOTIONAL_LIMIT:
+        return f"must be at most {MAX_NOTIONAL_LIMIT} (use 'none' for no cap)"
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_NOTIONAL_PLACES:
+        return f"has more than {_NOTIONAL_PLACES} decimal places"
+    return ""
+
+
+def _whole(amount: Decimal) -> Decimal:
+    """A finite ``amount`` without a positive exponent: ``1E+3`` is kept and shown as ``1000``."""
+    return amount.quantize(Decimal(1)) if int(amount.as_tuple().exponent) > 0 else amount
+
+
+def _plain(state: ControlState) -> ControlState:
+    """A validated ``state`` with its cap in plain notation."""
+    cap = state.snapshot.max_position_notional
+    if cap is None or _whole(cap) is cap:
+        return state
+    snap = dataclasses.replace(state.snapshot, max_position_notional=_whole(cap))
+    return dataclasses.replace(state, snapshot=snap)
 
 
 def _check_owner(path: Path, st: os.stat_result) -> None:
@@ -131,7 +164,7 @@ class ControlReader:
         self.parses += 1
         state = codec_for(ControlState).decode(self.path.read_bytes())
         validate(state)
-        return state
+        return _plain(state)
 
 
 class ControlWriter:
@@ -153,7 +186,7 @@ class ControlWriter:
         except CodecError as exc:
             raise ConfigError(f"control: {self.path} is malformed: {exc}") from exc
         validate(state)
-        return state
+        return _plain(state)
 
     def apply(
         self, command: str, value: str | None = None, *, by: str = "", note: str = ""
@@ -253,6 +286,6 @@ def _parse_notional(value: str | None) -> Decimal | None:
         raise ConfigError(
             f"control: max notional must be a number or 'none', got {value!r}"
         ) from None
-    if not amount.is_finite() or amount <= 0:
-        raise ConfigError(f"control: max notional must be > 0, got {value!r}")
-    return amount
+    if why := _notional_problem(amount):
+        raise ConfigError(f"control: max notional {value!r} {why}")
+    return _whole(amount)
