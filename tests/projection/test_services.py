@@ -129,6 +129,46 @@ async def test_f8_a_redis_that_lost_the_state_while_nothing_changed_is_given_it_
         await proj.close()
 
 
+async def test_f8_a_redis_reader_never_sees_half_a_batch(redis_url: str) -> None:
+    """A batch went out as a plain pipeline, which Redis may serve other clients in the middle of:
+    a reader saw slots of one moment next to the account of another. A batch is now one MULTI/EXEC,
+    and an event sent again inside it is still skipped."""
+    run = _run_id()
+    sink = RedisSink(redis_url)
+    sink.bind(f"pink:acc:{run}")
+    client = aredis.Redis.from_url(redis_url)
+    keys = [f"pink:acc:{run}:slot:{i}" for i in range(60)] + [f"pink:acc:{run}:account"]
+    done = asyncio.Event()
+    seen: list[set[bytes | None]] = []
+
+    async def read() -> None:
+        while not done.is_set() or len(seen) < 50:
+            async with client.pipeline(transaction=True) as pipe:
+                for key in keys[:-1]:
+                    pipe.hget(key, "version")
+                pipe.hget(keys[-1], "seq")
+                seen.append(set(await pipe.execute()))
+
+    try:
+        await sink.connect()
+        reader = asyncio.create_task(read())
+        for v in range(1, 150):
+            states: list[tuple[str, object]] = [(f"slot:{i}", slot(i, v)) for i in range(60)]
+            await sink.publish([*states, ("account", account(v))], [Numbered(v, fill(v))])
+        await sink.publish([("account", account(149))], [Numbered(149, fill(149))])  # sent again
+        done.set()
+        await reader
+        torn = [s for s in seen if len(s) > 1]
+        assert not torn, f"{len(torn)} of {len(seen)} reads saw two batches at once, e.g. {sorted(map(str, torn[0]))}"
+        assert sink.already_written == 1
+        assert len(await _redis_events(client, f"pink:acc:{run}:events")) == 149
+    finally:
+        done.set()
+        await sink.aclose()
+        await client.delete(*keys, f"pink:acc:{run}:events")
+        await client.aclose()
+
+
 class _HzProbe:
     """A separate Hazelcast client reading what the sink wrote (in a thread)."""
 

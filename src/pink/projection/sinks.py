@@ -10,8 +10,10 @@ same numbers, in the same order.
 
 Redis: one hash per slot / account (``HSET pink:{account}:{runtime}:slot:{i}``),
 trade events on a stream (``XADD pink:{account}:{runtime}:events MAXLEN ~ N``)
-with fields ``type`` and ``data`` (the record's strict JSON). A batch is a
-plain pipeline, and Redis applies it even when its reply is lost or late, so
+with fields ``type`` and ``data`` (the record's strict JSON). A batch is one
+MULTI/EXEC: a reader (reading its keys in one MULTI too) sees all of it or none of
+it, never the slots of one moment next to the account of another. Redis applies
+it even when its reply is lost or late, so
 a re-sent batch must not add its events twice: each event is added with the
 explicit id ``{base}-{n}``, ``base`` fixed at the sink's first connection (the
 time in ms, past the stream's last id), and an XADD Redis refuses because the
@@ -169,7 +171,7 @@ class RedisSink:
         client = self._client
         if client is None or self._base_ms is None:
             raise ConnectionError("redis sink is not connected")
-        async with client.pipeline(transaction=False) as pipe:
+        async with client.pipeline(transaction=True) as pipe:  # MULTI/EXEC: all of it or none
             for key, view in states:
                 pipe.hset(f"{self._prefix}:{key}", mapping=flat_fields(view))
             stream = f"{self._prefix}:events"
