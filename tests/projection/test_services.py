@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -211,6 +212,47 @@ async def test_hazelcast_sink_publishes_map_and_topic(hazelcast_addr: str) -> No
         assert [m["data"]["fill_id"] for m in probe.messages] == ["f0", "f1", "f2", "f3"]
     finally:
         await proj.close()
+        await asyncio.to_thread(probe.close)
+
+
+async def test_f8_a_hazelcast_reader_gets_slots_and_account_of_one_moment(hazelcast_addr: str) -> None:
+    """An IMap put_all is one put per partition: a reader's get_all in the middle of it saw slots
+    of one batch next to the account of another. The entry ``snapshot`` holds every key's latest
+    state, written in one put: read alone, it is always of one moment."""
+    run = _run_id()
+    load_hazelcast()
+    probe = await asyncio.to_thread(_HzProbe, hazelcast_addr, run)
+    sink = HazelcastSink(hazelcast_addr)
+    sink.bind(f"pink:acc:{run}")
+    done = threading.Event()
+    seen: list[set[int]] = []
+
+    def read() -> None:
+        last = 20  # reads after the last batch too
+        while last:
+            last -= done.is_set()
+            snap = probe.get("snapshot")
+            if snap is not None:
+                assert set(snap) == {f"slot:{i}" for i in range(60)} | {"account"}
+                seen.append({snap[f"slot:{i}"]["version"] for i in range(60)} | {snap["account"]["seq"]})
+
+    try:
+        await sink.connect()
+        await sink.publish([(f"slot:{i}", slot(i, 1)) for i in range(60)], [])
+        await sink.publish([("account", account(1))], [])  # the account of the first moment, apart
+        reader = asyncio.create_task(asyncio.to_thread(read))
+        for v in range(2, 40):
+            states: list[tuple[str, object]] = [(f"slot:{i}", slot(i, v)) for i in range(60)]
+            await sink.publish([*states, ("account", account(v))], [])
+        done.set()
+        await reader
+        assert seen and all(len(s) == 1 for s in seen), [s for s in seen if len(s) > 1][:3]
+        assert seen[-1] == {39}
+        got = await asyncio.to_thread(probe.get, "slot:7")  # every key is still an entry of its own
+        assert got is not None and got["version"] == 39
+    finally:
+        done.set()
+        await sink.aclose()
         await asyncio.to_thread(probe.close)
 
 

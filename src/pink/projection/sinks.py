@@ -23,7 +23,11 @@ through MAXLEN trims), so "not above the top" means "already in the stream"
 as long as this projector is the stream's only writer.
 
 Hazelcast: one IMap ``pink:{account}:{runtime}:state`` whose entries are
-``slot:{i}`` and ``account`` (HazelcastJsonValue), and a ReliableTopic
+``slot:{i}`` and ``account`` (HazelcastJsonValue), and ``snapshot``: one JSON
+object of every key's latest state (``{"slot:0": {...}, "account": {...}}``).
+A batch is one ``put_all``, one put per partition, so a reader of several keys may
+see some of a batch and not the rest; ``snapshot`` is one entry written in the
+same ``put_all``: read alone it is always of one moment. And a ReliableTopic
 ``pink:{account}:{runtime}:events`` carrying ``{"id": ..., "type": ..., "data": ...}``.
 A topic cannot refuse a message it holds, so a batch whose answer was lost after
 the member stored it reaches listeners twice; ``id`` is ``{base}-{n}`` as on Redis
@@ -48,6 +52,7 @@ import msgspec
 from pink.plane.codec import codec_for
 
 __all__ = [
+    "SNAPSHOT_KEY",
     "HazelcastSink",
     "Numbered",
     "RedisSink",
@@ -104,6 +109,9 @@ def event_json(record: object, event_id: str = "") -> bytes:
     head = b'{"id":"' + event_id.encode() + b'",' if event_id else b"{"
     return head + b'"type":"' + type(record).__name__.encode() + b'","data":' + data + b"}"
 
+
+SNAPSHOT_KEY = "snapshot"
+"""The Hazelcast entry holding every key's latest state at once."""
 
 _ALREADY_WRITTEN = "equal or smaller than the target stream top item"
 
@@ -263,6 +271,7 @@ class HazelcastSink:
         self._map: Any = None
         self._topic: Any = None
         self._base_ms: int | None = None  # the ms part of every event id, fixed at first connect
+        self._latest: dict[str, bytes] = {}  # each key's state as published: the ``snapshot`` entry
         self._hz = load_hazelcast()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pink-hz")
         _filter_hazelcast_logs()
@@ -296,11 +305,13 @@ class HazelcastSink:
         if self._map is None or self._topic is None:
             raise ConnectionError("hazelcast sink is not connected")
         if states:
-            entries = {
-                key: json_value(codec_for(type(view)).encode(view).decode())
-                for key, view in states
-            }
+            encoded = {key: codec_for(type(view)).encode(view) for key, view in states}
+            latest = {**self._latest, **encoded}
+            whole = b"{" + b",".join(b'"' + k.encode() + b'":' + v for k, v in latest.items()) + b"}"
+            entries = {key: json_value(data.decode()) for key, data in encoded.items()}
+            entries[SNAPSHOT_KEY] = json_value(whole.decode())
             self._map.put_all(entries)
+            self._latest = latest  # (a failed put is sent again: the projector gives the batch back)
         if events:
             base = self._base_ms
             self._topic.publish_all([event_json(e.record, f"{base}-{e.n}").decode() for e in events])
@@ -308,7 +319,7 @@ class HazelcastSink:
     def _missing(self, keys: Sequence[str]) -> bool:
         if self._map is None:
             raise ConnectionError("hazelcast sink is not connected")
-        return bool(self._map.size() < len(keys))  # (the map holds the state keys only)
+        return bool(self._map.size() < len(keys) + 1)  # (the map holds the state keys and the snapshot)
 
     def _shutdown(self) -> None:
         client, self._client, self._map, self._topic = self._client, None, None, None
