@@ -347,3 +347,10 @@ def test_control_shows_the_notional_cap_in_plain_notation(tmp_path: Path) -> Non
     assert bad.exit_code == 1 and "max notional '1e400' must be at most 1000000000000" in bad.output, bad.output
     ok = runner.invoke(APP, ["control", "set-max-notional", "none", *d], env={"COLUMNS": "250"})
     assert ok.exit_code == 0 and "max_notional=none " in ok.output, ok.output
+
+
+def test_status_says_a_refused_control_file_is_not_in_force(tmp_path: Path) -> None:
+    (tmp_path / "control.json").write_text('{"snapshot": {"version": 2, "kil": true}}')
+    os.chmod(tmp_path / "control.json", 0o600)
+    out = _status_of_a_running_plane(CliRunner(), tmp_path).output
+    assert "control.json refused" in out and "unknown field `kil`" in out, out

@@ -192,3 +192,21 @@ def test_a_hand_edited_absurd_cap_is_refused_on_read_and_a_plain_one_shown_plain
     path.write_bytes(path.read_bytes().replace(b'"1E+400"', b'"5E+2"'))
     assert str(reader.current().snapshot.max_position_notional) == "500"
     assert writer.read().snapshot.max_position_notional == Decimal(500)
+
+
+def test_a_refused_control_file_is_logged_once_and_status_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hand-edited control.json the reader refuses left the run on the previous switches and
+    said nothing anywhere (``last_error`` was read by no one): a kill typed as "kil" did nothing."""
+    writer = ControlWriter(tmp_path)
+    reader = ControlReader(tmp_path)
+    writer.apply("pause-entries", by="ops")
+    reader.current()
+    (tmp_path / "control.json").write_text('{"snapshot": {"version": 2, "kil": true}}')
+    with caplog.at_level("WARNING", logger="pink.plane"):
+        reader.current()
+        reader.current()  # the same file again: not logged again
+    refused = [r.getMessage() for r in caplog.records if "control.json" in r.getMessage()]
+    assert len(refused) == 1, refused
+    assert "unknown field `kil`" in refused[0] and "version 1 stays in force" in refused[0]

@@ -126,13 +126,16 @@ def _health_table(report: HealthReport | None) -> Table:
 
 
 def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Group:
-    control = ControlReader(data_dir).current().snapshot
+    ctl = ControlReader(data_dir)
+    control = ctl.current().snapshot
     switches = (
         f"control v{control.version}: pause_entries={control.pause_entries} "
         f"kill={control.kill} max_leverage={control.max_leverage} "
         f"max_notional={_cap(control.max_position_notional)} "
         f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
     )
+    if ctl.last_error:  # a hand-edited file the run refuses: these are not the switches in it
+        switches += f"\n[red]{escape(str(ctl.path))} refused: {escape(ctl.last_error)}[/red]"
     try:
         report = read_health(data_dir)
     except CodecError as exc:

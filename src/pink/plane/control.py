@@ -20,7 +20,8 @@ twice, and one killed mid-flatten finishes it.
 :class:`ControlReader` caches by version: each ``current()`` is one
 ``os.stat``; the file is parsed only when (mtime_ns, size, inode) changed
 (F27). A file that is malformed or owned by someone else is refused and the
-previous snapshot stays in force (``last_error`` says why).
+previous snapshot stays in force (``last_error`` says why, and it is logged once per
+change of the file).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import dataclasses
 import fcntl
 import getpass
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ __all__ = [
     "ControlState",
     "ControlWriter",
 ]
+
+log = logging.getLogger("pink.plane")
 
 CONTROL_FILE = "control.json"
 MAX_LEVERAGE_LIMIT = 125
@@ -158,6 +162,7 @@ class ControlReader:
             self.last_error = ""
         except (ConfigError, CodecError, OSError) as exc:
             self.last_error = f"{exc}; version {self._state.version} stays in force"
+            log.warning("%s refused: %s", self.path, self.last_error)  # once per change of the file
         return self._state
 
     def _parse(self) -> ControlState:
