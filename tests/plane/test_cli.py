@@ -354,3 +354,14 @@ def test_status_says_a_refused_control_file_is_not_in_force(tmp_path: Path) -> N
     os.chmod(tmp_path / "control.json", 0o600)
     out = _status_of_a_running_plane(CliRunner(), tmp_path).output
     assert "control.json refused" in out and "unknown field `kil`" in out, out
+
+
+def test_a_negative_limit_is_refused_as_a_value_not_taken_for_an_option(tmp_path: Path) -> None:
+    """`pink control set-max-notional -5` answered "No such option: -5"."""
+    (tmp_path / "journal.sqlite").touch()
+    for command, why in (("set-max-notional", "max notional '-5' must be > 0"),
+                         ("set-max-leverage", "max leverage must be in 1..125, got -5")):
+        bad = CliRunner().invoke(APP, ["control", command, "-5", "--data-dir", str(tmp_path)],
+                                 env={"COLUMNS": "250"})
+        assert bad.exit_code == 1 and why in bad.output, bad.output
+    assert ControlReader(tmp_path).current().snapshot.version == 0

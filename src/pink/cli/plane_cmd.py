@@ -347,6 +347,9 @@ def register(app: typer.Typer) -> None:
     control.command("kill")(_simple("kill", "Kill switch: the kernel refuses every intent."))
     control.command("unkill")(_simple("unkill", "Release the kill switch."))
     control.command("flatten")(_simple("flatten", "Close every open slot now (and pause entries): bumps flatten_seq."))
-    control.command("set-max-leverage")(_valued("set-max-leverage", "Highest leverage an intent may ask for."))
-    control.command("set-max-notional")(_valued("set-max-notional", "Largest position notional (or 'none')."))
+    negative = {"ignore_unknown_options": True}  # `-5` is a value to refuse by name, not an unknown option
+    control.command("set-max-leverage", context_settings=negative)(
+        _valued("set-max-leverage", "Highest leverage an intent may ask for."))
+    control.command("set-max-notional", context_settings=negative)(
+        _valued("set-max-notional", "Largest position notional (or 'none')."))
     app.add_typer(control, name="control")
