@@ -144,3 +144,60 @@ def test_a_replay_file_is_read_once_at_the_start(tmp_path: Path, monkeypatch: ob
     sim = build_sim(cfg, tmp_path / "journal.sqlite", 0)
     assert read == [str(REPLAY)]
     assert sim.engine.quote("BTC-USDT").last == _replay_rows()[0][1]
+
+
+class _EightDigits:
+    """A policy that sets the thread's decimal context for its own sums (precision 8, half-up,
+    Inexact trapped) in its first cycle and counts on it in every later one; it trades as the
+    SAMPLE policy does (in a context of its own making, to trade at all)."""
+
+    def __init__(self) -> None:
+        from pink.policy.sample import sample_engines
+
+        self.inner, _ = sample_engines(3)
+        self.cycles = 0
+        self.own_context_kept = 0  # later cycles that found the context it set
+
+    def decide(self, snapshot: object) -> object:
+        import decimal
+
+        ctx = decimal.getcontext()
+        if self.cycles == 0:
+            ctx.prec, ctx.rounding, ctx.traps[decimal.Inexact] = 8, decimal.ROUND_HALF_UP, True
+        elif ctx.prec == 8 and ctx.rounding == decimal.ROUND_HALF_UP and ctx.traps[decimal.Inexact]:
+            self.own_context_kept += 1
+        self.cycles += 1
+        with decimal.localcontext(decimal.Context(prec=28)):
+            return self.inner.decide(snapshot)  # type: ignore[arg-type]
+
+
+async def test_e5_a_policy_that_changes_the_decimal_context_changes_neither_the_runtime_nor_its_books(
+    tmp_path: Path,
+) -> None:
+    """A policy setting precision 8 and trapping Inexact in the thread's decimal context left it
+    to the runtime: its next snapshot's quote (and any sum of the runtime's: stats, books, sizing)
+    raised Inexact and the run died. The policy's context is its own, kept from cycle to cycle."""
+    import decimal
+
+    cfg = busy_faulted_config(tmp_path)
+    policy = _EightDigits()
+    before = decimal.getcontext().copy()
+    async with Launcher(cfg, decision=policy) as launcher:
+        rt = launcher.runtime
+        assert rt is not None and launcher.kernel is not None
+        tee = Tee(rt.outputs.ledger)
+        rt.outputs.ledger = tee
+        await launcher.run(cycles=1500)
+        assert rt.policy_errors == 0 and rt.stats.trades > 50
+        assert policy.own_context_kept == policy.cycles - 1
+        a = launcher.kernel.kernel.account_view()
+        fees = sum((s.fee for s in tee.records if isinstance(s, Settlement)), Decimal(0))
+        gross = sum((f.realized_pnl for f in tee.records if isinstance(f, FillBooked)), Decimal(0))
+        funding = sum((s.amount for s in tee.records if isinstance(s, Settlement)
+                       and s.kind is SettlementKind.FUNDING), Decimal(0))
+        assert a.capital == a.initial_capital + gross - fees + funding  # exact
+        assert rt.stats.fees == fees == a.fees and rt.stats.funding == funding
+        assert rt.reconciler.books.sightings >= 20 and rt.reconciler.books.mismatch == ""
+    assert (await launcher.close()).errors == []
+    ctx = decimal.getcontext()  # the caller's context is as it was
+    assert (ctx.prec, ctx.rounding, ctx.traps) == (before.prec, before.rounding, before.traps)

@@ -28,6 +28,7 @@ __all__ = ["register", "run_async"]
 
 async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
     """Start, run (cycles or until Ctrl-C), close in order, print the summary."""
+    from pink.runtime.decimals import runtime_decimals
     from pink.runtime.launcher import Launcher
 
     launcher = Launcher(cfg)
@@ -53,7 +54,7 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig)
     try:
-        with run_logging(Path(cfg.data_dir), console):
+        with run_logging(Path(cfg.data_dir), console), runtime_decimals():  # (the summary's sums, the view's)
             return await _run_and_report(launcher, cfg, console, asked, running, main)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -47,6 +47,7 @@ from pink.runtime.backends import (
 from pink.runtime.clock import SimClock, WallClock
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.datadir import DataDirLock, make_data_dir
+from pink.runtime.decimals import PolicyDecimals, runtime_decimals
 from pink.runtime.executor import InFlight
 from pink.runtime.journal_guard import book_since, open_journal, venue_identity
 from pink.runtime.loop import LoopConfig, Runtime
@@ -117,6 +118,7 @@ class Launcher:
         self.policy_name = type(decision).__name__ if decision is not None else config.policy or "SAMPLE"
         if decision is None and config.policy:
             decision, intents = load_policy(config.policy)
+        self._policy_decimals = PolicyDecimals()  # (what the policy's module set on import stays the policy's)
         self._venue_given = venue
         self._decision = decision
         self._intents = intents
@@ -158,7 +160,8 @@ class Launcher:
             return self
         self._started = True
         try:
-            await self._start()
+            with runtime_decimals():  # the runtime's money, whatever context the policy left (and its tasks)
+                await self._start()
         except BaseException:
             await self.close()
             raise
@@ -204,6 +207,7 @@ class Launcher:
             quotes=self._quote_source(),
             flatten_log=self.kernel,
             books_log=self.kernel,
+            policy_decimals=self._policy_decimals,
         )
         relay.attach(self.runtime.sink)
         self.reconcile = await self.runtime.start(resume_from_ns=last or None, book_since_ns=self._book_since(last))
@@ -372,6 +376,10 @@ class Launcher:
     async def run(self, cycles: int | None = None) -> None:
         if self.runtime is None:
             raise ClosedError("launcher (not started)")
+        with runtime_decimals():  # (and the tasks started here)
+            await self._run(self.runtime, cycles)
+
+    async def _run(self, rt: Runtime, cycles: int | None) -> None:
         if not self._health_written:  # one loop, however often run() is called (and whatever backends:
             # pink health and pink control tell a run that is going from one that is not by it)
             self._health_written = True
@@ -379,7 +387,7 @@ class Launcher:
         if (sim := self._paper_sim()) is not None and not self._keeping_prices:
             self._keeping_prices = True
             self._bg.append(asyncio.create_task(self._keep_sim_prices(sim)))
-        await self.runtime.run(cycles if cycles is not None else (self.cfg.cycles or None))
+        await rt.run(cycles if cycles is not None else (self.cfg.cycles or None))
 
     def health(self) -> Any:
         from pink.runtime.run_health import health_report
@@ -400,6 +408,10 @@ class Launcher:
         """The ordered close (F21); idempotent; returns what it did."""
         if self._close_report is not None:
             return self._close_report
+        with runtime_decimals():
+            return await self._close()
+
+    async def _close(self) -> CloseReport:
         rep = self._close_report = CloseReport()
         if self.runtime is not None:
             rep.in_flight = await self.runtime.shutdown()

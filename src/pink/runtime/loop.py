@@ -35,6 +35,7 @@ from pink.policy.base import DecisionEngine, IntentEngine
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
 from pink.runtime.closes import ClosesAfterCancel
+from pink.runtime.decimals import PolicyDecimals, runtime_decimals
 from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.ids import IdFactory
 from pink.runtime.items import CallItem, ControlItem, CycleItem, FlattenItem, Item, LoopConfig, TickItem
@@ -91,6 +92,7 @@ class Runtime(KernelOwner, Scheduling):
         ids: IdFactory | None = None,
         flatten_log: FlattenLog | None = None,
         books_log: BooksLog | None = None,
+        policy_decimals: PolicyDecimals | None = None,
     ) -> None:
         self.cfg = config or LoopConfig()
         self._k = kernel
@@ -154,7 +156,7 @@ class Runtime(KernelOwner, Scheduling):
         self._closed = False
         self.events_dropped = 0
         self.policy = PolicyRunner(decision, intents, self.stats, self.cfg.cycle_s,
-                                   real_time=not getattr(clock, "simulated", False))
+                                   real_time=not getattr(clock, "simulated", False), decimals=policy_decimals)
         self._closes = ClosesAfterCancel()  # policy close-alls waiting for a working order to end
         self.last_event_wall_ns = 0  # wall time of the last venue event (for health)
 
@@ -255,6 +257,10 @@ class Runtime(KernelOwner, Scheduling):
         fails raises :class:`~pink.errors.ReconcileError` and no cycle ever runs on this start."""
         if self._closed:
             raise ClosedError("runtime")
+        with runtime_decimals():  # (its tasks, started here, keep it: :mod:`pink.runtime.decimals`)
+            return await self._start(resume_from_ns, book_since_ns)
+
+    async def _start(self, resume_from_ns: int | None, book_since_ns: int) -> ReconcileReport:
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
         ctrl = self._control.current()
         self._control_version = ctrl.snapshot.version
@@ -287,7 +293,8 @@ class Runtime(KernelOwner, Scheduling):
         if self._closed:
             raise ClosedError("runtime")
         self._cycle_limit = None if cycles is None else self.stats.cycles + cycles
-        self._scheduler = asyncio.create_task(self._schedule(), name="pink-scheduler")
+        with runtime_decimals():  # (the scheduler's task, and the slow reconciles it starts, keep it)
+            self._scheduler = asyncio.create_task(self._schedule(), name="pink-scheduler")
         waits = [self._scheduler]
         if self._owner is not None:
             waits.append(self._owner)

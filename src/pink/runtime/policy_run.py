@@ -16,6 +16,7 @@ import time
 from pink.kernel.messages import Intent
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer, PolicySnapshot
 from pink.policy.check import screen_decisions, screen_intents
+from pink.runtime.decimals import PolicyDecimals
 from pink.runtime.stats import RunStats
 
 __all__ = ["PolicyRunner"]
@@ -27,8 +28,10 @@ class PolicyRunner:
     """One trader's policy, run once per cycle."""
 
     def __init__(self, decision: DecisionEngine, intents: IntentEngine, stats: RunStats, cycle_s: float, *,
-                 real_time: bool) -> None:
+                 real_time: bool, decimals: PolicyDecimals | None = None) -> None:
         self.decision = decision
+        # the policy's decimal context: what it sets there stays its own (:mod:`pink.runtime.decimals`)
+        self.decimals = decimals or PolicyDecimals()
         self.intents = intents
         # the ready-made sizer builds its intents from screened decisions only: they need no second look
         self._trusted = type(intents) is MarginSizer
@@ -48,10 +51,12 @@ class PolicyRunner:
         """The intents of cycle ``n`` that can be submitted (none if the policy raised)."""
         started = time.monotonic()
         try:
-            decisions, dropped = screen_decisions(self.decision.decide(snap))
+            decisions, dropped = screen_decisions(self.decimals.call(self.decision.decide, snap))
             planned: list[Intent] = []
-            if decisions:
-                planned, more = screen_intents(self.intents.plan(decisions, snap), trusted=self._trusted)
+            if decisions:  # (the ready-made sizer is the runtime's: it sizes in the runtime's context)
+                sized = (self.intents.plan(decisions, snap) if self._trusted
+                         else self.decimals.call(self.intents.plan, decisions, snap))
+                planned, more = screen_intents(sized, trusted=self._trusted)
                 dropped += more
         except Exception as exc:
             self._failed(n, exc, snap)
