@@ -264,3 +264,58 @@ def test_audit_of_a_journal_with_a_message_deleted_fails_naming_it(tmp_path: Pat
     assert "journal data/journal.sqlite is damaged: message 20 is missing (the one after message 19 is 21); " \
            "the ledger was not compared with it" in text, text  # fmt: skip
     assert "audit failed: 1 differences" in text, text
+
+
+def _journaled(data: Path) -> int:
+    """Messages in a running run's journal (0 before it has any)."""
+    journal = data / "journal.sqlite"
+    if not journal.exists():
+        return 0
+    with sqlite3.connect(journal) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _wait_journaled(proc: subprocess.Popen[str], data: Path, at_least: int) -> int:
+    """Wait (at most two minutes) until the run's journal holds ``at_least`` messages."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while (n := _journaled(data)) < at_least:
+        assert proc.poll() is None, "the run ended before it journaled enough"
+        assert time.monotonic() < deadline, f"the run journaled only {n} messages"
+        time.sleep(0.1)
+    return n
+
+
+def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_path: Path) -> None:
+    """A ledger server gone before the close: its records could not be written, the close said
+    so only in the log and `pink run` exited 0, so a trader's script took the run as clean. It
+    exits 1 with a last line naming the step; the journal keeps the records (re-put on restart)."""
+    import signal
+
+    from tests.ledger.ledger_front import Front
+
+    front = Front(tmp_path / "ch").start()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data), "--ledger-url",
+                             front.url], cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**env, "COLUMNS": "80", "PINK_PLANE": "none", "PINK_CLOSE_TIMEOUT_S": "1"})
+    try:
+        n = _wait_journaled(proc, data, 200)
+        front.stop()  # the ledger server is gone
+        _wait_journaled(proc, data, n + 200)  # and the run went on: records it could not write
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        front.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, out[-3000:]
+    last = out.strip().splitlines()[-1]
+    assert "close failed at flush_ledger" in last and "journal" in last, out[-3000:]
+    assert "close: stop_policy" in out and "close_venue" in out  # every later step still ran

@@ -198,6 +198,13 @@ def _print_report(launcher: Launcher, report: CloseReport, console: Console, sta
             console.print(f"[red]close error: {escape(err)}")
 
 
+def _close_failed(report: CloseReport) -> str:
+    """One line for a close with failed steps (each is in a "close error" line above it)."""
+    failed = ", ".join(dict.fromkeys(err.partition(":")[0] for err in report.errors))
+    return (f"close failed at {failed} (see the close errors above): the later steps still ran, and nothing "
+            f"recorded is lost: the journal keeps it, and the next start reconciles and re-puts it")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
@@ -267,3 +274,6 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(130) from None
         # closed in order and summed up: a Ctrl-C from now on (a late one) has nothing left to stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if closed and closed[0].errors:  # a script must not take the run as cleanly closed
+            console.print(f"[red]{escape(_close_failed(closed[0]))}", emoji=False, soft_wrap=True)
+            raise typer.Exit(1)

@@ -425,7 +425,7 @@ class Launcher:
         if self.kernel is not None:
             await self._step(rep, "checkpoint_journal", self._close_journal, self.kernel)
         if self.ledger is not None:
-            await self._step(rep, "flush_ledger", self.ledger.close, self.cfg.close_timeout_s)
+            await self._step(rep, "flush_ledger", self._flush_ledger, self.ledger)
         rep.steps.append("flush_persistence")
         if self.projection is not None:
             await self._step(rep, "close_projection", self.projection.close)
@@ -441,6 +441,18 @@ class Launcher:
         if self._lock is not None:
             self._lock.release()  # last: the dir is the next run's only once everything here is closed
         return rep
+
+    async def _flush_ledger(self, ledger: Any) -> None:
+        """Close the ledger; records it could not write (its server gone, hung) fail the step:
+        its close only logged them, and the run looked clean."""
+        await ledger.close(self.cfg.close_timeout_s)
+        health = getattr(ledger, "health", None)
+        h = health() if health is not None else None
+        if h is not None and (h.backlog or h.from_journal):
+            left = f"{h.backlog} record(s)" + (f" and {h.from_journal} journal message(s)" if h.from_journal else "")
+            why = f" ({h.last_error})" if h.last_error else ""
+            raise PinkError(f"{left} not written to the ledger {h.backend}{why}; the journal keeps them and the "
+                            f"next start re-puts them")
 
     def _close_journal(self, jk: JournaledKernel) -> None:
         if (sim := self._paper_sim()) is not None and jk.failed is None and not jk.journal.closed:
