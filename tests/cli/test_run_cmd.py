@@ -319,3 +319,36 @@ def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_
     last = out.strip().splitlines()[-1]
     assert "close failed at flush_ledger" in last and "journal" in last, out[-3000:]
     assert "close: stop_policy" in out and "close_venue" in out  # every later step still ran
+
+
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGTERM", "SIGINT")])
+def test_f21_signals_repeated_through_the_close_and_after_it_never_kill_pink_run(
+    tmp_path: Path, signals: tuple[str, ...]
+) -> None:
+    """A supervisor sends SIGTERM again (and again) until the process is gone. Only SIGINT was
+    ignored once the close was over: a SIGTERM then, while the process was still shutting down,
+    killed it (exit 143). Every one, from the first until the process ends, is now taken in."""
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"})
+    try:
+        _wait_journaled(proc, data, 200)
+        sent = 0
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:  # from the first to the process's end
+            proc.send_signal(getattr(signal, signals[sent % len(signals)]))
+            sent += 1
+            time.sleep(0.002)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert sent > 2 and proc.returncode == 0, (sent, proc.returncode, out[-3000:])
+    assert "run summary" in out and "close_venue" in out and "Traceback" not in out, out[-3000:]
+    assert out.count("closing in order") <= 1  # said once, however often signalled

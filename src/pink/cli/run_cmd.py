@@ -26,8 +26,9 @@ if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fas
 __all__ = ["register", "run_async"]
 
 
-async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
-    """Start, run (cycles or until Ctrl-C), close in order, print the summary."""
+async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False) -> CloseReport:
+    """Start, run (cycles or until Ctrl-C), close in order, print the summary. ``last``: the
+    process ends after it; Ctrl-C and SIGTERM are ignored from the end of the close on."""
     from pink.runtime.decimals import runtime_decimals
     from pink.runtime.launcher import Launcher
 
@@ -42,6 +43,8 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         that follow while it closes are told so, never cut the close short (it is bounded)."""
         asked.append(sig)
         rt = launcher.runtime
+        if len(asked) > 2:
+            return  # (said once: a supervisor that signals again and again gets no screenful of it)
         if len(asked) > 1:
             console.print(f"[yellow]closing in order (each step at most {cfg.close_timeout_s:g} s); "
                           f"it ends by itself")  # fmt: skip
@@ -57,9 +60,28 @@ async def run_async(cfg: RuntimeConfig, console: Console) -> CloseReport:
         with run_logging(Path(cfg.data_dir), console), runtime_decimals():  # (the summary's sums, the view's)
             return await _run_and_report(launcher, cfg, console, asked, running, main)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        _hand_back_signals(loop, ignore=last)
+
+
+def _hand_back_signals(loop: asyncio.AbstractEventLoop, *, ignore: bool) -> None:
+    """Take the run's signal handlers off. ``ignore``: the process ends after the run, so SIGINT
+    and SIGTERM are ignored from now on (a supervisor that signals again while it shuts down must
+    not kill it, exit 143): they are blocked meanwhile, so that none falls between the loop's
+    handler and the ignoring, when the default one (death) is in force."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    block = ignore and hasattr(signal, "pthread_sigmask")
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        for sig in sigs:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+            if ignore:
+                with contextlib.suppress(ValueError):  # (not the main thread: nothing to keep off)
+                    signal.signal(sig, signal.SIG_IGN)
+    finally:
+        if block:  # (one that came meanwhile is dropped: ignored)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
 
 
 async def _run_and_report(
@@ -262,7 +284,7 @@ def register(app: typer.Typer) -> None:
         closed: list[CloseReport] = []
 
         async def job(cfg: RuntimeConfig) -> None:
-            closed.append(await run_async(cfg, console))
+            closed.append(await run_async(cfg, console, last=True))
 
         try:
             asyncio.run(job(load_config(config, os.environ, flags)))
@@ -272,8 +294,8 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             if not closed:  # before the run began: nothing to close
                 raise typer.Exit(130) from None
-        # closed in order and summed up: a Ctrl-C from now on (a late one) has nothing left to stop
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # closed in order and summed up: a Ctrl-C or SIGTERM from now on (a late one) has nothing left
+        # to stop, and is ignored (run_async, last=True)
         if closed and closed[0].errors:  # a script must not take the run as cleanly closed
             console.print(f"[red]{escape(_close_failed(closed[0]))}", emoji=False, soft_wrap=True)
             raise typer.Exit(1)
