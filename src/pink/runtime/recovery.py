@@ -32,7 +32,7 @@ from pink.runtime.books import BooksCheck, BooksSighting, venue_cost_gap
 from pink.runtime.ports_ext import BooksLog, KernelViews
 from pink.runtime.retry import read_or_fail
 
-__all__ = ["MONEY_LOOKBACK_NS", "ReconcileReport", "Reconciler", "exposure"]
+__all__ = ["GAPPED_READS_PER_RUN", "MONEY_LOOKBACK_NS", "ReconcileReport", "Reconciler", "exposure"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a 
 #: a slow run's money reads look this much further back than its window: a venue may list an income
 #: row a while after its time, so one stamped before the last run began may be listed only after it read
 MONEY_LOOKBACK_NS = 300 * 1_000_000_000
+#: the orders holding a report's gap whose fills one reconcile asks about, at most (the least recently
+#: asked first, so each in turn): the kernel keeps up to 200, and each may cost the venue a request or two
+GAPPED_READS_PER_RUN = 20
 
 
 @dataclass
@@ -127,6 +130,7 @@ class Reconciler:
         # where the start-up reconcile read money from (never before the journal's book): a slow
         # run's look-back stops there (money before the book is in initial_capital)
         self._money_floor: int | None = None
+        self._gaps_asked: dict[str, int] = {}  # an order holding a report's gap: the run that last asked about it
 
     async def full(
         self, views: KernelViews, since_ns: int, n_slots: int, *, money_since_ns: int | None = None
@@ -148,9 +152,10 @@ class Reconciler:
             assert report is not None  # (at start a failed read raises)
             rep.queried.append(order.client_order_id)
             self._emit(report)
-        gapped = await self._ask(views.orders_with_open_gaps)  # (their real fills true their gaps up)
         known = {o.client_order_id for o in working}
-        await self._common(rep, known, since_ns, money_since_ns, orders=known | set(gapped))
+        # the orders holding a report's gap, in turn: their real fills true their gaps up
+        gapped = self._gapped_turn(await self._ask(views.orders_with_open_gaps), known)
+        await self._common(rep, known, since_ns, money_since_ns, orders=known | gapped)
         differ = await self._positions(rep, views, n_slots, at_start=True)
         money_since = since_ns if money_since_ns is None else money_since_ns
         if differ and await self._outside_fills(rep, money_since, differ, at_start=True):
@@ -172,10 +177,12 @@ class Reconciler:
         difference is first looked for in the fills of orders placed outside PINK."""
         rep = ReconcileReport()
         working = await self._ask(views.working_orders)
-        gapped = await self._ask(views.orders_with_open_gaps)  # (ended ones too: their real fills true them up)
+        ids = {o.client_order_id for o in working}
+        # the orders holding a report's gap (ended ones too), in turn: their real fills true them up
+        gapped = self._gapped_turn(await self._ask(views.orders_with_open_gaps), ids)
         floor = self._money_floor
         money_since = since_ns if floor is None else min(since_ns, max(since_ns - MONEY_LOOKBACK_NS, floor))
-        asked = {o.client_order_id for o in working} | set(gapped)
+        asked = ids | gapped
         await self._common(rep, None, since_ns, money_since, orders=asked)
         if n_slots is not None:
             seen = self._position_differences
@@ -187,6 +194,18 @@ class Reconciler:
         await self._books(rep, views)
         self._finish(rep)
         return rep
+
+    def _gapped_turn(self, gapped: list[str], working: set[str]) -> set[str]:
+        """This run's turn of the orders holding a report's gap (``gapped``, oldest first; the
+        ``working`` ones are asked about anyway): at most :data:`GAPPED_READS_PER_RUN`, those asked
+        longest ago (or never) first, so that each is asked in turn however many there are."""
+        last, self._gaps_asked = self._gaps_asked, {}
+        waiting = [cid for cid in gapped if cid not in working]
+        turn = sorted(range(len(waiting)), key=lambda i: (last.get(waiting[i], -1), i))[:GAPPED_READS_PER_RUN]
+        self._gaps_asked = {cid: last[cid] for cid in waiting if cid in last}  # (those trued up go)
+        for i in turn:
+            self._gaps_asked[waiting[i]] = self.runs
+        return {waiting[i] for i in turn}
 
     async def _common(
         self, rep: ReconcileReport, known: set[str] | None, since_ns: int, money_since_ns: int | None = None,
