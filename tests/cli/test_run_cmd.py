@@ -352,3 +352,49 @@ def test_f21_signals_repeated_through_the_close_and_after_it_never_kill_pink_run
     assert sent > 2 and proc.returncode == 0, (sent, proc.returncode, out[-3000:])
     assert "run summary" in out and "close_venue" in out and "Traceback" not in out, out[-3000:]
     assert out.count("closing in order") <= 1  # said once, however often signalled
+
+
+def test_f21_a_hangup_closes_the_run_in_order(tmp_path: Path) -> None:
+    """The terminal (or the ssh session) that ran `pink run` goes away: SIGHUP killed the process
+    where it stood, with no ordered close (venue calls in flight unrecorded, the ledger not
+    flushed, no summary). It now closes in order, as SIGTERM does."""
+    import signal
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"})
+    try:
+        _wait_journaled(proc, data, 200)
+        proc.send_signal(signal.SIGHUP)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, (proc.returncode, out[-3000:])
+    assert "run summary" in out and "close_venue" in out and "Traceback" not in out, out[-3000:]
+
+
+def test_a_run_started_under_nohup_goes_on_through_a_hangup(tmp_path: Path) -> None:
+    """Under nohup (SIGHUP ignored) a hangup is not the run's: it goes on trading."""
+    import signal
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"},
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        n = _wait_journaled(proc, data, 200)
+        proc.send_signal(signal.SIGHUP)
+        _wait_journaled(proc, data, n + 500)  # (it would have ended: asserted there)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "run summary" in out, out[-3000:]

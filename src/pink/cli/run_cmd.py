@@ -25,10 +25,14 @@ if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fas
 
 __all__ = ["register", "run_async"]
 
+#: the signals that close a run in order: Ctrl-C, a supervisor's SIGTERM, and the hangup of the
+#: terminal (or ssh session) it ran in, which killed it where it stood
+_STOPS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
 
 async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False) -> CloseReport:
     """Start, run (cycles or until Ctrl-C), close in order, print the summary. ``last``: the
-    process ends after it; Ctrl-C and SIGTERM are ignored from the end of the close on."""
+    process ends after it; Ctrl-C, SIGTERM and SIGHUP are ignored from the end of the close on."""
     from pink.runtime.decimals import runtime_decimals
     from pink.runtime.launcher import Launcher
 
@@ -39,7 +43,7 @@ async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False)
     running: list[bool] = []  # (set once the run has started: a stop then ends it after its cycle)
 
     def on_signal(sig: int) -> None:
-        """Ctrl-C (or SIGTERM): the first stops the run (or the start) and closes in order; those
+        """Ctrl-C (or SIGTERM, SIGHUP): the first stops the run (or the start) and closes in order; those
         that follow while it closes are told so, never cut the close short (it is bounded)."""
         asked.append(sig)
         rt = launcher.runtime
@@ -53,7 +57,9 @@ async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False)
         elif main is not None:
             main.cancel()  # still starting: stop starting, then close what started
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _STOPS:
+        if sig != signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
+            continue  # (started under nohup: a hangup is not for it)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig)
     try:
@@ -64,11 +70,11 @@ async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False)
 
 
 def _hand_back_signals(loop: asyncio.AbstractEventLoop, *, ignore: bool) -> None:
-    """Take the run's signal handlers off. ``ignore``: the process ends after the run, so SIGINT
-    and SIGTERM are ignored from now on (a supervisor that signals again while it shuts down must
-    not kill it, exit 143): they are blocked meanwhile, so that none falls between the loop's
+    """Take the run's signal handlers off. ``ignore``: the process ends after the run, so SIGINT,
+    SIGTERM and SIGHUP are ignored from now on (a supervisor that signals again while it shuts
+    down must not kill it, exit 143): they are blocked meanwhile, so that none falls between the loop's
     handler and the ignoring, when the default one (death) is in force."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
+    sigs = set(_STOPS)
     block = ignore and hasattr(signal, "pthread_sigmask")
     if block:
         signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
