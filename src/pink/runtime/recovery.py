@@ -42,8 +42,9 @@ _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a 
 #: row a while after its time, so one stamped before the last run began may be listed only after it read
 MONEY_LOOKBACK_NS = 300 * 1_000_000_000
 #: the orders holding a report's gap whose fills one reconcile asks about, at most (the least recently
-#: asked first, so each in turn): the kernel keeps up to 200, and each may cost the venue a request or two
-GAPPED_READS_PER_RUN = 20
+#: asked first, so each in turn): the kernel keeps up to 200, and each may cost BingX a request on two
+#: endpoints it allows 5 a second each, which the executor's queries of orders in flight share
+GAPPED_READS_PER_RUN = 10
 
 
 @dataclass
