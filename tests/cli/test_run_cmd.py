@@ -61,7 +61,8 @@ def test_a_start_says_what_trades_where_before_the_first_cycle(tmp_path: Path) -
     out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "3", "--data-dir", "data", PINK_PLANE="none")
     assert out.returncode == 0, out.stdout + out.stderr
     first = out.stdout.splitlines()[0]
-    assert first == "trading: policy SAMPLE on venue sim, account paper / runtime rt1, 8 slots", out.stdout
+    assert first == ("trading: policy SAMPLE on venue sim, account paper / runtime rt1, 8 slots, "
+                     "symbols BTC-USDT, DOGE-USDT, ETH-USDT"), out.stdout
 
 
 BAD_POLICIES: list[tuple[str, str, str]] = [

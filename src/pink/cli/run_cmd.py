@@ -151,7 +151,7 @@ def _what_trades(launcher: Launcher) -> str:
     c, venue = launcher.cfg, launcher.venue
     where = venue_identity(venue) if venue is not None else c.venue
     return (f"trading: policy {launcher.policy_name} on venue {where}, account {c.account_id} / runtime "
-            f"{c.runtime_id}, {c.slots} slots")
+            f"{c.runtime_id}, {c.slots} slots, symbols {', '.join(launcher.symbols)}")
 
 
 def _not_held_hint(launcher: Launcher) -> str:

@@ -29,6 +29,7 @@ ENV_IGNORED_PREFIXES = ("PINK_BINGX_",)  # read by the BingX adapter's own confi
 
 
 MAX_SLOTS = 1000
+MAX_SYMBOLS = 100  # each quoted symbol is a market-stream subscription (BingX allows 200 per connection)
 MAX_LEVERAGE = 125  # the highest leverage a venue (BingX) lists
 MAX_SECONDS = 7 * 86_400.0  # the longest duration setting: a week
 MAX_CAPITAL = Decimal(10) ** 15  # money is exact to 8 places within 28 digits: room for PnL above it
@@ -157,6 +158,24 @@ def _rate_pairs(raw: Any) -> tuple[tuple[str, Decimal], ...]:
     return tuple(out)
 
 
+def _symbol_list(raw: Any) -> tuple[str, ...]:
+    """``symbols`` from a TOML list of strings or ``SYMBOL,...`` text; none empty, none twice."""
+    if isinstance(raw, str):
+        items = [p.strip() for p in raw.split(",")] if raw.strip() else []
+    elif isinstance(raw, list | tuple) and all(isinstance(p, str) for p in raw):
+        items = [p.strip() for p in raw]
+    else:
+        raise ValueError('give a list of symbols, such as ["BTC-USDT", "ETH-USDT"] (or BTC-USDT,ETH-USDT as text)')
+    for i, sym in enumerate(items):
+        if not sym or not sym.isprintable() or " " in sym:
+            raise ValueError(f"symbol {i + 1} is not a symbol name: {sym!r}")
+        if sym in items[:i]:
+            raise ValueError(f"{sym} is given twice")
+    if len(items) > MAX_SYMBOLS:
+        raise ValueError(f"at most {MAX_SYMBOLS} symbols (each is a market-stream subscription), got {len(items)}")
+    return tuple(items)
+
+
 def _is_id(value: str) -> bool:
     return bool(value) and value == value.strip() and value.isprintable()
 
@@ -170,6 +189,11 @@ class RuntimeConfig:
     policy: str = ""  # MODULE:NAME of the policy to run (pink.policy.loader); empty: the SAMPLE policy
     data_dir: Path = Path("./data")
     slots: int = 8
+    # the symbols the run quotes and its policy sees (and may trade): a list in the file,
+    # SYMBOL,... in the environment; empty: every one the venue lists, refused on a venue listing
+    # more than pink.runtime.launcher.MAX_DEFAULT_SYMBOLS (BingX lists hundreds). A symbol an open
+    # trade holds is always quoted
+    symbols: tuple[str, ...] = ()
     faults: str = ""  # simulator fault spec, e.g. "reject=0.05,no_response=0.02"
     view: bool = True
     # the account's name in the journal, ledger, planes and projection; "": the journal's, and for a
@@ -281,6 +305,10 @@ class RuntimeConfig:
             if p not in ("redis", "hazelcast"):
                 raise ConfigError(f"config projection: unknown backend {p!r}")
         _ = self.closed_outside_entries  # a malformed entry is a start-up error, named
+        try:
+            _symbol_list(list(self.symbols))
+        except ValueError as exc:
+            raise _BadValue("symbols", f"config symbols: {exc}") from None
         if self.sim_replay:
             _check_replay(self.sim_replay, self.fast)
         _check_maintenance_rates(self.sim_maintenance_rates, self.sim_max_leverage)
@@ -331,6 +359,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             return _replay_pairs(raw)
         if key == "sim_maintenance_rates":
             return _rate_pairs(raw)
+        if key == "symbols":
+            return _symbol_list(raw)
         if key == "sim_funding_rate" and raw == "":
             return None  # unset: from the price process
         if kind is bool:

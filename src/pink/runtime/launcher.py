@@ -54,6 +54,7 @@ from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.paper import SIM_EPOCH_NS, adopt_book, build_sim, keep_prices
 from pink.runtime.ports_ext import SimDriver
 from pink.runtime.recovery import ReconcileReport
+from pink.runtime.symbols import quoted_symbols
 
 __all__ = ["SIM_EPOCH_NS", "CloseReport", "Launcher", "SinkRelay", "venue_identity"]
 
@@ -130,6 +131,7 @@ class Launcher:
         self.control: Any = None
         self.projection: Any = None
         self.runtime: Runtime | None = None
+        self.symbols: tuple[str, ...] = ()  # what the run quotes and its policy sees (pink.runtime.symbols)
         self.clock: Clock | _PendingSimClock | None = None
         self.reconcile: ReconcileReport | None = None
         self.closed_outside: list[str] = []  # what this start booked as closed outside PINK
@@ -173,8 +175,14 @@ class Launcher:
         self._lock = DataDirLock.acquire(make_data_dir(data))  # before anything in it is opened: one run per data dir
         relay = SinkRelay()
         instruments = await self._start_venue(relay)
+        assert self.venue is not None
+        quoted = quoted_symbols(cfg, instruments, venue_identity(self.venue))
         self._check_new_capital(data)
         self.kernel = self._open_kernel(data, instruments)
+        held = sorted({t.symbol for s in self.kernel.kernel.slots if (t := s.trade) is not None} - set(quoted))
+        if held:  # its exits need quotes whatever the run trades now
+            log.info("quoting %s too: open trades hold them", ", ".join(held))
+        self.symbols = (*quoted, *held)
         self._take_account_id(self.kernel)
         last = self.kernel.journal.last_ts()  # 0 for a new journal
         if isinstance(self.clock, _PendingSimClock):
@@ -197,7 +205,7 @@ class Launcher:
             self.clock,
             decision,
             intents or MarginSizer(),
-            instruments=instruments,
+            instruments={s: instruments[s] for s in self.symbols},  # the kernel knows them all
             slots=cfg.slots,
             config=self._loop_cfg or self._default_loop_config(),
             ledger=self.ledger,
