@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -15,8 +16,8 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from pink.cli.plane_cmd import _newer_plane, _slots_table, register
-from pink.plane.control import ControlReader
-from pink.plane.health import HealthReport, SinkHealth, write_health
+from pink.plane.control import ControlReader, ControlWriter
+from pink.plane.health import ControlHeld, HealthReport, SinkHealth, write_health
 from pink.plane.shm import PlaneGoneError, PlaneReader, StatePlane
 
 from .helpers import account_view, slot_view
@@ -365,3 +366,53 @@ def test_a_negative_limit_is_refused_as_a_value_not_taken_for_an_option(tmp_path
                                  env={"COLUMNS": "250"})
         assert bad.exit_code == 1 and why in bad.output, bad.output
     assert ControlReader(tmp_path).current().snapshot.version == 0
+
+
+def _status_with_held(tmp_path: Path, held: ControlHeld | None, **report: Any) -> str:
+    """`pink status` (250 columns) of a running plane whose run's health report holds ``held``."""
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="file", control_held=held,
+                                   **report))
+    return _status_of_a_running_plane(CliRunner(), tmp_path).output
+
+
+def test_f27_status_says_whether_the_run_has_taken_the_control_change(tmp_path: Path) -> None:
+    """`pink status` showed control.json only: whether the run had taken `pink control kill` (or
+    a cap, or a flatten) the operator could not tell."""
+    ControlWriter(tmp_path).apply("kill", by="ops")  # v1
+    state = ControlWriter(tmp_path).apply("flatten", by="ops")  # v2
+    taken = ControlHeld(version=2, file_version=2, pause_entries=True, kill=True,
+                        flatten_seq=1, flatten_ns=state.flatten_ns)
+    out = _status_with_held(tmp_path, taken)
+    assert f"control v2: taken by the run (pid {os.getpid()})" in out, out
+    assert "flatten #1: carried out" in out, out
+    out = _status_with_held(tmp_path, replace(taken, flattening=True))
+    assert "flatten #1: being carried out: the run closes every open slot" in out, out
+    older = ControlHeld(version=1, file_version=1, kill=True)
+    out = _status_with_held(tmp_path, older, ts=state.changed_ns + 1)
+    assert ("control v2: NOT YET TAKEN (the run holds version 1: pause_entries=False kill=True max_leverage=125 "
+            "max_notional=none)") in out, out
+    assert "flatten #1: not yet taken" in out, out
+    out = _status_with_held(tmp_path, older, ts=state.changed_ns - 1)  # a report from before the change
+    assert "its health report is older than this change: look again in a few seconds" in out, out
+    adopted = replace(taken, version=7)  # a reset control file's switches, held under a newer number
+    assert "control v2: taken by the run (pid" in _status_with_held(tmp_path, adopted)
+    out = _status_with_held(tmp_path, taken, closed_ts=time.time_ns())
+    assert "no run is up: the next `pink run` applies control v2 when it starts" in out, out
+    out = _status_with_held(tmp_path, older, closed_ts=time.time_ns())
+    assert "no run is up: the next `pink run` applies control v2 and flatten #1 when it starts" in out, out
+
+
+def test_f27_status_with_no_control_file_says_what_the_run_holds(tmp_path: Path) -> None:
+    """A removed control.json showed v0, kill=False, while the run held kill=True from its journal."""
+    out = _status_with_held(tmp_path, ControlHeld(version=3, file_version=0, kill=True))
+    assert ("no control file: the run holds version 3 (pause_entries=False kill=True max_leverage=125 "
+            "max_notional=none); the next `pink control` command is adopted over it") in out, out
+    out = _status_with_held(tmp_path, ControlHeld(version=0, file_version=0))
+    assert "taken" not in out and "no control file" not in out, out
+
+
+def test_status_of_a_tiny_cap_the_run_holds_is_in_plain_notation(tmp_path: Path) -> None:
+    ControlWriter(tmp_path).apply("set-max-notional", "0.0000001", by="ops")  # v1
+    ControlWriter(tmp_path).apply("set-max-notional", "0.00000001", by="ops")  # v2
+    out = _status_with_held(tmp_path, ControlHeld(version=1, file_version=1, max_position_notional="0.0000001"))
+    assert "max_notional=0.0000001)" in out and "E-" not in out, out

@@ -395,3 +395,27 @@ async def test_a_run_without_plane_ledger_or_projection_still_reports_its_health
         assert report is not None and report.pid == os.getpid() and not report.closed_ts
     closed = read_health(tmp_path)
     assert closed is not None and closed.closed_ts
+
+
+async def test_f27_health_says_which_control_version_and_switches_the_run_holds(tmp_path: Path) -> None:
+    """`pink status` showed control.json, not what the run holds: an operator could not tell
+    whether `pink control kill` (or a new cap, or a flatten) had been taken."""
+    from pink.plane.control import ControlWriter
+
+    ControlWriter(tmp_path).apply("kill", by="ops")  # v1, before the run starts
+    async with Launcher(quiet_config(tmp_path, control="file")) as launcher:
+        await launcher.run(cycles=2)
+        held = launcher.health().control_held
+        assert held is not None and (held.version, held.file_version, held.kill) == (1, 1, True)
+        assert held.max_position_notional == "none" and held.flatten_seq == 0 and not held.flattening
+        ControlWriter(tmp_path).apply("set-max-notional", "0.0000001", by="ops")
+        ControlWriter(tmp_path).apply("flatten", by="ops")  # v3
+        await launcher.run(cycles=2)
+        held = launcher.health().control_held
+        assert held is not None and (held.version, held.file_version) == (3, 3)
+        assert held.pause_entries and held.kill and held.max_position_notional == "0.0000001"
+        assert held.flatten_seq == 1 and held.flatten_ns == ControlWriter(tmp_path).read().flatten_ns
+    async with Launcher(quiet_config(tmp_path)) as launcher:  # control = none: the file is not read
+        await launcher.run(cycles=1)
+        held = launcher.health().control_held
+        assert held is not None and held.file_version == -1

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pink.errors import CodecError, ConfigError
-from pink.plane.control import ControlReader, ControlWriter
+from pink.plane.control import ControlReader, ControlState, ControlWriter
 from pink.plane.health import HealthReport, pid_alive, read_health
 from pink.plane.shm import PlaneGoneError, PlaneReader
 from pink.runtime.datadir import LOCK_FILE
@@ -127,7 +127,8 @@ def _health_table(report: HealthReport | None) -> Table:
 
 def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Group:
     ctl = ControlReader(data_dir)
-    control = ctl.current().snapshot
+    state = ctl.current()
+    control = state.snapshot
     switches = (
         f"control v{control.version}: pause_entries={control.pause_entries} "
         f"kill={control.kill} max_leverage={control.max_leverage} "
@@ -143,6 +144,8 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
         switches += f"\nhealth.json unreadable: {escape(str(exc))}"
     if report is not None and report.control == "none" and report.pid == reader.manifest.pid:
         switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
+    elif not ctl.last_error:
+        switches += "".join(f"\n{line}" for line in _taken(state, reader, report))
     parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
     if report is not None and (failing := report.policy_failing()) and reader.writer_alive:
         parts.insert(0, Text(f"POLICY FAILING: {failing}", style="bold red"))  # (as written: no markup)
@@ -151,6 +154,40 @@ def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Grou
         parts.insert(0, f"[red]the run {escape(m.runtime_id)} (pid {m.pid}) is gone, killed or crashed: below are its "
                         f"last values, not current[/red]")
     return Group(*parts)
+
+
+def _taken(state: ControlState, reader: PlaneReader, report: HealthReport | None) -> list[str]:
+    """Whether the run has taken the control file's switches and flatten, as it says in its health
+    report (markup; none when the report does not say: a run from before it was kept)."""
+    if report is None or report.pid != reader.manifest.pid or report.control_held is None:
+        return []
+    snap, held = state.snapshot, report.control_held
+    flatten = f"flatten #{state.flatten_seq}" if state.flatten_seq else ""
+    flatten_taken = (held.flatten_seq, held.flatten_ns) == (state.flatten_seq, state.flatten_ns)
+    if report.closed_ts or not reader.writer_alive:
+        rest = f" and {flatten}" if flatten and (held.flattening or not flatten_taken) else ""
+        return [f"no run is up: the next `pink run` applies control v{snap.version}{rest} when it starts"]
+    switches = (held.pause_entries, held.kill, held.max_leverage, held.max_position_notional)
+    held_text = (f"pause_entries={held.pause_entries} kill={held.kill} max_leverage={held.max_leverage} "
+                 f"max_notional={held.max_position_notional}")
+    if snap.version == 0:  # no control file (removed?): the run keeps what it holds, from its journal
+        return [] if held.version == 0 else [
+            f"[yellow]no control file: the run holds version {held.version} ({held_text}); the next "
+            f"`pink control` command is adopted over it[/yellow]"]
+    if held.file_version == snap.version and switches == (
+            snap.pause_entries, snap.kill, snap.max_leverage, _cap(snap.max_position_notional)):
+        out = [f"control v{snap.version}: taken by the run (pid {report.pid})"]
+    else:
+        late = ("; its health report is older than this change: look again in a few seconds"
+                if report.ts < state.changed_ns else "")
+        out = [f"[yellow]control v{snap.version}: NOT YET TAKEN (the run holds version {held.version}: "
+               f"{held_text}){late}[/yellow]"]
+    if flatten and not flatten_taken:
+        out.append(f"[yellow]{flatten}: not yet taken[/yellow]")
+    elif flatten:
+        out.append(f"[yellow]{flatten}: being carried out: the run closes every open slot[/yellow]"
+                   if held.flattening else f"{flatten}: carried out")
+    return out
 
 
 def _newer_plane(reader: PlaneReader, data_dir: Path, gone: PlaneGoneError | None = None) -> PlaneReader:

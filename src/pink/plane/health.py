@@ -18,6 +18,7 @@ from pink.plane.codec import codec_for
 
 __all__ = [
     "HEALTH_FILE",
+    "ControlHeld",
     "HealthReport",
     "SinkHealth",
     "pid_alive",
@@ -47,6 +48,22 @@ class SinkHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlHeld:
+    """The operator switches a run holds (its kernel's), and the control file it last read: what
+    ``pink status`` compares control.json with, to say whether a ``pink control`` was taken."""
+
+    version: int = 0  # the kernel's (a reset control file's switches are held under a newer number)
+    file_version: int = -1  # of the control file the run last read (-1: it reads none, control = none)
+    pause_entries: bool = False
+    kill: bool = False
+    max_leverage: int = 125
+    max_position_notional: str = "none"  # in plain notation
+    flatten_seq: int = 0  # the control file's last flatten the run took up (0: none)
+    flatten_ns: int = 0  # when that one was asked
+    flattening: bool = False  # a flatten is being carried out: open slots are being closed
+
+
+@dataclass(frozen=True, slots=True)
 class HealthReport:
     ts: int  # ns since the epoch, when the runtime wrote it
     account_id: str = ""
@@ -61,6 +78,7 @@ class HealthReport:
     ledger_refusals_dropped: int = 0  # refused intents' rows let go in an outage, of a run with no journal
     sinks: tuple[SinkHealth, ...] = ()
     control: str = ""  # where the run reads its switches: "file" (control.json), "none"; "" not known
+    control_held: ControlHeld | None = None  # None: not started (or a report from before it was kept)
     venue: str = ""
     venue_connected: bool = False
     stream_connected: bool = False

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from pink.plane.health import HealthReport
+from pink.plane.health import ControlHeld, HealthReport
 from pink.ports import Venue
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.loop import Runtime
@@ -34,6 +34,7 @@ def health_report(cfg: RuntimeConfig, rt: Runtime | None, ledger: Any, projectio
         ledger_refusals_dropped=lh.refusals_dropped if lh else 0,
         sinks=tuple(projection.health()) if projection is not None else (),
         control=cfg.control,
+        control_held=_control_held(cfg, rt) if rt is not None else None,
         venue=backends.get("venue", ""),
         venue_connected=venue is not None and getattr(venue, "rest_reachable", True),
         stream_connected=venue is not None and venue.stream_connected,
@@ -50,4 +51,22 @@ def health_report(cfg: RuntimeConfig, rt: Runtime | None, ledger: Any, projectio
         policy_failing_since=pol.failing_since_ns if pol is not None and pol.failing else 0,
         policy_failing_open_slots=pol.failing_held if pol is not None and pol.failing else 0,
         policy_last_error=pol.last_error if pol is not None else "",
+    )
+
+
+def _control_held(cfg: RuntimeConfig, rt: Runtime) -> ControlHeld:
+    """The switches ``rt``'s kernel holds, and the control file's version and flatten it last read."""
+    snap = rt._v.control
+    cap = snap.max_position_notional
+    mark = rt._flatten_mark
+    return ControlHeld(
+        version=snap.version,
+        file_version=rt._control_version if cfg.control == "file" else -1,
+        pause_entries=snap.pause_entries,
+        kill=snap.kill,
+        max_leverage=snap.max_leverage,
+        max_position_notional="none" if cap is None else f"{cap:f}",
+        flatten_seq=mark.seq,
+        flatten_ns=mark.ns,
+        flattening=rt._flatten_armed,
     )
