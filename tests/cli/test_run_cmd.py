@@ -399,3 +399,15 @@ def test_a_run_started_under_nohup_goes_on_through_a_hangup(tmp_path: Path) -> N
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0 and "run summary" in out, out[-3000:]
+
+
+def test_a_start_shows_a_tiny_notional_cap_in_plain_notation(tmp_path: Path) -> None:
+    """The start-up line said `max position notional 1E-7` for `set-max-notional 0.0000001`."""
+    first = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "1", "--data-dir", "data", PINK_PLANE="none")
+    assert first.returncode == 0, first.stdout + first.stderr
+    ctl = pink(tmp_path, "control", "set-max-notional", "0.0000001", "--data-dir", "data", "--by", "ops")
+    assert ctl.returncode == 0, ctl.stdout + ctl.stderr
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "1", "--data-dir", "data", PINK_PLANE="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = " ".join(out.stdout.split())
+    assert "operator switches in force (v1 by ops): max position notional 0.0000001" in text, text

@@ -145,3 +145,13 @@ def test_every_kind_of_kernel_record_has_its_ledger_rows() -> None:
     from pink.ledger.rows import _BUILDERS
 
     assert set(get_args(KernelRecord)) == set(_BUILDERS)
+
+
+def test_the_control_row_shows_a_tiny_cap_in_plain_notation() -> None:
+    """A cap under 0.000001 read `max_position_notional=1E-7` in the ledger's CONTROL row."""
+    from pink.kernel.messages import ControlChanged, ControlSnapshot
+
+    snap = ControlSnapshot(version=2, max_position_notional=D("0.0000001"), changed_by="ops", note="tiny")
+    [(table, row)] = rows_for(ControlChanged(snap, 5), account_id="a", runtime_id="r")
+    assert table == "position_state" and row["cause"] == "control v2 by ops"
+    assert "max_position_notional=0.0000001 note=tiny" in row["detail"], row["detail"]

@@ -419,3 +419,16 @@ async def test_f27_health_says_which_control_version_and_switches_the_run_holds(
         await launcher.run(cycles=1)
         held = launcher.health().control_held
         assert held is not None and held.file_version == -1
+
+
+async def test_the_control_change_log_line_shows_a_tiny_cap_in_plain_notation(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`pink control set-max-notional 0.0000001` was logged as `max_position_notional=1E-7`."""
+    from pink.plane.control import ControlWriter
+
+    ControlWriter(tmp_path).apply("set-max-notional", "0.0000001", by="ops")
+    with caplog.at_level("INFO", logger="pink.runtime.loop"):
+        async with Launcher(quiet_config(tmp_path, control="file")) as launcher:
+            await launcher.run(cycles=1)
+    said = [r.getMessage() for r in caplog.records if "control v1 in force" in r.getMessage()]
+    assert said and "max_position_notional=0.0000001" in said[0], said

@@ -196,7 +196,7 @@ def _switches_in_force(launcher: Launcher) -> str:
     if snap.max_leverage != default.max_leverage:
         said.append(f"max leverage {snap.max_leverage}")
     if snap.max_position_notional is not None:
-        said.append(f"max position notional {snap.max_position_notional}")
+        said.append(f"max position notional {snap.max_position_notional:f}")  # 1E-7 as 0.0000001
     if not said:
         return ""
     who = (snap.changed_by or "-") + (f": {snap.note}" if snap.note else "")

@@ -248,7 +248,7 @@ def _control(r: ControlChanged, account_id: str, runtime_id: str) -> Row:
     c = r.snapshot
     key = ("CONTROL", c.version, r.ts)
     row = _base("position_state", account_id, runtime_id, r.ts, *key)
-    cap = "none" if c.max_position_notional is None else str(c.max_position_notional)
+    cap = "none" if c.max_position_notional is None else f"{c.max_position_notional:f}"  # 1E-7 as 0.0000001
     row.update(
         kind="CONTROL", slot=-1, trade_id="", before="", after="",
         cause=f"control v{c.version} by {c.changed_by or 'unknown'}",

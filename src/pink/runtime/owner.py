@@ -151,7 +151,8 @@ class KernelOwner:
                 log.info("control v%d in force (%s%s): pause_entries=%s kill=%s max_leverage=%d "
                          "max_position_notional=%s", snap.version, snap.changed_by,
                          f": {snap.note}" if snap.note else "", snap.pause_entries, snap.kill,
-                         snap.max_leverage, snap.max_position_notional)
+                         snap.max_leverage,
+                         "none" if snap.max_position_notional is None else f"{snap.max_position_notional:f}")
         elif isinstance(item, FlattenItem):
             self._flatten_armed = True
             if item.mark is not None:
