@@ -416,3 +416,13 @@ def test_status_of_a_tiny_cap_the_run_holds_is_in_plain_notation(tmp_path: Path)
     ControlWriter(tmp_path).apply("set-max-notional", "0.00000001", by="ops")  # v2
     out = _status_with_held(tmp_path, ControlHeld(version=1, file_version=1, max_position_notional="0.0000001"))
     assert "max_notional=0.0000001)" in out and "E-" not in out, out
+
+
+def test_the_kill_switch_help_says_exits_go_on(tmp_path: Path) -> None:
+    """`pink control kill --help` said "the kernel refuses every intent": an operator with open
+    positions could not tell that exits and stops still go out (it refuses entries and cancels
+    working ones), nor that `flatten` closes the positions."""
+    out = CliRunner().invoke(APP, ["control", "--help"], env={"COLUMNS": "250"}).output
+    line = next(x for x in out.splitlines() if " kill " in x)
+    assert "refuses every intent" not in line, line
+    assert "refuse new entries, cancel working entries; exits and stops go on" in line, line

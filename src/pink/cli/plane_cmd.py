@@ -381,7 +381,8 @@ def register(app: typer.Typer) -> None:
     control = typer.Typer(help="Operator switches of a running `pink run` (control.json).", no_args_is_help=True)
     control.command("pause-entries")(_simple("pause-entries", "Refuse new entries; exits go on."))
     control.command("resume")(_simple("resume", "Accept new entries again."))
-    control.command("kill")(_simple("kill", "Kill switch: the kernel refuses every intent."))
+    control.command("kill")(_simple("kill", "Kill switch: refuse new entries, cancel working entries; exits and "
+                                            "stops go on (flatten closes positions)."))
     control.command("unkill")(_simple("unkill", "Release the kill switch."))
     control.command("flatten")(_simple("flatten", "Close every open slot now (and pause entries): bumps flatten_seq."))
     negative = {"ignore_unknown_options": True}  # `-5` is a value to refuse by name, not an unknown option
