@@ -426,3 +426,22 @@ def test_the_kill_switch_help_says_exits_go_on(tmp_path: Path) -> None:
     line = next(x for x in out.splitlines() if " kill " in x)
     assert "refuses every intent" not in line, line
     assert "refuse new entries, cancel working entries; exits and stops go on" in line, line
+
+
+def test_status_of_a_run_with_no_state_plane_shows_its_switches_and_health(tmp_path: Path) -> None:
+    """A run started with plane = none: `pink status` said "plane.json missing: is `pink run`
+    running?" while it ran, and an operator could not see whether it took `pink control kill`."""
+    (tmp_path / "journal.sqlite").touch()
+    (tmp_path / "run.lock").write_text(f"{os.getpid()}\n")  # a run holds the dir
+    ControlWriter(tmp_path).apply("kill", by="ops")
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="file",
+                                   control_held=ControlHeld(version=1, file_version=1, kill=True)))
+    out = CliRunner().invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert (f"the `pink run` (pid {os.getpid()}) on {tmp_path} has no state plane (started with plane = none, "
+            "or still starting): no slots or account to show; its switches and health:") in text, text
+    assert f"control v1: taken by the run (pid {os.getpid()})" in text and "sink redis" in text, text
+    (tmp_path / "run.lock").write_text("")  # the run closed
+    out = CliRunner().invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert out.exit_code == 2 and "plane.json missing" in out.output, out.output

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +19,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from pink.cli.status_control import cap as _cap
+from pink.cli.status_control import control_lines
 from pink.errors import CodecError, ConfigError
-from pink.plane.control import ControlReader, ControlState, ControlWriter
+from pink.plane.control import ControlWriter
 from pink.plane.health import HealthReport, pid_alive, read_health
-from pink.plane.shm import PlaneGoneError, PlaneReader
+from pink.plane.shm import MANIFEST, PlaneGoneError, PlaneReader
 from pink.runtime.datadir import LOCK_FILE
 from pink.runtime.view import WIDE, num, slots_table
 
@@ -126,68 +127,16 @@ def _health_table(report: HealthReport | None) -> Table:
 
 
 def _status_view(reader: PlaneReader, data_dir: Path, width: int = WIDE) -> Group:
-    ctl = ControlReader(data_dir)
-    state = ctl.current()
-    control = state.snapshot
-    switches = (
-        f"control v{control.version}: pause_entries={control.pause_entries} "
-        f"kill={control.kill} max_leverage={control.max_leverage} "
-        f"max_notional={_cap(control.max_position_notional)} "
-        f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
-    )
-    if ctl.last_error:  # a hand-edited file the run refuses: these are not the switches in it
-        switches += f"\n[red]{escape(str(ctl.path))} refused: {escape(ctl.last_error)}[/red]"
-    try:
-        report = read_health(data_dir)
-    except CodecError as exc:
-        report = None
-        switches += f"\nhealth.json unreadable: {escape(str(exc))}"
-    if report is not None and report.control == "none" and report.pid == reader.manifest.pid:
-        switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
-    elif not ctl.last_error:
-        switches += "".join(f"\n{line}" for line in _taken(state, reader, report))
+    alive = reader.writer_alive
+    switches, report = control_lines(data_dir, reader.manifest.pid, alive)
     parts: list[Any] = [_slots_table(reader, width), _account_table(reader), switches, _health_table(report)]
-    if report is not None and (failing := report.policy_failing()) and reader.writer_alive:
+    if report is not None and (failing := report.policy_failing()) and alive:
         parts.insert(0, Text(f"POLICY FAILING: {failing}", style="bold red"))  # (as written: no markup)
-    if not reader.writer_alive:  # a killed writer leaves its last values readable (F10): say so
+    if not alive:  # a killed writer leaves its last values readable (F10): say so
         m = reader.manifest
         parts.insert(0, f"[red]the run {escape(m.runtime_id)} (pid {m.pid}) is gone, killed or crashed: below are its "
                         f"last values, not current[/red]")
     return Group(*parts)
-
-
-def _taken(state: ControlState, reader: PlaneReader, report: HealthReport | None) -> list[str]:
-    """Whether the run has taken the control file's switches and flatten, as it says in its health
-    report (markup; none when the report does not say: a run from before it was kept)."""
-    if report is None or report.pid != reader.manifest.pid or report.control_held is None:
-        return []
-    snap, held = state.snapshot, report.control_held
-    flatten = f"flatten #{state.flatten_seq}" if state.flatten_seq else ""
-    flatten_taken = (held.flatten_seq, held.flatten_ns) == (state.flatten_seq, state.flatten_ns)
-    if report.closed_ts or not reader.writer_alive:
-        rest = f" and {flatten}" if flatten and (held.flattening or not flatten_taken) else ""
-        return [f"no run is up: the next `pink run` applies control v{snap.version}{rest} when it starts"]
-    switches = (held.pause_entries, held.kill, held.max_leverage, held.max_position_notional)
-    held_text = (f"pause_entries={held.pause_entries} kill={held.kill} max_leverage={held.max_leverage} "
-                 f"max_notional={held.max_position_notional}")
-    if snap.version == 0:  # no control file (removed?): the run keeps what it holds, from its journal
-        return [] if held.version == 0 else [
-            f"[yellow]no control file: the run holds version {held.version} ({held_text}); the next "
-            f"`pink control` command is adopted over it[/yellow]"]
-    if held.file_version == snap.version and switches == (
-            snap.pause_entries, snap.kill, snap.max_leverage, _cap(snap.max_position_notional)):
-        out = [f"control v{snap.version}: taken by the run (pid {report.pid})"]
-    else:
-        late = ("; its health report is older than this change: look again in a few seconds"
-                if report.ts < state.changed_ns else "")
-        out = [f"[yellow]control v{snap.version}: NOT YET TAKEN (the run holds version {held.version}: "
-               f"{held_text}){late}[/yellow]"]
-    if flatten and not flatten_taken:
-        out.append(f"[yellow]{flatten}: not yet taken[/yellow]")
-    elif flatten:
-        out.append(f"[yellow]{flatten}: being carried out: the run closes every open slot[/yellow]"
-                   if held.flattening else f"{flatten}: carried out")
-    return out
 
 
 def _newer_plane(reader: PlaneReader, data_dir: Path, gone: PlaneGoneError | None = None) -> PlaneReader:
@@ -215,6 +164,9 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
     try:
         reader = PlaneReader.open(data_dir)
     except (PlaneGoneError, CodecError) as exc:
+        if (pid := _running_pid(data_dir)) and not (data_dir / MANIFEST).exists():
+            _no_plane(console, data_dir, pid)  # a run going with no plane: what there is to show of it
+            return
         _error(console, str(exc))
         raise typer.Exit(2) from None
     except OSError as exc:
@@ -244,6 +196,15 @@ def status(data_dir: DataDir = DEFAULT_DIR, watch: bool = typer.Option(False, "-
         pass
     finally:
         reader.close()
+
+
+def _no_plane(console: Console, data_dir: Path, pid: int) -> None:
+    """`pink status` of the run ``pid`` that keeps no state plane: its switches and health."""
+    console.print(f"the `pink run` (pid {pid}) on {data_dir} has no state plane (started with plane = none, or "
+                  "still starting): no slots or account to show; its switches and health:",
+                  style="yellow", markup=False, highlight=False)
+    switches, report = control_lines(data_dir, pid, True)
+    console.print(Group(switches, _health_table(report)))
 
 
 def _problems(data_dir: Path) -> list[str]:
@@ -328,11 +289,6 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
     else:
         console.print("[yellow]no `pink run` is running on this data dir now: the next one applies it when it "
                       "starts[/yellow]")
-
-
-def _cap(value: Decimal | None) -> str:
-    """A notional cap as typed, in plain notation (``str`` shows 0.000000000001 as ``1E-12``)."""
-    return "none" if value is None else f"{value:f}"
 
 
 def _error(console: Console, text: str) -> None:
