@@ -445,3 +445,20 @@ def test_status_of_a_run_with_no_state_plane_shows_its_switches_and_health(tmp_p
     (tmp_path / "run.lock").write_text("")  # the run closed
     out = CliRunner().invoke(APP, ["status", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
     assert out.exit_code == 2 and "plane.json missing" in out.output, out.output
+
+
+def test_f27_a_refused_control_file_says_what_the_run_keeps_and_how_to_go_on(tmp_path: Path) -> None:
+    """A hand-broken control.json: `pink status` said "version 0 stays in force" (its own reader's,
+    while the run kept kill=True, v1), and `pink control kill` was refused with no way out."""
+    (tmp_path / "journal.sqlite").touch()
+    (tmp_path / "control.json").write_text('{"snapshot": {"version": 2, "kil": true}}')
+    os.chmod(tmp_path / "control.json", 0o600)
+    out = " ".join(_status_with_held(tmp_path, ControlHeld(version=1, file_version=1, kill=True)).split())
+    assert "control.json refused" in out and "unknown field `kil`" in out, out
+    assert "version 0 stays in force" not in out, out
+    assert ("the run keeps version 1 in force (pause_entries=False kill=True max_leverage=125 "
+            "max_notional=none)") in out, out
+    bad = CliRunner().invoke(APP, ["control", "kill", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert bad.exit_code == 1 and "unknown field `kil`" in bad.output, bad.output
+    assert (f"fix or remove {tmp_path / 'control.json'}, then give the command again (a run keeps its switches "
+            "in force meanwhile, and takes the next command over them)") in " ".join(bad.output.split()), bad.output

@@ -20,9 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pink.cli.status_control import cap as _cap
-from pink.cli.status_control import control_lines
+from pink.cli.status_control import control_lines, file_refused
 from pink.errors import CodecError, ConfigError
-from pink.plane.control import ControlWriter
+from pink.plane.control import CONTROL_FILE, ControlWriter
 from pink.plane.health import HealthReport, pid_alive, read_health
 from pink.plane.shm import MANIFEST, PlaneGoneError, PlaneReader
 from pink.runtime.datadir import LOCK_FILE
@@ -270,6 +270,9 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         state = ControlWriter(data_dir).apply(command, value, by=by, note=note)
     except ConfigError as exc:
         _error(console, f"refused: {exc} (the previous control snapshot stays in force)")
+        if file_refused(data_dir):  # the file itself is bad, not the command: no command gets through
+            _error(console, f"fix or remove {data_dir / CONTROL_FILE}, then give the command again (a run keeps "
+                            "its switches in force meanwhile, and takes the next command over them)")
         raise typer.Exit(1) from None
     except OSError as exc:
         _error(console, f"cannot write the control switches in {data_dir}: {exc.strerror or exc}"

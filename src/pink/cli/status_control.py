@@ -8,11 +8,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from pink.errors import CodecError
-from pink.plane.control import ControlReader, ControlState
-from pink.plane.health import HealthReport, read_health
+from pink.errors import CodecError, ConfigError
+from pink.plane.control import ControlReader, ControlState, ControlWriter
+from pink.plane.health import ControlHeld, HealthReport, read_health
 
-__all__ = ["cap", "control_lines"]
+__all__ = ["cap", "control_lines", "file_refused"]
 
 
 def cap(value: Decimal | None) -> str:
@@ -26,14 +26,16 @@ def control_lines(data_dir: Path, run_pid: int, alive: bool) -> tuple[str, Healt
     ctl = ControlReader(data_dir)
     state = ctl.current()
     control = state.snapshot
-    switches = (
-        f"control v{control.version}: pause_entries={control.pause_entries} "
-        f"kill={control.kill} max_leverage={control.max_leverage} "
-        f"max_notional={cap(control.max_position_notional)} "
-        f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
-    )
-    if ctl.last_error:  # a hand-edited file the run refuses: these are not the switches in it
-        switches += f"\n[red]{escape(str(ctl.path))} refused: {escape(ctl.last_error)}[/red]"
+    refused = file_refused(data_dir) if ctl.last_error else ""
+    if refused:  # a hand-edited file the run refuses: nobody holds the switches of a default state
+        switches = f"[red]{escape(str(ctl.path))} refused: {escape(refused)}[/red]"
+    else:
+        switches = (
+            f"control v{control.version}: pause_entries={control.pause_entries} "
+            f"kill={control.kill} max_leverage={control.max_leverage} "
+            f"max_notional={cap(control.max_position_notional)} "
+            f"(by {escape(control.changed_by or '-')}: {escape(control.note or '-')})"
+        )
     try:
         report = read_health(data_dir)
     except CodecError as exc:
@@ -43,9 +45,27 @@ def control_lines(data_dir: Path, run_pid: int, alive: bool) -> tuple[str, Healt
         return switches, report
     if report.control == "none":
         switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
-    elif not ctl.last_error:
+    elif refused and (held := report.control_held) is not None and alive and not report.closed_ts:
+        switches += f"\n[yellow]the run keeps version {held.version} in force ({_held_text(held)})[/yellow]"
+    elif not refused:
         switches += "".join(f"\n{line}" for line in _taken(state, report, alive))
     return switches, report
+
+
+def file_refused(data_dir: Path) -> str:
+    """Why the control file in ``data_dir`` is refused ("" when it is not)."""
+    try:
+        ControlWriter(data_dir).read()
+    except ConfigError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    return ""
+
+
+def _held_text(held: ControlHeld) -> str:
+    return (f"pause_entries={held.pause_entries} kill={held.kill} max_leverage={held.max_leverage} "
+            f"max_notional={held.max_position_notional}")
 
 
 def _taken(state: ControlState, report: HealthReport, alive: bool) -> list[str]:
@@ -61,8 +81,7 @@ def _taken(state: ControlState, report: HealthReport, alive: bool) -> list[str]:
         rest = f" and {flatten}" if flatten and (held.flattening or not flatten_taken) else ""
         return [f"no run is up: the next `pink run` applies control v{snap.version}{rest} when it starts"]
     switches = (held.pause_entries, held.kill, held.max_leverage, held.max_position_notional)
-    held_text = (f"pause_entries={held.pause_entries} kill={held.kill} max_leverage={held.max_leverage} "
-                 f"max_notional={held.max_position_notional}")
+    held_text = _held_text(held)
     if snap.version == 0:  # no control file (removed?): the run keeps what it holds, from its journal
         return [] if held.version == 0 else [
             f"[yellow]no control file: the run holds version {held.version} ({held_text}); the next "
