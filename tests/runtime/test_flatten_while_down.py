@@ -174,3 +174,29 @@ async def test_f27_a_kill_switch_is_in_force_within_a_second_however_long_the_cy
             await task
     assert any("in force (ops: stop it)" in r.getMessage() and "kill=True" in r.getMessage()
                for r in caplog.records)
+
+
+class ResetsKilledControlThenUnkills(OpenSlotZero):
+    """While running: removes the control file (its kill, v1, in force) and writes an unkill, v1 again."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        if self.cycles_seen == 2:
+            (self.data_dir / "control.json").unlink()
+            ControlWriter(self.data_dir).apply("unkill", by="ops", note="after a reset")
+        return super().decide(snap)
+
+
+async def test_f27_a_switch_written_after_a_reset_under_the_version_read_last_is_taken(tmp_path: Path) -> None:
+    """The run took a control file only when its version moved: `kill` (v1), the file removed, then
+    `unkill` (v1 again) was never taken, and a `kill` after a reset of a v1 `pause` would not be either."""
+    ControlWriter(tmp_path).apply("kill", by="ops")  # v1
+    async with Launcher(config(tmp_path), decision=ResetsKilledControlThenUnkills(tmp_path),
+                        intents=MarginSizer()) as launcher:
+        await launcher.run(cycles=6)
+        assert launcher.kernel is not None
+        held = launcher.kernel.kernel.control
+    assert not held.kill and held.version == 2 and held.note == "after a reset", held

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pink.errors import ClosedError
-from pink.kernel.messages import ClosedOutside, Instrument, Outcome, VenueEvent
+from pink.kernel.messages import ClosedOutside, ControlSnapshot, Instrument, Outcome, VenueEvent
 from pink.kernel.views import AccountView, OrderView
 from pink.policy.base import DecisionEngine, IntentEngine
 from pink.ports import Clock, Quote, Venue
@@ -145,7 +145,8 @@ class Runtime(KernelOwner, Scheduling):
         self._flatten_armed = False
         self._flatten_log = flatten_log
         self._flatten_doing: FlattenMark | None = None  # the control file's flatten being done
-        self._control_version = -1
+        self._control_version = -1  # of the control file's snapshot read last (-1: none yet)
+        self._control_read: ControlSnapshot | None = None  # that snapshot
         self._flatten_mark = FlattenMark()  # the control file's latest flatten
         self._cycle_limit: int | None = None
         self._next_recon: int | None = None  # when the next slow reconcile is due
@@ -264,6 +265,7 @@ class Runtime(KernelOwner, Scheduling):
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
         ctrl = self._control.current()
         self._control_version = ctrl.snapshot.version
+        self._control_read = ctrl.snapshot
         mark = self._flatten_mark = FlattenMark.of(ctrl)
         log_ = self._flatten_log
         handled = await self.ask(log_.flatten_handled) if log_ is not None else None

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pink.kernel.messages import ControlSnapshot
 from pink.ports import Clock, Venue
 from pink.runtime.items import ControlItem, CycleItem, FlattenItem, Item, LoopConfig, TickItem
 from pink.runtime.outputs import Outputs
@@ -51,6 +52,7 @@ class Scheduling:
     _policy_on: bool
     _flatten_armed: bool
     _control_version: int
+    _control_read: ControlSnapshot | None
     _flatten_mark: FlattenMark
     _next_recon: int | None
     _recon_since: int | None
@@ -119,7 +121,8 @@ class Scheduling:
                     self._reconciling = True
                     self._spawn_bg(self._slow_reconcile(now))
             ctrl = self._control.current()
-            if ctrl.snapshot.version != self._control_version:
+            if ctrl.snapshot != self._control_read:  # (a reset file may say the version read last again)
+                self._control_read = ctrl.snapshot
                 self._control_version = ctrl.snapshot.version
                 self._put(ControlItem(ctrl.snapshot))
             held = self._flatten_mark
