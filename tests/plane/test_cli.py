@@ -212,6 +212,7 @@ def test_control_with_no_run_running_says_the_next_run_applies_it(tmp_path: Path
     write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="file"))
     result = CliRunner().invoke(APP, ["control", "resume", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
     assert result.exit_code == 0 and f"the running `pink run` (pid {os.getpid()}) takes it up" in result.output
+    assert "`pink status` says once it has" in result.output, result.output  # it had no way to tell
 
 
 def test_status_and_health_show_notes_and_errors_as_written(tmp_path: Path) -> None:

@@ -285,7 +285,8 @@ def _control(command: str, value: str | None, data_dir: Path, by: str, note: str
         f"max_notional={_cap(s.max_position_notional)} flatten_seq={state.flatten_seq}"
     )
     if pid and report is not None and report.pid == pid and report.control == "file":
-        console.print(f"the running `pink run` (pid {pid}) takes it up within a second")
+        console.print(f"the running `pink run` (pid {pid}) takes it up within a second (`pink status` says once "
+                      "it has)")
     elif pid:
         console.print(f"a `pink run` (pid {pid}) holds this data dir: it takes it up within a second if it "
                       f"reads the switches (control = file, the default; its health report does not say)")
