@@ -411,3 +411,21 @@ def test_a_start_shows_a_tiny_notional_cap_in_plain_notation(tmp_path: Path) -> 
     assert out.returncode == 0, out.stdout + out.stderr
     text = " ".join(out.stdout.split())
     assert "operator switches in force (v1 by ops): max position notional 0.0000001" in text, text
+
+
+def test_a_start_with_control_none_names_the_switches_its_journal_keeps_in_force(tmp_path: Path) -> None:
+    """A kill set under an earlier run stays in the journal: a run started with control = none
+    refused every entry (KILL_SWITCH), said nothing at its start, and `pink control unkill` is
+    refused for such a run."""
+    first = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "1", "--data-dir", "data", PINK_PLANE="none")
+    assert first.returncode == 0, first.stdout + first.stderr
+    ctl = pink(tmp_path, "control", "kill", "--data-dir", "data", "--by", "ops", "--note", "lunch")
+    assert ctl.returncode == 0, ctl.stdout + ctl.stderr
+    held = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "1", "--data-dir", "data", PINK_PLANE="none")
+    assert held.returncode == 0, held.stdout + held.stderr  # (the kill is now in the journal)
+    out = pink(tmp_path, "run", "--fast", "--no-view", "--cycles", "1", "--data-dir", "data", PINK_PLANE="none",
+               PINK_CONTROL="none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = " ".join(out.stdout.split())
+    assert ("operator switches in force (v1 by ops: lunch): kill switch on; this run does not read control.json "
+            "(control = none): to undo, restart it with control = file and pink control unkill") in text, text

@@ -178,13 +178,14 @@ def _not_held_hint(launcher: Launcher) -> str:
 
 
 def _switches_in_force(launcher: Launcher) -> str:
-    """The operator switches this run starts under: they stay in control.json for every later run
-    until undone, and a run under a pause set days ago would otherwise only show refusals."""
+    """The operator switches this run starts under (its kernel's, after the start): they stay in
+    control.json and the journal for every later run until undone, and a run under a pause set days
+    ago would otherwise only show refusals; one with control = none keeps the journal's."""
     from pink.kernel.messages import ControlSnapshot
 
-    if launcher.control is None:
+    if launcher.runtime is None:
         return ""
-    snap, default = launcher.control.current().snapshot, ControlSnapshot()
+    snap, default = launcher.runtime._v.control, ControlSnapshot()
     said: list[str] = []
     undo: list[str] = []
     if snap.pause_entries:
@@ -200,8 +201,11 @@ def _switches_in_force(launcher: Launcher) -> str:
     if not said:
         return ""
     who = (snap.changed_by or "-") + (f": {snap.note}" if snap.note else "")
-    return (f"operator switches in force (v{snap.version} by {who}): {', '.join(said)}"
-            + (f"; undo with {', '.join(undo)}" if undo else ""))
+    head = f"operator switches in force (v{snap.version} by {who}): {', '.join(said)}"
+    if launcher.control is None:  # nothing here can undo them: `pink control` refuses such a run
+        return (f"{head}; this run does not read control.json (control = none): to undo, restart it with "
+                f"control = file and {', '.join(undo) or 'use pink control'}")
+    return head + (f"; undo with {', '.join(undo)}" if undo else "")
 
 
 def _print_report(launcher: Launcher, report: CloseReport, console: Console, started: bool) -> None:
