@@ -463,3 +463,14 @@ def test_f27_a_refused_control_file_says_what_the_run_keeps_and_how_to_go_on(tmp
     assert bad.exit_code == 1 and "unknown field `kil`" in bad.output, bad.output
     assert (f"fix or remove {tmp_path / 'control.json'}, then give the command again (a run keeps its switches "
             "in force meanwhile, and takes the next command over them)") in " ".join(bad.output.split()), bad.output
+
+
+def test_status_of_a_run_with_control_none_says_the_switches_it_holds(tmp_path: Path) -> None:
+    """Such a run keeps the switches of its journal (a kill set under an earlier run): status said only
+    that it does not read control.json."""
+    ControlWriter(tmp_path).apply("resume", by="ops")
+    write_health(tmp_path, replace(_report(connected=True), pid=os.getpid(), control="none",
+                                   control_held=ControlHeld(version=3, kill=True)))
+    out = " ".join(_status_of_a_running_plane(CliRunner(), tmp_path).output.split())
+    assert ("the run was started with control = none: it does not read these switches; it holds version 3 "
+            "(pause_entries=False kill=True max_leverage=125 max_notional=none) from its journal") in out, out

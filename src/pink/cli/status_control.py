@@ -44,7 +44,10 @@ def control_lines(data_dir: Path, run_pid: int, alive: bool) -> tuple[str, Healt
     if report is None or report.pid != run_pid:
         return switches, report
     if report.control == "none":
-        switches += "\n[red]the run was started with control = none: it does not read these switches[/red]"
+        held = report.control_held
+        keeps = (f"; it holds version {held.version} ({_held_text(held)}) from its journal"
+                 if held is not None and held.version else "")
+        switches += f"\n[red]the run was started with control = none: it does not read these switches{keeps}[/red]"
     elif refused and (held := report.control_held) is not None and alive and not report.closed_ts:
         switches += f"\n[yellow]the run keeps version {held.version} in force ({_held_text(held)})[/yellow]"
     elif not refused:
