@@ -4,6 +4,7 @@ position the venue no longer has, no operator needed when the venue says what ha
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from pink.journal import JournaledKernel, replay_records
+from pink.journal import Journal, JournaledKernel, replay_records, snapshot_bytes
 from pink.kernel import (
     CancelRejected,
     FillBooked,
@@ -39,11 +40,12 @@ from tests.kernel.harness import BTC, INSTRUMENTS, Driver, journaled_position, p
 
 def by_hand(
     d: Driver, side: OrderSide, qty: str, price: str, *, fee: str = "0.02", fill_id: str = "h1",
-    position_side: Side | None = Side.LONG, symbol: str = BTC, cid: str = "", asset: str = "USDT",
+    position_side: Side | None = Side.LONG, symbol: str = BTC, cid: str = "", asset: str = "USDT", voi: str = "",
 ) -> OrderFilled:  # fmt: skip
-    """The venue's push of a fill of an order PINK never sent (BingX: ``c`` empty)."""
-    return OrderFilled(cid, "777", fill_id, D(qty), D(price), D(qty), D(fee), asset, d.now, True, symbol, side,
-                       position_side)  # fmt: skip
+    """The venue's push of a fill of an order PINK never sent (BingX: ``c`` empty), the whole of
+    its venue order (``voi``, else one of the fill's own)."""
+    return OrderFilled(cid, voi or f"v-{fill_id}", fill_id, D(qty), D(price), D(qty), D(fee), asset, d.now, True,
+                       symbol, side, position_side)  # fmt: skip
 
 
 def _held(d: Driver, slot: int = 0, qty: str = "1.000", price: str = "100", side: Side = Side.LONG) -> str:
@@ -393,7 +395,7 @@ def test_e21_a_liquidating_fill_is_booked_with_the_venues_order_id_not_only_insi
     _held(d, 0, "0.300")
     second = _held(d, 1, "0.300")
     leg = place(d.exit(1))
-    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee="0.05", fill_id="777:0.500"))
+    out = d.apply(by_hand(d, OrderSide.SELL, "0.500", "95", fee="0.05", fill_id="777:0.500", voi="777"))
     ((now,),) = [[r for r in out.records if isinstance(r, FillBooked)]]
     ended = d.canceled(leg.client_order_id)
     (later,) = [r for r in ended.records if isinstance(r, FillBooked)]
@@ -406,3 +408,99 @@ def test_e21_a_liquidating_fill_is_booked_with_the_venues_order_id_not_only_insi
 def test_e21_a_close_by_hand_kept_waiting_in_an_older_snapshot_still_restores() -> None:
     row = ["h1", "0.2", "95", "0.05", "USDT", ["t1"]]  # (no venue order id before it was kept)
     assert outside.PendingClose.load(row).plain() == [*row, ""]
+
+
+def _liquidation_fill(d: Driver, qty: str, cum: str, price: str = "95") -> OrderFilled:
+    """A fill of the venue's order 888 (a liquidation), numbered as BingX's adapter numbers the
+    rows it reads: ``<order>:<cum qty>``, the rows cumulated in the order the venue listed them."""
+    return OrderFilled("", "888", f"888:{cum}", D(qty), D(price), D(cum), D("0"), "USDT", d.now, True, BTC,
+                       OrderSide.SELL, Side.LONG)  # fmt: skip
+
+
+def test_e10_a_fill_of_an_order_pink_never_sent_renumbered_by_a_later_read_is_not_booked_twice() -> None:
+    """The venue's order 888 filled A (0.200) then B (0.300). A first read lists only B (A lags):
+    its fill is ``888:0.3``, claiming 0 to 0.3 of the order. A later read lists A and B: ``888:0.2``
+    and ``888:0.5``, both ids new. Known by id alone, the kernel booked 0.8 of a 0.5 close; by the
+    order's cumulative quantity, neither is booked, and each is alerted, naming the order and both
+    ranges. A fill sent again under another id with the very range booked is a duplicate."""
+    d = Driver()
+    tid = _held(d, 0, "1.000")
+    first = d.apply(_liquidation_fill(d, "0.300", "0.300"))
+    assert first.status is OutcomeStatus.CONFIRMED, first
+    for qty, cum, low in (("0.200", "0.200", "0.000"), ("0.300", "0.500", "0.200")):
+        out = d.apply(_liquidation_fill(d, qty, cum))
+        assert out.status is OutcomeStatus.QUARANTINED, out
+        assert "venue order 888" in out.detail and f"claims {low} to {cum}" in out.detail, out.detail
+        assert "(0.000 to 0.300)" in out.detail, out.detail
+        assert [type(r) for r in out.records] == [ProtocolErrorRecorded]
+    again = d.apply(OrderFilled("", "888", "888-again", D("0.300"), D("95"), D("0.300"), D("0"), "USDT", d.now,
+                                True, BTC, OrderSide.SELL, Side.LONG))  # fmt: skip
+    assert again.status is OutcomeStatus.DUPLICATE and again.records == (), again
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.trade_id == tid and trade.remaining == D("0.700")
+    nxt = d.apply(_liquidation_fill(d, "0.100", "0.600"))  # the order's next fill: past what was booked
+    assert nxt.status is OutcomeStatus.CONFIRMED and trade.remaining == D("0.600"), nxt
+    assert d.k.quarantined == 2
+    d.assert_books_balance()
+
+
+def test_e10_the_ranges_booked_of_orders_pink_never_sent_survive_a_restart() -> None:
+    d = Driver()
+    _held(d, 0, "1.000")
+    d.apply(_liquidation_fill(d, "0.300", "0.300"))
+    restored = Kernel.restore(d.k.snapshot())
+    assert restored.snapshot() == d.k.snapshot()
+    out = restored.apply(_liquidation_fill(d, "0.300", "0.500"), d.now + 1)
+    assert out.status is OutcomeStatus.QUARANTINED, out
+
+
+def test_e10_a_fill_of_an_order_pink_never_sent_with_a_cum_qty_below_its_quantity_is_refused_by_name() -> None:
+    d = Driver()
+    _held(d, 0, "1.000")
+    out = d.apply(_liquidation_fill(d, "0.300", "0.200"))
+    assert out.status is OutcomeStatus.QUARANTINED and "cum_qty" in out.detail, out
+    trade = d.k.slots[0].trade
+    assert trade is not None and trade.remaining == D("1.000")
+
+
+def test_the_orders_pink_never_sent_whose_ranges_are_remembered_are_bounded_oldest_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outside, "OUTSIDE_ORDERS_KEPT", 3)
+    d = Driver()
+    for i in range(5):
+        d.apply(OrderFilled("", f"v{i}", f"h{i}", D("0.001"), D("100"), D("0.001"), D("0"), "USDT", d.now, True,
+                            BTC, OrderSide.BUY, Side.LONG))  # fmt: skip
+    assert list(d.k.outside_spans) == ["v2", "v3", "v4"]
+
+
+def test_e10_a_journal_snapshot_before_the_ranges_were_kept_gets_them_from_its_journaled_fills(
+    tmp_path: Path,
+) -> None:
+    """A snapshot of format 9 or older kept the fills of orders PINK never sent by id only:
+    restored from one, the kernel takes their ranges from the journal's fills, so a fill a later
+    read numbers anew is still not booked twice after the restart."""
+    path = tmp_path / "journal.sqlite"
+    jk, cfg, _live = journaled_position(path)
+    hand = OrderFilled("", "888", "888:0.03", D("0.030"), D("95"), D("0.030"), D("0"), "USDT", 3, True, BTC,
+                       OrderSide.SELL, Side.LONG)  # fmt: skip
+    assert jk.apply(hand, 3).status is OutcomeStatus.CONFIRMED
+    live = snapshot_bytes(jk.kernel)
+    jk.close()
+    journal = Journal(path)
+    (seq, payload) = journal.db.execute("SELECT seq, payload FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+    old = json.loads(payload)
+    old["format"] = 9
+    del old["outside_spans"]
+    journal.db.execute("UPDATE snapshots SET payload = ? WHERE seq = ?", (json.dumps(old), seq))
+    journal.db.commit()
+    journal.close()
+    again = JournaledKernel.open(path, cfg, INSTRUMENTS)
+    try:
+        assert snapshot_bytes(again.kernel) == live
+        renumbered = OrderFilled("", "888", "888:0.05", D("0.030"), D("95"), D("0.050"), D("0"), "USDT", 4, True,
+                                 BTC, OrderSide.SELL, Side.LONG)  # fmt: skip
+        assert again.apply(renumbered, 4).status is OutcomeStatus.QUARANTINED
+        assert again.kernel.slot_view(0).remaining_qty == D("0.070")
+    finally:
+        again.close()

@@ -30,7 +30,7 @@ import msgspec
 from pink.codec import decode
 from pink.errors import ClosedError, CodecError, JournalDamagedError, JournalWriteError
 from pink.kernel import Kernel, OrderFilled
-from pink.kernel.snapshot import add_spans, orders_without_spans
+from pink.kernel.snapshot import add_outside_spans, add_spans, orders_without_spans, outside_without_spans
 
 __all__ = [
     "FILL",
@@ -185,6 +185,8 @@ class Journal:
         orders = orders_without_spans(kernel, data)
         if orders:
             add_spans(orders, self._fills(seq))
+        if outside_without_spans(kernel, data):
+            add_outside_spans(kernel, self._fills(seq))
         return kernel
 
     def _fills(self, at_most: int) -> Iterator[OrderFilled]:

@@ -123,6 +123,9 @@ class Kernel:
         self.used_trade_ids: dict[str, None] = {}
         # the fills of orders the kernel never sent that it has seen (pink.kernel.outside)
         self.outside_fills: dict[str, None] = {}
+        # the cumulative ranges (from, to] their fills claimed, by the venue's order id, the latest
+        # filled last (pink.kernel.outside)
+        self.outside_spans: dict[str, list[tuple[Decimal, Decimal]]] = {}
         # what orders the kernel never sent hold open, by "<symbol> <side>": such an order's close
         # closes that first, PINK's trades after
         self.outside_held: dict[str, Decimal] = {}

@@ -60,10 +60,21 @@ from pink.kernel.validation import check_decimal, check_signed
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
 
-__all__ = ["OUTSIDE_FILLS_KEPT", "PendingClose", "book_pending", "on_closed_outside", "on_filled_outside"]
+__all__ = [
+    "OUTSIDE_FILLS_KEPT",
+    "OUTSIDE_ORDERS_KEPT",
+    "PendingClose",
+    "book_pending",
+    "keep_span",
+    "on_closed_outside",
+    "on_filled_outside",
+]
 
 OUTSIDE_FILLS_KEPT = 10_000
 """The fills of orders PINK never sent that the kernel remembers (to book each once)."""
+OUTSIDE_ORDERS_KEPT = 2_000
+"""The orders PINK never sent whose fills' cumulative ranges the kernel remembers (the latest
+filled): a fill whose range overlaps one booked is the same quantity under another id."""
 _FEE_QUANTUM = Decimal("1e-12")  # a fee shared among trades: each share to this, the last takes the rest
 
 
@@ -149,6 +160,12 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         return _unbooked(k, f"fill {ev.fill_id!r} of an order PINK never sent: {why}", now)
     if ev.fill_id in k.outside_fills:
         return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} of an order PINK never sent: already seen")
+    voi = ev.venue_order_id if isinstance(ev.venue_order_id, str) else ""
+    if voi:
+        claimed = _claimed(k, ev, voi, now)
+        if claimed is not None:
+            return claimed
+        keep_span(k, voi, ev.cum_qty - ev.last_qty, ev.cum_qty)
     k.outside_fills[ev.fill_id] = None
     if len(k.outside_fills) > OUTSIDE_FILLS_KEPT:  # the oldest: a repeat of it is long past
         del k.outside_fills[next(iter(k.outside_fills))]
@@ -199,13 +216,11 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         fill_id = ev.fill_id if len(shares) == 1 else f"{ev.fill_id}#{i + 1}"
         assert s.trade is not None
         booked.append(f"{q} on slot {s.index} (trade {s.trade.trade_id})")
-        note = f"closed outside: fill {ev.fill_id} of venue order {ev.venue_order_id or '?'}"
-        voi = ev.venue_order_id if isinstance(ev.venue_order_id, str) else ""
+        note = f"closed outside: fill {ev.fill_id} of venue order {voi or '?'}"
         records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id, voi).records)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
     if left > 0 and busy:  # their order could still fill: booked on them once it ends
         trades = tuple(s.trade.trade_id for s in holding if s.state is not S.POSITION_OPEN and s.trade)
-        voi = ev.venue_order_id if isinstance(ev.venue_order_id, str) else ""
         k.outside_pending.setdefault(key, []).append(PendingClose(ev.fill_id, left, ev.last_price, fee_left, asset,
                                                                   trades, voi))  # fmt: skip
         detail = (f"{detail}; {left} waits for slots {busy} (an order of PINK's working): booked on them "
@@ -244,6 +259,40 @@ def _check_fill(k: Kernel, ev: OrderFilled) -> str | None:
     if why is None and not isinstance(ev.commission_asset, str):
         why = "commission_asset: must be a string"
     return why
+
+
+def keep_span(k: Kernel, voi: str, low: Decimal, cum: Decimal) -> None:
+    """Remember that a fill booked claimed ``(low, cum]`` of the venue's order ``voi``, one PINK
+    never sent; the order moves last (the latest filled are kept, :data:`OUTSIDE_ORDERS_KEPT`)."""
+    spans = k.outside_spans.pop(voi, [])
+    spans.append((low, cum))
+    k.outside_spans[voi] = spans
+    if len(k.outside_spans) > OUTSIDE_ORDERS_KEPT:
+        del k.outside_spans[next(iter(k.outside_spans))]
+
+
+def _claimed(k: Kernel, ev: OrderFilled, voi: str, now: int) -> Outcome | None:
+    """Whether ``ev`` claims quantity of the venue's order ``voi`` that a fill booked claimed: the
+    venue's adapter numbers such fills by the order's cumulative quantity, and a later read that
+    lists a fill lagging before it numbers the same fill anew (the range a fill claims is
+    ``(cum_qty - last_qty, cum_qty]``, as for PINK's own orders). A fill of the very range booked
+    is a duplicate; one in part over it is not booked, and said, naming both ranges."""
+    why = check_decimal(ev.cum_qty, "cum_qty")
+    if why is None and ev.cum_qty < ev.last_qty:
+        why = f"cum_qty: {ev.cum_qty} is less than the fill's last_qty {ev.last_qty}"
+    if why:
+        return _unbooked(k, f"fill {ev.fill_id!r} of venue order {voi}, an order PINK never sent: {why}", now)
+    low, cum = ev.cum_qty - ev.last_qty, ev.cum_qty
+    for a, b in k.outside_spans.get(voi, ()):
+        if low < b and a < cum:
+            if a == low and b == cum:
+                return Outcome(O_DUPLICATE, R_OK, f"fill {ev.fill_id} of venue order {voi}, an order PINK never "
+                               f"sent, claims the {ev.last_qty} up to {cum} that a fill booked claimed: the same "
+                               "fill under another id")  # fmt: skip
+            return _unbooked(k, f"fill {ev.fill_id!r} of venue order {voi}, an order PINK never sent, claims {low} "
+                             f"to {cum} of it, in part claimed by a fill already booked ({a} to {b}): not booked "
+                             "(the venue's fills were read in another order: check the position)", now)  # fmt: skip
+    return None
 
 
 def _unbooked(k: Kernel, detail: str, now: int) -> Outcome:

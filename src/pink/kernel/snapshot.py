@@ -14,16 +14,27 @@ from typing import TYPE_CHECKING, Any
 
 from pink.kernel.book import FeeCheck, Order, OrderPhase, RetiredOrder, dump, load_account, load_order, load_trade
 from pink.kernel.messages import ZERO, ControlSnapshot, Instrument, OrderFilled
-from pink.kernel.outside import PendingClose
+from pink.kernel.outside import PendingClose, keep_span
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
 
-__all__ = ["account_view", "add_spans", "orders_without_spans", "restore", "slot_view", "snapshot", "working_orders"]
+__all__ = [
+    "account_view",
+    "add_outside_spans",
+    "add_spans",
+    "orders_without_spans",
+    "outside_without_spans",
+    "restore",
+    "slot_view",
+    "snapshot",
+    "working_orders",
+]
 
-SNAPSHOT_FORMAT = 9  # 9: a retired order keeps what report gaps booked that no real fill replaced yet;
+SNAPSHOT_FORMAT = 10  # 10: the cumulative ranges booked of the orders PINK never sent (older: none);
+# 9: a retired order keeps what report gaps booked that no real fill replaced yet;
 # 8: the venue's order id of a close by hand kept waiting, what report gaps booked
 # that no real fill replaced yet (older: none; their real fills are taken as covered, as they were);
 # 7: when the venue first denied knowing an acknowledged order, fills' prices in spans;
@@ -153,6 +164,7 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
         "used_trade_id_count": len(k.used_trade_ids),
         "fee_checks": [[cid, c.symbol, c.due, c.tries] for cid, c in k.fee_checks.items()],
         "outside_fills": list(k.outside_fills),
+        "outside_spans": [[voi, [[str(a), str(b)] for a, b in spans]] for voi, spans in k.outside_spans.items()],
         "outside_held": {key: str(q) for key, q in sorted(k.outside_held.items())},
         "outside_pending": {key: [p.plain() for p in q] for key, q in sorted(k.outside_pending.items())},
         "account": dump(k.account),
@@ -167,7 +179,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, 4, 5, 6, 7, 8, SNAPSHOT_FORMAT):
+    if fmt not in (1, 2, 3, 4, 5, 6, 7, 8, 9, SNAPSHOT_FORMAT):
         raise ValueError(f"snapshot format {fmt!r} is not 1 to {SNAPSHOT_FORMAT}")
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
@@ -220,6 +232,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     k.used_trade_ids = used
     k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
     k.outside_fills = dict.fromkeys(d.get("outside_fills", []))
+    k.outside_spans = {voi: [(Decimal(a), Decimal(b)) for a, b in spans] for voi, spans in d.get("outside_spans", [])}
     k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
     k.outside_pending = {key: [PendingClose.load(r) for r in q] for key, q in d.get("outside_pending", {}).items()}
     k.account = load_account(d["account"])
@@ -235,6 +248,25 @@ def orders_without_spans(k: Kernel, d: dict[str, Any]) -> list[Order]:
     if d.get("format", SNAPSHOT_FORMAT) >= 6:
         return []
     return [o for o in k.orders.values() if o.fill_ids and not o.spans]
+
+
+def outside_without_spans(k: Kernel, d: dict[str, Any]) -> bool:
+    """Whether ``k``, restored from a snapshot ``d`` written before format 10, booked fills of
+    orders PINK never sent without the ranges they claimed: give it :func:`add_outside_spans`, or
+    such a fill a later read numbers anew would be booked twice."""
+    return d.get("format", SNAPSHOT_FORMAT) < 10 and bool(k.outside_fills)
+
+
+def add_outside_spans(k: Kernel, fills: Iterable[OrderFilled]) -> None:
+    """Give ``k`` the ranges the fills of orders PINK never sent it booked claimed, from ``fills``:
+    the fills applied to it until the snapshot, in the order applied (others are passed over)."""
+    kept = set(k.outside_fills)
+    for ev in fills:
+        voi = ev.venue_order_id
+        if ev.fill_id not in kept or not isinstance(voi, str) or not voi or voi in k.venue_ids:
+            continue
+        kept.discard(ev.fill_id)  # (sent again: booked once)
+        keep_span(k, voi, ev.cum_qty - ev.last_qty, ev.cum_qty)
 
 
 def add_spans(orders: Iterable[Order], fills: Iterable[OrderFilled]) -> None:
