@@ -504,3 +504,37 @@ def test_e10_a_journal_snapshot_before_the_ranges_were_kept_gets_them_from_its_j
         assert again.kernel.slot_view(0).remaining_qty == D("0.070")
     finally:
         again.close()
+
+
+def test_e08_a_close_by_hand_is_never_booked_on_what_pinks_entry_filled_after_it() -> None:
+    """The trader closes by hand a long he opened before PINK ran, while PINK's limit entry on the
+    same side works with nothing filled. PINK's entry fills after: the close (booked on the entry
+    once it ended) took PINK's new position as closed at the trader's price, and the slot went IDLE
+    while the venue held it, unwatched. A trade is waited for only with what it held at the close,
+    or could have held (a fill of it the kernel has not booked yet: see the liquidation above)."""
+    d = Driver()
+    p = place(d.enter(0, "0.500", limit="100.0"))
+    d.ack(p.client_order_id)
+    out = d.apply(by_hand(d, OrderSide.SELL, "1.000", "90", fee="0.1", fill_id="555:1"))
+    assert "1.000 not booked: no trade of PINK's holds it" in out.detail, out.detail
+    assert d.k.outside_pending == {}
+    d.fill(p.client_order_id, "0.500", "100.0", "0.500")
+    trade = d.k.slots[0].trade
+    assert d.state() == "POSITION_OPEN" and trade is not None and trade.remaining == D("0.500")
+    # an entry partly filled: waited for with what it held, not with what it filled after
+    e = Driver()
+    p = place(e.enter(0, "0.500", limit="100.0"))
+    e.ack(p.client_order_id)
+    e.fill(p.client_order_id, "0.200", "100.0", "0.200")
+    out = e.apply(by_hand(e, OrderSide.SELL, "1.000", "90", fee="0.1", fill_id="556:1"))
+    assert "1.000 waits for slots [0]" in out.detail, out.detail
+    assert Kernel.restore(e.k.snapshot()).outside_pending == e.k.outside_pending  # kept across a restart
+    ended = e.fill(p.client_order_id, "0.300", "100.0", "0.500")
+    assert [r.last_qty for r in ended.records if isinstance(r, FillBooked) and r.fill_id.startswith("556")] == [
+        D("0.200")]  # fmt: skip
+    (told,) = [r for r in ended.records if isinstance(r, OutsideFillRecorded)]
+    assert "0.800 BTC-USDT LONG not booked: the trades it waited for (t1) ended or took what they held" in told.detail
+    trade = e.k.slots[0].trade
+    assert e.state() == "POSITION_OPEN" and trade is not None and trade.remaining == D("0.300")
+    assert e.k.outside_pending == {}
+    e.assert_books_balance()

@@ -22,7 +22,7 @@ IDLE, the ledger rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -145,11 +145,25 @@ def _book(
     return Outcome(booked.status, booked.reason, "", slot.index, (), (*records, *booked.records))
 
 
-def _entry_live(k: Kernel, s: Slot) -> bool:
-    """The slot's entry may hold more than the kernel booked yet (a fill on its way, or one that
-    came without a price and is being asked about): the venue may already close it."""
+def _unseen(k: Kernel, s: Slot) -> bool:
+    """The slot's entry works and may hold more than the kernel booked yet: a fill it could not
+    book (one that came without a price: the slot is DESYNC), or fills its cumulative quantities
+    say are on their way. The venue may already have closed that too."""
     order = k.orders.get(s.order_cid)
-    return order is not None and order.role == "ENTRY" and order.live
+    if order is None or order.role != "ENTRY" or not order.live:
+        return False
+    seen = max((b for _a, b, _p in order.spans), default=ZERO)
+    return s.state is S.DESYNC or seen > order.filled or (order.final_cum or ZERO) > order.filled
+
+
+def _cap(k: Kernel, s: Slot) -> Decimal | None:
+    """The most a close by hand can take of the trade on busy slot ``s`` once its order ends: what
+    it holds now when its entry works (what that fills later is not what the close closed), else
+    no cap (an exit working only lowers what it holds; an entry with fills unseen may hold more)."""
+    order = k.orders.get(s.order_cid)
+    if order is None or order.role != "ENTRY" or not order.live or _unseen(k, s) or s.trade is None:
+        return None
+    return s.trade.remaining
 
 
 def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
@@ -189,7 +203,7 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
             del k.outside_held[key]
     holding = sorted(
         (s for s in k.slots if s.trade is not None and s.trade.symbol == ev.symbol and s.trade.side is closes
-         and (s.trade.remaining > 0 or _entry_live(k, s))),
+         and (s.trade.remaining > 0 or _unseen(k, s))),
         key=lambda s: (s.trade.opened_ts if s.trade else 0, s.index),
     )  # fmt: skip
     free = [s for s in holding if s.state is S.POSITION_OPEN]
@@ -220,9 +234,11 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id, voi).records)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
     if left > 0 and busy:  # their order could still fill: booked on them once it ends
-        trades = tuple(s.trade.trade_id for s in holding if s.state is not S.POSITION_OPEN and s.trade)
+        waiting = [s for s in holding if s.state is not S.POSITION_OPEN and s.trade]
+        trades = tuple(s.trade.trade_id for s in waiting if s.trade)
+        caps = {s.trade.trade_id: cap for s in waiting if s.trade and (cap := _cap(k, s)) is not None}
         k.outside_pending.setdefault(key, []).append(PendingClose(ev.fill_id, left, ev.last_price, fee_left, asset,
-                                                                  trades, voi))  # fmt: skip
+                                                                  trades, voi, caps))  # fmt: skip
         detail = (f"{detail}; {left} waits for slots {busy} (an order of PINK's working): booked on them "
                   f"when it ends")  # fmt: skip
         left = ZERO
@@ -312,17 +328,26 @@ class PendingClose:
     asset: str
     trades: tuple[str, ...]
     venue_order_id: str = ""  # the venue's order of the fill
+    # the most each trade whose entry worked may still take (what it held at the close; none: no
+    # cap), lowered as it takes it
+    caps: dict[str, Decimal] = field(default_factory=dict)
 
     def plain(self) -> list[Any]:
         row = [self.fill_id, str(self.qty), str(self.price), str(self.fee), self.asset, list(self.trades)]
-        return [*row, self.venue_order_id]
+        row.append(self.venue_order_id)
+        return row if not self.caps else [*row, {t: str(q) for t, q in sorted(self.caps.items())}]
 
     @classmethod
     def load(cls, row: list[Any]) -> PendingClose:
-        """A row of snapshot format 8, or an older one (no venue order id)."""
+        """A row of snapshot format 10 (caps, when any, eighth), 8, or an older one (no venue order id)."""
         fill_id, qty, price, fee, asset, trades = row[:6]
         voi = row[6] if len(row) > 6 else ""
-        return cls(fill_id, Decimal(qty), Decimal(price), Decimal(fee), asset, tuple(trades), voi)
+        caps = {t: Decimal(q) for t, q in row[7].items()} if len(row) > 7 else {}
+        return cls(fill_id, Decimal(qty), Decimal(price), Decimal(fee), asset, tuple(trades), voi, caps)
+
+    def takes(self, trade_id: str) -> bool:
+        """Whether trade ``trade_id`` may still take some of it."""
+        return trade_id in self.trades and self.caps.get(trade_id) != 0
 
 
 def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
@@ -335,23 +360,27 @@ def book_pending(k: Kernel, slot: Slot, now: int) -> tuple[KernelRecord, ...]:
     for p in list(queue or ()):
         if trade is None or slot.trade is not trade or slot.state is not S.POSITION_OPEN or trade.remaining <= 0:
             break
-        if trade.trade_id not in p.trades:
+        if not p.takes(trade.trade_id):
             continue
-        q = min(p.qty, trade.remaining)
+        cap = p.caps.get(trade.trade_id)
+        q = min(p.qty, trade.remaining) if cap is None else min(p.qty, trade.remaining, cap)
         fee = p.fee if q == p.qty else (p.fee * q / p.qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
         note = f"closed outside: fill {p.fill_id}, kept until the slot's order ended"
         fill_id = f"{p.fill_id}#{trade.trade_id}"
         records.extend(_book(k, slot, q, p.price, fee, p.asset, note, now, fill_id, p.venue_order_id).records)
         p.qty -= q
         p.fee -= fee
+        if cap is not None:
+            p.caps[trade.trade_id] = cap - q
         if p.qty == 0 and queue is not None:
             queue.remove(p)
     open_ids = {s.trade.trade_id for s in k.slots if s.trade is not None}
     for key, waiting in list(k.outside_pending.items()):
-        for p in [p for p in waiting if not open_ids.intersection(p.trades)]:
+        for p in [p for p in waiting if not any(p.takes(t) for t in open_ids)]:
             waiting.remove(p)
+            how = "ended without it" if not open_ids.intersection(p.trades) else "ended or took what they held"
             detail = (f"fill {p.fill_id} of an order PINK never sent: {p.qty} {key} not booked: the trades it "
-                      f"waited for ({', '.join(p.trades)}) ended without it")  # fmt: skip
+                      f"waited for ({', '.join(p.trades)}) {how}")  # fmt: skip
             records.append(OutsideFillRecorded(p.fill_id, key.split(" ")[0], detail, now))
         if not waiting:
             del k.outside_pending[key]
