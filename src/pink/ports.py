@@ -27,7 +27,7 @@ from pink.kernel.messages import (
     VenueEvent,
 )
 
-__all__ = ["Clock", "EventSink", "InProcessVenue", "MoneyMoved", "OneIncomeRead", "Quote", "Venue"]
+__all__ = ["Clock", "EventSink", "InProcessVenue", "MoneyMoved", "OneIncomeRead", "OrderFillsRead", "Quote", "Venue"]
 
 
 @direct_init
@@ -142,6 +142,19 @@ class OneIncomeRead(Protocol):
     read that fails books neither (the next reconcile does)."""
 
     async def money_since(self, ts: int) -> MoneyMoved: ...
+
+
+@runtime_checkable
+class OrderFillsRead(Protocol):
+    """A venue whose fill list may show a fill late, stamped when it was made (BingX): a read over
+    a window from the last reconcile on misses it. The fills of an order holding a report's gap
+    (the real fills that true it up) are read by the order, over its own life, instead."""
+
+    async def fills_of_order(self, client_order_id: str, symbol: str = "") -> list[OrderFilled] | None:
+        """Every fill of one of PINK's orders, whenever made (``symbol`` "": the one the venue
+        knows it by, if it does); None when the venue cannot ask it by order (its symbol unknown,
+        or the venue does not know the order)."""
+        ...
 
 
 class Clock(Protocol):

@@ -82,10 +82,11 @@ def _install_hooks(kill: _Killer, venue_kind: str) -> None:
     common = Reconciler._common
 
     async def hooked_common(self: Reconciler, rep: Any, known: Any, since_ns: int,
-                            money_since_ns: int | None = None, *, orders: set[str] | None = None) -> None:
+                            money_since_ns: int | None = None, *, orders: set[str] | None = None,
+                            gapped: dict[str, str] | None = None) -> None:
         if known is not None:  # the start-up reconciliation, not the periodic one
             kill("recover")
-        await common(self, rep, known, since_ns, money_since_ns, orders=orders)
+        await common(self, rep, known, since_ns, money_since_ns, orders=orders, gapped=gapped)
 
     Reconciler._common = hooked_common  # type: ignore[method-assign]
     if venue_kind != "bingx":

@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 from pink.errors import VenueError
 from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import BalanceReport, PositionReport, QueryOrder, Side, VenueEvent
-from pink.ports import OneIncomeRead, Venue
+from pink.kernel.views import OrderView
+from pink.ports import OneIncomeRead, OrderFillsRead, Venue
 from pink.runtime.books import BooksCheck, BooksSighting, venue_cost_gap
 from pink.runtime.ports_ext import BooksLog, KernelViews
 from pink.runtime.retry import read_or_fail
@@ -43,7 +44,9 @@ _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a 
 MONEY_LOOKBACK_NS = 300 * 1_000_000_000
 #: the orders holding a report's gap whose fills one reconcile asks about, at most (the least recently
 #: asked first, so each in turn): the kernel keeps up to 200, and each may cost BingX a request on two
-#: endpoints it allows 5 a second each, which the executor's queries of orders in flight share
+#: endpoints it allows 5 a second each, which the executor's queries of orders in flight share. A venue
+#: that lists a fill late, stamped when made (:class:`~pink.ports.OrderFillsRead`), is asked each one's
+#: fills by the order, over its whole life: over the reconcile's window they may never be seen
 GAPPED_READS_PER_RUN = 10
 
 
@@ -155,8 +158,8 @@ class Reconciler:
             self._emit(report)
         known = {o.client_order_id for o in working}
         # the orders holding a report's gap, in turn: their real fills true their gaps up
-        gapped = self._gapped_turn(await self._ask(views.orders_with_open_gaps), known)
-        await self._common(rep, known, since_ns, money_since_ns, orders=known | gapped)
+        gapped = await self._gapped(views, working, n_slots)
+        await self._common(rep, known, since_ns, money_since_ns, orders=known | set(gapped), gapped=gapped)
         differ = await self._positions(rep, views, n_slots, at_start=True)
         money_since = since_ns if money_since_ns is None else money_since_ns
         if differ and await self._outside_fills(rep, money_since, differ, at_start=True):
@@ -180,11 +183,10 @@ class Reconciler:
         working = await self._ask(views.working_orders)
         ids = {o.client_order_id for o in working}
         # the orders holding a report's gap (ended ones too), in turn: their real fills true them up
-        gapped = self._gapped_turn(await self._ask(views.orders_with_open_gaps), ids)
+        gapped = await self._gapped(views, working, n_slots)
         floor = self._money_floor
         money_since = since_ns if floor is None else min(since_ns, max(since_ns - MONEY_LOOKBACK_NS, floor))
-        asked = ids | gapped
-        await self._common(rep, None, since_ns, money_since, orders=asked)
+        await self._common(rep, None, since_ns, money_since, orders=ids | set(gapped), gapped=gapped)
         if n_slots is not None:
             seen = self._position_differences
             differ = await self._positions(rep, views, n_slots)
@@ -195,6 +197,21 @@ class Reconciler:
         await self._books(rep, views)
         self._finish(rep)
         return rep
+
+    async def _gapped(self, views: KernelViews, working: list[OrderView], n_slots: int | None) -> dict[str, str]:
+        """This run's turn of the orders holding a report's gap (:meth:`_gapped_turn`), each with its
+        symbol where the kernel's views tell it (its order working, or its trade open; else "").
+        Asked by the order (:class:`OrderFillsRead`), the working ones take their turn too: their
+        fills over the window may not be the ones that true the gap up."""
+        by_order = isinstance(self._venue, OrderFillsRead)
+        ids = set() if by_order else {o.client_order_id for o in working}
+        turn = self._gapped_turn(await self._ask(views.orders_with_open_gaps), ids)
+        if not turn or not by_order:
+            return dict.fromkeys(turn, "")
+        symbols = {o.client_order_id: o.symbol for o in working}
+        slots = await self._ask(lambda: [views.slot_view(i) for i in range(n_slots or 0)])
+        trades = {v.trade_id: v.symbol for v in slots if v.trade_id}
+        return {cid: symbols.get(cid) or trades.get(cid.rpartition("-")[0], "") for cid in turn}
 
     def _gapped_turn(self, gapped: list[str], working: set[str]) -> set[str]:
         """This run's turn of the orders holding a report's gap (``gapped``, oldest first; the
@@ -210,13 +227,14 @@ class Reconciler:
 
     async def _common(
         self, rep: ReconcileReport, known: set[str] | None, since_ns: int, money_since_ns: int | None = None,
-        *, orders: set[str] | None = None,
+        *, orders: set[str] | None = None, gapped: dict[str, str] | None = None,
     ) -> None:
         """Open orders (``known``: the kernel's working orders at start; others are foreign),
         then the fills of ``orders`` (default ``known``: an order the kernel has finished has
-        all its fills, unless a report's gap stands for some), funding and transfers. Each is
-        read on its own: at start one that fails stops the start; later it is reported and the
-        others are still read."""
+        all its fills, unless a report's gap stands for some; those of ``gapped`` by the order
+        where the venue can: :meth:`_gapped_fills`), funding and transfers. Each is read on its
+        own: at start one that fails stops the start; later it is reported and the others are
+        still read."""
         at_start = known is not None
         money_since = since_ns if money_since_ns is None else money_since_ns
         venue = self._venue
@@ -237,13 +255,39 @@ class Reconciler:
                     self._emit(r)
                 if named_at_start or not ours:
                     self._shown_open.add(name)
+        by_order = await self._gapped_fills(rep, gapped or {}, at_start=at_start)
         asked = known if orders is None else orders
+        asked = None if asked is None else asked - by_order
         fills = await self._read(rep, "fills", lambda: venue.fills_since(since_ns, asked), at_start=at_start)
         if fills is not None:
-            rep.fills = len(fills)
+            rep.fills += len(fills)
             for f in fills:
                 self._emit(f)
         await self._money(rep, money_since, at_start=at_start)
+
+    async def _gapped_fills(self, rep: ReconcileReport, gapped: dict[str, str], *, at_start: bool) -> set[str]:
+        """The fills of the orders holding a report's gap (each with its symbol, "" if not known),
+        from a venue that lists a fill late, stamped when made (:class:`OrderFillsRead`): each read
+        by the order, over its own life, for a window from the last run on may start after them and
+        the gap would never be trued up. Returns those read; the others (the venue cannot ask one by
+        order, or its read failed: asked first at the next run) are read over the window."""
+        venue = self._venue
+        read: set[str] = set()
+        if not isinstance(venue, OrderFillsRead):
+            return read
+        for cid, symbol in sorted(gapped.items()):
+            errors = len(rep.errors)
+            fills = await self._read(rep, f"the fills of order {cid}", partial(venue.fills_of_order, cid, symbol),
+                                     at_start=at_start)  # fmt: skip
+            if fills is None:
+                if len(rep.errors) > errors:
+                    self._gaps_asked.pop(cid, None)
+                continue
+            read.add(cid)
+            rep.fills += len(fills)
+            for f in fills:
+                self._emit(f)
+        return read
 
     async def _money(self, rep: ReconcileReport, since: int, *, at_start: bool) -> None:
         """Funding and transfers since ``since``: in one read from a venue that lists them

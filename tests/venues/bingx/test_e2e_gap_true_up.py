@@ -10,9 +10,12 @@ wallet to the last digit and the ledger's fill rows of the order are the venue's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+import pytest
 
 from pink.kernel.messages import FillBooked, QueryOrder
 from pink.runtime.recovery import Reconciler
@@ -255,3 +258,53 @@ async def test_e10_an_order_the_fill_watch_finds_filled_while_the_fill_list_lags
         await p.drain()
         assert sum(r.last_qty * r.last_price for r in _rows(st, cid)) == _exact_avg(st, cid)[1]  # trued up
         await _close_and_check(st, cid)
+
+
+@pytest.mark.parametrize("then", ["working", "ended", "closed"])
+async def test_e10_a_gap_whose_fill_rows_lag_past_a_reconcile_interval_is_trued_up_by_its_order(then: str) -> None:
+    """The venue's fill list shows an order's fills only after the reconcile that would have read
+    them, stamped when they were made: the next reconcile's window (from where the last began)
+    starts after them. The reconcile read its orders holding a gap over that window, so it never
+    saw their fills and the books stayed off by BingX's rounding for good. Each such order's fills
+    are read by the order, over its own life: the gap is trued up, the order working, ended, or
+    its trade closed, and capital ends equal to the venue's wallet to the last digit."""
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
+        began = time.time_ns()
+        await rec.full(p.kernel, began - 60 * S, 2)
+        st.server.faults.update("stream_loss=1")
+        cid = await _walk_two_levels(st, "t1")
+        st.server.faults.update("fills_lag=1")  # the venue's fill list does not show them yet
+        await p.tick(70.0)  # the working check: a gap at the rounded average
+        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        qty, notional = _exact_avg(st, cid)
+        st.server.faults.clear()
+        if then != "working":
+            await p.submit(st.cancel("t1"))  # the rest is canceled: the order has ended
+            await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
+        if then == "closed":  # (its gap still open: the order is kept among the retired)
+            await p.submit(st.exit("t1", close_all=True))
+            await until(lambda: p.slot() == "IDLE", "closed")
+        st.server.faults.update("fills_lag=1")
+        rep = await rec.periodic(p.kernel, began, 2)  # the run the fills lagged past: nothing
+        assert rep.errors == [] and cid in p.kernel.orders_with_open_gaps()
+        st.server.faults.clear()
+        made = max(f.ts for f in st.engine.fills_since(0) if f.client_order_id == cid)
+        rep = await rec.periodic(p.kernel, (made // S + 1) * S, 2)  # from after the fills' second
+        assert rep.errors == []
+        await p.drain()
+        assert cid not in p.kernel.orders_with_open_gaps()
+        rows = _rows(st, cid)
+        assert sum(r.last_qty for r in rows) == qty
+        assert sum(r.last_qty * r.last_price for r in rows) == notional  # trued up
+        if then == "working":
+            await p.submit(st.cancel("t1"))
+            await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
+        if then == "closed":
+            await p.drain()
+            _check_flat_books(st, cid)
+        else:
+            await _close_and_check(st, cid)
+        rep = await rec.periodic(p.kernel, p.now() - 600 * S, 2)
+        assert rep.errors == [] and rep.books_mismatch == ""

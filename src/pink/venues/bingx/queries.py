@@ -32,6 +32,7 @@ from pink.kernel.messages import (
 from pink.venues.bingx.errors import is_not_found, unreadable_as_venue_error
 from pink.venues.bingx.parse import FillTracker, OrderUpdate
 from pink.venues.bingx.parse_rest import parse_order, unwrap_order
+from pink.venues.bingx.recent import keep_last
 from pink.venues.bingx.reports import Reports
 
 __all__ = ["OPEN", "ORDER_PATH", "OrderQueries", "now_ns", "with_client"]
@@ -56,6 +57,8 @@ class OrderQueries(Reports):
 
     tracker: FillTracker
     _fees: dict[str, Decimal]  # venue order id -> commission delivered so far
+    _symbols: dict[str, str]  # client order id -> symbol, of the orders placed or asked here
+    _keep: int  # how many orders each such map keeps (the most recent)
 
     def _emit(self, event: VenueEvent) -> None:  # overridden
         raise NotImplementedError
@@ -110,7 +113,26 @@ class OrderQueries(Reports):
         if not report.client_order_id:
             report = with_client(report, cid)
         self._remember(cid, report.venue_order_id)
+        self._symbols[cid] = symbol
+        keep_last(self._symbols, self._keep)
         return report, raw
+
+    async def fills_of_order(self, client_order_id: str, symbol: str = "") -> list[OrderFilled] | None:
+        """Every fill of one of PINK's orders, whenever made: the order (by its client id), then its
+        ``allFillOrders`` rows since it was created (:meth:`order_fills`), each at its own price
+        under the stream's id. Read by the order, not over a window: BingX may list a fill late,
+        stamped when it was made, before the window of the reconcile after it (the fills that true a
+        report's gap up would never be read). ``symbol`` "": the one it was placed or asked on
+        here. None when it is not known here, or BingX says the order does not exist."""
+        self._check_open()
+        cid = client_order_id.lower()
+        symbol = symbol or self._symbols.get(cid, "")
+        if not symbol:
+            return None
+        report, raw = await self._fetch(cid, symbol)
+        if report.status is OrderStatus.NOT_FOUND or not report.venue_order_id:
+            return None
+        return await self.order_fills(symbol, report.venue_order_id, cid, raw)
 
     async def _missed_fills(self, report: OrderStatusReport, raw: dict[str, Any], symbol: str) -> None:
         """A report counting more filled than was delivered: the fills it stands for, read from

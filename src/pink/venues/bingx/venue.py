@@ -132,6 +132,7 @@ class BingxVenue(OrderQueries):
         # long run must not grow without end (the kernel drops what repeats older ones anyway)
         self._keep = remember
         self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
+        self._symbols: dict[str, str] = {}  # client order id -> symbol, of the orders placed or asked here
         self._delivered = RecentKeys(remember)
         self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
         self.unbooked_income: Counter[str] = Counter()  # income rows PINK does not book, by type
@@ -285,6 +286,8 @@ class BingxVenue(OrderQueries):
             self._emit(OrderRejected(cid, "INVALID_ORDER", str(exc), now_ns()))
             return
         live = self._live[cid] = _Live(order.symbol, order.quantity)
+        self._symbols[cid] = order.symbol
+        keep_last(self._symbols, self._keep)
         try:
             data = await self.http.request("POST", ORDER_PATH, dict(params), mutating=True)
         except AuthError:
