@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OUTSIDE_MARGIN_NS = 60_000_000_000  # a close PINK missed is looked for from a minute before the run before
+_OUTSIDE_LOOK_EVERY = 32  # runs, at most, between looks for it while none found it (see _missed_outside_fills)
 #: a slow run's money reads look this much further back than its window: a venue may list an income
 #: row a while after its time, so one stamped before the last run began may be listed only after it read
 MONEY_LOOKBACK_NS = 300 * 1_000_000_000
@@ -125,9 +126,10 @@ class Reconciler:
         self.position_alerts = 0  # runs that reported a position differing from the venue's
         # positions the venue holds more or less of than the kernel: since when to look for the
         # orders placed outside PINK that did it (from the run before the first that saw one),
-        # and whether it was looked for
+        # and when to look again: (looks that found nothing, the run of the next look), None once
+        # one found fills
         self._differ_since: dict[tuple[str, Side], int] = {}
-        self._differ_asked: set[tuple[str, Side]] = set()
+        self._differ_asked: dict[tuple[str, Side], tuple[int, int] | None] = {}
         # open orders that are not among the kernel's working ones, already shown to it (or named
         # at start): their status goes to the kernel once, not at every slow run while they rest
         self._shown_open: set[str] = set()
@@ -328,20 +330,27 @@ class Reconciler:
         self, rep: ReconcileReport, differ: set[tuple[str, Side]], since_ns: int
     ) -> bool:
         """Positions the venue holds more or less of than the kernel (``differ``) in two runs in a
-        row (so no fill in flight): look once, from a minute before the run before the first of
-        them, for fills of orders placed outside PINK that it never heard of (a lost push). True
-        if any came."""
+        row (so no fill in flight): look, from a minute before the run before the first of them,
+        for fills of orders placed outside PINK that it never heard of (a lost push). Once fills
+        came, not again while it differs; a look that found none (the venue may list a fill late,
+        stamped when made) is made again at the next run, then after 2, 4... runs (at most
+        :data:`_OUTSIDE_LOOK_EVERY`). True if any came."""
         for key in list(self._differ_since):
             if key not in differ:
                 del self._differ_since[key]
-                self._differ_asked.discard(key)
-        held = {key for key in differ if key in self._differ_since and key not in self._differ_asked}
+                self._differ_asked.pop(key, None)
+        asked = self._differ_asked
+        held = {key for key in differ if key in self._differ_since
+                and (key not in asked or ((then := asked[key]) is not None and then[1] <= self.runs))}  # fmt: skip
         for key in differ:
             self._differ_since.setdefault(key, since_ns - _OUTSIDE_MARGIN_NS)
         if not held:
             return False
-        self._differ_asked |= held
-        return await self._outside_fills(rep, min(self._differ_since[key] for key in held), held)
+        found = await self._outside_fills(rep, min(self._differ_since[key] for key in held), held)
+        for key in held:
+            looks = 0 if found or (then := asked.get(key)) is None else then[0]
+            asked[key] = None if found else (looks + 1, self.runs + min(2**looks, _OUTSIDE_LOOK_EVERY))
+        return found
 
     async def _outside_fills(
         self, rep: ReconcileReport, since_ns: int, differ: set[tuple[str, Side]], *, at_start: bool = False

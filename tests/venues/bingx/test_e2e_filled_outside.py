@@ -178,3 +178,42 @@ async def test_e08_an_order_rested_on_bingx_by_hand_and_canceled_by_hand_is_left
         assert not any(isinstance(r, ProtocolErrorRecorded) for o in p.outcomes for r in o.records)
         trade = p.kernel.slots[0].trade
         assert trade is not None and trade.remaining == Decimal("0.0004")
+
+
+async def test_e08_a_close_by_hand_whose_fill_rows_lag_at_the_reconciles_ask_is_booked_by_a_later_one() -> None:
+    """The push of a close made on BingX by hand was lost and its ``allFillOrders`` rows lagged when
+    the reconcile, the position differing twice in a row, asked for fills of orders placed outside
+    PINK: it asked once and never again, so the trade stayed open in the kernel (and the position
+    reported differing) for good. Found nothing, it asks again at a later run: the close is
+    booked and capital equals the wallet to the last digit."""
+    async with stack() as st:
+        p = st.pump
+        await p.submit(st.enter("t1", "0.0004"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "entered")
+        await p.drain()
+
+        async def ask(fn: Callable[[], Any]) -> Any:
+            return fn()
+
+        rec = Reconciler(st.venue, p.sink, ask, p.now, books_settle_ns=1)
+        await rec.full(p.kernel, p.now() - 60 * S, 2)
+        state, engine = st.server.state, st.engine
+        engine_id = state.new_client_id()  # the engine's own; BingX shows no client id
+        state.meta[engine_id] = state.instrument_meta(SYMBOL, "", "BOTH", 5)
+        engine.submit(NewOrder(engine_id, SYMBOL, OrderSide.SELL, Side.LONG, Decimal("0.0004"), OrderType.MARKET,
+                               None, TimeInForce.GTC, True), engine.now)  # never published
+        rep = await rec.periodic(p.kernel, p.now(), 2)  # the position differs: seen once
+        assert rep.outside_fills == 0
+        st.server.faults.update("fills_lag=1")  # the venue's fill list does not show the close yet
+        rep = await rec.periodic(p.kernel, p.now(), 2)  # differs again: asked, nothing listed
+        assert rep.errors == [] and rep.outside_fills == 0 and p.slot() == "POSITION_OPEN"
+        st.server.faults.clear()
+        for _ in range(4):
+            rep = await rec.periodic(p.kernel, p.now(), 2)
+            if p.slot() == "IDLE":
+                break
+        assert p.slot() == "IDLE" and engine.positions() == []
+        st.check_against_venue()
+        assert p.kernel.account_view().capital == engine.balance().balance  # to the last digit
+        rep = await rec.periodic(p.kernel, p.now(), 2)
+        assert rep.position_mismatches == [] and rep.books_mismatch == ""
