@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
-from pink.errors import VenueError
+from pink.errors import ReconcileError, VenueError
 from pink.kernel.events import is_pinks_own
 from pink.kernel.messages import BalanceReport, PositionReport, QueryOrder, Side, VenueEvent
 from pink.kernel.views import OrderView
@@ -272,15 +272,21 @@ class Reconciler:
         from a venue that lists a fill late, stamped when made (:class:`OrderFillsRead`): each read
         by the order, over its own life, for a window from the last run on may start after them and
         the gap would never be trued up. Returns those read; the others (the venue cannot ask one by
-        order, or its read failed: asked first at the next run) are read over the window."""
+        order, or its read failed: asked first at the next run) are read over the window. They only
+        true up the price of what a gap booked: one that fails does not stop the start (every
+        start would stop on the same order), it is in ``rep.errors``."""
         venue = self._venue
         read: set[str] = set()
         if not isinstance(venue, OrderFillsRead):
             return read
         for cid, symbol in sorted(gapped.items()):
             errors = len(rep.errors)
-            fills = await self._read(rep, f"the fills of order {cid}", partial(venue.fills_of_order, cid, symbol),
-                                     at_start=at_start)  # fmt: skip
+            what = f"the fills of order {cid}"
+            try:
+                fills = await self._read(rep, what, partial(venue.fills_of_order, cid, symbol), at_start=at_start)
+            except ReconcileError as exc:
+                rep.errors.append(f"{what}: {exc.__cause__ or exc}")
+                fills = None
             if fills is None:
                 if len(rep.errors) > errors:
                     self._gaps_asked.pop(cid, None)
