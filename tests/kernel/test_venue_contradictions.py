@@ -609,13 +609,13 @@ def test_e10_a_closed_trades_open_gaps_outlive_the_bound_on_retired_orders(tmp_p
     ex = _closed_by_a_report(d)
     for _ in range(3):  # nine more orders retired past the bound of two
         round_trip(d)
-    assert len(jk.kernel.retired) == 3 and jk.kernel.orders_with_open_gaps() == [ex]
+    assert len(jk.kernel.retired) == 3 and list(jk.kernel.orders_with_open_gaps()) == [ex]
     restored = Kernel.restore(json.loads(json.dumps(jk.kernel.snapshot())))
     for f in _late_fills(ex, 99):
         for k in (jk, restored):
             assert k.apply(f, 99).status is OutcomeStatus.CONFIRMED
     assert jk.kernel.account_view().capital == D("10001.15") - D("0.05") + 3 * D("0.97")
-    assert jk.kernel.orders_with_open_gaps() == []
+    assert list(jk.kernel.orders_with_open_gaps()) == []
     live = json.dumps(jk.kernel.snapshot(), sort_keys=True)
     assert json.dumps(restored.snapshot(), sort_keys=True) == live
     jk.journal.close()  # no final snapshot, as if killed
@@ -636,7 +636,7 @@ def test_e10_past_its_own_bound_the_oldest_open_gap_is_given_up_with_an_alert() 
     new = _closed_by_a_report(d, trade="new")
     (alert,) = [r for r in d.records if isinstance(r, ProtocolErrorRecorded)]
     assert alert.cause == old and alert.trade_id == "old" and "1.000" in alert.detail and "101.2" in alert.detail
-    assert d.k.orders_with_open_gaps() == [new]
+    assert list(d.k.orders_with_open_gaps()) == [new]
     for f in _late_fills(old, d.now):
         assert d.apply(f).status is OutcomeStatus.DUPLICATE
     for f in _late_fills(new, d.now):

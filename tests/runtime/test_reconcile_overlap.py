@@ -80,7 +80,7 @@ async def test_e1_a_reconcile_asks_about_a_bounded_number_of_gapped_orders_in_tu
     d = Driver(slots=1)
     d.k = Kernel(KernelConfig(slots=1, initial_capital=Decimal(10000), retired_orders=2), INSTRUMENTS)
     gapped = [_closed_by_a_report(d, trade=f"t{i}") for i in range(2 * GAPPED_READS_PER_RUN + 5)]
-    assert d.k.orders_with_open_gaps() == gapped
+    assert list(d.k.orders_with_open_gaps()) == gapped
     venue = AskedFills(MatchingEngine(default_instruments(), start_ts=time.time_ns()))
 
     async def ask(fn: object) -> object:

@@ -308,12 +308,14 @@ class Kernel:
             out[key] = (qty, cost)
         return out
 
-    def orders_with_open_gaps(self) -> list[str]:
+    def orders_with_open_gaps(self) -> dict[str, str]:
         """The orders, working, ended or of a finished trade, holding quantity a report's gap
-        booked that no real fill has replaced yet (:mod:`pink.kernel.gaps`, :mod:`pink.kernel.late`):
-        the reconcile reads their fills, which true the gap up."""
-        own = [o.client_order_id for o in self.orders.values() if o.gaps]
-        return own + [r.client_order_id for r in self.retired.values() if r.open_gaps is not None]
+        booked that no real fill has replaced yet (:mod:`pink.kernel.gaps`, :mod:`pink.kernel.late`),
+        oldest first, each with its symbol: the reconcile reads their fills, which true the gap up
+        (by the order where the venue can, which needs its symbol: after a restart nothing else
+        holds a finished trade's)."""
+        own = {o.client_order_id: o.symbol for o in self.orders.values() if o.gaps}
+        return own | {r.client_order_id: r.open_gaps.symbol for r in self.retired.values() if r.open_gaps is not None}
 
     @exact
     def money_in_doubt(self, *, partly_closed: bool = True) -> str:

@@ -160,7 +160,7 @@ class Reconciler:
             self._emit(report)
         known = {o.client_order_id for o in working}
         # the orders holding a report's gap, in turn: their real fills true their gaps up
-        gapped = await self._gapped(views, working, n_slots)
+        gapped = await self._gapped(views, working)
         await self._common(rep, known, since_ns, money_since_ns, orders=known | set(gapped), gapped=gapped)
         differ = await self._positions(rep, views, n_slots, at_start=True)
         money_since = since_ns if money_since_ns is None else money_since_ns
@@ -185,7 +185,7 @@ class Reconciler:
         working = await self._ask(views.working_orders)
         ids = {o.client_order_id for o in working}
         # the orders holding a report's gap (ended ones too), in turn: their real fills true them up
-        gapped = await self._gapped(views, working, n_slots)
+        gapped = await self._gapped(views, working)
         floor = self._money_floor
         money_since = since_ns if floor is None else min(since_ns, max(since_ns - MONEY_LOOKBACK_NS, floor))
         await self._common(rep, None, since_ns, money_since, orders=ids | set(gapped), gapped=gapped)
@@ -200,20 +200,15 @@ class Reconciler:
         self._finish(rep)
         return rep
 
-    async def _gapped(self, views: KernelViews, working: list[OrderView], n_slots: int | None) -> dict[str, str]:
+    async def _gapped(self, views: KernelViews, working: list[OrderView]) -> dict[str, str]:
         """This run's turn of the orders holding a report's gap (:meth:`_gapped_turn`), each with its
-        symbol where the kernel's views tell it (its order working, or its trade open; else "").
+        symbol (the kernel keeps it, a finished trade's order's too).
         Asked by the order (:class:`OrderFillsRead`), the working ones take their turn too: their
         fills over the window may not be the ones that true the gap up."""
         by_order = isinstance(self._venue, OrderFillsRead)
         ids = set() if by_order else {o.client_order_id for o in working}
-        turn = self._gapped_turn(await self._ask(views.orders_with_open_gaps), ids)
-        if not turn or not by_order:
-            return dict.fromkeys(turn, "")
-        symbols = {o.client_order_id: o.symbol for o in working}
-        slots = await self._ask(lambda: [views.slot_view(i) for i in range(n_slots or 0)])
-        trades = {v.trade_id: v.symbol for v in slots if v.trade_id}
-        return {cid: symbols.get(cid) or trades.get(cid.rpartition("-")[0], "") for cid in turn}
+        gapped = await self._ask(views.orders_with_open_gaps)
+        return {cid: gapped[cid] for cid in self._gapped_turn(list(gapped), ids)}
 
     def _gapped_turn(self, gapped: list[str], working: set[str]) -> set[str]:
         """This run's turn of the orders holding a report's gap (``gapped``, oldest first; the

@@ -309,6 +309,45 @@ async def test_e10_a_gap_whose_fill_rows_lag_past_a_reconcile_interval_is_trued_
         assert rep.errors == [] and rep.books_mismatch == ""
 
 
+async def test_e10_after_a_restart_a_closed_trades_gap_is_trued_up_by_its_order() -> None:
+    """A restarted adapter remembers no order's symbol, and the kernel's views hold none for a
+    finished trade's order: its gap was read over the reconcile's window, which starts after its
+    lagging fill rows, and was never trued up. The kernel names each gapped order's symbol."""
+    from pink.venues.bingx.config import BingxConfig
+    from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY
+    from pink.venues.bingx.venue import BingxVenue
+
+    async with stack(fill_watch_s=600) as st:
+        p = st.pump
+        began = time.time_ns()
+        await Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1).full(p.kernel, began - 60 * S, 2)
+        st.server.faults.update("stream_loss=1")
+        cid = await _walk_two_levels(st, "t1")
+        st.server.faults.update("fills_lag=1")
+        await p.tick(70.0)  # the working check: a gap at the rounded average
+        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        st.server.faults.clear()
+        await p.submit(st.cancel("t1"))
+        await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
+        await p.submit(st.exit("t1", close_all=True))
+        await until(lambda: p.slot() == "IDLE", "closed")
+        await p.drain()
+        server = st.server
+        again = BingxVenue(BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
+                                       server.market_ws_url), fill_watch_s=600)  # the process restarted
+        try:
+            await again.start(p.sink)
+            made = max(f.ts for f in st.engine.fills_since(0) if f.client_order_id == cid)
+            rec = Reconciler(again, p.sink, _ask, p.now, books_settle_ns=1)
+            rep = await rec.periodic(p.kernel, (made // S + 1) * S, 2)  # a window from after the fills
+            assert rep.errors == []
+            await p.drain()
+            assert cid not in p.kernel.orders_with_open_gaps()
+            _check_flat_books(st, cid)
+        finally:
+            await again.close()
+
+
 async def test_e10_an_order_holding_a_gap_that_cannot_be_asked_does_not_stop_the_start() -> None:
     """Its fills only true up the price a gap booked: an order BingX answers unreadably (or not at
     all) is named among the start-up reconcile's errors and asked again at the next run, not the
