@@ -254,8 +254,11 @@ class Kernel:
         while len(self.gapped) > self.config.gapped_orders:
             records.append(give_up_gaps(self, next(iter(self.gapped)), now))
         while len(self.retired) - len(self.gapped) > self.config.retired_orders:
-            cid = next(c for c, r in self.retired.items() if r.open_gaps is None)  # (skips at most the gapped)
-            old = self.retired.pop(cid)
+            if self.gapped:
+                cid = next(c for c, r in self.retired.items() if r.open_gaps is None)  # (skips at most the gapped)
+                old = self.retired.pop(cid)
+            else:
+                _cid, old = self.retired.popitem(last=False)
             self.venue_ids.pop(old.venue_order_id, None)
         slot.trade = None
         slot.order_cid = ""

@@ -9,8 +9,9 @@ each of the kernel's ways in runs in a context of its own, and gives the caller'
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -22,7 +23,7 @@ from decimal import (
 )
 from typing import Concatenate, ParamSpec, TypeVar
 
-__all__ = ["exact", "exact_context"]
+__all__ = ["exact", "exact_context", "kernel_context"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +40,19 @@ def exact_context() -> Context:
 _CONTEXT = exact_context()
 
 
+@contextlib.contextmanager
+def kernel_context() -> Iterator[Context]:
+    """The kernel's own context for the block (the caller's given back after it): a caller that
+    computes in it anyway (the runtime) saves each kernel call setting it and giving it back. Its
+    settings must not be changed; its flags, which trap nothing, may be set by anyone."""
+    outer = getcontext()
+    setcontext(_CONTEXT)
+    try:
+        yield _CONTEXT
+    finally:
+        setcontext(outer)
+
+
 def exact(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """``method`` run in the kernel's context (set, not copied: nothing in the kernel changes it,
     and its flags, which threads may share, trap nothing)."""
@@ -46,6 +60,8 @@ def exact(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P],
     @functools.wraps(method)
     def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         outer = getcontext()
+        if outer is _CONTEXT:  # (a kernel way in from another, or the runtime's: kernel_context)
+            return method(self, *args, **kwargs)
         setcontext(_CONTEXT)
         try:
             return method(self, *args, **kwargs)
