@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,6 +292,15 @@ def _wait_journaled(proc: subprocess.Popen[str], data: Path, at_least: int) -> i
     return n
 
 
+def _spawn(cwd: Path, data: Path, *args: str, preexec_fn: Any = None, **env: str) -> subprocess.Popen[str]:
+    """A real `pink run --fast --no-view` on ``data`` in its own process (no plane, no ledger
+    unless ``env`` says), its output piped; ``env`` beside the caller's non-PINK variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    return subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data), *args], cwd=cwd,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
+                            env={**base, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none", **env})
+
+
 def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_path: Path) -> None:
     """A ledger server gone before the close: its records could not be written, the close said
     so only in the log and `pink run` exited 0, so a trader's script took the run as clean. It
@@ -301,10 +311,8 @@ def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_
 
     front = Front(tmp_path / "ch").start()
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
-    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data), "--ledger-url",
-                             front.url], cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**env, "COLUMNS": "80", "PINK_PLANE": "none", "PINK_CLOSE_TIMEOUT_S": "1"})
+    proc = _spawn(tmp_path, data, "--ledger-url", front.url, COLUMNS="80", PINK_LEDGER="chdb",
+                  PINK_CLOSE_TIMEOUT_S="1")
     try:
         n = _wait_journaled(proc, data, 200)
         front.stop()  # the ledger server is gone
@@ -333,10 +341,7 @@ def test_f21_signals_repeated_through_the_close_and_after_it_never_kill_pink_run
     import time
 
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
-    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"})
+    proc = _spawn(tmp_path, data)
     try:
         _wait_journaled(proc, data, 200)
         sent = 0
@@ -362,10 +367,7 @@ def test_f21_a_hangup_closes_the_run_in_order(tmp_path: Path) -> None:
     import signal
 
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
-    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"})
+    proc = _spawn(tmp_path, data)
     try:
         _wait_journaled(proc, data, 200)
         proc.send_signal(signal.SIGHUP)
@@ -383,11 +385,7 @@ def test_a_run_started_under_nohup_goes_on_through_a_hangup(tmp_path: Path) -> N
     import signal
 
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
-    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data)], cwd=tmp_path,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**env, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none"},
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    proc = _spawn(tmp_path, data, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     try:
         n = _wait_journaled(proc, data, 200)
         proc.send_signal(signal.SIGHUP)
