@@ -9,6 +9,7 @@ restored. These run a real kernel, journal and simulator.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,30 @@ async def test_the_same_problems_on_many_slots_are_one_alert_each(tmp_path: Path
         "margin: must be a Decimal, got float 1.5; not submitted",
         "side: must be a Side or None, got str 'LONG'; not submitted",
     ]
+
+
+async def test_a_refused_intent_of_the_policy_is_named_with_the_kernel_s_detail_once_per_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``INVALID_FIELD=3`` in the summary does not say which field: the kernel's own words (the
+    field and its value) are a warning and an alert, once per kind; a slot busy is only logged."""
+
+    def script(snap: PolicySnapshot) -> list[Decision]:
+        off_tick = enter(1, order_type=OrderType.LIMIT, limit_price=Decimal("1000.05"))  # BTC's tick: 0.1
+        return [off_tick, enter(2, quantity=Decimal("0.00015")), enter(3, leverage=500), enter(0)]
+
+    caplog.set_level(logging.INFO, logger="pink.runtime.loop")
+    async with sim_runtime(decision=Scripted(script)) as (rt, _v, _k):
+        await rt.run(cycles=3)
+    assert rt.stats.summary().refusals == {"INVALID_FIELD": 6, "LEVERAGE_ABOVE_MAX": 3, "SLOT_BUSY": 2}
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == rt.stats.alerts == [
+        "policy cycle 1: intent 0 (ENTER slot 1) refused INVALID_FIELD: limit_price: 1000.05 is not a "
+        "multiple of tick 0.1; later ones of this kind are only counted in the summary",
+        "policy cycle 1: intent 1 (ENTER slot 2) refused INVALID_FIELD: quantity: 0.00015 is not a "
+        "multiple of step 0.0001; later ones of this kind are only counted in the summary",
+        "policy cycle 1: intent 2 (ENTER slot 3) refused LEVERAGE_ABOVE_MAX: leverage: 500 is above the "
+        "maximum 125; later ones of this kind are only counted in the summary",
+    ]
+    busy = [r.getMessage() for r in caplog.records if "refused SLOT_BUSY" in r.getMessage()]
+    assert len(busy) == 1 and busy[0].startswith("policy cycle 2: intent 3 (ENTER slot 0) refused SLOT_BUSY: ")

@@ -21,7 +21,7 @@ from pink.kernel.messages import Action, Intent, OrderType, Side, TimeInForce
 from pink.kernel.validation import metadata_problem
 from pink.policy.base import Decision
 
-__all__ = ["PolicyOutputError", "decision_problem", "intent_problem", "screen_decisions", "screen_intents"]
+__all__ = ["PolicyOutputError", "decision_problem", "intent_problem", "label", "screen_decisions", "screen_intents"]
 
 _INT32 = 2**31  # slot and leverage are Int32 columns in the ledger
 _ENUMS = (
@@ -62,7 +62,7 @@ def _screen(
         if why is None:
             kept.append(x)
         else:
-            problems.append((_label(kind, i, x), why))
+            problems.append((label(kind, i, x), why))
     return kept, problems
 
 
@@ -170,7 +170,8 @@ def _items(result: object, call: str, noun: str) -> Iterable[object]:
     return result
 
 
-def _label(kind: str, i: int, x: object) -> str:
+def label(kind: str, i: int, x: object) -> str:
+    """``decision 2 (ENTER slot 0)``: which one of a cycle's output ``x`` is."""
     action, slot = getattr(x, "action", None), getattr(x, "slot", None)
     if action is None:
         return f"{kind} {i}"

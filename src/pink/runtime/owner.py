@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pink.errors import ClosedError
+from pink.kernel.consts import O_REFUSED
 from pink.kernel.messages import Action, ControlSnapshot, Instrument, Intent, Outcome, VenueEvent
 from pink.kernel.views import SlotView
 from pink.policy.base import PolicySnapshot
@@ -171,7 +172,7 @@ class KernelOwner:
         if not self._policy_on:
             return
         self.outputs.refresh()
-        for intent in self.policy.plan(n, self.snapshot(n, now)):
+        for i, intent in enumerate(self.policy.plan(n, self.snapshot(n, now))):
             if intent.close_all is True and type(intent.slot) is int and 0 <= intent.slot < len(self.slots):
                 view = self.outputs.slot(intent.slot)
                 if view.working_order:  # (a stop over a resting order: rare)
@@ -179,7 +180,9 @@ class KernelOwner:
                     if taken is None:
                         continue
                     intent = taken
-            self.submit(intent, now)
+            outcome = self.submit(intent, now)
+            if outcome.status is O_REFUSED:  # the kernel's words, for the trader: the summary only counts
+                self.policy.refused(n, i, intent, outcome)
 
     def snapshot(self, n: int, now: int) -> PolicySnapshot:
         """A consistent, versioned snapshot (no await between it and the submits)."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from pink.kernel.messages import Intent
+from pink.kernel.messages import Intent, Outcome, Reason
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer, PolicySnapshot
+from pink.policy.check import label as _label
 from pink.policy.check import screen_decisions, screen_intents
 from pink.runtime.decimals import PolicyDecimals
 from pink.runtime.stats import RunStats
@@ -22,6 +23,10 @@ from pink.runtime.stats import RunStats
 __all__ = ["PolicyRunner"]
 
 log = logging.getLogger("pink.runtime.loop")  # (where a trader's log filters already look)
+
+# refusals that say the intent itself is wrong, whatever the state: a warning and an alert
+_MISTAKES = frozenset({Reason.INVALID_FIELD, Reason.UNKNOWN_ASSET, Reason.UNKNOWN_SLOT,
+                       Reason.LEVERAGE_ABOVE_MAX, Reason.BELOW_MIN_QTY})
 
 
 class PolicyRunner:
@@ -46,6 +51,7 @@ class PolicyRunner:
         self.failing_held = 0  # open slots in the last of them: no exit or stop goes out for them
         self.last_error = ""  # the policy's last exception, as "Type: message"
         self._problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
+        self._refusals: set[str] = set()  # kinds of the kernel's refusals of its intents, named once a run
 
     def plan(self, n: int, snap: PolicySnapshot) -> list[Intent]:
         """The intents of cycle ``n`` that can be submitted (none if the policy raised)."""
@@ -71,6 +77,24 @@ class PolicyRunner:
         if not dropped:
             self._problems.clear()
         return planned
+
+    def refused(self, n: int, i: int, intent: Intent, outcome: Outcome) -> None:
+        """Name, once a run per kind, the kernel's refusal of intent ``i`` of cycle ``n``, in the
+        kernel's words (the field and its value): the summary counts refusals by reason only. A
+        wrong intent is a warning and an alert; one the state refused (a slot busy, entries
+        paused) only a line in the log."""
+        reason = outcome.reason
+        kind = f"{reason.value} {outcome.detail.partition(':')[0]}" if reason is Reason.INVALID_FIELD else reason.value
+        if kind in self._refusals or len(self._refusals) >= 100:
+            return
+        self._refusals.add(kind)
+        text = (f"policy cycle {n}: {_label('intent', i, intent)} refused {reason.value}: {outcome.detail}; "
+                f"later ones of this kind are only counted in the summary")
+        if reason in _MISTAKES:
+            log.warning("%s", text)
+            self._stats.alert(text)
+        else:
+            log.info("%s", text)
 
     def _failed(self, n: int, exc: Exception, snap: PolicySnapshot) -> None:
         self.errors += 1
