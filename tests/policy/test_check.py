@@ -248,3 +248,24 @@ async def test_a_refused_intent_of_the_policy_is_named_with_the_kernel_s_detail_
     ]
     busy = [r.getMessage() for r in caplog.records if "refused SLOT_BUSY" in r.getMessage()]
     assert len(busy) == 1 and busy[0].startswith("policy cycle 2: intent 3 (ENTER slot 0) refused SLOT_BUSY: ")
+
+
+async def test_an_enter_the_margin_sizer_sizes_to_nothing_is_named_not_dropped_in_silence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A margin too small for the instrument's minimums made no intent, no refusal and no line:
+    the run said 0 / 0 intents and the trader could not tell why the policy never traded."""
+
+    def script(snap: PolicySnapshot) -> list[Decision]:
+        return [enter(0, quantity=None, margin=Decimal("0.01")), enter(1, quantity=None, notional=Decimal(1000))]
+
+    async with sim_runtime(decision=Scripted(script)) as (rt, _v, _k):
+        await rt.run(cycles=2)
+    assert rt.slots[1].state != "IDLE"  # the one beside it went through
+    assert rt.policy_dropped == 2
+    said = [a.split(": ", 2)[2] for a in rt.stats.alerts]
+    assert len(said) == 1 and said[0].startswith(
+        "margin: sizes below BTC-USDT's minimum quantity 0.0001 or notional 5, "
+        "got 0.01 x leverage 2 = 0.02 notional at 5"
+    ), said
+    assert said[0].endswith("; not submitted") and "decision 0 (ENTER slot 0)" in caplog.text

@@ -179,12 +179,18 @@ class MarginSizer:
     goes to the kernel, which refuses it by name. EXIT and CANCEL pass
     through unchanged: the kernel sizes exits on current state (E4); a MARKET
     EXIT carries the touch it would take as its reference price, at which the
-    kernel holds its leg to the instrument's minimum notional.
+    kernel holds its leg to the instrument's minimum notional. ``skipped`` names the ENTERs of
+    the last :meth:`plan` it dropped (their index in ``decisions``, and why), for the runtime to
+    tell the trader.
     """
+
+    def __init__(self) -> None:
+        self.skipped: list[tuple[int, str]] = []
 
     def plan(self, decisions: Sequence[Decision], snapshot: PolicySnapshot) -> list[Intent]:
         intents: list[Intent] = []
-        for d in decisions:
+        self.skipped = []
+        for i, d in enumerate(decisions):
             if d.action is _EXIT and d.order_type is _MARKET:
                 intents.append(intent_from_decision(d, reference_price=_exit_touch(d.slot, snapshot)))
                 continue
@@ -197,7 +203,8 @@ class MarginSizer:
                 quote = snapshot.quotes.get(d.asset)
                 price = d.limit_price or (None if quote is None else quote.ask if d.side is Side.LONG else quote.bid)
                 if price is None:
-                    continue  # no quote to size at yet
+                    self.skipped.append((i, f"asset: no quote for {d.asset} yet to size at"))
+                    continue
                 qty = quantity_for(
                     instrument=instrument,
                     price=price,
@@ -206,10 +213,21 @@ class MarginSizer:
                     notional=d.notional,
                 )
                 if qty <= 0:
-                    continue  # below the instrument's minimums
+                    self.skipped.append((i, _too_small(d, instrument, price)))
+                    continue
             # an unknown asset, or no size given: the kernel refuses it by name, and records that
             intents.append(intent_from_decision(d, ZERO if qty is None else qty))
         return intents
+
+
+def _too_small(d: Decision, instrument: Instrument, price: Decimal) -> str:
+    """Why ``d`` sized to nothing: what it asked for, against the instrument's minimums."""
+    asked = f"{d.margin} x leverage {d.leverage}" if d.margin is not None else f"{d.notional}"
+    target = d.margin * d.leverage if d.margin is not None else d.notional
+    assert target is not None
+    return (f"{'margin' if d.margin is not None else 'notional'}: sizes below {instrument.symbol}'s minimum "
+            f"quantity {instrument.min_qty} or notional {instrument.min_notional}, got {asked} = {target} "
+            f"notional at {price}")
 
 
 def _exit_touch(slot: int, snapshot: PolicySnapshot) -> Decimal | None:

@@ -40,6 +40,7 @@ class PolicyRunner:
         self.intents = intents
         # the ready-made sizer builds its intents from screened decisions only: they need no second look
         self._trusted = type(intents) is MarginSizer
+        self._sizer = intents if isinstance(intents, MarginSizer) and self._trusted else None
         self._stats = stats
         self._cycle_s = cycle_s
         self._real_time = real_time
@@ -64,6 +65,8 @@ class PolicyRunner:
                          else self.decimals.call(self.intents.plan, decisions, snap))
                 planned, more = screen_intents(sized, trusted=self._trusted)
                 dropped += more
+                if self._sizer is not None:  # the ENTERs it sized to nothing (below the minimums, no quote yet)
+                    dropped += [(_label("decision", i, decisions[i]), why) for i, why in self._sizer.skipped]
         except Exception as exc:
             self._failed(n, exc, snap)
             return []
