@@ -269,3 +269,28 @@ async def test_an_enter_the_margin_sizer_sizes_to_nothing_is_named_not_dropped_i
         "got 0.01 x leverage 2 = 0.02 notional at 5"
     ), said
     assert said[0].endswith("; not submitted") and "decision 0 (ENTER slot 0)" in caplog.text
+
+
+async def test_a_policy_failing_every_cycle_logs_its_traceback_once_then_one_line_a_cycle(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same exception every cycle was a full traceback every cycle (5,000 terminal lines in
+    300 cycles), burying every other warning: once per kind of exception, then one line."""
+
+    class Breaks:
+        def decide(self, snapshot: PolicySnapshot) -> list[Decision]:
+            if snapshot.cycle == 4:
+                raise ValueError("bad bar")
+            if snapshot.cycle == 6:
+                return []
+            raise KeyError("ETH-USDT")
+
+    async with sim_runtime(decision=Breaks()) as (rt, _v, _k):
+        await rt.run(cycles=7)
+    failed = [r for r in caplog.records if r.getMessage().startswith("policy failed")]
+    assert [(r.levelname, r.exc_info is not None) for r in failed] == [
+        ("ERROR", True), ("ERROR", False), ("ERROR", False), ("ERROR", True), ("ERROR", False), ("ERROR", True)]
+    assert failed[2].getMessage() == (
+        "policy failed in cycle 3 (KeyError: 'ETH-USDT'; 3 cycles in a row, its traceback at cycle 1); "
+        "cycle skipped")
+    assert rt.policy_errors == 6

@@ -52,6 +52,7 @@ class PolicyRunner:
         self.failing_held = 0  # open slots in the last of them: no exit or stop goes out for them
         self.last_error = ""  # the policy's last exception, as "Type: message"
         self._problems: set[str] = set()  # the policy's problems since its last clean cycle, alerted once
+        self._traced: dict[str, int] = {}  # exception type -> the cycle its traceback was logged in
         self._refusals: set[str] = set()  # kinds of the kernel's refusals of its intents, named once a run
 
     def plan(self, n: int, snap: PolicySnapshot) -> list[Intent]:
@@ -73,6 +74,8 @@ class PolicyRunner:
         finally:
             self._timed(n, time.monotonic() - started)
         self.failing = 0
+        if self._traced:
+            self._traced.clear()
         for which, problem in dropped:
             self.dropped += 1
             log.error("policy cycle %d: %s: %s; not submitted", n, which, problem)
@@ -105,7 +108,12 @@ class PolicyRunner:
             self.failing_since_ns = time.time_ns()
         self.failing += 1
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-        log.exception("policy failed in cycle %d; cycle skipped", n)
+        traced = self._traced.setdefault(type(exc).__name__, n)
+        if traced == n:  # its traceback once per kind of exception while it fails: then one line a cycle
+            log.exception("policy failed in cycle %d; cycle skipped", n)
+        else:
+            log.error("policy failed in cycle %d (%s; %d cycles in a row, its traceback at cycle %d); cycle skipped",
+                      n, self.last_error, self.failing, traced)
         held = self.failing_held = sum(1 for s in snap.slots if s.remaining_qty > 0)
         self._alert(type(exc).__name__, f"policy failed in cycle {n} ({type(exc).__name__}: {exc}): its "
                     f"cycles are skipped while it fails, and no exit or stop goes out for {held} open "
