@@ -71,6 +71,7 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
     ("nosuch:Policy", "policy nosuch:Policy: no module nosuch", ""),
     ("nosuch.py:Policy", "policy nosuch.py:Policy: no file nosuch.py", ""),
     ("pol.py:Missing", "policy pol.py:Missing: pol.py has no Missing", "pol.py=class P:\n    pass\n"),
+    ("pol.py:DipByer", "policy pol.py:DipByer: pol.py has no DipByer (DipBuyer?)", "pol.py=class DipBuyer: pass\n"),
     ("pol.py:P", "policy pol.py:P: P() gave a P, not a decision engine", "pol.py=class P:\n    pass\n"),
     ("pol.py:x", "policy pol.py:x: x is of type int, not a class or a zero-argument factory", "pol.py=x = 1\n"),
     ("pol.py:P", "policy pol.py:P: importing pol.py failed: SyntaxError", "pol.py=class P(\n"),

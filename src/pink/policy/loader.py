@@ -10,6 +10,7 @@ engine is a :class:`~pink.policy.base.MarginSizer` unless given. What does not f
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
@@ -31,7 +32,8 @@ def load_policy(spec: str) -> tuple[DecisionEngine, IntentEngine]:
         raise ConfigError(f"policy {spec!r}: give MODULE:NAME, e.g. dip.py:DipBuyer or mypolicies.dip:DipBuyer")
     module = _module(spec, where)
     if not hasattr(module, name):
-        raise ConfigError(f"policy {spec}: {where} has no {name}")
+        near = difflib.get_close_matches(name, [n for n in vars(module) if not n.startswith("_")], n=1)
+        raise ConfigError(f"policy {spec}: {where} has no {name}" + (f" ({near[0]}?)" if near else ""))
     factory = getattr(module, name)
     if not callable(factory):
         kind = "a decision engine object" if _decides(factory) else f"of type {type(factory).__name__}"
