@@ -428,3 +428,30 @@ def test_a_start_with_control_none_names_the_switches_its_journal_keeps_in_force
     text = " ".join(out.stdout.split())
     assert ("operator switches in force (v1 by ops: lunch): kill switch on; this run does not read control.json "
             "(control = none): to undo, restart it with control = file and pink control unkill") in text, text
+
+
+def test_f21_a_run_whose_output_is_closed_trades_on_and_closes_in_order(tmp_path: Path) -> None:
+    """`pink run | head`, or a `tee` that died: the terminal's pipe closed, and the next write of
+    the live view raised in the kernel's task: the run stopped where it stood, exit 1, no word
+    of why, no final snapshot, the ledger behind. Output to a closed pipe is dropped; the run goes
+    on to its end and closes in order (its log file says the output was closed)."""
+    data = tmp_path / "data"
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--cycles", "400", "--data-dir", str(data)], cwd=tmp_path,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**{k: v for k, v in os.environ.items() if not k.startswith("PINK_")},
+                                 "COLUMNS": "120", "PINK_PLANE": "none"})
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("trading:"), first
+        proc.stdout.close()  # as `head -1` does
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (data / "pink.log").read_text()
+    assert "terminal output closed" in log, log[-2000:]
+    audit = run_pink(tmp_path, "audit", "--data-dir", "data")
+    text = " ".join(audit.stdout.split())
+    assert audit.returncode == 0 and "audit passed" in text and "not yet in the ledger" not in text, text

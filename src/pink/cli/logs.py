@@ -5,6 +5,8 @@ console as the live view so that neither garbles the other."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
@@ -13,10 +15,26 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
-__all__ = ["LOG_FILE", "run_logging"]
+__all__ = ["LOG_FILE", "RunConsole", "run_logging"]
+
+log = logging.getLogger(__name__)
 
 LOG_FILE = "pink.log"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RunConsole(Console):
+    """The run's terminal, which a closed pipe (``pink run | head``, a ``tee`` that ended) does not
+    stop: rich's own ends the process at the next write (SystemExit from inside the kernel's task:
+    no close, no final snapshot). What would have been written is dropped; the log file keeps it."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # (Python's own flush at exit must not fail either)
+        os.close(devnull)
+        log.warning("terminal output closed (its reader ended): the run goes on, its output dropped; "
+                    "this log file keeps what it logs")
 
 
 @contextmanager

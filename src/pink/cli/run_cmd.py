@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pink.cli.logs import run_logging
+from pink.cli.logs import RunConsole, run_logging
 from pink.errors import PinkError
 
 if TYPE_CHECKING:  # the runtime loads when the command runs (the CLI starts fast)
@@ -274,7 +274,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Paper-trade with the SAMPLE policy, or yours (--policy); Ctrl-C closes in order."""
-        console = Console()
+        console = RunConsole()
         flags = {
             "venue": venue,
             "cycles": cycles,
