@@ -436,3 +436,156 @@ async def test_e26_an_exit_limit_resting_partly_filled_across_a_paper_restart_cl
                 break
         await second.run(cycles=10)
         await _assert_flat_and_exact(second)
+
+
+def _drop_message(journal: Path, seq: int) -> None:
+    """Lose one early message (a damaged page), before the last snapshot."""
+    import sqlite3
+
+    db = sqlite3.connect(journal)
+    with db:
+        db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+    db.close()
+
+
+async def test_e26_a_paper_restart_reads_only_the_journal_after_its_last_checkpoint(tmp_path: Path) -> None:
+    """Regression: each paper start read every fill and funding payment of the whole journal
+    again to rebuild the funding held in the simulator's positions, beside the kernel's restore
+    from its last snapshot: the start grew with the journal's history, not with what is open. The
+    funding held is kept at each checkpoint; a start reads only the messages after it (here the
+    messages before it are lost, and the restart is the same)."""
+    cfg = quiet_config(tmp_path, seed=4, cycle_s=600.0, sim_funding_rate=Decimal("0.005"))
+    async with Launcher(cfg, decision=OneEntry(True, leverage=20), intents=MarginSizer()) as first:
+        await first.run(cycles=100)
+        assert isinstance(first.venue, SimVenue)
+        pos = first.venue.engine.account.positions[("BTC-USDT", Side.LONG)]
+        assert pos.funding < 0
+        funding, liquidation = pos.funding, first.venue.engine.margins.liquidation_price("BTC-USDT", Side.LONG)
+    _drop_message(tmp_path / "journal.sqlite", 3)
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as second:
+        assert isinstance(second.venue, SimVenue)
+        engine = second.venue.engine
+        assert engine.account.positions[("BTC-USDT", Side.LONG)].funding == funding
+        assert engine.margins.liquidation_price("BTC-USDT", Side.LONG) == liquidation
+
+
+async def _venue_after_restart(data: Path) -> tuple[object, ...]:
+    """The restarted simulator's book: wallet and margin in use, and each position's quantity,
+    cost, funding, leverage and liquidation price."""
+    cfg = quiet_config(data, slots=8, cycle_s=600.0, seed=4, sim_funding_rate=Decimal("0.005"))
+    async with Launcher(cfg, decision=OneEntry(False), intents=MarginSizer()) as run:
+        assert isinstance(run.venue, SimVenue) and run.kernel is not None
+        engine = run.venue.engine
+        m = engine.margins
+        book = sorted((key, p.qty, p.cost, p.funding, m.leverage(*key), m.liquidation_price(*key))
+                      for key, p in engine.account.positions.items() if p.qty)
+        return await run.venue.balance(), m.used(), book, run.kernel.kernel.account_view().capital
+
+
+class HoldSlot0AndSample:
+    """Slot 0: one BTC long held throughout (funding taken out of its margin); the others: SAMPLE."""
+
+    def __init__(self) -> None:
+        from pink.policy.sample import sample_engines
+
+        self.hold, self.sample = OneEntry(True, leverage=20), sample_engines(4)[0]
+
+    def decide(self, snap: PolicySnapshot) -> list[Decision]:
+        return self.hold.decide(snap) + [d for d in self.sample.decide(snap) if d.slot != 0]
+
+
+async def test_e26_a_paper_restart_from_its_kept_funding_is_the_full_replay_exactly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The funding held kept at each checkpoint (many of them, faults on) gives the restarted
+    simulator the very book a replay of the whole journal gives: wallet, positions, their cost,
+    funding, leverage, liquidation price, and the margin in use."""
+    import shutil
+    import sqlite3
+
+    cfg = quiet_config(tmp_path / "a", slots=8, cycle_s=600.0, seed=4, sim_funding_rate=Decimal("0.005"),
+                       faults="reject=0.02,no_response=0.02,duplicate_event=0.05")
+    async with Launcher(cfg, decision=HoldSlot0AndSample(), intents=MarginSizer()) as first:
+        assert first.kernel is not None
+        first.kernel.snapshot_every = 97  # many checkpoints, each between fills of a few orders
+        await first.run(cycles=400)
+        assert first.kernel.journal.seq > 10 * 97
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    db = sqlite3.connect(tmp_path / "b" / "journal.sqlite")
+    with db:
+        kept = db.execute("DELETE FROM meta WHERE key = 'sim_funding'").rowcount
+    db.close()
+    assert kept == 1  # the kept state, forgotten in b: its start replays the whole journal
+    from_kept, from_all = await _venue_after_restart(tmp_path / "a"), await _venue_after_restart(tmp_path / "b")
+    book = from_kept[2]
+    assert book, "the scenario should end with open positions"  # type: ignore[truthy-bool]
+    assert any(row[3] for row in book), "some funding should be held"  # type: ignore[attr-defined]
+    assert from_kept == from_all
+    assert "read from the whole journal" not in caplog.text  # (but in b's start: nothing kept)
+
+
+def test_e26_a_paper_run_killed_restarts_from_its_kept_funding_as_from_the_whole_journal(tmp_path: Path) -> None:
+    """``pink run`` killed (-9) past a few checkpoints: the restart folds the messages after the
+    last funding state kept into it, and gets the very book a replay of the whole journal gives."""
+    import os
+    import shutil
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "a"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "pink.cli.main", "run", "--fast", "--no-view", "--seed", "4",
+                             "--slots", "8", "--faults", "reject=0.02,no_response=0.02", "--data-dir", str(data)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**env, "PINK_PLANE": "none", "PINK_LEDGER": "none", "PINK_CONTROL": "none",
+                                 "PINK_CYCLE_S": "600", "PINK_SIM_FUNDING_RATE": "0.005"})
+    try:
+        deadline = time.monotonic() + 120
+        while (kept := _kept_funding_seq(data / "journal.sqlite")) < 20_000 or _last_seq(data) < kept + 500:
+            assert proc.poll() is None, "the run ended"  # (two checkpoints or more, and messages after)
+            assert time.monotonic() < deadline, "no funding state kept"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # killed between checkpoints: the restart folds what follows the kept state
+    assert _kept_funding_seq(data / "journal.sqlite") < _last_seq(data)
+    shutil.copytree(data, tmp_path / "b")
+    db = sqlite3.connect(tmp_path / "b" / "journal.sqlite")
+    with db:
+        db.execute("DELETE FROM meta WHERE key = 'sim_funding'")
+    db.close()
+    from_kept = asyncio.run(_venue_after_restart(data))
+    assert from_kept[2], "the run should be killed holding positions"  # type: ignore[truthy-bool]
+    assert from_kept == asyncio.run(_venue_after_restart(tmp_path / "b"))
+
+
+def _kept_funding_seq(journal: Path) -> int:
+    import sqlite3
+
+    if not journal.exists():
+        return 0
+    db = sqlite3.connect(journal)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'sim_funding'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+    return 0 if row is None else int(json.loads(row[0])["seq"])
+
+
+def _last_seq(data: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(data / "journal.sqlite")
+    try:
+        return int(db.execute("SELECT COALESCE(max(seq), 0) FROM messages").fetchone()[0])
+    finally:
+        db.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +48,9 @@ class JournaledKernel:
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
         self.replayed = 0
+        #: called after each snapshot is written, in its commit (a paper run keeps what its
+        #: simulator's restart needs beside it: :mod:`pink.runtime.paper_funding`)
+        self.checkpoint_hooks: list[Callable[[], None]] = []
         #: a write the journal refused (a full disk): the kernel in memory holds messages the
         #: journal does not, so it is used no more and never snapshotted
         self.failed: BaseException | None = None
@@ -226,6 +229,8 @@ class JournaledKernel:
 
     def checkpoint(self) -> None:
         self.journal.write_snapshot(self.kernel)
+        for hook in self.checkpoint_hooks:
+            hook()
         self._since_snapshot = 0
 
     def close(self) -> None:

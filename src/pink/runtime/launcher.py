@@ -52,6 +52,7 @@ from pink.runtime.executor import InFlight
 from pink.runtime.journal_guard import book_since, open_journal, venue_identity
 from pink.runtime.loop import LoopConfig, Runtime
 from pink.runtime.paper import SIM_EPOCH_NS, adopt_book, build_sim, keep_prices
+from pink.runtime.paper_funding import keep_funding_at_checkpoints
 from pink.runtime.ports_ext import SimDriver
 from pink.runtime.recovery import ReconcileReport
 from pink.runtime.symbols import quoted_symbols
@@ -190,6 +191,7 @@ class Launcher:
             await self._align_sim_venue(self.clock.now_ns())
         if (sim := self._paper_sim()) is not None:
             adopt_book(sim, self.kernel)  # after the alignment: the book lives on from now
+            keep_funding_at_checkpoints(self.kernel)  # (the next start reads only what follows)
         assert isinstance(self.clock, (SimClock, WallClock))
         await self._start_ledger(data)
         self._start_plane(data)

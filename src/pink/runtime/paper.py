@@ -26,15 +26,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pink.codec import decode
 from pink.errors import ConfigError
 from pink.journal import Journal, JournaledKernel
-from pink.kernel.events import is_pinks_own
-from pink.kernel.messages import ZERO, FundingPaid, OrderFilled, OrderSide, Side
+from pink.kernel.messages import ZERO, Side
 from pink.runtime.config import RuntimeConfig
+from pink.runtime.paper_funding import funding_held
 
 if TYPE_CHECKING:
-    from pink.kernel import Kernel
     from pink.venues.sim.prices import MarketConfig, ReplayFile
     from pink.venues.sim.venue import SimVenue
 
@@ -183,7 +181,8 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
     for symbol, side, qty, _ in positions:
         held[(symbol, side)] = held.get((symbol, side), ZERO) + qty
     funding = {}
-    for key, (qty, paid) in _funding_held(jk.journal, k).items():
+    state = funding_held(jk.journal, k)
+    for key, (qty, paid) in state.held.items():
         if key not in held or not paid:
             continue
         if qty != held[key]:
@@ -192,63 +191,5 @@ def adopt_book(venue: SimVenue, jk: JournaledKernel) -> None:
             continue
         funding[key] = paid
     venue.adopt_book(k.account_view().capital, positions, resting, leverage, funding)
-    log.info("simulator restarted from the journal's book: %d open positions, %d resting orders",
-             len(positions), len(resting))
-
-
-def _funding_held(journal: Journal, kernel: Kernel) -> dict[tuple[str, Side], tuple[Decimal, Decimal]]:
-    """{(symbol, side): (quantity, funding)} of the simulator's positions as the journal's fills
-    the kernel booked and its funding payments built them, in the venue's time order: the funding
-    paid out of (< 0) or into each position's isolated margin since it opened, less the share each
-    close released (:meth:`pink.venues.sim.account.Account.fill`, to 1e-8 as there)."""
-    from pink.venues.sim.orders import Q8
-
-    events: list[tuple[int, int, OrderFilled | FundingPaid]] = []
-    seen: set[tuple[str, str]] = set()
-    for _seq, _ts, kind, payload in journal.messages():
-        if kind == "OrderFilled":
-            if _booked(fill := decode(payload, OrderFilled), kernel, seen):
-                events.append((fill.ts, 0, fill))
-        elif kind == "FundingPaid":
-            events.append(((paid := decode(payload, FundingPaid)).ts, 1, paid))  # after a fill at its time
-    held: dict[tuple[str, Side], tuple[Decimal, Decimal]] = {}
-    for _, _, ev in sorted(events, key=lambda e: e[:2]):
-        if isinstance(ev, FundingPaid):
-            key = _funding_key(ev)
-            if key is not None and key in held:
-                qty, funding = held[key]
-                held[key] = qty, funding + ev.amount
-            continue
-        if ev.position_side is None or ev.side is None or not ev.symbol:
-            continue
-        key = (ev.symbol, ev.position_side)
-        qty, funding = held.get(key, (ZERO, ZERO))
-        if (ev.side is OrderSide.BUY) == (ev.position_side is Side.LONG):  # opens
-            held[key] = qty + ev.last_qty, funding
-        elif ev.last_qty >= qty:  # all of it: its margin, funding and all, released
-            held.pop(key, None)
-        else:
-            held[key] = qty - ev.last_qty, funding - (funding * ev.last_qty / qty).quantize(Q8)
-    return held
-
-
-def _booked(fill: OrderFilled, kernel: Kernel, seen: set[tuple[str, str]]) -> bool:
-    """Whether the kernel booked this journaled fill (a fill it quarantined is journaled too: a
-    price or quantity not > 0, a repeat, an overfill, an order it never had). An order it has
-    forgotten (of a trade long finished) is taken as booked."""
-    qty, price, cid = fill.last_qty, fill.last_price, fill.client_order_id
-    if not (qty.is_finite() and price.is_finite() and qty > 0 and price > 0) or (cid, fill.fill_id) in seen:
-        return False
-    seen.add((cid, fill.fill_id))
-    kept = kernel.orders.get(cid) or kernel.retired.get(cid)
-    if kept is not None:
-        return fill.fill_id in kept.fill_ids
-    return not is_pinks_own(cid) or cid.rpartition("-")[0] in kernel.used_trade_ids
-
-
-def _funding_key(ev: FundingPaid) -> tuple[str, Side] | None:
-    """The position a simulator's payment ``{symbol}-{side}-{ts}`` was charged on."""
-    side, dash, ts = ev.funding_id.removeprefix(f"{ev.symbol}-").rpartition("-")
-    if not dash or not ts.isdigit() or side not in (Side.LONG.value, Side.SHORT.value):
-        return None
-    return ev.symbol, Side(side)
+    log.info("simulator restarted from the journal's book: %d open positions, %d resting orders (%d journal "
+             "messages read for the funding they hold)", len(positions), len(resting), state.read)
