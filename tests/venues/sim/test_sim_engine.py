@@ -11,6 +11,7 @@ import pytest
 from pink.errors import ConfigError, LeverageError, UnknownInstrumentError
 from pink.kernel.messages import (
     CancelRejected,
+    Instrument,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -215,6 +216,30 @@ def test_a_close_below_the_minimum_notional_is_taken_only_for_all_that_is_left(f
     else:
         assert isinstance(evs[0], OrderRejected) and evs[0].code == "NOTIONAL_BELOW_MIN"
         assert eng.positions()[0].quantity == D("30")
+
+
+@pytest.mark.parametrize("full_close_below_min", [True, False])
+def test_e8_a_position_below_the_min_quantity_is_closed_by_an_order_for_all_of_it(full_close_below_min: bool) -> None:
+    """A resting entry of 0.002 (minimum 0.001, step 0.0001) filled 0.0005 and was canceled:
+    every close of the 0.0005 left was refused QTY_BELOW_MIN, and the position stayed, stuck.
+    As for the minimum notional, a close of all that is left is taken below the minimum
+    quantity (a venue closes a whole position whatever its size: BingX's closeAllPositions);
+    a part of it never is."""
+    inst = {BTC: Instrument(BTC, D("0.1"), D("0.0001"), D("0.001"), D("5"))}
+    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")}, level_qty={BTC: D("0.0002")},
+                          volatility_per_s=D(0))  # fmt: skip
+    eng = MatchingEngine(inst, market=market, full_close_below_min=full_close_below_min)
+    eng.submit(order("e", OrderSide.BUY, "0.002", price="59985.0"), 0)
+    assert [f.last_qty for f in fills(eng.advance(3 * S))] == [D("0.0005")]  # 5 levels x 0.0002 x 0.5
+    eng.cancel(3 * S, client_order_id="e")
+    (ev,) = eng.submit(order("part", OrderSide.SELL, "0.0002", pos=Side.LONG), 3 * S)
+    assert isinstance(ev, OrderRejected) and ev.code == "QTY_BELOW_MIN"
+    evs = eng.submit(order("all", OrderSide.SELL, "0.0005", pos=Side.LONG), 3 * S)
+    if full_close_below_min:
+        assert fills(evs)[-1].cum_qty == D("0.0005") and eng.positions() == []
+    else:
+        assert isinstance(evs[0], OrderRejected) and evs[0].code == "QTY_BELOW_MIN"
+        assert eng.positions()[0].quantity == D("0.0005")
 
 
 def test_duplicate_client_order_id_refused_for_live_and_past_orders() -> None:

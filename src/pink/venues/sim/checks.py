@@ -6,7 +6,9 @@ tick). An opening order must reach the minimum notional, cannot be reduce-only, 
 find its margin and its fee available: at its price, or for a MARKET at its walk of the
 book, the taker's fee unless it rests (then the maker's). A closing order may close at most
 the position held less what the resting closing orders of that position will close, and
-reaches the minimum notional unless it closes all of that (``full_close_below_min``).
+reaches the minimum quantity and notional unless it closes all of that (``full_close_below_min``:
+a venue closes a whole position whatever its size, so a partly filled entry below the minimum
+is never stuck).
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ class OrderChecks:
         if inst is None:
             return "UNKNOWN_SYMBOL"
         qty = order.quantity
-        if not qty.is_finite() or qty < inst.min_qty or qty <= 0:
+        if not qty.is_finite() or qty <= 0:
+            return "QTY_BELOW_MIN"
+        few = qty < inst.min_qty
+        if few and order.opens:
             return "QTY_BELOW_MIN"
         if qty % inst.step:
             return "QTY_NOT_ON_STEP"
@@ -100,6 +105,6 @@ class OrderChecks:
         )  # fmt: skip
         if qty > held - pending:
             return "REDUCE_ONLY_EXCEEDS_POSITION"
-        if small and not (self.full_close_below_min and qty == held - pending):
-            return "NOTIONAL_BELOW_MIN"
+        if (few or small) and not (self.full_close_below_min and qty == held - pending):
+            return "QTY_BELOW_MIN" if few else "NOTIONAL_BELOW_MIN"
         return ""

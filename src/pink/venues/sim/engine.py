@@ -87,7 +87,8 @@ class MatchingEngine(EngineReports):
         liquidation: LiquidationRules = LiquidationRules(),  # noqa: B008 - frozen
     ) -> None:
         """``full_close_below_min``: a closing order for all that is left of a position is taken
-        below the minimum notional (as venues let a small position be closed; False refuses it).
+        below the minimum quantity and notional (as venues let a small position be closed; False
+        refuses it).
         ``history_s``: ended orders and fills older than this are forgotten, as a venue keeps a
         limited history: a long paper run's memory and each reconcile's scan stay bounded. Keep
         it longer than any stop of the runtime trading on it (its restart reconcile reads what
