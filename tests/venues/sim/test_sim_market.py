@@ -161,6 +161,23 @@ def test_a_market_that_cannot_trade_is_refused_naming_the_setting(kw: dict[str, 
         MarketConfig(**kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("level_qty", "named"),
+    [
+        ({BTC: D("0.00015")}, "level_qty of BTC-USDT: 0.00015 is not a multiple of its step 0.0001"),
+        ({"BTCUSDT": D("0.01")}, "level_qty of BTCUSDT: not an instrument of the simulator"),
+    ],
+)
+def test_a_book_level_off_the_step_or_of_no_instrument_is_refused_naming_it(
+    level_qty: dict[str, Decimal], named: str
+) -> None:
+    """Levels of 0.00015 BTC (step 0.0001): a MARKET of 0.001 took five of them and expired, and
+    its 0.00075 could never be closed (QTY_NOT_ON_STEP): a position stuck. A level for a symbol
+    not listed (a typo) was dropped without a word: the book the trader set up was not there."""
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        MatchingEngine(default_instruments(), market=MarketConfig(level_qty=level_qty))
+
+
 @pytest.mark.parametrize(("rate", "long_sign"), [("0.0001", -1), ("-0.0003", 1)])
 def test_funding_charged_each_interval_with_the_right_sign(rate: str, long_sign: int) -> None:
     cfg = MarketConfig(volatility_per_s=D(0), funding_rate=D(rate), step_ns=60 * S)

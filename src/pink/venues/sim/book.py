@@ -4,19 +4,33 @@ liquidity taken since the last price update, and the price history."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import ROUND_FLOOR, Decimal
 
+from pink.errors import ConfigError
 from pink.kernel.messages import ZERO, Instrument
 from pink.venues.sim.prices import NS_PER_S, Candle, MarketConfig, PriceProcess
 
-__all__ = ["Book", "floor_to"]
+__all__ = ["Book", "check_levels", "floor_to"]
 
 HISTORY = 200_000
 
 
 def floor_to(x: Decimal, step: Decimal) -> Decimal:
     return (x / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def check_levels(config: MarketConfig, instruments: Mapping[str, Instrument]) -> None:
+    """Refuse a level size set for a symbol not listed (a typo: its book would not be the one set
+    up) or off its symbol's step (a taker walking such levels would hold a quantity no order
+    could close)."""
+    for symbol, qty in config.level_qty.items():
+        inst = instruments.get(symbol)
+        if inst is None:
+            raise ConfigError(f"level_qty of {symbol}: not an instrument of the simulator "
+                              f"({', '.join(sorted(instruments))})")  # fmt: skip
+        if qty % inst.step:
+            raise ConfigError(f"level_qty of {symbol}: {qty} is not a multiple of its step {inst.step}")
 
 
 class Book:

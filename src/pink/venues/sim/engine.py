@@ -32,7 +32,7 @@ from pink.kernel.messages import (
     TimeInForce,
 )
 from pink.venues.sim.account import Account, Position
-from pink.venues.sim.book import Book, floor_to
+from pink.venues.sim.book import Book, check_levels, floor_to
 from pink.venues.sim.checks import OrderChecks
 from pink.venues.sim.funding import Funding
 from pink.venues.sim.margin import LiquidationRules, Margins, liquidation_close
@@ -103,6 +103,7 @@ class MatchingEngine(EngineReports):
             raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance}")
         self.instruments = dict(instruments)
         liquidation.check(self.instruments)
+        check_levels(market, self.instruments)
         self.liquidation = liquidation
         self.fees = fees
         self.market = market
