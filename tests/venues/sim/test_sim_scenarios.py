@@ -1,0 +1,132 @@
+"""The simulator's numbers against exchange behaviour computed by hand (BingX USDT-M rules:
+maker 0.02 %, taker 0.05 %, isolated margin, hedge mode)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pink.kernel.messages import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from pink.venues.sim import LiquidationRules, MarketConfig, MatchingEngine, NewOrder, default_instruments
+
+S = 1_000_000_000
+D = Decimal
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
+BTC = "BTC-USDT"
+MAKER, TAKER = D("0.0002"), D("0.0005")
+
+
+def engine(level_qty: str = "0.01", **kw: object) -> MatchingEngine:
+    """BTC replayed from 60000.0 (bid; ask 60000.1), five levels of ``level_qty`` a tick apart."""
+    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")}, level_qty={BTC: D(level_qty)},
+                          volatility_per_s=D(0))  # fmt: skip
+    return MatchingEngine(default_instruments(), market=market, **kw)  # type: ignore[arg-type]
+
+
+def new(coid: str, side: OrderSide, pos: Side, qty: str, price: str | None = None,
+        tif: TimeInForce = TimeInForce.GTC) -> NewOrder:  # fmt: skip
+    kind = OrderType.MARKET if price is None else OrderType.LIMIT
+    return NewOrder(coid, BTC, side, pos, D(qty), kind, None if price is None else D(price), tif, False)
+
+
+def fills(events: list[object]) -> list[OrderFilled]:
+    return [e for e in events if isinstance(e, OrderFilled)]
+
+
+def test_a_market_order_larger_than_the_top_level_pays_the_vwap_and_a_taker_fee_on_each_level() -> None:
+    eng = engine()
+    got = fills(eng.submit(new("m", OrderSide.BUY, Side.LONG, "0.025"), 0))
+    levels = [(D("0.01"), D("60000.1")), (D("0.01"), D("60000.2")), (D("0.005"), D("60000.3"))]
+    assert [(f.last_qty, f.last_price) for f in got] == levels
+    notional = D("600.001") + D("600.002") + D("300.0015")
+    assert [f.commission for f in got] == [D("0.30000050"), D("0.30000100"), D("0.15000075")]  # q x p x 0.05 %
+    o = eng.order(client_order_id="m")
+    assert o is not None and o.avg_price == (notional / D("0.025")).quantize(D("1e-8")) == D("60000.18")
+    assert o.commission == notional * TAKER
+    (pos,) = eng.positions()
+    assert (pos.quantity, pos.entry_price) == (D("0.025"), D("60000.18"))
+    bal = eng.balance()
+    assert bal.balance == 10000 - notional * TAKER
+    assert bal.available == bal.balance - notional / 5  # isolated: the margin at 5x, nothing else
+
+
+def test_a_resting_limit_partly_filled_then_canceled_pays_the_maker_fee_and_frees_the_rest() -> None:
+    eng = engine()
+    eng.submit(new("l", OrderSide.BUY, Side.LONG, "0.06", "59985.0"), 0)
+    held = D("0.06") * D("59985.0")
+    assert eng.balance().available == 10000 - held / 5 - held * MAKER  # margin and maker fee set aside
+    (f,) = fills(eng.advance(3 * S))  # ask 59984.1: 5 levels x 0.01 x 0.5 cross it
+    assert (f.last_qty, f.last_price, f.commission) == (D("0.025"), D("59985.0"), D("0.025") * D("59985.0") * MAKER)
+    (canceled,) = eng.cancel(3 * S, client_order_id="l")
+    assert isinstance(canceled, OrderCanceled) and canceled.cum_qty == D("0.025")
+    o = eng.order(client_order_id="l")
+    assert o is not None and o.status is OrderStatus.CANCELED and o.commission == f.commission
+    bal = eng.balance()
+    assert bal.balance == 10000 - f.commission
+    assert bal.available == bal.balance - D("0.025") * D("59985.0") / 5  # the 0.035 left holds nothing
+    assert eng.open_orders() == [] and fills(eng.advance(6 * S)) == []
+
+
+def test_a_post_only_that_would_cross_is_rejected_never_filled() -> None:
+    eng = engine()
+    (rejected,) = eng.submit(new("p", OrderSide.SELL, Side.SHORT, "0.01", "60000.0", TimeInForce.POST_ONLY), 0)
+    assert isinstance(rejected, OrderRejected) and rejected.code == "POST_ONLY_WOULD_TAKE"
+    assert eng.fills_since(0) == [] and eng.positions() == [] and eng.balance().available == 10000
+
+
+def test_an_ioc_partly_filled_takes_up_to_its_limit_and_expires_the_rest_holding_nothing() -> None:
+    eng = engine()
+    events = eng.submit(new("i", OrderSide.SELL, Side.SHORT, "0.04", "59999.8", TimeInForce.IOC), 0)
+    assert isinstance(events[0], OrderAccepted)
+    got = fills(events)
+    assert [(f.last_qty, f.last_price) for f in got] == [
+        (D("0.01"), D("60000.0")), (D("0.01"), D("59999.9")), (D("0.01"), D("59999.8"))]  # fmt: skip
+    expired = events[-1]
+    assert isinstance(expired, OrderExpired) and expired.cum_qty == D("0.03")
+    notional = D("600.000") + D("599.999") + D("599.998")
+    assert sum(f.commission for f in got) == notional * TAKER
+    bal = eng.balance()
+    assert bal.available == bal.balance - notional / 5 and eng.open_orders() == []
+
+
+def test_a_close_larger_than_the_free_position_is_refused_and_changes_nothing() -> None:
+    eng = engine()
+    eng.submit(new("in", OrderSide.BUY, Side.LONG, "0.02"), 0)
+    eng.submit(new("tp", OrderSide.SELL, Side.LONG, "0.015", "60100.0"), 0)  # resting: 0.005 left free
+    before = (eng.positions(), eng.balance(), eng.open_orders())
+    (ev,) = eng.submit(new("big", OrderSide.SELL, Side.LONG, "0.01"), 0)
+    assert isinstance(ev, OrderRejected) and ev.code == "REDUCE_ONLY_EXCEEDS_POSITION"
+    assert (eng.positions(), eng.balance(), eng.open_orders()) == before
+    assert fills(eng.submit(new("rest", OrderSide.SELL, Side.LONG, "0.005"), 0))[-1].cum_qty == D("0.005")
+
+
+def test_a_short_liquidated_at_the_mark_keeps_the_wallet_less_its_margin_and_the_fee(tmp_path: Path) -> None:
+    """20x short of 0.1 at 60000.0: margin 300, maintenance 0.5 % of the notional at the mark.
+    Liquidated above 6000 x 21 / (20 x 0.1 x 1.005) = 62686.57: at 62500 it stays, at 62800 the
+    venue buys it back at the mark, its fee 0.1 % of 6280."""
+    csv = tmp_path / "squeeze.csv"
+    csv.write_text("ts_ms,price\n0,60000\n1000,62500\n2000,62800\n")
+    market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")}, volatility_per_s=D(0))
+    eng = MatchingEngine(default_instruments(), market=market, liquidation=LiquidationRules(fee_rate=D("0.001")))
+    eng.set_leverage(BTC, Side.SHORT, 20)
+    (entry,) = fills(eng.submit(new("s", OrderSide.SELL, Side.SHORT, "0.1"), 0))
+    assert (entry.last_price, entry.commission) == (D("60000.0"), D("3.0"))
+    assert eng.liquidation_price(BTC, Side.SHORT) == D("62686.6")
+    assert fills(eng.advance(S)) == [] and eng.positions()
+    (liq,) = fills(eng.advance(2 * S))
+    assert (liq.side, liq.position_side, liq.last_qty, liq.last_price) == (OrderSide.BUY, Side.SHORT, D("0.1"),
+                                                                           D("62800.0"))  # fmt: skip
+    assert liq.client_order_id == "" and liq.commission == D("6.28")
+    assert eng.positions() == []
+    assert eng.balance().balance == 10000 - D("3") - D("280") - D("6.28")
