@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from pink.kernel.messages import (
     TimeInForce,
     VenueEvent,
 )
-from pink.venues.sim import Latency, MarketConfig, MatchingEngine, SimVenue, default_instruments
+from pink.venues.sim import Latency, MarketConfig, MatchingEngine, NewOrder, SimVenue, default_instruments
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -224,3 +225,29 @@ def test_a_restart_keeps_a_position_at_its_leverage_when_the_simulator_now_lists
         venue.ensure_leverage_now(EnsureLeverage(BTC, Side.LONG, 15))
     with pytest.raises(LeverageError, match="LEVERAGE_OUT_OF_RANGE"):
         venue.adopt_book(D("10000"), [], leverage={(BTC, Side.SHORT): 0})
+
+
+@pytest.mark.parametrize("shown", ["", "mybot-1"])
+async def test_e08_an_order_placed_by_hand_with_a_mixed_case_id_shows_only_what_the_venue_shows(shown: str) -> None:
+    """The engine keeps client ids in lower case, but the orders placed by hand were known by the
+    id as given: one given as "Hand-TP" showed its engine id "hand-tp" on the stream, and its fill
+    was left out of the fills placed outside PINK (reconcile never saw it), nor could it be
+    canceled by hand under the id it was placed with."""
+    venue = replay_venue()
+    got: list[VenueEvent] = []
+    await venue.start(got.append)
+    try:
+        hand = NewOrder("Hand-TP", BTC, OrderSide.BUY, Side.LONG, D("0.01"), OrderType.MARKET, None,
+                        TimeInForce.GTC, False)  # fmt: skip
+        shown_now = venue.place_by_hand(hand, shown_id=shown)
+        assert {getattr(e, "client_order_id", None) for e in shown_now} == {shown}
+        await venue.advance_to(S // 2)
+        assert got and {getattr(e, "client_order_id", None) for e in got} == {shown}
+        (fill,) = await venue.fills_since(0, (), outside=True)
+        assert fill.client_order_id == shown and fill.last_qty == D("0.01")
+        venue.place_by_hand(replace(hand, client_order_id="Hand-Bid", order_type=OrderType.LIMIT,
+                                    price=D("59000.0")), shown_id=shown)  # fmt: skip
+        venue.cancel_by_hand("Hand-Bid")
+        assert venue.engine.open_orders() == []
+    finally:
+        await venue.close()

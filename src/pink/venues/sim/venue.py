@@ -128,7 +128,7 @@ class SimVenue:
         self._sink: EventSink | None = None
         self._closed = False
         self._drop_until = -1
-        #: engine ids of orders placed by hand (or by another program) -> the client id shown outside
+        #: engine ids (lower case) of orders placed by hand (or by another program) -> the client id shown outside
         self._by_hand: dict[str, str] = {}
 
     @property
@@ -357,7 +357,7 @@ class SimVenue:
         trades like any other, and its events (returned as the stream shows them) reach the
         stream and the reports with no client order id (``order``'s is the engine's own, never
         shown), or, as another program's would, with ``shown_id``."""
-        self._by_hand[order.client_order_id] = shown_id
+        self._by_hand[order.client_order_id.lower()] = shown_id  # (the engine keeps ids in lower case)
         events = self.engine.submit(order, self.engine.now)
         self._schedule(events)  # (shown as the venue shows them there)
         return [self._as_shown(e) for e in events]
@@ -365,7 +365,7 @@ class SimVenue:
     def cancel_by_hand(self, client_order_id: str) -> None:
         """Cancel, as by hand on the venue's site, an order :meth:`place_by_hand` placed
         (``client_order_id``: the engine's own); its events show the client id that one showed."""
-        if client_order_id not in self._by_hand:
+        if client_order_id.lower() not in self._by_hand:
             raise ValueError(f"client_order_id: {client_order_id!r} is not an order placed by hand")
         self._schedule(self.engine.cancel(self.engine.now, client_order_id=client_order_id))
 
