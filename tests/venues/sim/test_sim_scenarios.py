@@ -130,3 +130,28 @@ def test_a_short_liquidated_at_the_mark_keeps_the_wallet_less_its_margin_and_the
     assert liq.client_order_id == "" and liq.commission == D("6.28")
     assert eng.positions() == []
     assert eng.balance().balance == 10000 - D("3") - D("280") - D("6.28")
+
+
+def test_funding_at_the_interval_is_rate_times_the_notional_at_the_mark_then_paid_long_received_short(
+    tmp_path: Path,
+) -> None:
+    """0.01 % each hour on 0.1 long and 0.04 short of BTC opened at 60000: the price is 61000 at
+    the settlement, so the long pays 0.1 x 61000 x 0.0001 = 0.61 and the short receives 0.244
+    (of the notional at the mark then, not at the entry)."""
+    csv = tmp_path / "up.csv"
+    csv.write_text("ts_ms,price\n0,60000\n1800000,61000\n")
+    market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")}, volatility_per_s=D(0),
+                          funding_rate=D("0.0001"))  # fmt: skip
+    eng = MatchingEngine(default_instruments(), market=market, funding_interval_s=3600)
+    eng.submit(new("l", OrderSide.BUY, Side.LONG, "0.1"), 0)
+    eng.submit(new("s", OrderSide.SELL, Side.SHORT, "0.04"), 0)
+    before = eng.balance()
+    assert eng.advance(3599 * S) == []
+    paid = eng.advance(3600 * S)
+    assert [(p.funding_id, p.amount, p.ts) for p in paid] == [
+        ("BTC-USDT-LONG-3600000000000", D("-0.61"), 3600 * S),
+        ("BTC-USDT-SHORT-3600000000000", D("0.244"), 3600 * S),
+    ]
+    after = eng.balance()
+    assert after.balance == before.balance - D("0.61") + D("0.244")
+    assert after.available == before.available  # isolated: out of and into the positions' own margin
