@@ -82,6 +82,26 @@ def test_limit_rests_until_crossed_then_fills_partially_over_several_updates() -
     assert {f.is_maker for f in eng.fills_since(0)} == {True}
 
 
+def test_resting_orders_share_the_liquidity_the_market_crosses_by_price_then_time() -> None:
+    """Each resting order was filled from the whole of the crossed levels: six bids of 0.05 filled
+    0.15 in one update where one bid of 0.3 filled 0.025 (the book's 5 levels x 0.01 x 0.5), so a
+    ladder of small orders got fills the market never had. They share it, as on a book: the best
+    price first, then the first placed."""
+    eng = replay_engine()
+    for i in range(5):
+        eng.submit(order(f"g{i}", OrderSide.BUY, "0.03", price="59985.0"), 0)
+    eng.submit(order("best", OrderSide.BUY, "0.01", price="59986.0"), 0)
+    eng.submit(order("ask", OrderSide.SELL, "0.02", price="60020.0"), 0)  # the other side: its own liquidity
+    got = fills(eng.advance(3 * S))  # ask 59984.1: 0.025 crosses them
+    assert [(f.client_order_id, f.last_qty) for f in got] == [("best", D("0.01")), ("g0", D("0.015"))]
+    got = fills(eng.advance(4 * S))
+    assert [(f.client_order_id, f.last_qty) for f in got] == [("g0", D("0.015")), ("g1", D("0.010"))]
+    got = fills(eng.advance(7 * S))  # 5 s, 6 s: under 59985; 7 s: bid 60010 is under the ask at 60020
+    assert [(f.client_order_id, f.last_qty) for f in got] == [("g1", D("0.020")), ("g2", D("0.005")),
+                                                              ("g2", D("0.025"))]  # fmt: skip
+    assert sum(f.qty for f in eng.fills_since(0)) == D("0.1")  # 4 updates x 0.025
+
+
 def test_market_order_walks_the_book_with_slippage() -> None:
     eng = replay_engine()
     evs = eng.submit(order("m1", OrderSide.BUY, "0.025"), 0)

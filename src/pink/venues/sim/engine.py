@@ -69,6 +69,12 @@ _PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
 _SIDES = (Side.LONG, Side.SHORT)
 
 
+def _priority(o: EngineOrder) -> tuple[int, int, str]:
+    """A resting order's place among those of its side: the best price first, then the first placed
+    (venue ids are increasing)."""
+    return -o.price_ticks if o.side is _BUY else o.price_ticks, len(o.venue_order_id), o.venue_order_id
+
+
 class MatchingEngine(EngineReports):
     """The write side: time, orders, transfers, leverage; the reports are :class:`EngineReports`'."""
 
@@ -184,20 +190,30 @@ class MatchingEngine(EngineReports):
         return events
 
     def _fill_resting(self, symbol: str, proc: PriceProcess, ts: int, events: list[EngineEvent]) -> None:
+        """Fill the resting orders the price update crossed, from what it crossed of the book: the
+        orders of a side share it, the best price first, then the first placed (as on a book)."""
         book = self._open[symbol]
         gap = self.market.level_gap_ticks
         depth = self.market.depth_levels
         share = self._books[symbol].level_qty * self.market.resting_fill_fraction
         step = self.instruments[symbol].step
-        for o in list(book.values()):
-            buy = o.side is OrderSide.BUY
+        taken = {True: ZERO, False: ZERO}  # by side (buy?): filled in this update
+        resting = list(book.values())
+        if len(resting) > 1:
+            resting.sort(key=_priority)
+        for o in resting:
+            buy = o.side is _BUY
             through = o.price_ticks - proc.ask if buy else proc.bid - o.price_ticks
             if through < 0:
                 continue
             levels = min(depth, through // gap + 1)
-            avail = max(step, floor_to(share * levels, step))
+            avail = max(step, floor_to(share * levels, step)) - taken[buy]
+            if avail <= 0:
+                continue
+            q = min(o.remaining, avail)
+            taken[buy] += q
             assert o.price is not None
-            events.append(self._fill(o, min(o.remaining, avail), o.price, True, ts))
+            events.append(self._fill(o, q, o.price, True, ts))
 
     def _liquidate(self, pos: Position, ts: int, events: list[EngineEvent]) -> None:
         """Close all of ``pos`` by the venue's own order (no client id) at the mark, its resting
