@@ -91,7 +91,7 @@ class MarketConfig:
     ``level_notional`` / start price, on the step). A resting LIMIT that the
     market trades through fills at most ``resting_fill_fraction`` of the
     crossed levels' size per price update: large orders fill over several
-    updates.
+    updates, and the resting orders of a side share it (the best price first).
     """
 
     start_prices: Mapping[str, Decimal] = field(default_factory=_default_start_prices)
