@@ -10,14 +10,20 @@ from pink.journal import JournaledKernel, replay_records
 from pink.kernel import (
     ClosedOutside,
     FillBooked,
+    Kernel,
+    OrderFilled,
     OrderRecorded,
     OrderRejected,
+    OrderSide,
     OutcomeStatus,
+    OutsideFillRecorded,
     Reason,
     Settlement,
+    Side,
     TradeClosed,
+    TradeCorrected,
 )
-from tests.kernel.harness import INSTRUMENTS, Driver, journaled_position, place
+from tests.kernel.harness import BTC, INSTRUMENTS, Driver, journaled_position, place
 
 
 def _held(d: Driver, qty: str = "1.000", price: str = "100") -> str:
@@ -85,3 +91,59 @@ def test_a_closed_outside_booking_is_journaled_and_replays_to_the_same_records(t
         assert again.kernel.account_view().capital == D("10000") - D("0.5") - D("0.003")
     finally:
         again.close()
+
+
+def _late_hand_fill(d: Driver, qty: str, price: str, fee: str, ts: int, position_side: Side | None,
+                    fill_id: str = "h1") -> OrderFilled:  # fmt: skip
+    """The venue's fill of the hand close itself, dated ``ts`` (read by a reconcile after the
+    operator's word was booked)."""
+    return OrderFilled("", f"v-{fill_id}", fill_id, D(qty), D(price), D(qty), D(fee), "USDT", ts, False, BTC,
+                       OrderSide.SELL, position_side)  # fmt: skip
+
+
+def test_e08_the_late_venue_fill_of_a_close_booked_on_the_word_trues_it_up_and_invents_no_position() -> None:
+    """One way (no position side): the hand close's fill, found after the operator booked it
+    closed, is no position held outside PINK on the other side (which would make PINK's position
+    checks look for a short the venue never held): it trues the word's price and fee up."""
+    d = Driver()
+    tid = _held(d)
+    closed_ts = d.now  # the hand close, on the venue, before the operator's word
+    out = d.apply(ClosedOutside(0, tid, D("90"), D("0"), d.now, note="by hand"))
+    assert out.status is OutcomeStatus.CONFIRMED and d.state() == "IDLE"
+    capital = d.k.account_view().capital
+    late = d.apply(_late_hand_fill(d, "1.000", "89.5", "0.045", closed_ts, None))
+    assert late.status is OutcomeStatus.CONFIRMED, late
+    assert d.k.held_outside() == {}, "a position held outside PINK that the venue never held"
+    (fix,) = [r for r in late.records if isinstance(r, TradeCorrected)]
+    assert (fix.trade_id, fix.exit_notional, fix.gross_pnl, fix.fees) == (tid, D("-0.5000"), D("-0.5000"), D("0.045"))
+    assert d.k.account_view().capital == capital - D("0.5") - D("0.045")
+    rows = [r for r in late.records if isinstance(r, FillBooked)]
+    assert [(r.client_order_id, r.last_qty, r.last_price) for r in rows] == [
+        (f"{tid}-out", D("-1.000"), D("90")), (f"{tid}-out", D("1.000"), D("89.5"))]
+    (alert,) = [r for r in late.records if isinstance(r, OutsideFillRecorded)]
+    assert f"trade {tid}" in alert.detail and "operator's word" in alert.detail
+    d.assert_books_balance()
+    assert d.apply(_late_hand_fill(d, "1.000", "89.5", "0.045", closed_ts, None)).status is OutcomeStatus.DUPLICATE
+    assert Kernel.restore(d.k.snapshot()).snapshot() == d.k.snapshot()
+
+
+def test_e08_the_late_venue_fill_of_a_close_booked_on_the_word_is_not_booked_on_another_trade() -> None:
+    """Hedge mode, another trade of PINK's long the same symbol: the late fill of the close the
+    operator booked is that close's, not a close of the other trade (which the venue still holds)."""
+    d = Driver()
+    tid = _held(d)
+    p = place(d.enter(1, "1.000", legs=("0.5", "0.5")))
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    other = d.k.slots[1].trade.trade_id if d.k.slots[1].trade else ""
+    closed_ts = d.now
+    assert d.apply(ClosedOutside(0, tid, D("90"), D("0.05"), d.now)).status is OutcomeStatus.CONFIRMED
+    late = d.apply(_late_hand_fill(d, "1.000", "90", "0.05", closed_ts, Side.LONG))
+    assert late.status is OutcomeStatus.CONFIRMED, late
+    view = d.k.slot_view(1)
+    assert (view.trade_id, view.remaining_qty, view.state) == (other, D("1.000"), "POSITION_OPEN")
+    (fix,) = [r for r in late.records if isinstance(r, TradeCorrected)]
+    assert (fix.gross_pnl, fix.fees) == (0, 0)
+    # a close by hand dated after the word is a new one: it closes the other trade
+    after = d.apply(_late_hand_fill(d, "1.000", "91", "0.05", d.now, Side.LONG, fill_id="h2"))
+    assert after.status is OutcomeStatus.CONFIRMED and d.state(1) == "IDLE"
+    d.assert_books_balance()

@@ -23,6 +23,7 @@ from pink.kernel.messages import (
     IntentRecorded,
     KernelRecord,
     OrderFilled,
+    OrderSide,
     OrderStatus,
     OrderStatusReport,
     OutcomeStatus,
@@ -182,6 +183,22 @@ class LedgerContract:
         assert t["gross_pnl"] == 0 and t["fees"] == D("0.032") and t["exit_qty"] == D("0.020")
         orders = {e["client_order_id"] for e in self._fetch(writer, "trade_events") if e["event"] == "ORDER"}
         assert "h-out" in orders
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+
+    def test_e08_the_late_real_fill_of_a_close_booked_on_the_word_audits_exactly(self, writer: LedgerWriter) -> None:
+        """The venue's own fill of that close by hand, read after the word was booked, replaces
+        the word's price and fee: the trade's row plus its correction add up to its fills."""
+        kernel, recs = _round_trip("h", Side.SHORT, [("0.020", "60000.0")], ["59900.0"])
+        recs += kernel.apply(ClosedOutside(0, "h", D("60100.0"), D("0.012"), 5, note="by hand"), 5).records
+        late = OrderFilled("", "hand-1", "hand-1-0.010", D("0.010"), D("60123.4"), D("0.010"), D("0.0131"), "USDT",
+                           5, False, "BTC-USDT", OrderSide.BUY, None)  # fmt: skip
+        out = kernel.apply(late, 6)
+        assert [type(r) for r in out.records if isinstance(r, TradeCorrected)] == [TradeCorrected], out
+        assert kernel.held_outside() == {}
+        recs += out.records
+        _insert(writer, recs)
+        (t,) = self._fetch(writer, "trade_reconstruction")
+        assert t["gross_pnl"] == 0 and t["fees"] == D("0.032")  # as written at the close
         assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
 
     def test_e10_report_gaps_replaced_by_their_real_fills_audit_exactly(self, writer: LedgerWriter) -> None:

@@ -53,6 +53,7 @@ from pink.kernel.outside import PendingClose
 from pink.kernel.states import IN_FLIGHT, S, SlotState, Trigger, next_state
 from pink.kernel.validation import check_control
 from pink.kernel.views import AccountView, OrderView, SlotView
+from pink.kernel.word import WordClose
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _S_DESYNC = S.DESYNC
@@ -131,6 +132,8 @@ class Kernel:
         self.outside_held: dict[str, Decimal] = {}
         # what closes by hand took of trades with an order working, booked when it ends (by "<symbol> <side>")
         self.outside_pending: dict[str, list[PendingClose]] = {}
+        # closes booked on the operator's word whose real fill has not come, oldest first (pink.kernel.word)
+        self.word_closes: list[WordClose] = []
         self.account = fills.new_account(config.initial_capital)
         # ended orders whose commission the venue is to confirm (see pink.kernel.commission)
         self.fee_checks: dict[str, FeeCheck] = {}

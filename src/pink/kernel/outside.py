@@ -43,6 +43,7 @@ from pink.kernel.intents import order_record
 from pink.kernel.messages import (
     ZERO,
     ClosedOutside,
+    FillBooked,
     KernelRecord,
     OrderFilled,
     OrderSide,
@@ -56,6 +57,7 @@ from pink.kernel.messages import (
 )
 from pink.kernel.states import S, T
 from pink.kernel.validation import check_decimal, check_signed
+from pink.kernel.word import WordClose, match_word, remember_word
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -99,8 +101,12 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
         why = "note: must be a string"
     if why:
         return Outcome(O_REFUSED, R_INVALID_FIELD, why, slot.index)
-    qty = trade.remaining
+    qty, symbol, side = trade.remaining, trade.symbol, trade.side
     booked = _book(k, slot, qty, ev.price, ev.commission, k.config.settle_asset, f"closed outside: {ev.note}", now)
+    for r in booked.records:  # its real fill may come later: it replaces this booking (pink.kernel.word)
+        if isinstance(r, FillBooked):
+            remember_word(k, WordClose(trade.trade_id, slot.index, symbol, side, r.client_order_id, r.fill_id, r.leg,
+                                       qty, qty, ev.price, ev.commission, now))  # fmt: skip
     detail = f"{qty} {trade.symbol} {trade.side.value} booked closed outside PINK at {ev.price}, fee {ev.commission}"
     return Outcome(booked.status, booked.reason, detail, slot.index, (), booked.records)
 
@@ -193,7 +199,10 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
                   f"not PINK's, not booked (PINK now counts {k.outside_held[key]} {key} as held outside it)")
         return Outcome(O_CONFIRMED, R_UNKNOWN_ORDER, detail, -1, (), (OutsideFillRecorded(ev.fill_id, ev.symbol,
                                                                                           detail, now),))  # fmt: skip
-    left = ev.last_qty
+    asset = ev.commission_asset or k.config.settle_asset
+    fee = ev.commission if asset == k.config.settle_asset else ZERO
+    worded, word_fee, records = match_word(k, ev, closes, fee, asset, now) if k.word_closes else (ZERO, ZERO, [])
+    left = ev.last_qty - worded
     key = f"{ev.symbol} {closes.value}"
     theirs = min(k.outside_held.get(key, ZERO), left)  # what orders PINK never sent opened closes first
     if theirs:
@@ -216,13 +225,10 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         q = min(s.trade.remaining, left)
         shares.append((s, q))
         left -= q
-    asset = ev.commission_asset or k.config.settle_asset
-    fee = ev.commission if asset == k.config.settle_asset else ZERO
-    records: list[KernelRecord] = []
     booked: list[str] = []
-    fee_left = fee  # less the share of what closed outside holdings (not PINK's)
+    fee_left = fee - word_fee  # less the share of what closed outside holdings (not PINK's)
     if theirs:
-        fee_left = (fee * (ev.last_qty - theirs) / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
+        fee_left = (fee * (ev.last_qty - theirs - worded) / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
     for i, (s, q) in enumerate(shares):
         last = i == len(shares) - 1
         share = fee_left if last and left == 0 else (fee * q / ev.last_qty).quantize(_FEE_QUANTUM, ROUND_DOWN)
@@ -233,6 +239,8 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         note = f"closed outside: fill {ev.fill_id} of venue order {voi or '?'}"
         records.extend(_book(k, s, q, ev.last_price, share, asset, note, now, fill_id, voi).records)
     detail = f"{what}: an order PINK never sent; booked {', '.join(booked) or 'nothing'}"
+    if worded:
+        detail = f"{detail}; {worded} is the real fill of a close booked on the operator's word: trued up"
     if left > 0 and busy:  # their order could still fill: booked on them once it ends
         waiting = [s for s in holding if s.state is not S.POSITION_OPEN and s.trade]
         trades = tuple(s.trade.trade_id for s in waiting if s.trade)
@@ -257,7 +265,7 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         detail = f"{detail}; " + "; ".join(parts)
         records.append(OutsideFillRecorded(ev.fill_id, ev.symbol, detail, now))
     if not shares:
-        return Outcome(O_CONFIRMED, R_UNKNOWN_ORDER, detail, -1, (), tuple(records))
+        return Outcome(O_CONFIRMED, R_OK if worded else R_UNKNOWN_ORDER, detail, -1, (), tuple(records))
     return Outcome(O_CONFIRMED, R_OK, detail, shares[0][0].index, (), tuple(records))
 
 

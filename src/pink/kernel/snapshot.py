@@ -17,6 +17,7 @@ from pink.kernel.messages import ZERO, ControlSnapshot, Instrument, OrderFilled
 from pink.kernel.outside import PendingClose, keep_span
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
+from pink.kernel.word import WordClose
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel
@@ -33,7 +34,8 @@ __all__ = [
     "working_orders",
 ]
 
-SNAPSHOT_FORMAT = 10  # 10: the cumulative ranges booked of the orders PINK never sent (older: none);
+SNAPSHOT_FORMAT = 11  # 11: the closes booked on the operator's word whose real fill has not come (older: none);
+# 10: the cumulative ranges booked of the orders PINK never sent (older: none);
 # 9: a retired order keeps what report gaps booked that no real fill replaced yet;
 # 8: the venue's order id of a close by hand kept waiting, what report gaps booked
 # that no real fill replaced yet (older: none; their real fills are taken as covered, as they were);
@@ -167,6 +169,7 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
         "outside_spans": [[voi, [[str(a), str(b)] for a, b in spans]] for voi, spans in k.outside_spans.items()],
         "outside_held": {key: str(q) for key, q in sorted(k.outside_held.items())},
         "outside_pending": {key: [p.plain() for p in q] for key, q in sorted(k.outside_pending.items())},
+        "word_closes": [w.plain() for w in k.word_closes],
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -179,7 +182,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     from pink.kernel.core import Kernel, KernelConfig, Slot
 
     fmt = d.get("format")
-    if fmt not in (1, 2, 3, 4, 5, 6, 7, 8, 9, SNAPSHOT_FORMAT):
+    if fmt not in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, SNAPSHOT_FORMAT):
         raise ValueError(f"snapshot format {fmt!r} is not 1 to {SNAPSHOT_FORMAT}")
     used = _used_trade_ids(d, used_trade_ids)
     cfg = dict(d["config"])
@@ -235,6 +238,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     k.outside_spans = {voi: [(Decimal(a), Decimal(b)) for a, b in spans] for voi, spans in d.get("outside_spans", [])}
     k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
     k.outside_pending = {key: [PendingClose.load(r) for r in q] for key, q in d.get("outside_pending", {}).items()}
+    k.word_closes = [WordClose.load(r) for r in d.get("word_closes", [])]
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
