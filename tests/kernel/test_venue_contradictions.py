@@ -654,3 +654,34 @@ def test_a_snapshot_of_format_8_with_retired_orders_restores() -> None:
     old = {**snap, "format": 8, "retired": [row[:6] for row in snap["retired"]]}
     k = Kernel.restore(json.loads(json.dumps(old)))
     assert k.account_view() == d.k.account_view()
+
+
+def test_e14_a_late_fill_of_a_forgotten_pink_order_named_only_by_its_venue_id_is_never_booked_as_by_hand() -> None:
+    """Past the bound of retired orders a finished trade's orders are forgotten, and their venue
+    ids with them. A late fill of one that names only its venue order id (a fill row without the
+    client id) must not be taken for a close by hand and booked on the trade open now: it is
+    quarantined with an alert naming PINK's order, the open trade untouched, live and restored."""
+    d = Driver()
+    d.k = Kernel(KernelConfig(slots=1, initial_capital=D(10000), retired_orders=2), INSTRUMENTS)
+    p = place(d.enter(0, trade="old"))
+    d.ack(p.client_order_id)
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    x = place(d.exit(0, close_all=True))
+    d.ack(x.client_order_id)
+    d.fill(x.client_order_id, "1.000", "101", "1.000")
+    round_trip(d)  # the old trade's orders are forgotten
+    assert x.client_order_id not in d.k.retired
+    p = place(d.enter(0, trade="now"))
+    d.fill(p.client_order_id, "1.000", "100", "1.000")
+    restored = Kernel.restore(json.loads(json.dumps(d.k.snapshot())))
+    late = OrderFilled("", f"v-{x.client_order_id}", "late-1", D("1.000"), D("101"), D("1.000"), D("0.01"), "USDT",
+                       d.now, False, BTC, x.side, Side.LONG)  # fmt: skip
+    for k in (d.k, restored):
+        capital = k.account_view().capital
+        out = k.apply(late, d.tick_clock())
+        assert out.status is OutcomeStatus.QUARANTINED, out
+        assert x.client_order_id in out.detail and "finished trade" in out.detail
+        assert [type(r) for r in out.records] == [ProtocolErrorRecorded]
+        view = k.slot_view(0)
+        assert (view.trade_id, view.remaining_qty, view.state) == ("now", D("1.000"), "POSITION_OPEN")
+        assert k.account_view().capital == capital

@@ -61,6 +61,9 @@ _S_DESYNC = S.DESYNC
 __all__ = ["Kernel", "KernelConfig", "Slot"]
 
 _SECOND = 1_000_000_000
+FORGOTTEN_KEPT = 10_000
+"""The venue order ids of PINK's orders dropped from the retired map that the kernel remembers (the
+latest): a late event naming one only by it is PINK's, never taken for an order placed by hand."""
 _NAMES = {s: s.value for s in SlotState}
 
 
@@ -118,6 +121,9 @@ class Kernel:
         self.retired: OrderedDict[str, RetiredOrder] = OrderedDict()
         # the retired orders holding open gaps, in the retired map's order (derived: not snapshotted)
         self.gapped: dict[str, None] = {}
+        # the venue order ids of orders dropped from the retired map, each with its client order id,
+        # the latest FORGOTTEN_KEPT: a late fill naming only that id is PINK's, not booked
+        self.forgotten: dict[str, str] = {}
         self._vwap_quanta: dict[str, Decimal] = {}
         # every trade id ever used, in the order of use (a dict: the journal reproduces the order,
         # so a snapshot needs no sort to be canonical)
@@ -262,7 +268,10 @@ class Kernel:
                 old = self.retired.pop(cid)
             else:
                 _cid, old = self.retired.popitem(last=False)
-            self.venue_ids.pop(old.venue_order_id, None)
+            if old.venue_order_id and self.venue_ids.pop(old.venue_order_id, None) is not None:
+                self.forgotten[old.venue_order_id] = old.client_order_id
+                if len(self.forgotten) > FORGOTTEN_KEPT:
+                    del self.forgotten[next(iter(self.forgotten))]
         slot.trade = None
         slot.order_cid = ""
         slot.deadline = 0

@@ -145,6 +145,20 @@ def _unreadable_fill(ev: OrderFilled) -> str | None:
     return check_decimal(ev.cum_qty, "cum_qty")
 
 
+def _forgotten(k: Kernel, event: object, voi: str, cid: str, now: int) -> Outcome:
+    """An event naming by its venue id alone an order of PINK's forgotten since (dropped from the
+    retired map): a fill is quarantined, named (what it filled cannot be checked any more: the
+    order's fills are gone), never booked on the trades open now; anything else changes nothing."""
+    if not isinstance(event, OrderFilled):
+        return Outcome(O_DUPLICATE, R_OK, f"venue order {voi} is PINK's order {cid} of a finished trade")
+    k.quarantined += 1
+    detail = (f"fill {event.fill_id!r} of venue order {voi}, PINK's order {cid} of a finished trade, which the "
+              f"kernel no longer keeps: not booked (its fills cannot be checked any more; not taken for a close "
+              f"by hand): check that position at the venue")  # fmt: skip
+    rec = ProtocolErrorRecorded(-1, "", cid, detail, now)
+    return Outcome(O_QUARANTINED, R_PROTOCOL_ERROR, detail, -1, (), (rec,))
+
+
 def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     retired = k.retired.get(cid)
     if retired is not None:
@@ -165,6 +179,9 @@ def _on_unrouted(k: Kernel, event: object, cid: str, now: int) -> Outcome:
     if isinstance(event, OrderStatusReport) and event.status is OrderStatus.NOT_FOUND:
         return Outcome(O_DUPLICATE, R_UNKNOWN_ORDER, f"order {cid!r} unknown on both sides")
     voi = getattr(event, "venue_order_id", "")
+    forgotten = k.forgotten.get(voi) if not cid and type(voi) is str and voi else None
+    if forgotten is not None:  # PINK's, of a trade long finished: never taken for an order by hand
+        return _forgotten(k, event, voi, forgotten, now)
     if not is_pinks_own(cid):  # placed outside PINK: by hand, by another program, a liquidation
         if type(event) is OrderFilled and (event.side is not None or event.symbol):
             return on_filled_outside(k, event, now)

@@ -34,7 +34,8 @@ __all__ = [
     "working_orders",
 ]
 
-SNAPSHOT_FORMAT = 11  # 11: the closes booked on the operator's word whose real fill has not come (older: none);
+SNAPSHOT_FORMAT = 11  # 11: the closes booked on the operator's word whose real fill has not come, the venue
+# ids of PINK's orders dropped from the retired map (older: none);
 # 10: the cumulative ranges booked of the orders PINK never sent (older: none);
 # 9: a retired order keeps what report gaps booked that no real fill replaced yet;
 # 8: the venue's order id of a close by hand kept waiting, what report gaps booked
@@ -170,6 +171,7 @@ def snapshot(k: Kernel, *, trade_ids: bool = True) -> dict[str, Any]:
         "outside_held": {key: str(q) for key, q in sorted(k.outside_held.items())},
         "outside_pending": {key: [p.plain() for p in q] for key, q in sorted(k.outside_pending.items())},
         "word_closes": [w.plain() for w in k.word_closes],
+        "forgotten": list(k.forgotten.items()),
         "account": dump(k.account),
         "version": k.version,
         "quarantined": k.quarantined,
@@ -239,6 +241,7 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
     k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
     k.outside_pending = {key: [PendingClose.load(r) for r in q] for key, q in d.get("outside_pending", {}).items()}
     k.word_closes = [WordClose.load(r) for r in d.get("word_closes", [])]
+    k.forgotten = {voi: cid for voi, cid in d.get("forgotten", [])}
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]
