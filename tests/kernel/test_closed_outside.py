@@ -23,6 +23,7 @@ from pink.kernel import (
     TradeClosed,
     TradeCorrected,
 )
+from pink.runtime.stats import RunStats
 from tests.kernel.harness import BTC, INSTRUMENTS, Driver, journaled_position, place
 
 
@@ -125,6 +126,11 @@ def test_e08_the_late_venue_fill_of_a_close_booked_on_the_word_trues_it_up_and_i
     d.assert_books_balance()
     assert d.apply(_late_hand_fill(d, "1.000", "89.5", "0.045", closed_ts, None)).status is OutcomeStatus.DUPLICATE
     assert Kernel.restore(d.k.snapshot()).snapshot() == d.k.snapshot()
+    stats = RunStats(D(10000))
+    stats.observe(late.records)  # type: ignore[arg-type]
+    closes = [a for a in stats.alerts if a.startswith("slot ") and "booked closed outside PINK" in a]
+    assert closes == [f"slot 0 trade {tid}: 1.000 BTC-USDT booked closed outside PINK at 89.5, fee 0.045"], \
+        stats.alerts  # the real fill: not the reversal of the word's booking ("-1.000 ... at 90")
 
 
 def test_e08_the_late_venue_fill_of_a_close_booked_on_the_word_is_not_booked_on_another_trade() -> None:

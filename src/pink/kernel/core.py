@@ -53,7 +53,7 @@ from pink.kernel.outside import PendingClose
 from pink.kernel.states import IN_FLIGHT, S, SlotState, Trigger, next_state
 from pink.kernel.validation import check_control
 from pink.kernel.views import AccountView, OrderView, SlotView
-from pink.kernel.word import WordClose
+from pink.kernel.word_closes import WordClose
 
 # enum members as module constants (member access through an Enum class costs a descriptor call)
 _S_DESYNC = S.DESYNC
@@ -138,7 +138,7 @@ class Kernel:
         self.outside_held: dict[str, Decimal] = {}
         # what closes by hand took of trades with an order working, booked when it ends (by "<symbol> <side>")
         self.outside_pending: dict[str, list[PendingClose]] = {}
-        # closes booked on the operator's word whose real fill has not come, oldest first (pink.kernel.word)
+        # closes booked on the operator's word whose real fill has not come, oldest first (pink.kernel.word_closes)
         self.word_closes: list[WordClose] = []
         self.account = fills.new_account(config.initial_capital)
         # ended orders whose commission the venue is to confirm (see pink.kernel.commission)

@@ -57,7 +57,7 @@ from pink.kernel.messages import (
 )
 from pink.kernel.states import S, T
 from pink.kernel.validation import check_decimal, check_signed
-from pink.kernel.word import WordClose, match_word, remember_word
+from pink.kernel.word_closes import WordClose, match_word, remember_word
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel, Slot
@@ -103,7 +103,7 @@ def on_closed_outside(k: Kernel, ev: ClosedOutside, now: int) -> Outcome:
         return Outcome(O_REFUSED, R_INVALID_FIELD, why, slot.index)
     qty, symbol, side = trade.remaining, trade.symbol, trade.side
     booked = _book(k, slot, qty, ev.price, ev.commission, k.config.settle_asset, f"closed outside: {ev.note}", now)
-    for r in booked.records:  # its real fill may come later: it replaces this booking (pink.kernel.word)
+    for r in booked.records:  # its real fill may come later: it replaces this booking (pink.kernel.word_closes)
         if isinstance(r, FillBooked):
             remember_word(k, WordClose(trade.trade_id, slot.index, symbol, side, r.client_order_id, r.fill_id, r.leg,
                                        qty, qty, ev.price, ev.commission, now))  # fmt: skip

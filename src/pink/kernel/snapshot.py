@@ -17,7 +17,7 @@ from pink.kernel.messages import ZERO, ControlSnapshot, Instrument, OrderFilled
 from pink.kernel.outside import PendingClose, keep_span
 from pink.kernel.states import SlotState
 from pink.kernel.views import AccountView, OrderView, SlotView
-from pink.kernel.word import WordClose
+from pink.kernel.word_closes import WordClose
 
 if TYPE_CHECKING:
     from pink.kernel.core import Kernel

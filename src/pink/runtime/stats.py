@@ -127,8 +127,10 @@ class RunStats:
                 elif self.peak - capital > self.max_drawdown:
                     self.max_drawdown = self.peak - capital
             elif type(r) is FillBooked:
-                self.fills += is_venue_fill(r.fill_id, r.last_qty)
-                if "-out" in r.client_order_id:  # (the kernel's own order ids never hold it otherwise)
+                venue_fill = is_venue_fill(r.fill_id, r.last_qty)
+                self.fills += venue_fill
+                if venue_fill and "-out" in r.client_order_id:  # (PINK's own order ids never hold it otherwise;
+                    # a true-up's reversal of a booked piece is no new close)
                     self._alert(f"slot {r.slot} trade {r.trade_id}: {r.last_qty} {r.symbol} booked closed outside "
                                 f"PINK at {r.last_price}, fee {r.commission}")  # fmt: skip
             elif type(r) is TradeClosed:
