@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -44,6 +46,7 @@ from pink.ledger import (
 )
 from pink.ledger.queries import exit_legs, fetch
 from pink.ledger.report import _shown, build_report
+from pink.ledger.schema import PART_SETTINGS, TABLES, WATERMARK_TABLE, create_statements, settings_statements
 from pink.venues.sim.instruments import default_instruments
 
 ACC, RT = "acc-1", "rt-1"
@@ -367,6 +370,33 @@ class LedgerContract:
         assert got == expected
         assert audit(writer.client, database=writer.database).ok
 
+    def test_merged_parts_leave_the_disk_within_seconds_rows_unchanged(self, writer: LedgerWriter) -> None:
+        """Every batch is a part and merges replace parts: the parts a merge replaced must leave the
+        disk within seconds (a merged part is fsynced first), not after ClickHouse's default 8
+        minutes, which no paper run lasts, so they piled up run after run (a 50k-cycle paper run
+        left a ledger 6x its journal) and every start loaded them all again."""
+        book = Book()
+        recs = trade(book, slot=0, trade_id="M", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "11", "0.01")]])
+        for n in range(1, len(recs) + 1):  # one part per batch, and replays of what is in
+            _insert(writer, recs[:n])
+        before = {t: self._fetch(writer, t) for t in TABLES}
+        for table in TABLES:
+            writer.client.command(f"OPTIMIZE TABLE `{writer.database}`.`{table}` FINAL")
+        deadline = time.monotonic() + 20
+        while (left := self._outdated_parts(writer)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left == 0
+        assert {t: self._fetch(writer, t) for t in TABLES} == before
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=writer.database).ok
+
+    @staticmethod
+    def _outdated_parts(writer: LedgerWriter) -> int:
+        result = writer.client.query(
+            "SELECT count() FROM system.parts WHERE database = %(d)s AND NOT active",
+            parameters={"d": writer.database})
+        return int(result.result_rows[0][0])
+
     def test_decimal_overflow_trap_large_price_times_qty(self, writer: LedgerWriter) -> None:
         book = Book("1000000000")
         recs = trade(book, slot=0, trade_id="BIG", side=Side.LONG,
@@ -529,6 +559,41 @@ class TestEmbeddedLedger(LedgerContract):
         assert w.describe() == f"embedded chdb {embedded_data_dir.resolve()}/ledger"
         yield w
         w.close()
+
+    def test_a_ledger_made_before_the_part_settings_gets_them_at_start_rows_unchanged(
+        self, writer: LedgerWriter, database: str
+    ) -> None:
+        """A ledger an older PINK made keeps its tables (CREATE ... IF NOT EXISTS): the start gives
+        them the part settings, so the parts its merges replace stop piling up; no row changes."""
+        old = f"{database}_old"
+        settings = ", ".join(f"{k} = {v}" for k, v in PART_SETTINGS.items())
+        for statement in create_statements(old):  # as an older PINK made them: no part settings
+            writer.client.command(statement.replace(f", {settings}", "").replace(f" SETTINGS {settings}", ""))
+        assert not _part_settings(writer, old)
+        book = Book()
+        recs = trade(book, slot=0, trade_id="S", side=Side.LONG,
+                     entry=[("1", "10", "0.01")], exits=[[("1", "11", "0.01")]])
+        aged = LedgerWriter(writer.client, writer.target, old)
+        _insert(aged, recs)
+        aged.set_watermark(ACC, RT, 7)
+        before = {t: fetch(writer.client, t, database=old) for t in TABLES}
+        aged.ensure_schema()
+        engines = writer.client.query("SELECT name, engine_full FROM system.tables WHERE database = %(d)s",
+                                      parameters={"d": old}).result_rows
+        assert settings_statements(old, dict(engines)) == []  # the next start alters nothing
+        wanted = {k: str(v) for k, v in PART_SETTINGS.items()}
+        assert _part_settings(writer, old) == {t: wanted for t in (*TABLES, WATERMARK_TABLE.name)}
+        assert {t: fetch(writer.client, t, database=old) for t in TABLES} == before
+        assert aged.watermark(ACC, RT) == 7
+        assert audit(writer.client, JournalRecords(ACC, RT, recs), database=old).ok
+
+
+def _part_settings(writer: LedgerWriter, database: str) -> dict[str, dict[str, str]]:
+    """Each table's part settings (of PART_SETTINGS) as its engine shows them."""
+    rows = writer.client.query("SELECT name, engine_full FROM system.tables WHERE database = %(d)s",
+                               parameters={"d": database}).result_rows
+    found = {name: dict(re.findall(r"\b(\w+) = (\d+)\b", engine)) for name, engine in rows}
+    return {name: got for name, s in found.items() if (got := {k: v for k, v in s.items() if k in PART_SETTINGS})}
 
 
 class TestServerLedger(LedgerContract):

@@ -17,10 +17,12 @@ go through ``toUnixTimestamp64Nano``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
     "MONEY",
+    "PART_SETTINGS",
     "RATIO",
     "TABLES",
     "TIME",
@@ -28,6 +30,7 @@ __all__ = [
     "Table",
     "create_statements",
     "select_sql",
+    "settings_statements",
 ]
 
 MONEY = "Decimal(38, 18)"
@@ -185,6 +188,23 @@ def _ident(name: str) -> str:
     return f"`{name}`"
 
 
+#: Every batch is a part, and merges replace parts. ClickHouse keeps the parts a merge replaced
+#: for ``old_parts_lifetime`` (480 s by default) in case the merged part, not yet on disk, is lost
+#: in a power cut, and looks for them every 30 s to 5 min: no paper run lasts that long, so they
+#: piled up run after run (a ledger 6x its journal) and every start loaded them all again. Here a
+#: merged part is fsynced (with its directory) before the parts it replaced go, which is that
+#: protection, and they leave the disk about a second later.
+PART_SETTINGS: dict[str, int] = {
+    "old_parts_lifetime": 1,
+    "cleanup_delay_period": 1,
+    "max_cleanup_delay_period": 2,
+    "cleanup_delay_period_random_add": 0,
+    "min_rows_to_fsync_after_merge": 1,
+    "fsync_part_directory": 1,
+}
+_SETTINGS = ", ".join(f"{name} = {value}" for name, value in PART_SETTINGS.items())
+
+
 def create_statements(database: str) -> list[str]:
     """DDL for the database and every table (idempotent: IF NOT EXISTS)."""
     db = _ident(database)
@@ -194,13 +214,28 @@ def create_statements(database: str) -> list[str]:
         out.append(
             f"CREATE TABLE IF NOT EXISTS {db}.{_ident(table.name)} (\n  {cols}\n)"
             " ENGINE = ReplacingMergeTree ORDER BY (account_id, runtime_id, id)"
-            " SETTINGS non_replicated_deduplication_window = 1000"
+            f" SETTINGS non_replicated_deduplication_window = 1000, {_SETTINGS}"
         )
     cols = ", ".join(f"{_ident(n)} {k}" for n, k in WATERMARK_TABLE.columns)
     out.append(
         f"CREATE TABLE IF NOT EXISTS {db}.{_ident(WATERMARK_TABLE.name)} ({cols})"
-        " ENGINE = ReplacingMergeTree(position) ORDER BY (account_id, runtime_id)"
+        f" ENGINE = ReplacingMergeTree(position) ORDER BY (account_id, runtime_id) SETTINGS {_SETTINGS}"
     )
+    return out
+
+
+def settings_statements(database: str, engines: dict[str, str]) -> list[str]:
+    """``ALTER``s giving each ledger table that lacks them the :data:`PART_SETTINGS` (a ledger an
+    older PINK made keeps its tables); ``engines``: each table's ``engine_full`` (system.tables).
+    Only metadata changes: no row is read or rewritten."""
+    out = []
+    for name in (*TABLES, WATERMARK_TABLE.name):
+        engine = engines.get(name)
+        if engine is None:
+            continue
+        have = dict(re.findall(r"\b(\w+) = (\w+)", engine.partition(" SETTINGS ")[2]))
+        if any(have.get(k) != str(v) for k, v in PART_SETTINGS.items()):
+            out.append(f"ALTER TABLE {_ident(database)}.{_ident(name)} MODIFY SETTING {_SETTINGS}")
     return out
 
 

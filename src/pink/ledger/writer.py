@@ -32,7 +32,7 @@ from pink.errors import ConfigError, StartupError
 from pink.ledger import LEDGER_URL_ENV
 from pink.ledger.arrow import to_arrow
 from pink.ledger.rows import Row
-from pink.ledger.schema import TABLES, WATERMARK_TABLE, create_statements
+from pink.ledger.schema import TABLES, WATERMARK_TABLE, create_statements, settings_statements
 
 __all__ = [
     "LEDGER_URL_ENV",
@@ -185,6 +185,12 @@ class LedgerWriter:
     def ensure_schema(self) -> None:
         for statement in create_statements(self.database):
             self.client.command(statement)
+        if self.target.kind == "embedded":  # (a server cleans its old parts itself: it runs for long)
+            result = self.client.query("SELECT name, engine_full FROM system.tables WHERE database = %(d)s",
+                                       parameters={"d": self.database})
+            engines = {str(name): str(engine) for name, engine in result.result_rows}
+            for statement in settings_statements(self.database, engines):
+                self.client.command(statement)
 
     def insert(self, rows: Iterable[tuple[str, Row]]) -> int:
         """Insert ``(table, row)`` pairs, one insert per table; returns rows written."""
