@@ -120,19 +120,19 @@ class Kernel:
         self.venue_ids: dict[str, str] = {}
         self.retired: OrderedDict[str, RetiredOrder] = OrderedDict()
         # the retired orders holding open gaps, in the retired map's order (derived: not snapshotted)
-        self.gapped: dict[str, None] = {}
+        self.gapped: OrderedDict[str, None] = OrderedDict()
         # the venue order ids of orders dropped from the retired map, each with its client order id,
         # the latest FORGOTTEN_KEPT: a late fill naming only that id is PINK's, not booked
-        self.forgotten: dict[str, str] = {}
+        self.forgotten: OrderedDict[str, str] = OrderedDict()
         self._vwap_quanta: dict[str, Decimal] = {}
         # every trade id ever used, in the order of use (a dict: the journal reproduces the order,
         # so a snapshot needs no sort to be canonical)
         self.used_trade_ids: dict[str, None] = {}
         # the fills of orders the kernel never sent that it has seen (pink.kernel.outside)
-        self.outside_fills: dict[str, None] = {}
+        self.outside_fills: OrderedDict[str, None] = OrderedDict()
         # the cumulative ranges (from, to] their fills claimed, by the venue's order id, the latest
         # filled last (pink.kernel.outside)
-        self.outside_spans: dict[str, list[tuple[Decimal, Decimal]]] = {}
+        self.outside_spans: OrderedDict[str, list[tuple[Decimal, Decimal]]] = OrderedDict()
         # what orders the kernel never sent hold open, by "<symbol> <side>": such an order's close
         # closes that first, PINK's trades after
         self.outside_held: dict[str, Decimal] = {}
@@ -271,7 +271,7 @@ class Kernel:
             if old.venue_order_id and self.venue_ids.pop(old.venue_order_id, None) is not None:
                 self.forgotten[old.venue_order_id] = old.client_order_id
                 if len(self.forgotten) > FORGOTTEN_KEPT:
-                    del self.forgotten[next(iter(self.forgotten))]
+                    self.forgotten.popitem(last=False)
         slot.trade = None
         slot.order_cid = ""
         slot.deadline = 0

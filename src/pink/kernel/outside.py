@@ -188,7 +188,7 @@ def on_filled_outside(k: Kernel, ev: OrderFilled, now: int) -> Outcome:
         keep_span(k, voi, ev.cum_qty - ev.last_qty, ev.cum_qty)
     k.outside_fills[ev.fill_id] = None
     if len(k.outside_fills) > OUTSIDE_FILLS_KEPT:  # the oldest: a repeat of it is long past
-        del k.outside_fills[next(iter(k.outside_fills))]
+        k.outside_fills.popitem(last=False)
     assert ev.side is not None
     closes = Side.LONG if ev.side is OrderSide.SELL else Side.SHORT
     what = f"{ev.last_qty} {ev.symbol} {ev.side.value} at {ev.last_price} (fill {ev.fill_id})"
@@ -292,7 +292,7 @@ def keep_span(k: Kernel, voi: str, low: Decimal, cum: Decimal) -> None:
     spans.append((low, cum))
     k.outside_spans[voi] = spans
     if len(k.outside_spans) > OUTSIDE_ORDERS_KEPT:
-        del k.outside_spans[next(iter(k.outside_spans))]
+        k.outside_spans.popitem(last=False)
 
 
 def _claimed(k: Kernel, ev: OrderFilled, voi: str, now: int) -> Outcome | None:

@@ -7,6 +7,7 @@ test compares snapshots of a live and a restored kernel byte for byte.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import asdict
 from decimal import Decimal
@@ -236,12 +237,13 @@ def restore(d: dict[str, Any], used_trade_ids: Iterable[str] | None = None) -> K
             k.venue_ids[vid] = cid
     k.used_trade_ids = used
     k.fee_checks = {cid: FeeCheck(symbol, due, tries) for cid, symbol, due, tries in d.get("fee_checks", [])}
-    k.outside_fills = dict.fromkeys(d.get("outside_fills", []))
-    k.outside_spans = {voi: [(Decimal(a), Decimal(b)) for a, b in spans] for voi, spans in d.get("outside_spans", [])}
+    k.outside_fills = OrderedDict.fromkeys(d.get("outside_fills", []))
+    k.outside_spans = OrderedDict((voi, [(Decimal(a), Decimal(b)) for a, b in spans])
+                                  for voi, spans in d.get("outside_spans", []))
     k.outside_held = {key: Decimal(q) for key, q in d.get("outside_held", {}).items()}
     k.outside_pending = {key: [PendingClose.load(r) for r in q] for key, q in d.get("outside_pending", {}).items()}
     k.word_closes = [WordClose.load(r) for r in d.get("word_closes", [])]
-    k.forgotten = {voi: cid for voi, cid in d.get("forgotten", [])}
+    k.forgotten = OrderedDict((voi, cid) for voi, cid in d.get("forgotten", []))
     k.account = load_account(d["account"])
     k.version = d["version"]
     k.quarantined = d["quarantined"]

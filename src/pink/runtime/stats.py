@@ -8,7 +8,7 @@ corrections, plus funding (positive: received) and deposits less withdrawals.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -99,7 +99,8 @@ class RunStats:
     peak: Decimal = ZERO
     max_drawdown: Decimal = ZERO
     last_trades: list[TradeClosed] = field(default_factory=list)
-    closed_net: dict[str, Decimal] = field(default_factory=dict)  # the last CLOSED_KEPT trades closed here, net
+    # the last CLOSED_KEPT trades closed here, net
+    closed_net: OrderedDict[str, Decimal] = field(default_factory=OrderedDict)
     alerts: list[str] = field(default_factory=list)  # the last few: kernel alerts, closes booked from outside
 
     def __post_init__(self) -> None:
@@ -138,7 +139,7 @@ class RunStats:
                 self.wins += r.net_pnl > 0
                 self.closed_net[r.trade_id] = r.net_pnl
                 if len(self.closed_net) > CLOSED_KEPT:
-                    del self.closed_net[next(iter(self.closed_net))]
+                    self.closed_net.popitem(last=False)
                 self.gross_pnl += r.gross_pnl
                 self.trade_fees += r.fees
                 booked = self.open_pnl.pop(r.trade_id, ZERO) - self.open_fee.pop(r.trade_id, ZERO)

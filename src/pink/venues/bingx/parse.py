@@ -11,6 +11,7 @@ query, fill history) names the same fill the same way.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -246,7 +247,7 @@ class FillTracker:
 
     def __init__(self, max_orders: int = 10_000) -> None:
         self._orders: dict[str, _OrderProgress] = {}
-        self._finished: dict[str, None] = {}  # venue order ids of ended orders, oldest first
+        self._finished: OrderedDict[str, None] = OrderedDict()  # venue order ids of ended orders, oldest first
         self.max_orders = max_orders
 
     def seed(self, venue_order_id: str, cum_qty: Decimal, notional: Decimal, *, finished: bool = False,
@@ -298,8 +299,7 @@ class FillTracker:
         """Past ``max_orders``, forget the orders that finished first. A live order is kept
         however many there are: forgotten, its next push would count its fills from 0 again."""
         while len(self._orders) > self.max_orders and self._finished:
-            oldest = next(iter(self._finished))
-            del self._finished[oldest]
+            oldest, _ = self._finished.popitem(last=False)
             self._orders.pop(oldest, None)
 
     @staticmethod

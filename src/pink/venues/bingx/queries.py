@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -56,8 +57,8 @@ class OrderQueries(Reports):
     """Order queries and the fills they stand for (see the module docstring)."""
 
     tracker: FillTracker
-    _fees: dict[str, Decimal]  # venue order id -> commission delivered so far
-    _symbols: dict[str, str]  # client order id -> symbol, of the orders placed or asked here
+    _fees: OrderedDict[str, Decimal]  # venue order id -> commission delivered so far
+    _symbols: OrderedDict[str, str]  # client order id -> symbol, of the orders placed or asked here
     _keep: int  # how many orders each such map keeps (the most recent)
 
     def _emit(self, event: VenueEvent) -> None:  # overridden

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
 __all__ = ["RecentKeys", "keep_last"]
 
 
-def keep_last(d: dict[Any, Any], n: int) -> None:
+def keep_last(d: OrderedDict[Any, Any], n: int) -> None:
     """Forget the oldest entries of ``d`` (insertion order) beyond ``n``."""
     while len(d) > n:
-        del d[next(iter(d))]
+        d.popitem(last=False)  # (not a dict: taking its first key again and again gets slower)
 
 
 class RecentKeys:
@@ -21,7 +22,7 @@ class RecentKeys:
         if size < 1:
             raise ValueError(f"RecentKeys size: must be >= 1, got {size}")
         self.size = size
-        self._keys: dict[Hashable, None] = {}
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
 
     def __contains__(self, key: object) -> bool:
         return key in self._keys

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -131,10 +131,11 @@ class BingxVenue(OrderQueries):
         # what was delivered, oldest first, each kept for the last ``remember`` orders or events: a
         # long run must not grow without end (the kernel drops what repeats older ones anyway)
         self._keep = remember
-        self._by_venue_id: dict[str, str] = {}  # venue order id -> client order id
-        self._symbols: dict[str, str] = {}  # client order id -> symbol, of the orders placed or asked here
+        self._by_venue_id: OrderedDict[str, str] = OrderedDict()  # venue order id -> client order id
+        # client order id -> symbol, of the orders placed or asked here
+        self._symbols: OrderedDict[str, str] = OrderedDict()
         self._delivered = RecentKeys(remember)
-        self._fees: dict[str, Decimal] = {}  # venue order id -> commission delivered
+        self._fees: OrderedDict[str, Decimal] = OrderedDict()  # venue order id -> commission delivered
         self.unbooked_income: Counter[str] = Counter()  # income rows PINK does not book, by type
         self.income_reading = False  # a read of the income for a push is on its way
         self._income_again: tuple[int, str] | None = None  # pushed meanwhile: read once more from then
