@@ -3,50 +3,28 @@ maker 0.02 %, taker 0.05 %, isolated margin, hedge mode)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from pink.kernel.messages import (
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
-    OrderFilled,
     OrderRejected,
     OrderSide,
     OrderStatus,
-    OrderType,
     Side,
     TimeInForce,
 )
-from pink.venues.sim import LiquidationRules, MarketConfig, MatchingEngine, NewOrder, default_instruments
+from pink.venues.sim import LiquidationRules, MarketConfig, MatchingEngine, default_instruments
+from tests.venues.sim.test_sim_engine import BTC, D, S, fills, order
+from tests.venues.sim.test_sim_engine import replay_engine as engine
 
-S = 1_000_000_000
-D = Decimal
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "sim"
-BTC = "BTC-USDT"
 MAKER, TAKER = D("0.0002"), D("0.0005")
-
-
-def engine(level_qty: str = "0.01", **kw: object) -> MatchingEngine:
-    """BTC replayed from 60000.0 (bid; ask 60000.1), five levels of ``level_qty`` a tick apart."""
-    market = MarketConfig(replay={BTC: str(FIXTURES / "btc_down_trades.csv")}, level_qty={BTC: D(level_qty)},
-                          volatility_per_s=D(0))  # fmt: skip
-    return MatchingEngine(default_instruments(), market=market, **kw)  # type: ignore[arg-type]
-
-
-def new(coid: str, side: OrderSide, pos: Side, qty: str, price: str | None = None,
-        tif: TimeInForce = TimeInForce.GTC) -> NewOrder:  # fmt: skip
-    kind = OrderType.MARKET if price is None else OrderType.LIMIT
-    return NewOrder(coid, BTC, side, pos, D(qty), kind, None if price is None else D(price), tif, False)
-
-
-def fills(events: list[object]) -> list[OrderFilled]:
-    return [e for e in events if isinstance(e, OrderFilled)]
 
 
 def test_a_market_order_larger_than_the_top_level_pays_the_vwap_and_a_taker_fee_on_each_level() -> None:
     eng = engine()
-    got = fills(eng.submit(new("m", OrderSide.BUY, Side.LONG, "0.025"), 0))
+    got = fills(eng.submit(order("m", OrderSide.BUY, "0.025", pos=Side.LONG), 0))
     levels = [(D("0.01"), D("60000.1")), (D("0.01"), D("60000.2")), (D("0.005"), D("60000.3"))]
     assert [(f.last_qty, f.last_price) for f in got] == levels
     notional = D("600.001") + D("600.002") + D("300.0015")
@@ -63,7 +41,7 @@ def test_a_market_order_larger_than_the_top_level_pays_the_vwap_and_a_taker_fee_
 
 def test_a_resting_limit_partly_filled_then_canceled_pays_the_maker_fee_and_frees_the_rest() -> None:
     eng = engine()
-    eng.submit(new("l", OrderSide.BUY, Side.LONG, "0.06", "59985.0"), 0)
+    eng.submit(order("l", OrderSide.BUY, "0.06", price="59985.0", pos=Side.LONG), 0)
     held = D("0.06") * D("59985.0")
     assert eng.balance().available == 10000 - held / 5 - held * MAKER  # margin and maker fee set aside
     (f,) = fills(eng.advance(3 * S))  # ask 59984.1: 5 levels x 0.01 x 0.5 cross it
@@ -80,14 +58,15 @@ def test_a_resting_limit_partly_filled_then_canceled_pays_the_maker_fee_and_free
 
 def test_a_post_only_that_would_cross_is_rejected_never_filled() -> None:
     eng = engine()
-    (rejected,) = eng.submit(new("p", OrderSide.SELL, Side.SHORT, "0.01", "60000.0", TimeInForce.POST_ONLY), 0)
+    post_only = order("p", OrderSide.SELL, "0.01", price="60000.0", tif=TimeInForce.POST_ONLY, pos=Side.SHORT)
+    (rejected,) = eng.submit(post_only, 0)
     assert isinstance(rejected, OrderRejected) and rejected.code == "POST_ONLY_WOULD_TAKE"
     assert eng.fills_since(0) == [] and eng.positions() == [] and eng.balance().available == 10000
 
 
 def test_an_ioc_partly_filled_takes_up_to_its_limit_and_expires_the_rest_holding_nothing() -> None:
     eng = engine()
-    events = eng.submit(new("i", OrderSide.SELL, Side.SHORT, "0.04", "59999.8", TimeInForce.IOC), 0)
+    events = eng.submit(order("i", OrderSide.SELL, "0.04", price="59999.8", tif=TimeInForce.IOC, pos=Side.SHORT), 0)
     assert isinstance(events[0], OrderAccepted)
     got = fills(events)
     assert [(f.last_qty, f.last_price) for f in got] == [
@@ -102,13 +81,13 @@ def test_an_ioc_partly_filled_takes_up_to_its_limit_and_expires_the_rest_holding
 
 def test_a_close_larger_than_the_free_position_is_refused_and_changes_nothing() -> None:
     eng = engine()
-    eng.submit(new("in", OrderSide.BUY, Side.LONG, "0.02"), 0)
-    eng.submit(new("tp", OrderSide.SELL, Side.LONG, "0.015", "60100.0"), 0)  # resting: 0.005 left free
+    eng.submit(order("in", OrderSide.BUY, "0.02", pos=Side.LONG), 0)
+    eng.submit(order("tp", OrderSide.SELL, "0.015", price="60100.0", pos=Side.LONG), 0)  # resting: 0.005 left free
     before = (eng.positions(), eng.balance(), eng.open_orders())
-    (ev,) = eng.submit(new("big", OrderSide.SELL, Side.LONG, "0.01"), 0)
+    (ev,) = eng.submit(order("big", OrderSide.SELL, "0.01", pos=Side.LONG), 0)
     assert isinstance(ev, OrderRejected) and ev.code == "REDUCE_ONLY_EXCEEDS_POSITION"
     assert (eng.positions(), eng.balance(), eng.open_orders()) == before
-    assert fills(eng.submit(new("rest", OrderSide.SELL, Side.LONG, "0.005"), 0))[-1].cum_qty == D("0.005")
+    assert fills(eng.submit(order("rest", OrderSide.SELL, "0.005", pos=Side.LONG), 0))[-1].cum_qty == D("0.005")
 
 
 def test_a_short_liquidated_at_the_mark_keeps_the_wallet_less_its_margin_and_the_fee(tmp_path: Path) -> None:
@@ -120,7 +99,7 @@ def test_a_short_liquidated_at_the_mark_keeps_the_wallet_less_its_margin_and_the
     market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")}, volatility_per_s=D(0))
     eng = MatchingEngine(default_instruments(), market=market, liquidation=LiquidationRules(fee_rate=D("0.001")))
     eng.set_leverage(BTC, Side.SHORT, 20)
-    (entry,) = fills(eng.submit(new("s", OrderSide.SELL, Side.SHORT, "0.1"), 0))
+    (entry,) = fills(eng.submit(order("s", OrderSide.SELL, "0.1", pos=Side.SHORT), 0))
     assert (entry.last_price, entry.commission) == (D("60000.0"), D("3.0"))
     assert eng.liquidation_price(BTC, Side.SHORT) == D("62686.6")
     assert fills(eng.advance(S)) == [] and eng.positions()
@@ -143,8 +122,8 @@ def test_funding_at_the_interval_is_rate_times_the_notional_at_the_mark_then_pai
     market = MarketConfig(replay={BTC: str(csv)}, level_qty={BTC: D("1")}, volatility_per_s=D(0),
                           funding_rate=D("0.0001"))  # fmt: skip
     eng = MatchingEngine(default_instruments(), market=market, funding_interval_s=3600)
-    eng.submit(new("l", OrderSide.BUY, Side.LONG, "0.1"), 0)
-    eng.submit(new("s", OrderSide.SELL, Side.SHORT, "0.04"), 0)
+    eng.submit(order("l", OrderSide.BUY, "0.1", pos=Side.LONG), 0)
+    eng.submit(order("s", OrderSide.SELL, "0.04", pos=Side.SHORT), 0)
     before = eng.balance()
     assert eng.advance(3599 * S) == []
     paid = eng.advance(3600 * S)
