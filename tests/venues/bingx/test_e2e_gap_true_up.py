@@ -55,6 +55,19 @@ async def test_the_simulator_rounds_an_orders_average_to_the_prices_digits_as_bi
         assert report.avg_price == (notional / qty).quantize(TICK, ROUND_HALF_UP)
 
 
+async def _gap_at_the_rounded_average(st: Stack) -> str:
+    """Trade t1's LIMIT entry walks two levels while the stream loses its pushes and the venue's
+    fill list lags: the working check's report books what it filled as a gap at BingX's rounded
+    average (the fill list still lagging: ``fills_lag`` stays on). Its client order id."""
+    p = st.pump
+    st.server.faults.update("stream_loss=1")  # every push lost from here (the socket stays up)
+    cid = await _walk_two_levels(st, "t1")
+    st.server.faults.update("fills_lag=1")  # the venue's fill list does not show them yet
+    await p.tick(70.0)  # the working check asks the order: a gap at the rounded average
+    await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+    return cid
+
+
 def _rows(st: Stack, cid: str) -> list[FillBooked]:
     return [b for b in st.pump.booked() if b.client_order_id == cid]
 
@@ -94,11 +107,7 @@ async def _gap_trued_up_by_the_reconcile(st: Stack, rec: Reconciler) -> str:
     gap at the rounded average; the reconcile's fill read (the order still works) trues it up."""
     p = st.pump
     await rec.full(p.kernel, p.now() - 60 * S, 2)
-    st.server.faults.update("stream_loss=1")  # every push lost from here (the socket stays up)
-    cid = await _walk_two_levels(st, "t1")
-    st.server.faults.update("fills_lag=1")  # the venue's fill list does not show them yet
-    await p.tick(70.0)  # the working check asks the order: a gap at the rounded average
-    await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+    cid = await _gap_at_the_rounded_average(st)
     (gap,) = _rows(st, cid)
     qty, notional = _exact_avg(st, cid)
     assert gap.last_qty == qty and gap.last_price == (notional / qty).quantize(TICK, ROUND_HALF_UP)
@@ -219,11 +228,7 @@ async def test_e10_the_gap_of_an_order_that_ended_is_trued_up_by_the_next_reconc
         p = st.pump
         rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
         await rec.full(p.kernel, p.now() - 60 * S, 2)
-        st.server.faults.update("stream_loss=1")
-        cid = await _walk_two_levels(st, "t1")
-        st.server.faults.update("fills_lag=1")
-        await p.tick(70.0)  # the working check: a gap at the rounded average
-        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        cid = await _gap_at_the_rounded_average(st)
         await p.submit(st.cancel("t1"))  # the rest is canceled: the order has ended
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
         assert cid not in {o.client_order_id for o in p.kernel.working_orders()}
@@ -273,11 +278,7 @@ async def test_e10_a_gap_whose_fill_rows_lag_past_a_reconcile_interval_is_trued_
         rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1)
         began = time.time_ns()
         await rec.full(p.kernel, began - 60 * S, 2)
-        st.server.faults.update("stream_loss=1")
-        cid = await _walk_two_levels(st, "t1")
-        st.server.faults.update("fills_lag=1")  # the venue's fill list does not show them yet
-        await p.tick(70.0)  # the working check: a gap at the rounded average
-        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        cid = await _gap_at_the_rounded_average(st)
         st.server.faults.clear()
         if then != "working":
             await p.submit(st.cancel("t1"))  # the rest is canceled: the order has ended
@@ -321,11 +322,7 @@ async def test_e10_after_a_restart_a_closed_trades_gap_is_trued_up_by_its_order(
         p = st.pump
         began = time.time_ns()
         await Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1).full(p.kernel, began - 60 * S, 2)
-        st.server.faults.update("stream_loss=1")
-        cid = await _walk_two_levels(st, "t1")
-        st.server.faults.update("fills_lag=1")
-        await p.tick(70.0)  # the working check: a gap at the rounded average
-        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        cid = await _gap_at_the_rounded_average(st)
         st.server.faults.clear()
         await p.submit(st.cancel("t1"))
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
@@ -356,11 +353,7 @@ async def test_e10_an_order_holding_a_gap_that_cannot_be_asked_does_not_stop_the
         p = st.pump
         rec = Reconciler(st.venue, p.sink, _ask, p.now, books_settle_ns=1, start_backoff_s=0.01)
         await rec.full(p.kernel, p.now() - 60 * S, 2)
-        st.server.faults.update("stream_loss=1")
-        cid = await _walk_two_levels(st, "t1")
-        st.server.faults.update("fills_lag=1")
-        await p.tick(70.0)  # the working check: a gap at the rounded average
-        await until(lambda: p.kernel.slot_view(0).entry_qty > 0, "the gap booked")
+        cid = await _gap_at_the_rounded_average(st)
         await p.submit(st.cancel("t1"))  # the rest is canceled: the order has ended
         await until(lambda: p.slot() == "POSITION_OPEN", "the rest canceled")
         st.server.faults.clear()
