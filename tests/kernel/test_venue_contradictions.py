@@ -461,17 +461,29 @@ def test_e10_a_gaps_true_up_is_the_same_after_a_restore_and_a_replay(tmp_path: P
     for f in fills:
         assert jk.apply(f, f.ts).status is OutcomeStatus.CONFIRMED
         assert restored.apply(f, f.ts).status is OutcomeStatus.CONFIRMED
+    replayed = _restored_and_replayed_alike(tmp_path, cfg, jk, restored)
+    try:
+        trade = replayed.kernel.slots[0].trade
+        assert trade is not None and trade.entry_notional == D("100.25")
+        assert replayed.apply(fills[0], 5).status is OutcomeStatus.DUPLICATE
+    finally:
+        replayed.close()
+
+
+def _restored_and_replayed_alike(tmp_path: Path, cfg: KernelConfig, jk: JournaledKernel,
+                                 restored: Kernel) -> JournaledKernel:  # fmt: skip
+    """Check that ``restored`` (from a snapshot taken earlier) and the journal replayed after a kill
+    (no final snapshot) hold what the live kernel ``jk`` does; the replayed kernel, open."""
     live = json.dumps(jk.kernel.snapshot(), sort_keys=True)
     assert json.dumps(restored.snapshot(), sort_keys=True) == live
     jk.journal.close()  # no final snapshot, as if killed
     replayed = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
     try:
         assert json.dumps(replayed.kernel.snapshot(), sort_keys=True) == live
-        trade = replayed.kernel.slots[0].trade
-        assert trade is not None and trade.entry_notional == D("100.25")
-        assert replayed.apply(fills[0], 5).status is OutcomeStatus.DUPLICATE
-    finally:
+    except AssertionError:
         replayed.close()
+        raise
+    return replayed
 
 
 def test_e10_a_fill_across_what_a_report_booked_is_never_booked_again() -> None:
@@ -616,14 +628,7 @@ def test_e10_a_closed_trades_open_gaps_outlive_the_bound_on_retired_orders(tmp_p
             assert k.apply(f, 99).status is OutcomeStatus.CONFIRMED
     assert jk.kernel.account_view().capital == D("10001.15") - D("0.05") + 3 * D("0.97")
     assert list(jk.kernel.orders_with_open_gaps()) == []
-    live = json.dumps(jk.kernel.snapshot(), sort_keys=True)
-    assert json.dumps(restored.snapshot(), sort_keys=True) == live
-    jk.journal.close()  # no final snapshot, as if killed
-    replayed = JournaledKernel.open(tmp_path / "j.sqlite", cfg, INSTRUMENTS)
-    try:
-        assert json.dumps(replayed.kernel.snapshot(), sort_keys=True) == live
-    finally:
-        replayed.close()
+    _restored_and_replayed_alike(tmp_path, cfg, jk, restored).close()
 
 
 def test_e10_past_its_own_bound_the_oldest_open_gap_is_given_up_with_an_alert() -> None:
