@@ -14,6 +14,9 @@ from pink.policy.base import Decision, MarginSizer, PolicySnapshot
 from pink.runtime.clock import SimClock
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.loop import LoopConfig, Runtime
+from pink.venues.bingx.config import BingxConfig
+from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
+from pink.venues.bingx.venue import BingxVenue
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.faults import FaultConfig
 from pink.venues.sim.instruments import default_instruments
@@ -114,3 +117,9 @@ def busy_faulted_config(data_dir: Path, **overrides: Any) -> RuntimeConfig:
                                 ledger="none", plane="none", control="file", view=False,
                                 reconcile_interval_s=60.0, books_settle_s=100.0)
     return RuntimeConfig(**{**base, **overrides})
+
+
+def bingx_venue(server: BingxSimServer) -> BingxVenue:
+    """A BingX adapter on the simulator server ``server`` (its keys, its URLs), not yet started."""
+    return BingxVenue(BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
+                                  server.market_ws_url))

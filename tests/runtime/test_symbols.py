@@ -15,12 +15,10 @@ import pytest
 from pink.errors import ConfigError, StartupError
 from pink.runtime.config import load_config
 from pink.runtime.launcher import Launcher
-from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
-from pink.venues.bingx.venue import BingxVenue
+from pink.venues.bingx.server import BingxSimServer
 from pink.venues.sim.engine import MatchingEngine
 from pink.venues.sim.instruments import default_instruments
-from tests.runtime.helpers import quiet_config
+from tests.runtime.helpers import bingx_venue, quiet_config
 
 
 def _many_contracts_server() -> BingxSimServer:
@@ -32,15 +30,10 @@ def _many_contracts_server() -> BingxSimServer:
     return BingxSimServer(engine, rate_limits=False, hedge=True)
 
 
-def _venue(server: BingxSimServer) -> BingxVenue:
-    return BingxVenue(BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
-                                  server.market_ws_url))
-
-
 async def test_a_venue_listing_many_contracts_is_refused_unless_the_run_says_its_symbols(tmp_path: Path) -> None:
     server = await _many_contracts_server().start()
     try:
-        venue = _venue(server)
+        venue = bingx_venue(server)
         launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False, cycle_s=0.05), venue=venue)
         with pytest.raises(StartupError, match=r"it lists 30 symbols: quoting them all would overrun.*"
                                                r"PINK_SYMBOLS=BTC-USDT,ETH-USDT"):
@@ -49,7 +42,7 @@ async def test_a_venue_listing_many_contracts_is_refused_unless_the_run_says_its
         await venue.close()
         assert not (tmp_path / "journal.sqlite").exists()  # nothing made: the next start is a new data dir
 
-        venue = _venue(server)
+        venue = bingx_venue(server)
         launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False, cycle_s=0.05,
                                          symbols=("ETH-USDT", "X03-USDT")), venue=venue)
         try:

@@ -9,10 +9,8 @@ import pytest
 
 from pink.errors import StartupError
 from pink.runtime.launcher import Launcher
-from pink.venues.bingx.config import BingxConfig
-from pink.venues.bingx.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, BingxSimServer
-from pink.venues.bingx.venue import BingxVenue
-from tests.runtime.helpers import quiet_config
+from pink.venues.bingx.server import BingxSimServer
+from tests.runtime.helpers import bingx_venue, quiet_config
 
 
 def _messages(data: Path) -> list[tuple[object, ...]]:
@@ -23,13 +21,8 @@ def _messages(data: Path) -> list[tuple[object, ...]]:
         db.close()
 
 
-def _bingx(server: BingxSimServer) -> BingxVenue:
-    return BingxVenue(BingxConfig(DEFAULT_API_KEY, DEFAULT_SECRET_KEY, server.base_url, server.ws_url,
-                                  server.market_ws_url))
-
-
-async def _run_bingx(data: Path, server: BingxSimServer) -> Launcher:
-    venue = _bingx(server)
+async def _runbingx_venue(data: Path, server: BingxSimServer) -> Launcher:
+    venue = bingx_venue(server)
     launcher = Launcher(quiet_config(data, venue="bingx", fast=False, cycle_s=0.05), venue=venue)
     try:
         await launcher.start()
@@ -44,7 +37,7 @@ async def test_a_data_dir_made_on_one_venue_is_refused_on_another_naming_both(tm
     server = await BingxSimServer(rate_limits=False, hedge=True).start()  # as the simulator: only the venue differs
     try:
         live, paper = tmp_path / "live", tmp_path / "paper"
-        await _run_bingx(live, server)
+        await _runbingx_venue(live, server)
         async with Launcher(quiet_config(paper)) as sim:
             await sim.run(cycles=20)
         before = {d: _messages(d) for d in (live, paper)}
@@ -55,7 +48,7 @@ async def test_a_data_dir_made_on_one_venue_is_refused_on_another_naming_both(tm
             await sim.start()
         await sim.close()
 
-        venue = _bingx(server)
+        venue = bingx_venue(server)
         other = Launcher(quiet_config(paper, venue="bingx", fast=False), venue=venue)
         with pytest.raises(StartupError, match=r"made on venue 'sim', but this run is on 'bingx 127\.0\.0\.1'"):
             await other.start()
@@ -84,7 +77,7 @@ async def test_a_bingx_journal_survives_power_loss_by_default_a_paper_one_need_n
     an unknown order of its own. On a real venue the journal is fully synced by default."""
     server = await BingxSimServer(rate_limits=False, hedge=True).start()
     try:
-        venue = _bingx(server)
+        venue = bingx_venue(server)
         live = Launcher(quiet_config(tmp_path / "live", venue="bingx", fast=False, cycle_s=0.05), venue=venue)
         try:
             await live.start()
@@ -107,9 +100,9 @@ async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_o
     mine = await BingxSimServer(rate_limits=False, hedge=True).start()
     other = await BingxSimServer(rate_limits=False, hedge=True, user_id="2000000002").start()
     try:
-        await _run_bingx(tmp_path, mine)
+        await _runbingx_venue(tmp_path, mine)
         before = _messages(tmp_path)
-        venue = _bingx(other)
+        venue = bingx_venue(other)
         launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False), venue=venue)
         with pytest.raises(StartupError, match=r"made on the venue's account 1000000001, but this run's API keys "
                                                r"open account 2000000002"):
@@ -117,7 +110,7 @@ async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_o
         await launcher.close()
         await venue.close()
         assert _messages(tmp_path) == before
-        await _run_bingx(tmp_path, mine)  # its own account's keys: as before
+        await _runbingx_venue(tmp_path, mine)  # its own account's keys: as before
     finally:
         await mine.close()
         await other.close()
@@ -129,11 +122,11 @@ async def test_a_bingx_run_is_not_labelled_paper_and_an_old_journal_keeps_its_na
     on BingX: bingx-vst, bingx-live); a journal made under another name keeps it on restart."""
     server = await BingxSimServer(rate_limits=False, hedge=True).start()
     try:
-        fresh = await _run_bingx(tmp_path / "new", server)
+        fresh = await _runbingx_venue(tmp_path / "new", server)
         assert fresh.cfg.account_id == "bingx-127.0.0.1"
         assert _meta(tmp_path / "new", "account_id") == "bingx-127.0.0.1"
         old = tmp_path / "old"  # made while the default was "paper" on every venue
-        venue = _bingx(server)
+        venue = bingx_venue(server)
         first = Launcher(quiet_config(old, venue="bingx", fast=False, cycle_s=0.05, account_id="paper"), venue=venue)
         try:
             await first.start()
@@ -142,7 +135,7 @@ async def test_a_bingx_run_is_not_labelled_paper_and_an_old_journal_keeps_its_na
             await first.close()
             await venue.close()
         before = _meta(old, "account_id")
-        again = await _run_bingx(old, server)  # unset: the journal's name, not a refusal
+        again = await _runbingx_venue(old, server)  # unset: the journal's name, not a refusal
         assert before == "paper" and again.cfg.account_id == "paper" and _meta(old, "account_id") == "paper"
         async with Launcher(quiet_config(tmp_path / "sim")) as sim:
             assert sim.cfg.account_id == "paper"
@@ -182,7 +175,7 @@ async def test_a_new_data_dir_may_not_trade_more_capital_than_the_venues_wallet_
 
     server = await BingxSimServer(rate_limits=False, hedge=True).start()  # its wallet: 10000 USDT
     try:
-        venue = _bingx(server)
+        venue = bingx_venue(server)
         launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False, initial_capital=Decimal("10000.01")),
                             venue=venue)
         with pytest.raises(StartupError, match=r"initial_capital 10000\.01 is more than the venue's wallet holds "
@@ -191,6 +184,6 @@ async def test_a_new_data_dir_may_not_trade_more_capital_than_the_venues_wallet_
         await launcher.close()
         await venue.close()
         assert not (tmp_path / "journal.sqlite").exists()  # nothing made: the next start is a new data dir
-        await _run_bingx(tmp_path, server)  # the default, 10000: all the wallet holds
+        await _runbingx_venue(tmp_path, server)  # the default, 10000: all the wallet holds
     finally:
         await server.close()
