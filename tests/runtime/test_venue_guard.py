@@ -21,7 +21,7 @@ def _messages(data: Path) -> list[tuple[object, ...]]:
         db.close()
 
 
-async def _runbingx_venue(data: Path, server: BingxSimServer) -> Launcher:
+async def _run_bingx(data: Path, server: BingxSimServer) -> Launcher:
     venue = bingx_venue(server)
     launcher = Launcher(quiet_config(data, venue="bingx", fast=False, cycle_s=0.05), venue=venue)
     try:
@@ -37,7 +37,7 @@ async def test_a_data_dir_made_on_one_venue_is_refused_on_another_naming_both(tm
     server = await BingxSimServer(rate_limits=False, hedge=True).start()  # as the simulator: only the venue differs
     try:
         live, paper = tmp_path / "live", tmp_path / "paper"
-        await _runbingx_venue(live, server)
+        await _run_bingx(live, server)
         async with Launcher(quiet_config(paper)) as sim:
             await sim.run(cycles=20)
         before = {d: _messages(d) for d in (live, paper)}
@@ -100,7 +100,7 @@ async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_o
     mine = await BingxSimServer(rate_limits=False, hedge=True).start()
     other = await BingxSimServer(rate_limits=False, hedge=True, user_id="2000000002").start()
     try:
-        await _runbingx_venue(tmp_path, mine)
+        await _run_bingx(tmp_path, mine)
         before = _messages(tmp_path)
         venue = bingx_venue(other)
         launcher = Launcher(quiet_config(tmp_path, venue="bingx", fast=False), venue=venue)
@@ -110,7 +110,7 @@ async def test_a_data_dir_is_refused_to_another_venue_account_with_keys_of_its_o
         await launcher.close()
         await venue.close()
         assert _messages(tmp_path) == before
-        await _runbingx_venue(tmp_path, mine)  # its own account's keys: as before
+        await _run_bingx(tmp_path, mine)  # its own account's keys: as before
     finally:
         await mine.close()
         await other.close()
@@ -122,7 +122,7 @@ async def test_a_bingx_run_is_not_labelled_paper_and_an_old_journal_keeps_its_na
     on BingX: bingx-vst, bingx-live); a journal made under another name keeps it on restart."""
     server = await BingxSimServer(rate_limits=False, hedge=True).start()
     try:
-        fresh = await _runbingx_venue(tmp_path / "new", server)
+        fresh = await _run_bingx(tmp_path / "new", server)
         assert fresh.cfg.account_id == "bingx-127.0.0.1"
         assert _meta(tmp_path / "new", "account_id") == "bingx-127.0.0.1"
         old = tmp_path / "old"  # made while the default was "paper" on every venue
@@ -135,7 +135,7 @@ async def test_a_bingx_run_is_not_labelled_paper_and_an_old_journal_keeps_its_na
             await first.close()
             await venue.close()
         before = _meta(old, "account_id")
-        again = await _runbingx_venue(old, server)  # unset: the journal's name, not a refusal
+        again = await _run_bingx(old, server)  # unset: the journal's name, not a refusal
         assert before == "paper" and again.cfg.account_id == "paper" and _meta(old, "account_id") == "paper"
         async with Launcher(quiet_config(tmp_path / "sim")) as sim:
             assert sim.cfg.account_id == "paper"
@@ -184,6 +184,6 @@ async def test_a_new_data_dir_may_not_trade_more_capital_than_the_venues_wallet_
         await launcher.close()
         await venue.close()
         assert not (tmp_path / "journal.sqlite").exists()  # nothing made: the next start is a new data dir
-        await _runbingx_venue(tmp_path, server)  # the default, 10000: all the wallet holds
+        await _run_bingx(tmp_path, server)  # the default, 10000: all the wallet holds
     finally:
         await server.close()
