@@ -6,6 +6,8 @@ import os
 import re
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -293,13 +295,21 @@ def _wait_journaled(proc: subprocess.Popen[str], data: Path, at_least: int) -> i
     return n
 
 
-def _spawn(cwd: Path, data: Path, *args: str, preexec_fn: Any = None, **env: str) -> subprocess.Popen[str]:
+@contextmanager
+def _spawn(cwd: Path, data: Path, *args: str, preexec_fn: Any = None, **env: str) -> Iterator[subprocess.Popen[str]]:
     """A real `pink run --fast --no-view` on ``data`` in its own process (no plane, no ledger
-    unless ``env`` says), its output piped; ``env`` beside the caller's non-PINK variables."""
+    unless ``env`` says), its output piped; ``env`` beside the caller's non-PINK variables. Killed
+    after the block if it still runs then (a test that failed before it ended)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PINK_")}
-    return subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data), *args], cwd=cwd,
+    proc = subprocess.Popen([*PINK, "run", "--fast", "--no-view", "--data-dir", str(data), *args], cwd=cwd,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
                             env={**base, "COLUMNS": "250", "PINK_PLANE": "none", "PINK_LEDGER": "none", **env})
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_path: Path) -> None:
@@ -312,19 +322,16 @@ def test_f21_a_close_step_that_fails_makes_pink_run_exit_non_zero_naming_it(tmp_
 
     front = Front(tmp_path / "ch").start()
     data = tmp_path / "data"
-    proc = _spawn(tmp_path, data, "--ledger-url", front.url, COLUMNS="80", PINK_LEDGER="chdb",
-                  PINK_CLOSE_TIMEOUT_S="1")
     try:
-        n = _wait_journaled(proc, data, 200)
-        front.stop()  # the ledger server is gone
-        _wait_journaled(proc, data, n + 200)  # and the run went on: records it could not write
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
+        with _spawn(tmp_path, data, "--ledger-url", front.url, COLUMNS="80", PINK_LEDGER="chdb",
+                    PINK_CLOSE_TIMEOUT_S="1") as proc:
+            n = _wait_journaled(proc, data, 200)
+            front.stop()  # the ledger server is gone
+            _wait_journaled(proc, data, n + 200)  # and the run went on: records it could not write
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=120)
     finally:
         front.stop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 1, out[-3000:]
     last = out.strip().splitlines()[-1]
     assert "close failed at flush_ledger" in last and "journal" in last, out[-3000:]
@@ -342,8 +349,7 @@ def test_f21_signals_repeated_through_the_close_and_after_it_never_kill_pink_run
     import time
 
     data = tmp_path / "data"
-    proc = _spawn(tmp_path, data)
-    try:
+    with _spawn(tmp_path, data) as proc:
         _wait_journaled(proc, data, 200)
         sent = 0
         deadline = time.monotonic() + 120
@@ -352,10 +358,6 @@ def test_f21_signals_repeated_through_the_close_and_after_it_never_kill_pink_run
             sent += 1
             time.sleep(0.002)
         out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert sent > 2 and proc.returncode == 0, (sent, proc.returncode, out[-3000:])
     assert "run summary" in out and "close_venue" in out and "Traceback" not in out, out[-3000:]
     assert out.count("closing in order") <= 1  # said once, however often signalled
@@ -368,15 +370,10 @@ def test_f21_a_hangup_closes_the_run_in_order(tmp_path: Path) -> None:
     import signal
 
     data = tmp_path / "data"
-    proc = _spawn(tmp_path, data)
-    try:
+    with _spawn(tmp_path, data) as proc:
         _wait_journaled(proc, data, 200)
         proc.send_signal(signal.SIGHUP)
         out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, (proc.returncode, out[-3000:])
     assert "run summary" in out and "close_venue" in out and "Traceback" not in out, out[-3000:]
 
@@ -386,17 +383,12 @@ def test_a_run_started_under_nohup_goes_on_through_a_hangup(tmp_path: Path) -> N
     import signal
 
     data = tmp_path / "data"
-    proc = _spawn(tmp_path, data, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    try:
+    with _spawn(tmp_path, data, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) as proc:
         n = _wait_journaled(proc, data, 200)
         proc.send_signal(signal.SIGHUP)
         _wait_journaled(proc, data, n + 500)  # (it would have ended: asserted there)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0 and "run summary" in out, out[-3000:]
 
 
