@@ -185,7 +185,7 @@ def _switches_in_force(launcher: Launcher) -> str:
 
     if launcher.runtime is None:
         return ""
-    snap, default = launcher.runtime._v.control, ControlSnapshot()
+    snap, default = launcher.runtime.control, ControlSnapshot()
     said: list[str] = []
     undo: list[str] = []
     if snap.pause_entries:

@@ -185,6 +185,21 @@ class Runtime(KernelOwner, Scheduling):
         """The working orders as the policy saw them at its last cycle."""
         return self.outputs.working
 
+    @property
+    def control(self) -> ControlSnapshot:
+        """The operator switches the kernel holds now."""
+        return self._v.control
+
+    @property
+    def queued(self) -> int:
+        """Items waiting for the owner task."""
+        return self._q.qsize()
+
+    def control_read(self) -> tuple[int, FlattenMark, bool]:
+        """The control file's version and latest flatten this run last read (-1, none: not yet), and
+        whether a flatten is being carried out."""
+        return self._control_version, self._flatten_mark, self._flatten_armed
+
     # ------------------------------------------------------------------ inputs
 
     def sink(self, event: VenueEvent) -> None:

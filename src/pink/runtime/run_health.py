@@ -42,7 +42,7 @@ def health_report(cfg: RuntimeConfig, rt: Runtime | None, ledger: Any, projectio
         if rt is not None and rt.last_event_wall_ns else None,
         awaiting_venue=rt.executor.in_flight
         + sum(1 for s in rt.slots if s.state.endswith(("_PENDING", "_CANCELING"))) if rt is not None else 0,
-        queue_depths={"kernel": rt._q.qsize(), "in_flight": rt.executor.in_flight}
+        queue_depths={"kernel": rt.queued, "in_flight": rt.executor.in_flight}
         if rt is not None else {},
         drops={"events_after_close": rt.events_dropped} if rt is not None else {},
         desync_slots=tuple(s.slot for s in rt.slots if s.state == "DESYNC") if rt else (),
@@ -56,17 +56,17 @@ def health_report(cfg: RuntimeConfig, rt: Runtime | None, ledger: Any, projectio
 
 def _control_held(cfg: RuntimeConfig, rt: Runtime) -> ControlHeld:
     """The switches ``rt``'s kernel holds, and the control file's version and flatten it last read."""
-    snap = rt._v.control
+    snap = rt.control
     cap = snap.max_position_notional
-    mark = rt._flatten_mark
+    file_version, mark, flattening = rt.control_read()
     return ControlHeld(
         version=snap.version,
-        file_version=rt._control_version if cfg.control == "file" else -1,
+        file_version=file_version if cfg.control == "file" else -1,
         pause_entries=snap.pause_entries,
         kill=snap.kill,
         max_leverage=snap.max_leverage,
         max_position_notional="none" if cap is None else f"{cap:f}",
         flatten_seq=mark.seq,
         flatten_ns=mark.ns,
-        flattening=rt._flatten_armed,
+        flattening=flattening,
     )
