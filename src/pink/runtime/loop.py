@@ -145,8 +145,7 @@ class Runtime(KernelOwner, Scheduling):
         self._flatten_armed = False
         self._flatten_log = flatten_log
         self._flatten_doing: FlattenMark | None = None  # the control file's flatten being done
-        self._control_version = -1  # of the control file's snapshot read last (-1: none yet)
-        self._control_read: ControlSnapshot | None = None  # that snapshot
+        self._control_read: ControlSnapshot | None = None  # the control file's snapshot read last
         self._flatten_mark = FlattenMark()  # the control file's latest flatten
         self._cycle_limit: int | None = None
         self._next_recon: int | None = None  # when the next slow reconcile is due
@@ -198,7 +197,8 @@ class Runtime(KernelOwner, Scheduling):
     def control_read(self) -> tuple[int, FlattenMark, bool]:
         """The control file's version and latest flatten this run last read (-1, none: not yet), and
         whether a flatten is being carried out."""
-        return self._control_version, self._flatten_mark, self._flatten_armed
+        version = -1 if self._control_read is None else self._control_read.version
+        return version, self._flatten_mark, self._flatten_armed
 
     # ------------------------------------------------------------------ inputs
 
@@ -279,7 +279,6 @@ class Runtime(KernelOwner, Scheduling):
     async def _start(self, resume_from_ns: int | None, book_since_ns: int) -> ReconcileReport:
         self._owner = asyncio.create_task(self._own(), name="pink-kernel-owner")
         ctrl = self._control.current()
-        self._control_version = ctrl.snapshot.version
         self._control_read = ctrl.snapshot
         mark = self._flatten_mark = FlattenMark.of(ctrl)
         log_ = self._flatten_log

@@ -51,7 +51,6 @@ class Scheduling:
     _cycle_limit: int | None
     _policy_on: bool
     _flatten_armed: bool
-    _control_version: int
     _control_read: ControlSnapshot | None
     _flatten_mark: FlattenMark
     _next_recon: int | None
@@ -123,7 +122,6 @@ class Scheduling:
             ctrl = self._control.current()
             if ctrl.snapshot != self._control_read:  # (a reset file may say the version read last again)
                 self._control_read = ctrl.snapshot
-                self._control_version = ctrl.snapshot.version
                 self._put(ControlItem(ctrl.snapshot))
             held = self._flatten_mark
             if ctrl.flatten_seq != held.seq or ctrl.flatten_ns != held.ns:
