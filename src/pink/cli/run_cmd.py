@@ -33,7 +33,7 @@ _STOPS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
 async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False) -> CloseReport:
     """Start, run (cycles or until Ctrl-C), close in order, print the summary. ``last``: the
     process ends after it; Ctrl-C, SIGTERM and SIGHUP are ignored from the end of the close on."""
-    from pink.runtime.decimals import runtime_decimals
+    from pink.kernel.exact import kernel_context
     from pink.runtime.launcher import Launcher
 
     launcher = Launcher(cfg)
@@ -63,7 +63,7 @@ async def run_async(cfg: RuntimeConfig, console: Console, *, last: bool = False)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig)
     try:
-        with run_logging(Path(cfg.data_dir), console), runtime_decimals():  # (the summary's sums, the view's)
+        with run_logging(Path(cfg.data_dir), console), kernel_context():  # (the summary's sums, the view's)
             return await _run_and_report(launcher, cfg, console, asked, running, main)
     finally:
         _hand_back_signals(loop, ignore=last)

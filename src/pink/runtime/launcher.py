@@ -32,6 +32,7 @@ from typing import Any
 from pink.errors import ClosedError, PinkError, StartupError
 from pink.journal import JournaledKernel
 from pink.kernel import ClosedOutside, Instrument, OutcomeStatus, VenueEvent
+from pink.kernel.exact import kernel_context
 from pink.policy.base import DecisionEngine, IntentEngine, MarginSizer
 from pink.policy.loader import load_policy
 from pink.policy.sample import sample_engines
@@ -47,7 +48,7 @@ from pink.runtime.backends import (
 from pink.runtime.clock import SimClock, WallClock
 from pink.runtime.config import RuntimeConfig
 from pink.runtime.datadir import DataDirLock, make_data_dir
-from pink.runtime.decimals import PolicyDecimals, runtime_decimals
+from pink.runtime.decimals import PolicyDecimals
 from pink.runtime.executor import InFlight
 from pink.runtime.journal_guard import book_since, open_journal, venue_identity
 from pink.runtime.loop import LoopConfig, Runtime
@@ -163,7 +164,7 @@ class Launcher:
             return self
         self._started = True
         try:
-            with runtime_decimals():  # the runtime's money, whatever context the policy left (and its tasks)
+            with kernel_context():  # the runtime's money, whatever context the policy left (and its tasks)
                 await self._start()
         except BaseException:
             await self.close()
@@ -386,7 +387,7 @@ class Launcher:
     async def run(self, cycles: int | None = None) -> None:
         if self.runtime is None:
             raise ClosedError("launcher (not started)")
-        with runtime_decimals():  # (and the tasks started here)
+        with kernel_context():  # (and the tasks started here)
             await self._run(self.runtime, cycles)
 
     async def _run(self, rt: Runtime, cycles: int | None) -> None:
@@ -418,7 +419,7 @@ class Launcher:
         """The ordered close (F21); idempotent; returns what it did."""
         if self._close_report is not None:
             return self._close_report
-        with runtime_decimals():
+        with kernel_context():
             return await self._close()
 
     async def _close(self) -> CloseReport:

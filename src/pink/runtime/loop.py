@@ -29,13 +29,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pink.errors import ClosedError
+from pink.kernel.exact import kernel_context
 from pink.kernel.messages import ClosedOutside, ControlSnapshot, Instrument, Outcome, VenueEvent
 from pink.kernel.views import AccountView, OrderView
 from pink.policy.base import DecisionEngine, IntentEngine
 from pink.ports import Clock, Quote, Venue
 from pink.runtime.clock import SteadyClock
 from pink.runtime.closes import ClosesAfterCancel
-from pink.runtime.decimals import PolicyDecimals, runtime_decimals
+from pink.runtime.decimals import PolicyDecimals
 from pink.runtime.executor import EffectExecutor, InFlight
 from pink.runtime.ids import IdFactory
 from pink.runtime.items import CallItem, ControlItem, CycleItem, FlattenItem, Item, LoopConfig, TickItem
@@ -273,7 +274,7 @@ class Runtime(KernelOwner, Scheduling):
         fails raises :class:`~pink.errors.ReconcileError` and no cycle ever runs on this start."""
         if self._closed:
             raise ClosedError("runtime")
-        with runtime_decimals():  # (its tasks, started here, keep it: :mod:`pink.runtime.decimals`)
+        with kernel_context():  # (its tasks, started here, keep it: :mod:`pink.runtime.decimals`)
             return await self._start(resume_from_ns, book_since_ns)
 
     async def _start(self, resume_from_ns: int | None, book_since_ns: int) -> ReconcileReport:
@@ -309,7 +310,7 @@ class Runtime(KernelOwner, Scheduling):
         if self._closed:
             raise ClosedError("runtime")
         self._cycle_limit = None if cycles is None else self.stats.cycles + cycles
-        with runtime_decimals():  # (the scheduler's task, and the slow reconciles it starts, keep it)
+        with kernel_context():  # (the scheduler's task, and the slow reconciles it starts, keep it)
             self._scheduler = asyncio.create_task(self._schedule(), name="pink-scheduler")
         waits = [self._scheduler]
         if self._owner is not None:
